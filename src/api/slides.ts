@@ -1,0 +1,66 @@
+/** Typed access to the tiles-server's slide API. */
+import type { ErrorCode } from '../core/errors.js';
+
+export interface SlideSummary {
+  id: string;
+  name: string;
+  bytes: number;
+  width: number | null;
+  height: number | null;
+  levels: number;
+  mpp: number | null;
+  objectivePower: number | null;
+  vendor: string | null;
+  status: 'ok' | 'error';
+  error?: { code: ErrorCode; message: string };
+}
+
+export interface SlideDetail extends SlideSummary {
+  tileSize?: number;
+  levelDimensions?: Array<{ width: number; height: number; downsample: number }>;
+  warnings?: string[];
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { signal: signal ?? null, headers: { Accept: 'application/json' } });
+  if (!res.ok) {
+    let code = 'HTTP_ERROR';
+    let message = `${res.status} ${res.statusText}`;
+    try {
+      const body = (await res.json()) as { code?: string; message?: string };
+      code = body.code ?? code;
+      message = body.message ?? message;
+    } catch {
+      // not JSON
+    }
+    throw new ApiError(res.status, code, message);
+  }
+  return (await res.json()) as T;
+}
+
+export function listSlides(server: string, signal?: AbortSignal): Promise<SlideSummary[]> {
+  return getJson<{ slides: SlideSummary[] }>(`${server}/api/slides`, signal).then((r) => r.slides);
+}
+
+export function getSlide(server: string, id: string, signal?: AbortSignal): Promise<SlideDetail> {
+  return getJson<SlideDetail>(`${server}/api/slides/${encodeURIComponent(id)}`, signal);
+}
+
+export function thumbnailUrl(server: string, id: string, size: number): string {
+  return `${server}/api/slides/${encodeURIComponent(id)}/thumbnail?size=${size}`;
+}
+
+export function dziUrl(server: string, id: string): string {
+  return `${server}/dzi/${encodeURIComponent(id)}.dzi`;
+}

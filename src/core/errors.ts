@@ -1,0 +1,98 @@
+/**
+ * Error codes shared by the tiles-server and the browser. Every failure the
+ * server reports is one of these codes plus a human message; the HTTP status
+ * comes from this table only, so routes never pick statuses ad hoc.
+ */
+export const ERROR_STATUS = {
+  // Request problems
+  BAD_REQUEST: 400,
+  NOT_FOUND: 404,
+  SLIDE_NOT_FOUND: 404,
+  TILE_OUT_OF_RANGE: 404,
+  METHOD_NOT_ALLOWED: 405,
+  NOT_ACCEPTABLE: 406,
+  REGION_TOO_LARGE: 422,
+
+  // Slide files
+  NOT_A_TIFF: 415,
+  UNSUPPORTED_FORMAT: 415,
+  UNSUPPORTED_COMPRESSION: 415,
+  UNSUPPORTED_PIXEL_FORMAT: 415,
+  TIFF_BAD_HEADER: 422,
+  TIFF_BAD_OFFSET: 422,
+  TIFF_IFD_LOOP: 422,
+  TIFF_TOO_MANY_ENTRIES: 422,
+  TIFF_TOO_MANY_IFDS: 422,
+  TIFF_VALUE_TOO_LARGE: 422,
+  TIFF_BAD_FIELD: 422,
+  TIFF_MISSING_TAG: 422,
+  TIFF_BAD_DIMENSIONS: 422,
+  TIFF_BAD_TILE_TABLE: 422,
+  TIFF_BAD_JPEG_TABLES: 422,
+  TIFF_TRUNCATED: 422,
+  TILE_TOO_LARGE: 422,
+  TILE_DECODE_OVERFLOW: 422,
+  TILE_DECODE_ERROR: 422,
+  BAD_PYRAMID: 422,
+  OME_XML_INVALID: 422,
+  NO_PYRAMID_LEVELS: 422,
+
+  // Server state
+  INTERNAL: 500,
+  OVERLOADED: 503,
+  DECODE_TIMEOUT: 503,
+  STORAGE_UNAVAILABLE: 503,
+  SLIDE_CHANGED: 503,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface Problem {
+  code: ErrorCode;
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
+/**
+ * An expected failure with a code. `name` carries the code so the kind
+ * survives structured cloning (comlink and worker_threads keep name/message).
+ */
+export class WsiError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, detail?: Record<string, unknown>) {
+    super(message);
+    this.name = `WsiError:${code}`;
+    this.code = code;
+    this.detail = detail;
+  }
+
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+
+  toProblem(): Problem {
+    return this.detail === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, detail: this.detail };
+  }
+}
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_STATUS, value);
+}
+
+/** Rebuilds a WsiError from an error that crossed a thread boundary. */
+export function reviveError(err: unknown): unknown {
+  if (err instanceof WsiError) return err;
+  if (err instanceof Error && err.name.startsWith('WsiError:')) {
+    const code = err.name.slice('WsiError:'.length);
+    if (isErrorCode(code)) return new WsiError(code, err.message);
+  }
+  return err;
+}
+
+export function isAbortError(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'AbortError' || err.name === 'TimeoutError');
+}

@@ -1,0 +1,69 @@
+/**
+ * Screen calibration: scale-bar lengths and magnification readouts.
+ * `imageZoom` is screen (CSS) pixels per level-0 image pixel.
+ */
+
+export interface ScaleBar {
+  /** Bar length in screen pixels. */
+  px: number;
+  label: string;
+  calibrated: boolean;
+}
+
+const STEPS = [1, 2, 5];
+
+/** Largest 1/2/5×10^k value not above `max`. */
+export function niceFloor(max: number): number {
+  if (!(max > 0) || !Number.isFinite(max)) return 0;
+  const exp = Math.floor(Math.log10(max));
+  let best = 10 ** exp;
+  for (const s of STEPS) {
+    const v = s * 10 ** exp;
+    if (v <= max * (1 + 1e-12)) best = v;
+  }
+  return best;
+}
+
+export function formatLength(um: number): string {
+  if (um >= 1000) return `${+(um / 1000).toPrecision(3)} mm`;
+  if (um >= 1) return `${+um.toPrecision(3)} µm`;
+  return `${+(um * 1000).toPrecision(3)} nm`;
+}
+
+/**
+ * A scale bar no longer than `maxPx` screen pixels. With a known MPP the bar
+ * measures microns; without one it measures image pixels and says so.
+ */
+export function scaleBar(mpp: number | null, imageZoom: number, maxPx = 150): ScaleBar {
+  if (!(imageZoom > 0)) return { px: 0, label: '', calibrated: mpp !== null };
+  if (mpp !== null && mpp > 0) {
+    const umPerScreenPx = mpp / imageZoom;
+    const um = niceFloor(maxPx * umPerScreenPx);
+    return { px: um / umPerScreenPx, label: formatLength(um), calibrated: true };
+  }
+  const imagePx = niceFloor(maxPx / imageZoom);
+  return { px: imagePx * imageZoom, label: `${imagePx} px (no MPP)`, calibrated: false };
+}
+
+/** Objective power to use: the file's, or one estimated from MPP (10 µm / MPP ≈ 40× at 0.25). */
+export function effectiveObjective(objectivePower: number | null, mpp: number | null): { power: number; estimated: boolean } | null {
+  if (objectivePower !== null && objectivePower > 0) return { power: objectivePower, estimated: false };
+  if (mpp !== null && mpp > 0) return { power: 10 / mpp, estimated: true };
+  return null;
+}
+
+export function magnification(objective: number, imageZoom: number): number {
+  return objective * imageZoom;
+}
+
+/** Image zoom that shows the slide at magnification `mag`. */
+export function imageZoomForMagnification(objective: number, mag: number): number {
+  return mag / objective;
+}
+
+export function formatMagnification(mag: number): string {
+  if (mag >= 10) return `${mag.toFixed(mag >= 100 ? 0 : 1).replace(/\.0$/, '')}×`;
+  return `${+mag.toPrecision(2)}×`;
+}
+
+export const MAGNIFICATION_PRESETS = [1.25, 2.5, 5, 10, 20, 40] as const;

@@ -1,0 +1,2 @@
+/** Browser entry: registers <wsi-app> (which registers <wsi-viewer>). */
+import './ui/wsi-app.js';

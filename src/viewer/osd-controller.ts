@@ -1,0 +1,138 @@
+/**
+ * Owns the OpenSeadragon viewer of a host element: created when a slide is
+ * opened, destroyed when the host disconnects or the slide changes. Reports
+ * view changes (throttled to animation frames) and failures to the host.
+ */
+import OpenSeadragon from 'openseadragon';
+import type { ReactiveController, ReactiveControllerHost } from 'lit';
+import type { ViewState } from '../core/deep-link.js';
+import type { DrawerKind } from './drawer-choice.js';
+
+export interface OsdCallbacks {
+  onOpen(): void;
+  onOpenFailed(message: string): void;
+  onView(view: ViewState): void;
+  onTileFailed(): void;
+}
+
+export interface OpenRequest {
+  element: HTMLElement;
+  dziUrl: string;
+  drawer: DrawerKind;
+  crossOrigin: boolean;
+  initialView: ViewState | null;
+  /** Highest screen-px per image-px the user may zoom to. */
+  maxImageZoom: number;
+}
+
+export class OsdController implements ReactiveController {
+  viewer: OpenSeadragon.Viewer | null = null;
+  private frame = 0;
+
+  constructor(
+    private readonly host: ReactiveControllerHost,
+    private readonly cb: OsdCallbacks,
+  ) {
+    host.addController(this);
+  }
+
+  hostConnected(): void {}
+
+  hostDisconnected(): void {
+    this.destroy();
+  }
+
+  open(req: OpenRequest): void {
+    this.destroy();
+    const viewer = OpenSeadragon({
+      element: req.element,
+      tileSources: req.dziUrl,
+      drawer: req.drawer,
+      crossOriginPolicy: req.crossOrigin ? 'Anonymous' : false,
+      showNavigator: true,
+      navigatorPosition: 'BOTTOM_RIGHT',
+      navigatorAutoFade: false,
+      showNavigationControl: false,
+      animationTime: 0.4,
+      springStiffness: 9,
+      blendTime: 0,
+      imageLoaderLimit: 8,
+      maxImageCacheCount: 600,
+      timeout: 30000,
+      maxZoomPixelRatio: req.maxImageZoom * window.devicePixelRatio,
+      minZoomImageRatio: 0.5,
+      visibilityRatio: 0.2,
+      gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true },
+      keyboardNavEnabled: true,
+      preserveImageSizeOnResize: true,
+    } as OpenSeadragon.Options);
+    this.viewer = viewer;
+    viewer.addHandler('open', () => {
+      if (req.initialView) this.goTo(req.initialView, true);
+      this.cb.onOpen();
+      this.emitView();
+    });
+    viewer.addHandler('open-failed', (e) => {
+      const msg = (e as unknown as { message?: string }).message ?? 'the slide could not be opened';
+      this.cb.onOpenFailed(msg);
+    });
+    viewer.addHandler('tile-load-failed', () => this.cb.onTileFailed());
+    viewer.addHandler('viewport-change', () => this.scheduleView());
+    viewer.addHandler('resize', () => this.scheduleView());
+  }
+
+  private scheduleView(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.emitView();
+    });
+  }
+
+  private emitView(): void {
+    const v = this.currentView();
+    if (v) this.cb.onView(v);
+  }
+
+  /** Centre (level-0 px) and zoom (screen px per image px) as drawn now. */
+  currentView(): ViewState | null {
+    const viewer = this.viewer;
+    const item = viewer?.world.getItemAt(0);
+    if (!viewer || !item) return null;
+    const vp = viewer.viewport;
+    const centre = item.viewportToImageCoordinates(vp.getCenter(true));
+    const zoom = item.viewportToImageZoom(vp.getZoom(true));
+    return { x: centre.x, y: centre.y, zoom };
+  }
+
+  goTo(view: ViewState, immediately = false): void {
+    const viewer = this.viewer;
+    const item = viewer?.world.getItemAt(0);
+    if (!viewer || !item) return;
+    const vp = viewer.viewport;
+    vp.zoomTo(item.imageToViewportZoom(view.zoom), undefined, immediately);
+    vp.panTo(item.imageToViewportCoordinates(view.x, view.y), immediately);
+    vp.applyConstraints(immediately);
+  }
+
+  zoomToImageZoom(zoom: number): void {
+    const view = this.currentView();
+    if (view) this.goTo({ ...view, zoom });
+  }
+
+  fit(): void {
+    this.viewer?.viewport.goHome();
+  }
+
+  fullyLoaded(): boolean {
+    const item = this.viewer?.world.getItemAt(0);
+    return !!item && item.getFullyLoaded();
+  }
+
+  destroy(): void {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
+    this.viewer?.destroy();
+    this.viewer = null;
+  }
+}

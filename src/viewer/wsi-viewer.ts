@@ -1,0 +1,369 @@
+/**
+ * <wsi-viewer server="https://tiles.example" slide="<id>"> — a standalone
+ * slide viewer that works from attributes alone, for embedding in lab
+ * portals. OpenSeadragon lives in its shadow DOM; it adds a calibrated scale
+ * bar, a magnification readout, magnification presets and shortcuts.
+ *
+ * Attributes: server (default: same origin), slide, drawer (auto|canvas|webgl),
+ * view ("x,y,zoom" to start at). Events: wsi-view-change {slide, view},
+ * wsi-slide-open {slide, info}, wsi-slide-error {slide, code, message}.
+ */
+import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
+import { dziUrl, getSlide, type SlideDetail } from '../api/slides.js';
+import type { ViewState } from '../core/deep-link.js';
+import {
+  MAGNIFICATION_PRESETS,
+  effectiveObjective,
+  formatMagnification,
+  imageZoomForMagnification,
+  magnification,
+  scaleBar,
+} from '../core/scale.js';
+import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
+import { OsdController } from './osd-controller.js';
+
+export interface ViewChangeDetail {
+  slide: string;
+  view: ViewState;
+}
+
+function parseView(s: string | null | undefined): ViewState | null {
+  if (!s) return null;
+  const [x, y, zoom] = s.split(',').map(Number);
+  if ([x, y, zoom].every((v) => v !== undefined && Number.isFinite(v)) && (zoom as number) > 0) return { x: x as number, y: y as number, zoom: zoom as number };
+  return null;
+}
+
+export class WsiViewer extends LitElement {
+  static override properties = {
+    server: { type: String },
+    slide: { type: String },
+    drawer: { type: String },
+    view: { type: String },
+    info: { state: true },
+    zoom: { state: true },
+    error: { state: true },
+    failedTiles: { state: true },
+    showHelp: { state: true },
+  };
+
+  declare server: string;
+  declare slide: string;
+  declare drawer: string;
+  declare view: string;
+  declare info: SlideDetail | null;
+  declare zoom: number;
+  declare error: string | null;
+  declare failedTiles: number;
+  declare showHelp: boolean;
+
+  /** The drawer actually in use (after capability detection). */
+  drawerInUse: DrawerKind | null = null;
+  private readonly osd = new OsdController(this, {
+    onOpen: () => this.dispatchEvent(new CustomEvent('wsi-slide-open', { detail: { slide: this.slide, info: this.info }, bubbles: true, composed: true })),
+    onOpenFailed: (message) => this.fail('OPEN_FAILED', message),
+    onView: (view) => {
+      this.zoom = view.zoom;
+      this.dispatchEvent(new CustomEvent<ViewChangeDetail>('wsi-view-change', { detail: { slide: this.slide, view }, bubbles: true, composed: true }));
+    },
+    onTileFailed: () => {
+      this.failedTiles++;
+    },
+  });
+  private loadAbort: AbortController | null = null;
+
+  constructor() {
+    super();
+    this.server = '';
+    this.slide = '';
+    this.drawer = 'auto';
+    this.view = '';
+    this.info = null;
+    this.zoom = 0;
+    this.error = null;
+    this.failedTiles = 0;
+    this.showHelp = false;
+  }
+
+  static override styles = css`
+    :host {
+      display: block;
+      position: relative;
+      min-height: 200px;
+      background: #2b2d31;
+      color: #f1f1f1;
+      font: 13px/1.3 system-ui, sans-serif;
+      outline: none;
+    }
+    :host(:focus-visible) {
+      box-shadow: inset 0 0 0 2px #4c8bf5;
+    }
+    .osd {
+      position: absolute;
+      inset: 0;
+    }
+    .hud {
+      position: absolute;
+      left: 8px;
+      top: 8px;
+      display: flex;
+      gap: 6px;
+      align-items: center;
+      flex-wrap: wrap;
+      pointer-events: none;
+    }
+    .hud > * {
+      pointer-events: auto;
+    }
+    .mag {
+      background: rgba(0, 0, 0, 0.65);
+      padding: 4px 8px;
+      border-radius: 4px;
+      min-width: 4.5em;
+      text-align: center;
+      font-variant-numeric: tabular-nums;
+    }
+    button {
+      background: rgba(0, 0, 0, 0.65);
+      color: inherit;
+      border: 1px solid rgba(255, 255, 255, 0.25);
+      border-radius: 4px;
+      padding: 3px 7px;
+      font: inherit;
+      cursor: pointer;
+    }
+    button:hover,
+    button:focus-visible {
+      border-color: #fff;
+    }
+    .scalebar {
+      position: absolute;
+      left: 8px;
+      bottom: 10px;
+      background: rgba(255, 255, 255, 0.85);
+      color: #111;
+      padding: 3px 6px 4px;
+      border-radius: 3px;
+      font-variant-numeric: tabular-nums;
+    }
+    .scalebar .bar {
+      height: 5px;
+      border: 2px solid #111;
+      border-top: none;
+      margin-top: 2px;
+    }
+    .notice,
+    .error {
+      position: absolute;
+      left: 50%;
+      top: 50%;
+      transform: translate(-50%, -50%);
+      background: rgba(0, 0, 0, 0.75);
+      padding: 12px 16px;
+      border-radius: 6px;
+      max-width: 70%;
+    }
+    .error {
+      border: 1px solid #e5534b;
+    }
+    .tilewarn {
+      position: absolute;
+      right: 8px;
+      top: 8px;
+      background: rgba(120, 60, 0, 0.85);
+      padding: 4px 8px;
+      border-radius: 4px;
+    }
+    .help {
+      position: absolute;
+      right: 8px;
+      top: 40px;
+      background: rgba(0, 0, 0, 0.85);
+      padding: 10px 14px;
+      border-radius: 6px;
+    }
+    .help kbd {
+      display: inline-block;
+      min-width: 1.4em;
+      text-align: center;
+      border: 1px solid #888;
+      border-radius: 3px;
+      padding: 0 3px;
+      margin-right: 6px;
+    }
+  `;
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
+    this.addEventListener('keydown', this.onKey);
+  }
+
+  override disconnectedCallback(): void {
+    this.removeEventListener('keydown', this.onKey);
+    this.loadAbort?.abort();
+    super.disconnectedCallback();
+  }
+
+  protected override updated(changed: PropertyValues<this>): void {
+    if (changed.has('slide') || changed.has('server') || changed.has('drawer')) void this.openSlide();
+  }
+
+  private fail(code: string, message: string): void {
+    this.error = message;
+    this.dispatchEvent(new CustomEvent('wsi-slide-error', { detail: { slide: this.slide, code, message }, bubbles: true, composed: true }));
+  }
+
+  private async openSlide(): Promise<void> {
+    this.loadAbort?.abort();
+    this.osd.destroy();
+    this.info = null;
+    this.error = null;
+    this.failedTiles = 0;
+    this.zoom = 0;
+    if (!this.slide) return;
+    const abort = new AbortController();
+    this.loadAbort = abort;
+    let info: SlideDetail;
+    try {
+      info = await getSlide(this.server, this.slide, abort.signal);
+    } catch (err) {
+      if (abort.signal.aborted) return;
+      this.fail((err as { code?: string }).code ?? 'FETCH_FAILED', (err as Error).message);
+      return;
+    }
+    if (abort.signal.aborted) return;
+    this.info = info;
+    if (info.status !== 'ok') {
+      this.fail(info.error?.code ?? 'SLIDE_ERROR', `${info.error?.code ?? 'error'}: ${info.error?.message ?? 'the slide cannot be shown'}`);
+      return;
+    }
+    await this.updateComplete;
+    const element = this.renderRoot.querySelector<HTMLElement>('.osd');
+    if (!element) return;
+    const drawer = chooseDrawer(this.drawer);
+    this.drawerInUse = drawer;
+    const serverOrigin = this.server ? new URL(this.server, location.href).origin : location.origin;
+    const objective = effectiveObjective(info.objectivePower, info.mpp);
+    // allow zooming to 40× (or 2× past native, whichever is more)
+    const maxImageZoom = Math.max(2, objective ? 40 / objective.power : 2);
+    this.osd.open({
+      element,
+      dziUrl: dziUrl(this.server, this.slide),
+      drawer,
+      crossOrigin: serverOrigin !== location.origin,
+      initialView: parseView(this.view),
+      maxImageZoom,
+    });
+  }
+
+  /** Current view, or null before the slide is open. */
+  getView(): ViewState | null {
+    return this.osd.currentView();
+  }
+
+  goTo(view: ViewState, immediately = false): void {
+    this.osd.goTo(view, immediately);
+  }
+
+  fit(): void {
+    this.osd.fit();
+  }
+
+  /** Zooms to a magnification (1.25×…40×) around the centre of the view. */
+  setMagnification(mag: number): void {
+    const objective = this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null;
+    // without calibration, treat the scan as 40×
+    this.osd.zoomToImageZoom(imageZoomForMagnification(objective?.power ?? 40, mag));
+  }
+
+  /** True once every tile needed for the current view has been drawn. */
+  isFullyLoaded(): boolean {
+    return this.osd.fullyLoaded();
+  }
+
+  /** The OpenSeadragon viewer, for integrations that need it. */
+  get openSeadragon(): unknown {
+    return this.osd.viewer;
+  }
+
+  private readonly onKey = (e: KeyboardEvent): void => {
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const presetIndex = '123456'.indexOf(e.key);
+    if (presetIndex >= 0) {
+      this.setMagnification(MAGNIFICATION_PRESETS[presetIndex] as number);
+    } else if (e.key === '0' || e.key === 'h') {
+      this.fit();
+    } else if (e.key === '?') {
+      this.showHelp = !this.showHelp;
+    } else if (e.key === 'Escape' && this.showHelp) {
+      this.showHelp = false;
+    } else {
+      return;
+    }
+    e.preventDefault();
+    e.stopPropagation();
+  };
+
+  private renderMagnification(): unknown {
+    const info = this.info;
+    if (!info || !this.zoom) return nothing;
+    const objective = effectiveObjective(info.objectivePower, info.mpp);
+    const text = objective ? `${objective.estimated ? '≈' : ''}${formatMagnification(magnification(objective.power, this.zoom))}` : `${Math.round(this.zoom * 100)}%`;
+    const title = objective
+      ? objective.estimated
+        ? `estimated from the pixel size (${info.mpp} µm/px); the file does not state its objective`
+        : `relative to the ${info.objectivePower}× scan`
+      : 'no magnification or pixel size in the file: zoom in screen pixels per image pixel';
+    return html`<div class="mag" data-testid="magnification" title=${title}>${text}</div>`;
+  }
+
+  private renderScaleBar(): unknown {
+    if (!this.info || !this.zoom) return nothing;
+    const bar = scaleBar(this.info.mpp, this.zoom);
+    const title = bar.calibrated ? `calibrated from ${this.info.mpp} µm per pixel` : 'the slide has no pixel size (MPP): the bar shows image pixels';
+    return html`<div class="scalebar" data-testid="scalebar" title=${title} data-px=${bar.px.toFixed(3)}>
+      <span class="label">${bar.label}</span>
+      <div class="bar" style="width:${bar.px.toFixed(1)}px"></div>
+    </div>`;
+  }
+
+  protected override render(): unknown {
+    const open = this.info?.status === 'ok';
+    return html`
+      <div class="osd" part="canvas"></div>
+      ${open
+        ? html`<div class="hud">
+            ${this.renderMagnification()}
+            <button data-testid="preset-fit" title="Fit the slide (0 or h)" @click=${() => this.fit()}>Fit</button>
+            ${MAGNIFICATION_PRESETS.map(
+              (m, i) =>
+                html`<button data-testid=${`preset-${m}`} title=${`${m}× (key ${i + 1})`} @click=${() => this.setMagnification(m)}>${m}×</button>`,
+            )}
+            <button title="Keyboard shortcuts (?)" @click=${() => (this.showHelp = !this.showHelp)}>?</button>
+          </div>`
+        : nothing}
+      ${this.renderScaleBar()}
+      ${this.slide && !this.info && !this.error ? html`<div class="notice">Opening slide…</div>` : nothing}
+      ${this.error ? html`<div class="error" role="alert" data-testid="viewer-error">${this.error}</div>` : nothing}
+      ${this.failedTiles > 0 ? html`<div class="tilewarn" role="status">${this.failedTiles} tile(s) failed to load</div>` : nothing}
+      ${this.showHelp
+        ? html`<div class="help" role="dialog" aria-label="Keyboard shortcuts">
+            <div><kbd>0</kbd>/<kbd>h</kbd> fit slide</div>
+            ${MAGNIFICATION_PRESETS.map((m, i) => html`<div><kbd>${i + 1}</kbd>${m}×</div>`)}
+            <div><kbd>+</kbd>/<kbd>-</kbd> zoom in / out</div>
+            <div><kbd>←↑→↓</kbd> or <kbd>w a s d</kbd> pan</div>
+            <div><kbd>?</kbd> this help</div>
+          </div>`
+        : nothing}
+    `;
+  }
+}
+
+if (!customElements.get('wsi-viewer')) customElements.define('wsi-viewer', WsiViewer);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'wsi-viewer': WsiViewer;
+  }
+}

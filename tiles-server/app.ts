@@ -1,0 +1,122 @@
+/**
+ * Assembles the tiles-server: decode pool, caches, slide registry, tile
+ * service and the HTTP server. `startServer` is what main.ts and the tests use.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import sharp from 'sharp';
+import { WsiError } from '../src/core/errors.js';
+import type { Config } from './config.js';
+import { DecodePool } from './decode/pool.js';
+import { sendProblem } from './http/respond.js';
+import { makeRoutes, type Route } from './http/routes.js';
+import { serveStatic } from './http/static-files.js';
+import { makeDecodedCache } from './render/tile-reader.js';
+import { SlideRegistry } from './slides/registry.js';
+import { TileService } from './tile-service.js';
+
+export interface RunningServer {
+  server: Server;
+  url: string;
+  service: TileService;
+  pool: DecodePool;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  secret: string;
+  corsOrigins?: string[];
+}
+
+function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: string[]) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const started = performance.now();
+    const controller = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) controller.abort(new DOMException('client went away', 'AbortError'));
+      if (cfg.logRequests) {
+        const ms = (performance.now() - started).toFixed(1);
+        process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, ms: Number(ms) })}\n`);
+      }
+    });
+    const origin = req.headers.origin;
+    if (origin && (corsOrigins.includes('*') || corsOrigins.includes(origin))) {
+      res.setHeader('Access-Control-Allow-Origin', corsOrigins.includes('*') ? '*' : origin);
+      res.setHeader('Vary', 'Origin');
+    }
+    try {
+      if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        throw new WsiError('METHOD_NOT_ALLOWED', `method ${req.method ?? '?'} is not allowed here`);
+      }
+      for (const route of routes) {
+        const m = route.pattern.exec(url.pathname);
+        if (!m) continue;
+        await route.handler({ req, res, url, params: m.slice(1), signal: controller.signal });
+        return;
+      }
+      if (/^\/(api|dzi|iiif)(\/|$)/.test(url.pathname)) throw new WsiError('NOT_FOUND', `no route for ${url.pathname.slice(0, 200)}`);
+      await serveStatic(staticDir, req, res, url.pathname);
+    } catch (err) {
+      if (!(err instanceof WsiError) && !(err instanceof Error && err.name === 'AbortError')) {
+        process.stderr.write(`request failed: ${(err as Error).stack ?? String(err)}\n`);
+      }
+      sendProblem(res, err);
+    }
+  };
+}
+
+export async function startServer(cfg: Config, opts: AppOptions): Promise<RunningServer> {
+  sharp.cache(false);
+  sharp.concurrency(1);
+  const pool = new DecodePool({ workers: cfg.decodeWorkers, maxQueue: 1024, timeoutMs: 15_000, maxHeapMb: 256 });
+  const registry = new SlideRegistry({
+    slidesDir: cfg.slidesDir,
+    secret: opts.secret,
+    pool,
+    decodedCache: makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024),
+    maxOpen: 256,
+    recheckMs: 2000,
+  });
+  await registry.scan(0);
+  const service = new TileService(registry, {
+    tileCacheBytes: cfg.tileCacheMb * 1024 * 1024,
+    jpegQuality: cfg.jpegQuality,
+    render: { maxSourcePixels: cfg.maxSourcePixels, tileConcurrency: 8 },
+    iiif: { maxWidth: 8192, maxHeight: 8192, maxArea: 8192 * 8192 },
+    maxConcurrentRenders: 16,
+    maxQueuedRenders: 2048,
+  });
+  const routes = makeRoutes(service, () => ({
+    slides: registry.list().length,
+    decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
+    tileCache: service.cacheStats,
+  }));
+  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 120_000 }, dispatch(routes, cfg.staticDir, cfg, opts.corsOrigins ?? []));
+  server.maxHeadersCount = 100;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, cfg.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    service,
+    pool,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      await registry.close();
+      await pool.close();
+    },
+  };
+}

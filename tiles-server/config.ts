@@ -1,0 +1,65 @@
+/**
+ * Server configuration from environment variables, overridable by
+ * `--name=value` flags (e.g. `--port=9000`). Defaults are safe for a
+ * single-user workstation: loopback only.
+ */
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+
+export interface Config {
+  port: number;
+  host: string;
+  slidesDir: string;
+  dataDir: string;
+  staticDir: string;
+  tileCacheMb: number;
+  decodedCacheMb: number;
+  decodeWorkers: number;
+  jpegQuality: number;
+  maxSourcePixels: number;
+  sampleSlide: boolean;
+  sampleSize: number;
+  logRequests: boolean;
+}
+
+function flags(argv: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const a of argv) {
+    const m = /^--([a-z0-9-]+)(?:=(.*))?$/i.exec(a);
+    if (m) out.set((m[1] as string).toLowerCase().replace(/-/g, '_'), m[2] ?? 'true');
+  }
+  return out;
+}
+
+function intOf(v: string | undefined, fallback: number, name: string, min: number, max: number): number {
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got "${v}"`);
+  return n;
+}
+
+function boolOf(v: string | undefined, fallback: boolean): boolean {
+  if (v === undefined || v === '') return fallback;
+  return !/^(0|false|no|off)$/i.test(v);
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Config {
+  const f = flags(argv);
+  const get = (name: string): string | undefined => f.get(name.toLowerCase()) ?? env[name];
+  const dataDir = resolve(get('DATA_DIR') ?? './data');
+  return {
+    port: intOf(get('PORT'), 8080, 'PORT', 0, 65535),
+    host: get('HOST') ?? '127.0.0.1',
+    slidesDir: resolve(get('SLIDES_DIR') ?? './data/slides'),
+    dataDir,
+    staticDir: resolve(get('STATIC_DIR') ?? './dist'),
+    tileCacheMb: intOf(get('TILE_CACHE_MB'), 256, 'TILE_CACHE_MB', 0, 1 << 20),
+    decodedCacheMb: intOf(get('DECODED_CACHE_MB'), 128, 'DECODED_CACHE_MB', 0, 1 << 20),
+    decodeWorkers: intOf(get('DECODE_WORKERS'), Math.max(1, availableParallelism()), 'DECODE_WORKERS', 1, 64),
+    jpegQuality: intOf(get('JPEG_QUALITY'), 85, 'JPEG_QUALITY', 1, 100),
+    maxSourcePixels: intOf(get('MAX_SOURCE_PIXELS'), 64_000_000, 'MAX_SOURCE_PIXELS', 1_000_000, 1_000_000_000),
+    sampleSlide: boolOf(get('SAMPLE_SLIDE'), true),
+    sampleSize: intOf(get('SAMPLE_SIZE'), 24000, 'SAMPLE_SIZE', 1024, 200000),
+    logRequests: boolOf(get('LOG_REQUESTS'), false),
+  };
+}

@@ -1,0 +1,217 @@
+/**
+ * Decodes one TIFF block (tile or strip) into 8-bit samples. Compression goes
+ * through geotiff.js's decoder registry, with bounded replacements registered
+ * for the codecs whose stock decoders grow without limit. Predictors are
+ * applied by geotiff.js's BaseDecoder. Pure and synchronous apart from lazy
+ * codec initialisation, so it runs the same in a worker or in a test.
+ */
+import { addDecoder, BaseDecoder, getDecoder } from 'geotiff';
+import { ZSTDDecoder } from 'zstddec';
+import { WsiError } from '../../src/core/errors.js';
+import { Compression, Photometric } from '../tiff/tags.js';
+import { inflateBounded, lzwDecodeBounded, packbitsDecodeBounded } from './codecs.js';
+
+export interface BlockDecodeRequest {
+  compression: number;
+  /** Block width and the rows actually present in this block. */
+  width: number;
+  height: number;
+  /** Samples stored in this block (1 for planar-separate blocks). */
+  samples: number;
+  bitsPerSample: number;
+  /** 1 unsigned, 2 signed, 3 float. */
+  sampleFormat: number;
+  predictor: number;
+  photometric: number;
+  /** Palette (TIFF ColorMap, 3×2^bits 16-bit values), when photometric is palette. */
+  colorMap?: number[] | undefined;
+  /** Index of an alpha extra sample to composite over white, or -1. */
+  alphaSample: number;
+  /** 'rgb': 3 interleaved 8-bit channels; 'gray': 1 channel (one plane of a multi-channel image). */
+  output: 'rgb' | 'gray';
+  /** Byte order of multi-byte samples (the file's). */
+  littleEndian: boolean;
+}
+
+type Params = ConstructorParameters<typeof BaseDecoder>[0] & { maxBytes: number };
+
+function toArrayBuffer(u8: Uint8Array): ArrayBuffer {
+  if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer) return u8.buffer;
+  return u8.slice().buffer;
+}
+
+class BoundedDeflate extends BaseDecoder {
+  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+    return toArrayBuffer(inflateBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
+  }
+}
+class BoundedLzw extends BaseDecoder {
+  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+    return toArrayBuffer(lzwDecodeBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
+  }
+}
+class BoundedPackbits extends BaseDecoder {
+  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+    return toArrayBuffer(packbitsDecodeBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
+  }
+}
+
+const zstd = new ZSTDDecoder();
+let zstdReady: Promise<void> | null = null;
+class BoundedZstd extends BaseDecoder {
+  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
+    const max = (this.parameters as Params).maxBytes;
+    let out: Uint8Array;
+    try {
+      out = zstd.decode(new Uint8Array(buffer), max);
+    } catch (err) {
+      throw new WsiError('TILE_DECODE_ERROR', `zstd data is corrupt (${(err as Error).message})`);
+    }
+    // zstddec returns ZSTD_decompress's result; error codes show up as a
+    // negative or oversized length.
+    if (out.length > max) throw new WsiError('TILE_DECODE_OVERFLOW', `zstd data expands past the block size (${max} bytes)`);
+    return toArrayBuffer(out);
+  }
+}
+
+let registered = false;
+function registerBoundedDecoders(): void {
+  if (registered) return;
+  registered = true;
+  addDecoder([Compression.DEFLATE, Compression.ADOBE_DEFLATE], () => Promise.resolve(BoundedDeflate), undefined, false);
+  addDecoder(Compression.LZW, () => Promise.resolve(BoundedLzw), undefined, false);
+  addDecoder(Compression.PACKBITS, () => Promise.resolve(BoundedPackbits), undefined, false);
+  addDecoder(
+    Compression.ZSTD,
+    async () => {
+      zstdReady ??= zstd.init();
+      await zstdReady;
+      return BoundedZstd;
+    },
+    undefined,
+    false,
+  );
+}
+
+/** Compressions this module decodes (JPEG and WebP go to libvips instead). */
+export const BLOCK_COMPRESSIONS: ReadonlySet<number> = new Set<number>([
+  Compression.NONE,
+  Compression.LZW,
+  Compression.DEFLATE,
+  Compression.ADOBE_DEFLATE,
+  Compression.PACKBITS,
+  Compression.ZSTD,
+  Compression.LERC,
+]);
+
+export function blockBytes(req: Pick<BlockDecodeRequest, 'width' | 'height' | 'samples' | 'bitsPerSample'>): number {
+  return Math.ceil((req.width * req.samples * req.bitsPerSample) / 8) * req.height;
+}
+
+/** Decompresses a block and converts it to 8-bit RGB or gray. */
+export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Promise<Uint8Array> {
+  registerBoundedDecoders();
+  const expected = blockBytes(req);
+  let raw: Uint8Array;
+  if (req.compression === Compression.NONE) {
+    raw = data;
+  } else {
+    const params: Params = {
+      tileWidth: req.width,
+      tileHeight: req.height,
+      planarConfiguration: 1,
+      bitsPerSample: Array.from({ length: req.samples }, () => req.bitsPerSample),
+      predictor: req.predictor,
+      samplesPerPixel: req.samples,
+      maxBytes: expected,
+    };
+    let decoder: BaseDecoder;
+    try {
+      decoder = await getDecoder(req.compression, params);
+    } catch (err) {
+      throw new WsiError('UNSUPPORTED_COMPRESSION', `compression ${req.compression} cannot be decoded: ${(err as Error).message}`, {
+        compression: req.compression,
+      });
+    }
+    const copy = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer;
+    try {
+      raw = new Uint8Array(await decoder.decode(copy));
+    } catch (err) {
+      if (err instanceof WsiError) throw err;
+      throw new WsiError('TILE_DECODE_ERROR', `block decode failed: ${(err as Error).message}`);
+    }
+  }
+  if (raw.byteLength < expected) {
+    throw new WsiError('TILE_DECODE_ERROR', `block decoded to ${raw.byteLength} bytes, ${expected} expected`, {
+      decoded: raw.byteLength,
+      expected,
+    });
+  }
+  return toEightBit(req, raw);
+}
+
+/** Maps one sample value to 0..255 over the full range of its type. */
+function sampleReader(req: BlockDecodeRequest, raw: Uint8Array): (index: number) => number {
+  const { bitsPerSample: bits, sampleFormat } = req;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  // Block data stays in the file's byte order after decompression.
+  const le = req.littleEndian;
+  if (bits === 8) return sampleFormat === 2 ? (i) => ((raw[i] as number) ^ 0x80) : (i) => raw[i] as number;
+  if (bits === 16) return sampleFormat === 2 ? (i) => (dv.getInt16(i * 2, le) + 32768) >>> 8 : (i) => dv.getUint16(i * 2, le) >>> 8;
+  if (bits === 1) return (i) => (((raw[i >>> 3] as number) >> (7 - (i & 7))) & 1) * 255;
+  throw new WsiError('UNSUPPORTED_PIXEL_FORMAT', `BitsPerSample ${bits} is not supported`, { field: 'BitsPerSample', value: bits });
+}
+
+function toEightBit(req: BlockDecodeRequest, raw: Uint8Array): Uint8Array {
+  const { width, height, samples, photometric } = req;
+  const n = width * height;
+  const read = sampleReader(req, raw);
+  const rowSamples = req.bitsPerSample === 1 ? Math.ceil((width * samples) / 8) * 8 : width * samples;
+  const at = (p: number, s: number): number => read(Math.floor(p / width) * rowSamples + (p % width) * samples + s);
+
+  if (req.output === 'gray') {
+    const out = new Uint8Array(n);
+    if (req.bitsPerSample === 8 && samples === 1 && req.sampleFormat !== 2) {
+      out.set(raw.subarray(0, n));
+      return out;
+    }
+    for (let p = 0; p < n; p++) out[p] = at(p, 0);
+    return out;
+  }
+
+  const out = new Uint8Array(n * 3);
+  if (photometric === Photometric.RGB && req.bitsPerSample === 8 && samples === 3 && req.sampleFormat !== 2) {
+    out.set(raw.subarray(0, n * 3));
+    return out;
+  }
+  const alpha = req.alphaSample;
+  for (let p = 0; p < n; p++) {
+    let r: number;
+    let g: number;
+    let b: number;
+    if (photometric === Photometric.RGB) {
+      r = at(p, 0);
+      g = at(p, 1);
+      b = at(p, 2);
+    } else if (photometric === Photometric.PALETTE && req.colorMap) {
+      const idx = req.bitsPerSample === 8 ? (raw[p] as number) : at(p, 0);
+      const size = req.colorMap.length / 3;
+      r = (req.colorMap[idx] ?? 0) >>> 8;
+      g = (req.colorMap[size + idx] ?? 0) >>> 8;
+      b = (req.colorMap[2 * size + idx] ?? 0) >>> 8;
+    } else {
+      const v = at(p, 0);
+      r = g = b = photometric === Photometric.MINISWHITE ? 255 - v : v;
+    }
+    if (alpha >= 0) {
+      const a = at(p, alpha);
+      r = (r * a + 255 * (255 - a)) / 255;
+      g = (g * a + 255 * (255 - a)) / 255;
+      b = (b * a + 255 * (255 - a)) / 255;
+    }
+    out[p * 3] = r;
+    out[p * 3 + 1] = g;
+    out[p * 3 + 2] = b;
+  }
+  return out;
+}

@@ -1,0 +1,25 @@
+/** worker_threads entry: decodes TIFF blocks off the main event loop. */
+import { parentPort } from 'node:worker_threads';
+import { decodeBlock, type BlockDecodeRequest } from './block-decoder.js';
+
+interface Job {
+  id: number;
+  req: BlockDecodeRequest;
+  data: Uint8Array;
+}
+
+const port = parentPort;
+if (!port) throw new Error('decode-worker must run in a worker thread');
+
+port.on('message', (job: Job) => {
+  decodeBlock(job.req, job.data).then(
+    (out) => {
+      const copy = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
+      port.postMessage({ id: job.id, ok: true, data: copy }, [copy.buffer as ArrayBuffer]);
+    },
+    (err: unknown) => {
+      const e = err instanceof Error ? err : new Error(String(err));
+      port.postMessage({ id: job.id, ok: false, name: e.name, message: e.message });
+    },
+  );
+});

@@ -1,0 +1,171 @@
+/**
+ * A bounded pool of worker threads for block decoding. Jobs queue up to a
+ * limit (beyond it: OVERLOADED, 503 with Retry-After); a job that runs past
+ * its deadline kills its worker (DECODE_TIMEOUT) and a fresh worker takes its
+ * place; a worker that dies (out of memory, crash) fails only its own job.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { WsiError, reviveError } from '../../src/core/errors.js';
+import type { BlockDecodeRequest } from './block-decoder.js';
+
+export interface DecodePoolOptions {
+  workers: number;
+  maxQueue: number;
+  timeoutMs: number;
+  /** Heap cap per worker; a decoder that allocates past it dies alone. */
+  maxHeapMb: number;
+}
+
+interface Pending {
+  id: number;
+  req: BlockDecodeRequest;
+  data: Uint8Array;
+  resolve: (out: Uint8Array) => void;
+  reject: (err: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
+interface Slot {
+  worker: Worker;
+  job: Pending | null;
+  timer: NodeJS.Timeout | null;
+}
+
+function workerEntry(): { url: URL; execArgv: string[] } {
+  const js = new URL('./decode-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
+  // running from TypeScript sources (tests): load the .ts entry through tsx
+  return { url: new URL('./decode-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+}
+
+export class DecodePool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Pending[] = [];
+  private nextId = 1;
+  private closed = false;
+  restarts = 0;
+
+  constructor(private readonly opts: DecodePoolOptions) {
+    for (let i = 0; i < opts.workers; i++) this.slots.push(this.spawn());
+  }
+
+  private spawn(): Slot {
+    const { url, execArgv } = workerEntry();
+    const worker = new Worker(url, {
+      execArgv,
+      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb, maxYoungGenerationSizeMb: 64 },
+    });
+    worker.unref();
+    const slot: Slot = { worker, job: null, timer: null };
+    worker.on('message', (msg: { id: number; ok: boolean; data?: Uint8Array; name?: string; message?: string }) => {
+      const job = slot.job;
+      if (!job || job.id !== msg.id) return;
+      this.finish(slot);
+      if (msg.ok && msg.data) job.resolve(msg.data);
+      else {
+        const err = new Error(msg.message ?? 'decode failed');
+        err.name = msg.name ?? 'Error';
+        job.reject(reviveError(err));
+      }
+      this.pump();
+    });
+    const onDeath = (err: unknown): void => {
+      const job = slot.job;
+      this.finish(slot);
+      this.replace(slot);
+      if (job) {
+        const oom = err instanceof Error && /memory|ERR_WORKER_OUT_OF_MEMORY/i.test(`${err.message} ${(err as NodeJS.ErrnoException).code ?? ''}`);
+        job.reject(
+          oom
+            ? new WsiError('TILE_DECODE_OVERFLOW', 'decoding the block exhausted the decoder memory budget')
+            : new WsiError('INTERNAL', `decode worker died: ${err instanceof Error ? err.message : String(err)}`),
+        );
+      }
+      this.pump();
+    };
+    worker.on('error', onDeath);
+    worker.on('exit', (code) => {
+      if (!this.closed && this.slots.includes(slot)) onDeath(new Error(`worker exited with code ${code}`));
+    });
+    return slot;
+  }
+
+  private replace(slot: Slot): void {
+    const i = this.slots.indexOf(slot);
+    if (i < 0 || this.closed) return;
+    this.restarts++;
+    slot.worker.removeAllListeners();
+    void slot.worker.terminate();
+    this.slots[i] = this.spawn();
+  }
+
+  private finish(slot: Slot): void {
+    if (slot.timer) clearTimeout(slot.timer);
+    slot.timer = null;
+    const job = slot.job;
+    slot.job = null;
+    if (job?.signal && job.onAbort) job.signal.removeEventListener('abort', job.onAbort);
+  }
+
+  private pump(): void {
+    for (const slot of this.slots) {
+      if (slot.job) continue;
+      const job = this.queue.shift();
+      if (!job) return;
+      slot.job = job;
+      slot.timer = setTimeout(() => {
+        if (slot.job !== job) return;
+        this.finish(slot);
+        this.replace(slot);
+        job.reject(new WsiError('DECODE_TIMEOUT', `decoding a block took longer than ${this.opts.timeoutMs} ms`));
+        this.pump();
+      }, this.opts.timeoutMs);
+      const data = job.data.byteOffset === 0 && job.data.byteLength === job.data.buffer.byteLength ? job.data : job.data.slice();
+      slot.worker.postMessage({ id: job.id, req: job.req, data }, [data.buffer as ArrayBuffer]);
+    }
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get busy(): number {
+    return this.slots.filter((s) => s.job).length;
+  }
+
+  decode(req: BlockDecodeRequest, data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new WsiError('OVERLOADED', 'decode pool is shut down'));
+    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (this.queue.length >= this.opts.maxQueue) {
+      return Promise.reject(new WsiError('OVERLOADED', `decode queue is full (${this.opts.maxQueue} blocks waiting)`));
+    }
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const job: Pending = { id: this.nextId++, req, data, resolve, reject, signal, onAbort: undefined };
+      if (signal) {
+        job.onAbort = () => {
+          const qi = this.queue.indexOf(job);
+          if (qi >= 0) this.queue.splice(qi, 1);
+          reject(signal.reason);
+        };
+        signal.addEventListener('abort', job.onAbort, { once: true });
+      }
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  /** Test hook (FAULT-01): kill the worker running a job, or the first one. */
+  killOne(): void {
+    const slot = this.slots.find((s) => s.job) ?? this.slots[0];
+    if (slot) void slot.worker.terminate();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new WsiError('OVERLOADED', 'decode pool is shut down'));
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}

@@ -1,0 +1,74 @@
+/** Entry point: `node build/tiles-server/main.js` (npm start). */
+import './env-init.js';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { startServer } from './app.js';
+import { loadConfig } from './config.js';
+import { writeSampleSlide } from './sample/sample-slide.js';
+import { scanSlideFolder } from './slides/registry.js';
+
+async function serverSecret(dataDir: string): Promise<string> {
+  const file = join(dataDir, 'server-secret');
+  try {
+    const s = (await readFile(file, 'utf8')).trim();
+    if (/^[0-9a-f]{64}$/.test(s)) return s;
+  } catch {
+    // first start
+  }
+  const s = randomBytes(32).toString('hex');
+  await writeFile(file, `${s}\n`, { mode: 0o600 });
+  return s;
+}
+
+async function main(): Promise<void> {
+  const cfg = loadConfig();
+  await mkdir(cfg.dataDir, { recursive: true });
+  await mkdir(cfg.slidesDir, { recursive: true });
+  const secret = await serverSecret(cfg.dataDir);
+
+  if (cfg.sampleSlide) {
+    const existing = await scanSlideFolder(cfg.slidesDir, (rel) => rel);
+    if (existing.size === 0) {
+      const path = join(cfg.slidesDir, 'sample', 'sample-he.tiff');
+      process.stdout.write(`Slide folder ${cfg.slidesDir} is empty: writing a ${cfg.sampleSize}x${cfg.sampleSize} sample slide (first start only)\n`);
+      const t0 = performance.now();
+      let shown = -1;
+      await writeSampleSlide(path, {
+        width: cfg.sampleSize,
+        height: cfg.sampleSize,
+        onProgress: (f) => {
+          const pct = Math.floor(f * 10) * 10;
+          if (pct !== shown) {
+            shown = pct;
+            process.stdout.write(`  sample slide ${pct}%\n`);
+          }
+        },
+      });
+      process.stdout.write(`  sample slide written in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    }
+  }
+
+  const corsOrigins = (process.env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const running = await startServer(cfg, { secret, corsOrigins });
+  process.stdout.write(`WSI annotate serving ${running.service.registry.list().length} slide(s) from ${cfg.slidesDir}\n`);
+  process.stdout.write(`Open ${running.url}/\n`);
+
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: shutting down\n`);
+    running.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`tiles-server failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,65 @@
+/** The narrow contract between slide formats and everything that serves pixels. */
+
+export interface LevelInfo {
+  width: number;
+  height: number;
+  /** Level-0 pixels per level pixel (OpenSlide's definition: mean of both axes). */
+  downsample: number;
+  tileWidth: number;
+  tileHeight: number;
+  /** False for strip-organised images (a "tile" is then a strip). */
+  tiled: boolean;
+}
+
+export type AssociatedKind = 'label' | 'macro' | 'thumbnail' | 'other';
+
+export interface AssociatedInfo {
+  kind: AssociatedKind;
+  width: number;
+  height: number;
+}
+
+export interface ChannelInfo {
+  name: string;
+  color: [number, number, number];
+}
+
+export type Vendor = 'aperio' | 'generic-tiff' | 'ome-tiff';
+
+export interface SlideMeta {
+  vendor: Vendor;
+  /** Stored geometry of each pyramid level, level 0 first. */
+  levels: LevelInfo[];
+  /** TIFF Orientation (1–8) applied when serving; width/height below are after it. */
+  orientation: number;
+  width: number;
+  height: number;
+  /** Microns per level-0 pixel, or null when the file does not say (or says nonsense). */
+  mpp: number | null;
+  objectivePower: number | null;
+  associated: AssociatedInfo[];
+  /** Channels of a multi-channel image shown as a composite, else null. */
+  channels: ChannelInfo[] | null;
+  /** Compression of level 0, as a name (jpeg, deflate, …). */
+  compression: string;
+  warnings: string[];
+}
+
+/** Decoded pixels: 3 interleaved 8-bit channels (RGB), row-major, no padding. */
+export interface RgbImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+}
+
+export interface SlideSource {
+  readonly meta: SlideMeta;
+  /**
+   * The stored tile as a complete JPEG that a browser can show as it is, or
+   * null when this tile cannot be passed through (edge tile, non-JPEG level…).
+   */
+  passthroughTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<Buffer | null>;
+  /** The stored tile decoded to RGB and clipped to the level's bounds. */
+  readTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<RgbImage>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,306 @@
+/**
+ * A streaming TIFF/BigTIFF writer: block data is appended as it is produced
+ * (in any order, any page), and the IFDs are written at the end. Used for the
+ * sample slide, the test fixtures, the benchmark slide and mask export.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { FieldType, Tag } from './tags.js';
+
+export interface ExtraTag {
+  tag: number;
+  type: number;
+  /** Numbers, raw bytes (BYTE/UNDEFINED) or a string (ASCII). */
+  value: number[] | Uint8Array | string;
+}
+
+export interface PageSpec {
+  width: number;
+  height: number;
+  /** Tiled when set; otherwise strips of `rowsPerStrip` rows. */
+  tileWidth?: number;
+  tileHeight?: number;
+  rowsPerStrip?: number;
+  samplesPerPixel: number;
+  bitsPerSample?: number;
+  sampleFormat?: number;
+  photometric: number;
+  compression: number;
+  predictor?: number;
+  planar?: 1 | 2;
+  newSubfileType?: number;
+  description?: string;
+  software?: string;
+  orientation?: number;
+  /** Pixels per centimetre. */
+  resolutionPerCm?: number;
+  jpegTables?: Uint8Array;
+  ycbcrSubsampling?: [number, number];
+  extraSamples?: number[];
+  extraTags?: ExtraTag[];
+}
+
+export interface PageHandle {
+  spec: PageSpec;
+  blocksAcross: number;
+  blocksDown: number;
+  offsets: Float64Array;
+  counts: Float64Array;
+  subPages: PageHandle[];
+}
+
+interface Entry {
+  tag: number;
+  type: number;
+  count: number;
+  bytes: Buffer;
+}
+
+function blockLayout(spec: PageSpec): { across: number; down: number; total: number } {
+  const planes = spec.planar === 2 ? spec.samplesPerPixel : 1;
+  if (spec.tileWidth && spec.tileHeight) {
+    const across = Math.ceil(spec.width / spec.tileWidth);
+    const down = Math.ceil(spec.height / spec.tileHeight);
+    return { across, down, total: across * down * planes };
+  }
+  const rows = spec.rowsPerStrip ?? spec.height;
+  const down = Math.ceil(spec.height / rows);
+  return { across: 1, down, total: down * planes };
+}
+
+export class TiffWriter {
+  private pos: number;
+  private readonly pages: PageHandle[] = [];
+
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly bigTiff: boolean,
+    readonly littleEndian: boolean,
+  ) {
+    this.pos = bigTiff ? 16 : 8;
+  }
+
+  static async create(path: string, opts: { bigTiff?: boolean; littleEndian?: boolean } = {}): Promise<TiffWriter> {
+    const fh = await open(path, 'w');
+    const w = new TiffWriter(fh, opts.bigTiff ?? false, opts.littleEndian ?? true);
+    await fh.write(Buffer.alloc(w.pos), 0, w.pos, 0);
+    return w;
+  }
+
+  /** Declares a page in the main IFD chain (or a SubIFD of `parent`). */
+  addPage(spec: PageSpec, parent?: PageHandle): PageHandle {
+    const { across, down, total } = blockLayout(spec);
+    const page: PageHandle = { spec, blocksAcross: across, blocksDown: down, offsets: new Float64Array(total), counts: new Float64Array(total), subPages: [] };
+    if (parent) parent.subPages.push(page);
+    else this.pages.push(page);
+    return page;
+  }
+
+  /** Appends the encoded bytes of block `index` of `page`. */
+  async writeBlock(page: PageHandle, index: number, data: Uint8Array): Promise<void> {
+    if (index < 0 || index >= page.offsets.length) throw new RangeError(`block ${index} outside page (${page.offsets.length} blocks)`);
+    const offset = this.pos;
+    if (!this.bigTiff && offset + data.byteLength > 0xffffffff) throw new RangeError('classic TIFF cannot exceed 4 GiB; use bigTiff');
+    await this.fh.write(data, 0, data.byteLength, offset);
+    page.offsets[index] = offset;
+    page.counts[index] = data.byteLength;
+    this.pos += data.byteLength;
+  }
+
+  /** Records a block that is stored elsewhere (or empty: count 0). */
+  setBlock(page: PageHandle, index: number, offset: number, count: number): void {
+    page.offsets[index] = offset;
+    page.counts[index] = count;
+  }
+
+  get size(): number {
+    return this.pos;
+  }
+
+  private u16(v: number[]): Buffer {
+    const b = Buffer.alloc(v.length * 2);
+    v.forEach((x, i) => (this.littleEndian ? b.writeUInt16LE(x, i * 2) : b.writeUInt16BE(x, i * 2)));
+    return b;
+  }
+
+  private u32(v: ArrayLike<number>): Buffer {
+    const b = Buffer.alloc(v.length * 4);
+    for (let i = 0; i < v.length; i++) this.littleEndian ? b.writeUInt32LE(v[i] as number, i * 4) : b.writeUInt32BE(v[i] as number, i * 4);
+    return b;
+  }
+
+  private u64(v: ArrayLike<number>): Buffer {
+    const b = Buffer.alloc(v.length * 8);
+    for (let i = 0; i < v.length; i++) this.littleEndian ? b.writeBigUInt64LE(BigInt(v[i] as number), i * 8) : b.writeBigUInt64BE(BigInt(v[i] as number), i * 8);
+    return b;
+  }
+
+  private entry(tag: number, type: number, value: number[] | ArrayLike<number> | Uint8Array | string): Entry {
+    if (typeof value === 'string') {
+      const bytes = Buffer.concat([Buffer.from(value, 'utf8'), Buffer.from([0])]);
+      return { tag, type: FieldType.ASCII, count: bytes.length, bytes };
+    }
+    if (type === FieldType.BYTE || type === FieldType.UNDEFINED) {
+      const bytes = Buffer.from(value as Uint8Array);
+      return { tag, type, count: bytes.length, bytes };
+    }
+    const arr = Array.from(value as ArrayLike<number>);
+    switch (type) {
+      case FieldType.SHORT:
+        return { tag, type, count: arr.length, bytes: this.u16(arr) };
+      case FieldType.LONG:
+      case FieldType.IFD:
+        return { tag, type, count: arr.length, bytes: this.u32(arr) };
+      case FieldType.LONG8:
+      case FieldType.IFD8:
+        return { tag, type, count: arr.length, bytes: this.u64(arr) };
+      case FieldType.RATIONAL: {
+        const parts: number[] = [];
+        for (const x of arr) parts.push(Math.round(x * 10000), 10000);
+        return { tag, type, count: arr.length, bytes: this.u32(parts) };
+      }
+      default:
+        throw new Error(`writer does not support field type ${type}`);
+    }
+  }
+
+  private entriesFor(page: PageHandle, subOffsets: number[]): Entry[] {
+    const s = page.spec;
+    const offType = this.bigTiff ? FieldType.LONG8 : FieldType.LONG;
+    const tiled = !!(s.tileWidth && s.tileHeight);
+    const bits = s.bitsPerSample ?? 8;
+    const e: Entry[] = [];
+    if (s.newSubfileType !== undefined) e.push(this.entry(Tag.NewSubfileType, FieldType.LONG, [s.newSubfileType]));
+    e.push(this.entry(Tag.ImageWidth, FieldType.LONG, [s.width]));
+    e.push(this.entry(Tag.ImageLength, FieldType.LONG, [s.height]));
+    e.push(this.entry(Tag.BitsPerSample, FieldType.SHORT, Array(s.samplesPerPixel).fill(bits) as number[]));
+    e.push(this.entry(Tag.Compression, FieldType.SHORT, [s.compression]));
+    e.push(this.entry(Tag.Photometric, FieldType.SHORT, [s.photometric]));
+    if (s.description !== undefined) e.push(this.entry(Tag.ImageDescription, FieldType.ASCII, s.description));
+    if (!tiled) e.push(this.entry(Tag.StripOffsets, offType, page.offsets));
+    if (s.orientation !== undefined) e.push(this.entry(Tag.Orientation, FieldType.SHORT, [s.orientation]));
+    e.push(this.entry(Tag.SamplesPerPixel, FieldType.SHORT, [s.samplesPerPixel]));
+    if (!tiled) {
+      e.push(this.entry(Tag.RowsPerStrip, FieldType.LONG, [s.rowsPerStrip ?? s.height]));
+      e.push(this.entry(Tag.StripByteCounts, offType, page.counts));
+    }
+    if (s.resolutionPerCm !== undefined) {
+      e.push(this.entry(Tag.XResolution, FieldType.RATIONAL, [s.resolutionPerCm]));
+      e.push(this.entry(Tag.YResolution, FieldType.RATIONAL, [s.resolutionPerCm]));
+    }
+    e.push(this.entry(Tag.PlanarConfiguration, FieldType.SHORT, [s.planar ?? 1]));
+    if (s.resolutionPerCm !== undefined) e.push(this.entry(Tag.ResolutionUnit, FieldType.SHORT, [3]));
+    if (s.software !== undefined) e.push(this.entry(Tag.Software, FieldType.ASCII, s.software));
+    if (s.predictor !== undefined) e.push(this.entry(Tag.Predictor, FieldType.SHORT, [s.predictor]));
+    if (tiled) {
+      e.push(this.entry(Tag.TileWidth, FieldType.LONG, [s.tileWidth as number]));
+      e.push(this.entry(Tag.TileLength, FieldType.LONG, [s.tileHeight as number]));
+      e.push(this.entry(Tag.TileOffsets, offType, page.offsets));
+      e.push(this.entry(Tag.TileByteCounts, offType, page.counts));
+    }
+    if (subOffsets.length > 0) e.push(this.entry(Tag.SubIFDs, this.bigTiff ? FieldType.IFD8 : FieldType.IFD, subOffsets));
+    if (s.extraSamples) e.push(this.entry(Tag.ExtraSamples, FieldType.SHORT, s.extraSamples));
+    if (s.sampleFormat !== undefined) e.push(this.entry(Tag.SampleFormat, FieldType.SHORT, Array(s.samplesPerPixel).fill(s.sampleFormat) as number[]));
+    if (s.jpegTables) e.push(this.entry(Tag.JPEGTables, FieldType.UNDEFINED, s.jpegTables));
+    if (s.ycbcrSubsampling) e.push(this.entry(Tag.YCbCrSubSampling, FieldType.SHORT, s.ycbcrSubsampling));
+    for (const x of s.extraTags ?? []) {
+      const i = e.findIndex((y) => y.tag === x.tag);
+      const ne = this.entry(x.tag, x.type, x.value);
+      if (i >= 0) e[i] = ne;
+      else e.push(ne);
+    }
+    return e.sort((a, b) => a.tag - b.tag);
+  }
+
+  private ifdSize(entries: Entry[]): number {
+    const inline = this.bigTiff ? 8 : 4;
+    const head = this.bigTiff ? 8 + entries.length * 20 + 8 : 2 + entries.length * 12 + 4;
+    let values = 0;
+    for (const en of entries) if (en.bytes.length > inline) values += en.bytes.length + (en.bytes.length & 1);
+    return head + values;
+  }
+
+  private serialize(entries: Entry[], at: number, next: number): Buffer {
+    const inline = this.bigTiff ? 8 : 4;
+    const entrySize = this.bigTiff ? 20 : 12;
+    const head = this.bigTiff ? 8 + entries.length * entrySize + 8 : 2 + entries.length * entrySize + 4;
+    const buf = Buffer.alloc(this.ifdSize(entries));
+    const le = this.littleEndian;
+    if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(entries.length), 0) : buf.writeBigUInt64BE(BigInt(entries.length), 0);
+    else le ? buf.writeUInt16LE(entries.length, 0) : buf.writeUInt16BE(entries.length, 0);
+    let valuePos = head;
+    let p = this.bigTiff ? 8 : 2;
+    for (const en of entries) {
+      le ? buf.writeUInt16LE(en.tag, p) : buf.writeUInt16BE(en.tag, p);
+      le ? buf.writeUInt16LE(en.type, p + 2) : buf.writeUInt16BE(en.type, p + 2);
+      if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(en.count), p + 4) : buf.writeBigUInt64BE(BigInt(en.count), p + 4);
+      else le ? buf.writeUInt32LE(en.count, p + 4) : buf.writeUInt32BE(en.count, p + 4);
+      const vf = p + (this.bigTiff ? 12 : 8);
+      if (en.bytes.length <= inline) en.bytes.copy(buf, vf);
+      else {
+        const abs = at + valuePos;
+        if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(abs), vf) : buf.writeBigUInt64BE(BigInt(abs), vf);
+        else le ? buf.writeUInt32LE(abs, vf) : buf.writeUInt32BE(abs, vf);
+        en.bytes.copy(buf, valuePos);
+        valuePos += en.bytes.length + (en.bytes.length & 1);
+      }
+      p += entrySize;
+    }
+    if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(next), p) : buf.writeBigUInt64BE(BigInt(next), p);
+    else le ? buf.writeUInt32LE(next, p) : buf.writeUInt32BE(next, p);
+    return buf;
+  }
+
+  /** Writes all IFDs and the header, and closes the file. */
+  async finish(): Promise<void> {
+    if (this.pos & 1) {
+      await this.fh.write(Buffer.alloc(1), 0, 1, this.pos);
+      this.pos++;
+    }
+    // lay out: each main page followed by its sub pages
+    const order: Array<{ page: PageHandle; main: boolean }> = [];
+    for (const p of this.pages) {
+      order.push({ page: p, main: true });
+      for (const s of p.subPages) order.push({ page: s, main: false });
+    }
+    // sizes do not depend on offsets, so compute them with placeholder offsets
+    const offsetOf = new Map<PageHandle, number>();
+    let at = this.pos;
+    for (const { page } of order) {
+      offsetOf.set(page, at);
+      const size = this.ifdSize(this.entriesFor(page, page.subPages.map(() => 0)));
+      at += size + (size & 1);
+    }
+    const chunks: Buffer[] = [];
+    for (const { page, main } of order) {
+      const idx = this.pages.indexOf(page);
+      const next = main && idx + 1 < this.pages.length ? (offsetOf.get(this.pages[idx + 1] as PageHandle) as number) : 0;
+      const entries = this.entriesFor(page, page.subPages.map((s) => offsetOf.get(s) as number));
+      const buf = this.serialize(entries, offsetOf.get(page) as number, next);
+      chunks.push(buf);
+      if (buf.length & 1) chunks.push(Buffer.alloc(1));
+    }
+    const tail = Buffer.concat(chunks);
+    if (!this.bigTiff && this.pos + tail.length > 0xffffffff) throw new RangeError('classic TIFF cannot exceed 4 GiB; use bigTiff');
+    await this.fh.write(tail, 0, tail.length, this.pos);
+    const first = offsetOf.get(this.pages[0] as PageHandle) ?? 0;
+    const header = Buffer.alloc(this.bigTiff ? 16 : 8);
+    const le = this.littleEndian;
+    header.write(le ? 'II' : 'MM', 0, 'latin1');
+    if (this.bigTiff) {
+      le ? header.writeUInt16LE(43, 2) : header.writeUInt16BE(43, 2);
+      le ? header.writeUInt16LE(8, 4) : header.writeUInt16BE(8, 4);
+      le ? header.writeBigUInt64LE(BigInt(first), 8) : header.writeBigUInt64BE(BigInt(first), 8);
+    } else {
+      le ? header.writeUInt16LE(42, 2) : header.writeUInt16BE(42, 2);
+      le ? header.writeUInt32LE(first, 4) : header.writeUInt32BE(first, 4);
+    }
+    await this.fh.write(header, 0, header.length, 0);
+    this.pos += tail.length;
+    await this.fh.sync();
+    await this.fh.close();
+  }
+
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+  }
+}
