@@ -93,6 +93,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     slides: registry.list().length,
     decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
     tileCache: service.cacheStats,
+    tiles: service.stats,
   }));
   const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 120_000 }, dispatch(routes, cfg.staticDir, cfg, opts.corsOrigins ?? []));
   server.maxHeadersCount = 100;

@@ -82,9 +82,19 @@ class Semaphore {
   }
 }
 
+export interface TileStats {
+  served: number;
+  passthrough: number;
+  rendered: number;
+  cacheHits: number;
+  /** Renders abandoned because the client went away. */
+  aborted: number;
+}
+
 export class TileService {
   private readonly cache: LRUCache<string, TileResult>;
   private readonly renders: Semaphore;
+  readonly stats: TileStats = { served: 0, passthrough: 0, rendered: 0, cacheHits: 0, aborted: 0 };
 
   constructor(
     readonly registry: SlideRegistry,
@@ -105,9 +115,21 @@ export class TileService {
   private async cached(slide: OpenSlide, key: string, format: EncodeOptions['format'], render: () => Promise<Rendered>, signal?: AbortSignal): Promise<TileResult> {
     const cacheKey = `${slide.entry.id}@${slide.version}|${key}`;
     const hit = this.cache.get(cacheKey);
-    if (hit) return hit;
-    const rendered = await render();
-    signal?.throwIfAborted();
+    this.stats.served++;
+    if (hit) {
+      this.stats.cacheHits++;
+      return hit;
+    }
+    let rendered: Rendered;
+    try {
+      rendered = await render();
+      signal?.throwIfAborted();
+    } catch (err) {
+      if (signal?.aborted) this.stats.aborted++;
+      throw err;
+    }
+    if (rendered.passthrough) this.stats.passthrough++;
+    else this.stats.rendered++;
     const result: TileResult = {
       bytes: rendered.bytes,
       contentType: CONTENT_TYPES[format],

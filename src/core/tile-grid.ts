@@ -21,9 +21,8 @@ export interface Rect {
 
 /** Highest DZI level: the one whose size equals the image (level 0 is 1×1). */
 export function dziMaxLevel(width: number, height: number): number {
-  const longest = Math.max(width, height);
-  if (!(longest >= 1)) throw new RangeError(`image size must be positive, got ${width}x${height}`);
-  return Math.ceil(Math.log2(longest));
+  if (!(width >= 1 && height >= 1)) throw new RangeError(`image size must be positive, got ${width}x${height}`);
+  return Math.ceil(Math.log2(Math.max(width, height)));
 }
 
 /** Downsample of DZI `level` relative to level 0 of the image. */

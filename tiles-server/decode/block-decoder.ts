@@ -9,6 +9,7 @@ import { addDecoder, BaseDecoder, getDecoder } from 'geotiff';
 import { ZSTDDecoder } from 'zstddec';
 import { WsiError } from '../../src/core/errors.js';
 import { Compression, Photometric } from '../tiff/tags.js';
+import { ownedBuffer } from './bytes.js';
 import { inflateBounded, lzwDecodeBounded, packbitsDecodeBounded } from './codecs.js';
 
 export interface BlockDecodeRequest {
@@ -35,10 +36,7 @@ export interface BlockDecodeRequest {
 
 type Params = ConstructorParameters<typeof BaseDecoder>[0] & { maxBytes: number };
 
-function toArrayBuffer(u8: Uint8Array): ArrayBuffer {
-  if (u8.byteOffset === 0 && u8.byteLength === u8.buffer.byteLength && u8.buffer instanceof ArrayBuffer) return u8.buffer;
-  return u8.slice().buffer;
-}
+const toArrayBuffer = ownedBuffer;
 
 class BoundedDeflate extends BaseDecoder {
   override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
@@ -58,17 +56,39 @@ class BoundedPackbits extends BaseDecoder {
 
 const zstd = new ZSTDDecoder();
 let zstdReady: Promise<void> | null = null;
+/** Content size declared by a zstd frame header, or null when absent. */
+export function zstdContentSize(b: Uint8Array): number | null {
+  if (b.length < 6 || b[0] !== 0x28 || b[1] !== 0xb5 || b[2] !== 0x2f || b[3] !== 0xfd) return null;
+  const fhd = b[4] as number;
+  const fcsFlag = fhd >> 6;
+  const single = (fhd >> 5) & 1;
+  const dictBytes = [0, 1, 2, 4][fhd & 3] as number;
+  const fcsBytes = fcsFlag === 0 ? single : [0, 2, 4, 8][fcsFlag] as number;
+  if (fcsBytes === 0) return null;
+  const at = 5 + (single ? 0 : 1) + dictBytes;
+  if (at + fcsBytes > b.length) return null;
+  let v = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + (b[at + i] as number);
+  return fcsBytes === 2 ? v + 256 : v;
+}
+
 class BoundedZstd extends BaseDecoder {
   override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
     const max = (this.parameters as Params).maxBytes;
+    const input = new Uint8Array(buffer);
+    const declared = zstdContentSize(input);
+    if (declared !== null && declared > max) {
+      throw new WsiError('TILE_DECODE_OVERFLOW', `zstd frame declares ${declared} bytes, more than the block (${max} bytes)`);
+    }
     let out: Uint8Array;
     try {
-      out = zstd.decode(new Uint8Array(buffer), max);
+      out = zstd.decode(input, max);
     } catch (err) {
       throw new WsiError('TILE_DECODE_ERROR', `zstd data is corrupt (${(err as Error).message})`);
     }
-    // zstddec returns ZSTD_decompress's result; error codes show up as a
-    // negative or oversized length.
+    // zstddec hands back ZSTD_decompress's result length; an error code
+    // (a negative size_t in wasm32) yields an empty result
+    if (out.length === 0 && input.length > 0) throw new WsiError('TILE_DECODE_ERROR', 'zstd data is corrupt or does not fit the block');
     if (out.length > max) throw new WsiError('TILE_DECODE_OVERFLOW', `zstd data expands past the block size (${max} bytes)`);
     return toArrayBuffer(out);
   }
@@ -133,7 +153,7 @@ export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Pr
         compression: req.compression,
       });
     }
-    const copy = data.byteOffset === 0 && data.byteLength === data.buffer.byteLength ? data.buffer : data.slice().buffer;
+    const copy = ownedBuffer(data);
     try {
       raw = new Uint8Array(await decoder.decode(copy));
     } catch (err) {

@@ -1,6 +1,8 @@
 /** worker_threads entry: decodes TIFF blocks off the main event loop. */
+import './worker-shim.js';
 import { parentPort } from 'node:worker_threads';
 import { decodeBlock, type BlockDecodeRequest } from './block-decoder.js';
+import { owned } from './bytes.js';
 
 interface Job {
   id: number;
@@ -14,8 +16,8 @@ if (!port) throw new Error('decode-worker must run in a worker thread');
 port.on('message', (job: Job) => {
   decodeBlock(job.req, job.data).then(
     (out) => {
-      const copy = out.byteOffset === 0 && out.byteLength === out.buffer.byteLength ? out : out.slice();
-      port.postMessage({ id: job.id, ok: true, data: copy }, [copy.buffer as ArrayBuffer]);
+      const copy = owned(out);
+      port.postMessage({ id: job.id, ok: true, data: copy }, [copy.buffer]);
     },
     (err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));

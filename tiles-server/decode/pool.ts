@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { WsiError, reviveError } from '../../src/core/errors.js';
 import type { BlockDecodeRequest } from './block-decoder.js';
+import { owned } from './bytes.js';
 
 export interface DecodePoolOptions {
   workers: number;
@@ -81,7 +82,7 @@ export class DecodePool {
         job.reject(
           oom
             ? new WsiError('TILE_DECODE_OVERFLOW', 'decoding the block exhausted the decoder memory budget')
-            : new WsiError('INTERNAL', `decode worker died: ${err instanceof Error ? err.message : String(err)}`),
+            : new WsiError('DECODER_CRASHED', `the decode worker died while decoding this block (${err instanceof Error ? err.message : String(err)}); it has been restarted`),
         );
       }
       this.pump();
@@ -123,8 +124,9 @@ export class DecodePool {
         job.reject(new WsiError('DECODE_TIMEOUT', `decoding a block took longer than ${this.opts.timeoutMs} ms`));
         this.pump();
       }, this.opts.timeoutMs);
-      const data = job.data.byteOffset === 0 && job.data.byteLength === job.data.buffer.byteLength ? job.data : job.data.slice();
-      slot.worker.postMessage({ id: job.id, req: job.req, data }, [data.buffer as ArrayBuffer]);
+      // transfer a buffer that holds exactly this block (never a shared Buffer pool)
+      const data = owned(job.data);
+      slot.worker.postMessage({ id: job.id, req: job.req, data }, [data.buffer]);
     }
   }
 

@@ -346,6 +346,7 @@ export function planLayout(file: TiffFile): Layout {
   else if (first.description && /<OME[\s>]/.test(first.description)) layout = omeLayout(file, first.description);
   else layout = genericLayout(file);
   if (layout.levels.length === 0) throw new WsiError('NO_PYRAMID_LEVELS', 'the file has no image that can be a pyramid level');
+  layout.warnings.unshift(...file.structure.warnings);
   if (layout.orientation < 1 || layout.orientation > 8) {
     layout.warnings.push(`Orientation ${layout.orientation} is invalid and was ignored`);
     layout.orientation = 1;

@@ -185,7 +185,8 @@ export class TiffSlide implements SlideSource {
     if (!data) return new Uint8Array(w * h * channels).fill(output === 'rgb' ? 255 : 0);
     const img = plane.image;
     const ifd = img.ifd;
-    const blockRows = Math.min(ifd.blockHeight, ifd.height - row * ifd.blockHeight);
+    // tiles are always stored whole; only the last strip may be shorter
+    const blockRows = ifd.tiled ? ifd.blockHeight : Math.min(ifd.blockHeight, ifd.height - row * ifd.blockHeight);
     if (st.plan.mode === 'jpeg' || st.plan.mode === 'sharp') {
       let input = data;
       if (st.plan.mode === 'jpeg') {

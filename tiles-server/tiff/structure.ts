@@ -65,6 +65,8 @@ export interface TiffIfd {
 }
 
 export interface TiffStructure {
+  /** Problems that did not stop the file from opening (dropped metadata tags). */
+  warnings: string[];
   littleEndian: boolean;
   bigTiff: boolean;
   fileSize: number;
@@ -73,6 +75,15 @@ export interface TiffStructure {
   /** Every IFD, SubIFDs included. */
   all: TiffIfd[];
 }
+
+/**
+ * Tags the reader cannot do without, plus those geotiff.js reads eagerly
+ * while parsing an IFD. A bad value pointer in any other tag (a description,
+ * a date, XMP) only drops that tag, with a warning.
+ */
+const CRITICAL_TAGS = new Set<number>([
+  254, 255, 256, 257, 258, 259, 262, 273, 277, 278, 279, 284, 317, 320, 322, 323, 324, 325, 330, 338, 339, 347, 530, 33550, 33922, 34264, 42113,
+]);
 
 function fail(code: ConstructorParameters<typeof WsiError>[0], message: string, detail?: Record<string, unknown>): never {
   throw new WsiError(code, message, detail);
@@ -107,6 +118,7 @@ async function readHeader(src: ByteSource): Promise<{ littleEndian: boolean; big
 class Walker {
   private readonly visited = new Set<number>();
   readonly all: TiffIfd[] = [];
+  readonly warnings: string[] = [];
   private readonly headerSize: number;
 
   constructor(
@@ -137,9 +149,6 @@ class Walker {
     if (offset < BigInt(this.headerSize) || offset + BigInt(entrySizeMin) > BigInt(this.src.size)) {
       fail('TIFF_BAD_OFFSET', `${what} offset ${offset} lies outside the file (${this.src.size} bytes)`, { offset: offset.toString() });
     }
-    // TIFF 6 asks for word-aligned IFDs, but real writers emit odd offsets
-    // (girder/large_image's yb10kx5k.zstd.tiff starts its first IFD at 14691),
-    // and libtiff reads them. An odd offset into garbage fails the IFD parse.
     return Number(offset);
   }
 
@@ -158,6 +167,21 @@ class Walker {
   }
 
   private async readIfd(offset: number, chainIndex: number, parent: TiffIfd | null, path: string): Promise<TiffIfd & { nextOffset: bigint }> {
+    if (offset % 2 === 0) return this.readIfdAt(offset, chainIndex, parent, path);
+    // TIFF 6 wants word-aligned IFDs but real writers emit odd offsets (girder/
+    // large_image's yb10kx5k.zstd.tiff starts at 14691) and libtiff reads them.
+    // An odd offset that does not lead to a valid IFD is reported as a bad offset.
+    try {
+      return await this.readIfdAt(offset, chainIndex, parent, path);
+    } catch (err) {
+      if (err instanceof WsiError && err.code !== 'TIFF_BAD_OFFSET' && err.code !== 'TIFF_IFD_LOOP') {
+        throw new WsiError('TIFF_BAD_OFFSET', `${path} offset ${offset} is odd and does not point at a valid IFD (${err.message})`, { offset });
+      }
+      throw err;
+    }
+  }
+
+  private async readIfdAt(offset: number, chainIndex: number, parent: TiffIfd | null, path: string): Promise<TiffIfd & { nextOffset: bigint }> {
     if (this.visited.has(offset)) fail('TIFF_IFD_LOOP', `${path} at offset ${offset} was already visited`, { offset });
     if (this.visited.size >= this.limits.maxIfds) fail('TIFF_TOO_MANY_IFDS', `file has more than ${this.limits.maxIfds} IFDs`);
     this.visited.add(offset);
@@ -198,7 +222,11 @@ class Walker {
       if (bytes > BigInt(inlineSize)) {
         const ptr = this.bigTiff ? this.u64(table, at + 12) : BigInt(this.u32(table, at + 8));
         if (ptr + bytes > BigInt(this.src.size)) {
-          fail('TIFF_BAD_OFFSET', `${path} tag ${tag} value at offset ${ptr} (${bytes} bytes) lies outside the file`, { tag, offset: ptr.toString() });
+          if (CRITICAL_TAGS.has(tag)) {
+            fail('TIFF_BAD_OFFSET', `${path} tag ${tag} value at offset ${ptr} (${bytes} bytes) lies outside the file`, { tag, offset: ptr.toString() });
+          }
+          this.warnings.push(`${path} tag ${tag}${tag === Tag.ImageDescription ? ' (ImageDescription)' : ''} points outside the file and was ignored`);
+          continue;
         }
         valueOffset = Number(ptr);
       }
@@ -399,7 +427,7 @@ export async function readTiffStructure(src: ByteSource, limits: TiffLimits = DE
   const walker = new Walker(src, littleEndian, bigTiff, limits);
   const first = walker.checkIfdOffset(firstIfd, 'first IFD');
   const chain = await walker.walkChain(first, null, (i) => `IFD ${i}`);
-  return { littleEndian, bigTiff, fileSize: src.size, chain, all: walker.all };
+  return { warnings: walker.warnings, littleEndian, bigTiff, fileSize: src.size, chain, all: walker.all };
 }
 
 /** Reads the numeric values of one entry of a validated structure. */

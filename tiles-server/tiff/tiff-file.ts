@@ -109,7 +109,8 @@ export class TiffFile {
     for (const ifd of structure.all) {
       const directory = await tiff.parser.parseFileDirectoryAt(ifd.offset);
       const geotiff = new GeoTIFFImage(directory, structure.littleEndian, false, source as never);
-      const load = (tag: number): Promise<unknown> => directory.loadValue(tag);
+      // only tags that passed validation are read (a dropped tag stays unread)
+      const load = (tag: number): Promise<unknown> => (ifd.entries.has(tag) ? directory.loadValue(tag) : Promise.resolve(undefined));
       const bits = await load(Tag.BitsPerSample);
       const bitsArr = Array.isArray(bits) || ArrayBuffer.isView(bits) ? Array.from(bits as ArrayLike<number>, Number) : [num(bits, 1)];
       if (bitsArr.some((b) => b !== bitsArr[0])) {
@@ -132,7 +133,7 @@ export class TiffFile {
         xResolution: rational(await load(Tag.XResolution)),
         yResolution: rational(await load(Tag.YResolution)),
         resolutionUnit: num(await load(Tag.ResolutionUnit), 2),
-        jpegTables: jpegTablesRaw && ArrayBuffer.isView(jpegTablesRaw) ? new Uint8Array((jpegTablesRaw as Uint8Array).slice()) : null,
+        jpegTables: jpegTablesRaw && ArrayBuffer.isView(jpegTablesRaw) ? Uint8Array.from(jpegTablesRaw as Uint8Array) : null,
         colorMap: colorMapRaw && (Array.isArray(colorMapRaw) || ArrayBuffer.isView(colorMapRaw)) ? Array.from(colorMapRaw as ArrayLike<number>, Number) : null,
         extraSamples: extra === undefined ? [] : Array.isArray(extra) || ArrayBuffer.isView(extra) ? Array.from(extra as ArrayLike<number>, Number) : [num(extra, 0)],
         software: text(await load(Tag.Software)),

@@ -1,0 +1,12 @@
+/** Vitest global setup: generates the fixture corpus once per source version. */
+import { generateFixtures } from '../../scripts/fixtures/generate.js';
+import { FIXTURES, HAS_SHARED, SHARED_FIXTURES } from './paths.js';
+
+export default async function setup(): Promise<void> {
+  const t0 = performance.now();
+  const m = await generateFixtures(FIXTURES);
+  process.stdout.write(`[fixtures] ${m.valid.length} slides + ${m.broken.length} broken files ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FIXTURES})\n`);
+  if (!HAS_SHARED) {
+    process.stdout.write(`[fixtures] SKIP: ${SHARED_FIXTURES} is absent, so tests against real third-party slides and annotations are skipped\n`);
+  }
+}
