@@ -8,6 +8,13 @@ export default defineConfig({
     target: 'es2022',
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
+    rollupOptions: {
+      // the app, plus <wsi-viewer> on its own at a stable URL for portals to embed
+      input: { main: 'index.html', 'wsi-viewer': 'src/viewer/wsi-viewer.ts' },
+      output: {
+        entryFileNames: (chunk) => (chunk.name === 'wsi-viewer' ? 'wsi-viewer.js' : 'assets/[name]-[hash].js'),
+      },
+    },
   },
   server: {
     proxy: {

@@ -60,7 +60,8 @@ export class OsdController implements ReactiveController {
       maxImageCacheCount: 600,
       timeout: 30000,
       maxZoomPixelRatio: req.maxImageZoom * window.devicePixelRatio,
-      minZoomImageRatio: 0.5,
+      // let magnification presets zoom out past "fit" on small slides
+      minZoomImageRatio: 0.1,
       visibilityRatio: 0.2,
       gestureSettingsMouse: { clickToZoom: false, dblClickToZoom: true },
       keyboardNavEnabled: true,

@@ -147,6 +147,7 @@ export class WsiViewer extends LitElement {
       font-variant-numeric: tabular-nums;
     }
     .scalebar .bar {
+      box-sizing: border-box;
       height: 5px;
       border: 2px solid #111;
       border-top: none;

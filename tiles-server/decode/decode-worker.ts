@@ -25,3 +25,5 @@ port.on('message', (job: Job) => {
     },
   );
 });
+
+port.postMessage({ ready: true });

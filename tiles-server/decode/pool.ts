@@ -5,8 +5,9 @@
  * place; a worker that dies (out of memory, crash) fails only its own job.
  */
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { WsiError, reviveError } from '../../src/core/errors.js';
 import type { BlockDecodeRequest } from './block-decoder.js';
 import { owned } from './bytes.js';
@@ -31,15 +32,21 @@ interface Pending {
 
 interface Slot {
   worker: Worker;
+  /** Set once the worker has loaded its code; jobs (and their deadlines) wait for it. */
+  ready: boolean;
   job: Pending | null;
   timer: NodeJS.Timeout | null;
 }
 
-function workerEntry(): { url: URL; execArgv: string[] } {
+function spawnWorker(resourceLimits: ResourceLimits): Worker {
   const js = new URL('./decode-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return { url: js, execArgv: [] };
-  // running from TypeScript sources (tests): load the .ts entry through tsx
-  return { url: new URL('./decode-worker.ts', import.meta.url), execArgv: ['--import', 'tsx'] };
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { resourceLimits });
+  // running from TypeScript sources (tests): register tsx in the thread first
+  const ts = new URL('./decode-worker.ts', import.meta.url);
+  // the ESM build of tsx's API (require.resolve would give the CommonJS one)
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
+  const boot = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(ts.href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits });
 }
 
 export class DecodePool {
@@ -54,14 +61,15 @@ export class DecodePool {
   }
 
   private spawn(): Slot {
-    const { url, execArgv } = workerEntry();
-    const worker = new Worker(url, {
-      execArgv,
-      resourceLimits: { maxOldGenerationSizeMb: this.opts.maxHeapMb, maxYoungGenerationSizeMb: 64 },
-    });
+    const worker = spawnWorker({ maxOldGenerationSizeMb: this.opts.maxHeapMb, maxYoungGenerationSizeMb: 64 });
     worker.unref();
-    const slot: Slot = { worker, job: null, timer: null };
-    worker.on('message', (msg: { id: number; ok: boolean; data?: Uint8Array; name?: string; message?: string }) => {
+    const slot: Slot = { worker, ready: false, job: null, timer: null };
+    worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; data?: Uint8Array; name?: string; message?: string }) => {
+      if (msg.ready) {
+        slot.ready = true;
+        this.pump();
+        return;
+      }
       const job = slot.job;
       if (!job || job.id !== msg.id) return;
       this.finish(slot);
@@ -113,7 +121,7 @@ export class DecodePool {
 
   private pump(): void {
     for (const slot of this.slots) {
-      if (slot.job) continue;
+      if (slot.job || !slot.ready) continue;
       const job = this.queue.shift();
       if (!job) return;
       slot.job = job;
@@ -128,6 +136,11 @@ export class DecodePool {
       const data = owned(job.data);
       slot.worker.postMessage({ id: job.id, req: job.req, data }, [data.buffer]);
     }
+  }
+
+  /** Resolves once every worker has loaded its code. */
+  async whenReady(): Promise<void> {
+    while (!this.closed && this.slots.some((s) => !s.ready)) await new Promise((r) => setTimeout(r, 10));
   }
 
   get queued(): number {

@@ -55,8 +55,14 @@ export class TissueSynth {
   private readonly tissue: Float32Array;
   private readonly eosin: Float32Array;
   private readonly density: Float32Array;
+  /** Fibre direction (cos, sin) and holes (lumina, fat) inside tissue. */
+  private readonly dirX: Float32Array;
+  private readonly dirY: Float32Array;
+  private readonly holes: Float32Array;
+  private readonly wave: Float32Array;
   private readonly grain: Int8Array;
   private readonly nucleusCell: number;
+  private readonly fibreScale: number;
 
   constructor(
     readonly width: number,
@@ -71,6 +77,9 @@ export class TissueSynth {
     this.tissue = new Float32Array(n);
     this.eosin = new Float32Array(n);
     this.density = new Float32Array(n);
+    this.dirX = new Float32Array(n);
+    this.dirY = new Float32Array(n);
+    this.holes = new Float32Array(n);
     const longest = Math.max(width, height);
     const lobe = longest / COARSE / 2.5; // tissue lobes ~40% of the slide
     for (let cy = 0; cy < this.ch; cy++) {
@@ -82,12 +91,20 @@ export class TissueSynth {
         this.tissue[i] = fbm(cx / lobe, cy / lobe, seed, 5) - falloff * 0.6;
         this.eosin[i] = fbm(cx / 6, cy / 6, seed + 77, 3);
         this.density[i] = fbm(cx / 14, cy / 14, seed + 151, 3);
+        const a = fbm(cx / 9, cy / 9, seed + 313, 2) * Math.PI * 3;
+        this.dirX[i] = Math.cos(a);
+        this.dirY[i] = Math.sin(a);
+        this.holes[i] = fbm(cx / 3, cy / 3, seed + 517, 3);
       }
     }
+    // one period of a soft fibre profile, sampled 256 times
+    this.wave = new Float32Array(256);
+    for (let i = 0; i < 256; i++) this.wave[i] = Math.pow(0.5 + 0.5 * Math.cos((i / 256) * 2 * Math.PI), 6);
     this.grain = new Int8Array(256 * 256);
     for (let i = 0; i < this.grain.length; i++) this.grain[i] = Math.round((rand01(i, 3, seed) - 0.5) * 14);
-    // ~10 µm between nuclei
-    this.nucleusCell = Math.max(6, Math.round(10 / mpp));
+    // ~9 µm between nuclei; fibres ~3 µm apart
+    this.nucleusCell = Math.max(6, Math.round(9 / mpp));
+    this.fibreScale = 256 / Math.max(2, 3 / mpp);
   }
 
   private field(f: Float32Array, x: number, y: number): number {
@@ -119,23 +136,36 @@ export class TissueSynth {
       let o = r * w * 3;
       for (let cx = 0; cx * COARSE < w; cx++) {
         const i = cy * cw + cx;
-        const tl = (this.tissue[i] as number) + ((this.tissue[i + cw] as number) - (this.tissue[i] as number)) * ty;
-        const tr = (this.tissue[i + 1] as number) + ((this.tissue[i + cw + 1] as number) - (this.tissue[i + 1] as number)) * ty;
-        const el = (this.eosin[i] as number) + ((this.eosin[i + cw] as number) - (this.eosin[i] as number)) * ty;
-        const er = (this.eosin[i + 1] as number) + ((this.eosin[i + cw + 1] as number) - (this.eosin[i + 1] as number)) * ty;
+        const lerpY = (f: Float32Array, k: number): number => (f[k] as number) + ((f[k + cw] as number) - (f[k] as number)) * ty;
+        const tl = lerpY(this.tissue, i);
+        const tr = lerpY(this.tissue, i + 1);
+        const el = lerpY(this.eosin, i);
+        const er = lerpY(this.eosin, i + 1);
+        const hl = lerpY(this.holes, i);
+        const hr = lerpY(this.holes, i + 1);
+        const dxl = lerpY(this.dirX, i);
+        const dxr = lerpY(this.dirX, i + 1);
+        const dyl = lerpY(this.dirY, i);
+        const dyr = lerpY(this.dirY, i + 1);
         const xEnd = Math.min(w, (cx + 1) * COARSE);
         for (let x = cx * COARSE; x < xEnd; x++) {
           const tx = (x - cx * COARSE) / COARSE;
           const t = tl + (tr - tl) * tx;
           const e = el + (er - el) * tx;
-          let wgt = (t - 0.47) * 14;
+          const hole = hl + (hr - hl) * tx;
+          let wgt = (t - 0.47) * 30;
           wgt = wgt < 0 ? 0 : wgt > 1 ? 1 : wgt;
+          // lumina and fat: rounded white spaces inside the tissue
+          let open = (hole - 0.66) * 25;
+          open = open < 0 ? 0 : open > 1 ? 1 : open;
+          wgt *= 1 - open;
           const g = this.grain[grainRow | ((x + (y >> 8) * 37) & 255)] as number;
-          // fibres: a slanted ripple modulated by the eosin field
-          const fibre = ((x + y * 0.6 + e * 90) & 31) < 6 ? -10 : 0;
-          const pr = 236 - 34 * e + fibre;
-          const pg = 150 - 46 * e + fibre * 1.5;
-          const pb = 196 - 24 * e + fibre * 0.5;
+          // wavy collagen fibres along a slowly turning direction
+          const along = x * (dyl + (dyr - dyl) * tx) - y * (dxl + (dxr - dxl) * tx) + g * 0.6 + e * 40;
+          const fibre = (this.wave[(along * this.fibreScale) & 255] as number) * (1 - e) * 26;
+          const pr = 238 - 30 * e - fibre * 0.5;
+          const pg = 158 - 50 * e - fibre * 1.2;
+          const pb = 200 - 22 * e - fibre * 0.4;
           out[o++] = 243 + (pr - 243) * wgt + g;
           out[o++] = 241 + (pg - 241) * wgt + g;
           out[o++] = 245 + (pb - 245) * wgt + g;
@@ -158,16 +188,19 @@ export class TissueSynth {
         const cx = i * C + ((h & 0xff) / 255) * C;
         const cy = j * C + (((h >>> 8) & 0xff) / 255) * C;
         if (cx >= w || cy >= this.height) continue;
-        const t = this.field(this.tissue, Math.min(cx, w - 1), Math.min(cy, this.height - 1));
-        if (t < 0.5) continue;
-        const dens = this.field(this.density, Math.min(cx, w - 1), Math.min(cy, this.height - 1));
-        const p = Math.min(0.95, Math.max(0.05, (dens - 0.35) * 2.2));
+        const fx = Math.min(cx, w - 1);
+        const fy = Math.min(cy, this.height - 1);
+        const t = this.field(this.tissue, fx, fy);
+        if (t < 0.5 || this.field(this.holes, fx, fy) > 0.64) continue;
+        const dens = this.field(this.density, fx, fy);
+        const p = Math.min(0.97, Math.max(0.12, (dens - 0.3) * 2.6));
         if (((h >>> 16) & 0xffff) / 65536 > p) continue;
         const h2 = hash(i, j, this.seed + 4242);
         const tumour = dens > 0.55;
-        const rx = C * (tumour ? 0.32 : 0.2) * (0.8 + ((h2 & 0xff) / 255) * 0.5);
-        const ry = rx * (0.55 + (((h2 >>> 8) & 0xff) / 255) * 0.45);
-        const ang = (((h2 >>> 16) & 0xff) / 255) * Math.PI;
+        // tumour nests: large pale-rimmed nuclei; stroma: small spindles along the fibres
+        const rx = C * (tumour ? 0.34 : 0.24) * (0.8 + ((h2 & 0xff) / 255) * 0.5);
+        const ry = rx * (tumour ? 0.65 + (((h2 >>> 8) & 0xff) / 255) * 0.35 : 0.3 + (((h2 >>> 8) & 0xff) / 255) * 0.2);
+        const ang = tumour ? (((h2 >>> 16) & 0xff) / 255) * Math.PI : Math.atan2(-this.field(this.dirX, fx, fy), this.field(this.dirY, fx, fy));
         const ca = Math.cos(ang);
         const sa = Math.sin(ang);
         const dark = ((h2 >>> 24) & 0x3f) - 32;

@@ -1,0 +1,88 @@
+/**
+ * A lab portal on another origin embeds <wsi-viewer> with attributes alone:
+ * the element script and the tiles come from the tiles-server (allowed by
+ * CORS_ORIGINS), and the tiles draw into a canvas the page can read.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { FIXTURES } from '../helpers/paths.js';
+import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
+
+let portal: Server;
+let portalOrigin: string;
+let tiles: TestServer;
+let strict: TestServer;
+let browser: Browser;
+let slideId = '';
+
+function page(server: string, slide: string): string {
+  return `<!doctype html><html><body><h1>Lab portal</h1>
+<script type="module" src="${server}/wsi-viewer.js"></script>
+<wsi-viewer id="v" server="${server}" slide="${slide}" drawer="canvas" style="display:block;width:800px;height:500px"></wsi-viewer>
+</body></html>`;
+}
+
+beforeAll(async () => {
+  if (!HAS_CHROMIUM) {
+    process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
+    return;
+  }
+  portal = createServer((req, res) => {
+    const target = new URL(req.url ?? '/', 'http://x').searchParams.get('server') ?? '';
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(page(target, slideId));
+  });
+  await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
+  portalOrigin = `http://localhost:${(portal.address() as AddressInfo).port}`;
+  tiles = await startTestServer(FIXTURES, { CORS_ORIGINS: portalOrigin });
+  strict = await startTestServer(FIXTURES);
+  const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${tiles.url}/api/slides`);
+  slideId = body.slides.find((s) => s.name === 'slides/aperio-jpeg-240-x4.svs')?.id ?? '';
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await tiles?.stop();
+  await strict?.stop();
+  await new Promise((r) => portal?.close(r));
+});
+
+describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
+  it('works from attributes alone across origins when the server allows the portal', async () => {
+    const p = await browser.newPage();
+    // the portal page is on localhost, the tiles-server on 127.0.0.1: different origins
+    await p.goto(`${portalOrigin}/?server=${encodeURIComponent(tiles.url)}`);
+    await p.waitForFunction(() => (document.getElementById('v') as HTMLElement & { isFullyLoaded?(): boolean }).isFullyLoaded?.() === true, undefined, { timeout: 30_000 });
+    const std = await p.evaluate(() => {
+      const v = document.getElementById('v') as HTMLElement & { openSeadragon: { drawer: { canvas: HTMLCanvasElement } } };
+      const c = v.openSeadragon.drawer.canvas;
+      const d = (c.getContext('2d') as CanvasRenderingContext2D).getImageData(0, 0, c.width, c.height).data;
+      let s = 0;
+      let s2 = 0;
+      for (let i = 0; i < d.length; i += 4) {
+        const g = ((d[i] as number) + (d[i + 1] as number) + (d[i + 2] as number)) / 3;
+        s += g;
+        s2 += g * g;
+      }
+      const n = d.length / 4;
+      return Math.sqrt(s2 / n - (s / n) ** 2);
+    });
+    expect(std).toBeGreaterThan(10);
+    expect(await p.locator('wsi-viewer [data-testid=magnification]').textContent()).toMatch(/×$/);
+    await p.close();
+  });
+
+  it('a server that does not allow the portal refuses to serve it the viewer', async () => {
+    const p = await browser.newPage();
+    await p.goto(`${portalOrigin}/?server=${encodeURIComponent(strict.url)}`);
+    // the module script itself is refused cross-origin: the element never upgrades
+    await p.waitForTimeout(1500);
+    const upgraded = await p.evaluate(() => customElements.get('wsi-viewer') !== undefined);
+    expect(upgraded).toBe(false);
+    await p.close();
+  });
+});

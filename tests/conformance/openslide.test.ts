@@ -1,0 +1,182 @@
+/**
+ * Conformance with OpenSlide: for every slide OpenSlide can read the way we
+ * do (RGB, no Orientation tag, no channel composite), regions from our IIIF
+ * endpoint at every native level, and a passed-through DZI tile, match
+ * OpenSlide's pixels within a mean absolute difference of 4 per channel.
+ * Needs Debian's openslide-tools (`openslide-write-png`).
+ */
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dziMaxLevel, exactPowerOfTwo } from '../../src/core/tile-grid.js';
+import { FIXTURES, HAS_SHARED, SHARED_FIXTURES } from '../helpers/paths.js';
+import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
+
+const run = promisify(execFile);
+const WRITE_PNG = '/usr/bin/openslide-write-png';
+const SHOW_PROPS = '/usr/bin/openslide-show-properties';
+const HAS_OPENSLIDE = existsSync(WRITE_PNG) && existsSync(SHOW_PROPS);
+
+interface Detail {
+  id: string;
+  name: string;
+  status: string;
+  width: number;
+  height: number;
+  vendor: string;
+  orientation: number;
+  channels: unknown[] | null;
+  tileSize: number;
+  levelDimensions: Array<{ width: number; height: number }>;
+}
+
+interface OsLevel {
+  width: number;
+  height: number;
+  downsample: number;
+}
+
+async function openslideLevels(file: string): Promise<OsLevel[] | null> {
+  try {
+    const { stdout } = await run(SHOW_PROPS, [file]);
+    const props = new Map<string, string>();
+    for (const line of stdout.split('\n')) {
+      const m = /^([^:]+): '(.*)'$/.exec(line);
+      if (m) props.set(m[1] as string, m[2] as string);
+    }
+    const n = Number(props.get('openslide.level-count'));
+    return Array.from({ length: n }, (_, i) => ({
+      width: Number(props.get(`openslide.level[${i}].width`)),
+      height: Number(props.get(`openslide.level[${i}].height`)),
+      downsample: Number(props.get(`openslide.level[${i}].downsample`)),
+    }));
+  } catch {
+    return null;
+  }
+}
+
+async function rgb(buf: Buffer): Promise<{ data: Buffer; alpha: Buffer | null; width: number; height: number }> {
+  const { data, info } = await sharp(buf).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const n = info.width * info.height;
+  const out = Buffer.alloc(n * 3);
+  const alpha = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) {
+    out[i * 3] = data[i * 4] as number;
+    out[i * 3 + 1] = data[i * 4 + 1] as number;
+    out[i * 3 + 2] = data[i * 4 + 2] as number;
+    alpha[i] = data[i * 4 + 3] as number;
+  }
+  return { data: out, alpha, width: info.width, height: info.height };
+}
+
+/** Mean absolute difference per channel over pixels OpenSlide marks opaque. */
+function channelMad(ours: Buffer, theirs: Buffer, alpha: Buffer | null): number[] {
+  const sums = [0, 0, 0];
+  let n = 0;
+  for (let p = 0; p < ours.length / 3; p++) {
+    if (alpha && (alpha[p] as number) < 255) continue;
+    n++;
+    for (let c = 0; c < 3; c++) sums[c] = (sums[c] as number) + Math.abs((ours[p * 3 + c] as number) - (theirs[p * 3 + c] as number));
+  }
+  return sums.map((s) => (n === 0 ? Number.POSITIVE_INFINITY : s / n));
+}
+
+describe.skipIf(!HAS_OPENSLIDE)('OpenSlide conformance', () => {
+  const servers: TestServer[] = [];
+  const tmp: string[] = [];
+  const cases: Array<{ server: TestServer; slide: Detail; file: string; levels: OsLevel[] }> = [];
+  const skipped: string[] = [];
+
+  beforeAll(async () => {
+    const roots: Array<{ dir: string; prefix: string }> = [{ dir: FIXTURES, prefix: 'slides/' }];
+    if (HAS_SHARED) roots.push({ dir: SHARED_FIXTURES, prefix: 'slides/' });
+    else process.stdout.write(`[conformance] SKIP: ${SHARED_FIXTURES} absent; only generated slides are compared\n`);
+    for (const root of roots) {
+      const server = await startTestServer(root.dir);
+      servers.push(server);
+      const { body } = await getJson<{ slides: Array<{ id: string; name: string; status: string }> }>(`${server.url}/api/slides`);
+      for (const s of body.slides.filter((x) => x.name.startsWith(root.prefix) && x.status === 'ok')) {
+        const { body: d } = await getJson<Detail>(`${server.url}/api/slides/${s.id}`);
+        const file = join(root.dir, s.name);
+        if (d.orientation !== 1 || d.channels) {
+          skipped.push(`${s.name} (${d.orientation !== 1 ? 'Orientation tag: OpenSlide ignores it' : 'channel composite'})`);
+          continue;
+        }
+        const levels = await openslideLevels(file);
+        if (!levels) {
+          skipped.push(`${s.name} (OpenSlide cannot open it)`);
+          continue;
+        }
+        cases.push({ server, slide: d, file, levels });
+      }
+    }
+    process.stdout.write(`[conformance] comparing ${cases.length} slides; not comparable: ${skipped.join(', ') || 'none'}\n`);
+    tmp.push(await mkdtemp(join(tmpdir(), 'conf-')));
+  }, 300_000);
+
+  afterAll(async () => {
+    for (const s of servers) await s.stop();
+    for (const t of tmp) await rm(t, { recursive: true, force: true });
+  });
+
+  it('compares at least the generated Aperio and generic slides', () => {
+    expect(cases.length).toBeGreaterThanOrEqual(HAS_SHARED ? 12 : 8);
+  });
+
+  it('IIIF regions at every native level match OpenSlide (MAD ≤ 4 per channel)', async () => {
+    let compared = 0;
+    let worst = { mad: 0, where: '' };
+    for (const { server, slide, file, levels } of cases) {
+      const base = { width: slide.width, height: slide.height };
+      for (const [L, os] of levels.entries()) {
+        const k = exactPowerOfTwo(base, os);
+        if (k < 0) continue;
+        const f = 2 ** k;
+        const rw = Math.min(256, os.width);
+        const rh = Math.min(256, os.height);
+        const spots: Array<[number, number]> = [[0, 0]];
+        if (Number.isInteger(os.downsample)) {
+          spots.push([Math.floor((os.width - rw) / 2), Math.floor((os.height - rh) / 2)]);
+          spots.push([Math.max(0, Math.floor(slide.width / f) - rw), Math.max(0, Math.floor(slide.height / f) - rh)]);
+        }
+        for (const [lx, ly] of spots) {
+          const out = join(tmp[0] as string, `os-${compared}.png`);
+          await run(WRITE_PNG, [file, String(lx * os.downsample), String(ly * os.downsample), String(L), String(rw), String(rh), out]);
+          const theirs = await rgb(await sharp(out).toBuffer());
+          const res = await fetch(`${server.url}/iiif/${slide.id}/${lx * f},${ly * f},${rw * f},${rh * f}/${rw},${rh}/0/default.png`);
+          expect(res.status, `${slide.name} level ${L}`).toBe(200);
+          const ours = await rgb(Buffer.from(await res.arrayBuffer()));
+          expect([ours.width, ours.height]).toEqual([rw, rh]);
+          const mad = channelMad(ours.data, theirs.data, theirs.alpha);
+          expect(Math.max(...mad), `${slide.name} level ${L} at ${lx},${ly}: MAD ${mad.map((m) => m.toFixed(2)).join('/')}`).toBeLessThanOrEqual(4);
+          if (Math.max(...mad) > worst.mad) worst = { mad: Math.max(...mad), where: `${slide.name} level ${L}` };
+          compared++;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(20);
+    process.stdout.write(`[conformance] ${compared} regions on ${cases.length} slides; worst mean absolute difference ${worst.mad.toFixed(3)} (${worst.where})\n`);
+  });
+
+  it('a DZI tile at full resolution (passed through when the file allows) matches OpenSlide', async () => {
+    for (const { server, slide, file } of cases) {
+      const ts = slide.tileSize;
+      const max = dziMaxLevel(slide.width, slide.height);
+      const w = Math.min(ts, slide.width);
+      const h = Math.min(ts, slide.height);
+      const res = await fetch(`${server.url}/dzi/${slide.id}_files/${max}/0_0.jpeg`);
+      expect(res.status).toBe(200);
+      const ours = await rgb(Buffer.from(await res.arrayBuffer()));
+      const out = join(tmp[0] as string, 'dzi.png');
+      await run(WRITE_PNG, [file, '0', '0', '0', String(w), String(h), out]);
+      const theirs = await rgb(await sharp(out).toBuffer());
+      const mad = channelMad(ours.data, theirs.data, theirs.alpha);
+      expect(Math.max(...mad), `${slide.name} (${res.headers.get('x-tile-source')}): ${mad.map((m) => m.toFixed(2)).join('/')}`).toBeLessThanOrEqual(4);
+    }
+  });
+});

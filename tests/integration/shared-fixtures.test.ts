@@ -1,0 +1,87 @@
+/**
+ * Every real slide in ../shared/fixtures opens with the size, level count and
+ * MPP its SOURCES.md gives, or is listed with a specific error code; every
+ * broken file gives a specific code. Skipped, visibly, when ../shared is absent.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HAS_SHARED, SHARED_FIXTURES } from '../helpers/paths.js';
+import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { sharedSlides } from '../helpers/shared-fixtures.js';
+
+interface Listed {
+  id: string;
+  name: string;
+  status: string;
+  width: number | null;
+  height: number | null;
+  levels: number;
+  mpp: number | null;
+  error?: { code: string; message: string };
+}
+
+describe.skipIf(!HAS_SHARED)(`real slides in ${SHARED_FIXTURES}`, () => {
+  let server: TestServer;
+  let listed: Map<string, Listed>;
+
+  beforeAll(async () => {
+    server = await startTestServer(SHARED_FIXTURES);
+    const { body } = await getJson<{ slides: Listed[] }>(`${server.url}/api/slides`);
+    listed = new Map(body.slides.map((s) => [s.name, s]));
+  });
+
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('opens each TIFF-based slide with the right size, levels and MPP, or names why not', () => {
+    const expected = sharedSlides().filter((s) => s.kind === 'tiff');
+    expect(expected.length).toBeGreaterThanOrEqual(8);
+    for (const e of expected) {
+      const s = listed.get(e.file);
+      expect(s, e.file).toBeDefined();
+      if (e.compression === 'APERIO_JP2000_RGB' || e.compression === 'APERIO_JP2000_YCBC') {
+        // JPEG 2000 tiles: listed with the specific code, metadata-only
+        expect(s?.status, e.file).toBe('error');
+        expect(s?.error?.code, e.file).toBe('UNSUPPORTED_COMPRESSION');
+        expect(s?.error?.message, e.file).toMatch(/33005|33003/);
+        continue;
+      }
+      expect(s?.status, `${e.file}: ${JSON.stringify(s?.error)}`).toBe('ok');
+      expect([s?.width, s?.height, s?.levels], e.file).toEqual([e.levels[0]?.width, e.levels[0]?.height, e.levels.length]);
+      if (e.mpp === null) expect(s?.mpp, e.file).toBeNull();
+      else expect(s?.mpp, e.file).toBeCloseTo(e.mpp, 3);
+    }
+  });
+
+  it('lists each DICOM series once, with UNSUPPORTED_FORMAT', () => {
+    const dirs = new Set(sharedSlides().filter((s) => s.kind === 'dicom').map((s) => `${s.file.slice(0, s.file.lastIndexOf('/'))}/`));
+    expect(dirs.size).toBeGreaterThan(0);
+    for (const d of dirs) {
+      expect(listed.get(d)?.status, d).toBe('error');
+      expect(listed.get(d)?.error?.code, d).toBe('UNSUPPORTED_FORMAT');
+    }
+  });
+
+  it('gives every broken slide a specific code and keeps serving', async () => {
+    const unopenable = listed.get('broken/openslide/unopenable.tiff');
+    expect(unopenable?.error?.code).toBe('UNSUPPORTED_COMPRESSION');
+    expect(unopenable?.error?.message).toMatch(/52479/);
+    const unreadable = listed.get('broken/openslide/unreadable.svs');
+    expect(unreadable?.status).toBe('error');
+    expect(unreadable?.error?.code).toBe('TILE_DECODE_ERROR');
+    const tile = await getJson<{ code: string }>(`${server.url}/dzi/${unreadable?.id}_files/4/0_0.jpeg`);
+    expect(tile.status).toBe(422);
+    expect(tile.body.code).toBe('TILE_DECODE_ERROR');
+    const cmu = listed.get('slides/aperio/cmu-1-small-region.svs');
+    const ok = await fetch(`${server.url}/dzi/${cmu?.id}_files/12/1_1.jpeg`);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-tile-source')).toBe('passthrough');
+  });
+
+  it('reads Aperio label/macro/thumbnail as associated images, never as levels', async () => {
+    const cmu = listed.get('slides/aperio/cmu-1-small-region.svs');
+    const { body } = await getJson<{ associatedImages: Array<{ kind: string }>; levelDimensions: unknown[] }>(`${server.url}/api/slides/${cmu?.id}`);
+    expect(body.associatedImages.map((a) => a.kind).sort()).toEqual(['label', 'macro', 'thumbnail']);
+    expect(body.levelDimensions).toHaveLength(1);
+  });
+});

@@ -1,0 +1,79 @@
+/** The decode pool under faults: a killed worker (FAULT-01), timeouts, queue bounds, aborts. */
+import { deflateSync } from 'node:zlib';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DecodePool } from '../../tiles-server/decode/pool.js';
+import type { BlockDecodeRequest } from '../../tiles-server/decode/block-decoder.js';
+import { lzwEncode } from '../../tiles-server/tiff/lzw-encode.js';
+
+const req = (w: number, h: number, compression = 8): BlockDecodeRequest => ({
+  compression,
+  width: w,
+  height: h,
+  samples: 3,
+  bitsPerSample: 8,
+  sampleFormat: 1,
+  predictor: 1,
+  photometric: 2,
+  alphaSample: -1,
+  output: 'rgb',
+  littleEndian: true,
+});
+
+let pool: DecodePool | null = null;
+afterEach(async () => {
+  await pool?.close();
+  pool = null;
+});
+
+describe('decode pool', () => {
+  it('decodes in worker threads', async () => {
+    pool = new DecodePool({ workers: 2, maxQueue: 10, timeoutMs: 10_000, maxHeapMb: 128 });
+    const raw = Buffer.alloc(64 * 64 * 3, 9);
+    const out = await pool.decode(req(64, 64), deflateSync(raw));
+    expect(Buffer.from(out).equals(raw)).toBe(true);
+  });
+
+  it('a killed worker fails only its job with a 503 code, and is replaced (FAULT-01)', async () => {
+    pool = new DecodePool({ workers: 1, maxQueue: 10, timeoutMs: 20_000, maxHeapMb: 256 });
+    // a large LZW block keeps the worker busy long enough to kill it
+    const big = lzwEncode(new Uint8Array(4096 * 4096 * 3).map((_, i) => (i * 7) & 255));
+    const job = pool.decode(req(4096, 4096, 5), big);
+    await new Promise((r) => setTimeout(r, 100));
+    pool.killOne();
+    await expect(job).rejects.toMatchObject({ code: 'DECODER_CRASHED' });
+    expect(pool.restarts).toBe(1);
+    const raw = Buffer.alloc(32 * 32 * 3, 5);
+    expect(Buffer.from(await pool.decode(req(32, 32), deflateSync(raw))).equals(raw)).toBe(true);
+  });
+
+  it('times out a runaway decode and keeps serving', async () => {
+    pool = new DecodePool({ workers: 1, maxQueue: 10, timeoutMs: 50, maxHeapMb: 256 });
+    const big = lzwEncode(new Uint8Array(4096 * 4096 * 3).map((_, i) => (i * 13) & 255));
+    await expect(pool.decode(req(4096, 4096, 5), big)).rejects.toMatchObject({ code: 'DECODE_TIMEOUT' });
+    const raw = Buffer.alloc(16 * 16 * 3, 1);
+    expect(Buffer.from(await pool.decode(req(16, 16), deflateSync(raw))).equals(raw)).toBe(true);
+  });
+
+  it('refuses work beyond its queue bound with OVERLOADED', async () => {
+    pool = new DecodePool({ workers: 1, maxQueue: 2, timeoutMs: 10_000, maxHeapMb: 128 });
+    const block = deflateSync(Buffer.alloc(512 * 512 * 3));
+    const jobs = Array.from({ length: 8 }, () => pool?.decode(req(512, 512), block).then(() => 'ok', (e: { code?: string }) => e.code ?? 'error'));
+    const results = await Promise.all(jobs);
+    expect(results.filter((r) => r === 'OVERLOADED').length).toBeGreaterThanOrEqual(5);
+    expect(results.filter((r) => r === 'ok').length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('drops a queued job whose request was aborted', async () => {
+    pool = new DecodePool({ workers: 1, maxQueue: 10, timeoutMs: 10_000, maxHeapMb: 128 });
+    await pool.whenReady();
+    const block = deflateSync(Buffer.alloc(1024 * 1024 * 3));
+    const first = pool.decode(req(1024, 1024), block);
+    const ctl = new AbortController();
+    const second = pool.decode(req(1024, 1024), block, ctl.signal);
+    expect(pool.queued).toBe(1);
+    ctl.abort(new DOMException('gone', 'AbortError'));
+    await expect(second).rejects.toMatchObject({ name: 'AbortError' });
+    expect(pool.queued).toBe(0);
+    await first;
+  });
+});
