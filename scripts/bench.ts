@@ -1,0 +1,23 @@
+/**
+ * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
+ * stdout. Suites: tiles (default: all). Environment: BENCH_SECONDS (per
+ * load run), BENCH_SLIDE_SIZE (tiles suite slide side).
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { tilesSuite, type Emit } from './bench/tiles-suite.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = { tiles: tilesSuite };
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
+const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);
+
+for (const name of chosen) {
+  const suite = suites[name];
+  if (!suite) {
+    process.stderr.write(`unknown suite ${name}; known: ${Object.keys(suites).join(', ')}\n`);
+    process.exit(2);
+  }
+  await suite(root, emit);
+}
