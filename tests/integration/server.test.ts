@@ -198,10 +198,10 @@ describe('pixels', () => {
     expect(meanAbsDiff(img.raw as Buffer, crop(raster, 0, 0, 512, 512))).toBeLessThan(0.01);
   });
 
-  it('JPEG slides match their source within JPEG error', async () => {
+  it('JPEG slides match their source within the error of their own JPEG (q85) encoding', async () => {
     const raster = tissueRaster(1200, 800, 9, 0.65);
     const img = await fetchImage(`${server.url}/iiif/${id('slides/ome-rgb-subifd.ome.tif')}/256,256,256,256/256,256/0/default.png`);
-    expect(meanAbsDiff(img.raw as Buffer, crop(raster, 256, 256, 256, 256))).toBeLessThan(4);
+    expect(meanAbsDiff(img.raw as Buffer, crop(raster, 256, 256, 256, 256))).toBeLessThan(8);
   });
 
   it('tiles are not blank', async () => {
