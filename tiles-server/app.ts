@@ -4,12 +4,17 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
 import { DecodePool } from './decode/pool.js';
 import { sendProblem } from './http/respond.js';
+import { annotationRoutes } from './http/annotation-routes.js';
 import { makeRoutes, type Route } from './http/routes.js';
+import { AnnotationService } from './annotation-service.js';
+import { AnnotationStore } from './store/annotation-store.js';
+import { openDatabase } from './store/database.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
@@ -26,6 +31,8 @@ export interface RunningServer {
 export interface AppOptions {
   secret: string;
   corsOrigins?: string[];
+  /** Author of every change until accounts exist. */
+  author: string;
 }
 
 function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: string[]) {
@@ -47,19 +54,31 @@ function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: 
     try {
       if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD');
-        throw new WsiError('METHOD_NOT_ALLOWED', `method ${req.method ?? '?'} is not allowed here`);
-      }
+      const method = req.method === 'HEAD' ? 'GET' : req.method;
+      const allowed: string[] = [];
       for (const route of routes) {
         const m = route.pattern.exec(url.pathname);
         if (!m) continue;
+        if (route.method !== method) {
+          allowed.push(route.method);
+          continue;
+        }
         await route.handler({ req, res, url, params: m.slice(1), signal: controller.signal });
         return;
       }
+      if (allowed.length > 0) {
+        res.setHeader('Allow', [...new Set(allowed)].join(', '));
+        throw new WsiError('METHOD_NOT_ALLOWED', `method ${req.method ?? '?'} is not allowed here`);
+      }
       if (/^\/(api|dzi|iiif)(\/|$)/.test(url.pathname)) throw new WsiError('NOT_FOUND', `no route for ${url.pathname.slice(0, 200)}`);
+      if (method !== 'GET') {
+        res.setHeader('Allow', 'GET, HEAD');
+        throw new WsiError('METHOD_NOT_ALLOWED', `method ${req.method ?? '?'} is not allowed here`);
+      }
       await serveStatic(staticDir, req, res, url.pathname);
-    } catch (err) {
+    } catch (caught) {
+      let err = caught;
+      if ((err as { code?: string }).code === 'SQLITE_BUSY') err = new WsiError('STORE_BUSY', 'the annotation store is busy (an import may be running); retry shortly');
       if (!(err instanceof WsiError) && !(err instanceof Error && err.name === 'AbortError')) {
         process.stderr.write(`request failed: ${(err as Error).stack ?? String(err)}\n`);
       }
@@ -89,12 +108,18 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     maxConcurrentRenders: 16,
     maxQueuedRenders: 2048,
   });
-  const routes = makeRoutes(service, () => ({
+  const dbPath = join(cfg.dataDir, 'wsi.db');
+  const db = openDatabase(dbPath);
+  const annotations = new AnnotationService(new AnnotationStore(db), registry, opts.author, dbPath);
+  const routes = [
+    ...annotationRoutes(annotations),
+    ...makeRoutes(service, () => ({
     slides: registry.list().length,
     decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
     tileCache: service.cacheStats,
     tiles: service.stats,
-  }));
+  })),
+  ];
   const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 120_000 }, dispatch(routes, cfg.staticDir, cfg, opts.corsOrigins ?? []));
   server.maxHeadersCount = 100;
   await new Promise<void>((resolve, reject) => {
@@ -118,6 +143,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       });
       await registry.close();
       await pool.close();
+      db.close();
     },
   };
 }

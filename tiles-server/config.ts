@@ -3,7 +3,7 @@
  * `--name=value` flags (e.g. `--port=9000`). Defaults are safe for a
  * single-user workstation: loopback only.
  */
-import { availableParallelism } from 'node:os';
+import { availableParallelism, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -20,6 +20,8 @@ export interface Config {
   sampleSlide: boolean;
   sampleSize: number;
   logRequests: boolean;
+  /** Author recorded on every change until accounts exist. */
+  localUser: string;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -36,6 +38,18 @@ function intOf(v: string | undefined, fallback: number, name: string, min: numbe
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer in ${min}..${max}, got "${v}"`);
   return n;
+}
+
+function localUser(v: string | undefined): string {
+  const name = v ?? (() => {
+    try {
+      return userInfo().username;
+    } catch {
+      return 'local';
+    }
+  })();
+  if (!/^[\w.@-]{1,64}$/.test(name)) throw new Error(`LOCAL_USER must be 1–64 characters of letters, digits, . _ @ -, got "${name}"`);
+  return name;
 }
 
 function boolOf(v: string | undefined, fallback: boolean): boolean {
@@ -61,5 +75,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sampleSlide: boolOf(get('SAMPLE_SLIDE'), true),
     sampleSize: intOf(get('SAMPLE_SIZE'), 24000, 'SAMPLE_SIZE', 1024, 200000),
     logRequests: boolOf(get('LOG_REQUESTS'), false),
+    localUser: localUser(get('LOCAL_USER')),
   };
 }

@@ -50,8 +50,9 @@ async function main(): Promise<void> {
   }
 
   const corsOrigins = (process.env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const running = await startServer(cfg, { secret, corsOrigins });
+  const running = await startServer(cfg, { secret, corsOrigins, author: cfg.localUser });
   process.stdout.write(`WSI annotate serving ${running.service.registry.list().length} slide(s) from ${cfg.slidesDir}\n`);
+  process.stdout.write(`Annotations are saved in ${join(cfg.dataDir, 'wsi.db')} as user "${cfg.localUser}"\n`);
   process.stdout.write(`Open ${running.url}/\n`);
 
   let stopping = false;

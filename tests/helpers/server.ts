@@ -44,14 +44,20 @@ export async function startTestServer(slidesDir: string, env: Record<string, str
     dataDir,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once('exit', r));
+      if (proc.exitCode === null && proc.signalCode === null) {
+        const exited = waitExit(proc);
         proc.kill(signal);
         await exited;
       }
       await rm(dataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** Resolves when the process has exited (by code or by signal), even if it already has. */
+export function waitExit(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => proc.once('exit', () => resolve()));
 }
 
 export async function getJson<T = Record<string, unknown>>(url: string): Promise<{ status: number; body: T; headers: Headers }> {

@@ -4,10 +4,8 @@
  * its deadline kills its worker (DECODE_TIMEOUT) and a fresh worker takes its
  * place; a worker that dies (out of memory, crash) fails only its own job.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
+import { spawnModuleWorker } from '../workers.js';
 import { WsiError, reviveError } from '../../src/core/errors.js';
 import type { BlockDecodeRequest } from './block-decoder.js';
 import { owned } from './bytes.js';
@@ -39,14 +37,7 @@ interface Slot {
 }
 
 function spawnWorker(resourceLimits: ResourceLimits): Worker {
-  const js = new URL('./decode-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { resourceLimits });
-  // running from TypeScript sources (tests): register tsx in the thread first
-  const ts = new URL('./decode-worker.ts', import.meta.url);
-  // the ESM build of tsx's API (require.resolve would give the CommonJS one)
-  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api').replace(/index\.cjs$/, 'index.mjs')).href;
-  const boot = `import { register } from ${JSON.stringify(tsxApi)}; register(); await import(${JSON.stringify(ts.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { resourceLimits });
+  return spawnModuleWorker(new URL('./decode-worker.js', import.meta.url), { resourceLimits });
 }
 
 export class DecodePool {

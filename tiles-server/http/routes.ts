@@ -18,8 +18,10 @@ export interface RouteContext {
   signal: AbortSignal;
 }
 
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
 export interface Route {
-  method: 'GET';
+  method: Method;
   pattern: RegExp;
   handler: (ctx: RouteContext) => Promise<void>;
 }

@@ -1,0 +1,60 @@
+/** What every annotation-file reader produces. */
+import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
+
+export type ImportFormat = 'qupath-geojson' | 'asap-xml' | 'imagescope-xml' | 'histomicstk-json';
+export type ExportFormat = 'qupath-geojson' | 'asap-xml';
+
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['qupath-geojson', 'asap-xml', 'imagescope-xml', 'histomicstk-json'];
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['qupath-geojson', 'asap-xml'];
+
+export interface Skipped {
+  /** Where in the file: "features[12]", "Annotation 3 / Region 2", … */
+  where: string;
+  reason: string;
+}
+
+export interface ImportSink {
+  add(a: AnnotationInput): void;
+  skip(s: Skipped): void;
+  warn(message: string): void;
+  classColour(name: string, color: string): void;
+}
+
+/** An error in the file itself, with where it is. */
+export class FormatError extends Error {
+  constructor(
+    message: string,
+    readonly where: string,
+  ) {
+    super(`${where}: ${message}`);
+    this.name = 'FormatError';
+  }
+}
+
+export interface ImportReport {
+  format: ImportFormat;
+  imported: number;
+  /** Objects per class name ("(none)" for unclassified). */
+  perClass: Record<string, number>;
+  perKind: Record<string, number>;
+  /** Vertices stored (rings closed). */
+  vertices: number;
+  skipped: Skipped[];
+  warnings: string[];
+  classesAdded: AnnotationClass[];
+  /** Objects whose id was already used and got a fresh one. */
+  renamedIds: number;
+  /** Polygons whose outline crosses itself (kept as written). */
+  selfCrossing: number;
+}
+
+export function rgbHex(r: number, g: number, b: number): string {
+  const c = (v: number): string => Math.max(0, Math.min(255, Math.round(v))).toString(16).padStart(2, '0');
+  return `#${c(r)}${c(g)}${c(b)}`;
+}
+
+export function hexRgb(hex: string): [number, number, number] {
+  const m = /^#?([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex.trim());
+  if (!m) return [128, 128, 128];
+  return [parseInt(m[1] as string, 16), parseInt(m[2] as string, 16), parseInt(m[3] as string, 16)];
+}

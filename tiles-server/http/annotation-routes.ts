@@ -1,0 +1,265 @@
+/**
+ * Annotation routes: CRUD with ETag/If-Match and Idempotency-Key, atomic
+ * batches, history and restore, bounding-box reads, the class palette, and
+ * import/export in the formats other tools write.
+ */
+import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
+import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
+import { WsiError } from '../../src/core/errors.js';
+import type { AnnotationService } from '../annotation-service.js';
+import type { BatchOp, BatchResult } from '../store/annotation-store.js';
+import { operationId, readJson, requireIfMatch } from './body.js';
+import { once } from 'node:events';
+import { sendJson } from './respond.js';
+import type { Route, RouteContext } from './routes.js';
+
+const SLIDE = '([A-Za-z0-9]{1,64})';
+const AID = '([A-Za-z0-9_-]{8,64})';
+const MAX_JSON = 32 * 1024 * 1024;
+
+function etag(version: number): string {
+  return `"${version}"`;
+}
+
+function invalid(err: unknown): never {
+  if (err instanceof GeometryError) throw new WsiError('INVALID_ANNOTATION', err.message, { path: err.path });
+  throw err;
+}
+
+function parseBbox(s: string | null): [number, number, number, number] | undefined {
+  if (s === null) return undefined;
+  const parts = s.split(',').map(Number);
+  if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v))) throw new WsiError('BAD_REQUEST', 'bbox must be x0,y0,x1,y1 in level-0 pixels');
+  const [x0, y0, x1, y1] = parts as [number, number, number, number];
+  return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
+}
+
+function parseChanges(body: unknown): Partial<Omit<AnnotationInput, 'id'>> {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WsiError('INVALID_ANNOTATION', 'the change must be a JSON object');
+  const b = body as Record<string, unknown>;
+  const allowed = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'];
+  const unknown = Object.keys(b).filter((k) => !allowed.includes(k) && k !== 'id' && k !== 'version');
+  if (unknown.length > 0) throw new WsiError('INVALID_ANNOTATION', `fields that cannot be changed: ${unknown.join(', ')}`);
+  const out: Record<string, unknown> = {};
+  for (const k of allowed) if (b[k] !== undefined) out[k] = b[k];
+  return out as Partial<Omit<AnnotationInput, 'id'>>;
+}
+
+/** Turns a client's batch body into store operations, validating each. */
+export function parseBatch(body: unknown): BatchOp[] {
+  const ops = (body as { ops?: unknown } | null)?.ops;
+  if (!Array.isArray(ops) || ops.length === 0) throw new WsiError('BAD_REQUEST', 'send {"ops": [...]} with at least one operation');
+  if (ops.length > 10_000) throw new WsiError('PAYLOAD_TOO_LARGE', 'a batch holds at most 10,000 operations; split it or use the import endpoint');
+  return ops.map((raw, i): BatchOp => {
+    const o = raw as Record<string, unknown>;
+    const where = `ops[${i}]`;
+    const version = (): number => {
+      if (typeof o['ifMatch'] !== 'number' || !Number.isInteger(o['ifMatch'])) throw new WsiError('PRECONDITION_REQUIRED', `${where}: ifMatch (the version you edited) is required`);
+      return o['ifMatch'];
+    };
+    const id = (): string => {
+      if (!isAnnotationId(o['id'])) throw new WsiError('INVALID_ANNOTATION', `${where}: id is not an annotation id`);
+      return o['id'];
+    };
+    try {
+      switch (o?.['op']) {
+        case 'create':
+          return { op: 'create', annotation: parseAnnotationInput(o['annotation']) };
+        case 'update':
+          return { op: 'update', id: id(), ifMatch: version(), changes: parseChanges(o['changes']) };
+        case 'delete':
+          return { op: 'delete', id: id(), ifMatch: version() };
+        case 'restore': {
+          const to = o['toVersion'];
+          if (to !== undefined && (typeof to !== 'number' || !Number.isInteger(to))) throw new WsiError('BAD_REQUEST', `${where}: toVersion must be an integer`);
+          return to === undefined ? { op: 'restore', id: id(), ifMatch: version() } : { op: 'restore', id: id(), ifMatch: version(), toVersion: to as number };
+        }
+        default:
+          throw new WsiError('BAD_REQUEST', `${where}: op must be create, update, delete or restore`);
+      }
+    } catch (err) {
+      if (err instanceof GeometryError) throw new WsiError('INVALID_ANNOTATION', `${where}: ${err.message}`, { index: i });
+      throw err;
+    }
+  });
+}
+
+function sendBatch(ctx: RouteContext, r: BatchResult, single?: { created?: boolean }): void {
+  const results = r.body['results'] as Array<{ id: string; version: number; deleted: boolean }> | undefined;
+  if (r.status !== 200 || !results) {
+    const current = (r.body['detail'] as { current?: { version: number } } | undefined)?.current;
+    sendJson(ctx.res, r.status, r.body, current ? { ETag: etag(current.version) } : {});
+    return;
+  }
+  if (!single) {
+    sendJson(ctx.res, 200, r.body);
+    return;
+  }
+  const one = results[0] as { id: string; version: number; deleted: boolean };
+  sendJson(ctx.res, single.created && !r.body['replayed'] ? 201 : 200, { ...one, opId: r.body['opId'], replayed: r.body['replayed'] === true }, { ETag: etag(one.version) });
+}
+
+export function annotationRoutes(svc: AnnotationService): Route[] {
+  const base = `^/api/slides/${SLIDE}/annotations`;
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/api\/classes$/,
+      handler: async (ctx) => sendJson(ctx.res, 200, { classes: svc.store.classes() }),
+    },
+    {
+      method: 'PUT',
+      pattern: /^\/api\/classes$/,
+      handler: async (ctx) => {
+        const body = (await readJson(ctx.req, 1 << 20, ctx.signal)) as { classes?: unknown };
+        const list = body?.classes;
+        if (!Array.isArray(list) || list.length === 0 || list.length > 256) throw new WsiError('BAD_REQUEST', 'send {"classes": [{name, color, hotkey}]} with 1–256 classes');
+        const seen = new Set<string>();
+        const classes = list.map((c: unknown, i: number): AnnotationClass => {
+          const o = c as Record<string, unknown>;
+          if (typeof o?.['name'] !== 'string' || !o['name'].trim() || o['name'].length > 100) throw new WsiError('BAD_REQUEST', `classes[${i}].name must be a short non-empty string`);
+          if (typeof o['color'] !== 'string' || !/^#[0-9a-fA-F]{6}$/.test(o['color'])) throw new WsiError('BAD_REQUEST', `classes[${i}].color must be #rrggbb`);
+          const hk = o['hotkey'] ?? null;
+          if (hk !== null && (typeof hk !== 'string' || hk.length !== 1)) throw new WsiError('BAD_REQUEST', `classes[${i}].hotkey must be one character or null`);
+          if (seen.has(o['name'])) throw new WsiError('BAD_REQUEST', `class ${o['name']} appears twice`);
+          seen.add(o['name']);
+          return { name: o['name'], color: o['color'].toLowerCase(), hotkey: hk as string | null };
+        });
+        svc.store.setClasses(classes);
+        sendJson(ctx.res, 200, { classes: svc.store.classes() });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const q = ctx.url.searchParams;
+        const limitRaw = q.get('limit');
+        const afterRaw = q.get('after');
+        const limit = limitRaw === null ? undefined : Number(limitRaw);
+        const after = afterRaw === null ? undefined : Number(afterRaw);
+        if ((limit !== undefined && !(Number.isInteger(limit) && limit > 0)) || (after !== undefined && !(Number.isInteger(after) && after >= 0))) {
+          throw new WsiError('BAD_REQUEST', 'limit and after must be non-negative integers');
+        }
+        const bbox = parseBbox(q.get('bbox'));
+        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
+        sendJson(ctx.res, 200, { ...page, total: svc.store.count(slideId) });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${base}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const opId = operationId(ctx.req);
+        const body = await readJson(ctx.req, MAX_JSON, ctx.signal);
+        let annotation: AnnotationInput;
+        try {
+          annotation = parseAnnotationInput(body);
+        } catch (err) {
+          invalid(err);
+        }
+        const r = svc.store.applyBatch(slideId, opId, svc.author, [{ op: 'create', annotation }], body);
+        if (r.status === 200) ctx.res.setHeader('Location', `/api/slides/${slideId}/annotations/${annotation.id}`);
+        sendBatch(ctx, r, { created: true });
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${base}/batch$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const opId = operationId(ctx.req);
+        const body = await readJson(ctx.req, MAX_JSON, ctx.signal);
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, parseBatch(body), body));
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${base}/import$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const opId = operationId(ctx.req);
+        const report = await svc.importFile(slideId, opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal);
+        sendJson(ctx.res, report.replayed ? 200 : 201, report);
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}/export$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '');
+        ctx.res.writeHead(200, {
+          'Content-Type': `${file.contentType}; charset=utf-8`,
+          'Content-Disposition': `attachment; filename="${file.filename}"`,
+          'Cache-Control': 'no-store',
+          'X-Content-Type-Options': 'nosniff',
+        });
+        for await (const chunk of file.chunks) {
+          if (ctx.signal.aborted) return;
+          if (!ctx.res.write(chunk)) await once(ctx.res, 'drain');
+        }
+        ctx.res.end();
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}/${AID}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const a = svc.store.get(ctx.params[1] as string);
+        if (!a || svc.slideOf(a.id) !== slideId) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${ctx.params[1] as string} on this slide`);
+        sendJson(ctx.res, 200, a, { ETag: etag(a.version) });
+      },
+    },
+    {
+      method: 'PATCH',
+      pattern: new RegExp(`${base}/${AID}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const ifMatch = requireIfMatch(ctx.req);
+        const opId = operationId(ctx.req);
+        const body = await readJson(ctx.req, MAX_JSON, ctx.signal);
+        const changes = parseChanges(body);
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, [{ op: 'update', id: ctx.params[1] as string, ifMatch, changes }], { patch: body, ifMatch }), {});
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`${base}/${AID}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const ifMatch = requireIfMatch(ctx.req);
+        const opId = operationId(ctx.req);
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, [{ op: 'delete', id: ctx.params[1] as string, ifMatch }], { delete: ctx.params[1], ifMatch }), {});
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${base}/${AID}/restore$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const ifMatch = requireIfMatch(ctx.req);
+        const opId = operationId(ctx.req);
+        const hasBody = Number(ctx.req.headers['content-length'] ?? 0) > 0;
+        const body = hasBody ? ((await readJson(ctx.req, 1024, ctx.signal)) as { version?: unknown }) : {};
+        const to = body?.version;
+        if (to !== undefined && !(typeof to === 'number' && Number.isInteger(to) && to > 0)) throw new WsiError('BAD_REQUEST', 'version must be a positive integer');
+        const op: BatchOp = to === undefined ? { op: 'restore', id: ctx.params[1] as string, ifMatch } : { op: 'restore', id: ctx.params[1] as string, ifMatch, toVersion: to as number };
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, [op], { restore: ctx.params[1], ifMatch, to }), {});
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}/${AID}/history$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const id = ctx.params[1] as string;
+        if (svc.slideOf(id) !== slideId) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${id} on this slide`);
+        sendJson(ctx.res, 200, { id, history: svc.store.history(id) });
+      },
+    },
+  ];
+}

@@ -1,0 +1,318 @@
+/**
+ * Annotations in SQLite. Every version of every annotation is an
+ * append-only history row; `annotations` only points at the current one
+ * (delete is a tombstone version, restore is a new version). Writes are
+ * batches applied in one transaction under optimistic concurrency (each
+ * update names the version it was based on) and keyed by an operation id,
+ * so a retried request returns the first answer instead of writing twice.
+ */
+import { createHash } from 'node:crypto';
+import {
+  DEFAULT_CLASSES,
+  GeometryError,
+  geometryBounds,
+  parseAnnotationInput,
+  type Annotation,
+  type AnnotationClass,
+  type AnnotationInput,
+} from '../../src/core/annotation.js';
+import { WsiError, type ErrorCode } from '../../src/core/errors.js';
+import type { Db } from './database.js';
+
+export type BatchOp =
+  | { op: 'create'; annotation: AnnotationInput }
+  | { op: 'update'; id: string; ifMatch: number; changes: Partial<Omit<AnnotationInput, 'id'>> }
+  | { op: 'delete'; id: string; ifMatch: number }
+  | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
+
+export interface BatchResult {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+export interface HistoryEntry {
+  version: number;
+  op: string;
+  author: string;
+  at: string;
+  opId: string;
+  annotation: AnnotationInput & { deleted: boolean };
+}
+
+interface HeadRow {
+  rowid: number;
+  id: string;
+  slide_id: string;
+  version: number;
+  deleted: number;
+  created_by: string;
+  created_at: string;
+  data: string;
+  author: string;
+  at: string;
+}
+
+type StoredState = AnnotationInput & { deleted: boolean };
+
+class OpError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly index: number,
+    readonly current?: Annotation,
+  ) {
+    super(message);
+  }
+}
+
+const MUTABLE_FIELDS = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'] as const;
+
+export function toAnnotation(row: HeadRow): Annotation {
+  const state = JSON.parse(row.data) as StoredState;
+  return {
+    id: row.id,
+    kind: state.kind,
+    geometry: state.geometry,
+    classification: state.classification,
+    name: state.name,
+    note: state.note,
+    locked: state.locked,
+    objectType: state.objectType,
+    properties: state.properties,
+    version: row.version,
+    deleted: row.deleted === 1,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+    updatedBy: row.author,
+    updatedAt: row.at,
+  };
+}
+
+function requestHash(slideId: string, ops: unknown): string {
+  return createHash('sha256').update(slideId).update('\0').update(JSON.stringify(ops)).digest('hex');
+}
+
+function stateOf(a: AnnotationInput, deleted: boolean): string {
+  const s: StoredState = {
+    id: a.id,
+    kind: a.kind,
+    geometry: a.geometry,
+    classification: a.classification,
+    name: a.name,
+    note: a.note,
+    locked: a.locked,
+    objectType: a.objectType,
+    properties: a.properties,
+    deleted,
+  };
+  return JSON.stringify(s);
+}
+
+export class AnnotationStore {
+  private readonly stmts;
+
+  constructor(private readonly db: Db) {
+    const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
+                  FROM annotations a JOIN history h ON h.seq = a.head_seq`;
+    this.stmts = {
+      head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ?`),
+      page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`),
+      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(
+        `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
+         FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
+         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ?
+         ORDER BY a.rowid LIMIT ?`,
+      ),
+      count: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM annotations WHERE slide_id = ? AND deleted = 0`),
+      history: db.prepare<[string], { version: number; op: string; author: string; at: string; op_id: string; data: string }>(
+        `SELECT version, op, author, at, op_id, data FROM history WHERE annotation_id = ? ORDER BY version`,
+      ),
+      historyAt: db.prepare<[string, number], { data: string }>(`SELECT data FROM history WHERE annotation_id = ? AND version = ?`),
+      insertHistory: db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      insertHead: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at) VALUES (?, ?, 1, 0, ?, ?, ?)`),
+      updateHead: db.prepare(`UPDATE annotations SET version = ?, deleted = ?, head_seq = ? WHERE rowid = ?`),
+      upsertBox: db.prepare(`INSERT OR REPLACE INTO annotations_rtree (rowid, min_x, max_x, min_y, max_y) VALUES (?, ?, ?, ?, ?)`),
+      deleteBox: db.prepare(`DELETE FROM annotations_rtree WHERE rowid = ?`),
+      getOp: db.prepare<[string], { slide_id: string; request_hash: string; status: number; response: string }>(`SELECT slide_id, request_hash, status, response FROM operations WHERE op_id = ?`),
+      putOp: db.prepare(`INSERT INTO operations (op_id, slide_id, request_hash, status, response, at) VALUES (?, ?, ?, ?, ?, ?)`),
+      classes: db.prepare<[], { name: string; color: string; hotkey: string | null }>(`SELECT name, color, hotkey FROM classes ORDER BY position`),
+      clearClasses: db.prepare(`DELETE FROM classes`),
+      putClass: db.prepare(`INSERT INTO classes (position, name, color, hotkey) VALUES (?, ?, ?, ?)`),
+    };
+    if (this.stmts.classes.all().length === 0) this.setClasses(DEFAULT_CLASSES);
+  }
+
+  /** The slide an annotation belongs to, or null if there is no such annotation. */
+  slideOf(id: string): string | null {
+    return this.stmts.head.get(id)?.slide_id ?? null;
+  }
+
+  /** Whether an id is taken (by any slide). */
+  exists(id: string): boolean {
+    return this.stmts.head.get(id) !== undefined;
+  }
+
+  get(id: string): Annotation | null {
+    const row = this.stmts.head.get(id);
+    return row ? toAnnotation(row) : null;
+  }
+
+  count(slideId: string): number {
+    return this.stmts.count.get(slideId)?.n ?? 0;
+  }
+
+  /** A page of live annotations of a slide, optionally within a box; `after` is the cursor. */
+  list(slideId: string, opts: { bbox?: [number, number, number, number]; after?: number; limit?: number } = {}): { annotations: Annotation[]; next: number | null } {
+    const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
+    const after = opts.after ?? 0;
+    const rows = opts.bbox
+      ? this.stmts.bbox.all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
+      : this.stmts.page.all(slideId, after, limit);
+    const last = rows[rows.length - 1];
+    return { annotations: rows.map(toAnnotation), next: rows.length === limit && last ? last.rowid : null };
+  }
+
+  history(id: string): HistoryEntry[] {
+    return this.stmts.history.all(id).map((r) => ({
+      version: r.version,
+      op: r.op,
+      author: r.author,
+      at: r.at,
+      opId: r.op_id,
+      annotation: JSON.parse(r.data) as StoredState,
+    }));
+  }
+
+  classes(): AnnotationClass[] {
+    return this.stmts.classes.all().map((c) => ({ name: c.name, color: c.color, hotkey: c.hotkey }));
+  }
+
+  setClasses(classes: AnnotationClass[]): void {
+    this.db.transaction(() => {
+      this.stmts.clearClasses.run();
+      classes.forEach((c, i) => this.stmts.putClass.run(i, c.name, c.color, c.hotkey));
+    })();
+  }
+
+  /** Adds classes that are not in the palette yet (imports bring their own). */
+  ensureClasses(classes: AnnotationClass[]): void {
+    const have = new Set(this.classes().map((c) => c.name));
+    const add = classes.filter((c) => !have.has(c.name));
+    if (add.length === 0) return;
+    this.setClasses([...this.classes(), ...add]);
+  }
+
+  private writeVersion(slideId: string, id: string, version: number, op: string, state: string, author: string, at: string, opId: string): number {
+    return Number(this.stmts.insertHistory.run(id, slideId, version, op, state, author, at, opId).lastInsertRowid);
+  }
+
+  private box(rowid: number, a: AnnotationInput): void {
+    const [minX, minY, maxX, maxY] = geometryBounds(a.geometry);
+    this.stmts.upsertBox.run(rowid, minX, maxX, minY, maxY);
+  }
+
+  private applyOne(slideId: string, op: BatchOp, index: number, author: string, at: string, opId: string): Record<string, unknown> {
+    if (op.op === 'create') {
+      const existing = this.stmts.head.get(op.annotation.id);
+      if (existing) throw new OpError('ANNOTATION_EXISTS', `annotation ${op.annotation.id} already exists`, index, toAnnotation(existing));
+      const seq = this.writeVersion(slideId, op.annotation.id, 1, 'create', stateOf(op.annotation, false), author, at, opId);
+      const rowid = Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid);
+      this.box(rowid, op.annotation);
+      return { id: op.annotation.id, version: 1, deleted: false };
+    }
+    const row = this.stmts.head.get(op.id);
+    if (!row || row.slide_id !== slideId) throw new OpError('ANNOTATION_NOT_FOUND', `no annotation ${op.id} on this slide`, index);
+    const current = toAnnotation(row);
+    if (op.ifMatch !== current.version) {
+      throw new OpError('PRECONDITION_FAILED', `annotation ${op.id} is at version ${current.version}, the change was based on version ${op.ifMatch}`, index, current);
+    }
+    const version = current.version + 1;
+    if (op.op === 'update') {
+      if (current.deleted) throw new OpError('ANNOTATION_DELETED', `annotation ${op.id} was deleted by ${current.updatedBy}; restore it or save a copy`, index, current);
+      const merged: Record<string, unknown> = { ...current, id: current.id };
+      for (const f of MUTABLE_FIELDS) if (op.changes[f] !== undefined) merged[f] = op.changes[f];
+      let next: AnnotationInput;
+      try {
+        // an imported outline that crosses itself can still be renamed or reclassified
+        next = parseAnnotationInput(merged, { requireValidPolygons: op.changes.geometry !== undefined });
+      } catch (err) {
+        throw new OpError('INVALID_ANNOTATION', (err as Error).message, index);
+      }
+      const seq = this.writeVersion(slideId, op.id, version, 'update', stateOf(next, false), author, at, opId);
+      this.stmts.updateHead.run(version, 0, seq, row.rowid);
+      this.box(row.rowid, next);
+      return { id: op.id, version, deleted: false };
+    }
+    if (op.op === 'delete') {
+      if (current.deleted) throw new OpError('ANNOTATION_DELETED', `annotation ${op.id} is already deleted`, index, current);
+      const seq = this.writeVersion(slideId, op.id, version, 'delete', stateOf(current, true), author, at, opId);
+      this.stmts.updateHead.run(version, 1, seq, row.rowid);
+      this.stmts.deleteBox.run(row.rowid);
+      return { id: op.id, version, deleted: true };
+    }
+    // restore: the state of `toVersion`, or the last state before the tombstone
+    let state: StoredState = current;
+    if (op.toVersion !== undefined) {
+      const h = this.stmts.historyAt.get(op.id, op.toVersion);
+      if (!h) throw new OpError('ANNOTATION_NOT_FOUND', `annotation ${op.id} has no version ${op.toVersion}`, index);
+      state = JSON.parse(h.data) as StoredState;
+    }
+    const restored = { ...state, deleted: false };
+    const seq = this.writeVersion(slideId, op.id, version, 'restore', stateOf(restored, false), author, at, opId);
+    this.stmts.updateHead.run(version, 0, seq, row.rowid);
+    this.box(row.rowid, restored);
+    return { id: op.id, version, deleted: false };
+  }
+
+  /**
+   * Applies a batch atomically. A repeated op id returns the stored answer;
+   * the same op id with a different request is refused.
+   */
+  applyBatch(slideId: string, opId: string, author: string, ops: BatchOp[], rawRequest: unknown = ops): BatchResult {
+    const hash = requestHash(slideId, rawRequest);
+    const prior = this.stmts.getOp.get(opId);
+    if (prior) {
+      if (prior.request_hash !== hash || prior.slide_id !== slideId) {
+        throw new WsiError('IDEMPOTENCY_KEY_REUSED', `operation id ${opId} was already used for a different request`);
+      }
+      return { status: prior.status, body: { ...(JSON.parse(prior.response) as Record<string, unknown>), replayed: true } };
+    }
+    const at = new Date().toISOString();
+    let result: BatchResult;
+    try {
+      result = this.db.transaction(() => {
+        const results = ops.map((op, i) => this.applyOne(slideId, op, i, author, at, opId));
+        const ok: BatchResult = { status: 200, body: { opId, results } };
+        this.stmts.putOp.run(opId, slideId, hash, ok.status, JSON.stringify(ok.body), at);
+        return ok;
+      })();
+    } catch (err) {
+      if (!(err instanceof OpError)) throw err;
+      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400 }[err.code as string] ?? 400;
+      result = { status, body: { code: err.code, message: err.message, detail: { opId, index: err.index, ...(err.current ? { current: err.current } : {}) } } };
+      // remember the refusal so a retry gets the same answer
+      this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(result.body), at);
+    }
+    return result;
+  }
+
+  /**
+   * A writer for new annotations inside a transaction the caller holds
+   * (imports). The ids must be free.
+   */
+  importWriter(slideId: string, opId: string, author: string): (a: AnnotationInput) => void {
+    const at = new Date().toISOString();
+    return (a) => {
+      const seq = this.writeVersion(slideId, a.id, 1, 'import', stateOf(a, false), author, at, opId);
+      const rowid = Number(this.stmts.insertHead.run(a.id, slideId, seq, author, at).lastInsertRowid);
+      this.box(rowid, a);
+    };
+  }
+
+  /** Remembers the answer to an operation so a retry gets it again. */
+  recordOperation(opId: string, slideId: string, hash: string, status: number, body: unknown): void {
+    this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(body), new Date().toISOString());
+  }
+}
+
+export { GeometryError };

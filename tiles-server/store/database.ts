@@ -1,0 +1,117 @@
+/**
+ * The embedded SQLite database (better-sqlite3) in DATA_DIR: WAL journal,
+ * synchronous=FULL so an acknowledged write survives a crash or power loss,
+ * a versioned schema applied by numbered migrations, and an integrity check
+ * at open so a damaged file is refused rather than silently used.
+ */
+import Database from 'better-sqlite3';
+import { WsiError } from '../../src/core/errors.js';
+
+export type Db = Database.Database;
+
+interface Migration {
+  version: number;
+  description: string;
+  sql: string;
+}
+
+/** Never edit a released migration: add a new one. */
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    description: 'annotations, append-only history, idempotent operations, classes',
+    sql: `
+      CREATE TABLE history (
+        seq INTEGER PRIMARY KEY,
+        annotation_id TEXT NOT NULL,
+        slide_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        op TEXT NOT NULL CHECK (op IN ('create', 'update', 'delete', 'restore', 'import')),
+        data TEXT NOT NULL,
+        author TEXT NOT NULL,
+        at TEXT NOT NULL,
+        op_id TEXT NOT NULL,
+        UNIQUE (annotation_id, version)
+      );
+      CREATE TRIGGER history_append_only_update BEFORE UPDATE ON history BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+      CREATE TRIGGER history_append_only_delete BEFORE DELETE ON history BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+
+      -- the head of each annotation: its current version in history
+      CREATE TABLE annotations (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        slide_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        head_seq INTEGER NOT NULL REFERENCES history(seq),
+        created_by TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX annotations_by_slide ON annotations (slide_id, deleted);
+      CREATE VIRTUAL TABLE annotations_rtree USING rtree (rowid, min_x, max_x, min_y, max_y);
+
+      CREATE TABLE operations (
+        op_id TEXT PRIMARY KEY,
+        slide_id TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        status INTEGER NOT NULL,
+        response TEXT NOT NULL,
+        at TEXT NOT NULL
+      );
+
+      CREATE TABLE classes (
+        position INTEGER NOT NULL,
+        name TEXT PRIMARY KEY,
+        color TEXT NOT NULL,
+        hotkey TEXT
+      );
+    `,
+  },
+];
+
+export function currentSchemaVersion(db: Db): number {
+  return db.pragma('user_version', { simple: true }) as number;
+}
+
+export function migrate(db: Db): { from: number; to: number } {
+  const from = currentSchemaVersion(db);
+  const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+  if (from > latest) {
+    throw new WsiError('INTERNAL', `the database schema (version ${from}) is newer than this server (${latest}); upgrade the server`);
+  }
+  for (const m of MIGRATIONS) {
+    if (m.version <= from) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.pragma(`user_version = ${m.version}`);
+    })();
+  }
+  return { from, to: latest };
+}
+
+export interface OpenOptions {
+  /** Run PRAGMA quick_check at open (default true). */
+  check?: boolean;
+  busyTimeoutMs?: number;
+}
+
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const db = new Database(path);
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    if (opts.check !== false) {
+      const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
+      if (rows.length !== 1 || rows[0]?.quick_check !== 'ok') {
+        throw new WsiError('INTERNAL', `the database ${path} failed its integrity check (${rows.map((r) => r.quick_check).join('; ').slice(0, 300)}); restore it from a backup`);
+      }
+    }
+    migrate(db);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
