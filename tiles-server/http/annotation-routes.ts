@@ -144,7 +144,9 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         }
         const bbox = parseBbox(q.get('bbox'));
         const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
-        sendJson(ctx.res, 200, { ...page, total: svc.store.count(slideId) });
+        // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
+        const annotations = q.get('view') === 'lean' ? page.annotations.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : page.annotations;
+        sendJson(ctx.res, 200, { annotations, next: page.next, total: svc.store.count(slideId) });
       },
     },
     {

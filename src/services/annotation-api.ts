@@ -1,0 +1,105 @@
+/** The browser's client for the annotation API. */
+import type { Annotation, AnnotationClass } from '../core/annotation.js';
+
+export type BatchOpJson =
+  | { op: 'create'; annotation: Record<string, unknown> }
+  | { op: 'update'; id: string; ifMatch: number; changes: Record<string, unknown> }
+  | { op: 'delete'; id: string; ifMatch: number }
+  | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
+
+export interface BatchResponse {
+  status: number;
+  body: {
+    results?: Array<{ id: string; version: number; deleted: boolean }>;
+    code?: string;
+    message?: string;
+    detail?: { index?: number; current?: Annotation };
+  };
+}
+
+export interface Page {
+  annotations: Annotation[];
+  next: number | null;
+  total: number;
+}
+
+export class AnnotationApi {
+  constructor(
+    readonly server: string,
+    readonly slide: string,
+  ) {}
+
+  private base(): string {
+    return `${this.server}/api/slides/${encodeURIComponent(this.slide)}/annotations`;
+  }
+
+  pageUrl(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number }): string {
+    const q = new URLSearchParams({ view: 'lean', limit: String(opts.limit ?? 10_000) });
+    if (opts.after) q.set('after', String(opts.after));
+    if (opts.bbox) q.set('bbox', opts.bbox.map((v) => Math.round(v)).join(','));
+    return `${this.base()}?${q.toString()}`;
+  }
+
+  async page(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number }, signal?: AbortSignal): Promise<Page> {
+    const res = await fetch(this.pageUrl(opts), { signal: signal ?? null });
+    if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
+    return (await res.json()) as Page;
+  }
+
+  async get(id: string): Promise<Annotation | null> {
+    const res = await fetch(`${this.base()}/${encodeURIComponent(id)}`);
+    if (res.status === 404) return null;
+    if (!res.ok) throw new Error(`annotation ${id} could not be loaded (${res.status})`);
+    return (await res.json()) as Annotation;
+  }
+
+  /** Sends one batch; network failures throw, HTTP answers are returned. */
+  async batch(opId: string, ops: BatchOpJson[], signal?: AbortSignal): Promise<BatchResponse> {
+    const res = await fetch(`${this.base()}/batch`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': opId },
+      body: JSON.stringify({ ops }),
+      signal: signal ?? null,
+      keepalive: false,
+    });
+    let body: BatchResponse['body'] = {};
+    try {
+      body = (await res.json()) as BatchResponse['body'];
+    } catch {
+      // an HTML error page from a proxy
+    }
+    return { status: res.status, body };
+  }
+
+  async classes(): Promise<AnnotationClass[]> {
+    const res = await fetch(`${this.server}/api/classes`);
+    if (!res.ok) throw new Error(`classes could not be loaded (${res.status})`);
+    return ((await res.json()) as { classes: AnnotationClass[] }).classes;
+  }
+
+  exportUrl(format: 'qupath-geojson' | 'asap-xml'): string {
+    return `${this.base()}/export?format=${format}`;
+  }
+
+  /** Uploads an annotation file, reporting upload progress (0…1). */
+  importFile(format: string, file: Blob, opId: string, onProgress: (f: number) => void): Promise<{ status: number; body: Record<string, unknown> }> {
+    return new Promise((resolve, reject) => {
+      const xhr = new XMLHttpRequest();
+      xhr.open('POST', `${this.base()}/import?format=${encodeURIComponent(format)}`);
+      xhr.setRequestHeader('Idempotency-Key', opId);
+      xhr.setRequestHeader('Content-Type', 'application/octet-stream');
+      xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+      xhr.onload = () => {
+        let body: Record<string, unknown> = {};
+        try {
+          body = JSON.parse(xhr.responseText) as Record<string, unknown>;
+        } catch {
+          body = { message: xhr.responseText.slice(0, 200) };
+        }
+        resolve({ status: xhr.status, body });
+      };
+      xhr.onerror = () => reject(new Error('the upload failed (network)'));
+      xhr.send(file);
+    });
+  }
+}

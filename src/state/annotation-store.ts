@@ -1,0 +1,350 @@
+/**
+ * The one client-side annotation store. Every edit, local or from the
+ * server, goes through `apply` and comes out as a change set tagged with its
+ * origin; the spatial index, undo, rendering and sync observe those.
+ *
+ * Storage is columnar so a million cells fit: each annotation is an integer
+ * handle into typed-array columns, and geometry lives flat in chunked
+ * coordinate pools. `record(h)` materialises a plain object when a tool or
+ * the network needs one.
+ */
+import type { AnnotationInput, AnnotationKind } from '../core/annotation.js';
+import { ANNOTATION_KINDS } from '../core/annotation.js';
+import { flatBounds, flatten, unflatten, type FlatGeometry, type GeomTypeCode } from '../core/flat-geometry.js';
+
+export type Handle = number;
+export type Origin = 'local' | 'remote' | 'silent';
+
+/** An annotation as tools and the network see it. `version` 0 = not yet on the server. */
+export interface AnnotationRecord extends AnnotationInput {
+  version: number;
+}
+
+export interface ChangeSet {
+  origin: Origin;
+  label: string;
+  created: Handle[];
+  updated: Array<{ handle: Handle; before: AnnotationRecord }>;
+  deleted: Array<{ handle: Handle; before: AnnotationRecord }>;
+}
+
+export interface Edit {
+  create?: AnnotationRecord[];
+  update?: Array<{ id: string; changes: Partial<Omit<AnnotationRecord, 'id'>> }>;
+  delete?: string[];
+}
+
+/** Geometry of one annotation as views into the pools (do not keep them). */
+export interface GeometryView {
+  type: GeomTypeCode;
+  coords: Float64Array;
+  parts: Uint32Array;
+}
+
+interface Extra {
+  name: string | null;
+  note: string | null;
+  objectType: string;
+  properties: Record<string, unknown>;
+}
+
+const CHUNK = 1 << 22; // doubles per coordinate chunk (32 MiB)
+const FLAG_DELETED = 1;
+const FLAG_LOCKED = 2;
+
+class Pool<T extends Float64Array | Uint32Array> {
+  readonly chunks: T[] = [];
+  private used = 0;
+
+  constructor(
+    private readonly make: (n: number) => T,
+    private readonly chunkSize: number,
+  ) {}
+
+  /** Copies `data` in; returns [chunk, offset]. */
+  put(data: ArrayLike<number>): [number, number] {
+    const n = data.length;
+    let last = this.chunks[this.chunks.length - 1];
+    if (!last || this.used + n > last.length) {
+      last = this.make(Math.max(this.chunkSize, n));
+      this.chunks.push(last);
+      this.used = 0;
+    }
+    last.set(data as never, this.used);
+    const at = this.used;
+    this.used += n;
+    return [this.chunks.length - 1, at];
+  }
+}
+
+function grow<T extends { length: number; set(a: T): void }>(a: T, make: (n: number) => T, need: number): T {
+  if (need <= a.length) return a;
+  const b = make(Math.max(need, a.length * 2));
+  b.set(a);
+  return b;
+}
+
+export class AnnotationStore {
+  private n = 0;
+  private live = 0;
+  private ids: string[] = [];
+  private readonly byId = new Map<string, Handle>();
+  private version = new Int32Array(1024);
+  private flags = new Uint8Array(1024);
+  private kind = new Uint8Array(1024);
+  private cls = new Int16Array(1024);
+  private gtype = new Uint8Array(1024);
+  private cChunk = new Uint16Array(1024);
+  private cAt = new Uint32Array(1024);
+  private cLen = new Uint32Array(1024);
+  private pChunk = new Uint16Array(1024);
+  private pAt = new Uint32Array(1024);
+  private pLen = new Uint32Array(1024);
+  private box = new Float64Array(4096);
+  private readonly coords = new Pool<Float64Array>((k) => new Float64Array(k), CHUNK);
+  private readonly parts = new Pool<Uint32Array>((k) => new Uint32Array(k), 1 << 18);
+  private readonly extras = new Map<Handle, Extra>();
+  private readonly classNames: string[] = [];
+  private readonly classIndex = new Map<string, number>();
+  private readonly observers = new Set<(cs: ChangeSet) => void>();
+
+  get size(): number {
+    return this.live;
+  }
+
+  /** Handles run 0..capacity-1 (deleted ones included). */
+  get capacity(): number {
+    return this.n;
+  }
+
+  observe(fn: (cs: ChangeSet) => void): () => void {
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
+  }
+
+  handleOf(id: string): Handle | undefined {
+    const h = this.byId.get(id);
+    return h !== undefined && !(this.flags[h]! & FLAG_DELETED) ? h : undefined;
+  }
+
+  has(id: string): boolean {
+    return this.handleOf(id) !== undefined;
+  }
+
+  isLive(h: Handle): boolean {
+    return h >= 0 && h < this.n && !(this.flags[h]! & FLAG_DELETED);
+  }
+
+  idOf(h: Handle): string {
+    return this.ids[h] as string;
+  }
+
+  versionOf(h: Handle): number {
+    return this.version[h] as number;
+  }
+
+  lockedOf(h: Handle): boolean {
+    return (this.flags[h]! & FLAG_LOCKED) !== 0;
+  }
+
+  kindOf(h: Handle): AnnotationKind {
+    return ANNOTATION_KINDS[this.kind[h] as number] as AnnotationKind;
+  }
+
+  /** Index of the class in `classes()`, or -1. */
+  classIndexOf(h: Handle): number {
+    return this.cls[h] as number;
+  }
+
+  classOf(h: Handle): string | null {
+    const c = this.cls[h] as number;
+    return c < 0 ? null : (this.classNames[c] as string);
+  }
+
+  /** Every class name seen so far; indices are stable. */
+  classes(): readonly string[] {
+    return this.classNames;
+  }
+
+  internClass(name: string | null): number {
+    if (name === null) return -1;
+    let i = this.classIndex.get(name);
+    if (i === undefined) {
+      i = this.classNames.length;
+      this.classNames.push(name);
+      this.classIndex.set(name, i);
+    }
+    return i;
+  }
+
+  /** Bounds as [x0, y0, x1, y1] (level-0 pixels). */
+  bounds(h: Handle): [number, number, number, number] {
+    const b = this.box;
+    return [b[h * 4] as number, b[h * 4 + 1] as number, b[h * 4 + 2] as number, b[h * 4 + 3] as number];
+  }
+
+  /** The raw bounds column (4 numbers per handle), for bulk index builds. */
+  boundsColumn(): Float64Array {
+    return this.box.subarray(0, this.n * 4);
+  }
+
+  geometry(h: Handle): GeometryView {
+    const cc = this.coords.chunks[this.cChunk[h] as number] as Float64Array;
+    const at = this.cAt[h] as number;
+    const pc = this.parts.chunks[this.pChunk[h] as number];
+    const pat = this.pAt[h] as number;
+    const plen = this.pLen[h] as number;
+    return {
+      type: this.gtype[h] as GeomTypeCode,
+      coords: cc.subarray(at, at + (this.cLen[h] as number)),
+      parts: plen === 0 || !pc ? new Uint32Array(0) : pc.subarray(pat, pat + plen),
+    };
+  }
+
+  record(h: Handle): AnnotationRecord {
+    const g = this.geometry(h);
+    const extra = this.extras.get(h);
+    return {
+      id: this.ids[h] as string,
+      kind: this.kindOf(h),
+      geometry: unflatten({ type: g.type, coords: g.coords.slice(), parts: g.parts.slice() }),
+      classification: this.classOf(h),
+      name: extra?.name ?? null,
+      note: extra?.note ?? null,
+      locked: this.lockedOf(h),
+      objectType: extra?.objectType ?? 'annotation',
+      properties: extra?.properties ?? {},
+      version: this.version[h] as number,
+    };
+  }
+
+  nameOf(h: Handle): string | null {
+    return this.extras.get(h)?.name ?? null;
+  }
+
+  private ensure(need: number): void {
+    if (need <= this.version.length) return;
+    this.version = grow(this.version, (k) => new Int32Array(k), need);
+    this.flags = grow(this.flags, (k) => new Uint8Array(k), need);
+    this.kind = grow(this.kind, (k) => new Uint8Array(k), need);
+    this.cls = grow(this.cls, (k) => new Int16Array(k), need);
+    this.gtype = grow(this.gtype, (k) => new Uint8Array(k), need);
+    this.cChunk = grow(this.cChunk, (k) => new Uint16Array(k), need);
+    this.cAt = grow(this.cAt, (k) => new Uint32Array(k), need);
+    this.cLen = grow(this.cLen, (k) => new Uint32Array(k), need);
+    this.pChunk = grow(this.pChunk, (k) => new Uint16Array(k), need);
+    this.pAt = grow(this.pAt, (k) => new Uint32Array(k), need);
+    this.pLen = grow(this.pLen, (k) => new Uint32Array(k), need);
+    this.box = grow(this.box, (k) => new Float64Array(k), need * 4);
+  }
+
+  private setGeometry(h: Handle, f: FlatGeometry): void {
+    const [cc, ca] = this.coords.put(f.coords);
+    this.cChunk[h] = cc;
+    this.cAt[h] = ca;
+    this.cLen[h] = f.coords.length;
+    this.gtype[h] = f.type;
+    if (f.parts.length > 0) {
+      const [pc, pa] = this.parts.put(f.parts);
+      this.pChunk[h] = pc;
+      this.pAt[h] = pa;
+    }
+    this.pLen[h] = f.parts.length;
+    const [x0, y0, x1, y1] = flatBounds(f.coords);
+    this.box[h * 4] = x0;
+    this.box[h * 4 + 1] = y0;
+    this.box[h * 4 + 2] = x1;
+    this.box[h * 4 + 3] = y1;
+  }
+
+  private setFields(h: Handle, r: AnnotationRecord): void {
+    this.version[h] = r.version;
+    this.kind[h] = Math.max(0, ANNOTATION_KINDS.indexOf(r.kind));
+    this.cls[h] = this.internClass(r.classification);
+    this.flags[h] = r.locked ? FLAG_LOCKED : 0;
+    const plain = r.name === null && r.note === null && r.objectType === 'annotation' && Object.keys(r.properties).length === 0;
+    if (plain) this.extras.delete(h);
+    else this.extras.set(h, { name: r.name, note: r.note, objectType: r.objectType, properties: r.properties });
+  }
+
+  /** Adds (or revives) one annotation without notifying. */
+  private put(r: AnnotationRecord, geom?: FlatGeometry): Handle {
+    let h = this.byId.get(r.id);
+    if (h === undefined) {
+      h = this.n++;
+      this.ensure(this.n);
+      this.ids[h] = r.id;
+      this.byId.set(r.id, h);
+    } else if (!(this.flags[h]! & FLAG_DELETED)) {
+      throw new Error(`annotation ${r.id} already exists`);
+    }
+    this.setFields(h, r);
+    this.setGeometry(h, geom ?? flatten(r.geometry));
+    this.live++;
+    return h;
+  }
+
+  /** Applies an edit as one change set and tells every observer. */
+  apply(edit: Edit, origin: Origin, label = 'Edit'): ChangeSet {
+    const cs: ChangeSet = { origin, label, created: [], updated: [], deleted: [] };
+    for (const r of edit.create ?? []) {
+      const existing = this.handleOf(r.id);
+      if (existing !== undefined && origin !== 'local') {
+        // the server's copy of something we already hold: take it as an update
+        cs.updated.push({ handle: existing, before: this.record(existing) });
+        this.setFields(existing, r);
+        this.setGeometry(existing, flatten(r.geometry));
+        continue;
+      }
+      cs.created.push(this.put(r));
+    }
+    for (const u of edit.update ?? []) {
+      const h = this.handleOf(u.id);
+      if (h === undefined) continue;
+      const before = this.record(h);
+      const next: AnnotationRecord = { ...before, ...u.changes, id: before.id };
+      this.setFields(h, next);
+      if (u.changes.geometry) this.setGeometry(h, flatten(u.changes.geometry));
+      cs.updated.push({ handle: h, before });
+    }
+    for (const id of edit.delete ?? []) {
+      const h = this.handleOf(id);
+      if (h === undefined) continue;
+      cs.deleted.push({ handle: h, before: this.record(h) });
+      this.flags[h] = (this.flags[h] as number) | FLAG_DELETED;
+      this.live--;
+    }
+    if (cs.created.length || cs.updated.length || cs.deleted.length) for (const fn of this.observers) fn(cs);
+    return cs;
+  }
+
+  /**
+   * Adds many server records at once (initial load). Geometry may come
+   * pre-flattened from a worker. One change set with origin "remote".
+   */
+  bulkLoad(items: Array<{ record: Omit<AnnotationRecord, 'geometry'>; geometry: FlatGeometry }>): ChangeSet {
+    const cs: ChangeSet = { origin: 'remote', label: 'Load', created: [], updated: [], deleted: [] };
+    this.ensure(this.n + items.length);
+    for (const { record, geometry } of items) {
+      const existing = this.handleOf(record.id);
+      if (existing !== undefined) {
+        // already here (edited locally before the load finished): local wins
+        continue;
+      }
+      cs.created.push(this.put({ ...record, geometry: { type: 'Point', coordinates: [0, 0] } }, geometry));
+    }
+    if (cs.created.length) for (const fn of this.observers) fn(cs);
+    return cs;
+  }
+
+  /** Records the server's version after a save (no change set: nothing visible changed). */
+  setVersion(id: string, version: number): void {
+    const h = this.byId.get(id);
+    if (h !== undefined) this.version[h] = version;
+  }
+
+  /** Handles of all live annotations. */
+  *handles(): Generator<Handle> {
+    for (let h = 0; h < this.n; h++) if (!(this.flags[h]! & FLAG_DELETED)) yield h;
+  }
+}

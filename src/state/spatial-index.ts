@@ -1,0 +1,124 @@
+/**
+ * Spatial index over the store for viewport culling and hit tests: a static
+ * Flatbush over everything at the last rebuild, plus a small dynamic set of
+ * handles changed since. Queries check the static index (skipping stale
+ * entries) and scan the dynamic set. When the dynamic set grows, the static
+ * index is rebuilt — by a supplied builder that can run in a worker, so a
+ * million boxes never block the page.
+ */
+import Flatbush from 'flatbush';
+import type { AnnotationStore, ChangeSet, Handle } from './annotation-store.js';
+
+/** Builds a Flatbush over boxes (4 numbers each) and returns its buffer. */
+export type IndexBuilder = (boxes: Float64Array) => Promise<ArrayBuffer>;
+
+export function buildIndexBuffer(boxes: Float64Array): ArrayBuffer {
+  const n = boxes.length / 4;
+  const index = new Flatbush(Math.max(1, n));
+  for (let i = 0; i < n; i++) index.add(boxes[i * 4] as number, boxes[i * 4 + 1] as number, boxes[i * 4 + 2] as number, boxes[i * 4 + 3] as number);
+  if (n === 0) index.add(0, 0, 0, 0);
+  index.finish();
+  return index.data as ArrayBuffer;
+}
+
+export const localBuilder: IndexBuilder = (boxes) => Promise.resolve(buildIndexBuffer(boxes));
+
+export class SpatialIndex {
+  private static: Flatbush | null = null;
+  /** Handle of each static entry. */
+  private staticHandles = new Int32Array(0);
+  /** Handles whose static entry no longer describes them. */
+  private readonly stale = new Set<Handle>();
+  private readonly dynamic = new Set<Handle>();
+  private rebuilding: Promise<void> | null = null;
+  private rebuildWanted = false;
+  /** Handles changed while a rebuild was running: their new entries are not in it. */
+  private readonly touched = new Set<Handle>();
+  lastBuildMs = 0;
+  builds = 0;
+
+  constructor(
+    private readonly store: AnnotationStore,
+    private readonly builder: IndexBuilder = localBuilder,
+    /** Dynamic-set size that triggers a rebuild. */
+    private readonly foldAt = 4096,
+  ) {
+    store.observe((cs) => this.onChange(cs));
+  }
+
+  private onChange(cs: ChangeSet): void {
+    if (this.rebuilding) {
+      for (const h of cs.created) this.touched.add(h);
+      for (const u of cs.updated) this.touched.add(u.handle);
+      for (const d of cs.deleted) this.touched.add(d.handle);
+    }
+    for (const h of cs.created) this.dynamic.add(h);
+    for (const u of cs.updated) {
+      this.stale.add(u.handle);
+      this.dynamic.add(u.handle);
+    }
+    for (const d of cs.deleted) {
+      this.stale.add(d.handle);
+      this.dynamic.delete(d.handle);
+    }
+    if (this.dynamic.size > this.foldAt) void this.rebuild();
+  }
+
+  /** Rebuilds the static index from the store (coalesced). */
+  rebuild(): Promise<void> {
+    if (this.rebuilding) {
+      this.rebuildWanted = true;
+      return this.rebuilding;
+    }
+    this.rebuilding = (async () => {
+      do {
+        this.rebuildWanted = false;
+        this.touched.clear();
+        const t0 = performance.now();
+        const handles: number[] = [];
+        const n = this.store.capacity;
+        const all = this.store.boundsColumn();
+        for (let h = 0; h < n; h++) if (this.store.isLive(h)) handles.push(h);
+        const boxes = new Float64Array(handles.length * 4);
+        handles.forEach((h, i) => boxes.set(all.subarray(h * 4, h * 4 + 4), i * 4));
+        // everything changed after this point stays dynamic
+        const snapshot = new Set(this.dynamic);
+        const buf = await this.builder(boxes);
+        this.static = Flatbush.from(buf);
+        this.staticHandles = Int32Array.from(handles);
+        for (const h of snapshot) {
+          if (this.touched.has(h)) continue; // changed again during the build
+          this.dynamic.delete(h);
+          this.stale.delete(h);
+        }
+        this.lastBuildMs = performance.now() - t0;
+        this.builds++;
+      } while (this.rebuildWanted);
+      this.rebuilding = null;
+    })();
+    return this.rebuilding;
+  }
+
+  get dynamicSize(): number {
+    return this.dynamic.size;
+  }
+
+  /** Handles whose bounds intersect the box. */
+  query(x0: number, y0: number, x1: number, y1: number, out: Handle[] = []): Handle[] {
+    if (this.static) {
+      const ids = this.static.search(x0, y0, x1, y1);
+      for (const i of ids) {
+        const h = this.staticHandles[i] as number;
+        if (!this.stale.has(h) && this.store.isLive(h)) out.push(h);
+      }
+    }
+    if (this.dynamic.size > 0) {
+      const b = this.store.boundsColumn();
+      for (const h of this.dynamic) {
+        if (!this.store.isLive(h)) continue;
+        if ((b[h * 4 + 2] as number) >= x0 && (b[h * 4] as number) <= x1 && (b[h * 4 + 3] as number) >= y0 && (b[h * 4 + 1] as number) <= y1) out.push(h);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Undo and redo of local edits. Each local change set (one gesture) is one
+ * step; undo applies its inverse through the same store, so sync, index and
+ * rendering follow. Steps hold only the objects the gesture touched, so undo
+ * works the same with ten objects or a million.
+ */
+import type { AnnotationRecord, AnnotationStore, ChangeSet, Edit } from './annotation-store.js';
+
+interface Step {
+  label: string;
+  undo: Edit;
+  redo: Edit;
+}
+
+function inverse(cs: ChangeSet, store: AnnotationStore): Step {
+  const createdRecords = cs.created.map((h) => store.record(h));
+  const after = (h: number): AnnotationRecord => store.record(h);
+  return {
+    label: cs.label,
+    undo: {
+      delete: createdRecords.map((r) => r.id),
+      update: cs.updated.map((u) => ({ id: u.before.id, changes: withoutVersion(u.before) })),
+      create: cs.deleted.map((d) => d.before),
+    },
+    redo: {
+      create: createdRecords,
+      update: cs.updated.map((u) => ({ id: u.before.id, changes: withoutVersion(after(u.handle)) })),
+      delete: cs.deleted.map((d) => d.before.id),
+    },
+  };
+}
+
+function withoutVersion(r: AnnotationRecord): Partial<Omit<AnnotationRecord, 'id'>> {
+  const { id: _id, version: _version, ...rest } = r;
+  return rest;
+}
+
+export class UndoManager {
+  private readonly done: Step[] = [];
+  private readonly undone: Step[] = [];
+  private replaying = false;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(
+    private readonly store: AnnotationStore,
+    private readonly limit = 500,
+  ) {
+    store.observe((cs) => {
+      if (cs.origin !== 'local' || this.replaying) return;
+      this.done.push(inverse(cs, store));
+      if (this.done.length > this.limit) this.done.shift();
+      this.undone.length = 0;
+      this.emit();
+    });
+  }
+
+  get canUndo(): boolean {
+    return this.done.length > 0;
+  }
+
+  get canRedo(): boolean {
+    return this.undone.length > 0;
+  }
+
+  get undoLabel(): string | null {
+    return this.done[this.done.length - 1]?.label ?? null;
+  }
+
+  get redoLabel(): string | null {
+    return this.undone[this.undone.length - 1]?.label ?? null;
+  }
+
+  onChange(fn: () => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+
+  private run(edit: Edit, label: string): void {
+    this.replaying = true;
+    try {
+      // versions of the objects now on the client stay as they are; a revived
+      // object keeps the version it was deleted at
+      this.store.apply(edit, 'local', label);
+    } finally {
+      this.replaying = false;
+    }
+  }
+
+  undo(): boolean {
+    const step = this.done.pop();
+    if (!step) return false;
+    this.run(step.undo, `Undo ${step.label}`);
+    this.undone.push(step);
+    this.emit();
+    return true;
+  }
+
+  redo(): boolean {
+    const step = this.undone.pop();
+    if (!step) return false;
+    this.run(step.redo, `Redo ${step.label}`);
+    this.done.push(step);
+    this.emit();
+    return true;
+  }
+
+  clear(): void {
+    this.done.length = 0;
+    this.undone.length = 0;
+    this.emit();
+  }
+}

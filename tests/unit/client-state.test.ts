@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import type { Geometry } from '../../src/core/annotation.js';
+import { flatten, unflatten } from '../../src/core/flat-geometry.js';
+import { AnnotationStore, type AnnotationRecord, type ChangeSet } from '../../src/state/annotation-store.js';
+import { hitTest } from '../../src/state/hit-test.js';
+import { SpatialIndex } from '../../src/state/spatial-index.js';
+import { UndoManager } from '../../src/state/undo.js';
+
+function rect(x: number, y: number, w: number, h: number, extra: Partial<AnnotationRecord> = {}): AnnotationRecord {
+  return {
+    id: randomUUID(),
+    kind: 'polygon',
+    geometry: { type: 'Polygon', coordinates: [[[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]]] },
+    classification: 'Tumour',
+    name: null,
+    note: null,
+    locked: false,
+    objectType: 'annotation',
+    properties: {},
+    version: 0,
+    ...extra,
+  };
+}
+
+describe('flat geometry', () => {
+  it.each<Geometry>([
+    { type: 'Point', coordinates: [1.5, 2.25] },
+    { type: 'MultiPoint', coordinates: [[1, 2], [3, 4]] },
+    { type: 'LineString', coordinates: [[0, 0], [10, 5], [20, 0]] },
+    { type: 'Polygon', coordinates: [[[0, 0], [10, 0], [10, 10], [0, 0]], [[2, 2], [3, 2], [3, 3], [2, 2]]] },
+    { type: 'MultiPolygon', coordinates: [[[[0, 0], [1, 0], [1, 1], [0, 0]]], [[[5, 5], [6, 5], [6, 6], [5, 5]], [[5.2, 5.2], [5.3, 5.2], [5.3, 5.3], [5.2, 5.2]]]] },
+  ])('round-trips %j', (g) => {
+    expect(unflatten(flatten(g))).toEqual(g);
+  });
+});
+
+describe('client annotation store', () => {
+  it('applies edits as change sets tagged with their origin', () => {
+    const store = new AnnotationStore();
+    const seen: ChangeSet[] = [];
+    store.observe((cs) => seen.push(cs));
+    const a = rect(0, 0, 10, 10, { name: 'a', properties: { x: 1 } });
+    store.apply({ create: [a] }, 'local', 'Draw');
+    store.apply({ update: [{ id: a.id, changes: { classification: 'Stroma' } }] }, 'remote');
+    store.apply({ delete: [a.id] }, 'local');
+    expect(seen.map((c) => [c.origin, c.created.length, c.updated.length, c.deleted.length])).toEqual([
+      ['local', 1, 0, 0],
+      ['remote', 0, 1, 0],
+      ['local', 0, 0, 1],
+    ]);
+    expect(seen[1]?.updated[0]?.before.classification).toBe('Tumour');
+    expect(seen[2]?.deleted[0]?.before).toMatchObject({ name: 'a', classification: 'Stroma', properties: { x: 1 } });
+    expect(store.size).toBe(0);
+    expect(store.has(a.id)).toBe(false);
+  });
+
+  it('materialises records exactly', () => {
+    const store = new AnnotationStore();
+    const a = rect(0.1, 0.2, 10.3, 10.4, { name: 'x', note: 'n', locked: true, kind: 'rectangle', version: 3 });
+    store.apply({ create: [a] }, 'remote');
+    expect(store.record(store.handleOf(a.id) as number)).toEqual(a);
+  });
+
+  it('undoes and redoes one gesture at a time, including deletes of many objects', () => {
+    const store = new AnnotationStore();
+    const undo = new UndoManager(store);
+    const many = Array.from({ length: 1000 }, (_, i) => rect(i * 20, 0, 10, 10));
+    store.apply({ create: many }, 'local', 'Import');
+    const a = many[0] as AnnotationRecord;
+    store.apply({ update: [{ id: a.id, changes: { name: 'renamed', geometry: rect(5, 5, 1, 1).geometry } }] }, 'local', 'Edit');
+    store.apply({ delete: many.slice(1, 501).map((m) => m.id) }, 'local', 'Delete');
+    expect(store.size).toBe(500);
+    expect(undo.undo()).toBe(true);
+    expect(store.size).toBe(1000);
+    expect(undo.undo()).toBe(true);
+    expect(store.record(store.handleOf(a.id) as number)).toMatchObject({ name: null, geometry: a.geometry });
+    expect(undo.redo()).toBe(true);
+    expect(store.record(store.handleOf(a.id) as number).name).toBe('renamed');
+    // remote changes are not undo steps
+    store.apply({ create: [rect(0, 100, 5, 5)] }, 'remote');
+    expect(undo.undoLabel).toBe('Edit');
+    expect(undo.undo() && undo.undo()).toBe(true);
+    expect(store.size).toBe(1);
+    expect(undo.canUndo).toBe(false);
+  });
+});
+
+describe('spatial index and hit testing', () => {
+  it('finds objects in a box, through changes and rebuilds', async () => {
+    const store = new AnnotationStore();
+    const index = new SpatialIndex(store, undefined, 50);
+    const grid = Array.from({ length: 400 }, (_, i) => rect((i % 20) * 100, Math.floor(i / 20) * 100, 50, 50));
+    store.apply({ create: grid }, 'remote');
+    await index.rebuild();
+    expect(index.query(0, 0, 149, 149)).toHaveLength(4);
+    const moved = grid[0] as AnnotationRecord;
+    store.apply({ update: [{ id: moved.id, changes: { geometry: rect(5000, 5000, 10, 10).geometry } }] }, 'local');
+    expect(index.query(0, 0, 149, 149)).toHaveLength(3);
+    expect(index.query(4990, 4990, 5020, 5020).map((h) => store.idOf(h))).toEqual([moved.id]);
+    store.apply({ delete: [(grid[1] as AnnotationRecord).id] }, 'local');
+    expect(index.query(0, 0, 149, 149)).toHaveLength(2);
+    await index.rebuild();
+    expect(index.dynamicSize).toBe(0);
+    expect(index.query(0, 0, 149, 149)).toHaveLength(2);
+    expect(index.query(4990, 4990, 5020, 5020)).toHaveLength(1);
+  });
+
+  it('picks points and lines first, then the smallest containing polygon, then a nearby outline', async () => {
+    const store = new AnnotationStore();
+    const index = new SpatialIndex(store);
+    const region = rect(0, 0, 1000, 1000);
+    const cell = rect(100, 100, 20, 20);
+    const dot: AnnotationRecord = { ...rect(0, 0, 1, 1), kind: 'point', geometry: { type: 'Point', coordinates: [500, 500] } };
+    store.apply({ create: [region, cell, dot] }, 'remote');
+    await index.rebuild();
+    const id = (x: number, y: number): string | null => {
+      const h = hitTest(store, index, x, y, 3);
+      return h ? store.idOf(h.handle) : null;
+    };
+    expect(id(110, 110)).toBe(cell.id);
+    expect(id(300, 300)).toBe(region.id);
+    expect(id(501, 501)).toBe(dot.id);
+    expect(id(1002, 500)).toBe(region.id);
+    expect(id(2000, 2000)).toBeNull();
+    expect(hitTest(store, index, 100.5, 100.5, 3)?.vertex).toBe(0);
+  });
+});
