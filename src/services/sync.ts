@@ -249,7 +249,8 @@ export class SyncEngine {
       const before = op.op === 'create' ? 0 : op.ifMatch;
       this.serverVersion.set(r.id, r.version);
       const h = this.store.handleOf(r.id);
-      if (h === undefined || this.store.versionOf(h) === before || op.op === 'create') this.store.setVersion(r.id, r.version);
+      // the client's copy now builds on this version (unless it already knows a newer one)
+      if (h === undefined || this.store.versionOf(h) < r.version) this.store.setVersion(r.id, r.version);
       // queued edits of the same object were based on this one
       for (const e of later) {
         for (const o of e.ops) {

@@ -61,7 +61,9 @@ export class SpatialIndex {
       this.stale.add(d.handle);
       this.dynamic.delete(d.handle);
     }
-    if (this.dynamic.size > this.foldAt) void this.rebuild();
+    // fold when the dynamic set is large against the static one: a million
+    // loaded in pages costs O(n log n) in all, not a rebuild per page
+    if (this.dynamic.size > Math.max(this.foldAt, this.staticHandles.length / 2)) void this.rebuild();
   }
 
   /** Rebuilds the static index from the store (coalesced). */

@@ -201,7 +201,7 @@ export class WsiApp extends LitElement {
         </ul>
       </aside>
       ${this.selected
-        ? html`<wsi-viewer .server=${this.server} .drawer=${this.drawer} .slide=${this.selected} .view=${view} @wsi-view-change=${this.onView}></wsi-viewer>`
+        ? html`<wsi-viewer annotate .server=${this.server} .drawer=${this.drawer} .slide=${this.selected} .view=${view} @wsi-view-change=${this.onView}></wsi-viewer>`
         : html`<div class="empty">Choose a slide</div>`}
     `;
   }

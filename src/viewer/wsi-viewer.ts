@@ -5,8 +5,9 @@
  * bar, a magnification readout, magnification presets and shortcuts.
  *
  * Attributes: server (default: same origin), slide, drawer (auto|canvas|webgl),
- * view ("x,y,zoom" to start at). Events: wsi-view-change {slide, view},
- * wsi-slide-open {slide, info}, wsi-slide-error {slide, code, message}.
+ * view ("x,y,zoom" to start at), annotate (show the annotation tools and
+ * layer). Events: wsi-view-change {slide, view}, wsi-slide-open {slide, info},
+ * wsi-slide-error {slide, code, message}.
  */
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
 import { dziUrl, getSlide, type SlideDetail } from '../api/slides.js';
@@ -21,6 +22,11 @@ import {
 } from '../core/scale.js';
 import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
 import { OsdController } from './osd-controller.js';
+import { AnnotationLayer } from './annotation-layer.js';
+import { AnnotationSession } from './annotation-session.js';
+import './annotation-panel.js';
+import { toolForKey } from './annotation-panel.js';
+import type { ToolId } from '../tools/tool.js';
 
 export interface ViewChangeDetail {
   slide: string;
@@ -40,7 +46,12 @@ export class WsiViewer extends LitElement {
     slide: { type: String },
     drawer: { type: String },
     view: { type: String },
+    annotate: { type: Boolean },
     info: { state: true },
+    layer: { state: true },
+    session: { state: true },
+    currentClass: { state: true },
+    tool: { state: true },
     zoom: { state: true },
     error: { state: true },
     failedTiles: { state: true },
@@ -51,7 +62,12 @@ export class WsiViewer extends LitElement {
   declare slide: string;
   declare drawer: string;
   declare view: string;
+  declare annotate: boolean;
   declare info: SlideDetail | null;
+  declare layer: AnnotationLayer | null;
+  declare session: AnnotationSession | null;
+  declare currentClass: string | null;
+  declare tool: ToolId;
   declare zoom: number;
   declare error: string | null;
   declare failedTiles: number;
@@ -60,7 +76,10 @@ export class WsiViewer extends LitElement {
   /** The drawer actually in use (after capability detection). */
   drawerInUse: DrawerKind | null = null;
   private readonly osd = new OsdController(this, {
-    onOpen: () => this.dispatchEvent(new CustomEvent('wsi-slide-open', { detail: { slide: this.slide, info: this.info }, bubbles: true, composed: true })),
+    onOpen: () => {
+      void this.startAnnotations();
+      this.dispatchEvent(new CustomEvent('wsi-slide-open', { detail: { slide: this.slide, info: this.info }, bubbles: true, composed: true }));
+    },
     onOpenFailed: (message) => this.fail('OPEN_FAILED', message),
     onView: (view) => {
       this.zoom = view.zoom;
@@ -78,7 +97,12 @@ export class WsiViewer extends LitElement {
     this.slide = '';
     this.drawer = 'auto';
     this.view = '';
+    this.annotate = false;
     this.info = null;
+    this.layer = null;
+    this.session = null;
+    this.currentClass = 'Tumour';
+    this.tool = 'select';
     this.zoom = 0;
     this.error = null;
     this.failedTiles = 0;
@@ -87,7 +111,7 @@ export class WsiViewer extends LitElement {
 
   static override styles = css`
     :host {
-      display: block;
+      display: flex;
       position: relative;
       min-height: 200px;
       background: #2b2d31;
@@ -97,6 +121,11 @@ export class WsiViewer extends LitElement {
     }
     :host(:focus-visible) {
       box-shadow: inset 0 0 0 2px #4c8bf5;
+    }
+    .stage {
+      position: relative;
+      flex: 1;
+      min-width: 0;
     }
     .osd {
       position: absolute;
@@ -197,17 +226,112 @@ export class WsiViewer extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
-    this.addEventListener('keydown', this.onKey);
+    // capture phase: our shortcuts win over OpenSeadragon's own keys
+    this.addEventListener('keydown', this.onKey, true);
+    window.addEventListener('beforeunload', this.onBeforeUnload);
+    document.addEventListener('visibilitychange', this.onHidden);
+    this.addEventListener('wsi-annotations-imported', this.onImported);
+    this.addEventListener('wsi-class-change', this.onClassChange as EventListener);
   }
 
   override disconnectedCallback(): void {
-    this.removeEventListener('keydown', this.onKey);
+    this.removeEventListener('keydown', this.onKey, true);
+    window.removeEventListener('beforeunload', this.onBeforeUnload);
+    document.removeEventListener('visibilitychange', this.onHidden);
+    this.removeEventListener('wsi-annotations-imported', this.onImported);
+    this.removeEventListener('wsi-class-change', this.onClassChange as EventListener);
+    this.stopAnnotations();
     this.loadAbort?.abort();
     super.disconnectedCallback();
   }
 
+  /** Warns before leaving while edits are not yet on the server. */
+  private readonly onBeforeUnload = (e: BeforeUnloadEvent): void => {
+    const q = this.session?.sync.snapshot.queued ?? 0;
+    if (q > 0) {
+      e.preventDefault();
+      e.returnValue = '';
+    }
+  };
+
+  /** Leaving the tab finishes a shape in progress instead of losing it. */
+  private readonly onHidden = (): void => {
+    if (document.visibilityState === 'hidden') this.finishGesture();
+  };
+
+  private readonly onImported = (): void => {
+    void this.restartAnnotations();
+  };
+
+  private readonly onClassChange = (e: CustomEvent<string>): void => {
+    this.currentClass = e.detail;
+  };
+
+  /** Commits whatever the active tool has in progress. */
+  finishGesture(): void {
+    const layer = this.layer;
+    if (!layer) return;
+    const id = layer.toolId;
+    layer.setTool(id === 'select' ? 'polygon' : 'select');
+    layer.setTool(id);
+  }
+
+  private async startAnnotations(): Promise<void> {
+    this.stopAnnotations();
+    if (!this.annotate || !this.info || this.info.status !== 'ok') return;
+    const viewer = this.osd.viewer;
+    if (!viewer) return;
+    const slide = this.slide;
+    const session = await AnnotationSession.open(this.server, slide, this.info.width ?? 0, this.info.height ?? 0);
+    if (slide !== this.slide || this.osd.viewer !== viewer) {
+      session.dispose();
+      return;
+    }
+    this.session = session;
+    this.layer = new AnnotationLayer(viewer, session, {
+      mpp: this.info.mpp,
+      currentClass: () => this.currentClass,
+      onToolChange: (id) => (this.tool = id),
+    });
+    this.tool = 'select';
+    const v = this.getView();
+    const el = this.renderRoot.querySelector<HTMLElement>('.osd');
+    let box: [number, number, number, number] | null = null;
+    if (v && el) {
+      const hw = el.clientWidth / 2 / v.zoom;
+      const hh = el.clientHeight / 2 / v.zoom;
+      box = [v.x - hw, v.y - hh, v.x + hw, v.y + hh];
+    }
+    await session.load(box);
+    this.layer?.redraw();
+  }
+
+  private stopAnnotations(): void {
+    if (this.layer) {
+      this.finishGesture();
+      this.layer.destroy();
+    }
+    this.session?.dispose();
+    this.layer = null;
+    this.session = null;
+  }
+
+  private async restartAnnotations(): Promise<void> {
+    await this.startAnnotations();
+  }
+
+  /** The annotation layer and session of the open slide (for integrations and tests). */
+  get annotationLayer(): AnnotationLayer | null {
+    return this.layer;
+  }
+
+  get annotationSession(): AnnotationSession | null {
+    return this.session;
+  }
+
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('slide') || changed.has('server') || changed.has('drawer')) void this.openSlide();
+    else if (changed.has('annotate') && this.osd.viewer) void (this.annotate ? this.startAnnotations() : this.stopAnnotations());
   }
 
   private fail(code: string, message: string): void {
@@ -217,6 +341,7 @@ export class WsiViewer extends LitElement {
 
   private async openSlide(): Promise<void> {
     this.loadAbort?.abort();
+    this.stopAnnotations();
     this.osd.destroy();
     this.info = null;
     this.error = null;
@@ -289,6 +414,13 @@ export class WsiViewer extends LitElement {
   }
 
   private readonly onKey = (e: KeyboardEvent): void => {
+    const target = e.composedPath()[0] as HTMLElement | undefined;
+    if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
+    if (this.layer && this.annotationKey(e)) {
+      e.preventDefault();
+      e.stopPropagation();
+      return;
+    }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     const presetIndex = '123456'.indexOf(e.key);
     if (presetIndex >= 0) {
@@ -305,6 +437,27 @@ export class WsiViewer extends LitElement {
     e.preventDefault();
     e.stopPropagation();
   };
+
+  /** Annotation shortcuts: tools, classes, undo/redo, union, lock. */
+  private annotationKey(e: KeyboardEvent): boolean {
+    const layer = this.layer as AnnotationLayer;
+    if (layer.key(e)) return true;
+    if (e.ctrlKey || e.metaKey || e.altKey) return false;
+    const tool = toolForKey(e.key);
+    if (tool) {
+      layer.setTool(tool);
+      return true;
+    }
+    const cls = this.session?.palette.find((c) => c.hotkey === e.key);
+    if (cls) {
+      this.currentClass = cls.name;
+      layer.classify(cls.name);
+      return true;
+    }
+    if (e.key === 'u') return layer.union();
+    if (e.key === 'L') return layer.toggleLock();
+    return false;
+  }
 
   private renderMagnification(): unknown {
     const info = this.info;
@@ -332,6 +485,7 @@ export class WsiViewer extends LitElement {
   protected override render(): unknown {
     const open = this.info?.status === 'ok';
     return html`
+      <div class="stage">
       <div class="osd" part="canvas"></div>
       ${open
         ? html`<div class="hud">
@@ -355,7 +509,16 @@ export class WsiViewer extends LitElement {
             <div><kbd>+</kbd>/<kbd>-</kbd> zoom in / out</div>
             <div><kbd>←↑→↓</kbd> or <kbd>w a s d</kbd> pan</div>
             <div><kbd>?</kbd> this help</div>
+            ${this.annotate
+              ? html`<div><kbd>v p f r e k m</kbd> select, polygon, freehand, rectangle, ellipse, point, ruler</div>
+                  <div><kbd>Ctrl+Z</kbd>/<kbd>Ctrl+Shift+Z</kbd> undo / redo</div>
+                  <div><kbd>Del</kbd> delete · <kbd>u</kbd> union · <kbd>L</kbd> lock</div>`
+              : nothing}
           </div>`
+        : nothing}
+      </div>
+      ${this.annotate && open
+        ? html`<wsi-annotation-panel .layer=${this.layer} .session=${this.session} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .tool=${this.tool}></wsi-annotation-panel>`
         : nothing}
     `;
   }

@@ -1,0 +1,376 @@
+/**
+ * <wsi-annotation-panel>: tools, class palette, display options, the
+ * selected object's details, save status and conflicts, import and export.
+ * It drives an AnnotationLayer and reads an AnnotationSession; the viewer
+ * passes both in.
+ */
+import { LitElement, css, html, nothing } from 'lit';
+import { GeomType, flatArea } from '../core/flat-geometry.js';
+import { formatLength } from '../core/scale.js';
+import type { SyncState } from '../services/sync.js';
+import type { ToolId } from '../tools/tool.js';
+import type { AnnotationLayer } from './annotation-layer.js';
+import type { AnnotationSession, LoadProgress } from './annotation-session.js';
+
+const TOOLS: Array<{ id: ToolId; label: string; key: string }> = [
+  { id: 'select', label: 'Select', key: 'v' },
+  { id: 'polygon', label: 'Polygon', key: 'p' },
+  { id: 'freehand', label: 'Freehand', key: 'f' },
+  { id: 'rectangle', label: 'Rectangle', key: 'r' },
+  { id: 'ellipse', label: 'Ellipse', key: 'e' },
+  { id: 'point', label: 'Point', key: 'k' },
+  { id: 'ruler', label: 'Ruler', key: 'm' },
+];
+
+export function toolForKey(key: string): ToolId | null {
+  return TOOLS.find((t) => t.key === key)?.id ?? null;
+}
+
+function statusText(s: SyncState): string {
+  switch (s.status) {
+    case 'saved':
+      return 'All changes saved';
+    case 'saving':
+      return `Saving ${s.queued} change${s.queued === 1 ? '' : 's'}…`;
+    case 'offline':
+      return `Offline — ${s.queued} change${s.queued === 1 ? '' : 's'} queued`;
+    case 'retrying':
+      return `Server error — retrying (${s.queued} queued)`;
+    case 'conflict':
+      return 'Conflict — choose a version';
+    default:
+      return `Not saved — ${s.message ?? 'error'}`;
+  }
+}
+
+export class WsiAnnotationPanel extends LitElement {
+  static override properties = {
+    layer: { attribute: false },
+    session: { attribute: false },
+    mpp: { attribute: false },
+    currentClass: { attribute: false },
+    tool: { attribute: false },
+    sync: { state: true },
+    progress: { state: true },
+    tick: { state: true },
+    importStatus: { state: true },
+  };
+
+  declare layer: AnnotationLayer | null;
+  declare session: AnnotationSession | null;
+  declare mpp: number | null;
+  declare currentClass: string | null;
+  declare tool: ToolId;
+  declare sync: SyncState | null;
+  declare progress: LoadProgress | null;
+  declare tick: number;
+  declare importStatus: string | null;
+  private unsub: Array<() => void> = [];
+
+  constructor() {
+    super();
+    this.layer = null;
+    this.session = null;
+    this.mpp = null;
+    this.currentClass = 'Tumour';
+    this.tool = 'select';
+    this.sync = null;
+    this.progress = null;
+    this.tick = 0;
+    this.importStatus = null;
+  }
+
+  static override styles = css`
+    :host {
+      display: flex;
+      flex-direction: column;
+      gap: 10px;
+      width: 250px;
+      padding: 10px;
+      box-sizing: border-box;
+      background: #f7f7f9;
+      color: #1d1d1f;
+      font: 13px/1.35 system-ui, sans-serif;
+      overflow: auto;
+      border-left: 1px solid #d0d0d5;
+    }
+    h3 {
+      margin: 4px 0;
+      font-size: 12px;
+      text-transform: uppercase;
+      letter-spacing: 0.04em;
+      color: #555;
+    }
+    .grid {
+      display: grid;
+      grid-template-columns: 1fr 1fr;
+      gap: 4px;
+    }
+    button {
+      font: inherit;
+      padding: 4px 6px;
+      border: 1px solid #c4c4cc;
+      border-radius: 4px;
+      background: #fff;
+      cursor: pointer;
+      text-align: left;
+    }
+    button[aria-pressed='true'] {
+      background: #dbe5fd;
+      border-color: #4c8bf5;
+    }
+    button:disabled {
+      opacity: 0.5;
+      cursor: default;
+    }
+    kbd {
+      float: right;
+      color: #888;
+      font-size: 11px;
+    }
+    .swatch {
+      display: inline-block;
+      width: 10px;
+      height: 10px;
+      border-radius: 2px;
+      margin-right: 6px;
+      vertical-align: -1px;
+    }
+    .status {
+      padding: 6px 8px;
+      border-radius: 4px;
+      background: #e8f5e9;
+    }
+    .status.warn {
+      background: #fff3e0;
+    }
+    .status.bad {
+      background: #fdecea;
+    }
+    label {
+      display: block;
+      margin: 4px 0 2px;
+    }
+    input[type='text'],
+    textarea,
+    select {
+      width: 100%;
+      box-sizing: border-box;
+      font: inherit;
+    }
+    .conflict {
+      border: 1px solid #e5534b;
+      border-radius: 6px;
+      padding: 8px;
+      background: #fff;
+    }
+    .conflict pre {
+      white-space: pre-wrap;
+      font-size: 11px;
+      margin: 4px 0;
+    }
+  `;
+
+  protected override updated(changed: Map<string, unknown>): void {
+    if (changed.has('session') || changed.has('layer')) this.subscribe();
+  }
+
+  private subscribe(): void {
+    for (const u of this.unsub) u();
+    this.unsub = [];
+    const s = this.session;
+    if (!s) return;
+    const bump = (): void => {
+      this.tick++;
+    };
+    this.unsub.push(s.sync.onChange((st) => (this.sync = st)));
+    this.unsub.push(s.onProgress((p) => (this.progress = { ...p })));
+    this.unsub.push(s.selection.onChange(bump));
+    this.unsub.push(s.undo.onChange(bump));
+    this.unsub.push(s.store.observe(bump));
+  }
+
+  override disconnectedCallback(): void {
+    for (const u of this.unsub) u();
+    this.unsub = [];
+    super.disconnectedCallback();
+  }
+
+  setTool(id: ToolId): void {
+    this.layer?.setTool(id);
+  }
+
+  private pickClass(name: string): void {
+    this.currentClass = name;
+    this.layer?.classify(name);
+    this.dispatchEvent(new CustomEvent('wsi-class-change', { detail: name, bubbles: true, composed: true }));
+  }
+
+  private selectedRecord() {
+    const s = this.session;
+    if (!s || s.selection.size !== 1) return null;
+    const h = s.store.handleOf(s.selection.list()[0] as string);
+    return h === undefined ? null : { h, r: s.store.record(h) };
+  }
+
+  private setField(field: 'name' | 'note', value: string): void {
+    const sel = this.selectedRecord();
+    if (!sel || sel.r.locked) return;
+    const v = value.trim() === '' ? null : value;
+    if (v === sel.r[field]) return;
+    this.session?.store.apply({ update: [{ id: sel.r.id, changes: { [field]: v } }] }, 'local', field === 'name' ? 'Rename' : 'Edit note');
+  }
+
+  private async importFile(e: Event): Promise<void> {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    const format = (this.renderRoot.querySelector('#import-format') as HTMLSelectElement).value;
+    input.value = '';
+    const s = this.session;
+    if (!file || !s) return;
+    this.importStatus = `Uploading ${file.name}… 0%`;
+    try {
+      const r = await s.api.importFile(format, file, crypto.randomUUID(), (f) => (this.importStatus = f < 1 ? `Uploading ${file.name}… ${Math.round(f * 100)}%` : `Importing ${file.name}…`));
+      if (r.status !== 201 && r.status !== 200) {
+        this.importStatus = `Not imported: ${String(r.body['message'] ?? r.status)}`;
+        return;
+      }
+      const per = r.body['perClass'] as Record<string, number>;
+      const skipped = (r.body['skipped'] as unknown[]).length;
+      this.importStatus = `Imported ${String(r.body['imported'])} objects (${Object.entries(per)
+        .map(([k, v]) => `${k}: ${v}`)
+        .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.`;
+      // show them: reload the annotations
+      this.dispatchEvent(new CustomEvent('wsi-annotations-imported', { bubbles: true, composed: true }));
+    } catch (err) {
+      this.importStatus = `Not imported: ${(err as Error).message}`;
+    }
+  }
+
+  private renderDetails(): unknown {
+    const sel = this.selectedRecord();
+    const s = this.session;
+    if (!s) return nothing;
+    if (!sel) return s.selection.size > 1 ? html`<div>${s.selection.size} objects selected</div>` : html`<div style="color:#777">Nothing selected</div>`;
+    const { h, r } = sel;
+    const g = s.store.geometry(h);
+    let measure = '';
+    if (g.type === GeomType.Polygon || g.type === GeomType.MultiPolygon) {
+      const a = flatArea(g.coords, 0, g.type, g.parts);
+      measure = this.mpp ? `Area ${(a * this.mpp * this.mpp).toLocaleString(undefined, { maximumFractionDigits: 1 })} µm²` : `Area ${Math.round(a).toLocaleString()} px²`;
+    } else if (g.type === GeomType.LineString) {
+      let len = 0;
+      for (let k = 2; k < g.coords.length; k += 2) len += Math.hypot((g.coords[k] as number) - (g.coords[k - 2] as number), (g.coords[k + 1] as number) - (g.coords[k - 1] as number));
+      measure = this.mpp ? `Length ${formatLength(len * this.mpp)}` : `Length ${len.toFixed(1)} px`;
+    }
+    return html`
+      <div data-testid="details">
+        <div>${r.kind} · ${r.classification ?? 'no class'}${r.locked ? ' · locked' : ''}</div>
+        <div data-testid="measure">${measure}</div>
+        <label for="name">Name</label>
+        <input id="name" type="text" .value=${r.name ?? ''} ?disabled=${r.locked} @change=${(e: Event) => this.setField('name', (e.target as HTMLInputElement).value)} />
+        <label for="note">Note</label>
+        <textarea id="note" rows="3" .value=${r.note ?? ''} ?disabled=${r.locked} @change=${(e: Event) => this.setField('note', (e.target as HTMLTextAreaElement).value)}></textarea>
+      </div>
+    `;
+  }
+
+  private renderConflict(): unknown {
+    const c = this.sync?.conflict;
+    if (!c) return nothing;
+    const cur = c.current;
+    const summary = (o: Record<string, unknown> | null): string =>
+      o ? ['name', 'classification', 'note', 'locked'].map((k) => `${k}: ${JSON.stringify(o[k] ?? null)}`).join('\n') : 'deleted on the server';
+    const mine = c.mine.op === 'create' ? c.mine.annotation : c.mine.op === 'update' ? c.mine.changes : null;
+    return html`<div class="conflict" role="alertdialog" aria-label="Conflict" data-testid="conflict">
+      <strong>Someone else changed this object</strong>
+      <div>${c.message}</div>
+      <div>Theirs (v${cur?.version ?? '?'}, ${cur?.updatedBy ?? '?'}):</div>
+      <pre data-testid="conflict-theirs">${cur?.deleted ? 'deleted' : summary(cur as unknown as Record<string, unknown> | null)}</pre>
+      <div>Yours:</div>
+      <pre data-testid="conflict-mine">${c.mine.op === 'delete' ? 'delete it' : summary(mine as Record<string, unknown> | null)}</pre>
+      <div class="grid">
+        <button data-testid="keep-mine" @click=${() => void this.session?.sync.resolve('mine')}>Keep mine</button>
+        <button data-testid="take-theirs" @click=${() => void this.session?.sync.resolve('theirs')}>Use theirs</button>
+      </div>
+      <div style="color:#555;font-size:12px">Either way both versions stay in the history.</div>
+    </div>`;
+  }
+
+  protected override render(): unknown {
+    const s = this.session;
+    const st = this.sync;
+    const undo = s?.undo;
+    const cls = st?.status === 'saved' ? '' : st?.status === 'saving' ? 'warn' : 'bad';
+    return html`
+      ${st ? html`<div class="status ${cls}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${statusText(st)}</div>` : nothing}
+      ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
+      ${this.renderConflict()}
+      ${this.progress && !this.progress.done
+        ? html`<div data-testid="load-progress">Loading annotations ${this.progress.loaded.toLocaleString()} / ${this.progress.total.toLocaleString()}</div>`
+        : nothing}
+      ${this.progress?.error ? html`<div class="status bad">${this.progress.error}</div>` : nothing}
+      <h3>Tools</h3>
+      <div class="grid">
+        ${TOOLS.map(
+          (t) =>
+            html`<button data-testid=${`tool-${t.id}`} aria-pressed=${this.tool === t.id ? 'true' : 'false'} title=${`${t.label} (${t.key})`} @click=${() => this.setTool(t.id)}>
+              ${t.label}<kbd>${t.key}</kbd>
+            </button>`,
+        )}
+      </div>
+      <div class="grid">
+        <button data-testid="undo" ?disabled=${!undo?.canUndo} title=${`Undo ${undo?.undoLabel ?? ''} (Ctrl+Z)`} @click=${() => undo?.undo()}>Undo</button>
+        <button data-testid="redo" ?disabled=${!undo?.canRedo} title=${`Redo ${undo?.redoLabel ?? ''} (Ctrl+Shift+Z)`} @click=${() => undo?.redo()}>Redo</button>
+        <button data-testid="union" title="Merge the selected regions (u)" @click=${() => this.layer?.union()}>Union</button>
+        <button data-testid="subtract" title="Cut the other selected regions out of the first" @click=${() => this.layer?.subtract()}>Subtract</button>
+        <button data-testid="lock" title="Lock or unlock the selection (L)" @click=${() => this.layer?.toggleLock()}>Lock</button>
+        <button data-testid="delete" title="Delete the selection (Del)" @click=${() => this.layer?.deleteSelected()}>Delete</button>
+      </div>
+      <h3>Classes</h3>
+      <div class="grid">
+        ${(s?.palette ?? []).map(
+          (c) =>
+            html`<button data-testid=${`class-${c.name}`} aria-pressed=${this.currentClass === c.name ? 'true' : 'false'} title=${`${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}`} @click=${() => this.pickClass(c.name)}>
+              <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
+            </button>`,
+        )}
+      </div>
+      <h3>Display</h3>
+      <label>Fill opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.layer?.fillAlpha ?? 0.25)} @input=${(e: Event) => {
+        if (!this.layer) return;
+        this.layer.fillAlpha = Number((e.target as HTMLInputElement).value);
+        this.layer.restyle();
+      }} /></label>
+      <label><input type="checkbox" .checked=${this.layer?.outlineOnly ?? false} @change=${(e: Event) => {
+        if (!this.layer) return;
+        this.layer.outlineOnly = (e.target as HTMLInputElement).checked;
+        this.layer.restyle();
+      }} /> Outlines only</label>
+      <label><input type="checkbox" .checked=${this.layer?.visible ?? true} @change=${(e: Event) => {
+        if (!this.layer) return;
+        this.layer.visible = (e.target as HTMLInputElement).checked;
+        this.layer.redraw();
+      }} /> Show annotations (${(s?.store.size ?? 0).toLocaleString()})</label>
+      <h3>Selected</h3>
+      ${this.renderDetails()}
+      <h3>Files</h3>
+      <select id="import-format" aria-label="Import format">
+        <option value="qupath-geojson">QuPath GeoJSON</option>
+        <option value="asap-xml">ASAP XML</option>
+        <option value="imagescope-xml">ImageScope XML</option>
+        <option value="histomicstk-json">HistomicsTK JSON</option>
+      </select>
+      <input type="file" data-testid="import-file" @change=${(e: Event) => void this.importFile(e)} />
+      ${this.importStatus ? html`<div data-testid="import-status">${this.importStatus}</div>` : nothing}
+      ${s
+        ? html`<div class="grid">
+            <a href=${s.api.exportUrl('qupath-geojson')} download>QuPath GeoJSON</a>
+            <a href=${s.api.exportUrl('asap-xml')} download>ASAP XML</a>
+          </div>`
+        : nothing}
+    `;
+  }
+}
+
+if (!customElements.get('wsi-annotation-panel')) customElements.define('wsi-annotation-panel', WsiAnnotationPanel);

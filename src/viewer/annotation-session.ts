@@ -1,0 +1,162 @@
+/**
+ * Everything annotation-related for one open slide: the store and what
+ * observes it (spatial index, density grid, undo, selection, sync), the
+ * class palette, and loading — what is in view first, then the rest, parsed
+ * and packed in a worker and indexed in another.
+ */
+import * as Comlink from 'comlink';
+import type { AnnotationClass } from '../core/annotation.js';
+import { DEFAULT_CLASSES } from '../core/annotation.js';
+import { AnnotationApi } from '../services/annotation-api.js';
+import { openOutbox } from '../services/outbox.js';
+import { SyncEngine } from '../services/sync.js';
+import { AnnotationStore } from '../state/annotation-store.js';
+import { DensityGrid } from '../state/density-grid.js';
+import { Selection } from '../state/selection.js';
+import { SpatialIndex, localBuilder, type IndexBuilder } from '../state/spatial-index.js';
+import { UndoManager } from '../state/undo.js';
+import type { PackedPage } from '../../workers/annotation-pages.js';
+import { packPage } from '../../workers/annotation-pages.js';
+
+interface LoaderApi {
+  load(url: string): Promise<PackedPage>;
+}
+
+interface BuilderApi {
+  build(boxes: Float64Array): Promise<ArrayBuffer>;
+}
+
+export interface LoadProgress {
+  loaded: number;
+  total: number;
+  done: boolean;
+  error: string | null;
+}
+
+function workerBuilder(): { builder: IndexBuilder; worker: Worker | null } {
+  try {
+    const worker = new Worker(new URL('../../workers/index-builder.worker.ts', import.meta.url), { type: 'module' });
+    const api = Comlink.wrap<BuilderApi>(worker);
+    return { builder: (boxes) => api.build(Comlink.transfer(boxes, [boxes.buffer])), worker };
+  } catch {
+    return { builder: localBuilder, worker: null };
+  }
+}
+
+export class AnnotationSession {
+  readonly index: SpatialIndex;
+  readonly density: DensityGrid;
+  readonly undo: UndoManager;
+  readonly selection: Selection;
+  palette: AnnotationClass[] = DEFAULT_CLASSES;
+  progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
+  private loader: LoaderApi | null = null;
+  private aborted = false;
+  private readonly progressListeners = new Set<(p: LoadProgress) => void>();
+
+  private constructor(
+    readonly api: AnnotationApi,
+    readonly store: AnnotationStore,
+    readonly sync: SyncEngine,
+    builder: IndexBuilder,
+    width: number,
+    height: number,
+    private readonly workers: Worker[],
+  ) {
+    this.index = new SpatialIndex(store, builder);
+    this.density = new DensityGrid(store, width, height);
+    this.undo = new UndoManager(store);
+    this.selection = new Selection(store);
+  }
+
+  static async open(server: string, slide: string, width: number, height: number): Promise<AnnotationSession> {
+    const api = new AnnotationApi(server, slide);
+    const store = new AnnotationStore();
+    const sync = new SyncEngine(store, await openOutbox(), api);
+    const { builder, worker } = workerBuilder();
+    const session = new AnnotationSession(api, store, sync, builder, width, height, worker ? [worker] : []);
+    try {
+      session.palette = await api.classes();
+    } catch {
+      // the defaults until the server answers
+    }
+    return session;
+  }
+
+  onProgress(fn: (p: LoadProgress) => void): () => void {
+    this.progressListeners.add(fn);
+    fn(this.progress);
+    return () => this.progressListeners.delete(fn);
+  }
+
+  private report(p: Partial<LoadProgress>): void {
+    this.progress = { ...this.progress, ...p };
+    for (const fn of this.progressListeners) fn(this.progress);
+  }
+
+  private async fetchPage(url: string): Promise<PackedPage> {
+    if (!this.loader) {
+      try {
+        const worker = new Worker(new URL('../../workers/annotation-loader.worker.ts', import.meta.url), { type: 'module' });
+        this.workers.push(worker);
+        this.loader = Comlink.wrap<LoaderApi>(worker);
+      } catch {
+        this.loader = { load: async (u) => packPage(await (await fetch(u)).json()) };
+      }
+    }
+    return this.loader.load(url);
+  }
+
+  private add(p: PackedPage): void {
+    const items = p.records.map((record, i) => ({
+      record: { ...record, properties: {} },
+      geometry: {
+        type: p.types[i] as 1 | 2 | 3 | 4 | 5,
+        coords: p.coords.subarray(p.coordAt[i] as number, p.coordAt[i + 1] as number),
+        parts: p.parts.subarray(p.partAt[i] as number, p.partAt[i + 1] as number),
+      },
+    }));
+    this.store.bulkLoad(items);
+    for (const r of p.records) this.sync.noteServerVersion(r.id, r.version);
+  }
+
+  /** Loads what is in `view` first, then everything else; then resumes unsent edits. */
+  async load(view: [number, number, number, number] | null, pageSize = 20_000): Promise<void> {
+    try {
+      if (view) {
+        let after = 0;
+        do {
+          const p = await this.fetchPage(this.api.pageUrl({ bbox: view, after, limit: pageSize }));
+          if (this.aborted) return;
+          this.add(p);
+          this.report({ loaded: this.store.size, total: p.total });
+          after = p.next ?? 0;
+        } while (after);
+      }
+      let after = 0;
+      do {
+        const p = await this.fetchPage(this.api.pageUrl({ after, limit: pageSize }));
+        if (this.aborted) return;
+        this.add(p);
+        this.report({ loaded: this.store.size, total: p.total });
+        after = p.next ?? 0;
+      } while (after);
+      await this.index.rebuild();
+      await this.sync.resume();
+      this.report({ done: true });
+    } catch (err) {
+      this.report({ error: (err as Error).message, done: true });
+    }
+  }
+
+  colourOf(name: string | null): string | null {
+    if (name === null) return null;
+    return this.palette.find((c) => c.name === name)?.color ?? null;
+  }
+
+  dispose(): void {
+    this.aborted = true;
+    this.sync.stop();
+    for (const w of this.workers) w.terminate();
+  }
+}
