@@ -343,6 +343,15 @@ export class AnnotationStore {
     if (h !== undefined) this.version[h] = version;
   }
 
+  /** Bytes held in typed arrays (columns and geometry pools). */
+  typedBytes(): number {
+    let n = this.box.byteLength + this.version.byteLength + this.flags.byteLength + this.kind.byteLength + this.cls.byteLength + this.gtype.byteLength;
+    n += this.cChunk.byteLength + this.cAt.byteLength + this.cLen.byteLength + this.pChunk.byteLength + this.pAt.byteLength + this.pLen.byteLength;
+    for (const c of this.coords.chunks) n += c.byteLength;
+    for (const c of this.parts.chunks) n += c.byteLength;
+    return n;
+  }
+
   /** Handles of all live annotations. */
   *handles(): Generator<Handle> {
     for (let h = 0; h < this.n; h++) if (!(this.flags[h]! & FLAG_DELETED)) yield h;

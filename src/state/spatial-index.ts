@@ -77,17 +77,25 @@ export class SpatialIndex {
         this.rebuildWanted = false;
         this.touched.clear();
         const t0 = performance.now();
-        const handles: number[] = [];
         const n = this.store.capacity;
         const all = this.store.boundsColumn();
-        for (let h = 0; h < n; h++) if (this.store.isLive(h)) handles.push(h);
-        const boxes = new Float64Array(handles.length * 4);
-        handles.forEach((h, i) => boxes.set(all.subarray(h * 4, h * 4 + 4), i * 4));
+        const handles = new Int32Array(this.store.size);
+        const boxes = new Float64Array(this.store.size * 4);
+        let k = 0;
+        for (let h = 0; h < n; h++) {
+          if (!this.store.isLive(h)) continue;
+          handles[k] = h;
+          boxes[k * 4] = all[h * 4] as number;
+          boxes[k * 4 + 1] = all[h * 4 + 1] as number;
+          boxes[k * 4 + 2] = all[h * 4 + 2] as number;
+          boxes[k * 4 + 3] = all[h * 4 + 3] as number;
+          k++;
+        }
         // everything changed after this point stays dynamic
         const snapshot = new Set(this.dynamic);
         const buf = await this.builder(boxes);
         this.static = Flatbush.from(buf);
-        this.staticHandles = Int32Array.from(handles);
+        this.staticHandles = handles;
         for (const h of snapshot) {
           if (this.touched.has(h)) continue; // changed again during the build
           this.dynamic.delete(h);

@@ -10,6 +10,7 @@ import OpenSeadragon from 'openseadragon';
 import type { AnnotationKind, Geometry } from '../core/annotation.js';
 import { GeomType } from '../core/flat-geometry.js';
 import type { AnnotationRecord, Handle } from '../state/annotation-store.js';
+import { hitTest } from '../state/hit-test.js';
 import { BoxTool, FreehandTool, PointTool, PolygonTool, RulerTool, rulerText } from '../tools/draw-tools.js';
 import { subtract, unionAll } from '../tools/geometry-ops.js';
 import { SelectTool } from '../tools/select-tool.js';
@@ -224,6 +225,11 @@ export class AnnotationLayer {
     }
     if (e.ctrlKey || e.metaKey || e.altKey) return false;
     return this.tool.key?.(e) ?? false;
+  }
+
+  /** The object under an image point with the selection tool's tolerance (for integrations and benchmarks). */
+  hitTest(x: number, y: number): Handle | null {
+    return hitTest(this.session.store, this.session.index, x, y, 6 / this.zoom())?.handle ?? null;
   }
 
   // ---- edits on the selection
