@@ -14,6 +14,11 @@ export interface OutboxEntry {
   slide: string;
   label: string;
   ops: BatchOpJson[];
+  /**
+   * Parts still to send after `ops`, in order, when one gesture was too large
+   * for a single request (the server answered 413) and had to be split.
+   */
+  later?: BatchOpJson[][];
   createdAt: number;
   attempts: number;
 }

@@ -5,7 +5,9 @@
  * answers are retried with backoff under the same id (the server replays, so
  * nothing doubles); 412/409 stop the queue and surface a conflict that the
  * user resolves; acknowledged versions rebase later queued edits of the same
- * objects, so rapid edits never conflict with themselves.
+ * objects, so rapid edits never conflict with themselves. A gesture too large
+ * for one request (413) is split into parts sent in order under new ids; a
+ * single operation that is still too large is kept and reported (DATA-10).
  */
 import type { Annotation } from '../core/annotation.js';
 import type { AnnotationRecord, AnnotationStore, ChangeSet } from '../state/annotation-store.js';
@@ -70,6 +72,9 @@ export class SyncEngine {
   private readonly serverVersion = new Map<string, number>();
   private readonly listeners = new Set<(s: SyncState) => void>();
   private pendingWrites: Promise<unknown> = Promise.resolve();
+  private running: Promise<void> = Promise.resolve();
+  /** Engines of slides the user left that are still sending their queue. */
+  private static readonly leaving = new Map<string, SyncEngine>();
   /** The outbox in memory, in order; entries get a seq once stored. */
   private readonly queue: OutboxEntry[] = [];
   private unsubscribe: () => void;
@@ -167,7 +172,7 @@ export class SyncEngine {
     const entries = await this.outbox.list(this.api.slide);
     this.queue.unshift(...entries);
     for (const e of entries) {
-      for (const op of e.ops) {
+      for (const op of [...e.ops, ...(e.later ?? []).flat()]) {
         if (op.op === 'create') this.store.apply({ create: [{ ...(op.annotation as unknown as AnnotationRecord), version: 0 }] }, 'silent');
         else if (op.op === 'update') this.store.apply({ update: [{ id: op.id, changes: op.changes as Partial<AnnotationRecord> }] }, 'silent');
         else if (op.op === 'delete') this.store.apply({ delete: [op.id] }, 'silent');
@@ -179,11 +184,17 @@ export class SyncEngine {
   }
 
   /** Sends queued entries until the queue is empty or something stops it. */
-  async drain(): Promise<void> {
-    if (this.draining || this.stopped || this.state.conflict) return;
+  drain(): Promise<void> {
+    if (this.draining || this.stopped || this.state.conflict) return this.running;
     this.draining = true;
+    this.running = this.drainQueue();
+    return this.running;
+  }
+
+  private async drainQueue(): Promise<void> {
     try {
       for (;;) {
+        if (this.stopped) return;
         const entry = this.queue[0];
         if (!entry) {
           this.failures = 0;
@@ -217,6 +228,20 @@ export class SyncEngine {
           });
           return;
         }
+        if (res.status === 413 && entry.ops.length > 1) {
+          // too large for one request: nothing of it was applied, so send it in parts
+          const half = Math.ceil(entry.ops.length / 2);
+          entry.later = [entry.ops.slice(half), ...(entry.later ?? [])];
+          entry.ops = entry.ops.slice(0, half);
+          entry.opId = newOpId();
+          await this.outbox.update(entry);
+          this.set({ message: `A large edit (${entry.label}) is being saved in parts.` });
+          continue;
+        }
+        if (res.status === 413) {
+          this.set({ status: 'error', message: `An edit (${entry.label}) is larger than the server accepts: ${res.body.message ?? ''} It is kept in this browser; simplify the shape (fewer vertices) or ask the administrator to raise the limit.` });
+          return;
+        }
         if (res.status >= 500 || res.status === 429 || res.status === 408) {
           this.scheduleRetry('retrying', `The server answered ${res.status}; retrying.`);
           return;
@@ -242,7 +267,9 @@ export class SyncEngine {
   }
 
   private async acknowledge(entry: OutboxEntry, results: Array<{ id: string; version: number; deleted: boolean }>): Promise<void> {
-    const later = this.queue.slice(1);
+    // later parts of this entry count as later edits too
+    const parts: OutboxEntry[] = (entry.later ?? []).map((ops) => ({ ...entry, ops }));
+    const later = [...parts, ...this.queue.slice(1)];
     const touched = new Set<OutboxEntry>();
     results.forEach((r, i) => {
       const op = entry.ops[i] as BatchOpJson;
@@ -262,7 +289,16 @@ export class SyncEngine {
       }
     });
     // entries not stored yet are written with the rebased ops when their turn comes
-    for (const e of touched) if (e.seq !== undefined) await this.outbox.update(e);
+    for (const e of touched) if (e.seq !== undefined && !parts.includes(e)) await this.outbox.update(e);
+    const next = entry.later?.shift();
+    if (next) {
+      // the next part of a split gesture (its ops were rebased in place above)
+      entry.ops = next;
+      entry.opId = newOpId();
+      await this.outbox.update(entry);
+      this.failures = 0;
+      return;
+    }
     await this.outbox.remove(entry.seq as number);
     this.queue.shift();
     this.failures = 0;
@@ -328,6 +364,49 @@ export class SyncEngine {
     }
     this.set({ conflict: null, status: 'saving' });
     await this.drain();
+  }
+
+  /**
+   * Leaving the slide: take no more edits, but keep sending what is queued
+   * (retrying as usual) so that switching slides never strands an edit.
+   */
+  detach(): void {
+    this.unsubscribe();
+    const key = `${this.api.server}|${this.api.slide}`;
+    SyncEngine.leaving.get(key)?.stop();
+    SyncEngine.leaving.set(key, this);
+    const off = this.onChange((s) => {
+      if (s.status !== 'saved' || s.queued !== 0) return;
+      queueMicrotask(() => off());
+      if (SyncEngine.leaving.get(key) === this) SyncEngine.leaving.delete(key);
+      this.stop();
+    });
+    void this.pendingWrites.then(() => this.drain());
+  }
+
+  /**
+   * Before a slide is opened again: lets the engine that left it finish
+   * sending (up to `waitMs`), then stops it, so two engines never send the
+   * same queue at once. Whatever it did not send is still in the outbox.
+   */
+  static async handOver(server: string, slide: string, waitMs = 5000): Promise<void> {
+    const key = `${server}|${slide}`;
+    const prev = SyncEngine.leaving.get(key);
+    if (!prev) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, waitMs);
+      const off = prev.onChange((s) => {
+        if ((s.status === 'saved' && s.queued === 0) || prev.stopped) {
+          clearTimeout(timer);
+          queueMicrotask(() => off());
+          resolve();
+        }
+      });
+    });
+    prev.stop();
+    await prev.running;
+    await prev.pendingWrites;
+    if (SyncEngine.leaving.get(key) === prev) SyncEngine.leaving.delete(key);
   }
 
   stop(): void {

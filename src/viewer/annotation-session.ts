@@ -123,6 +123,8 @@ export class AnnotationSession {
   /** Loads what is in `view` first, then everything else; then resumes unsent edits. */
   async load(view: [number, number, number, number] | null, pageSize = 20_000): Promise<void> {
     try {
+      // edits still being sent from an earlier visit to this slide go first
+      await SyncEngine.handOver(this.api.server, this.api.slide);
       if (view) {
         let after = 0;
         do {
@@ -156,7 +158,8 @@ export class AnnotationSession {
 
   dispose(): void {
     this.aborted = true;
-    this.sync.stop();
+    // unsent edits keep going to the server after the slide is closed
+    this.sync.detach();
     for (const w of this.workers) w.terminate();
   }
 }

@@ -240,6 +240,42 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     expect(hist.body.history.map((h) => h.annotation.name)).toEqual([null, 'theirs', 'mine']);
   });
 
+  it('a half-drawn shape or a typed name survives another tool, a hidden tab, a click elsewhere and another slide (DATA-15)', async () => {
+    const { srv, slide } = await server();
+    const { body } = await getJson<{ slides: Array<{ id: string; name: string; status: string }> }>(`${srv.url}/api/slides`);
+    const other = body.slides.find((s) => s.id !== slide && s.status === 'ok')?.id as string;
+    const { page } = await open(srv.url, slide);
+    const triangle = async (x: number): Promise<void> => {
+      await key(page, 'p');
+      for (const [dx, dy] of [[0, 400], [300, 400], [150, 700]] as const) await click(page, x + dx, dy);
+    };
+    await triangle(300);
+    await key(page, 'r'); // another tool
+    await triangle(900);
+    await page.evaluate(() => {
+      Object.defineProperty(document, 'visibilityState', { value: 'hidden', configurable: true });
+      document.dispatchEvent(new Event('visibilitychange'));
+      Object.defineProperty(document, 'visibilityState', { value: 'visible', configurable: true });
+    });
+    await waitSaved(page);
+    expect((await storeRecords(page)).map((r) => r.kind)).toEqual(['polygon', 'polygon']);
+    // a name typed but not confirmed, then a click on empty slide
+    await key(page, 'v');
+    await click(page, 450, 500);
+    await page.locator('wsi-annotation-panel #name').fill('typed');
+    await click(page, 2000, 1500);
+    await waitSaved(page);
+    expect((await storeRecords(page)).map((r) => r.name)).toContain('typed');
+    // a shape in progress when the user opens another slide
+    await triangle(1500);
+    await page.evaluate((id) => (location.hash = `#slide=${id}`), other);
+    await expect
+      .poll(async () => (await call<{ total: number }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.total, { timeout: 15_000 })
+      .toBe(3);
+    const names = (await call<{ annotations: Array<{ name: string | null }> }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.annotations.map((a) => a.name);
+    expect(names).toContain('typed');
+  });
+
   it('deleted objects stay deleted after a reload (DATA-16)', async () => {
     const { srv, slide } = await server();
     for (let i = 0; i < 10; i++) {

@@ -166,6 +166,21 @@ describe('annotation CRUD with optimistic concurrency', () => {
     expect(r.body.message).toMatch(/batches|import/);
   });
 
+  it('saves a 50,000-vertex outline whole, and reads it back vertex for vertex (DATA-10)', async () => {
+    const ring: number[][] = [];
+    for (let i = 0; i < 50_000; i++) {
+      const t = (i / 50_000) * Math.PI * 2;
+      ring.push([5000 + 3000 * Math.cos(t) + (i % 7) * 0.25, 5000 + 3000 * Math.sin(t)]);
+    }
+    ring.push(ring[0] as number[]);
+    const a = square(0, 0, 1, { geometry: { type: 'Polygon', coordinates: [ring] } });
+    const r = await call(server.url, 'POST', A(), { body: a });
+    expect(r.status).toBe(201);
+    const got = await call<{ geometry: { coordinates: number[][][] } }>(server.url, 'GET', `${A()}/${a['id'] as string}`);
+    expect(got.body.geometry.coordinates[0]).toHaveLength(50_001);
+    expect(got.body.geometry.coordinates[0]?.[12_345]).toEqual(ring[12_345]);
+  });
+
   it('keeps a class palette with the six defaults', async () => {
     const r = await call<{ classes: Array<{ name: string; hotkey: string }> }>(server.url, 'GET', '/api/classes');
     expect(r.body.classes.slice(0, 6).map((c) => c.name)).toEqual(['Tumour', 'Stroma', 'Necrosis', 'Lymphocytes', 'Normal', 'Other']);

@@ -23,6 +23,8 @@ class FakeServer {
   readonly store = new ServerStore(this.db);
   calls = 0;
   offline = false;
+  /** Batches with more operations than this are refused whole with 413. */
+  maxOps = Infinity;
   /** Behaviour for the next calls: 'ok', 'offline', 'lose-response', or a status. */
   script: Array<'ok' | 'offline' | 'lose-response' | number> = [];
 
@@ -33,6 +35,7 @@ class FakeServer {
       batch: async (opId: string, ops: BatchOpJson[]): Promise<BatchResponse> => {
         this.calls++;
         if (this.offline) throw new TypeError('fetch failed');
+        if (ops.length > this.maxOps) return { status: 413, body: { code: 'PAYLOAD_TOO_LARGE', message: 'the request body exceeds the limit.' } };
         const mode = this.script.shift() ?? 'ok';
         if (mode === 'offline') throw new TypeError('fetch failed');
         if (typeof mode === 'number') return { status: mode, body: { code: 'INTERNAL', message: 'boom' } };
@@ -124,6 +127,63 @@ describe('sync engine', () => {
     expect(statuses).toContain('retrying');
     expect(sync.snapshot.status).toBe('saved');
   }, 20_000);
+
+  it('a gesture too large for one request is saved in parts, in order (DATA-10)', async () => {
+    const { server, store, sync, outbox } = setup();
+    server.maxOps = 3;
+    const a = rect(0);
+    store.apply({ create: [a] }, 'local');
+    const many = Array.from({ length: 10 }, (_, i) => rect(100 + i * 20));
+    store.apply({ create: many }, 'local', 'Paste');
+    store.apply({ update: [{ id: a.id, changes: { name: 'after' } }] }, 'local');
+    await settle(sync);
+    expect(sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(server.all()).toHaveLength(11);
+    expect(server.all().find((r) => r.id === a.id)).toMatchObject({ name: 'after', version: 2 });
+    expect(await outbox.list(SLIDE)).toEqual([]);
+  });
+
+  it('a single edit over the limit is kept and reported, never counted as saved (DATA-10)', async () => {
+    const { server, store, sync, outbox } = setup();
+    server.maxOps = 0;
+    const a = rect(0);
+    store.apply({ create: [a] }, 'local', 'Draw polygon');
+    await settle(sync);
+    expect(sync.snapshot.status).toBe('error');
+    expect(sync.snapshot.message).toMatch(/larger than the server accepts.*kept/);
+    expect(sync.snapshot.queued).toBe(1);
+    expect((await outbox.list(SLIDE))[0]?.ops[0]).toMatchObject({ op: 'create' });
+    expect(store.has(a.id)).toBe(true);
+    expect(server.all()).toEqual([]);
+  });
+
+  it('leaving a slide keeps sending its queue; reopening waits for it, then takes over the rest (DATA-15)', async () => {
+    const { server, store, sync, outbox } = setup();
+    server.offline = true;
+    store.apply({ create: [rect(0)] }, 'local');
+    store.apply({ create: [rect(20)] }, 'local');
+    await new Promise((r) => setTimeout(r, 30));
+    sync.detach();
+    store.apply({ create: [rect(40)] }, 'local'); // after leaving: no engine takes it (the real store is discarded)
+    server.offline = false;
+    sync.retryNow();
+    await SyncEngine.handOver('', SLIDE, 2000);
+    expect(server.all()).toHaveLength(2);
+    expect(await outbox.list(SLIDE)).toEqual([]);
+    // a second engine that left while offline is stopped by the hand-over; its entries stay in the outbox
+    const next = new SyncEngine(store, outbox, server.api());
+    server.offline = true;
+    store.apply({ create: [rect(60)] }, 'local');
+    await new Promise((r) => setTimeout(r, 30));
+    next.detach();
+    await SyncEngine.handOver('', SLIDE, 100);
+    expect((await outbox.list(SLIDE)).length).toBe(1);
+    server.offline = false;
+    const third = new SyncEngine(new AnnotationStore(), outbox, server.api());
+    await third.resume();
+    await settle(third);
+    expect(server.all()).toHaveLength(3);
+  });
 
   it('queues offline with a count and drains in order once back (DATA-02)', async () => {
     const { server, store, sync, outbox } = setup();
