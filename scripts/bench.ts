@@ -1,14 +1,16 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles (default: all). Environment: BENCH_SECONDS (per
- * load run), BENCH_SLIDE_SIZE (tiles suite slide side).
+ * stdout. Suites: tiles, annotations (default: all). Environment:
+ * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
+ * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { annotationsSuite } from './bench/annotations-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = { tiles: tilesSuite };
+const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = { tiles: tilesSuite, annotations: annotationsSuite };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
 const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);

@@ -120,7 +120,11 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     tiles: service.stats,
   })),
   ];
-  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 120_000 }, dispatch(routes, cfg.staticDir, cfg, opts.corsOrigins ?? []));
+  // Headers must arrive within 30 s (slowloris); a body may take long (a
+  // 500 MB import streams at the importer's pace), but a socket silent for
+  // 5 minutes is closed.
+  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000 }, dispatch(routes, cfg.staticDir, cfg, opts.corsOrigins ?? []));
+  server.setTimeout(300_000);
   server.maxHeadersCount = 100;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -17,13 +17,15 @@ import { panTrace, randomMix, type TileRef } from './workloads.js';
 
 export type Emit = (record: Record<string, unknown>) => void;
 
-const SIZE = Number(process.env['BENCH_SLIDE_SIZE'] ?? 50_000);
+export const SLIDE_SIZE = Number(process.env['BENCH_SLIDE_SIZE'] ?? 50_000);
+const SIZE = SLIDE_SIZE;
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 8);
 const TILE = 256;
 const QUALITY = 85;
 const CONCURRENCY = [1, 8, 64];
 
-async function ensureSlide(root: string, emit: Emit): Promise<string> {
+/** The cached bench slide (a JPEG pyramidal TIFF of SLIDE_SIZE², made once). */
+export async function ensureSlide(root: string, emit: Emit): Promise<string> {
   const dir = join(root, '.bench-cache', 'slides');
   const file = join(dir, `bench-${SIZE}.tiff`);
   if (!existsSync(file)) {

@@ -7,7 +7,8 @@ import { dziLevelSize, dziMaxLevel } from '../../src/core/tile-grid.js';
 
 export type TileRef = [level: number, col: number, row: number];
 
-function rng(seed: number): () => number {
+/** xorshift32: a small seeded generator, so every run asks for the same things. */
+export function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;

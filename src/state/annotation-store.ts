@@ -41,11 +41,13 @@ export interface GeometryView {
   parts: Uint32Array;
 }
 
+/** Fields most objects leave empty, kept only for those that have them. */
 interface Extra {
   name: string | null;
   note: string | null;
-  objectType: string;
   properties: Record<string, unknown>;
+  /** Only when more than 65,535 distinct object types exist (never in practice). */
+  objectType?: string;
 }
 
 const CHUNK = 1 << 22; // doubles per coordinate chunk (32 MiB)
@@ -94,6 +96,10 @@ export class AnnotationStore {
   private kind = new Uint8Array(1024);
   private cls = new Int16Array(1024);
   private gtype = new Uint8Array(1024);
+  /** objectType, interned (a million detections share one string). */
+  private otype = new Uint16Array(1024);
+  private readonly objectTypes: string[] = ['annotation'];
+  private readonly objectTypeIndex = new Map<string, number>([['annotation', 0]]);
   private cChunk = new Uint16Array(1024);
   private cAt = new Uint32Array(1024);
   private cLen = new Uint32Array(1024);
@@ -212,7 +218,7 @@ export class AnnotationStore {
       name: extra?.name ?? null,
       note: extra?.note ?? null,
       locked: this.lockedOf(h),
-      objectType: extra?.objectType ?? 'annotation',
+      objectType: extra?.objectType ?? (this.objectTypes[this.otype[h] as number] as string),
       properties: extra?.properties ?? {},
       version: this.version[h] as number,
     };
@@ -229,6 +235,7 @@ export class AnnotationStore {
     this.kind = grow(this.kind, (k) => new Uint8Array(k), need);
     this.cls = grow(this.cls, (k) => new Int16Array(k), need);
     this.gtype = grow(this.gtype, (k) => new Uint8Array(k), need);
+    this.otype = grow(this.otype, (k) => new Uint16Array(k), need);
     this.cChunk = grow(this.cChunk, (k) => new Uint16Array(k), need);
     this.cAt = grow(this.cAt, (k) => new Uint32Array(k), need);
     this.cLen = grow(this.cLen, (k) => new Uint32Array(k), need);
@@ -262,9 +269,16 @@ export class AnnotationStore {
     this.kind[h] = Math.max(0, ANNOTATION_KINDS.indexOf(r.kind));
     this.cls[h] = this.internClass(r.classification);
     this.flags[h] = r.locked ? FLAG_LOCKED : 0;
-    const plain = r.name === null && r.note === null && r.objectType === 'annotation' && Object.keys(r.properties).length === 0;
+    let ot = this.objectTypeIndex.get(r.objectType);
+    if (ot === undefined && this.objectTypes.length < 65535) {
+      ot = this.objectTypes.length;
+      this.objectTypes.push(r.objectType);
+      this.objectTypeIndex.set(r.objectType, ot);
+    }
+    this.otype[h] = ot ?? 0;
+    const plain = r.name === null && r.note === null && Object.keys(r.properties).length === 0 && ot !== undefined;
     if (plain) this.extras.delete(h);
-    else this.extras.set(h, { name: r.name, note: r.note, objectType: r.objectType, properties: r.properties });
+    else this.extras.set(h, { name: r.name, note: r.note, properties: r.properties, ...(ot === undefined ? { objectType: r.objectType } : {}) });
   }
 
   /** Adds (or revives) one annotation without notifying. */
@@ -345,7 +359,7 @@ export class AnnotationStore {
 
   /** Bytes held in typed arrays (columns and geometry pools). */
   typedBytes(): number {
-    let n = this.box.byteLength + this.version.byteLength + this.flags.byteLength + this.kind.byteLength + this.cls.byteLength + this.gtype.byteLength;
+    let n = this.box.byteLength + this.version.byteLength + this.flags.byteLength + this.kind.byteLength + this.cls.byteLength + this.gtype.byteLength + this.otype.byteLength;
     n += this.cChunk.byteLength + this.cAt.byteLength + this.cLen.byteLength + this.pChunk.byteLength + this.pAt.byteLength + this.pLen.byteLength;
     for (const c of this.coords.chunks) n += c.byteLength;
     for (const c of this.parts.chunks) n += c.byteLength;

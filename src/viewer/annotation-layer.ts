@@ -20,7 +20,7 @@ import { drawHandles, paletteColours, type DrawStyle, type Transform } from './d
 import { LodTiles } from './lod-tiles.js';
 
 /** Above this many objects in view, draw the raster level of detail. */
-export const VECTOR_LIMIT = 6000;
+export const VECTOR_LIMIT = 1500;
 
 export interface LayerOptions {
   mpp: number | null;
@@ -44,6 +44,8 @@ export class AnnotationLayer {
   private readonly handlers: Array<[string, OpenSeadragon.EventHandler<never>]> = [];
   private readonly unsub: Array<() => void> = [];
   private readonly scratch: Handle[] = [];
+  /** Above this many objects in view, draw cached raster tiles instead of outlines each frame. */
+  vectorLimit = VECTOR_LIMIT;
   fillAlpha = 0.25;
   outlineOnly = false;
   visible = true;
@@ -104,6 +106,7 @@ export class AnnotationLayer {
       redraw: () => this.redraw(),
       hide: (hs) => {
         this.hidden = new Set(hs);
+        this.lod.setHidden(this.hidden);
         this.redraw();
       },
       newRecord: (kind: AnnotationKind, geometry: Geometry): AnnotationRecord => ({
@@ -227,6 +230,11 @@ export class AnnotationLayer {
     return this.tool.key?.(e) ?? false;
   }
 
+  /** Level-of-detail tiles still to render for the current view. */
+  get renderPending(): number {
+    return this.visible && this.lastMode === 'lod' ? this.lod.pending : 0;
+  }
+
   /** The object under an image point with the selection tool's tolerance (for integrations and benchmarks). */
   hitTest(x: number, y: number): Handle | null {
     return hitTest(this.session.store, this.session.index, x, y, 6 / this.zoom())?.handle ?? null;
@@ -329,11 +337,11 @@ export class AnnotationLayer {
     let lodBusy = false;
     if (this.visible) {
       const estimate = this.session.density.estimate(x0, y0, x1, y1);
-      if (estimate > VECTOR_LIMIT) {
+      if (estimate > this.vectorLimit) {
         this.lastMode = 'lod';
         this.lod.draw(ctx, { x0, y0, x1, y1, scale: t.scale, ox: t.ox, oy: t.oy });
         if (this.lod.pending > 0) {
-          this.lod.work(6);
+          this.lod.work(3);
           lodBusy = true;
         }
       } else {

@@ -323,7 +323,7 @@ export class WsiAnnotationPanel extends LitElement {
         <button data-testid="undo" ?disabled=${!undo?.canUndo} title=${`Undo ${undo?.undoLabel ?? ''} (Ctrl+Z)`} @click=${() => undo?.undo()}>Undo</button>
         <button data-testid="redo" ?disabled=${!undo?.canRedo} title=${`Redo ${undo?.redoLabel ?? ''} (Ctrl+Shift+Z)`} @click=${() => undo?.redo()}>Redo</button>
         <button data-testid="union" title="Merge the selected regions (u)" @click=${() => this.layer?.union()}>Union</button>
-        <button data-testid="subtract" title="Cut the other selected regions out of the first" @click=${() => this.layer?.subtract()}>Subtract</button>
+        <button data-testid="subtract" title="Cut the other selected regions out of the first (U)" @click=${() => this.layer?.subtract()}>Subtract</button>
         <button data-testid="lock" title="Lock or unlock the selection (L)" @click=${() => this.layer?.toggleLock()}>Lock</button>
         <button data-testid="delete" title="Delete the selection (Del)" @click=${() => this.layer?.deleteSelected()}>Delete</button>
       </div>

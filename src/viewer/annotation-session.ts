@@ -59,8 +59,8 @@ export class AnnotationSession {
     readonly store: AnnotationStore,
     readonly sync: SyncEngine,
     builder: IndexBuilder,
-    width: number,
-    height: number,
+    private readonly width: number,
+    private readonly height: number,
     private readonly workers: Worker[],
   ) {
     this.index = new SpatialIndex(store, builder);
@@ -117,38 +117,43 @@ export class AnnotationSession {
       },
     }));
     this.store.bulkLoad(items);
-    for (const r of p.records) this.sync.noteServerVersion(r.id, r.version);
+    // the versions loaded are in the store; the sync engine only tracks what it has sent since
   }
 
-  /** Loads what is in `view` first, then everything else; then resumes unsent edits. */
+  /**
+   * Loads what is in `view` first (when the view is a small part of the
+   * slide), then everything, in pages; the next page is requested while the
+   * current one is added. Then resumes unsent edits.
+   */
   async load(view: [number, number, number, number] | null, pageSize = 20_000): Promise<void> {
     try {
       // edits still being sent from an earlier visit to this slide go first
       await SyncEngine.handOver(this.api.server, this.api.slide);
-      if (view) {
-        let after = 0;
-        do {
-          const p = await this.fetchPage(this.api.pageUrl({ bbox: view, after, limit: pageSize }));
-          if (this.aborted) return;
-          this.add(p);
-          this.report({ loaded: this.store.size, total: p.total });
-          after = p.next ?? 0;
-        } while (after);
+      const slideArea = Math.max(1, this.width * this.height);
+      const viewArea = view ? Math.max(0, view[2] - view[0]) * Math.max(0, view[3] - view[1]) : slideArea;
+      if (view && viewArea < slideArea / 4) {
+        if (!(await this.loadPages({ bbox: view, limit: pageSize }))) return;
       }
-      let after = 0;
-      do {
-        const p = await this.fetchPage(this.api.pageUrl({ after, limit: pageSize }));
-        if (this.aborted) return;
-        this.add(p);
-        this.report({ loaded: this.store.size, total: p.total });
-        after = p.next ?? 0;
-      } while (after);
+      if (!(await this.loadPages({ limit: pageSize }))) return;
       await this.index.rebuild();
       await this.sync.resume();
       this.report({ done: true });
     } catch (err) {
       this.report({ error: (err as Error).message, done: true });
     }
+  }
+
+  /** Reads every page of a listing; false when the session was closed meanwhile. */
+  private async loadPages(q: { bbox?: [number, number, number, number]; limit: number }): Promise<boolean> {
+    let pending: Promise<PackedPage> | null = this.fetchPage(this.api.pageUrl(q));
+    while (pending) {
+      const p: PackedPage = await pending;
+      if (this.aborted) return false;
+      pending = p.next ? this.fetchPage(this.api.pageUrl({ ...q, after: p.next })) : null;
+      this.add(p);
+      this.report({ loaded: this.store.size, total: Math.max(p.total, this.store.size) });
+    }
+    return true;
   }
 
   colourOf(name: string | null): string | null {

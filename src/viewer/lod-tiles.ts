@@ -1,28 +1,34 @@
 /**
  * Raster level of detail for dense views: the annotations drawn into
- * 512-px tiles at power-of-two scales, rendered a slice at a time within a
+ * 256-px tiles at power-of-two scales, rendered a slice at a time within a
  * per-frame budget (so no task grows long), cached, and redrawn only where a
- * change set touched them. While a tile renders, its parent stands in.
+ * change set touched them. Objects that are only added (a page of a large
+ * slide arriving) are drawn on top of the tiles they fall in, so loading a
+ * million objects costs one drawing of each. While a tile renders, its
+ * parent stands in.
  */
 import type { AnnotationStore, ChangeSet, Handle } from '../state/annotation-store.js';
 import type { SpatialIndex } from '../state/spatial-index.js';
 import { drawHandles, type DrawStyle } from './draw-annotations.js';
 
-const TILE = 512;
-const MAX_TILES = 96;
-const SLICE = 2000;
+const TILE = 256;
+const MAX_TILES = 160;
+/** Objects drawn per step; small, so a step never outgrows the frame budget by much. */
+const SLICE = 200;
 
 interface Tile {
   key: string;
   level: number;
   tx: number;
   ty: number;
-  canvas: OffscreenCanvas | HTMLCanvasElement;
+  canvas: OffscreenCanvas | HTMLCanvasElement | ImageBitmap;
   /** Shown bitmap is current (false while a re-render is pending). */
   fresh: boolean;
   ready: boolean;
   /** Work in progress: handles to draw and how far we got. */
   work: { handles: Handle[]; pos: number; canvas: OffscreenCanvas | HTMLCanvasElement } | null;
+  /** Objects added since the bitmap was drawn (which is otherwise current): drawn on top. */
+  appends: Handle[] | null;
   used: number;
 }
 
@@ -51,6 +57,7 @@ export class LodTiles {
   private clock = 0;
   private style: DrawStyle;
   private queue: Tile[] = [];
+  private hidden: ReadonlySet<Handle> = new Set();
 
   constructor(
     private readonly store: AnnotationStore,
@@ -70,10 +77,15 @@ export class LodTiles {
     for (const t of this.tiles.values()) {
       t.fresh = false;
       t.work = null;
+      t.appends = null;
     }
   }
 
   private onChange(cs: ChangeSet): void {
+    if (cs.updated.length === 0 && cs.deleted.length === 0) {
+      this.appendCreated(cs.created);
+      return;
+    }
     if (cs.created.length > 2000) {
       this.invalidateAll();
       return;
@@ -96,6 +108,11 @@ export class LodTiles {
       }
       boxes.push([x0, y0, x1, y1]);
     }
+    this.invalidateBoxes(boxes);
+  }
+
+  private invalidateBoxes(boxes: Array<[number, number, number, number]>): void {
+    if (boxes.length === 0) return;
     for (const t of this.tiles.values()) {
       const span = TILE * 2 ** t.level;
       const tx0 = t.tx * span;
@@ -103,8 +120,59 @@ export class LodTiles {
       if (boxes.some(([x0, y0, x1, y1]) => x1 >= tx0 && x0 <= tx0 + span && y1 >= ty0 && y0 <= ty0 + span)) {
         t.fresh = false;
         t.work = null;
+        t.appends = null;
       }
     }
+  }
+
+  /** New objects only: each tile they fall in draws them on top of what it has. */
+  private appendCreated(created: Handle[]): void {
+    if (created.length === 0 || this.tiles.size === 0) return;
+    const b = this.store.boundsColumn();
+    let ax0 = Infinity;
+    let ay0 = Infinity;
+    let ax1 = -Infinity;
+    let ay1 = -Infinity;
+    for (const h of created) {
+      ax0 = Math.min(ax0, b[h * 4] as number);
+      ay0 = Math.min(ay0, b[h * 4 + 1] as number);
+      ax1 = Math.max(ax1, b[h * 4 + 2] as number);
+      ay1 = Math.max(ay1, b[h * 4 + 3] as number);
+    }
+    for (const t of this.tiles.values()) {
+      const span = TILE * 2 ** t.level;
+      const tx0 = t.tx * span;
+      const ty0 = t.ty * span;
+      const tx1 = tx0 + span;
+      const ty1 = ty0 + span;
+      if (ax1 < tx0 || ax0 > tx1 || ay1 < ty0 || ay0 > ty1) continue;
+      // a tile waiting for a full render will find them itself
+      if (!t.work && !(t.ready && (t.fresh || t.appends))) continue;
+      const mine: Handle[] = [];
+      for (const h of created) {
+        if ((b[h * 4 + 2] as number) >= tx0 && (b[h * 4] as number) <= tx1 && (b[h * 4 + 3] as number) >= ty0 && (b[h * 4 + 1] as number) <= ty1) mine.push(h);
+      }
+      if (mine.length === 0) continue;
+      if (t.work) {
+        // its query ran before these existed
+        for (const h of mine) t.work.handles.push(h);
+      } else {
+        t.appends = t.appends ? t.appends.concat(mine) : mine;
+        t.fresh = false;
+      }
+    }
+  }
+
+  /**
+   * Objects a tool is showing in its own overlay (being moved or reshaped):
+   * left out of the tiles, which are re-rendered where they lie.
+   */
+  setHidden(hidden: ReadonlySet<Handle>): void {
+    const boxes: Array<[number, number, number, number]> = [];
+    for (const h of this.hidden) if (!hidden.has(h)) boxes.push(this.store.bounds(h));
+    for (const h of hidden) if (!this.hidden.has(h)) boxes.push(this.store.bounds(h));
+    this.hidden = hidden;
+    this.invalidateBoxes(boxes);
   }
 
   /** Level whose tile pixels are at least as fine as the screen's. */
@@ -116,7 +184,7 @@ export class LodTiles {
     const key = `${level}/${tx}/${ty}`;
     let t = this.tiles.get(key);
     if (!t && create) {
-      t = { key, level, tx, ty, canvas: makeCanvas(), fresh: false, ready: false, work: null, used: 0 };
+      t = { key, level, tx, ty, canvas: makeCanvas(), fresh: false, ready: false, work: null, appends: null, used: 0 };
       this.tiles.set(key, t);
       this.evict();
     }
@@ -147,9 +215,10 @@ export class LodTiles {
           complete = false;
           this.queue.push(t);
         }
-        const size = span * view.scale;
-        const x = view.ox + tx * span * view.scale;
-        const y = view.oy + ty * span * view.scale;
+        // whole pixels: an unscaled tile then takes the fast, unfiltered copy path
+        const x = Math.round(view.ox + tx * span * view.scale);
+        const y = Math.round(view.oy + ty * span * view.scale);
+        const size = Math.round(view.ox + (tx + 1) * span * view.scale) - x;
         if (t.ready) ctx.drawImage(t.canvas, x, y, size, size);
         else {
           // a parent tile, scaled, until this one is ready
@@ -169,8 +238,15 @@ export class LodTiles {
       const t = this.queue[0] as Tile;
       if (!t.work) {
         const span = TILE * 2 ** t.level;
-        const handles = this.index.query(t.tx * span, t.ty * span, (t.tx + 1) * span, (t.ty + 1) * span);
         const canvas = makeCanvas();
+        let handles: Handle[];
+        if (t.appends && t.ready) {
+          // start from the current bitmap and draw the new objects over it
+          (canvas.getContext('2d') as OffscreenCanvasRenderingContext2D).drawImage(t.canvas, 0, 0);
+          handles = t.appends;
+        } else handles = this.index.query(t.tx * span, t.ty * span, (t.tx + 1) * span, (t.ty + 1) * span);
+        t.appends = null;
+        if (this.hidden.size) handles = handles.filter((h) => !this.hidden.has(h));
         t.work = { handles, pos: 0, canvas };
       }
       const w = t.work;
@@ -183,7 +259,8 @@ export class LodTiles {
         w.pos = to;
       }
       if (w.pos >= w.handles.length) {
-        t.canvas = w.canvas;
+        // rasterise now, inside the budget, rather than when the tile is first shown
+        t.canvas = 'transferToImageBitmap' in w.canvas ? w.canvas.transferToImageBitmap() : w.canvas;
         t.work = null;
         t.fresh = true;
         t.ready = true;

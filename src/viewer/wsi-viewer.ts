@@ -455,6 +455,7 @@ export class WsiViewer extends LitElement {
       return true;
     }
     if (e.key === 'u') return layer.union();
+    if (e.key === 'U') return layer.subtract();
     if (e.key === 'L') return layer.toggleLock();
     return false;
   }
@@ -512,7 +513,8 @@ export class WsiViewer extends LitElement {
             ${this.annotate
               ? html`<div><kbd>v p f r e k m</kbd> select, polygon, freehand, rectangle, ellipse, point, ruler</div>
                   <div><kbd>Ctrl+Z</kbd>/<kbd>Ctrl+Shift+Z</kbd> undo / redo</div>
-                  <div><kbd>Del</kbd> delete · <kbd>u</kbd> union · <kbd>L</kbd> lock</div>`
+                  <div><kbd>Del</kbd> delete · <kbd>u</kbd> union · <kbd>U</kbd> subtract · <kbd>L</kbd> lock</div>
+                  ${(this.session?.palette ?? []).filter((c) => c.hotkey).map((c) => html`<div><kbd>${c.hotkey}</kbd> class ${c.name}</div>`)}`
               : nothing}
           </div>`
         : nothing}

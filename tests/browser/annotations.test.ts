@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { call } from '../helpers/annotations.js';
+import { call, square } from '../helpers/annotations.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, waitExit, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, storeRecords, syncState, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
@@ -146,6 +146,71 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     await page.reload();
     await waitAnnotationsLoaded(page);
     expect(await storeRecords(page)).toEqual(before);
+  });
+
+  it('subtracts the other selected regions from the first (U), in one undoable step', async () => {
+    const { srv, slide } = await server();
+    const { page } = await open(srv.url, slide);
+    await key(page, 'r');
+    await drag(page, [600, 600], [1000, 1000]);
+    await key(page, 'r');
+    await drag(page, [800, 400], [1200, 800]);
+    await key(page, 'v');
+    await click(page, 700, 900);
+    await click(page, 1100, 500, { modifiers: ['Shift'] });
+    await key(page, 'U');
+    await waitSaved(page);
+    const area = (g: { coordinates: unknown }): number => {
+      const ring = (g.coordinates as number[][][])[0] as number[][];
+      let a = 0;
+      for (let i = 0; i < ring.length - 1; i++) a += (ring[i]?.[0] as number) * (ring[i + 1]?.[1] as number) - (ring[i + 1]?.[0] as number) * (ring[i]?.[1] as number);
+      return Math.abs(a / 2);
+    };
+    const recs = await storeRecords(page);
+    expect(recs).toHaveLength(2);
+    const cut = recs.find((r) => r.geometry.type === 'Polygon' && area(r.geometry) < 150_000);
+    expect(area(cut?.geometry as { coordinates: unknown })).toBeGreaterThan(110_000); // 400² minus a 200² corner ≈ 120,000
+    await page.keyboard.press('Control+z');
+    await waitSaved(page);
+    expect((await storeRecords(page)).map((r) => Math.round(area(r.geometry) / 1000))).toEqual([160, 160]);
+  });
+
+  it('a dense view draws cached raster tiles that follow new shapes, deletes and undo', async () => {
+    const { srv, slide } = await server();
+    const ops = Array.from({ length: 2000 }, (_, i) => ({ op: 'create', annotation: square(200 + (i % 50) * 30, 200 + Math.floor(i / 50) * 30, 12) }));
+    expect((await call(srv.url, 'POST', `/api/slides/${slide}/annotations/batch`, { body: { ops } })).status).toBe(200);
+    const { page } = await open(srv.url, slide);
+    const alphaAt = async (x: number, y: number): Promise<number> => {
+      const p = await imageToPage(page, x, y);
+      return page.evaluate(`(() => {
+        const c = (${VIEWER}).annotationLayer.canvas;
+        const r = c.getBoundingClientRect();
+        return c.getContext('2d').getImageData(Math.round((${p.x} - r.left) * devicePixelRatio), Math.round((${p.y} - r.top) * devicePixelRatio), 1, 1).data[3];
+      })()`);
+    };
+    const rendered = async (): Promise<void> => {
+      await page.waitForFunction(`(() => { const l = (${VIEWER}).annotationLayer; return l.lastMode === 'lod' && l.renderPending === 0; })()`);
+      await page.waitForTimeout(100);
+    };
+    await rendered();
+    expect(await alphaAt(206, 206)).toBeGreaterThan(0); // inside the first cell
+    expect(await alphaAt(2600, 1700)).toBe(0);
+    await key(page, 'r');
+    await drag(page, [2500, 1600], [2800, 1900]);
+    await rendered();
+    expect(await alphaAt(2650, 1750)).toBeGreaterThan(0);
+    await page.keyboard.press('Control+z');
+    await rendered();
+    expect(await alphaAt(2650, 1750)).toBe(0);
+    // delete one cell: its tile is redrawn without it, its neighbours stay
+    await key(page, 'v');
+    await click(page, 206 + 30 * 10, 206 + 30 * 10);
+    await key(page, 'Delete');
+    await waitSaved(page);
+    await rendered();
+    expect(await alphaAt(506, 506)).toBe(0);
+    expect(await alphaAt(536, 506)).toBeGreaterThan(0);
+    expect((await call<{ total: number }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.total).toBe(1999);
   });
 
   it('a server killed mid-edit loses nothing acknowledged, and the outbox delivers the rest (DATA-11)', async () => {

@@ -34,6 +34,12 @@ async function* chunks(): AsyncGenerator<Buffer> {
 const db = openDatabase(dbPath, { check: false, busyTimeoutMs: 30_000 });
 runImport(db, job, chunks()).then(
   (report) => {
+    try {
+      // move the import out of the WAL now (and shrink it), not on some later write
+      db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // readers in the way: SQLite checkpoints later by itself
+    }
     db.close();
     port.postMessage({ done: true, report });
   },

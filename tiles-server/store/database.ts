@@ -101,6 +101,8 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = FULL');
     db.pragma('foreign_keys = ON');
+    // a large import writes its whole transaction to the WAL; give the disk back after checkpoints
+    db.pragma('journal_size_limit = 67108864');
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
     if (opts.check !== false) {
       const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
