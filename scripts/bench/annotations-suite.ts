@@ -98,6 +98,8 @@ async function importFile(base: string, slide: string, file: string): Promise<{ 
 
 /** Waits until the view's tiles are drawn and the annotation layer has nothing left to render. */
 async function settle(page: Page, timeoutMs = 120_000): Promise<void> {
+  // let a frame pass first, so work a change just queued is seen
+  await page.evaluate(`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`);
   await page.waitForFunction(
     `(() => { const v = ${VIEWER}; const l = v.annotationLayer; return v.isFullyLoaded() && l && l.renderPending === 0; })()`,
     undefined,
@@ -112,6 +114,8 @@ interface PanResult {
   modes: Record<string, number>;
   /** Frames in which some raster tiles of the view were still being drawn (their parents stood in). */
   incomplete: number;
+  /** How long each raster tile the view needed took to appear (ms). */
+  tileLatencies: number[];
 }
 
 /**
@@ -132,6 +136,7 @@ async function pan(page: Page, zoom: number, seconds: number, step = 12): Promis
     const modes = {};
     let incomplete = 0;
     layer.drawTimes.length = 0;
+    layer.tileLatencies.length = 0;
     const speed = ${step} / zoom;   // image px per frame
     const radius = speed * 60 * ${seconds} / (2 * Math.PI); // one full circle in the run
     let angle = 0;
@@ -151,7 +156,7 @@ async function pan(page: Page, zoom: number, seconds: number, step = 12): Promis
     });
     await new Promise((r) => setTimeout(r, 100));
     obs.disconnect();
-    return { frames: frames.slice(1), draws: layer.drawTimes.slice(), longTasks, modes, incomplete };
+    return { frames: frames.slice(1), draws: layer.drawTimes.slice(), longTasks, modes, incomplete, tileLatencies: layer.tileLatencies.slice() };
   })()`);
 }
 
@@ -293,6 +298,9 @@ export async function annotationsSuite(root: string, emit: Emit): Promise<void> 
           longTasks: r.longTasks.length,
           longestTaskMs: Math.round(longest),
           framesWithTilesPending: r.incomplete,
+          tilesDrawn: r.tileLatencies.length,
+          tileLatencyMedianMs: stats(r.tileLatencies).median,
+          tileLatencyP95Ms: stats(r.tileLatencies).p95,
           modes: r.modes,
         });
       }

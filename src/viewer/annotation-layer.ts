@@ -230,6 +230,11 @@ export class AnnotationLayer {
     return this.tool.key?.(e) ?? false;
   }
 
+  /** How long raster tiles the view needed waited for their bitmap (ms), most recent last. */
+  get tileLatencies(): number[] {
+    return this.lod.latencies;
+  }
+
   /** Level-of-detail tiles still to render for the current view. */
   get renderPending(): number {
     return this.visible && this.lastMode === 'lod' ? this.lod.pending : 0;

@@ -29,6 +29,8 @@ interface Tile {
   work: { handles: Handle[]; pos: number; canvas: OffscreenCanvas | HTMLCanvasElement } | null;
   /** Objects added since the bitmap was drawn (which is otherwise current): drawn on top. */
   appends: Handle[] | null;
+  /** When the view first needed this tile's current bitmap (ms), or 0. */
+  wantedAt: number;
   used: number;
 }
 
@@ -58,6 +60,8 @@ export class LodTiles {
   private style: DrawStyle;
   private queue: Tile[] = [];
   private hidden: ReadonlySet<Handle> = new Set();
+  /** How long shown tiles waited for their bitmap (ms), most recent last: for benchmarks and diagnostics. */
+  readonly latencies: number[] = [];
 
   constructor(
     private readonly store: AnnotationStore,
@@ -184,7 +188,7 @@ export class LodTiles {
     const key = `${level}/${tx}/${ty}`;
     let t = this.tiles.get(key);
     if (!t && create) {
-      t = { key, level, tx, ty, canvas: makeCanvas(), fresh: false, ready: false, work: null, appends: null, used: 0 };
+      t = { key, level, tx, ty, canvas: makeCanvas(), fresh: false, ready: false, work: null, appends: null, wantedAt: 0, used: 0 };
       this.tiles.set(key, t);
       this.evict();
     }
@@ -214,6 +218,7 @@ export class LodTiles {
         if (!t.fresh) {
           complete = false;
           this.queue.push(t);
+          if (!t.wantedAt) t.wantedAt = performance.now();
         }
         // whole pixels: an unscaled tile then takes the fast, unfiltered copy path
         const x = Math.round(view.ox + tx * span * view.scale);
@@ -264,6 +269,11 @@ export class LodTiles {
         t.work = null;
         t.fresh = true;
         t.ready = true;
+        if (t.wantedAt) {
+          this.latencies.push(performance.now() - t.wantedAt);
+          if (this.latencies.length > 2000) this.latencies.splice(0, 1000);
+          t.wantedAt = 0;
+        }
         this.queue.shift();
         finished = true;
       }
