@@ -86,6 +86,27 @@ describe('client annotation store', () => {
   });
 });
 
+describe('undo at scale', () => {
+  it('stays on with 200,000 objects: deleting them all is one step, and undo brings every one back', () => {
+    const store = new AnnotationStore();
+    const undo = new UndoManager(store);
+    const cells = Array.from({ length: 200_000 }, (_, i) => rect((i % 500) * 20, Math.floor(i / 500) * 20, 12, 12));
+    store.apply({ create: cells }, 'remote');
+    const one = cells[123_456] as AnnotationRecord;
+    store.apply({ update: [{ id: one.id, changes: { classification: 'Necrosis' } }] }, 'local', 'Classify');
+    store.apply({ delete: cells.map((c) => c.id) }, 'local', 'Delete all');
+    expect(store.size).toBe(0);
+    expect(undo.undoLabel).toBe('Delete all');
+    expect(undo.undo()).toBe(true);
+    expect(store.size).toBe(200_000);
+    expect(store.record(store.handleOf(one.id) as number).classification).toBe('Necrosis');
+    expect(undo.undo()).toBe(true);
+    expect(store.record(store.handleOf(one.id) as number)).toEqual(one);
+    expect(undo.redo() && undo.redo()).toBe(true);
+    expect(store.size).toBe(0);
+  });
+});
+
 describe('spatial index and hit testing', () => {
   it('finds objects in a box, through changes and rebuilds', async () => {
     const store = new AnnotationStore();
