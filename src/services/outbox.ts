@@ -8,17 +8,18 @@
 import { openDB, type IDBPDatabase } from 'idb';
 import type { BatchOpJson } from './annotation-api.js';
 
-export interface OutboxEntry {
+export interface OutboxEntry<Op = BatchOpJson> {
   seq?: number;
   opId: string;
+  /** The list this entry belongs to: a slide id, or a sub-key such as `<slide>#mask`. */
   slide: string;
   label: string;
-  ops: BatchOpJson[];
+  ops: Op[];
   /**
    * Parts still to send after `ops`, in order, when one gesture was too large
    * for a single request (the server answered 413) and had to be split.
    */
-  later?: BatchOpJson[][];
+  later?: Op[][];
   createdAt: number;
   attempts: number;
 }
@@ -26,9 +27,9 @@ export interface OutboxEntry {
 export interface Outbox {
   /** False when entries would not survive a reload. */
   readonly durable: boolean;
-  add(e: OutboxEntry): Promise<number>;
-  list(slide: string): Promise<OutboxEntry[]>;
-  update(e: OutboxEntry): Promise<void>;
+  add<Op>(e: OutboxEntry<Op>): Promise<number>;
+  list<Op>(slide: string): Promise<Array<OutboxEntry<Op>>>;
+  update<Op>(e: OutboxEntry<Op>): Promise<void>;
   remove(seq: number): Promise<void>;
 }
 
@@ -40,19 +41,19 @@ class IdbOutbox implements Outbox {
 
   constructor(private readonly db: IDBPDatabase) {}
 
-  async add(e: OutboxEntry): Promise<number> {
+  async add<Op>(e: OutboxEntry<Op>): Promise<number> {
     const tx = this.db.transaction(STORE, 'readwrite', { durability: 'strict' });
     const seq = (await tx.store.add({ ...e })) as number;
     await tx.done;
     return seq;
   }
 
-  async list(slide: string): Promise<OutboxEntry[]> {
-    const all = (await this.db.getAllFromIndex(STORE, 'slide', slide)) as OutboxEntry[];
+  async list<Op>(slide: string): Promise<Array<OutboxEntry<Op>>> {
+    const all = (await this.db.getAllFromIndex(STORE, 'slide', slide)) as Array<OutboxEntry<Op>>;
     return all.sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0));
   }
 
-  async update(e: OutboxEntry): Promise<void> {
+  async update<Op>(e: OutboxEntry<Op>): Promise<void> {
     const tx = this.db.transaction(STORE, 'readwrite', { durability: 'strict' });
     await tx.store.put(e);
     await tx.done;
@@ -68,19 +69,19 @@ class IdbOutbox implements Outbox {
 export class MemoryOutbox implements Outbox {
   readonly durable = false;
   private seq = 1;
-  private readonly entries = new Map<number, OutboxEntry>();
+  private readonly entries = new Map<number, OutboxEntry<unknown>>();
 
-  add(e: OutboxEntry): Promise<number> {
+  add<Op>(e: OutboxEntry<Op>): Promise<number> {
     const seq = this.seq++;
     this.entries.set(seq, { ...e, seq });
     return Promise.resolve(seq);
   }
 
-  list(slide: string): Promise<OutboxEntry[]> {
-    return Promise.resolve([...this.entries.values()].filter((e) => e.slide === slide).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)));
+  list<Op>(slide: string): Promise<Array<OutboxEntry<Op>>> {
+    return Promise.resolve(([...this.entries.values()] as Array<OutboxEntry<Op>>).filter((e) => e.slide === slide).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)));
   }
 
-  update(e: OutboxEntry): Promise<void> {
+  update<Op>(e: OutboxEntry<Op>): Promise<void> {
     if (e.seq !== undefined) this.entries.set(e.seq, { ...e });
     return Promise.resolve();
   }

@@ -128,7 +128,7 @@ export class AnnotationSession {
   async load(view: [number, number, number, number] | null, pageSize = 20_000): Promise<void> {
     try {
       // edits still being sent from an earlier visit to this slide go first
-      await SyncEngine.handOver(this.api.server, this.api.slide);
+      await this.sync.handOver();
       const slideArea = Math.max(1, this.width * this.height);
       const viewArea = view ? Math.max(0, view[2] - view[0]) * Math.max(0, view[3] - view[1]) : slideArea;
       if (view && viewArea < slideArea / 4) {

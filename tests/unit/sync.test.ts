@@ -167,7 +167,8 @@ describe('sync engine', () => {
     store.apply({ create: [rect(40)] }, 'local'); // after leaving: no engine takes it (the real store is discarded)
     server.offline = false;
     sync.retryNow();
-    await SyncEngine.handOver('', SLIDE, 2000);
+    // the slide is opened again: the new engine waits for the old one
+    await new SyncEngine(new AnnotationStore(), outbox, server.api()).handOver(2000);
     expect(server.all()).toHaveLength(2);
     expect(await outbox.list(SLIDE)).toEqual([]);
     // a second engine that left while offline is stopped by the hand-over; its entries stay in the outbox
@@ -176,10 +177,10 @@ describe('sync engine', () => {
     store.apply({ create: [rect(60)] }, 'local');
     await new Promise((r) => setTimeout(r, 30));
     next.detach();
-    await SyncEngine.handOver('', SLIDE, 100);
+    const third = new SyncEngine(new AnnotationStore(), outbox, server.api());
+    await third.handOver(100);
     expect((await outbox.list(SLIDE)).length).toBe(1);
     server.offline = false;
-    const third = new SyncEngine(new AnnotationStore(), outbox, server.api());
     await third.resume();
     await settle(third);
     expect(server.all()).toHaveLength(3);
