@@ -1,5 +1,6 @@
 /** The browser's client for the annotation API. */
 import type { Annotation, AnnotationClass } from '../core/annotation.js';
+import { postChange } from './http.js';
 
 export type BatchOpJson =
   | { op: 'create'; annotation: Record<string, unknown> }
@@ -54,21 +55,8 @@ export class AnnotationApi {
   }
 
   /** Sends one batch; network failures throw, HTTP answers are returned. */
-  async batch(opId: string, ops: BatchOpJson[], signal?: AbortSignal): Promise<BatchResponse> {
-    const res = await fetch(`${this.base()}/batch`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': opId },
-      body: JSON.stringify({ ops }),
-      signal: signal ?? null,
-      keepalive: false,
-    });
-    let body: BatchResponse['body'] = {};
-    try {
-      body = (await res.json()) as BatchResponse['body'];
-    } catch {
-      // an HTML error page from a proxy
-    }
-    return { status: res.status, body };
+  batch(opId: string, ops: BatchOpJson[], signal?: AbortSignal): Promise<BatchResponse> {
+    return postChange<BatchResponse['body']>(`${this.base()}/batch`, opId, { ops }, signal);
   }
 
   async classes(): Promise<AnnotationClass[]> {

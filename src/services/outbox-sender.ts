@@ -236,6 +236,21 @@ export abstract class OutboxSender<Op, R, C> {
     this.set({ queued: this.queue.length, status: this.queue.length ? 'saving' : 'saved' });
   }
 
+  /** Removes the head entry (its ops were all given up in a conflict). */
+  protected async dropHead(): Promise<void> {
+    const entry = this.queue[0];
+    if (!entry) return;
+    if (entry.later?.length) {
+      entry.ops = entry.later.shift() as Op[];
+      entry.opId = newOpId();
+      await this.outbox.update(entry);
+      return;
+    }
+    if (entry.seq !== undefined) await this.outbox.remove(entry.seq);
+    this.queue.shift();
+    this.set({ queued: this.queue.length });
+  }
+
   /** Clears the conflict after a subclass rewrote the head entry, and sends on. */
   protected async resumeAfterConflict(): Promise<void> {
     this.set({ conflict: null, status: 'saving' });

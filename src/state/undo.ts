@@ -2,17 +2,31 @@
  * Undo and redo of local edits. Each local change set (one gesture) is one
  * step; undo applies its inverse through the same store, so sync, index and
  * rendering follow. Steps hold only the objects the gesture touched, so undo
- * works the same with ten objects or a million.
+ * works the same with ten objects or a million. Other stores (the painted
+ * mask) push their own steps, so one history covers every kind of edit.
  */
 import type { AnnotationRecord, AnnotationStore, ChangeSet, Edit } from './annotation-store.js';
 
-interface Step {
+interface EditStep {
   label: string;
   undo: Edit;
   redo: Edit;
 }
 
-function inverse(cs: ChangeSet, store: AnnotationStore): Step {
+/** A step from another store: it knows how to undo and redo itself. */
+export interface ExternalStep {
+  label: string;
+  undo(): void;
+  redo(): void;
+}
+
+type Step = EditStep | ExternalStep;
+
+function isExternal(s: Step): s is ExternalStep {
+  return typeof (s as ExternalStep).undo === 'function';
+}
+
+function inverse(cs: ChangeSet, store: AnnotationStore): EditStep {
   const createdRecords = cs.created.map((h) => store.record(h));
   const after = (h: number): AnnotationRecord => store.record(h);
   return {
@@ -47,11 +61,21 @@ export class UndoManager {
   ) {
     store.observe((cs) => {
       if (cs.origin !== 'local' || this.replaying) return;
-      this.done.push(inverse(cs, store));
-      if (this.done.length > this.limit) this.done.shift();
-      this.undone.length = 0;
-      this.emit();
+      this.push(inverse(cs, store));
     });
+  }
+
+  /** Adds a step made elsewhere (a brush stroke); it clears the redo stack like any edit. */
+  push(step: Step): void {
+    this.done.push(step);
+    if (this.done.length > this.limit) this.done.shift();
+    this.undone.length = 0;
+    this.emit();
+  }
+
+  /** True while an undo or redo is being applied (stores must not record it as a new step). */
+  get applying(): boolean {
+    return this.replaying;
   }
 
   get canUndo(): boolean {
@@ -79,12 +103,17 @@ export class UndoManager {
     for (const fn of this.listeners) fn();
   }
 
-  private run(edit: Edit, label: string): void {
+  private run(step: Step, which: 'undo' | 'redo'): void {
     this.replaying = true;
     try {
-      // versions of the objects now on the client stay as they are; a revived
-      // object keeps the version it was deleted at
-      this.store.apply(edit, 'local', label);
+      if (isExternal(step)) {
+        if (which === 'undo') step.undo();
+        else step.redo();
+      } else {
+        // versions of the objects now on the client stay as they are; a revived
+        // object keeps the version it was deleted at
+        this.store.apply(step[which], 'local', `${which === 'undo' ? 'Undo' : 'Redo'} ${step.label}`);
+      }
     } finally {
       this.replaying = false;
     }
@@ -93,7 +122,7 @@ export class UndoManager {
   undo(): boolean {
     const step = this.done.pop();
     if (!step) return false;
-    this.run(step.undo, `Undo ${step.label}`);
+    this.run(step, 'undo');
     this.undone.push(step);
     this.emit();
     return true;
@@ -102,7 +131,7 @@ export class UndoManager {
   redo(): boolean {
     const step = this.undone.pop();
     if (!step) return false;
-    this.run(step.redo, `Redo ${step.label}`);
+    this.run(step, 'redo');
     this.done.push(step);
     this.emit();
     return true;

@@ -47,6 +47,8 @@ export interface Tool {
   click?(p: ImagePoint, m: Modifiers): void;
   dblclick?(p: ImagePoint, m: Modifiers): void;
   move?(p: ImagePoint): void;
+  /** Mouse wheel over the slide: return true to keep it from zooming. */
+  scroll?(deltaY: number, m: Modifiers): boolean;
   /** Keyboard: return true when handled. */
   key?(e: KeyboardEvent): boolean;
   /** Draws the gesture in progress (canvas px = toScreen(image px)). */
@@ -55,4 +57,7 @@ export interface Tool {
   finish?(): void;
 }
 
-export type ToolId = 'select' | 'polygon' | 'freehand' | 'rectangle' | 'ellipse' | 'point' | 'ruler';
+export type ToolId = 'select' | 'polygon' | 'freehand' | 'rectangle' | 'ellipse' | 'point' | 'ruler' | 'brush' | 'eraser' | 'flood';
+
+/** Tools that paint the mask (the others draw annotations). */
+export const PAINT_TOOLS: readonly ToolId[] = ['brush', 'eraser', 'flood'];

@@ -17,6 +17,7 @@ import { SelectTool } from '../tools/select-tool.js';
 import type { ImagePoint, Modifiers, Tool, ToolContext, ToolId } from '../tools/tool.js';
 import type { AnnotationSession } from './annotation-session.js';
 import { drawHandles, paletteColours, type DrawStyle, type Transform } from './draw-annotations.js';
+import { imageTransform } from './image-transform.js';
 import { LodTiles } from './lod-tiles.js';
 
 /** Above this many objects in view, draw the raster level of detail. */
@@ -26,6 +27,8 @@ export interface LayerOptions {
   mpp: number | null;
   currentClass: () => string | null;
   onToolChange?: (id: ToolId) => void;
+  /** More tools (the mask's brush, eraser and flood fill). */
+  extraTools?: Tool[];
 }
 
 function newId(): string {
@@ -74,6 +77,7 @@ export class AnnotationLayer {
       ['point', new PointTool(ctx)],
       ['ruler', new RulerTool(ctx)],
     ]);
+    for (const t of opts.extraTools ?? []) this.tools.set(t.id, t);
     this.tool = this.tools.get('select') as Tool;
     this.listen();
     this.unsub.push(session.store.observe(() => this.redraw()));
@@ -128,8 +132,13 @@ export class AnnotationLayer {
     return this.tool.id;
   }
 
+  /** True when a tool with this id exists (paint tools only when the mask is available). */
+  hasTool(id: ToolId): boolean {
+    return this.tools.has(id);
+  }
+
   setTool(id: ToolId): void {
-    if (id === this.tool.id) return;
+    if (id === this.tool.id || !this.tools.has(id)) return;
     this.tool.finish?.();
     this.tool = this.tools.get(id) as Tool;
     this.viewer.canvas.style.cursor = this.tool.cursor;
@@ -157,11 +166,7 @@ export class AnnotationLayer {
   }
 
   private transform(): Transform {
-    const item = this.item();
-    const dpr = devicePixelRatio;
-    if (!item) return { ox: 0, oy: 0, scale: 1 };
-    const origin = this.viewer.viewport.viewportToViewerElementCoordinates(item.imageToViewportCoordinates(0, 0, true));
-    return { ox: origin.x * dpr, oy: origin.y * dpr, scale: this.zoom() * dpr };
+    return imageTransform(this.viewer) ?? { ox: 0, oy: 0, scale: 1 };
   }
 
   // ---- events
@@ -202,6 +207,10 @@ export class AnnotationLayer {
     this.on('canvas-double-click', (e) => {
       if (this.tool.id !== 'select' || this.session.selection.size > 0) e.preventDefaultAction = true;
       this.tool.dblclick?.(this.toImage(e.position), this.mods(e));
+    });
+    this.on('canvas-scroll', (e) => {
+      const ev = e.originalEvent as WheelEvent | undefined;
+      if (ev && this.tool.scroll?.(ev.deltaY, this.mods(e))) e.preventDefaultAction = true;
     });
     for (const name of ['update-viewport', 'resize', 'open']) this.on(name, () => this.draw());
     const move = (ev: PointerEvent): void => {

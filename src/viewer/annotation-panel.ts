@@ -11,6 +11,7 @@ import type { SyncState } from '../services/sync.js';
 import type { ToolId } from '../tools/tool.js';
 import type { AnnotationLayer } from './annotation-layer.js';
 import type { AnnotationSession, LoadProgress } from './annotation-session.js';
+import { panelStyles } from './panel-styles.js';
 
 const TOOLS: Array<{ id: ToolId; label: string; key: string }> = [
   { id: 'select', label: 'Select', key: 'v' },
@@ -80,7 +81,9 @@ export class WsiAnnotationPanel extends LitElement {
     this.importStatus = null;
   }
 
-  static override styles = css`
+  static override styles = [
+    panelStyles,
+    css`
     :host {
       display: flex;
       flex-direction: column;
@@ -94,82 +97,8 @@ export class WsiAnnotationPanel extends LitElement {
       overflow: auto;
       border-left: 1px solid #d0d0d5;
     }
-    h3 {
-      margin: 4px 0;
-      font-size: 12px;
-      text-transform: uppercase;
-      letter-spacing: 0.04em;
-      color: #555;
-    }
-    .grid {
-      display: grid;
-      grid-template-columns: 1fr 1fr;
-      gap: 4px;
-    }
-    button {
-      font: inherit;
-      padding: 4px 6px;
-      border: 1px solid #c4c4cc;
-      border-radius: 4px;
-      background: #fff;
-      cursor: pointer;
-      text-align: left;
-    }
-    button[aria-pressed='true'] {
-      background: #dbe5fd;
-      border-color: #4c8bf5;
-    }
-    button:disabled {
-      opacity: 0.5;
-      cursor: default;
-    }
-    kbd {
-      float: right;
-      color: #888;
-      font-size: 11px;
-    }
-    .swatch {
-      display: inline-block;
-      width: 10px;
-      height: 10px;
-      border-radius: 2px;
-      margin-right: 6px;
-      vertical-align: -1px;
-    }
-    .status {
-      padding: 6px 8px;
-      border-radius: 4px;
-      background: #e8f5e9;
-    }
-    .status.warn {
-      background: #fff3e0;
-    }
-    .status.bad {
-      background: #fdecea;
-    }
-    label {
-      display: block;
-      margin: 4px 0 2px;
-    }
-    input[type='text'],
-    textarea,
-    select {
-      width: 100%;
-      box-sizing: border-box;
-      font: inherit;
-    }
-    .conflict {
-      border: 1px solid #e5534b;
-      border-radius: 6px;
-      padding: 8px;
-      background: #fff;
-    }
-    .conflict pre {
-      white-space: pre-wrap;
-      font-size: 11px;
-      margin: 4px 0;
-    }
-  `;
+    `,
+  ];
 
   protected override updated(changed: Map<string, unknown>): void {
     if (changed.has('session') || changed.has('layer')) this.subscribe();
@@ -327,6 +256,7 @@ export class WsiAnnotationPanel extends LitElement {
         <button data-testid="lock" title="Lock or unlock the selection (L)" @click=${() => this.layer?.toggleLock()}>Lock</button>
         <button data-testid="delete" title="Delete the selection (Del)" @click=${() => this.layer?.deleteSelected()}>Delete</button>
       </div>
+      <slot name="mask"></slot>
       <h3>Classes</h3>
       <div class="grid">
         ${(s?.palette ?? []).map(

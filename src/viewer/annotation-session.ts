@@ -15,6 +15,8 @@ import { DensityGrid } from '../state/density-grid.js';
 import { Selection } from '../state/selection.js';
 import { SpatialIndex, localBuilder, type IndexBuilder } from '../state/spatial-index.js';
 import { UndoManager } from '../state/undo.js';
+import { MaskApi } from '../services/mask-api.js';
+import { MaskSession } from './mask-session.js';
 import type { PackedPage } from '../../workers/annotation-pages.js';
 import { packPage } from '../../workers/annotation-pages.js';
 
@@ -49,6 +51,8 @@ export class AnnotationSession {
   readonly undo: UndoManager;
   readonly selection: Selection;
   palette: AnnotationClass[] = DEFAULT_CLASSES;
+  /** This annotator's painted mask (null when the server has no mask support). */
+  mask: MaskSession | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
   private loader: LoaderApi | null = null;
   private aborted = false;
@@ -72,13 +76,20 @@ export class AnnotationSession {
   static async open(server: string, slide: string, width: number, height: number): Promise<AnnotationSession> {
     const api = new AnnotationApi(server, slide);
     const store = new AnnotationStore();
-    const sync = new SyncEngine(store, await openOutbox(), api);
+    const outbox = await openOutbox();
+    const sync = new SyncEngine(store, outbox, api);
     const { builder, worker } = workerBuilder();
     const session = new AnnotationSession(api, store, sync, builder, width, height, worker ? [worker] : []);
     try {
       session.palette = await api.classes();
     } catch {
       // the defaults until the server answers
+    }
+    try {
+      const annotator = await MaskApi.me(server);
+      session.mask = MaskSession.open(server, slide, annotator, width, height, outbox, session.undo);
+    } catch {
+      // a server without masks: annotation tools only
     }
     return session;
   }
@@ -137,6 +148,8 @@ export class AnnotationSession {
       if (!(await this.loadPages({ limit: pageSize }))) return;
       await this.index.rebuild();
       await this.sync.resume();
+      // the painted mask (its failure is shown by the mask panel; annotations still work)
+      await this.mask?.load().catch(() => undefined);
       this.report({ done: true });
     } catch (err) {
       this.report({ error: (err as Error).message, done: true });
@@ -165,6 +178,7 @@ export class AnnotationSession {
     this.aborted = true;
     // unsent edits keep going to the server after the slide is closed
     this.sync.detach();
+    this.mask?.dispose();
     for (const w of this.workers) w.terminate();
   }
 }

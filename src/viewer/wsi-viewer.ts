@@ -6,7 +6,9 @@
  *
  * Attributes: server (default: same origin), slide, drawer (auto|canvas|webgl),
  * view ("x,y,zoom" to start at), annotate (show the annotation tools and
- * layer). Events: wsi-view-change {slide, view}, wsi-slide-open {slide, info},
+ * layer, and the painting tools when the server keeps masks),
+ * paint-min-magnification (painting is enabled from this magnification;
+ * default 10). Events: wsi-view-change {slide, view}, wsi-slide-open {slide, info},
  * wsi-slide-error {slide, code, message}.
  */
 import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
@@ -26,6 +28,9 @@ import { AnnotationLayer } from './annotation-layer.js';
 import { AnnotationSession } from './annotation-session.js';
 import './annotation-panel.js';
 import { toolForKey } from './annotation-panel.js';
+import './mask-panel.js';
+import { paintToolForKey } from './mask-panel.js';
+import { PaintController } from './paint-controller.js';
 import type { ToolId } from '../tools/tool.js';
 
 export interface ViewChangeDetail {
@@ -47,7 +52,10 @@ export class WsiViewer extends LitElement {
     drawer: { type: String },
     view: { type: String },
     annotate: { type: Boolean },
+    paintMinMagnification: { type: Number, attribute: 'paint-min-magnification' },
     info: { state: true },
+    paint: { state: true },
+    paintTick: { state: true },
     layer: { state: true },
     session: { state: true },
     currentClass: { state: true },
@@ -63,7 +71,10 @@ export class WsiViewer extends LitElement {
   declare drawer: string;
   declare view: string;
   declare annotate: boolean;
+  declare paintMinMagnification: number;
   declare info: SlideDetail | null;
+  declare paint: PaintController | null;
+  declare paintTick: number;
   declare layer: AnnotationLayer | null;
   declare session: AnnotationSession | null;
   declare currentClass: string | null;
@@ -98,7 +109,10 @@ export class WsiViewer extends LitElement {
     this.drawer = 'auto';
     this.view = '';
     this.annotate = false;
+    this.paintMinMagnification = 10;
     this.info = null;
+    this.paint = null;
+    this.paintTick = 0;
     this.layer = null;
     this.session = null;
     this.currentClass = 'Tumour';
@@ -288,10 +302,23 @@ export class WsiViewer extends LitElement {
       return;
     }
     this.session = session;
+    if (session.mask) {
+      // its canvas goes in first, under the annotations
+      const paint = new PaintController(viewer, session, session.mask, {
+        magnification: () => this.magnificationNow(),
+        currentClass: () => this.currentClass,
+        mpp: this.info.mpp,
+        onChange: () => this.paintTick++,
+        redraw: () => this.layer?.redraw(),
+      });
+      paint.minMagnification = this.paintMinMagnification;
+      this.paint = paint;
+    }
     this.layer = new AnnotationLayer(viewer, session, {
       mpp: this.info.mpp,
       currentClass: () => this.currentClass,
       onToolChange: (id) => (this.tool = id),
+      extraTools: this.paint?.tools ?? [],
     });
     this.tool = 'select';
     const v = this.getView();
@@ -311,6 +338,8 @@ export class WsiViewer extends LitElement {
       this.finishGesture();
       this.layer.destroy();
     }
+    this.paint?.destroy();
+    this.paint = null;
     this.session?.dispose();
     this.layer = null;
     this.session = null;
@@ -396,6 +425,13 @@ export class WsiViewer extends LitElement {
     this.osd.fit();
   }
 
+  /** The magnification now (null when the slide has neither objective power nor MPP). */
+  magnificationNow(): number | null {
+    const objective = this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null;
+    const v = this.osd.currentView();
+    return objective && v ? magnification(objective.power, v.zoom) : null;
+  }
+
   /** Zooms to a magnification (1.25×…40×) around the centre of the view. */
   setMagnification(mag: number): void {
     const objective = this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null;
@@ -443,11 +479,12 @@ export class WsiViewer extends LitElement {
     const layer = this.layer as AnnotationLayer;
     if (layer.key(e)) return true;
     if (e.ctrlKey || e.metaKey || e.altKey) return false;
-    const tool = toolForKey(e.key);
-    if (tool) {
+    const tool = toolForKey(e.key) ?? paintToolForKey(e.key);
+    if (tool && layer.hasTool(tool)) {
       layer.setTool(tool);
       return true;
     }
+    if (this.paint?.key(e)) return true;
     const cls = this.session?.palette.find((c) => c.hotkey === e.key);
     if (cls) {
       this.currentClass = cls.name;
@@ -514,13 +551,18 @@ export class WsiViewer extends LitElement {
               ? html`<div><kbd>v p f r e k m</kbd> select, polygon, freehand, rectangle, ellipse, point, ruler</div>
                   <div><kbd>Ctrl+Z</kbd>/<kbd>Ctrl+Shift+Z</kbd> undo / redo</div>
                   <div><kbd>Del</kbd> delete · <kbd>u</kbd> union · <kbd>U</kbd> subtract · <kbd>L</kbd> lock</div>
+                  ${this.paint
+                    ? html`<div><kbd>b B q</kbd> brush, eraser (or Alt+brush), fill region · <kbd>[ ]</kbd> brush size · <kbd>i</kbd> inside ROIs only · <kbd>G</kbd> fill selected ROIs</div>`
+                    : nothing}
                   ${(this.session?.palette ?? []).filter((c) => c.hotkey).map((c) => html`<div><kbd>${c.hotkey}</kbd> class ${c.name}</div>`)}`
               : nothing}
           </div>`
         : nothing}
       </div>
       ${this.annotate && open
-        ? html`<wsi-annotation-panel .layer=${this.layer} .session=${this.session} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .tool=${this.tool}></wsi-annotation-panel>`
+        ? html`<wsi-annotation-panel .layer=${this.layer} .session=${this.session} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .tool=${this.tool}>
+            ${this.paint ? html`<wsi-mask-panel slot="mask" .paint=${this.paint} .layer=${this.layer} .tool=${this.tool} .tick=${this.paintTick + this.zoom}></wsi-mask-panel>` : nothing}
+          </wsi-annotation-panel>`
         : nothing}
     `;
   }

@@ -1,0 +1,68 @@
+/** The browser's client for the mask API (see docs/masks.md). */
+import { postChange } from './http.js';
+
+/** One tile write as the server takes it: base64 of the zlib-compressed 512 × 512 class ids. */
+export interface MaskTileWireOp {
+  tx: number;
+  ty: number;
+  ifMatch: number;
+  data: string;
+}
+
+export interface MaskTileResult {
+  tx: number;
+  ty: number;
+  version: number;
+}
+
+export interface MaskBatchResponse {
+  status: number;
+  body: {
+    results?: MaskTileResult[];
+    code?: string;
+    message?: string;
+    detail?: { index?: number; current?: { tx: number; ty: number; version: number } };
+  };
+}
+
+export class MaskApi {
+  constructor(
+    readonly server: string,
+    readonly slide: string,
+    readonly annotator: string,
+  ) {}
+
+  static async me(server: string): Promise<string> {
+    const res = await fetch(`${server}/api/me`);
+    if (!res.ok) throw new Error(`the user could not be read (${res.status})`);
+    return ((await res.json()) as { user: string }).user;
+  }
+
+  private base(): string {
+    return `${this.server}/api/slides/${encodeURIComponent(this.slide)}/masks/${encodeURIComponent(this.annotator)}`;
+  }
+
+  /** The tile pack, whole or within a level-0 box. */
+  packUrl(bbox?: [number, number, number, number]): string {
+    return bbox ? `${this.base()}/tiles?bbox=${bbox.map((v) => Math.round(v)).join(',')}` : `${this.base()}/tiles`;
+  }
+
+  batch(opId: string, ops: MaskTileWireOp[], signal?: AbortSignal): Promise<MaskBatchResponse> {
+    return postChange<MaskBatchResponse['body']>(`${this.base()}/tiles`, opId, { ops }, signal);
+  }
+
+  exportUrl(): string {
+    return `${this.base()}/export.tiff`;
+  }
+
+  summaryUrl(): string {
+    return `${this.base()}/summary`;
+  }
+}
+
+/** Base64 of bytes (chunked, so large tiles do not overflow the argument list). */
+export function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}

@@ -1,0 +1,253 @@
+/**
+ * The painted mask over the slide: a canvas under the annotation overlay
+ * that draws, for the current view, the mask pyramid level whose pixels are
+ * closest to screen pixels (level 0 from 1 screen px per image px up), one
+ * bitmap per 512-px tile, coloured in the mask worker and cached. A change
+ * marks the tiles above it stale: the stale bitmap stays on screen until its
+ * replacement is ready, so nothing flickers. Pixels are drawn crisp (no
+ * smoothing) so class boundaries can be checked at high magnification.
+ */
+import type OpenSeadragon from 'openseadragon';
+import { MASK_TILE, tileKey } from '../core/mask/mask-grid.js';
+import type { EncodedTile } from '../core/mask/rle.js';
+import type { MaskPyramid } from '../state/mask-pyramid.js';
+import { imageTransform } from './image-transform.js';
+
+const MAX_BITMAPS = 96;
+
+interface Cached {
+  bitmap: ImageBitmap;
+  fresh: boolean;
+  used: number;
+}
+
+export type TileRenderer = (tile: EncodedTile, lut: Uint32Array, outline: boolean) => Promise<ImageBitmap>;
+
+/** #rrggbb → little-endian RGBA as one Uint32 (opaque). */
+export function packColour(hex: string): number {
+  const m = /^#?([0-9a-f]{6})$/i.exec(hex);
+  const v = m ? parseInt(m[1] as string, 16) : 0xff00ff;
+  return ((0xff << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
+}
+
+export class MaskLayer {
+  readonly canvas: HTMLCanvasElement;
+  private readonly cache = new Map<string, Cached>();
+  private readonly inflight = new Map<string, number>();
+  private readonly generation = new Map<string, number>();
+  private clock = 0;
+  private frame = 0;
+  private lut = new Uint32Array(256);
+  private opacityValue = 0.5;
+  private outlineValue = false;
+  visible = true;
+  /** Resolvers waiting for level-0 tiles to be drawn fresh (see whenVisible). */
+  private readonly waiters: Array<{ keys: Set<string>; resolve: (t: number) => void }> = [];
+  private readonly handlers: Array<[string, OpenSeadragon.EventHandler<never>]> = [];
+  private readonly unsubscribe: () => void;
+
+  constructor(
+    private readonly viewer: OpenSeadragon.Viewer,
+    private readonly pyramid: MaskPyramid,
+    private readonly render: TileRenderer,
+    colours: Map<number, string>,
+  ) {
+    this.canvas = document.createElement('canvas');
+    Object.assign(this.canvas.style, { position: 'absolute', left: '0', top: '0', width: '100%', height: '100%', pointerEvents: 'none' });
+    this.canvas.setAttribute('data-testid', 'mask-canvas');
+    viewer.canvas.appendChild(this.canvas);
+    this.setColours(colours);
+    for (const name of ['update-viewport', 'resize', 'open']) {
+      const h = (() => this.draw()) as unknown as OpenSeadragon.EventHandler<never>;
+      viewer.addHandler(name as never, h);
+      this.handlers.push([name, h]);
+    }
+    this.unsubscribe = pyramid.onInvalidate((keys) => {
+      for (const k of keys) {
+        const c = this.cache.get(k);
+        if (c) c.fresh = false;
+        this.generation.set(k, (this.generation.get(k) ?? 0) + 1);
+        this.inflight.delete(k);
+      }
+      this.redraw();
+    });
+  }
+
+  /** Class id → colour. */
+  setColours(colours: Map<number, string>): void {
+    const lut = new Uint32Array(256);
+    for (const [id, c] of colours) if (id > 0 && id < 256) lut[id] = packColour(c);
+    this.lut = lut;
+    this.invalidateAll();
+  }
+
+  get opacity(): number {
+    return this.opacityValue;
+  }
+
+  set opacity(v: number) {
+    this.opacityValue = Math.max(0, Math.min(1, v));
+    this.redraw();
+  }
+
+  get outline(): boolean {
+    return this.outlineValue;
+  }
+
+  set outline(v: boolean) {
+    if (v === this.outlineValue) return;
+    this.outlineValue = v;
+    this.invalidateAll();
+  }
+
+  private invalidateAll(): void {
+    for (const [k, c] of this.cache) {
+      c.fresh = false;
+      this.generation.set(k, (this.generation.get(k) ?? 0) + 1);
+    }
+    this.inflight.clear();
+    this.redraw();
+  }
+
+  redraw(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  /** The pyramid level drawn at a zoom (CSS px per image px). */
+  levelFor(zoom: number): number {
+    return Math.max(0, Math.min(this.pyramid.maxLevel, Math.floor(Math.log2(1 / zoom))));
+  }
+
+  draw(): void {
+    const canvas = this.canvas;
+    const w = Math.round(canvas.clientWidth * devicePixelRatio);
+    const h = Math.round(canvas.clientHeight * devicePixelRatio);
+    if (canvas.width !== w || canvas.height !== h) {
+      canvas.width = w;
+      canvas.height = h;
+    }
+    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
+    ctx.clearRect(0, 0, w, h);
+    const t = imageTransform(this.viewer);
+    if (!t || !this.visible || w === 0) return;
+    const level = this.levelFor(t.scale / devicePixelRatio);
+    const span = MASK_TILE * 2 ** level;
+    const x0 = -t.ox / t.scale;
+    const y0 = -t.oy / t.scale;
+    const x1 = (w - t.ox) / t.scale;
+    const y1 = (h - t.oy) / t.scale;
+    ctx.imageSmoothingEnabled = false;
+    ctx.globalAlpha = this.opacityValue;
+    const drawn: string[] = [];
+    for (let ty = Math.max(0, Math.floor(y0 / span)); ty <= Math.floor(y1 / span); ty++) {
+      for (let tx = Math.max(0, Math.floor(x0 / span)); tx <= Math.floor(x1 / span); tx++) {
+        if (this.pyramid.isEmpty(level, tx, ty)) continue;
+        const key = `${level}/${tileKey(tx, ty)}`;
+        const c = this.cache.get(key);
+        if (!c || !c.fresh) this.request(key, level, tx, ty);
+        if (!c) continue;
+        c.used = ++this.clock;
+        const x = Math.round(t.ox + tx * span * t.scale);
+        const y = Math.round(t.oy + ty * span * t.scale);
+        const size = Math.round(t.ox + (tx + 1) * span * t.scale) - x;
+        ctx.drawImage(c.bitmap, x, y, size, Math.round(t.oy + (ty + 1) * span * t.scale) - y);
+        if (c.fresh && level === 0) drawn.push(tileKey(tx, ty));
+      }
+    }
+    ctx.globalAlpha = 1;
+    if (this.waiters.length) this.settleWaiters(drawn);
+  }
+
+  private request(key: string, level: number, tx: number, ty: number): void {
+    const gen = this.generation.get(key) ?? 0;
+    if (this.inflight.get(key) === gen) return;
+    this.inflight.set(key, gen);
+    void this.pyramid
+      .get(level, tx, ty)
+      .then((tile) => (tile ? this.render(tile, this.lut, this.outlineValue) : null))
+      .then((bitmap) => {
+        if ((this.generation.get(key) ?? 0) !== gen) {
+          bitmap?.close();
+          return;
+        }
+        this.inflight.delete(key);
+        const old = this.cache.get(key);
+        if (!bitmap) {
+          old?.bitmap.close();
+          this.cache.delete(key);
+          return;
+        }
+        if (old && old.bitmap !== bitmap) old.bitmap.close();
+        this.cache.set(key, { bitmap, fresh: true, used: ++this.clock });
+        this.evict();
+        this.redraw();
+      })
+      .catch(() => {
+        this.inflight.delete(key);
+      });
+  }
+
+  private evict(): void {
+    if (this.cache.size <= MAX_BITMAPS) return;
+    const old = [...this.cache.entries()].sort((a, b) => a[1].used - b[1].used);
+    for (const [k, c] of old.slice(0, this.cache.size - MAX_BITMAPS)) {
+      c.bitmap.close();
+      this.cache.delete(k);
+    }
+  }
+
+  /**
+   * Resolves (with the time) once every given level-0 tile that is in view
+   * has been drawn from its current content — how "painted → visible" is
+   * measured and how the brush knows when to drop its preview.
+   */
+  whenVisible(keys0: string[]): Promise<number> {
+    const want = new Set(keys0.filter((k) => this.inView(k)));
+    if (want.size === 0) return Promise.resolve(performance.now());
+    return new Promise((resolve) => {
+      this.waiters.push({ keys: want, resolve });
+      this.redraw();
+    });
+  }
+
+  private inView(key0: string): boolean {
+    const t = imageTransform(this.viewer);
+    if (!t || this.levelFor(t.scale / devicePixelRatio) !== 0) return false;
+    const [tx, ty] = key0.split(',').map(Number) as [number, number];
+    const w = this.canvas.width;
+    const h = this.canvas.height;
+    const sx0 = t.ox + tx * MASK_TILE * t.scale;
+    const sy0 = t.oy + ty * MASK_TILE * t.scale;
+    const s = MASK_TILE * t.scale;
+    return sx0 < w && sy0 < h && sx0 + s > 0 && sy0 + s > 0;
+  }
+
+  private settleWaiters(drawn: string[]): void {
+    const now = performance.now();
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const wt = this.waiters[i] as (typeof this.waiters)[number];
+      for (const k of drawn) wt.keys.delete(k);
+      // keys that left the view no longer count
+      for (const k of [...wt.keys]) if (!this.inView(k)) wt.keys.delete(k);
+      if (wt.keys.size === 0) {
+        this.waiters.splice(i, 1);
+        wt.resolve(now);
+      }
+    }
+  }
+
+  destroy(): void {
+    cancelAnimationFrame(this.frame);
+    this.unsubscribe();
+    for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
+    for (const c of this.cache.values()) c.bitmap.close();
+    this.cache.clear();
+    for (const w of this.waiters) w.resolve(performance.now());
+    this.waiters.length = 0;
+    this.canvas.remove();
+  }
+}

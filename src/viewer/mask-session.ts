@@ -1,0 +1,237 @@
+/**
+ * The painted mask of the open slide for this annotator: the store and
+ * what observes it (pyramid, undo, sync), the mask worker, loading, and the
+ * edits — brush strokes, polygon fills (ROIs) and flood fills. Edits run one
+ * at a time in the worker on copies of the tiles they touch; each becomes
+ * one change (one undo step) when its result comes back. Large fills are cut
+ * into bands of tiles so the worker never holds hundreds of dense tiles.
+ */
+import * as Comlink from 'comlink';
+import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
+import type { PixelBox } from '../core/mask/raster.js';
+import type { EncodedTile } from '../core/mask/rle.js';
+import { MaskApi } from '../services/mask-api.js';
+import { MaskSync } from '../services/mask-sync.js';
+import type { Outbox } from '../services/outbox.js';
+import { MaskPyramid } from '../state/mask-pyramid.js';
+import { MaskStore, type MaskTileWrite } from '../state/mask-store.js';
+import type { UndoManager } from '../state/undo.js';
+import type { PackedTile, PaintJob, PaintResult, TileIn } from '../../workers/mask-ops.js';
+import type { MaskWorkerApi } from '../../workers/mask.worker.js';
+
+/** What the session needs from the mask worker (an in-process stand-in works for tests). */
+export interface MaskWorker {
+  paint(job: PaintJob, slide: PixelBox): Promise<PaintResult>;
+  reduce(children: Array<EncodedTile | null>): Promise<EncodedTile>;
+  render(tile: EncodedTile, lut: Uint32Array, outline: boolean): Promise<ImageBitmap>;
+  readPack(url: string): Promise<PackedTile[]>;
+  compress(tile: EncodedTile): Promise<Uint8Array>;
+}
+
+/** Tile rows per worker job for big fills (bounds the worker's dense copies). */
+const BAND_ROWS = 4;
+
+export interface EditOutcome {
+  /** Level-0 tiles changed. */
+  keys: string[];
+  pixels: number;
+  refused: string | null;
+}
+
+type JobSpec = Omit<PaintJob, 'tiles' | 'bounds'> & { bounds?: PixelBox };
+
+export class MaskSession {
+  readonly store = new MaskStore();
+  readonly pyramid: MaskPyramid;
+  readonly sync: MaskSync;
+  readonly slideBox: PixelBox;
+  loaded = false;
+  loadError: string | null = null;
+  private chain: Promise<unknown> = Promise.resolve();
+  private replaying = false;
+  private readonly unsubscribe: () => void;
+
+  private constructor(
+    readonly api: MaskApi,
+    readonly worker: MaskWorker,
+    private readonly terminate: () => void,
+    outbox: Outbox,
+    undo: UndoManager,
+    width: number,
+    height: number,
+  ) {
+    this.slideBox = { x0: 0, y0: 0, x1: width, y1: height };
+    this.pyramid = new MaskPyramid(this.store, width, height, (children) => worker.reduce(children));
+    this.sync = new MaskSync(this.store, outbox, api, {
+      compress: (t) => worker.compress(t),
+      fetchTile: async (tx, ty) => {
+        const x = tx * MASK_TILE;
+        const y = ty * MASK_TILE;
+        const tiles = await worker.readPack(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE]));
+        const t = tiles.find((p) => p.tx === tx && p.ty === ty);
+        return t ? { tile: t.tile, version: t.version } : null;
+      },
+    });
+    // one edit, one undo step; undo and redo go through the same queue as edits
+    this.unsubscribe = this.store.observe((c) => {
+      if (c.origin !== 'local' || this.replaying) return;
+      const before: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.before }));
+      const after: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.after }));
+      undo.push({ label: c.label, undo: () => this.replay(before, `Undo ${c.label}`), redo: () => this.replay(after, `Redo ${c.label}`) });
+    });
+  }
+
+  static open(server: string, slide: string, annotator: string, width: number, height: number, outbox: Outbox, undo: UndoManager): MaskSession {
+    const w = new Worker(new URL('../../workers/mask.worker.ts', import.meta.url), { type: 'module' });
+    return new MaskSession(new MaskApi(server, slide, annotator), Comlink.wrap<MaskWorkerApi>(w), () => w.terminate(), outbox, undo, width, height);
+  }
+
+  /** A session on a given worker (tests run the mask operations in-process). */
+  static create(api: MaskApi, worker: MaskWorker, terminate: () => void, outbox: Outbox, undo: UndoManager, width: number, height: number): MaskSession {
+    return new MaskSession(api, worker, terminate, outbox, undo, width, height);
+  }
+
+  private replay(writes: MaskTileWrite[], label: string): void {
+    this.chain = this.chain.then(() => {
+      this.replaying = true;
+      try {
+        this.store.apply(writes, 'local', label);
+      } finally {
+        this.replaying = false;
+      }
+    });
+  }
+
+  /** Loads this annotator's tiles, then re-applies and resumes unsent edits. */
+  async load(): Promise<void> {
+    try {
+      await this.sync.handOver();
+      const tiles = await this.worker.readPack(this.api.packUrl());
+      this.store.apply(
+        tiles.map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
+        'remote',
+        'Load',
+      );
+      await this.sync.resume();
+      this.loaded = true;
+    } catch (err) {
+      this.loadError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  /** Waits until every queued edit has been applied to the store. */
+  idle(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
+  private tilesIn(box: PixelBox): TileIn[] {
+    const g = maskGridSize(this.slideBox.x1, this.slideBox.y1);
+    const out: TileIn[] = [];
+    const tx0 = Math.max(0, Math.floor(box.x0 / MASK_TILE));
+    const ty0 = Math.max(0, Math.floor(box.y0 / MASK_TILE));
+    const tx1 = Math.min(g.cols - 1, Math.floor((box.x1 - 1) / MASK_TILE));
+    const ty1 = Math.min(g.rows - 1, Math.floor((box.y1 - 1) / MASK_TILE));
+    for (let ty = ty0; ty <= ty1; ty++) {
+      for (let tx = tx0; tx <= tx1; tx++) {
+        const key = tileKey(tx, ty);
+        out.push({ key, tile: this.store.has(key) ? this.store.get(key) : null });
+      }
+    }
+    return out;
+  }
+
+  private clipToSlide(b: PixelBox): PixelBox {
+    const s = this.slideBox;
+    return { x0: Math.max(s.x0, Math.floor(b.x0)), y0: Math.max(s.y0, Math.floor(b.y0)), x1: Math.min(s.x1, Math.ceil(b.x1)), y1: Math.min(s.y1, Math.ceil(b.y1)) };
+  }
+
+  /** Runs one edit over `box` in the worker (in bands when large) and applies it as one change. */
+  private edit(spec: JobSpec, box: PixelBox, label: string): Promise<EditOutcome> {
+    const run = this.chain.then(async (): Promise<EditOutcome> => {
+      const b = this.clipToSlide(box);
+      if (b.x1 <= b.x0 || b.y1 <= b.y0) return { keys: [], pixels: 0, refused: 'nothing of it lies on the slide' };
+      const writes = new Map<string, EncodedTile>();
+      let pixels = 0;
+      const band = spec.kind === 'flood' ? b.y1 - b.y0 : BAND_ROWS * MASK_TILE;
+      for (let y = spec.kind === 'flood' ? b.y0 : Math.floor(b.y0 / band) * band; y < b.y1; y += band) {
+        const part: PixelBox = { x0: b.x0, x1: b.x1, y0: Math.max(b.y0, y), y1: Math.min(b.y1, y + band) };
+        const job: PaintJob = { ...spec, bounds: spec.kind === 'flood' ? b : part, tiles: this.tilesIn(part) };
+        const r = await this.worker.paint(job, this.slideBox);
+        if (r.refused) return { keys: [], pixels: 0, refused: r.refused };
+        for (const c of r.changed) writes.set(c.key, c.tile);
+        pixels += r.pixels;
+      }
+      if (writes.size === 0) return { keys: [], pixels: 0, refused: null };
+      this.store.apply([...writes].map(([key, tile]) => ({ key, tile })), 'local', label);
+      return { keys: [...writes.keys()], pixels, refused: null };
+    });
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** A brush (value > 0) or eraser (value 0) stroke; `clip` limits it to the union of those polygons (ROIs). */
+  stroke(path: Float64Array, radius: number, value: number, clip: Float64Array[][] | null): Promise<EditOutcome> {
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
+    for (let i = 0; i + 1 < path.length; i += 2) {
+      x0 = Math.min(x0, path[i] as number);
+      x1 = Math.max(x1, path[i] as number);
+      y0 = Math.min(y0, path[i + 1] as number);
+      y1 = Math.max(y1, path[i + 1] as number);
+    }
+    const box = { x0: x0 - radius - 1, y0: y0 - radius - 1, x1: x1 + radius + 2, y1: y1 + radius + 2 };
+    const spec: JobSpec = { kind: 'stroke', value, stroke: { path, radius }, ...(clip ? { clip } : {}) };
+    return this.edit(spec, box, value === 0 ? 'Erase' : 'Brush stroke');
+  }
+
+  /** Fills polygons (each a list of flat rings) with a class: "fill ROI". */
+  fillPolygons(polygons: Float64Array[][], value: number, label: string): Promise<EditOutcome> {
+    let x0 = Infinity;
+    let y0 = Infinity;
+    let x1 = -Infinity;
+    let y1 = -Infinity;
+    for (const p of polygons) {
+      for (const r of p) {
+        for (let i = 0; i + 1 < r.length; i += 2) {
+          x0 = Math.min(x0, r[i] as number);
+          x1 = Math.max(x1, r[i] as number);
+          y0 = Math.min(y0, r[i + 1] as number);
+          y1 = Math.max(y1, r[i + 1] as number);
+        }
+      }
+    }
+    return this.edit({ kind: 'polygons', value, polygons }, { x0, y0, x1: x1 + 1, y1: y1 + 1 }, label);
+  }
+
+  /** Fills the closed region around (x, y) within `bounds` (the view). */
+  flood(x: number, y: number, value: number, bounds: PixelBox): Promise<EditOutcome> {
+    return this.edit({ kind: 'flood', value, flood: { x, y } }, bounds, 'Fill region');
+  }
+
+  /** Bytes the mask holds in memory (tiles and cached pyramid levels). */
+  residentBytes(): number {
+    return this.store.residentBytes() + this.pyramid.cachedBytes();
+  }
+
+  dispose(): void {
+    this.unsubscribe();
+    this.sync.detach();
+    // the worker stays until the queue has drained (it compresses what is sent), a minute at most;
+    // whatever is still queued then stays in the outbox for the next visit
+    let done = false;
+    const end = (): void => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      queueMicrotask(() => off());
+      this.terminate();
+    };
+    const timer = setTimeout(end, 60_000);
+    const off = this.sync.onChange((s) => {
+      if (s.queued === 0) end();
+    });
+  }
+}
