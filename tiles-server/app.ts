@@ -11,9 +11,12 @@ import type { Config } from './config.js';
 import { DecodePool } from './decode/pool.js';
 import { sendProblem } from './http/respond.js';
 import { annotationRoutes } from './http/annotation-routes.js';
+import { maskRoutes } from './http/mask-routes.js';
 import { makeRoutes, type Route } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
+import { MaskService } from './mask-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
+import { MaskStore } from './store/mask-store.js';
 import { openDatabase } from './store/database.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
@@ -110,9 +113,12 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   });
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const db = openDatabase(dbPath);
-  const annotations = new AnnotationService(new AnnotationStore(db), registry, opts.author, dbPath);
+  const annotationStore = new AnnotationStore(db);
+  const annotations = new AnnotationService(annotationStore, registry, opts.author, dbPath);
+  const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author);
   const routes = [
     ...annotationRoutes(annotations),
+    ...maskRoutes(masks),
     ...makeRoutes(service, () => ({
     slides: registry.list().length,
     decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },

@@ -239,7 +239,7 @@ describe('durability', () => {
     const db = new Database(join(server.dataDir, 'wsi.db'));
     expect(() => db.prepare('UPDATE history SET author = ? WHERE annotation_id = ?').run('mallory', a['id'])).toThrow(/append-only/);
     expect(() => db.prepare('DELETE FROM history WHERE annotation_id = ?').run(a['id'])).toThrow(/append-only/);
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
   });

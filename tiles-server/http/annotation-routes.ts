@@ -1,7 +1,8 @@
 /**
  * Annotation routes: CRUD with ETag/If-Match and Idempotency-Key, atomic
  * batches, history and restore, bounding-box reads, the class palette, and
- * import/export in the formats other tools write.
+ * import/export in the formats other tools write. Classes carry their
+ * stable mask id (`id`), assigned by the store.
  */
 import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
@@ -113,7 +114,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         const body = (await readJson(ctx.req, 1 << 20, ctx.signal)) as { classes?: unknown };
         const list = body?.classes;
-        if (!Array.isArray(list) || list.length === 0 || list.length > 256) throw new WsiError('BAD_REQUEST', 'send {"classes": [{name, color, hotkey}]} with 1–256 classes');
+        if (!Array.isArray(list) || list.length === 0 || list.length > 256) throw new WsiError('BAD_REQUEST', 'send {"classes": [{name, color, hotkey}]} with 1–256 classes (each gets a mask id 1–255 that it keeps)');
         const seen = new Set<string>();
         const classes = list.map((c: unknown, i: number): AnnotationClass => {
           const o = c as Record<string, unknown>;
@@ -123,6 +124,19 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
           if (hk !== null && (typeof hk !== 'string' || hk.length !== 1)) throw new WsiError('BAD_REQUEST', `classes[${i}].hotkey must be one character or null`);
           if (seen.has(o['name'])) throw new WsiError('BAD_REQUEST', `class ${o['name']} appears twice`);
           seen.add(o['name']);
+          // mask ids are the server's: a client may send back what it read, but not choose one
+          const id = o['id'];
+          if (id !== undefined && id !== null) {
+            const known = svc.store.classIdOf(o['name']);
+            if (id !== known) {
+              throw new WsiError(
+                'BAD_REQUEST',
+                known === null
+                  ? `classes[${i}].id: the server assigns mask ids; leave id out for the new class ${o['name']}`
+                  : `classes[${i}].id: class ${o['name']} has mask id ${known}, not ${String(id)}; ids follow the name and never change (rename = a new class)`,
+              );
+            }
+          }
           return { name: o['name'], color: o['color'].toLowerCase(), hotkey: hk as string | null };
         });
         svc.store.setClasses(classes);

@@ -17,6 +17,7 @@ import {
   type AnnotationInput,
 } from '../../src/core/annotation.js';
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
+import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
 import type { Db } from './database.js';
 
 export type BatchOp =
@@ -24,6 +25,9 @@ export type BatchOp =
   | { op: 'update'; id: string; ifMatch: number; changes: Partial<Omit<AnnotationInput, 'id'>> }
   | { op: 'delete'; id: string; ifMatch: number }
   | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
+
+/** A palette class with its stable mask id (1–255). */
+export type RegisteredClass = AnnotationClass & { id: number | null };
 
 export interface BatchResult {
   status: number;
@@ -108,6 +112,11 @@ function stateOf(a: AnnotationInput, deleted: boolean): string {
   return JSON.stringify(s);
 }
 
+function idsExhausted(name: string): WsiError {
+  const msg = `class "${name}" cannot be added: all ${MAX_CLASS_ID} mask class ids have been given out (ids of removed classes are never reused, so masks keep their meaning); use an existing class instead`;
+  return new WsiError('CLASS_IDS_EXHAUSTED', msg, { name });
+}
+
 export class AnnotationStore {
   private readonly stmts;
 
@@ -135,9 +144,17 @@ export class AnnotationStore {
       deleteBox: db.prepare(`DELETE FROM annotations_rtree WHERE rowid = ?`),
       getOp: db.prepare<[string], { slide_id: string; request_hash: string; status: number; response: string }>(`SELECT slide_id, request_hash, status, response FROM operations WHERE op_id = ?`),
       putOp: db.prepare(`INSERT INTO operations (op_id, slide_id, request_hash, status, response, at) VALUES (?, ?, ?, ?, ?, ?)`),
-      classes: db.prepare<[], { name: string; color: string; hotkey: string | null }>(`SELECT name, color, hotkey FROM classes ORDER BY position`),
+      classes: db.prepare<[], { id: number | null; name: string; color: string; hotkey: string | null }>(
+        `SELECT i.id, c.name, c.color, c.hotkey FROM classes c LEFT JOIN class_ids i ON i.name = c.name ORDER BY c.position`,
+      ),
       clearClasses: db.prepare(`DELETE FROM classes`),
       putClass: db.prepare(`INSERT INTO classes (position, name, color, hotkey) VALUES (?, ?, ?, ?)`),
+      classId: db.prepare<[string], { id: number }>(`SELECT id FROM class_ids WHERE name = ?`),
+      everyClassId: db.prepare<[], { id: number; name: string; color: string }>(`SELECT id, name, color FROM class_ids ORDER BY id`),
+      putClassId: db.prepare(`INSERT INTO class_ids (id, name, color) VALUES (?, ?, ?)`),
+      recolourClassId: db.prepare(`UPDATE class_ids SET color = ? WHERE name = ? AND color <> ?`),
+      lastClassId: db.prepare<[], { value: number }>(`SELECT value FROM counters WHERE name = 'class_id'`),
+      setLastClassId: db.prepare(`INSERT INTO counters (name, value) VALUES ('class_id', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`),
     };
     if (this.stmts.classes.all().length === 0) this.setClasses(DEFAULT_CLASSES);
   }
@@ -183,23 +200,90 @@ export class AnnotationStore {
     }));
   }
 
-  classes(): AnnotationClass[] {
-    return this.stmts.classes.all().map((c) => ({ name: c.name, color: c.color, hotkey: c.hotkey }));
+  /**
+   * The palette in order, each class with its mask id (the value painted
+   * into masks). `id` is null only for a class past the 255th that a
+   * version-1 database held when it was migrated.
+   */
+  classes(): RegisteredClass[] {
+    return this.stmts.classes.all().map((c) => ({ id: c.id, name: c.name, color: c.color, hotkey: c.hotkey }));
   }
 
+  /** The mask id a class name has (or had, if it was removed), or null if it never had one. */
+  classIdOf(name: string): number | null {
+    return this.stmts.classId.get(name)?.id ?? null;
+  }
+
+  /** Every id ever given, with the name and last colour: masks may still hold ids of removed classes. */
+  everyClassId(): Array<{ id: number; name: string; color: string }> {
+    return this.stmts.everyClassId.all();
+  }
+
+  /**
+   * The ids that adding these names (in this order) would give, without
+   * writing anything; 409 CLASS_IDS_EXHAUSTED if they would run out.
+   */
+  previewClassIds(names: string[]): Map<string, number> {
+    const out = new Map<string, number>();
+    let next = this.stmts.lastClassId.get()?.value ?? 0;
+    for (const name of names) {
+      if (out.has(name)) continue;
+      const known = this.classIdOf(name);
+      if (known !== null) {
+        out.set(name, known);
+        continue;
+      }
+      if (++next > MAX_CLASS_ID) throw idsExhausted(name);
+      out.set(name, next);
+    }
+    return out;
+  }
+
+  /**
+   * Gives `name` its permanent mask id: the one it already had, else the next
+   * never-used id. Call inside a transaction.
+   */
+  private assignClassId(name: string, color: string): number {
+    const known = this.stmts.classId.get(name);
+    if (known) {
+      this.stmts.recolourClassId.run(color, name, color);
+      return known.id;
+    }
+    const next = (this.stmts.lastClassId.get()?.value ?? 0) + 1;
+    if (next > MAX_CLASS_ID) throw idsExhausted(name);
+    this.stmts.putClassId.run(next, name, color);
+    this.stmts.setLastClassId.run(next);
+    return next;
+  }
+
+  /**
+   * Replaces the palette. A class keeps its mask id (matched by name); a new
+   * name gets the next never-used id; more than 255 ids ever is refused
+   * (409 CLASS_IDS_EXHAUSTED) and nothing changes.
+   */
   setClasses(classes: AnnotationClass[]): void {
     this.db.transaction(() => {
       this.stmts.clearClasses.run();
-      classes.forEach((c, i) => this.stmts.putClass.run(i, c.name, c.color, c.hotkey));
+      classes.forEach((c, i) => {
+        this.assignClassId(c.name, c.color);
+        this.stmts.putClass.run(i, c.name, c.color, c.hotkey);
+      });
     })();
   }
 
-  /** Adds classes that are not in the palette yet (imports bring their own). */
-  ensureClasses(classes: AnnotationClass[]): void {
+  /** Adds classes that are not in the palette yet (imports bring their own); returns those added. */
+  ensureClasses(classes: AnnotationClass[]): RegisteredClass[] {
     const have = new Set(this.classes().map((c) => c.name));
-    const add = classes.filter((c) => !have.has(c.name));
-    if (add.length === 0) return;
-    this.setClasses([...this.classes(), ...add]);
+    const add: AnnotationClass[] = [];
+    for (const c of classes) {
+      if (have.has(c.name)) continue;
+      have.add(c.name);
+      add.push(c);
+    }
+    if (add.length === 0) return [];
+    this.setClasses([...this.classes().map(({ name, color, hotkey }) => ({ name, color, hotkey })), ...add]);
+    const names = new Set(add.map((c) => c.name));
+    return this.classes().filter((c) => names.has(c.name));
   }
 
   private writeVersion(slideId: string, id: string, version: number, op: string, state: string, author: string, at: string, opId: string): number {

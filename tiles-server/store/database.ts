@@ -67,6 +67,59 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'stable mask ids for classes, painted mask tiles with append-only history',
+    sql: `
+      -- every class name that was ever given a mask id keeps it; an id is never given to another name
+      CREATE TABLE class_ids (
+        id INTEGER PRIMARY KEY CHECK (id BETWEEN 1 AND 255),
+        name TEXT NOT NULL UNIQUE,
+        color TEXT NOT NULL
+      );
+      CREATE TRIGGER class_ids_never_deleted BEFORE DELETE ON class_ids BEGIN SELECT RAISE(ABORT, 'class ids are permanent'); END;
+      CREATE TRIGGER class_ids_never_renumbered BEFORE UPDATE OF id, name ON class_ids BEGIN SELECT RAISE(ABORT, 'class ids are permanent'); END;
+      CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+      -- the classes of a version-1 database get ids in palette order
+      INSERT INTO class_ids (id, name, color)
+        SELECT rn, name, color FROM (SELECT ROW_NUMBER() OVER (ORDER BY position, name) AS rn, name, color FROM classes) WHERE rn <= 255;
+      INSERT INTO counters (name, value) VALUES ('class_id', (SELECT count(*) FROM class_ids));
+
+      -- every version of every mask tile (512 x 512 Uint8 class ids, zlib)
+      CREATE TABLE mask_history (
+        seq INTEGER PRIMARY KEY,
+        slide_id TEXT NOT NULL,
+        annotator TEXT NOT NULL,
+        tx INTEGER NOT NULL,
+        ty INTEGER NOT NULL,
+        version INTEGER NOT NULL CHECK (version >= 1),
+        op TEXT NOT NULL CHECK (op IN ('paint', 'import')),
+        data BLOB NOT NULL,
+        pixels TEXT NOT NULL,
+        author TEXT NOT NULL,
+        at TEXT NOT NULL,
+        op_id TEXT NOT NULL,
+        UNIQUE (slide_id, annotator, tx, ty, version)
+      );
+      CREATE TRIGGER mask_history_append_only_update BEFORE UPDATE ON mask_history BEGIN SELECT RAISE(ABORT, 'mask history is append-only'); END;
+      CREATE TRIGGER mask_history_append_only_delete BEFORE DELETE ON mask_history BEGIN SELECT RAISE(ABORT, 'mask history is append-only'); END;
+
+      -- the head of each tile: its current version, data and pixel counts per class id (JSON)
+      CREATE TABLE mask_tiles (
+        slide_id TEXT NOT NULL,
+        annotator TEXT NOT NULL,
+        tx INTEGER NOT NULL,
+        ty INTEGER NOT NULL,
+        version INTEGER NOT NULL,
+        head_seq INTEGER NOT NULL REFERENCES mask_history(seq),
+        data BLOB NOT NULL,
+        pixels TEXT NOT NULL,
+        updated_by TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (slide_id, annotator, tx, ty)
+      );
+    `,
+  },
 ];
 
 export function currentSchemaVersion(db: Db): number {

@@ -1,0 +1,145 @@
+/** Small clients and codecs for the mask API in tests (independent of the server's code). */
+import { randomUUID } from 'node:crypto';
+import { inflateSync } from 'node:zlib';
+import { zlibSync } from 'fflate';
+
+export const T = 512;
+export const TILE_BYTES = T * T;
+
+/** A tile from a function of its pixel coordinates. */
+export function tile(fill: (x: number, y: number) => number): Uint8Array {
+  const px = new Uint8Array(TILE_BYTES);
+  for (let y = 0; y < T; y++) for (let x = 0; x < T; x++) px[y * T + x] = fill(x, y);
+  return px;
+}
+
+/** Compressed the way the browser does it (fflate's zlibSync, RFC 1950). */
+export function zlib(px: Uint8Array): Uint8Array {
+  return zlibSync(px, { level: 6 });
+}
+
+export function b64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+export interface PackedTile {
+  tx: number;
+  ty: number;
+  version: number;
+  data: Buffer;
+}
+
+/** Parses the WSIM pack; throws on anything malformed. */
+export function parsePack(buf: Buffer): PackedTile[] {
+  if (buf.subarray(0, 4).toString('latin1') !== 'WSIM') throw new Error('bad magic');
+  const n = buf.readUInt32LE(4);
+  const out: PackedTile[] = [];
+  let p = 8;
+  for (let i = 0; i < n; i++) {
+    const len = buf.readUInt32LE(p + 12);
+    out.push({ tx: buf.readInt32LE(p), ty: buf.readInt32LE(p + 4), version: buf.readUInt32LE(p + 8), data: buf.subarray(p + 16, p + 16 + len) });
+    p += 16 + len;
+  }
+  if (p !== buf.length) throw new Error(`pack has ${buf.length - p} trailing bytes`);
+  return out;
+}
+
+export function inflate(data: Uint8Array): Uint8Array {
+  return new Uint8Array(inflateSync(data));
+}
+
+export async function readPack(base: string, slide: string, annotator: string, bbox?: string): Promise<{ status: number; type: string | null; raw: Buffer; tiles: PackedTile[] }> {
+  const res = await fetch(`${base}/api/slides/${slide}/masks/${encodeURIComponent(annotator)}/tiles${bbox ? `?bbox=${bbox}` : ''}`);
+  const raw = Buffer.from(await res.arrayBuffer());
+  return { status: res.status, type: res.headers.get('content-type'), raw, tiles: res.status === 200 ? parsePack(raw) : [] };
+}
+
+export interface TileOp {
+  tx: number;
+  ty: number;
+  ifMatch?: number;
+  data: string;
+}
+
+export async function postTiles<T = Record<string, unknown>>(base: string, slide: string, annotator: string, body: unknown, key: string | null = randomUUID()): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+  if (key !== null) headers['Idempotency-Key'] = key;
+  const res = await fetch(`${base}/api/slides/${slide}/masks/${encodeURIComponent(annotator)}/tiles`, { method: 'POST', headers, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: JSON.parse(text) as T };
+}
+
+/** POSTs a label image (raw bytes with a content type, or a FormData). */
+export async function postImport<T = Record<string, unknown>>(
+  base: string,
+  slide: string,
+  annotator: string,
+  query: string,
+  body: Uint8Array | string | FormData,
+  type: string | null = 'image/png',
+  key: string | null = randomUUID(),
+): Promise<{ status: number; body: T }> {
+  const headers: Record<string, string> = {};
+  if (key !== null) headers['Idempotency-Key'] = key;
+  if (type !== null && !(body instanceof FormData)) headers['Content-Type'] = type;
+  const res = await fetch(`${base}/api/slides/${slide}/masks/${encodeURIComponent(annotator)}/import${query ? `?${query}` : ''}`, { method: 'POST', headers, body: body as BodyInit });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, body: parsed as T };
+}
+
+/** The level-0 raster (width × height) a set of tiles describes. */
+export function rasterOf(tiles: Array<{ tx: number; ty: number; px: Uint8Array }>, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (const t of tiles) {
+    for (let y = 0; y < T; y++) {
+      const Y = t.ty * T + y;
+      if (Y >= height) break;
+      for (let x = 0; x < T; x++) {
+        const X = t.tx * T + x;
+        if (X >= width) break;
+        out[Y * width + X] = t.px[y * T + x] as number;
+      }
+    }
+  }
+  return out;
+}
+
+/** A PNG written by hand (8-bit grey or RGB, no filter), so tests can make odd or lying files. */
+export function pngBytes(width: number, height: number, channels: 1 | 3, pixels: Uint8Array | null, idat?: Uint8Array): Buffer {
+  const crcTable = Array.from({ length: 256 }, (_, n) => {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    return c >>> 0;
+  });
+  const crc = (b: Buffer): number => {
+    let c = 0xffffffff;
+    for (const v of b) c = (crcTable[(c ^ v) & 0xff] as number) ^ (c >>> 8);
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const chunk = (type: string, data: Buffer): Buffer => {
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const c = Buffer.alloc(4);
+    c.writeUInt32BE(crc(td));
+    return Buffer.concat([len, td, c]);
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = channels === 1 ? 0 : 2;
+  let data = idat ? Buffer.from(idat) : Buffer.alloc(0);
+  if (pixels) {
+    const rows: Buffer[] = [];
+    for (let y = 0; y < height; y++) rows.push(Buffer.concat([Buffer.from([0]), Buffer.from(pixels.subarray(y * width * channels, (y + 1) * width * channels))]));
+    data = Buffer.from(zlibSync(Buffer.concat(rows)));
+  }
+  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', data), chunk('IEND', Buffer.alloc(0))]);
+}

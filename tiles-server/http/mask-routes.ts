@@ -1,0 +1,155 @@
+/**
+ * Mask routes: the local user, the masks of a slide, tile packs by
+ * bounding box, atomic tile batches (per-tile ifMatch, Idempotency-Key),
+ * per-tile history, stats, the pyramidal TIFF export and label-image
+ * imports. docs/masks.md describes them for users.
+ */
+import { createReadStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { WsiError } from '../../src/core/errors.js';
+import type { MaskService } from '../mask-service.js';
+import { PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
+import { readUpload } from '../masks/upload.js';
+import type { OperationResult } from '../store/mask-store.js';
+import { operationId, readJson } from './body.js';
+import { sendJson } from './respond.js';
+import type { Route, RouteContext } from './routes.js';
+
+const SLIDE = '([A-Za-z0-9]{1,64})';
+const WHO = '([^/]{1,200})';
+/** Tile batches: 2,000 tiles of base64 fit comfortably. */
+export const MAX_TILES_BODY = 64 * 1024 * 1024;
+
+function parseBbox(s: string | null): [number, number, number, number] | undefined {
+  if (s === null) return undefined;
+  const parts = s.split(',').map(Number);
+  if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v) || Math.abs(v) > 1e9)) throw new WsiError('BAD_REQUEST', 'bbox must be x0,y0,x1,y1 in level-0 pixels');
+  const [x0, y0, x1, y1] = parts as [number, number, number, number];
+  return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
+}
+
+function tileIndex(s: string, what: string): number {
+  if (!/^\d{1,7}$/.test(s)) throw new WsiError('BAD_REQUEST', `${what} must be a non-negative integer`);
+  return Number(s);
+}
+
+/** A query parameter that must be an integer ≥ min (or absent: the default). */
+function intParam(url: URL, name: string, fallback: number, min: number, max: number): number {
+  const v = url.searchParams.get(name);
+  if (v === null || v === '') return fallback;
+  if (!/^-?\d+(\.\d+)?$/.test(v.trim()) || !Number.isInteger(Number(v)) || Number(v) < min || Number(v) > max) {
+    throw new WsiError('BAD_REQUEST', `${name} must be an integer from ${min} to ${max} (got "${v.slice(0, 20)}")`);
+  }
+  return Number(v);
+}
+
+function sendResult(ctx: RouteContext, r: OperationResult): void {
+  sendJson(ctx.res, r.body['replayed'] === true && r.status === 201 ? 200 : r.status, r.body);
+}
+
+export function maskRoutes(svc: MaskService): Route[] {
+  const base = `^/api/slides/${SLIDE}/masks`;
+  const mask = `${base}/${WHO}`;
+  const target = async (ctx: RouteContext): Promise<{ slide: Awaited<ReturnType<MaskService['slide']>>; annotator: string }> => ({
+    slide: await svc.slide(ctx.params[0] as string),
+    annotator: svc.annotator(ctx.params[1] as string),
+  });
+  return [
+    {
+      method: 'GET',
+      pattern: /^\/api\/me$/,
+      handler: async (ctx) => sendJson(ctx.res, 200, { user: svc.author }),
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slideId(ctx.params[0] as string);
+        sendJson(ctx.res, 200, { masks: svc.store.list(slideId) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${mask}/tiles$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slideId(ctx.params[0] as string);
+        const annotator = svc.annotator(ctx.params[1] as string);
+        const parts = svc.pack(slideId, annotator, parseBbox(ctx.url.searchParams.get('bbox')));
+        const length = parts.reduce((n, b) => n + b.length, 0);
+        ctx.res.writeHead(200, { 'Content-Type': PACK_CONTENT_TYPE, 'Content-Length': length, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+        if (ctx.req.method === 'HEAD') return void ctx.res.end();
+        for (const p of parts) ctx.res.write(p);
+        ctx.res.end();
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${mask}/tiles$`),
+      handler: async (ctx) => {
+        const { slide, annotator } = await target(ctx);
+        svc.requireWriter(annotator);
+        const opId = operationId(ctx.req);
+        const body = await readJson(ctx.req, MAX_TILES_BODY, ctx.signal);
+        sendResult(ctx, await svc.writeTiles(slide, annotator, opId, body, ctx.signal));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${mask}/tiles/([^/]{1,12})/([^/]{1,12})/history$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slideId(ctx.params[0] as string);
+        const annotator = svc.annotator(ctx.params[1] as string);
+        const tx = tileIndex(ctx.params[2] as string, 'tx');
+        const ty = tileIndex(ctx.params[3] as string, 'ty');
+        const withData = ctx.url.searchParams.get('data') === '1';
+        sendJson(ctx.res, 200, { slide: slideId, annotator, tx, ty, versions: svc.store.history(slideId, annotator, tx, ty, withData) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${mask}/summary$`),
+      handler: async (ctx) => {
+        const { slide, annotator } = await target(ctx);
+        sendJson(ctx.res, 200, svc.summary(slide, annotator));
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${mask}/export\\.tiff?$`),
+      handler: async (ctx) => {
+        const { slide, annotator } = await target(ctx);
+        const file = await svc.exportTiff(slide, annotator, ctx.signal);
+        try {
+          ctx.res.writeHead(200, {
+            'Content-Type': 'image/tiff',
+            'Content-Length': file.bytes,
+            'Content-Disposition': `attachment; filename="${slide.id}-${annotator.replace(/[^\w.-]/g, '_')}-mask.tiff"`,
+            'Cache-Control': 'no-store',
+            'X-Content-Type-Options': 'nosniff',
+          });
+          if (ctx.req.method === 'HEAD') ctx.res.end();
+          else await pipeline(createReadStream(file.path), ctx.res, { signal: ctx.signal });
+        } finally {
+          await file.cleanup();
+        }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${mask}/import$`),
+      handler: async (ctx) => {
+        const { slide, annotator } = await target(ctx);
+        svc.requireWriter(annotator);
+        const opId = operationId(ctx.req);
+        const x = intParam(ctx.url, 'x', 0, 0, 1e9);
+        const y = intParam(ctx.url, 'y', 0, 0, 1e9);
+        const downsample = intParam(ctx.url, 'downsample', 1, 1, 65536);
+        const upload = await readUpload(ctx.req, ctx.signal);
+        const queryTable = ctx.url.searchParams.get('classes');
+        if (queryTable !== null && upload.classes !== null) throw new WsiError('BAD_REQUEST', 'send the class table once: as the query parameter classes or as the form part classes, not both');
+        const table = upload.classes ?? queryTable;
+        sendResult(ctx, await svc.importLabels(slide, annotator, opId, { image: upload.image, table, x, y, downsample }, ctx.signal));
+      },
+    },
+  ];
+}

@@ -1,0 +1,225 @@
+/**
+ * Painted masks in SQLite. A mask is one slide's and one annotator's sparse
+ * grid of 512 × 512 level-0 tiles. Every version of every tile is an
+ * append-only `mask_history` row (the compressed data, pixel counts per
+ * class, author, time, operation id); `mask_tiles` holds the head of each
+ * tile (its version, data and counts) for fast reads and stats.
+ *
+ * Writes follow the annotation store: optimistic concurrency per tile (the
+ * version the client edited, 0 = a new tile), batches applied in one
+ * transaction, and an operation id (Idempotency-Key) in `operations` so a
+ * retry replays the first answer and a different request under a used key
+ * is refused.
+ */
+import { createHash } from 'node:crypto';
+import { WsiError, type ErrorCode } from '../../src/core/errors.js';
+import type { Db } from './database.js';
+
+export type MaskOp = 'paint' | 'import';
+
+export interface TileWrite {
+  tx: number;
+  ty: number;
+  /** The version the client edited (0 = the tile did not exist); null = on top of whatever is there (imports). */
+  ifMatch: number | null;
+  data: Uint8Array;
+  /** Pixel counts per class id as JSON (countsJson). */
+  pixels: string;
+}
+
+export interface TileHead {
+  tx: number;
+  ty: number;
+  version: number;
+  data: Buffer;
+  pixels: string;
+  seq: number;
+}
+
+export interface TileVersion {
+  version: number;
+  op: MaskOp;
+  author: string;
+  at: string;
+  opId: string;
+  pixels: Record<string, number>;
+  data?: string;
+}
+
+export interface OperationResult {
+  status: number;
+  body: Record<string, unknown>;
+}
+
+/** A refusal of one operation of a batch: the batch is rolled back and the refusal remembered. */
+export class MaskOpError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    readonly status: number,
+    message: string,
+    readonly detail: Record<string, unknown>,
+  ) {
+    super(message);
+  }
+}
+
+export function operationHash(parts: Array<string | Uint8Array>): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex');
+}
+
+export class MaskStore {
+  private readonly stmts;
+
+  constructor(private readonly db: Db) {
+    this.stmts = {
+      masks: db.prepare<[string], { annotator: string; tiles: number; updated_at: string }>(
+        `SELECT annotator, count(*) AS tiles, max(updated_at) AS updated_at FROM mask_tiles WHERE slide_id = ? GROUP BY annotator ORDER BY annotator`,
+      ),
+      head: db.prepare<[string, string, number, number], TileHead>(
+        `SELECT tx, ty, version, data, pixels, head_seq AS seq FROM mask_tiles WHERE slide_id = ? AND annotator = ? AND tx = ? AND ty = ?`,
+      ),
+      all: db.prepare<[string, string], TileHead>(`SELECT tx, ty, version, data, pixels, head_seq AS seq FROM mask_tiles WHERE slide_id = ? AND annotator = ? ORDER BY ty, tx`),
+      range: db.prepare<[string, string, number, number, number, number], TileHead>(
+        `SELECT tx, ty, version, data, pixels, head_seq AS seq FROM mask_tiles
+         WHERE slide_id = ? AND annotator = ? AND tx BETWEEN ? AND ? AND ty BETWEEN ? AND ? ORDER BY ty, tx`,
+      ),
+      index: db.prepare<[string, string], { tx: number; ty: number; seq: number; pixels: string; bytes: number }>(
+        `SELECT tx, ty, head_seq AS seq, pixels, length(data) AS bytes FROM mask_tiles WHERE slide_id = ? AND annotator = ?`,
+      ),
+      counts: db.prepare<[string, string], { pixels: string }>(`SELECT pixels FROM mask_tiles WHERE slide_id = ? AND annotator = ?`),
+      dataAt: db.prepare<[number], { data: Buffer }>(`SELECT data FROM mask_history WHERE seq = ?`),
+      history: db.prepare<[string, string, number, number], { version: number; op: MaskOp; author: string; at: string; op_id: string; pixels: string; data: Buffer | null }>(
+        `SELECT version, op, author, at, op_id, pixels, NULL AS data FROM mask_history WHERE slide_id = ? AND annotator = ? AND tx = ? AND ty = ? ORDER BY version`,
+      ),
+      historyData: db.prepare<[string, string, number, number], { version: number; op: MaskOp; author: string; at: string; op_id: string; pixels: string; data: Buffer | null }>(
+        `SELECT version, op, author, at, op_id, pixels, data FROM mask_history WHERE slide_id = ? AND annotator = ? AND tx = ? AND ty = ? ORDER BY version`,
+      ),
+      insertHistory: db.prepare(
+        `INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, data, pixels, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertHead: db.prepare(
+        `INSERT INTO mask_tiles (slide_id, annotator, tx, ty, version, head_seq, data, pixels, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (slide_id, annotator, tx, ty) DO UPDATE SET version = excluded.version, head_seq = excluded.head_seq, data = excluded.data,
+           pixels = excluded.pixels, updated_by = excluded.updated_by, updated_at = excluded.updated_at`,
+      ),
+      getOp: db.prepare<[string], { slide_id: string; request_hash: string; status: number; response: string }>(`SELECT slide_id, request_hash, status, response FROM operations WHERE op_id = ?`),
+      putOp: db.prepare(`INSERT INTO operations (op_id, slide_id, request_hash, status, response, at) VALUES (?, ?, ?, ?, ?, ?)`),
+    };
+  }
+
+  /** The masks of a slide: one per annotator who painted on it. */
+  list(slideId: string): Array<{ annotator: string; tiles: number; updatedAt: string }> {
+    return this.stmts.masks.all(slideId).map((r) => ({ annotator: r.annotator, tiles: r.tiles, updatedAt: r.updated_at }));
+  }
+
+  head(slideId: string, annotator: string, tx: number, ty: number): TileHead | null {
+    return this.stmts.head.get(slideId, annotator, tx, ty) ?? null;
+  }
+
+  /** Current tiles, all or those in the inclusive tile range. */
+  tiles(slideId: string, annotator: string, range?: { tx0: number; ty0: number; tx1: number; ty1: number }): TileHead[] {
+    return range ? this.stmts.range.all(slideId, annotator, range.tx0, range.tx1, range.ty0, range.ty1) : this.stmts.all.all(slideId, annotator);
+  }
+
+  /** Where each current tile's data is (history seq) and its counts: a consistent snapshot for exports. */
+  snapshot(slideId: string, annotator: string): Array<{ tx: number; ty: number; seq: number; pixels: string; bytes: number }> {
+    return this.stmts.index.all(slideId, annotator);
+  }
+
+  /** The data of one stored version (history rows never change). */
+  dataAt(seq: number): Buffer {
+    const row = this.stmts.dataAt.get(seq);
+    if (!row) throw new WsiError('INTERNAL', `mask history row ${seq} is missing`);
+    return row.data;
+  }
+
+  /** Per-class pixel counts over the whole mask, and its tile count. */
+  counts(slideId: string, annotator: string): { pixels: Record<string, number>; tiles: number } {
+    const pixels: Record<string, number> = {};
+    let tiles = 0;
+    for (const r of this.stmts.counts.iterate(slideId, annotator)) {
+      tiles++;
+      for (const [id, n] of Object.entries(JSON.parse(r.pixels) as Record<string, number>)) pixels[id] = (pixels[id] ?? 0) + n;
+    }
+    return { pixels, tiles };
+  }
+
+  history(slideId: string, annotator: string, tx: number, ty: number, withData = false): TileVersion[] {
+    const stmt = withData ? this.stmts.historyData : this.stmts.history;
+    return stmt.all(slideId, annotator, tx, ty).map((r) => ({
+      version: r.version,
+      op: r.op,
+      author: r.author,
+      at: r.at,
+      opId: r.op_id,
+      pixels: JSON.parse(r.pixels) as Record<string, number>,
+      ...(r.data ? { data: r.data.toString('base64') } : {}),
+    }));
+  }
+
+  /** The remembered answer to an operation id, or null; a different request under the key is refused. */
+  prior(opId: string, slideId: string, hash: string): OperationResult | null {
+    const prior = this.stmts.getOp.get(opId);
+    if (!prior) return null;
+    if (prior.request_hash !== hash || prior.slide_id !== slideId) {
+      throw new WsiError('IDEMPOTENCY_KEY_REUSED', `operation id ${opId} was already used for a different request`);
+    }
+    return { status: prior.status, body: { ...(JSON.parse(prior.response) as Record<string, unknown>), replayed: true } };
+  }
+
+  /**
+   * Writes one new version of a tile (inside the caller's transaction) and
+   * returns it. `ifMatch` null writes on top of the current version.
+   */
+  writeTile(slideId: string, annotator: string, w: TileWrite, index: number, op: MaskOp, author: string, at: string, opId: string): number {
+    const current = this.stmts.head.get(slideId, annotator, w.tx, w.ty)?.version ?? 0;
+    if (w.ifMatch !== null && w.ifMatch !== current) {
+      throw new MaskOpError(
+        'PRECONDITION_FAILED',
+        412,
+        current === 0
+          ? `tile (${w.tx}, ${w.ty}) does not exist yet; the change was based on version ${w.ifMatch} (send ifMatch 0 for a new tile)`
+          : `tile (${w.tx}, ${w.ty}) is at version ${current}, the change was based on version ${w.ifMatch}`,
+        { index, current: { tx: w.tx, ty: w.ty, version: current } },
+      );
+    }
+    const version = current + 1;
+    const seq = Number(this.stmts.insertHistory.run(slideId, annotator, w.tx, w.ty, version, op, w.data, w.pixels, author, at, opId).lastInsertRowid);
+    this.stmts.upsertHead.run(slideId, annotator, w.tx, w.ty, version, seq, w.data, w.pixels, author, at);
+    return version;
+  }
+
+  /**
+   * Runs an operation under its id, atomically: `work` writes inside one
+   * transaction and returns the answer, which is remembered. A MaskOpError
+   * rolls back everything `work` wrote, and the refusal is remembered too so
+   * a retry gets the same answer. Other errors leave no trace.
+   */
+  runOperation(opId: string, slideId: string, hash: string, status: number, work: (at: string) => Record<string, unknown>): OperationResult {
+    const at = new Date().toISOString();
+    try {
+      return this.db.transaction((): OperationResult => {
+        // checked again inside the transaction: the same key may have arrived twice concurrently
+        const prior = this.prior(opId, slideId, hash);
+        if (prior) return prior;
+        const body = { opId, ...work(at) };
+        this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(body), at);
+        return { status, body };
+      })();
+    } catch (err) {
+      if (!(err instanceof MaskOpError)) throw err;
+      const body = { code: err.code, message: err.message, detail: { opId, ...err.detail } };
+      this.stmts.putOp.run(opId, slideId, hash, err.status, JSON.stringify(body), at);
+      return { status: err.status, body };
+    }
+  }
+
+  /** A batch of tile writes from a client (all or none). */
+  applyBatch(slideId: string, annotator: string, opId: string, hash: string, author: string, writes: TileWrite[]): OperationResult {
+    return this.runOperation(opId, slideId, hash, 200, (at) => ({
+      results: writes.map((w, i) => ({ tx: w.tx, ty: w.ty, version: this.writeTile(slideId, annotator, w, i, 'paint', author, at, opId) })),
+    }));
+  }
+}
