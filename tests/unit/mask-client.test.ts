@@ -6,6 +6,7 @@
  * against a fake server — including conflicts, offline queues and reloads.
  */
 import { describe, expect, it } from 'vitest';
+import { rng } from '../../scripts/bench/workloads.js';
 import { zlibSync } from 'fflate';
 import { downsample2 } from '../../src/core/mask/downsample.js';
 import { MASK_TILE, MASK_TILE_PIXELS, tileKey } from '../../src/core/mask/mask-grid.js';
@@ -20,17 +21,6 @@ import { UndoManager } from '../../src/state/undo.js';
 import { MaskSession, type MaskWorker } from '../../src/viewer/mask-session.js';
 import { colourTile, compressEncoded, decompressTile, paint, readPack, reduceTiles, type PaintJob } from '../../workers/mask-ops.js';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
 
 /** A dense raster of a box, painted with spans the reference way. */
 function reference(w: number, h: number, fill: (emit: (y: number, x0: number, x1: number) => void) => void, value: number, base?: Uint8Array): Uint8Array {
