@@ -1,0 +1,228 @@
+/**
+ * Painting in Chromium: brush strokes at 40×, the eraser, filling an ROI,
+ * the painted picture at 1×, undo and redo, the tools switched off below
+ * 10×, "inside ROIs only", and a reload that restores the mask byte for byte
+ * (compared with the server's tiles too).
+ */
+import { inflateSync } from 'node:zlib';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { parsePack } from '../helpers/masks.js';
+import { FIXTURES } from '../helpers/paths.js';
+import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { VIEWER, imageToPage, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
+
+let browser: Browser;
+let srv: TestServer;
+let slide = '';
+const contexts: BrowserContext[] = [];
+const T = 512;
+
+if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
+
+beforeAll(async () => {
+  if (!HAS_CHROMIUM) return;
+  browser = await launchChromium();
+  srv = await startTestServer(`${FIXTURES}/slides`, { LOCAL_USER: 'dr.paint' });
+  const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
+  slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
+});
+
+afterEach(async () => {
+  for (const c of contexts.splice(0)) await c.close();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await srv?.stop();
+});
+
+async function open(context?: BrowserContext): Promise<Page> {
+  const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
+  if (!context) contexts.push(ctx);
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
+  await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
+  await waitAnnotationsLoaded(page);
+  await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`);
+  await page.locator('wsi-viewer').focus();
+  return page;
+}
+
+async function key(page: Page, k: string): Promise<void> {
+  await page.locator('wsi-viewer').press(k);
+}
+
+/** Centres the view on an image point at a zoom (screen px per image px) and waits for the tiles. */
+async function view(page: Page, x: number, y: number, zoom: number): Promise<void> {
+  await page.evaluate(`(${VIEWER}).goTo({ x: ${x}, y: ${y}, zoom: ${zoom} }, true)`);
+  await page.waitForFunction(`(${VIEWER}).isFullyLoaded()`);
+}
+
+async function drag(page: Page, pts: Array<[number, number]>): Promise<void> {
+  const first = await imageToPage(page, pts[0]?.[0] as number, pts[0]?.[1] as number);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const [x, y] of pts.slice(1)) {
+    const q = await imageToPage(page, x, y);
+    await page.mouse.move(q.x, q.y, { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+async function maskSaved(page: Page): Promise<void> {
+  await page.evaluate(`(${VIEWER}).annotationSession.mask.idle()`);
+  await page.waitForFunction(`(() => { const m = (${VIEWER}).annotationSession.mask; return m.sync.snapshot.status === 'saved' && m.sync.snapshot.queued === 0; })()`, undefined, { timeout: 30_000 });
+}
+
+/** Every tile of the client's mask, decoded to its 512 × 512 bytes (as base64, by key). */
+async function clientTiles(page: Page): Promise<Map<string, Buffer>> {
+  const entries = (await page.evaluate(`(() => {
+    const m = (${VIEWER}).annotationSession.mask;
+    const out = [];
+    for (const k of m.store.keys()) {
+      const t = m.store.get(k);
+      const d = new Uint8Array(${T * T});
+      if ('uniform' in t) d.fill(t.uniform);
+      else {
+        let i = 0;
+        for (let y = 0; y < ${T}; y++) {
+          const n = t.rle[i++];
+          let x = y * ${T};
+          for (let r = 0; r < n; r++) { const len = t.rle[i++]; const v = t.rle[i++]; d.fill(v, x, x + len); x += len; }
+        }
+      }
+      let s = '';
+      for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
+      out.push([k, btoa(s)]);
+    }
+    return out;
+  })()`)) as Array<[string, string]>;
+  return new Map(entries.map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+
+async function serverTiles(): Promise<Map<string, Buffer>> {
+  const res = await fetch(`${srv.url}/api/slides/${slide}/masks/dr.paint/tiles`);
+  return new Map(parsePack(Buffer.from(await res.arrayBuffer())).map((t) => [`${t.tx},${t.ty}`, inflateSync(t.data)]));
+}
+
+/** Alpha of the mask canvas at an image point. */
+async function maskAlpha(page: Page, x: number, y: number): Promise<number> {
+  const p = await imageToPage(page, x, y);
+  return page.evaluate(`(() => {
+    const c = (${VIEWER}).shadowRoot.querySelector('[data-testid=mask-canvas]');
+    const r = c.getBoundingClientRect();
+    return c.getContext('2d').getImageData(Math.round((${p.x} - r.left) * devicePixelRatio), Math.round((${p.y} - r.top) * devicePixelRatio), 1, 1).data[3];
+  })()`);
+}
+
+function valueAt(tiles: Map<string, Buffer>, x: number, y: number): number {
+  const t = tiles.get(`${Math.floor(x / T)},${Math.floor(y / T)}`);
+  return t ? (t[(y % T) * T + (x % T)] as number) : 0;
+}
+
+describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
+  it('paints at 40×, erases, fills an ROI, shows it at 1×, undoes and redoes, and a reload restores it byte for byte', async () => {
+    const page = await open();
+    // below 10× the brush is off and says why
+    await view(page, 1500, 1000, 0.1);
+    await key(page, 'b');
+    await drag(page, [[1400, 1000], [1600, 1000]]);
+    await expect.poll(() => page.locator('wsi-mask-panel [data-testid=paint-disabled]').textContent()).toMatch(/from 10×.*zoom in/);
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.mask.store.size`)).toBe(0);
+
+    // 40×: two strokes of Tumour (t), one crossing a tile border
+    await view(page, 1000, 800, 1);
+    await key(page, 't');
+    await drag(page, [[700, 700], [1100, 720], [1300, 900]]);
+    await drag(page, [[800, 950], [800, 600]]);
+    await maskSaved(page);
+    let tiles = await clientTiles(page);
+    const tumour = valueAt(tiles, 900, 712);
+    expect(tumour).toBeGreaterThan(0);
+    expect(valueAt(tiles, 800, 800)).toBe(tumour);
+    expect(valueAt(tiles, 1000, 400)).toBe(0);
+    // the eraser clears part of the first stroke
+    await key(page, 'B');
+    await drag(page, [[1050, 650], [1050, 800]]);
+    await maskSaved(page);
+    tiles = await clientTiles(page);
+    expect(valueAt(tiles, 1050, 716)).toBe(0);
+    expect(valueAt(tiles, 900, 712)).toBe(tumour);
+
+    // an ROI (rectangle) filled with Stroma (s): select it, G
+    await key(page, 'r');
+    await drag(page, [[1150, 420], [1350, 570]]);
+    await waitSaved(page);
+    await key(page, 'v');
+    await key(page, 's'); // the class to paint (nothing is selected yet)
+    const inRoi = await imageToPage(page, 1250, 495);
+    await page.mouse.click(inRoi.x, inRoi.y);
+    await key(page, 'G');
+    await maskSaved(page);
+    tiles = await clientTiles(page);
+    const stroma = valueAt(tiles, 1250, 495);
+    expect(stroma).toBeGreaterThan(0);
+    expect(stroma).not.toBe(tumour);
+    expect(valueAt(tiles, 1149, 495)).toBe(0);
+
+    // the client and the server hold the same bytes
+    const server = await serverTiles();
+    expect([...server.keys()].sort()).toEqual([...tiles.keys()].sort());
+    for (const [k, b] of tiles) expect(Buffer.compare(b, server.get(k) as Buffer)).toBe(0);
+
+    // at 1× the painted areas are visible
+    await view(page, 1500, 1000, 1 / 40);
+    await expect.poll(() => maskAlpha(page, 1250, 495), { timeout: 10_000 }).toBeGreaterThan(0);
+    await expect.poll(() => maskAlpha(page, 900, 712), { timeout: 10_000 }).toBeGreaterThan(0);
+    expect(await maskAlpha(page, 2500, 1800)).toBe(0);
+
+    // one history for both: undo the fill, the ROI and the eraser; then redo them
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Control+z');
+    await maskSaved(page);
+    await waitSaved(page);
+    tiles = await clientTiles(page);
+    expect(valueAt(tiles, 1250, 495)).toBe(0);
+    expect(valueAt(tiles, 1050, 716)).toBe(tumour);
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.store.size`)).toBe(0);
+    for (let i = 0; i < 3; i++) await page.keyboard.press('Control+Shift+z');
+    await maskSaved(page);
+    await waitSaved(page);
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.store.size`)).toBe(1);
+    const before = await clientTiles(page);
+    expect(valueAt(before, 1250, 495)).toBe(stroma);
+    expect(valueAt(before, 1050, 716)).toBe(0);
+
+    // a reload restores the mask byte for byte
+    await page.reload();
+    await waitAnnotationsLoaded(page);
+    await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`);
+    const after = await clientTiles(page);
+    expect([...after.keys()].sort()).toEqual([...before.keys()].sort());
+    for (const [k, b] of before) expect(Buffer.compare(b, after.get(k) as Buffer)).toBe(0);
+    const server2 = await serverTiles();
+    for (const [k, b] of before) expect(Buffer.compare(b, server2.get(k) as Buffer)).toBe(0);
+  });
+
+  it('"inside ROIs only" clips strokes to the regions under them', async () => {
+    const page = await open();
+    await view(page, 2300, 1500, 1);
+    await key(page, 'e');
+    await drag(page, [[2200, 1400], [2400, 1600]]);
+    await waitSaved(page);
+    await key(page, 'i');
+    await key(page, 'b');
+    await key(page, 'l');
+    await drag(page, [[2000, 1500], [2600, 1500]]);
+    await maskSaved(page);
+    const tiles = await clientTiles(page);
+    const lymph = valueAt(tiles, 2300, 1500);
+    expect(lymph).toBeGreaterThan(0);
+    expect(valueAt(tiles, 2100, 1500)).toBe(0); // outside the ellipse
+    expect(valueAt(tiles, 2500, 1500)).toBe(0);
+    // with no ROI under it, the stroke is refused with a reason
+    await drag(page, [[2000, 1200], [2100, 1200]]);
+    await expect.poll(() => page.locator('wsi-mask-panel [data-testid=paint-message]').textContent()).toMatch(/No region of interest/);
+  });
+});
