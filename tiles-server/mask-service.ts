@@ -15,6 +15,7 @@ import { decodeLabelImage } from './masks/label-image.js';
 import { codeHistogram, composeTile, importRegion, importedPixels, importedPixelsAsync, type Placement } from './masks/mask-import.js';
 import { countsJson, deflateTile, encodePack, histogram, inflateTile } from './masks/tile-codec.js';
 import { parseTileOps, validateTileOps } from './masks/tile-ops.js';
+import { rasterizeAnnotations, type RasterizeRequest } from './masks/rasterize-annotations.js';
 import { asciiJson, writeMaskTiff } from './masks/tiff-export.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
@@ -251,6 +252,11 @@ export class MaskService {
       }
       return { tiles, pixels: lutNow === lut ? pixels : importedPixels(img, p, r, lutNow), classesAdded, warnings };
     });
+  }
+
+  /** Paints regions of interest (or chosen annotations) into the mask, largest first (see masks/rasterize-annotations.ts). */
+  rasterize(s: SlideInfo, annotator: string, opId: string, req: RasterizeRequest, signal?: AbortSignal): Promise<OperationResult> {
+    return rasterizeAnnotations(this.store, this.classes, s, annotator, this.author, opId, req, signal);
   }
 
   /** The code → id table with the ids the registry gives the names now (the same object when nothing moved). */

@@ -9,6 +9,7 @@ import { pipeline } from 'node:stream/promises';
 import { WsiError } from '../../src/core/errors.js';
 import type { MaskService } from '../mask-service.js';
 import { PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
+import { parseRasterizeRequest } from '../masks/rasterize-annotations.js';
 import { readUpload } from '../masks/upload.js';
 import type { OperationResult } from '../store/mask-store.js';
 import { operationId, readJson } from './body.js';
@@ -132,6 +133,17 @@ export function maskRoutes(svc: MaskService): Route[] {
         } finally {
           await file.cleanup();
         }
+      },
+    },
+    {
+      method: 'POST',
+      pattern: new RegExp(`${mask}/rasterize$`),
+      handler: async (ctx) => {
+        const { slide, annotator } = await target(ctx);
+        svc.requireWriter(annotator);
+        const opId = operationId(ctx.req);
+        const req = parseRasterizeRequest(await readJson(ctx.req, MAX_TILES_BODY, ctx.signal));
+        sendResult(ctx, await svc.rasterize(slide, annotator, opId, req, ctx.signal));
       },
     },
     {
