@@ -51,6 +51,11 @@ export class MaskApi {
     return postChange<MaskBatchResponse['body']>(`${this.base()}/tiles`, opId, { ops }, signal);
   }
 
+  /** Paints regions of interest into the mask on the server (largest first; see docs/masks.md). */
+  rasterize(opId: string, body: { annotations?: string[]; objectTypes?: string[] }): Promise<{ status: number; body: { painted?: number; tiles?: number; message?: string; skipped?: Array<{ id: string; reason: string }> } }> {
+    return postChange(`${this.base()}/rasterize`, opId, body);
+  }
+
   exportUrl(): string {
     return `${this.base()}/export.tiff`;
   }

@@ -127,6 +127,8 @@ export class WsiMaskPanel extends LitElement {
             </button>`,
         )}
         <button data-testid="fill-rois" title="Fill the selected regions with the current class (G)" @click=${() => void p.fillSelected().then((m) => p.notify(m))}>Fill ROIs<kbd>G</kbd></button>
+        <button data-testid="paint-all-rois" title="Paint every region of interest into the mask with its own class, largest first (on the server; recorded in the history)" @click=${() =>
+          void p.mask.rasterizeRois().then((m) => p.notify(m), (e: Error) => p.notify(e.message))}>All ROIs → mask</button>
       </div>
       <div class="row">
         <button data-testid="brush-smaller" title="Smaller brush ([ or Shift+wheel)" @click=${() => p.setBrushScreenPx(stepBrush(p.brushPx, false))}>−</button>

@@ -12,6 +12,7 @@ import type { PixelBox } from '../core/mask/raster.js';
 import type { EncodedTile } from '../core/mask/rle.js';
 import { MaskApi } from '../services/mask-api.js';
 import { MaskSync } from '../services/mask-sync.js';
+import { newOpId } from '../services/outbox-sender.js';
 import type { Outbox } from '../services/outbox.js';
 import { MaskPyramid } from '../state/mask-pyramid.js';
 import { MaskStore, type MaskTileWrite } from '../state/mask-store.js';
@@ -118,6 +119,26 @@ export class MaskSession {
       this.loadError = (err as Error).message;
       throw err;
     }
+  }
+
+  /**
+   * Has the server paint every region of interest into the mask (its fixed
+   * order: largest first), then reads the tiles back. Waits for unsent
+   * strokes first, so nothing of this browser's is overwritten unseen.
+   */
+  async rasterizeRois(): Promise<string> {
+    await this.idle();
+    if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
+    const r = await this.api.rasterize(newOpId(), {});
+    if (r.status !== 201 && r.status !== 200) throw new Error(r.body.message ?? `the server answered ${r.status}`);
+    const tiles = await this.worker.readPack(this.api.packUrl());
+    this.store.apply(
+      tiles.filter((t) => this.store.versionOf(tileKey(t.tx, t.ty)) !== t.version).map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
+      'remote',
+      'Regions painted on the server',
+    );
+    const skipped = r.body.skipped?.length ?? 0;
+    return `Painted ${r.body.painted ?? 0} region${r.body.painted === 1 ? '' : 's'} into the mask${skipped ? `; ${skipped} skipped (no class, or no area)` : ''}.`;
   }
 
   /** Waits until every queued edit has been applied to the store. */

@@ -224,5 +224,13 @@ describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
     // with no ROI under it, the stroke is refused with a reason
     await drag(page, [[2000, 1200], [2100, 1200]]);
     await expect.poll(() => page.locator('wsi-mask-panel [data-testid=paint-message]').textContent()).toMatch(/No region of interest/);
+    // every ROI painted into the mask on the server with its own class, and read back
+    const classes = (await getJson<{ classes: Array<{ name: string; id: number }> }>(`${srv.url}/api/classes`)).body.classes;
+    await page.locator('wsi-mask-panel [data-testid=paint-all-rois]').click();
+    await expect.poll(() => page.locator('wsi-mask-panel [data-testid=paint-message]').textContent()).toMatch(/Painted [1-9]\d* region/);
+    const after = await clientTiles(page);
+    expect(valueAt(after, 2300, 1500)).toBe(classes.find((c) => c.name === 'Tumour')?.id);
+    const server = await serverTiles();
+    for (const [k, b] of after) expect(Buffer.compare(b, server.get(k) as Buffer)).toBe(0);
   });
 });
