@@ -8,11 +8,12 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { annotationsSuite } from './bench/annotations-suite.js';
+import { masksSuite } from './bench/masks-suite.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = { tiles: tilesSuite, annotations: annotationsSuite, raster: rasterSuite };
+const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = { tiles: tilesSuite, annotations: annotationsSuite, raster: rasterSuite, masks: masksSuite };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
 const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);

@@ -33,6 +33,8 @@ export interface PaintJob {
   clip?: Float64Array[][];
   /** Fill the 4-connected region of equal value around (x, y) inside `bounds`. */
   flood?: { x: number; y: number };
+  /** Colour these changed tiles for display right away (the worker wrapper makes bitmaps of them). */
+  render?: { lut: Uint32Array; outline: boolean; keys: string[] };
 }
 
 export interface TileOut {

@@ -14,10 +14,21 @@ async function bitmap(tile: EncodedTile, lut: Uint32Array, outline: boolean): Pr
   return createImageBitmap(new ImageData(new Uint8ClampedArray(px.buffer as ArrayBuffer), MASK_TILE, MASK_TILE));
 }
 
+export interface RenderedTile {
+  key: string;
+  bitmap: ImageBitmap;
+}
+
 const api = {
-  paint(job: PaintJob, slide: PixelBox): PaintResult {
+  /** One edit; with `job.render`, also the bitmaps of the changed tiles on screen (saves a round trip). */
+  async paint(job: PaintJob, slide: PixelBox): Promise<PaintResult & { bitmaps: RenderedTile[] }> {
     const r = paint(job, slide);
-    return Comlink.transfer(r, r.changed.flatMap((c) => buffersOf(c.tile)));
+    const bitmaps: RenderedTile[] = [];
+    const want = job.render ? new Set(job.render.keys) : null;
+    if (job.render && want) {
+      for (const c of r.changed) if (want.has(c.key)) bitmaps.push({ key: c.key, bitmap: await bitmap(c.tile, job.render.lut, job.render.outline) });
+    }
+    return Comlink.transfer({ ...r, bitmaps }, [...r.changed.flatMap((c) => buffersOf(c.tile)), ...bitmaps.map((b) => b.bitmap)]);
   },
   reduce(children: Array<EncodedTile | null>): EncodedTile {
     const t = reduceTiles(children);

@@ -200,6 +200,35 @@ export class MaskLayer {
     }
   }
 
+  /** What an edit should colour right away: the level-0 tiles in view, when level 0 is what is drawn. */
+  renderHint(): { lut: Uint32Array; outline: boolean; keys: string[] } | null {
+    const t = imageTransform(this.viewer);
+    if (!t || !this.visible || this.levelFor(t.scale / devicePixelRatio) !== 0) return null;
+    const w = this.canvas.width || this.canvas.clientWidth * devicePixelRatio;
+    const h = this.canvas.height || this.canvas.clientHeight * devicePixelRatio;
+    const keys: string[] = [];
+    const span = MASK_TILE * t.scale;
+    for (let ty = Math.max(0, Math.floor(-t.oy / span)); ty <= Math.floor((h - t.oy) / span); ty++) {
+      for (let tx = Math.max(0, Math.floor(-t.ox / span)); tx <= Math.floor((w - t.ox) / span); tx++) keys.push(tileKey(tx, ty));
+    }
+    return { lut: this.lut, outline: this.outlineValue, keys };
+  }
+
+  /** Bitmaps of level-0 tiles coloured with an edit (their content is already in the store). */
+  install(tiles: Array<{ key: string; bitmap: ImageBitmap }>): void {
+    for (const { key, bitmap } of tiles) {
+      const k = `0/${key}`;
+      const old = this.cache.get(k);
+      if (old && old.bitmap !== bitmap) old.bitmap.close();
+      this.cache.set(k, { bitmap, fresh: true, used: ++this.clock });
+      // a render already asked for the same content is not needed any more
+      this.generation.set(k, (this.generation.get(k) ?? 0) + 1);
+      this.inflight.delete(k);
+    }
+    this.evict();
+    this.redraw();
+  }
+
   /**
    * Resolves (with the time) once every given level-0 tile that is in view
    * has been drawn from its current content — how "painted → visible" is

@@ -22,7 +22,7 @@ import type { MaskWorkerApi } from '../../workers/mask.worker.js';
 
 /** What the session needs from the mask worker (an in-process stand-in works for tests). */
 export interface MaskWorker {
-  paint(job: PaintJob, slide: PixelBox): Promise<PaintResult>;
+  paint(job: PaintJob, slide: PixelBox): Promise<PaintResult & { bitmaps?: Array<{ key: string; bitmap: ImageBitmap }> }>;
   reduce(children: Array<EncodedTile | null>): Promise<EncodedTile>;
   render(tile: EncodedTile, lut: Uint32Array, outline: boolean): Promise<ImageBitmap>;
   readPack(url: string): Promise<PackedTile[]>;
@@ -48,6 +48,10 @@ export class MaskSession {
   readonly slideBox: PixelBox;
   loaded = false;
   loadError: string | null = null;
+  /** The display's wish to get bitmaps of changed tiles with each edit (set by the mask layer's owner). */
+  renderHint: (() => PaintJob['render'] | null) | null = null;
+  /** Receives those bitmaps, after the edit is in the store. */
+  onRendered: ((tiles: Array<{ key: string; bitmap: ImageBitmap }>) => void) | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private replaying = false;
   private readonly unsubscribe: () => void;
@@ -173,18 +177,22 @@ export class MaskSession {
       const b = this.clipToSlide(box);
       if (b.x1 <= b.x0 || b.y1 <= b.y0) return { keys: [], pixels: 0, refused: 'nothing of it lies on the slide' };
       const writes = new Map<string, EncodedTile>();
+      const bitmaps: Array<{ key: string; bitmap: ImageBitmap }> = [];
+      const render = this.renderHint?.() ?? undefined;
       let pixels = 0;
       const band = spec.kind === 'flood' ? b.y1 - b.y0 : BAND_ROWS * MASK_TILE;
       for (let y = spec.kind === 'flood' ? b.y0 : Math.floor(b.y0 / band) * band; y < b.y1; y += band) {
         const part: PixelBox = { x0: b.x0, x1: b.x1, y0: Math.max(b.y0, y), y1: Math.min(b.y1, y + band) };
-        const job: PaintJob = { ...spec, bounds: spec.kind === 'flood' ? b : part, tiles: this.tilesIn(part) };
+        const job: PaintJob = { ...spec, bounds: spec.kind === 'flood' ? b : part, tiles: this.tilesIn(part), ...(render ? { render } : {}) };
         const r = await this.worker.paint(job, this.slideBox);
         if (r.refused) return { keys: [], pixels: 0, refused: r.refused };
         for (const c of r.changed) writes.set(c.key, c.tile);
+        if (r.bitmaps) bitmaps.push(...r.bitmaps);
         pixels += r.pixels;
       }
       if (writes.size === 0) return { keys: [], pixels: 0, refused: null };
       this.store.apply([...writes].map(([key, tile]) => ({ key, tile })), 'local', label);
+      if (bitmaps.length) this.onRendered?.(bitmaps);
       return { keys: [...writes.keys()], pixels, refused: null };
     });
     this.chain = run.catch(() => undefined);

@@ -40,6 +40,8 @@ export class PaintController implements PaintContext {
   insideRoisOnly = false;
   minMagnification = 10;
   message: string | null = null;
+  /** Milliseconds from each stroke's commit (pointer-up) to its tiles on screen, most recent last: for benchmarks and diagnostics. */
+  readonly strokeLatencies: number[] = [];
 
   constructor(
     private readonly viewer: OpenSeadragon.Viewer,
@@ -49,6 +51,8 @@ export class PaintController implements PaintContext {
   ) {
     this.layer = new MaskLayer(viewer, mask.pyramid, (t, lut, outline) => mask.worker.render(t, lut, outline), this.colours());
     this.tools = [new BrushTool('brush', this), new BrushTool('eraser', this), new FloodTool(this)];
+    mask.renderHint = () => this.layer.renderHint();
+    mask.onRendered = (tiles) => this.layer.install(tiles);
   }
 
   private colours(): Map<number, string> {
@@ -153,9 +157,12 @@ export class PaintController implements PaintContext {
       clip = this.roisIn(x0 - radiusImgPx, y0 - radiusImgPx, x1 + radiusImgPx, y1 + radiusImgPx);
       if (clip.length === 0) return 'No region of interest under this stroke: outline one first, or turn off "inside ROIs only".';
     }
+    const t0 = performance.now();
     const out = await this.mask.stroke(path, radiusImgPx, value, clip);
     if (out.refused) return out.refused;
-    await this.layer.whenVisible(out.keys);
+    const shown = await this.layer.whenVisible(out.keys);
+    this.strokeLatencies.push(shown - t0);
+    if (this.strokeLatencies.length > 1000) this.strokeLatencies.splice(0, 500);
     return null;
   }
 
@@ -205,6 +212,8 @@ export class PaintController implements PaintContext {
   }
 
   destroy(): void {
+    this.mask.renderHint = null;
+    this.mask.onRendered = null;
     this.layer.destroy();
   }
 }

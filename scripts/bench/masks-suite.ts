@@ -1,0 +1,175 @@
+/**
+ * Painting benchmark (issue: paint cell-level classes into tiled masks). On
+ * the 50,000 × 50,000 bench slide in headless Chromium (no GPU, canvas
+ * drawer, 1600 × 900), at 40× (1 screen px per image px):
+ *
+ * - `strokes`: BENCH_STROKES brush strokes (default 120, brush 60 screen px
+ *   = 15 µm) drawn with real mouse events, ~400 px long with 12 points,
+ *   one every ~150 ms as a person would: commit-to-visible latency (pointer-
+ *   up → the new tiles drawn on screen), frame intervals and long tasks
+ *   while painting;
+ * - `memory`: resident bytes of the mask per painted pixel (the client's
+ *   tiles and cached pyramid levels) and stored bytes per painted pixel
+ *   (the server's compressed tiles; the database's growth, history included),
+ *   after the strokes and again after three large ROI fills.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../chromium.js';
+import { startOurs } from './peers.js';
+import { ensureSlide, SLIDE_SIZE, type Emit } from './tiles-suite.js';
+import { rng } from './workloads.js';
+
+const STROKES = Number(process.env['BENCH_STROKES'] ?? 120);
+const BRUSH_PX = 60;
+const VIEWER = `document.querySelector('wsi-app')?.shadowRoot?.querySelector('wsi-viewer')`;
+
+function stats(values: number[]): { n: number; median: number; p95: number; max: number } {
+  const s = [...values].sort((a, b) => a - b);
+  const q = (f: number): number => +(s[Math.min(s.length - 1, Math.floor(f * s.length))] ?? Number.NaN).toFixed(1);
+  return { n: s.length, median: q(0.5), p95: q(0.95), max: +(s[s.length - 1] ?? Number.NaN).toFixed(1) };
+}
+
+async function saved(page: Page): Promise<void> {
+  await page.evaluate(`(${VIEWER}).annotationSession.mask.idle()`);
+  await page.waitForFunction(`(() => { const s = (${VIEWER}).annotationSession.mask.sync.snapshot; return s.status === 'saved' && s.queued === 0; })()`, undefined, { timeout: 120_000 });
+}
+
+async function dbBytes(dataDir: string): Promise<number> {
+  return (await stat(join(dataDir, 'wsi.db'))).size + (await stat(join(dataDir, 'wsi.db-wal')).catch(() => ({ size: 0 }))).size;
+}
+
+/** Painted pixels and bytes per painted pixel; the database counts from `dbBefore` (its size before any painting). */
+async function memory(page: Page, base: string, slide: string, annotator: string, dataDir: string, dbBefore: number): Promise<Record<string, number>> {
+  await saved(page);
+  const m = (await page.evaluate(`(() => { const mk = (${VIEWER}).annotationSession.mask; return { painted: mk.store.paintedPixels(), resident: mk.residentBytes(), tiles: mk.store.size }; })()`)) as { painted: number; resident: number; tiles: number };
+  const pack = Buffer.from(await (await fetch(`${base}/api/slides/${slide}/masks/${annotator}/tiles`)).arrayBuffer());
+  let stored = 0;
+  for (let o = 8, i = 0, n = pack.readUInt32LE(4); i < n; i++) {
+    const len = pack.readUInt32LE(o + 12);
+    stored += len;
+    o += 16 + len;
+  }
+  const db = (await dbBytes(dataDir)) - dbBefore;
+  return {
+    paintedPixels: m.painted,
+    tiles: m.tiles,
+    residentBytes: m.resident,
+    residentBytesPerPaintedPixel: +(m.resident / m.painted).toFixed(4),
+    storedBytes: stored,
+    storedBytesPerPaintedPixel: +(stored / m.painted).toFixed(4),
+    databaseGrowthBytes: db,
+    databaseGrowthBytesPerPaintedPixel: +(db / m.painted).toFixed(4),
+  };
+}
+
+export async function masksSuite(root: string, emit: Emit): Promise<void> {
+  if (!existsSync(join(root, 'dist', 'index.html'))) throw new Error('run npm run build first');
+  if (!HAS_CHROMIUM) {
+    emit({ suite: 'masks', metric: 'skipped', reason: `no Chromium at ${CHROMIUM}` });
+    return;
+  }
+  const slideFile = await ensureSlide(root, emit);
+  const work = await mkdtemp(join(tmpdir(), 'wsi-bench-masks-'));
+  const server = await startOurs(root, slideFile, work, { LOCAL_USER: 'bench' });
+  const base = new URL(server.dziUrl).origin;
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ viewport: { width: 1600, height: 900 } });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => process.stderr.write(`[bench] page error: ${e.message}\n`));
+    await page.goto(`${base}/?drawer=canvas#slide=${server.slideId}`);
+    await page.waitForFunction(`(${VIEWER})?.annotationSession?.mask?.loaded === true && (${VIEWER}).annotationSession.progress.done === true`, undefined, { timeout: 120_000 });
+    const cx = SLIDE_SIZE / 2;
+    await page.evaluate(`(${VIEWER}).goTo({ x: ${cx}, y: ${cx}, zoom: 1 }, true)`);
+    await page.waitForFunction(`(${VIEWER}).isFullyLoaded()`, undefined, { timeout: 60_000 });
+    await page.locator('wsi-viewer').focus();
+    await page.locator('wsi-viewer').press('b');
+    await page.locator('wsi-viewer').press('t');
+    await page.evaluate(`(${VIEWER}).paint.setBrushScreenPx(${BRUSH_PX})`);
+    const box = await page.evaluate(`(() => { const r = (${VIEWER}).shadowRoot.querySelector('.osd').getBoundingClientRect(); return { x: r.left, y: r.top, w: r.width, h: r.height }; })()`) as { x: number; y: number; w: number; h: number };
+    // frame intervals and long tasks while painting
+    await page.evaluate(`(() => {
+      window.__frames = []; window.__long = [];
+      new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__long.push(e.duration); }).observe({ type: 'longtask' });
+      let last = performance.now();
+      const tick = (now) => { window.__frames.push(now - last); last = now; if (!window.__stop) requestAnimationFrame(tick); };
+      requestAnimationFrame(tick);
+    })()`);
+    const r = rng(99);
+    const dbBefore = await dbBytes(work);
+    const t0 = performance.now();
+    for (let i = 0; i < STROKES; i++) {
+      let x = box.x + 100 + r() * (box.w - 600);
+      let y = box.y + 80 + r() * (box.h - 160);
+      let a = r() * Math.PI * 2;
+      await page.mouse.move(x, y);
+      await page.mouse.down();
+      for (let k = 0; k < 12; k++) {
+        a += (r() - 0.5) * 0.8;
+        x = Math.min(box.x + box.w - 20, Math.max(box.x + 20, x + Math.cos(a) * 33));
+        y = Math.min(box.y + box.h - 20, Math.max(box.y + 20, y + Math.sin(a) * 33));
+        await page.mouse.move(x, y, { steps: 2 });
+      }
+      await page.mouse.up();
+      await page.waitForTimeout(150);
+    }
+    await saved(page);
+    const seconds = (performance.now() - t0) / 1000;
+    const run = (await page.evaluate(`(() => { window.__stop = true; return { lat: (${VIEWER}).paint.strokeLatencies.slice(), frames: window.__frames.slice(1), long: window.__long.slice() }; })()`)) as { lat: number[]; frames: number[]; long: number[] };
+    const lat = stats(run.lat);
+    const frames = stats(run.frames);
+    emit({
+      suite: 'masks',
+      metric: 'strokes',
+      zoom: '40x',
+      brushUm: (BRUSH_PX * 0.25).toFixed(1),
+      strokes: STROKES,
+      seconds: +seconds.toFixed(1),
+      commitToVisibleMedianMs: lat.median,
+      commitToVisibleP95Ms: lat.p95,
+      commitToVisibleMaxMs: lat.max,
+      measured: lat.n,
+      frameMedianMs: frames.median,
+      frameP95Ms: frames.p95,
+      frameMaxMs: frames.max,
+      longTasks: run.long.length,
+      longestTaskMs: run.long.length ? Math.round(Math.max(...run.long)) : 0,
+    });
+    const afterStrokes = await memory(page, base, server.slideId, 'bench', work, dbBefore);
+    emit({ suite: 'masks', metric: 'memory', after: 'strokes', ...afterStrokes });
+    // three large ROI fills (about 3,000–6,000 px across)
+    const fills = await page.evaluate(`(async () => {
+      const mk = (${VIEWER}).annotationSession.mask;
+      const t = [];
+      for (const [x, y, rad] of [[${cx - 12000}, ${cx - 9000}, 1500], [${cx + 6000}, ${cx - 4000}, 3000], [${cx - 3000}, ${cx + 9000}, 2200]]) {
+        const ring = new Float64Array(400);
+        for (let k = 0; k < 200; k++) { const a = k / 200 * Math.PI * 2; const rr = rad * (1 + 0.15 * Math.sin(5 * a)); ring[2 * k] = x + Math.cos(a) * rr; ring[2 * k + 1] = y + Math.sin(a) * rr; }
+        const s = performance.now();
+        await mk.fillPolygons([[ring]], 2, 'Fill 1 region');
+        t.push(performance.now() - s);
+      }
+      return t;
+    })()`) as number[];
+    const afterFills = await memory(page, base, server.slideId, 'bench', work, dbBefore);
+    emit({ suite: 'masks', metric: 'memory', after: 'strokes+3 ROI fills', fillMs: fills.map((v) => Math.round(v)), ...afterFills });
+    emit({
+      suite: 'masks',
+      metric: 'targets',
+      commitToVisibleP95Ms: lat.p95,
+      latencyUnder50ms: lat.p95 <= 50,
+      residentBytesPerPaintedPixel: afterStrokes.residentBytesPerPaintedPixel,
+      residentAtMost1_2: (afterStrokes.residentBytesPerPaintedPixel as number) <= 1.2 && (afterFills.residentBytesPerPaintedPixel as number) <= 1.2,
+      storedBytesPerPaintedPixel: afterStrokes.storedBytesPerPaintedPixel,
+      longestTaskWhilePaintingMs: run.long.length ? Math.round(Math.max(...run.long)) : 0,
+    });
+    await context.close();
+  } finally {
+    await browser.close();
+    await server.stop();
+    await rm(work, { recursive: true, force: true });
+  }
+}
