@@ -6,11 +6,12 @@
  * - cells: 100,000 cell outlines of 16–32 vertices, radius ~5–9 px, on a jittered grid;
  * - rois: 1,000 irregular blobs of 200–2,000 vertices, radius ~500–3,000 px.
  *
- * Ours: the product's path (src/core/mask/rasterize-tiles.ts): Flatbush
- * finds the polygons of each touched tile, they are rasterized into one
- * dense scratch tile, which is then run-length encoded into the resident
- * mask (src/core/mask/rle.ts) — so every run starts from an empty mask and
- * pays for creating and encoding every tile it touches. Median of 3 runs
+ * Ours: the product's path (rasterizeIntoEncodedTiles in
+ * src/core/mask/rasterize-tiles.ts): Flatbush finds the polygons of each
+ * touched tile, their spans are collected per row and run-length encoded
+ * straight into the resident mask (src/core/mask/rle.ts; a tile that already
+ * has content is decoded, painted and re-encoded) — so every run starts from
+ * an empty mask and pays for creating and encoding every tile it touches. Median of 3 runs
  * after a warm-up run.
  * PIL: scripts/bench/pil_raster.py (Debian's /usr/bin/python3 with
  * python3-pil), one bbox-sized image per polygon, a full warm-up pass, the
@@ -26,8 +27,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MASK_TILE } from '../../src/core/mask/mask-grid.js';
-import { rasterizeIntoTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
-import { encodeTile, tileBytes, type EncodedTile } from '../../src/core/mask/rle.js';
+import { rasterizeIntoEncodedTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
+import { tileBytes, type EncodedTile } from '../../src/core/mask/rle.js';
 import type { Emit } from './tiles-suite.js';
 import { rng } from './workloads.js';
 
@@ -133,9 +134,9 @@ function rasterizeAll(polys: PaintPolygon[]): { seconds: number; tiles: number; 
   const mask = new Map<number, EncodedTile>();
   const cols = Math.ceil(SLIDE / MASK_TILE);
   const t0 = performance.now();
-  const r = rasterizeIntoTiles(polys, { x0: 0, y0: 0, x1: SLIDE, y1: SLIDE }, {
-    load: () => false,
-    done: (tx, ty, dense, extents) => mask.set(ty * cols + tx, encodeTile(dense, extents ?? undefined)),
+  const r = rasterizeIntoEncodedTiles(polys, { x0: 0, y0: 0, x1: SLIDE, y1: SLIDE }, {
+    load: (tx, ty) => mask.get(ty * cols + tx) ?? null,
+    done: (tx, ty, tile) => mask.set(ty * cols + tx, tile),
   });
   const seconds = (performance.now() - t0) / 1000;
   let bytes = 0;

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { rng } from '../../scripts/bench/workloads.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { polygonSpans } from '../../src/core/mask/raster.js';
-import { rasterizeIntoTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
+import { rasterizeIntoEncodedTiles, rasterizeIntoTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
 import { decodeTile, decodeTileInto, encodeTile, type EncodedTile, type RowExtents } from '../../src/core/mask/rle.js';
 
 
@@ -116,5 +116,52 @@ describe('rasterizing many polygons tile by tile', () => {
     }
     const none: RowExtents = { min: new Int16Array(MASK_TILE).fill(MASK_TILE), max: new Int16Array(MASK_TILE) };
     expect(encodeTile(new Uint8Array(MASK_TILE_PIXELS), none)).toEqual({ uniform: 0 });
+  });
+
+  it('encodes straight from spans exactly as painting a dense tile and encoding it, blank or not, with overlaps and erasing', () => {
+    const rr = rng(23);
+    // overlapping cells, erasers (value 0), a tile-covering square, ROIs with holes
+    const mixed: PaintPolygon[] = polys.map((p, i) => ({ rings: p.rings, value: i % 97 === 0 ? 0 : p.value }));
+    mixed.push({ rings: [Float64Array.from([512, 0, 1024, 0, 1024, 512, 512, 512])], value: 3 });
+    mixed.push({ rings: [Float64Array.from([1536, 512, 2048, 512, 2048, 1024, 1536, 1024])], value: 0 });
+    for (let i = 0; i < 400; i++) mixed.push({ rings: [blob(rr, 1000 + rr() * 60, 1000 + rr() * 60, 2 + rr() * 20, 16)], value: Math.floor(rr() * 4) });
+    for (const withBase of [false, true]) {
+      const existing = new Map<string, EncodedTile>();
+      if (withBase) {
+        for (let ty = 0; ty * MASK_TILE < H; ty++) {
+          for (let tx = 0; tx * MASK_TILE < W; tx++) {
+            const k = (tx + 2 * ty) % 3;
+            if (k === 0) continue;
+            if (k === 1) {
+              existing.set(`${tx},${ty}`, { uniform: tx % 2 ? 0 : 7 });
+              continue;
+            }
+            const d = new Uint8Array(MASK_TILE_PIXELS);
+            for (let j = 0; j < 30; j++) d.fill(9, Math.floor(rr() * MASK_TILE_PIXELS), Math.floor(rr() * MASK_TILE_PIXELS));
+            existing.set(`${tx},${ty}`, encodeTile(d));
+          }
+        }
+      }
+      const viaDense = new Map<string, EncodedTile>();
+      const a = rasterizeIntoTiles(mixed, bounds, {
+        load: (tx, ty, dense) => {
+          const t = existing.get(`${tx},${ty}`);
+          if (!t) return false;
+          decodeTileInto(t, dense);
+          return true;
+        },
+        done: (tx, ty, dense, ext) => viaDense.set(`${tx},${ty}`, encodeTile(dense, ext ?? undefined)),
+      });
+      const viaSpans = new Map<string, EncodedTile>();
+      const b = rasterizeIntoEncodedTiles(mixed, bounds, {
+        load: (tx, ty) => existing.get(`${tx},${ty}`) ?? null,
+        done: (tx, ty, tile) => viaSpans.set(`${tx},${ty}`, tile),
+      });
+      expect(b).toEqual(a);
+      expect(viaSpans.size).toBe(viaDense.size);
+      for (const [key, tile] of viaDense) expect(viaSpans.get(key), key).toEqual(tile);
+      // the square covers tile (1, 0) whole: one value, whatever was there
+      expect(viaSpans.get('1,0')).toEqual({ uniform: 3 });
+    }
   });
 });

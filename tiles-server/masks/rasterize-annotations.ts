@@ -6,7 +6,7 @@
  * equal areas in creation order — each later one over the earlier ones,
  * with the rasterizer's pixel-centre, even-odd rule (docs/rasterization.md).
  * Where no polygon falls the mask keeps what it had. Tiles are painted one at
- * a time (src/core/mask/rasterize-tiles.ts), in bands of tile rows with the
+ * a time (rasterizeIntoEncodedTiles, src/core/mask/rasterize-tiles.ts), in bands of tile rows with the
  * event loop let through between bands, and committed in one transaction.
  */
 import { deflateSync, inflateSync } from 'node:zlib';
@@ -14,10 +14,11 @@ import type { Annotation } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import { flatArea, flatten, forEachRing } from '../../src/core/flat-geometry.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
-import { rasterizeIntoTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
+import { rasterizeIntoEncodedTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
+import { decodeTileInto, encodeTile, tileCounts } from '../../src/core/mask/rle.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import { operationHash, type MaskStore, type OperationResult } from '../store/mask-store.js';
-import { countsJson, histogram } from './tile-codec.js';
+import { countsJson } from './tile-codec.js';
 
 export interface RasterizeRequest {
   /** Annotation ids to paint; absent: every polygon annotation of the slide with one of `objectTypes`. */
@@ -110,19 +111,18 @@ export async function rasterizeAnnotations(
   type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string };
   const planned: Planned[] = [];
   const bandHeight = 8 * MASK_TILE;
+  const dense = new Uint8Array(MASK_TILE_PIXELS);
   let pixels = 0;
   for (let y = 0; y < slide.height && polygons.length > 0; y += bandHeight) {
     signal?.throwIfAborted();
-    const r = rasterizeIntoTiles(polygons, { x0: 0, y0: y, x1: slide.width, y1: Math.min(slide.height, y + bandHeight) }, {
-      load: (tx, ty, dense) => {
+    const r = rasterizeIntoEncodedTiles(polygons, { x0: 0, y0: y, x1: slide.width, y1: Math.min(slide.height, y + bandHeight) }, {
+      load: (tx, ty) => {
         const head = masks.head(slide.id, annotator, tx, ty);
-        if (!head) return false;
-        dense.set(inflateSync(head.data, { maxOutputLength: MASK_TILE_PIXELS }));
-        return true;
+        return head ? encodeTile(inflateSync(head.data, { maxOutputLength: MASK_TILE_PIXELS })) : null;
       },
-      done: (tx, ty, dense) => {
+      done: (tx, ty, tile) => {
         const base = masks.head(slide.id, annotator, tx, ty)?.version ?? 0;
-        planned.push({ tx, ty, base, data: deflateSync(dense), pixels: countsJson(histogram(dense)) });
+        planned.push({ tx, ty, base, data: deflateSync(decodeTileInto(tile, dense)), pixels: countsJson(tileCounts(tile)) });
       },
     });
     pixels += r.pixels;
