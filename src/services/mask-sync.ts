@@ -11,7 +11,7 @@ import type { MaskStore } from '../state/mask-store.js';
 import type { MaskApi, MaskTileResult } from './mask-api.js';
 import { toBase64 } from './mask-api.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
-import { OutboxSender, type SendResponse, type SenderState } from './outbox-sender.js';
+import { OutboxSender, newOpId, type SendResponse, type SenderState } from './outbox-sender.js';
 
 export interface MaskTileOp {
   tx: number;
@@ -102,22 +102,59 @@ export class MaskSync extends OutboxSender<MaskTileOp, MaskTileResult, MaskConfl
 
   /**
    * Resolves a tile conflict: "mine" writes this browser's tile over the
-   * server's newer one (which stays in the history); "theirs" takes the
-   * server's tile and gives up this edit of it.
+   * server's newer one (which stays in the history), and this browser's
+   * later queued edits of the tile build on it; "theirs" takes the server's
+   * tile and gives up every unsent edit of that tile in this browser (the
+   * later ones were painted on top of the one given up). The rewritten
+   * entry gets a new operation id: the server remembers the refused one
+   * with its old body.
    */
   async resolve(choice: 'mine' | 'theirs'): Promise<void> {
     const c = this.state.conflict;
     if (!c) return;
     const entry = c.entry;
+    const head = entry.ops[c.index] as MaskTileOp;
+    const sameTile = (o: MaskTileOp): boolean => o.tx === c.tx && o.ty === c.ty;
+    const key = tileKey(c.tx, c.ty);
     if (choice === 'mine') {
-      (entry.ops[c.index] as MaskTileOp).ifMatch = c.current;
+      const assumed = head.ifMatch;
+      const rebaseOps = (ops: MaskTileOp[]): boolean => {
+        let touched = false;
+        for (const o of ops) {
+          if (sameTile(o) && o.ifMatch === assumed) {
+            o.ifMatch = c.current;
+            touched = true;
+          }
+        }
+        return touched;
+      };
+      rebaseOps(entry.ops);
+      for (const part of entry.later ?? []) rebaseOps(part);
+      entry.opId = newOpId();
       await this.outbox.update(entry);
+      for (const e of this.queue) {
+        if (e === entry) continue;
+        const touched = [e.ops, ...(e.later ?? [])].map(rebaseOps).some(Boolean);
+        if (touched && e.seq !== undefined) await this.outbox.update(e);
+      }
+      // edits made from now on build on the server's version too
+      this.store.setVersion(key, c.current);
     } else {
       const server = await this.deps.fetchTile(c.tx, c.ty);
-      entry.ops.splice(c.index, 1);
-      if (entry.ops.length === 0) await this.dropHead();
-      else await this.outbox.update(entry);
-      this.store.apply([{ key: tileKey(c.tx, c.ty), tile: server?.tile ?? { uniform: 0 }, version: server?.version ?? 0 }], 'remote', 'Server version');
+      for (const e of [...this.queue]) {
+        const keep = (ops: MaskTileOp[]): MaskTileOp[] => ops.filter((o) => !sameTile(o));
+        const before = e.ops.length + (e.later ?? []).reduce((n, p) => n + p.length, 0);
+        e.ops = keep(e.ops);
+        if (e.later) e.later = e.later.map(keep).filter((p) => p.length > 0);
+        const after = e.ops.length + (e.later ?? []).reduce((n, p) => n + p.length, 0);
+        if (after === before && e !== entry) continue;
+        if (e.ops.length === 0 && e.later?.length) e.ops = e.later.shift() as MaskTileOp[];
+        e.opId = newOpId();
+        if (e.ops.length > 0) {
+          if (e.seq !== undefined) await this.outbox.update(e);
+        } else await this.removeEntry(e);
+      }
+      this.store.apply([{ key, tile: server?.tile ?? { uniform: 0 }, version: server?.version ?? 0 }], 'remote', 'Server version');
     }
     await this.resumeAfterConflict();
   }

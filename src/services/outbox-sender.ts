@@ -120,7 +120,8 @@ export abstract class OutboxSender<Op, R, C> {
     this.set({ queued: this.queue.length, status: this.state.status === 'saved' ? 'saving' : this.state.status });
     this.pendingWrites = this.pendingWrites
       .then(async () => {
-        entry.seq = await this.outbox.add(entry);
+        // an entry given up (in a conflict) before it was stored is not stored
+        if (this.queue.includes(entry)) entry.seq = await this.outbox.add(entry);
       })
       .then(() => this.drain());
   }
@@ -236,18 +237,12 @@ export abstract class OutboxSender<Op, R, C> {
     this.set({ queued: this.queue.length, status: this.queue.length ? 'saving' : 'saved' });
   }
 
-  /** Removes the head entry (its ops were all given up in a conflict). */
-  protected async dropHead(): Promise<void> {
-    const entry = this.queue[0];
-    if (!entry) return;
-    if (entry.later?.length) {
-      entry.ops = entry.later.shift() as Op[];
-      entry.opId = newOpId();
-      await this.outbox.update(entry);
-      return;
-    }
+  /** Removes a queued entry whose ops were all given up (in a conflict); a stored one leaves the outbox too. */
+  protected async removeEntry(entry: OutboxEntry<Op>): Promise<void> {
+    const i = this.queue.indexOf(entry);
+    if (i < 0) return;
     if (entry.seq !== undefined) await this.outbox.remove(entry.seq);
-    this.queue.shift();
+    this.queue.splice(i, 1);
     this.set({ queued: this.queue.length });
   }
 
@@ -288,7 +283,7 @@ export abstract class OutboxSender<Op, R, C> {
     const key = this.leavingKey();
     const prev = OutboxSender.leaving.get(key);
     if (!prev || prev === (this as unknown)) return;
-    await new Promise<void>((resolve) => {
+    if (!prev.stopped) await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, waitMs);
       const off = prev.onChange((s) => {
         if ((s.status === 'saved' && s.queued === 0) || prev.stopped) {

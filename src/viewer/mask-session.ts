@@ -54,6 +54,9 @@ export class MaskSession {
   onRendered: ((tiles: Array<{ key: string; bitmap: ImageBitmap }>) => void) | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private replaying = false;
+  /** Rejects once the worker is terminated, so no call on it waits for ever. */
+  private readonly ended: Promise<never>;
+  private endWorker!: () => void;
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -66,13 +69,19 @@ export class MaskSession {
     height: number,
   ) {
     this.slideBox = { x0: 0, y0: 0, x1: width, y1: height };
+    this.ended = new Promise<never>((_, reject) => {
+      this.endWorker = () => reject(new Error('the mask worker has ended'));
+    });
+    this.ended.catch(() => undefined);
+    const alive = <T>(p: Promise<T>): Promise<T> => Promise.race([p, this.ended]);
     this.pyramid = new MaskPyramid(this.store, width, height, (children) => worker.reduce(children));
     this.sync = new MaskSync(this.store, outbox, api, {
-      compress: (t) => worker.compress(t),
+      // the sender can outlive the session (it keeps sending after the slide is left)
+      compress: (t) => alive(worker.compress(t)),
       fetchTile: async (tx, ty) => {
         const x = tx * MASK_TILE;
         const y = ty * MASK_TILE;
-        const tiles = await worker.readPack(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE]));
+        const tiles = await alive(worker.readPack(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE])));
         const t = tiles.find((p) => p.tx === tx && p.ty === ty);
         return t ? { tile: t.tile, version: t.version } : null;
       },
@@ -171,32 +180,55 @@ export class MaskSession {
     return { x0: Math.max(s.x0, Math.floor(b.x0)), y0: Math.max(s.y0, Math.floor(b.y0)), x1: Math.min(s.x1, Math.ceil(b.x1)), y1: Math.min(s.y1, Math.ceil(b.y1)) };
   }
 
-  /** Runs one edit over `box` in the worker (in bands when large) and applies it as one change. */
+  /**
+   * Runs one edit over `box` in the worker (in bands when large) and applies
+   * it as one change. A tile the server's content replaced while the worker
+   * painted (a conflict taken as "theirs", the ROIs painted on the server)
+   * makes it paint again on the new content, so the edit never writes over
+   * what it did not see.
+   */
   private edit(spec: JobSpec, box: PixelBox, label: string): Promise<EditOutcome> {
     const run = this.chain.then(async (): Promise<EditOutcome> => {
-      const b = this.clipToSlide(box);
-      if (b.x1 <= b.x0 || b.y1 <= b.y0) return { keys: [], pixels: 0, refused: 'nothing of it lies on the slide' };
-      const writes = new Map<string, EncodedTile>();
-      const bitmaps: Array<{ key: string; bitmap: ImageBitmap }> = [];
-      const render = this.renderHint?.() ?? undefined;
-      let pixels = 0;
-      const band = spec.kind === 'flood' ? b.y1 - b.y0 : BAND_ROWS * MASK_TILE;
-      for (let y = spec.kind === 'flood' ? b.y0 : Math.floor(b.y0 / band) * band; y < b.y1; y += band) {
-        const part: PixelBox = { x0: b.x0, x1: b.x1, y0: Math.max(b.y0, y), y1: Math.min(b.y1, y + band) };
-        const job: PaintJob = { ...spec, bounds: spec.kind === 'flood' ? b : part, tiles: this.tilesIn(part), ...(render ? { render } : {}) };
-        const r = await this.worker.paint(job, this.slideBox);
-        if (r.refused) return { keys: [], pixels: 0, refused: r.refused };
-        for (const c of r.changed) writes.set(c.key, c.tile);
-        if (r.bitmaps) bitmaps.push(...r.bitmaps);
-        pixels += r.pixels;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const out = await this.editOnce(spec, box, label);
+        if (out !== 'stale') return out;
       }
-      if (writes.size === 0) return { keys: [], pixels: 0, refused: null };
-      this.store.apply([...writes].map(([key, tile]) => ({ key, tile })), 'local', label);
-      if (bitmaps.length) this.onRendered?.(bitmaps);
-      return { keys: [...writes.keys()], pixels, refused: null };
+      return { keys: [], pixels: 0, refused: 'The mask kept changing on the server while this was painted; nothing was changed, try again.' };
     });
     this.chain = run.catch(() => undefined);
     return run;
+  }
+
+  private async editOnce(spec: JobSpec, box: PixelBox, label: string): Promise<EditOutcome | 'stale'> {
+    const b = this.clipToSlide(box);
+    if (b.x1 <= b.x0 || b.y1 <= b.y0) return { keys: [], pixels: 0, refused: 'nothing of it lies on the slide' };
+    const read = new Map<string, EncodedTile | null>();
+    const writes = new Map<string, EncodedTile>();
+    const bitmaps: Array<{ key: string; bitmap: ImageBitmap }> = [];
+    const render = this.renderHint?.() ?? undefined;
+    let pixels = 0;
+    const band = spec.kind === 'flood' ? b.y1 - b.y0 : BAND_ROWS * MASK_TILE;
+    for (let y = spec.kind === 'flood' ? b.y0 : Math.floor(b.y0 / band) * band; y < b.y1; y += band) {
+      const part: PixelBox = { x0: b.x0, x1: b.x1, y0: Math.max(b.y0, y), y1: Math.min(b.y1, y + band) };
+      const tiles = this.tilesIn(part);
+      for (const t of tiles) read.set(t.key, t.tile);
+      const job: PaintJob = { ...spec, bounds: spec.kind === 'flood' ? b : part, tiles, ...(render ? { render } : {}) };
+      const r = await this.worker.paint(job, this.slideBox);
+      if (r.refused) return { keys: [], pixels: 0, refused: r.refused };
+      for (const c of r.changed) writes.set(c.key, c.tile);
+      if (r.bitmaps) bitmaps.push(...r.bitmaps);
+      pixels += r.pixels;
+    }
+    for (const [key, tile] of read) {
+      if ((this.store.has(key) ? this.store.get(key) : null) !== tile) {
+        for (const r of bitmaps) r.bitmap.close();
+        return 'stale';
+      }
+    }
+    if (writes.size === 0) return { keys: [], pixels: 0, refused: null };
+    this.store.apply([...writes].map(([key, tile]) => ({ key, tile })), 'local', label);
+    if (bitmaps.length) this.onRendered?.(bitmaps);
+    return { keys: [...writes.keys()], pixels, refused: null };
   }
 
   /** A brush (value > 0) or eraser (value 0) stroke; `clip` limits it to the union of those polygons (ROIs). */
@@ -245,7 +277,8 @@ export class MaskSession {
     return this.store.residentBytes() + this.pyramid.cachedBytes();
   }
 
-  dispose(): void {
+  /** Leaves the slide; the worker stays up to `drainMs` for the sender to finish. */
+  dispose(drainMs = 60_000): void {
     this.unsubscribe();
     this.sync.detach();
     // the worker stays until the queue has drained (it compresses what is sent), a minute at most;
@@ -256,9 +289,13 @@ export class MaskSession {
       done = true;
       clearTimeout(timer);
       queueMicrotask(() => off());
+      // a sender still retrying then stops (its calls on the worker fail instead of hanging),
+      // so a later visit's handOver() is never stuck behind it
+      if (this.sync.snapshot.queued > 0) this.sync.stop();
+      this.endWorker();
       this.terminate();
     };
-    const timer = setTimeout(end, 60_000);
+    const timer = setTimeout(end, drainMs);
     const off = this.sync.onChange((s) => {
       if (s.queued === 0) end();
     });

@@ -240,18 +240,27 @@ class FakeMaskServer {
   tiles = new Map<string, { version: number; data: string }>();
   calls = 0;
   offline = false;
-  readonly seen = new Map<string, string>();
+  readonly seen = new Map<string, { body: string; response: string }>();
 
   api(): MaskApi {
     const api = new MaskApi('', 'slide1', 'dr.a');
     api.batch = async (opId: string, ops: MaskTileWireOp[]): Promise<MaskBatchResponse> => {
       this.calls++;
       if (this.offline) throw new TypeError('fetch failed');
+      // as the real server: an operation id keeps its first answer (refusals too) for that exact body
       const body = JSON.stringify(ops);
-      if (this.seen.has(opId)) return { status: 200, body: JSON.parse(this.seen.get(opId) as string) as MaskBatchResponse['body'] };
+      const prior = this.seen.get(opId);
+      if (prior) {
+        if (prior.body !== body) return { status: 422, body: { code: 'IDEMPOTENCY_KEY_REUSED', message: `operation id ${opId} was already used for a different request` } };
+        return JSON.parse(prior.response) as MaskBatchResponse;
+      }
       for (const [i, op] of ops.entries()) {
         const cur = this.tiles.get(`${op.tx},${op.ty}`)?.version ?? 0;
-        if (op.ifMatch !== cur) return { status: 412, body: { code: 'PRECONDITION_FAILED', message: 'stale', detail: { index: i, current: { tx: op.tx, ty: op.ty, version: cur } } } };
+        if (op.ifMatch !== cur) {
+          const refusal: MaskBatchResponse = { status: 412, body: { code: 'PRECONDITION_FAILED', message: 'stale', detail: { index: i, current: { tx: op.tx, ty: op.ty, version: cur } } } };
+          this.seen.set(opId, { body, response: JSON.stringify(refusal) });
+          return refusal;
+        }
       }
       const results = ops.map((op) => {
         const key = `${op.tx},${op.ty}`;
@@ -259,8 +268,7 @@ class FakeMaskServer {
         this.tiles.set(key, { version, data: op.data });
         return { tx: op.tx, ty: op.ty, version };
       });
-      this.seen.set(opId, JSON.stringify({ results }));
-      void body;
+      this.seen.set(opId, { body, response: JSON.stringify({ status: 200, body: { results } }) });
       return { status: 200, body: { results } };
     };
     return api;
@@ -302,6 +310,25 @@ function session(server: FakeMaskServer, outbox = new MemoryOutbox()): { s: Mask
   const undo = new UndoManager(new AnnotationStore());
   const s = MaskSession.create(server.api(), inProcessWorker(server), () => undefined, outbox, undo, 4000, 3000);
   return { s, undo, outbox };
+}
+
+/**
+ * A saved stroke on tile (0, 0), which another tab then replaces (version 2),
+ * and two more strokes queued offline on top (the second also paints tile
+ * (1, 0)); back online the first of them meets the conflict.
+ */
+async function conflictWithLaterEdits(server: FakeMaskServer, s: MaskSession): Promise<void> {
+  await s.load();
+  await s.stroke(new Float64Array([100, 100]), 30, 2, null);
+  await saved(s);
+  server.tiles.set('0,0', { version: 2, data: btoa(String.fromCharCode(...compressEncoded({ uniform: 5 }))) });
+  server.offline = true;
+  await s.stroke(new Float64Array([300, 300]), 30, 3, null);
+  await s.stroke(new Float64Array([480, 200, 560, 200]), 20, 4, null);
+  server.offline = false;
+  s.sync.retryNow();
+  await saved(s);
+  expect(s.sync.snapshot.status).toBe('conflict');
 }
 
 describe('mask session: strokes, undo, sync', () => {
@@ -398,5 +425,97 @@ describe('mask session: strokes, undo, sync', () => {
     undo.undo();
     await saved(s);
     expect([...s.store.keys()].every((k) => isUniform(s.store.get(k)) && (s.store.get(k) as { uniform: number }).uniform === 0)).toBe(true);
+  });
+
+  it('resolving a conflict carries the later unsent edits of the tile: "mine" sends them all on top', async () => {
+    const server = new FakeMaskServer();
+    const { s } = session(server);
+    await conflictWithLaterEdits(server, s);
+    await s.sync.resolve('mine');
+    await saved(s);
+    expect(s.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(server.tiles.get('0,0')?.version).toBe(4);
+    for (const k of ['0,0', '1,0']) expect(differing(decodeTile(server.tile(k)), decodeTile(s.store.get(k))), k).toBe(0);
+    // and an edit made now builds on the saved version
+    await s.stroke(new Float64Array([50, 400]), 10, 1, null);
+    await saved(s);
+    expect(s.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(server.tiles.get('0,0')?.version).toBe(5);
+  });
+
+  it('"theirs" gives up every unsent edit of that tile and keeps the rest', async () => {
+    const server = new FakeMaskServer();
+    const outbox = new MemoryOutbox();
+    const { s } = session(server, outbox);
+    await conflictWithLaterEdits(server, s);
+    const otherTile = decodeTile(s.store.get('1,0'));
+    await s.sync.resolve('theirs');
+    await saved(s);
+    expect(s.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(s.store.get('0,0')).toEqual({ uniform: 5 });
+    expect(server.tile('0,0')).toEqual({ uniform: 5 });
+    expect(server.tiles.get('0,0')?.version).toBe(2);
+    expect(differing(decodeTile(server.tile('1,0')), otherTile)).toBe(0);
+    expect(await outbox.list('slide1#mask:dr.a')).toEqual([]);
+  });
+
+  it('an edit whose tiles the server replaced while it was painted is painted again on the new content', async () => {
+    const server = new FakeMaskServer();
+    const worker = inProcessWorker(server);
+    let hold = false;
+    let release: () => void = () => undefined;
+    const slow: MaskWorker = {
+      ...worker,
+      paint: async (job, slide) => {
+        const r = paint(job, slide);
+        if (hold) {
+          hold = false;
+          await new Promise<void>((res) => (release = res));
+        }
+        return r;
+      },
+    };
+    const s = MaskSession.create(server.api(), slow, () => undefined, new MemoryOutbox(), new UndoManager(new AnnotationStore()), 4000, 3000);
+    await s.load();
+    hold = true;
+    const pending = s.stroke(new Float64Array([100, 100, 200, 100]), 10, 2, null);
+    await new Promise((r) => setTimeout(r, 10));
+    // meanwhile the server's copy of the tile arrives (the ROIs were painted on the server)
+    server.tiles.set('0,0', { version: 1, data: btoa(String.fromCharCode(...compressEncoded({ uniform: 6 }))) });
+    s.store.apply([{ key: '0,0', tile: { uniform: 6 }, version: 1 }], 'remote', 'Regions painted on the server');
+    release();
+    expect((await pending).refused).toBeNull();
+    await saved(s);
+    const d = decodeTile(s.store.get('0,0'));
+    expect(d[100 * MASK_TILE + 150]).toBe(2);
+    expect(d[400 * MASK_TILE + 400]).toBe(6);
+    expect(s.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(differing(decodeTile(server.tile('0,0')), d)).toBe(0);
+  });
+
+  it('a slide left with unsent strokes ends its worker without stranding them: the next visit loads and sends them', async () => {
+    const server = new FakeMaskServer();
+    const outbox = new MemoryOutbox();
+    const worker = inProcessWorker(server);
+    let ended = false;
+    // a Comlink call on a terminated worker never settles
+    const hanging: MaskWorker = { ...worker, compress: (t) => (ended ? new Promise<Uint8Array>(() => undefined) : worker.compress(t)) };
+    const s = MaskSession.create(server.api(), hanging, () => (ended = true), outbox, new UndoManager(new AnnotationStore()), 4000, 3000);
+    await s.load();
+    server.offline = true;
+    await s.stroke(new Float64Array([700, 700]), 25, 3, null);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(s.sync.snapshot.queued).toBe(1);
+    const painted = decodeTile(s.store.get('1,1'));
+    s.dispose(50);
+    // past the worker's end and the sender's first retry (500 ms), which would call the ended worker
+    await new Promise((r) => setTimeout(r, 700));
+    expect(ended).toBe(true);
+    server.offline = false;
+    const { s: again } = session(server, outbox);
+    await again.load();
+    await saved(again);
+    expect(again.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(differing(decodeTile(server.tile('1,1')), painted)).toBe(0);
   });
 });
