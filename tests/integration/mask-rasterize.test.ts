@@ -119,6 +119,15 @@ describe('rasterizing regions of interest into the mask', () => {
     expect((await readPack(server.url, slide, USER)).tiles.filter((t) => t.ty === 3 && t.tx === 0)[0]?.version).toBe(
       (before.tiles.find((t) => t.ty === 3 && t.tx === 0)?.version ?? 0) + 1,
     );
+    // painted once more it changes no pixel, so no tile gets a new version
+    expect((await rasterize({ annotations: [a['id']] })).body).toMatchObject({ painted: 1, tiles: 0 });
+    // a triangle whose bounding box reaches tile (3, 3) but none of whose pixels do: that tile is not written
+    const tri = { ...square(0, 0, 1, { classification: 'Lymphocytes' }), geometry: { type: 'Polygon', coordinates: [[[1530, 1500], [1570, 1500], [1530, 1540], [1530, 1500]]] } };
+    await create(tri);
+    const version33 = async (): Promise<number | undefined> => (await readPack(server.url, slide, USER)).tiles.find((t) => t.tx === 3 && t.ty === 3)?.version;
+    const was = await version33();
+    expect((await rasterize({ annotations: [tri['id']] })).body).toMatchObject({ painted: 1, tiles: 3 });
+    expect(await version33()).toBe(was);
     const snapshot = (await readPack(server.url, slide, USER)).raw;
     const unknown = await rasterize({ annotations: [randomUUID()] });
     expect([unknown.status, unknown.body['code']]).toEqual([404, 'ANNOTATION_NOT_FOUND']);

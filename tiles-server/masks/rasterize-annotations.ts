@@ -15,7 +15,7 @@ import { WsiError } from '../../src/core/errors.js';
 import { flatArea, flatten, forEachRing } from '../../src/core/flat-geometry.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { rasterizeIntoEncodedTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
-import { decodeTileInto, encodeTile, tileCounts } from '../../src/core/mask/rle.js';
+import { decodeTileInto, EMPTY_TILE, encodeTile, tileCounts, tilesEqual, type EncodedTile } from '../../src/core/mask/rle.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import { operationHash, type MaskStore, type OperationResult } from '../store/mask-store.js';
 import { countsJson } from './tile-codec.js';
@@ -112,15 +112,19 @@ export async function rasterizeAnnotations(
   const planned: Planned[] = [];
   const bandHeight = 8 * MASK_TILE;
   const dense = new Uint8Array(MASK_TILE_PIXELS);
+  let loaded: EncodedTile = EMPTY_TILE;
   let pixels = 0;
   for (let y = 0; y < slide.height && polygons.length > 0; y += bandHeight) {
     signal?.throwIfAborted();
     const r = rasterizeIntoEncodedTiles(polygons, { x0: 0, y0: y, x1: slide.width, y1: Math.min(slide.height, y + bandHeight) }, {
       load: (tx, ty) => {
         const head = masks.head(slide.id, annotator, tx, ty);
-        return head ? encodeTile(inflateSync(head.data, { maxOutputLength: MASK_TILE_PIXELS })) : null;
+        loaded = head ? encodeTile(inflateSync(head.data, { maxOutputLength: MASK_TILE_PIXELS })) : EMPTY_TILE;
+        return head ? loaded : null;
       },
       done: (tx, ty, tile) => {
+        // a tile only a bounding box reached keeps its content: no new version
+        if (tilesEqual(tile, loaded)) return;
         const base = masks.head(slide.id, annotator, tx, ty)?.version ?? 0;
         planned.push({ tx, ty, base, data: deflateSync(decodeTileInto(tile, dense)), pixels: countsJson(tileCounts(tile)) });
       },
