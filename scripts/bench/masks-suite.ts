@@ -11,19 +11,28 @@
  * - `memory`: resident bytes of the mask per painted pixel (the client's
  *   tiles and cached pyramid levels) and stored bytes per painted pixel
  *   (the server's compressed tiles; the database's growth, history included),
- *   after the strokes and again after three large ROI fills.
+ *   after the strokes and again after three large ROI fills;
+ * - `server_rasterize`: BENCH_RASTER_SERVER_CELLS cell detections (default
+ *   100,000) imported, then painted into a mask on the server
+ *   (POST …/rasterize) while one client keeps fetching random full-
+ *   resolution tiles: the rasterization's time and tiles written, and the
+ *   tile latency during it next to the same client's latency before it
+ *   (what a pathologist viewing the slide would feel meanwhile).
  */
-import { existsSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../chromium.js';
-import { startOurs } from './peers.js';
+import { Readable } from 'node:stream';
+import { writeCellsGeojson } from './cells.js';
+import { startOurs, type OursStarted } from './peers.js';
 import { ensureSlide, SLIDE_SIZE, type Emit } from './tiles-suite.js';
 import { rng } from './workloads.js';
 
 const STROKES = Number(process.env['BENCH_STROKES'] ?? 120);
+const SERVER_CELLS = Number(process.env['BENCH_RASTER_SERVER_CELLS'] ?? 100_000);
 const BRUSH_PX = 60;
 const VIEWER = `document.querySelector('wsi-app')?.shadowRoot?.querySelector('wsi-viewer')`;
 
@@ -167,9 +176,63 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
       longestTaskWhilePaintingMs: run.long.length ? Math.round(Math.max(...run.long)) : 0,
     });
     await context.close();
+    await serverRasterize(server, work, emit);
   } finally {
     await browser.close();
     await server.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** Fetches random full-resolution tiles one after another until `stop` resolves; their latencies (ms). */
+async function probeTiles(server: OursStarted, stop: Promise<unknown>, seed: number): Promise<number[]> {
+  const r = rng(seed);
+  const level = Math.ceil(Math.log2(SLIDE_SIZE));
+  const cols = Math.ceil(SLIDE_SIZE / 256);
+  let done = false;
+  void stop.finally(() => (done = true));
+  const out: number[] = [];
+  while (!done) {
+    const t = performance.now();
+    const res = await fetch(server.tileUrl(level, Math.floor(r() * cols), Math.floor(r() * cols)));
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`tile probe: ${res.status}`);
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+async function serverRasterize(server: OursStarted, work: string, emit: Emit): Promise<void> {
+  const base = new URL(server.dziUrl).origin;
+  const file = join(work, 'cells.geojson');
+  await writeCellsGeojson(file, SLIDE_SIZE, SLIDE_SIZE, SERVER_CELLS, 7);
+  const imp = await fetch(`${base}/api/slides/${server.slideId}/annotations/import?format=qupath-geojson`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/geo+json', 'Idempotency-Key': `bench-cells-${Date.now()}` },
+    body: Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as ReadableStream,
+    duplex: 'half',
+  } as RequestInit);
+  if (imp.status !== 201 && imp.status !== 200) throw new Error(`import: ${imp.status} ${await imp.text()}`);
+  await imp.arrayBuffer();
+  const before = stats(await probeTiles(server, new Promise((resolve) => setTimeout(resolve, 3000)), 5));
+  const t0 = performance.now();
+  const call = fetch(`${base}/api/slides/${server.slideId}/masks/bench/rasterize`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `bench-rasterize-${Date.now()}` },
+    body: JSON.stringify({ objectTypes: ['detection'] }),
+  }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown>, ms: performance.now() - t0 }));
+  const during = stats(await probeTiles(server, call, 6));
+  const r = await call;
+  if (r.status !== 201) throw new Error(`rasterize: ${r.status} ${JSON.stringify(r.body)}`);
+  emit({
+    suite: 'masks',
+    metric: 'server_rasterize',
+    polygons: r.body['painted'],
+    tiles: r.body['tiles'],
+    pixels: r.body['pixels'],
+    seconds: +(r.ms / 1000).toFixed(2),
+    polygonsPerSec: Math.round((r.body['painted'] as number) / (r.ms / 1000)),
+    tileLatencyBefore: before,
+    tileLatencyDuring: during,
+  });
 }

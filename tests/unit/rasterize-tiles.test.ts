@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { rng } from '../../scripts/bench/workloads.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { polygonSpans } from '../../src/core/mask/raster.js';
-import { rasterizeIntoEncodedTiles, rasterizeIntoTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
+import { PolygonIndex, rasterizeIntoEncodedTiles, rasterizeIntoTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
 import { decodeTile, decodeTileInto, encodeTile, type EncodedTile, type RowExtents } from '../../src/core/mask/rle.js';
 
 
@@ -160,6 +160,16 @@ describe('rasterizing many polygons tile by tile', () => {
       expect(b).toEqual(a);
       expect(viaSpans.size).toBe(viaDense.size);
       for (const [key, tile] of viaDense) expect(viaSpans.get(key), key).toEqual(tile);
+      // band by band over one index (as the server paints): the same tiles
+      const index = new PolygonIndex(mixed);
+      const banded = new Map<string, EncodedTile>();
+      for (let y = 0; y < H; y += 2 * MASK_TILE) {
+        rasterizeIntoEncodedTiles(index, { x0: 0, y0: y, x1: W, y1: Math.min(H, y + 2 * MASK_TILE) }, {
+          load: (tx, ty) => existing.get(`${tx},${ty}`) ?? null,
+          done: (tx, ty, tile) => banded.set(`${tx},${ty}`, tile),
+        });
+      }
+      expect(banded).toEqual(viaSpans);
       // the square covers tile (1, 0) whole: one value, whatever was there
       expect(viaSpans.get('1,0')).toEqual({ uniform: 3 });
     }

@@ -5,20 +5,22 @@
  * larger area first, so a small region inside a large one stays visible;
  * equal areas in creation order — each later one over the earlier ones,
  * with the rasterizer's pixel-centre, even-odd rule (docs/rasterization.md).
- * Where no polygon falls the mask keeps what it had. Tiles are painted one at
- * a time (rasterizeIntoEncodedTiles, src/core/mask/rasterize-tiles.ts), in bands of tile rows with the
- * event loop let through between bands, and committed in one transaction.
+ * Where no polygon falls the mask keeps what it had. The polygons are
+ * indexed once; tiles are painted band by band (two tile rows), each tile
+ * encoded straight from its spans (rasterizeIntoEncodedTiles,
+ * src/core/mask/rasterize-tiles.ts), with zlib on the thread pool, so the
+ * event loop keeps serving tiles meanwhile. Only tiles whose pixels change
+ * are written, all in one transaction.
  */
-import { deflateSync, inflateSync } from 'node:zlib';
 import type { Annotation } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import { flatArea, flatten, forEachRing } from '../../src/core/flat-geometry.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
-import { rasterizeIntoEncodedTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
+import { PolygonIndex, rasterizeIntoEncodedTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
 import { decodeTileInto, EMPTY_TILE, encodeTile, tileCounts, tilesEqual, type EncodedTile } from '../../src/core/mask/rle.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import { operationHash, type MaskStore, type OperationResult } from '../store/mask-store.js';
-import { countsJson } from './tile-codec.js';
+import { countsJson, deflateTile, inflateTile } from './tile-codec.js';
 
 export interface RasterizeRequest {
   /** Annotation ids to paint; absent: every polygon annotation of the slide with one of `objectTypes`. */
@@ -50,13 +52,17 @@ interface Chosen {
   order: number;
 }
 
-/** The annotations to paint, in paint order, and what was skipped and why. */
-function choose(annotations: Iterable<Annotation>, classId: (name: string) => number | null): { chosen: Chosen[]; skipped: Array<{ id: string; reason: string }> } {
+/** The annotations to paint, in paint order, and what was skipped and why (letting the event loop through now and then). */
+async function choose(annotations: Annotation[], classId: (name: string) => number | null, signal?: AbortSignal): Promise<{ chosen: Chosen[]; skipped: Array<{ id: string; reason: string }> }> {
   const chosen: Chosen[] = [];
   const skipped: Array<{ id: string; reason: string }> = [];
   let order = 0;
   for (const a of annotations) {
     order++;
+    if (order % 2000 === 0) {
+      await new Promise((resolve) => setImmediate(resolve));
+      signal?.throwIfAborted();
+    }
     if (a.geometry.type !== 'Polygon' && a.geometry.type !== 'MultiPolygon') {
       skipped.push({ id: a.id, reason: `a ${a.geometry.type} has no area` });
       continue;
@@ -73,6 +79,19 @@ function choose(annotations: Iterable<Annotation>, classId: (name: string) => nu
   }
   chosen.sort((p, q) => q.area - p.area || p.order - q.order);
   return { chosen, skipped };
+}
+
+/** Compressions in flight at once (each on libuv's thread pool, with its own tile buffer). */
+const ZLIB_PARALLEL = 4;
+
+/** Runs `work` over `items`, at most ZLIB_PARALLEL at a time; `slot` is the worker's index. */
+async function inParallel<T>(items: T[], work: (item: T, slot: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(ZLIB_PARALLEL, items.length) }, async (_, slot) => {
+      while (next < items.length) await work(items[next++] as T, slot);
+    }),
+  );
 }
 
 export async function rasterizeAnnotations(
@@ -103,34 +122,42 @@ export async function rasterizeAnnotations(
       for (const a of page.annotations) if (types.has(a.objectType)) source.push(a);
       if (page.next === null) break;
       after = page.next;
+      await new Promise((resolve) => setImmediate(resolve));
+      signal?.throwIfAborted();
     }
   }
-  const { chosen, skipped } = choose(source, (name) => annotations.classIdOf(name));
-  const polygons = chosen.map((c) => c.polygon);
-  // paint off the transaction, band by band, noting the version each tile had
+  const { chosen, skipped } = await choose(source, (name) => annotations.classIdOf(name), signal);
+  const polygons = new PolygonIndex(chosen.map((c) => c.polygon));
+  // paint off the transaction, band by band, noting the version each tile had; zlib runs on
+  // the thread pool and a band is two tile rows, so tile requests are served meanwhile
   type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string };
   const planned: Planned[] = [];
-  const bandHeight = 8 * MASK_TILE;
-  const dense = new Uint8Array(MASK_TILE_PIXELS);
-  let loaded: EncodedTile = EMPTY_TILE;
+  const bandHeight = 2 * MASK_TILE;
+  const buffers = Array.from({ length: ZLIB_PARALLEL }, () => new Uint8Array(MASK_TILE_PIXELS));
   let pixels = 0;
-  for (let y = 0; y < slide.height && polygons.length > 0; y += bandHeight) {
+  for (let y = 0; y < slide.height && chosen.length > 0; y += bandHeight) {
     signal?.throwIfAborted();
-    const r = rasterizeIntoEncodedTiles(polygons, { x0: 0, y0: y, x1: slide.width, y1: Math.min(slide.height, y + bandHeight) }, {
-      load: (tx, ty) => {
-        const head = masks.head(slide.id, annotator, tx, ty);
-        loaded = head ? encodeTile(inflateSync(head.data, { maxOutputLength: MASK_TILE_PIXELS })) : EMPTY_TILE;
-        return head ? loaded : null;
-      },
+    const band = { x0: 0, y0: y, x1: slide.width, y1: Math.min(slide.height, y + bandHeight) };
+    const heads = masks.tiles(slide.id, annotator, { tx0: 0, ty0: y / MASK_TILE, tx1: Math.ceil(slide.width / MASK_TILE) - 1, ty1: Math.ceil(band.y1 / MASK_TILE) - 1 });
+    const current = new Map<string, { tile: EncodedTile; version: number }>();
+    await inParallel(heads, async (h) => {
+      current.set(`${h.tx},${h.ty}`, { tile: encodeTile(await inflateTile(h.data)), version: h.version });
+    });
+    const changed: Array<{ tx: number; ty: number; base: number; tile: EncodedTile }> = [];
+    const r = rasterizeIntoEncodedTiles(polygons, band, {
+      load: (tx, ty) => current.get(`${tx},${ty}`)?.tile ?? null,
       done: (tx, ty, tile) => {
+        const was = current.get(`${tx},${ty}`);
         // a tile only a bounding box reached keeps its content: no new version
-        if (tilesEqual(tile, loaded)) return;
-        const base = masks.head(slide.id, annotator, tx, ty)?.version ?? 0;
-        planned.push({ tx, ty, base, data: deflateSync(decodeTileInto(tile, dense)), pixels: countsJson(tileCounts(tile)) });
+        if (tilesEqual(tile, was?.tile ?? EMPTY_TILE)) return;
+        changed.push({ tx, ty, base: was?.version ?? 0, tile });
       },
     });
+    await inParallel(changed, async (c, slot) => {
+      const data = await deflateTile(decodeTileInto(c.tile, buffers[slot] as Uint8Array));
+      planned.push({ tx: c.tx, ty: c.ty, base: c.base, data, pixels: countsJson(tileCounts(c.tile)) });
+    });
     pixels += r.pixels;
-    await new Promise((resolve) => setImmediate(resolve));
   }
   return masks.runOperation(opId, slide.id, hash, 201, (at) => {
     let tiles = 0;

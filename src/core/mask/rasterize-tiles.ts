@@ -62,39 +62,57 @@ function boxOf(rings: ArrayLike<number>[]): Float64Array {
   return box;
 }
 
-/** The polygons' boxes indexed, and which tiles of `bounds` they touch (row-major flags). */
+/**
+ * The polygons' bounding boxes in a Flatbush index. Build it once to
+ * rasterize the same polygons into several parts of the slide (bands).
+ */
+export class PolygonIndex {
+  readonly index: Flatbush;
+  /** Per polygon: min x, min y, max x, max y (an empty polygon: NaN). */
+  readonly boxes: Float64Array;
+
+  constructor(readonly polygons: PaintPolygon[]) {
+    const n = polygons.length;
+    this.index = new Flatbush(Math.max(1, n));
+    this.boxes = new Float64Array(4 * n);
+    for (let i = 0; i < n; i++) {
+      const b = boxOf((polygons[i] as PaintPolygon).rings);
+      if (!((b[2] as number) >= (b[0] as number))) {
+        this.boxes.fill(Number.NaN, 4 * i, 4 * i + 4);
+        this.index.add(-1, -1, -1, -1); // empty: never found
+        continue;
+      }
+      this.boxes.set(b, 4 * i);
+      this.index.add(b[0] as number, b[1] as number, b[2] as number, b[3] as number);
+    }
+    if (n === 0) this.index.add(-1, -1, -1, -1);
+    this.index.finish();
+  }
+}
+
+/** The polygons' index, and which tiles of `bounds` they touch (row-major flags). */
 interface Plan {
   index: Flatbush;
   touched: Uint8Array;
   cols: number;
 }
 
-function plan(polygons: PaintPolygon[], bounds: PixelBox): Plan | null {
-  const n = polygons.length;
-  if (n === 0 || bounds.x1 <= bounds.x0 || bounds.y1 <= bounds.y0) return null;
+function plan(p: PolygonIndex, bounds: PixelBox): Plan | null {
+  if (p.polygons.length === 0 || bounds.x1 <= bounds.x0 || bounds.y1 <= bounds.y0) return null;
   const cols = Math.ceil(bounds.x1 / MASK_TILE);
   const rows = Math.ceil(bounds.y1 / MASK_TILE);
-  const index = new Flatbush(n);
   const touched = new Uint8Array(cols * rows);
-  for (const p of polygons) {
-    const b = boxOf(p.rings);
-    const x0 = b[0] as number;
-    const y0 = b[1] as number;
-    const x1 = b[2] as number;
-    const y1 = b[3] as number;
-    if (!(x1 >= x0)) {
-      index.add(-1, -1, -1, -1); // empty: never found
-      continue;
-    }
-    index.add(x0, y0, x1, y1);
-    const tx0 = Math.max(Math.floor(bounds.x0 / MASK_TILE), Math.floor(x0 / MASK_TILE));
-    const ty0 = Math.max(Math.floor(bounds.y0 / MASK_TILE), Math.floor(y0 / MASK_TILE));
-    const tx1 = Math.min(cols - 1, Math.floor(x1 / MASK_TILE));
-    const ty1 = Math.min(rows - 1, Math.floor(y1 / MASK_TILE));
+  const minTx = Math.floor(bounds.x0 / MASK_TILE);
+  const minTy = Math.floor(bounds.y0 / MASK_TILE);
+  for (const i of p.index.search(bounds.x0, bounds.y0, bounds.x1, bounds.y1)) {
+    const b = p.boxes;
+    const tx0 = Math.max(minTx, Math.floor((b[4 * i] as number) / MASK_TILE));
+    const ty0 = Math.max(minTy, Math.floor((b[4 * i + 1] as number) / MASK_TILE));
+    const tx1 = Math.min(cols - 1, Math.floor((b[4 * i + 2] as number) / MASK_TILE));
+    const ty1 = Math.min(rows - 1, Math.floor((b[4 * i + 3] as number) / MASK_TILE));
     for (let ty = ty0; ty <= ty1; ty++) for (let tx = tx0; tx <= tx1; tx++) touched[ty * cols + tx] = 1;
   }
-  index.finish();
-  return { index, touched, cols };
+  return { index: p.index, touched, cols };
 }
 
 /**
@@ -168,7 +186,7 @@ class DensePainter {
  * written.
  */
 export function rasterizeIntoTiles(polygons: PaintPolygon[], bounds: PixelBox, target: TileTarget): { tiles: number; pixels: number } {
-  const p = plan(polygons, bounds);
+  const p = plan(new PolygonIndex(polygons), bounds);
   if (!p) return { tiles: 0, pixels: 0 };
   const painter = new DensePainter();
   const tiles = eachTile(p, bounds, (tx, ty, clip, ids) => {
@@ -425,10 +443,13 @@ export interface EncodedTileTarget {
  * pixels and the same encoding as rasterizeIntoTiles followed by
  * encodeTile, but a tile that was blank is encoded straight from its spans
  * (a sparse tile of cells costs its spans, not its 262,144 pixels). A tile
- * with content is decoded, painted and encoded again.
+ * with content is decoded, painted and encoded again. Pass a PolygonIndex
+ * to paint the same polygons band by band without indexing them each time.
  */
-export function rasterizeIntoEncodedTiles(polygons: PaintPolygon[], bounds: PixelBox, target: EncodedTileTarget): { tiles: number; pixels: number } {
-  const p = plan(polygons, bounds);
+export function rasterizeIntoEncodedTiles(polygons: PaintPolygon[] | PolygonIndex, bounds: PixelBox, target: EncodedTileTarget): { tiles: number; pixels: number } {
+  const indexed = polygons instanceof PolygonIndex ? polygons : new PolygonIndex(polygons);
+  polygons = indexed.polygons;
+  const p = plan(indexed, bounds);
   if (!p) return { tiles: 0, pixels: 0 };
   let painter: DensePainter | null = null;
   const spans = new SpanRows();
