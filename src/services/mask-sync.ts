@@ -116,6 +116,9 @@ export class MaskSync extends OutboxSender<MaskTileOp, MaskTileResult, MaskConfl
     const head = entry.ops[c.index] as MaskTileOp;
     const sameTile = (o: MaskTileOp): boolean => o.tx === c.tx && o.ty === c.ty;
     const key = tileKey(c.tx, c.ty);
+    const updated = new Set<OutboxEntry<MaskTileOp>>([entry]);
+    const removed: Array<OutboxEntry<MaskTileOp>> = [];
+    // the queue and the store are rewritten without a pause, so no edit slips in between
     if (choice === 'mine') {
       const assumed = head.ifMatch;
       const rebaseOps = (ops: MaskTileOp[]): boolean => {
@@ -128,34 +131,31 @@ export class MaskSync extends OutboxSender<MaskTileOp, MaskTileResult, MaskConfl
         }
         return touched;
       };
-      rebaseOps(entry.ops);
-      for (const part of entry.later ?? []) rebaseOps(part);
-      entry.opId = newOpId();
-      await this.outbox.update(entry);
-      for (const e of this.queue) {
-        if (e === entry) continue;
-        const touched = [e.ops, ...(e.later ?? [])].map(rebaseOps).some(Boolean);
-        if (touched && e.seq !== undefined) await this.outbox.update(e);
-      }
+      for (const e of this.queue) if ([e.ops, ...(e.later ?? [])].map(rebaseOps).some(Boolean)) updated.add(e);
       // edits made from now on build on the server's version too
       this.store.setVersion(key, c.current);
     } else {
       const server = await this.deps.fetchTile(c.tx, c.ty);
+      if (this.state.conflict !== c) return;
+      const count = (e: OutboxEntry<MaskTileOp>): number => e.ops.length + (e.later ?? []).reduce((n, p) => n + p.length, 0);
+      const keep = (ops: MaskTileOp[]): MaskTileOp[] => ops.filter((o) => !sameTile(o));
       for (const e of [...this.queue]) {
-        const keep = (ops: MaskTileOp[]): MaskTileOp[] => ops.filter((o) => !sameTile(o));
-        const before = e.ops.length + (e.later ?? []).reduce((n, p) => n + p.length, 0);
+        const before = count(e);
         e.ops = keep(e.ops);
         if (e.later) e.later = e.later.map(keep).filter((p) => p.length > 0);
-        const after = e.ops.length + (e.later ?? []).reduce((n, p) => n + p.length, 0);
-        if (after === before && e !== entry) continue;
+        if (count(e) === before) continue;
         if (e.ops.length === 0 && e.later?.length) e.ops = e.later.shift() as MaskTileOp[];
         e.opId = newOpId();
-        if (e.ops.length > 0) {
-          if (e.seq !== undefined) await this.outbox.update(e);
-        } else await this.removeEntry(e);
+        if (e.ops.length > 0) updated.add(e);
+        else {
+          this.queue.splice(this.queue.indexOf(e), 1);
+          removed.push(e);
+        }
       }
       this.store.apply([{ key, tile: server?.tile ?? { uniform: 0 }, version: server?.version ?? 0 }], 'remote', 'Server version');
     }
+    entry.opId = newOpId();
+    await this.persistRewrite(updated, removed);
     await this.resumeAfterConflict();
   }
 }

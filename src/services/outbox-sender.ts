@@ -238,11 +238,16 @@ export abstract class OutboxSender<Op, R, C> {
   }
 
   /** Removes a queued entry whose ops were all given up (in a conflict); a stored one leaves the outbox too. */
-  protected async removeEntry(entry: OutboxEntry<Op>): Promise<void> {
-    const i = this.queue.indexOf(entry);
-    if (i < 0) return;
-    if (entry.seq !== undefined) await this.outbox.remove(entry.seq);
-    this.queue.splice(i, 1);
+  /**
+   * Stores the new state of queued entries a subclass rewrote (in memory,
+   * all at once) and removes those it gave up (already out of the queue).
+   * Waits first for entries still being stored, so none is left behind in
+   * the outbox with its old ops.
+   */
+  protected async persistRewrite(updated: Iterable<OutboxEntry<Op>>, removed: Iterable<OutboxEntry<Op>>): Promise<void> {
+    await this.pendingWrites;
+    for (const e of updated) if (e.seq !== undefined && this.queue.includes(e)) await this.outbox.update(e);
+    for (const e of removed) if (e.seq !== undefined) await this.outbox.remove(e.seq);
     this.set({ queued: this.queue.length });
   }
 

@@ -50,13 +50,15 @@ export class MaskSession {
   loadError: string | null = null;
   /** The display's wish to get bitmaps of changed tiles with each edit (set by the mask layer's owner). */
   renderHint: (() => PaintJob['render'] | null) | null = null;
+  /** Told when an undo or redo left tiles alone because they changed on the server since. */
+  onReplaySkipped: ((tiles: number, label: string) => void) | null = null;
   /** Receives those bitmaps, after the edit is in the store. */
   onRendered: ((tiles: Array<{ key: string; bitmap: ImageBitmap }>) => void) | null = null;
   private chain: Promise<unknown> = Promise.resolve();
   private replaying = false;
-  /** Rejects once the worker is terminated, so no call on it waits for ever. */
-  private readonly ended: Promise<never>;
-  private endWorker!: () => void;
+  /** Worker calls in flight that must fail, not hang, if the worker is terminated. */
+  private readonly inFlight = new Set<(err: Error) => void>();
+  private workerEnded = false;
   private readonly unsubscribe: () => void;
 
   private constructor(
@@ -69,19 +71,30 @@ export class MaskSession {
     height: number,
   ) {
     this.slideBox = { x0: 0, y0: 0, x1: width, y1: height };
-    this.ended = new Promise<never>((_, reject) => {
-      this.endWorker = () => reject(new Error('the mask worker has ended'));
-    });
-    this.ended.catch(() => undefined);
-    const alive = <T>(p: Promise<T>): Promise<T> => Promise.race([p, this.ended]);
+    const alive = <T>(call: () => Promise<T>): Promise<T> => {
+      if (this.workerEnded) return Promise.reject(new Error('the mask worker has ended'));
+      return new Promise<T>((resolve, reject) => {
+        this.inFlight.add(reject);
+        call().then(
+          (v) => {
+            this.inFlight.delete(reject);
+            resolve(v);
+          },
+          (e: unknown) => {
+            this.inFlight.delete(reject);
+            reject(e as Error);
+          },
+        );
+      });
+    };
     this.pyramid = new MaskPyramid(this.store, width, height, (children) => worker.reduce(children));
     this.sync = new MaskSync(this.store, outbox, api, {
       // the sender can outlive the session (it keeps sending after the slide is left)
-      compress: (t) => alive(worker.compress(t)),
+      compress: (t) => alive(() => worker.compress(t)),
       fetchTile: async (tx, ty) => {
         const x = tx * MASK_TILE;
         const y = ty * MASK_TILE;
-        const tiles = await alive(worker.readPack(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE])));
+        const tiles = await alive(() => worker.readPack(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE])));
         const t = tiles.find((p) => p.tx === tx && p.ty === ty);
         return t ? { tile: t.tile, version: t.version } : null;
       },
@@ -91,7 +104,7 @@ export class MaskSession {
       if (c.origin !== 'local' || this.replaying) return;
       const before: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.before }));
       const after: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.after }));
-      undo.push({ label: c.label, undo: () => this.replay(before, `Undo ${c.label}`), redo: () => this.replay(after, `Redo ${c.label}`) });
+      undo.push({ label: c.label, undo: () => this.replay(before, after, `Undo ${c.label}`), redo: () => this.replay(after, before, `Redo ${c.label}`) });
     });
   }
 
@@ -105,11 +118,19 @@ export class MaskSession {
     return new MaskSession(api, worker, terminate, outbox, undo, width, height);
   }
 
-  private replay(writes: MaskTileWrite[], label: string): void {
+  /**
+   * Undo or redo: writes each tile back, but only where the tile is still
+   * what the step left (`expected`); a tile replaced since by the server's
+   * copy (a conflict taken as "theirs", the ROIs painted on the server) is
+   * left as it is, so undo never overwrites someone else's work unseen.
+   */
+  private replay(writes: MaskTileWrite[], expected: MaskTileWrite[], label: string): void {
     this.chain = this.chain.then(() => {
       this.replaying = true;
       try {
-        this.store.apply(writes, 'local', label);
+        const still = writes.filter((w, i) => this.store.get(w.key) === (expected[i] as MaskTileWrite).tile);
+        if (still.length < writes.length) this.onReplaySkipped?.(writes.length - still.length, label);
+        this.store.apply(still, 'local', label);
       } finally {
         this.replaying = false;
       }
@@ -292,7 +313,9 @@ export class MaskSession {
       // a sender still retrying then stops (its calls on the worker fail instead of hanging),
       // so a later visit's handOver() is never stuck behind it
       if (this.sync.snapshot.queued > 0) this.sync.stop();
-      this.endWorker();
+      this.workerEnded = true;
+      for (const reject of this.inFlight) reject(new Error('the mask worker has ended'));
+      this.inFlight.clear();
       this.terminate();
     };
     const timer = setTimeout(end, drainMs);

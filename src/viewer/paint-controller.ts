@@ -53,6 +53,7 @@ export class PaintController implements PaintContext {
     this.tools = [new BrushTool('brush', this), new BrushTool('eraser', this), new FloodTool(this)];
     mask.renderHint = () => this.layer.renderHint();
     mask.onRendered = (tiles) => this.layer.install(tiles);
+    mask.onReplaySkipped = (n, label) => this.notify(`${label}: ${n} tile${n === 1 ? '' : 's'} changed on the server since and ${n === 1 ? 'was' : 'were'} left as ${n === 1 ? 'it is' : 'they are'}.`);
   }
 
   private colours(): Map<number, string> {
@@ -214,6 +215,7 @@ export class PaintController implements PaintContext {
   destroy(): void {
     this.mask.renderHint = null;
     this.mask.onRendered = null;
+    this.mask.onReplaySkipped = null;
     this.layer.destroy();
   }
 }

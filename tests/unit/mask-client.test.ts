@@ -13,7 +13,7 @@ import { MASK_TILE, MASK_TILE_PIXELS, tileKey } from '../../src/core/mask/mask-g
 import { polygonSpans, strokeSpans } from '../../src/core/mask/raster.js';
 import { decodeTile, encodeTile, isUniform, tileCounts, type EncodedTile } from '../../src/core/mask/rle.js';
 import { MaskApi, type MaskBatchResponse, type MaskTileWireOp } from '../../src/services/mask-api.js';
-import { MemoryOutbox } from '../../src/services/outbox.js';
+import { MemoryOutbox, type OutboxEntry } from '../../src/services/outbox.js';
 import { AnnotationStore } from '../../src/state/annotation-store.js';
 import { MaskPyramid } from '../../src/state/mask-pyramid.js';
 import { MaskStore } from '../../src/state/mask-store.js';
@@ -312,6 +312,17 @@ function session(server: FakeMaskServer, outbox = new MemoryOutbox()): { s: Mask
   return { s, undo, outbox };
 }
 
+/** An outbox whose writes can be held back (each entry stored as it was when the write began, as IndexedDB does). */
+class SlowOutbox extends MemoryOutbox {
+  gate: Promise<void> | null = null;
+
+  override async add<Op>(e: OutboxEntry<Op>): Promise<number> {
+    const seq = await super.add({ ...e, ops: [...e.ops] });
+    if (this.gate) await this.gate;
+    return seq;
+  }
+}
+
 /**
  * A saved stroke on tile (0, 0), which another tab then replaces (version 2),
  * and two more strokes queued offline on top (the second also paints tile
@@ -517,5 +528,44 @@ describe('mask session: strokes, undo, sync', () => {
     await saved(again);
     expect(again.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
     expect(differing(decodeTile(server.tile('1,1')), painted)).toBe(0);
+  });
+
+  it('"theirs" while a later stroke of the tile is still being stored leaves nothing of it in the outbox', async () => {
+    const server = new FakeMaskServer();
+    const outbox = new SlowOutbox();
+    const { s } = session(server, outbox);
+    await conflictWithLaterEdits(server, s);
+    let open: () => void = () => undefined;
+    outbox.gate = new Promise<void>((r) => (open = r));
+    await s.stroke(new Float64Array([200, 250]), 10, 1, null); // tile (0, 0) only; its storing is held
+    const resolving = s.sync.resolve('theirs');
+    await new Promise((r) => setTimeout(r, 10));
+    outbox.gate = null;
+    open();
+    await resolving;
+    await saved(s);
+    expect(s.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(await outbox.list('slide1#mask:dr.a')).toEqual([]);
+    expect(s.store.get('0,0')).toEqual({ uniform: 5 });
+    expect(server.tiles.get('0,0')?.version).toBe(2);
+  });
+
+  it('undo leaves alone a tile that the server\'s copy replaced since ("theirs"), and says so', async () => {
+    const server = new FakeMaskServer();
+    const { s, undo } = session(server);
+    let skipped = 0;
+    s.onReplaySkipped = (n) => (skipped += n);
+    await conflictWithLaterEdits(server, s);
+    await s.sync.resolve('theirs');
+    await saved(s);
+    for (let i = 0; i < 3; i++) undo.undo();
+    await saved(s);
+    expect(skipped).toBe(3);
+    expect(s.store.get('0,0')).toEqual({ uniform: 5 });
+    expect(server.tile('0,0')).toEqual({ uniform: 5 });
+    expect(server.tiles.get('0,0')?.version).toBe(2);
+    // the other tile of the last stroke was undone as usual
+    expect(s.store.get('1,0')).toEqual({ uniform: 0 });
+    expect(server.tile('1,0')).toEqual({ uniform: 0 });
   });
 });
