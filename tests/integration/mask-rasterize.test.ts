@@ -122,7 +122,7 @@ describe('rasterizing regions of interest into the mask', () => {
     // painted once more it changes no pixel, so no tile gets a new version
     expect((await rasterize({ annotations: [a['id']] })).body).toMatchObject({ painted: 1, tiles: 0 });
     // a triangle whose bounding box reaches tile (3, 3) but none of whose pixels do: that tile is not written
-    const tri = { ...square(0, 0, 1, { classification: 'Lymphocytes' }), geometry: { type: 'Polygon', coordinates: [[[1530, 1500], [1570, 1500], [1530, 1540], [1530, 1500]]] } };
+    const tri: Record<string, unknown> = { ...square(0, 0, 1, { classification: 'Lymphocytes' }), geometry: { type: 'Polygon', coordinates: [[[1530, 1500], [1570, 1500], [1530, 1540], [1530, 1500]]] } };
     await create(tri);
     const version33 = async (): Promise<number | undefined> => (await readPack(server.url, slide, USER)).tiles.find((t) => t.tx === 3 && t.ty === 3)?.version;
     const was = await version33();
