@@ -48,6 +48,8 @@ export abstract class OutboxSender<Op, R, C> {
   private failures = 0;
   private readonly listeners = new Set<(s: SenderState<C>) => void>();
   protected pendingWrites: Promise<unknown> = Promise.resolve();
+  /** Entries rebased before their first write finished; they are written again once it has. */
+  private readonly rebasedUnstored = new WeakSet<OutboxEntry<Op>>();
   private running: Promise<void> = Promise.resolve();
   /** Senders of slides the user left that are still sending their queue. */
   private static readonly leaving = new Map<string, OutboxSender<unknown, unknown, unknown>>();
@@ -121,7 +123,10 @@ export abstract class OutboxSender<Op, R, C> {
     this.pendingWrites = this.pendingWrites
       .then(async () => {
         // an entry given up (in a conflict) before it was stored is not stored
-        if (this.queue.includes(entry)) entry.seq = await this.outbox.add(entry);
+        if (!this.queue.includes(entry)) return;
+        entry.seq = await this.outbox.add(entry);
+        // rebased while it was being written: the stored copy has the old ops
+        if (this.rebasedUnstored.delete(entry)) await this.outbox.update(entry);
       })
       .then(() => this.drain());
   }
@@ -221,7 +226,11 @@ export abstract class OutboxSender<Op, R, C> {
     const parts: Array<OutboxEntry<Op>> = (entry.later ?? []).map((ops) => ({ ...entry, ops }));
     const touched = this.rebase(entry, results, [...parts, ...this.queue.slice(1)]);
     // entries not stored yet are written with the rebased ops when their turn comes
-    for (const e of touched) if (e.seq !== undefined && !parts.includes(e)) await this.outbox.update(e);
+    for (const e of touched) {
+      if (parts.includes(e)) continue;
+      if (e.seq !== undefined) await this.outbox.update(e);
+      else this.rebasedUnstored.add(e);
+    }
     const next = entry.later?.shift();
     if (next) {
       // the next part of a split gesture (its ops were rebased in place above)

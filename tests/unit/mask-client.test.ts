@@ -317,7 +317,7 @@ class SlowOutbox extends MemoryOutbox {
   gate: Promise<void> | null = null;
 
   override async add<Op>(e: OutboxEntry<Op>): Promise<number> {
-    const seq = await super.add({ ...e, ops: [...e.ops] });
+    const seq = await super.add(structuredClone(e));
     if (this.gate) await this.gate;
     return seq;
   }
@@ -567,5 +567,35 @@ describe('mask session: strokes, undo, sync', () => {
     // the other tile of the last stroke was undone as usual
     expect(s.store.get('1,0')).toEqual({ uniform: 0 });
     expect(server.tile('1,0')).toEqual({ uniform: 0 });
+  });
+
+  it('an edit rebased while it was still being stored is stored rebased, so a reload sends it without a conflict', async () => {
+    const server = new FakeMaskServer();
+    const outbox = new SlowOutbox();
+    const { s } = session(server, outbox);
+    await s.load();
+    server.offline = true;
+    await s.stroke(new Float64Array([100, 100]), 20, 2, null); // A: its send fails, a retry is due in 500 ms
+    await new Promise((r) => setTimeout(r, 10));
+    let stored: () => void = () => undefined;
+    outbox.gate = new Promise<void>((r) => (stored = r));
+    await s.stroke(new Float64Array([200, 200]), 20, 3, null); // B on the same tile, built on A: its write held
+    server.offline = false;
+    await new Promise((r) => setTimeout(r, 700)); // the retry sends A; it is acknowledged (version 1), so B now builds on 1
+    expect(server.tiles.get('0,0')?.version).toBe(1);
+    server.offline = true;
+    outbox.gate = null;
+    stored();
+    await new Promise((r) => setTimeout(r, 10));
+    const kept = await outbox.list<{ ifMatch: number }>('slide1#mask:dr.a');
+    expect(kept.map((e) => e.ops.map((o) => o.ifMatch))).toEqual([[1]]);
+    // the tab is reloaded: B goes out on version 1 and is accepted
+    s.sync.stop();
+    server.offline = false;
+    const { s: again } = session(server, outbox);
+    await again.load();
+    await saved(again);
+    expect(again.sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(server.tiles.get('0,0')?.version).toBe(2);
   });
 });
