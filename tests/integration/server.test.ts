@@ -177,6 +177,19 @@ describe('pixels', () => {
     expect(Buffer.compare(img.raw as Buffer, crop(raster, x, 100, 300, 200))).toBe(0);
   });
 
+  it('Aperio JPEG 2000 (33005, RGB, lossless) decodes exactly; 33003 (YCbCr) within the colour conversion\'s rounding', async () => {
+    const raster = tissueRaster(1100, 800, 5, 0.5);
+    const want = crop(raster, 300, 200, 300, 200);
+    const rgb = await fetchImage(`${server.url}/iiif/${id('slides/aperio-jp2k-rgb-33005.svs')}/300,200,300,200/300,200/0/default.png`);
+    expect(rgb.status).toBe(200);
+    expect(Buffer.compare(rgb.raw as Buffer, want)).toBe(0);
+    const ycc = await fetchImage(`${server.url}/iiif/${id('slides/aperio-jp2k-ycbcr-33003.svs')}/300,200,300,200/300,200/0/default.png`);
+    expect(ycc.status).toBe(200);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs((ycc.raw as Buffer)[i] as number - (want[i] as number)));
+    expect(worst).toBeLessThanOrEqual(2);
+  });
+
   it('stripped LZW decodes exactly', async () => {
     const raster = tissueRaster(900, 700, 17, 0.5);
     const img = await fetchImage(`${server.url}/iiif/${id('slides/stripped-lzw.tif')}/100,50,400,300/max/0/default.png`);

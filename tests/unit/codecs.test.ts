@@ -9,6 +9,8 @@ import { decodeBlock, zstdContentSize, type BlockDecodeRequest } from '../../til
 import { lzwEncode } from '../../tiles-server/tiff/lzw-encode.js';
 import { TiffWriter } from '../../tiles-server/tiff/writer.js';
 import { packbitsEncode, zstdRawFrame } from '../../scripts/fixtures/encode.js';
+import { encodeJp2kTile } from '../../scripts/fixtures/jp2k-encode.js';
+import { readSiz } from '../../tiles-server/decode/jp2k.js';
 import { WsiError } from '../../src/core/errors.js';
 
 function pseudoRandom(n: number, seed: number, alphabet = 256): Uint8Array {
@@ -178,5 +180,46 @@ describe('block decoding through the geotiff.js registry', () => {
   it('refuses short output and unknown compressions', async () => {
     await expect(decodeBlock(req({}), deflateSync(rgb.subarray(0, 10)))).rejects.toMatchObject({ code: 'TILE_DECODE_ERROR' });
     await expect(decodeBlock(req({ compression: 65000 }), rgb)).rejects.toMatchObject({ code: 'UNSUPPORTED_COMPRESSION' });
+  });
+});
+
+describe('Aperio JPEG 2000 (OpenJPEG in WebAssembly)', () => {
+  const w = 64;
+  const h = 48;
+  const rgb = new Uint8Array(w * h * 3);
+  for (let i = 0; i < w * h; i++) {
+    rgb[3 * i] = (i * 5) & 255;
+    rgb[3 * i + 1] = 255 - ((i >> 2) & 255);
+    rgb[3 * i + 2] = (i * 11) & 127;
+  }
+  const jp2kReq = (compression: number): BlockDecodeRequest => ({ compression, width: w, height: h, samples: 3, bitsPerSample: 8, sampleFormat: 1, predictor: 1, photometric: 2, alphaSample: -1, output: 'rgb', littleEndian: true });
+
+  it('decodes 33005 exactly and 33003 through YCbCr within rounding', async () => {
+    const exact = await decodeBlock(jp2kReq(33005), await encodeJp2kTile(rgb, w, h, 'rgb'));
+    expect(Buffer.compare(Buffer.from(exact), Buffer.from(rgb))).toBe(0);
+    const ycc = await decodeBlock(jp2kReq(33003), await encodeJp2kTile(rgb, w, h, 'ycbcr'));
+    let worst = 0;
+    for (let i = 0; i < rgb.length; i++) worst = Math.max(worst, Math.abs((ycc[i] as number) - (rgb[i] as number)));
+    expect(worst).toBeLessThanOrEqual(2);
+  });
+
+  it('reads the SIZ segment and refuses what does not fit the tile before decoding', async () => {
+    const tile = await encodeJp2kTile(rgb, w, h, 'rgb');
+    expect(readSiz(tile)).toMatchObject({ width: w, height: h, components: [{ bits: 8, signed: false, dx: 1, dy: 1 }, {}, {}] });
+    const fail = (data: Uint8Array, re: RegExp): Promise<void> => expect(decodeBlock(jp2kReq(33005), data)).rejects.toMatchObject({ code: 'TILE_DECODE_ERROR', message: expect.stringMatching(re) as unknown });
+    await fail(Buffer.from([0xff, 0xd8, 0xff, 0xd9]), /not a JPEG 2000 codestream/);
+    await fail(tile.subarray(0, 30), /not a JPEG 2000 codestream/);
+    await fail(tile.subarray(0, tile.length - 50), /cut short/);
+    const huge = Buffer.from(tile);
+    huge.writeUInt32BE(0x7fffffff, 8);
+    await fail(huge, /declares 2147483647x48/);
+    const sixteen = Buffer.from(tile);
+    sixteen[42] = 15; // first component 16-bit
+    await fail(sixteen, /u16/);
+    const sub = Buffer.from(tile);
+    sub[46] = 2; // second component subsampled horizontally
+    await fail(sub, /subsampled 2x1/);
+    // and the decoder still works afterwards
+    expect(Buffer.compare(Buffer.from(await decodeBlock(jp2kReq(33005), tile)), Buffer.from(rgb))).toBe(0);
   });
 });

@@ -11,6 +11,7 @@ import { WsiError } from '../../src/core/errors.js';
 import { Compression, Photometric } from '../tiff/tags.js';
 import { ownedBuffer } from './bytes.js';
 import { inflateBounded, lzwDecodeBounded, packbitsDecodeBounded } from './codecs.js';
+import { decodeJp2k } from './jp2k.js';
 
 export interface BlockDecodeRequest {
   compression: number;
@@ -122,7 +123,14 @@ export const BLOCK_COMPRESSIONS: ReadonlySet<number> = new Set<number>([
   Compression.PACKBITS,
   Compression.ZSTD,
   Compression.LERC,
+  Compression.APERIO_JP2K_YCBCR,
+  Compression.APERIO_JP2K_RGB,
 ]);
+
+/** Aperio's JPEG 2000 compressions: a raw codestream per tile, 8-bit, three components. */
+export function isAperioJp2k(compression: number): boolean {
+  return compression === Compression.APERIO_JP2K_YCBCR || compression === Compression.APERIO_JP2K_RGB;
+}
 
 export function blockBytes(req: Pick<BlockDecodeRequest, 'width' | 'height' | 'samples' | 'bitsPerSample'>): number {
   return Math.ceil((req.width * req.samples * req.bitsPerSample) / 8) * req.height;
@@ -130,6 +138,10 @@ export function blockBytes(req: Pick<BlockDecodeRequest, 'width' | 'height' | 's
 
 /** Decompresses a block and converts it to 8-bit RGB or gray. */
 export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Promise<Uint8Array> {
+  if (isAperioJp2k(req.compression)) {
+    const rgb = await decodeJp2k(data, req.width, req.height, req.compression === Compression.APERIO_JP2K_YCBCR ? 'ycbcr' : 'rgb');
+    return toEightBit({ ...req, samples: 3, bitsPerSample: 8, sampleFormat: 1, photometric: Photometric.RGB, alphaSample: -1 }, rgb);
+  }
   registerBoundedDecoders();
   const expected = blockBytes(req);
   let raw: Uint8Array;

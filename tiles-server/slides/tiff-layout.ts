@@ -5,7 +5,7 @@
  */
 import { WsiError } from '../../src/core/errors.js';
 import { checkJpegTables } from '../decode/jpeg.js';
-import { BLOCK_COMPRESSIONS } from '../decode/block-decoder.js';
+import { BLOCK_COMPRESSIONS, isAperioJp2k } from '../decode/block-decoder.js';
 import { Compression, Photometric } from '../tiff/tags.js';
 import type { TiffFile, TiffImage } from '../tiff/tiff-file.js';
 import { isAperioDescription, parseAperioDescription } from './aperio-description.js';
@@ -92,6 +92,12 @@ export function decodeModeFor(img: TiffImage): DecodeMode {
     throw new WsiError('UNSUPPORTED_COMPRESSION', `${img.ifd.path} uses ${compressionName(c)} (TIFF compression ${c}), which this server cannot decode`, {
       compression: c,
     });
+  }
+  if (isAperioJp2k(c)) {
+    if (img.bitsPerSample !== 8) field('BitsPerSample', img.bitsPerSample);
+    if (img.ifd.samplesPerPixel !== 3) field('SamplesPerPixel', img.ifd.samplesPerPixel);
+    if (img.ifd.planar !== 1) field('PlanarConfiguration', img.ifd.planar);
+    return 'block';
   }
   if (![1, 8, 16].includes(img.bitsPerSample)) field('BitsPerSample', img.bitsPerSample);
   if (img.sampleFormat !== 1 && img.sampleFormat !== 2) field('SampleFormat', img.sampleFormat);
