@@ -28,6 +28,8 @@ export class AnnotationService {
     private readonly registry: SlideRegistry,
     readonly author: string,
     private readonly dbPath: string,
+    /** The database size cap the import worker's own connection keeps too (0: none). */
+    private readonly dbMaxBytes = 0,
   ) {}
 
   /** Checks that a slide id names a slide in the folder. */
@@ -58,12 +60,15 @@ export class AnnotationService {
 
   private runWorker(job: ImportJob, body: IncomingMessage, signal: AbortSignal): Promise<ImportReport & { replayed?: boolean }> {
     return new Promise((resolve, reject) => {
-      const worker = spawnModuleWorker(new URL('./import/import-worker.js', import.meta.url), { workerData: { dbPath: this.dbPath, job } });
+      const worker = spawnModuleWorker(new URL('./import/import-worker.js', import.meta.url), { workerData: { dbPath: this.dbPath, job, maxBytes: this.dbMaxBytes } });
       let settled = false;
       const finish = (fn: () => void): void => {
         if (settled) return;
         settled = true;
         body.removeAllListeners('data');
+        // refused before the upload ended (a malformed file, a full store): read and drop the
+        // rest, so the client's upload completes and it gets the answer at once
+        if (!body.readableEnded) body.resume();
         fn();
         void worker.terminate();
       };

@@ -17,7 +17,7 @@ import { AnnotationService } from './annotation-service.js';
 import { MaskService } from './mask-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
-import { openDatabase } from './store/database.js';
+import { openDatabase, storeProblem } from './store/database.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
@@ -81,7 +81,7 @@ function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: 
       await serveStatic(staticDir, req, res, url.pathname);
     } catch (caught) {
       let err = caught;
-      if ((err as { code?: string }).code === 'SQLITE_BUSY') err = new WsiError('STORE_BUSY', 'the annotation store is busy (an import may be running); retry shortly');
+      err = storeProblem(err);
       if (!(err instanceof WsiError) && !(err instanceof Error && err.name === 'AbortError')) {
         process.stderr.write(`request failed: ${(err as Error).stack ?? String(err)}\n`);
       }
@@ -112,9 +112,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     maxQueuedRenders: 2048,
   });
   const dbPath = join(cfg.dataDir, 'wsi.db');
-  const db = openDatabase(dbPath);
+  const maxBytes = cfg.dbMaxMb * 1024 * 1024;
+  const db = openDatabase(dbPath, { maxBytes });
   const annotationStore = new AnnotationStore(db);
-  const annotations = new AnnotationService(annotationStore, registry, opts.author, dbPath);
+  const annotations = new AnnotationService(annotationStore, registry, opts.author, dbPath, maxBytes);
   const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author);
   const routes = [
     ...annotationRoutes(annotations),

@@ -22,6 +22,8 @@ export interface Config {
   logRequests: boolean;
   /** Author recorded on every change until accounts exist. */
   localUser: string;
+  /** Cap on the database's size in MiB (0: none); writes past it get 507. */
+  dbMaxMb: number;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -76,5 +78,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sampleSize: intOf(get('SAMPLE_SIZE'), 24000, 'SAMPLE_SIZE', 1024, 200000),
     logRequests: boolOf(get('LOG_REQUESTS'), false),
     localUser: localUser(get('LOCAL_USER')),
+    dbMaxMb: intOf(get('DB_MAX_MB'), 0, 'DB_MAX_MB', 0, 1 << 24),
   };
 }

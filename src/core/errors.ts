@@ -59,6 +59,7 @@ export const ERROR_STATUS = {
   STORAGE_UNAVAILABLE: 503,
   SLIDE_CHANGED: 503,
   STORE_BUSY: 503,
+  STORE_FULL: 507,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

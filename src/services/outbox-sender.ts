@@ -197,6 +197,10 @@ export abstract class OutboxSender<Op, R, C> {
           this.set({ status: 'error', message: `An edit (${entry.label}) is larger than the server accepts: ${res.body.message ?? ''} It is kept in this browser; simplify the shape (fewer vertices) or ask the administrator to raise the limit.` });
           return;
         }
+        if (res.status === 507) {
+          this.scheduleRetry('retrying', "The server's storage is full: your edits are kept in this browser and will be saved when space is freed.");
+          return;
+        }
         if (res.status >= 500 || res.status === 429 || res.status === 408) {
           this.scheduleRetry('retrying', `The server answered ${res.status}; retrying.`);
           return;

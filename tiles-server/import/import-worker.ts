@@ -1,11 +1,11 @@
 /** worker_threads entry for one import: chunks in, report (or error) out. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDatabase } from '../store/database.js';
+import { openDatabase, storeProblem } from '../store/database.js';
 import { runImport, type ImportJob } from './importer.js';
 
 const port = parentPort;
 if (!port) throw new Error('import-worker must run in a worker thread');
-const { dbPath, job } = workerData as { dbPath: string; job: ImportJob };
+const { dbPath, job, maxBytes } = workerData as { dbPath: string; job: ImportJob; maxBytes: number };
 
 const queue: Buffer[] = [];
 let ended = false;
@@ -31,7 +31,7 @@ async function* chunks(): AsyncGenerator<Buffer> {
   }
 }
 
-const db = openDatabase(dbPath, { check: false, busyTimeoutMs: 30_000 });
+const db = openDatabase(dbPath, { check: false, busyTimeoutMs: 30_000, maxBytes });
 runImport(db, job, chunks()).then(
   (report) => {
     try {
@@ -43,8 +43,9 @@ runImport(db, job, chunks()).then(
     db.close();
     port.postMessage({ done: true, report });
   },
-  (err: unknown) => {
+  (caught: unknown) => {
     db.close();
+    const err = storeProblem(caught);
     const e = err as { code?: string; message?: string; detail?: unknown; name?: string };
     port.postMessage({ done: true, error: { code: e.code ?? 'INTERNAL', message: e.message ?? String(err), detail: e.detail, name: e.name } });
   },

@@ -146,6 +146,22 @@ export interface OpenOptions {
   /** Run PRAGMA quick_check at open (default true). */
   check?: boolean;
   busyTimeoutMs?: number;
+  /** Refuse writes that would grow the database past this many bytes (0: no cap). */
+  maxBytes?: number;
+}
+
+/**
+ * SQLite's storage failures as the API's problems: a full disk (or the
+ * DB_MAX_MB cap) is 507 STORE_FULL, a locked database 503 STORE_BUSY. The
+ * transaction was rolled back, so nothing of the write was kept.
+ */
+export function storeProblem(err: unknown): unknown {
+  const code = (err as { code?: unknown }).code;
+  if (code === 'SQLITE_FULL') {
+    return new WsiError('STORE_FULL', 'the annotation store is full (the disk, or the DB_MAX_MB cap): nothing of this change was saved; it is kept in your browser and will be sent once space is freed');
+  }
+  if (code === 'SQLITE_BUSY') return new WsiError('STORE_BUSY', 'the annotation store is busy (an import may be running); retry shortly');
+  return err;
 }
 
 export function openDatabase(path: string, opts: OpenOptions = {}): Db {
@@ -157,6 +173,10 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
     // a large import writes its whole transaction to the WAL; give the disk back after checkpoints
     db.pragma('journal_size_limit = 67108864');
     db.pragma(`busy_timeout = ${opts.busyTimeoutMs ?? 5000}`);
+    if (opts.maxBytes) {
+      const pageSize = db.pragma('page_size', { simple: true }) as number;
+      db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
+    }
     if (opts.check !== false) {
       const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
       if (rows.length !== 1 || rows[0]?.quick_check !== 'ok') {
