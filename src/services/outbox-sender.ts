@@ -12,6 +12,7 @@
  * edits of the same objects), and what a conflict looks like.
  */
 import type { Outbox, OutboxEntry } from './outbox.js';
+import { exclusively, holdTabLock, openTabs, TAB_ID } from './tab-lock.js';
 
 export type SyncStatus = 'saved' | 'saving' | 'offline' | 'retrying' | 'conflict' | 'error';
 
@@ -117,7 +118,7 @@ export abstract class OutboxSender<Op, R, C> {
   /** Queues one gesture's ops; they are stored before they are sent. */
   protected enqueueOps(ops: Op[], label: string): void {
     if (ops.length === 0) return;
-    const entry: OutboxEntry<Op> = { opId: newOpId(), slide: this.outboxKey, label, ops, createdAt: Date.now(), attempts: 0 };
+    const entry: OutboxEntry<Op> = { opId: newOpId(), slide: this.outboxKey, label, ops, createdAt: Date.now(), attempts: 0, owner: TAB_ID };
     this.queue.push(entry);
     this.set({ queued: this.queue.length, status: this.state.status === 'saved' ? 'saving' : this.state.status });
     this.pendingWrites = this.pendingWrites
@@ -141,7 +142,18 @@ export abstract class OutboxSender<Op, R, C> {
    * (without queueing them again) and resumes sending.
    */
   async resume(): Promise<number> {
-    const entries = await this.outbox.list<Op>(this.outboxKey);
+    await holdTabLock();
+    // entries of another tab that is still open stay with it (DATA-19)
+    const entries = await exclusively(`adopt:${this.outboxKey}`, async () => {
+      const open = await openTabs();
+      const mine = (await this.outbox.list<Op>(this.outboxKey)).filter((e) => !e.owner || e.owner === TAB_ID || !open?.has(e.owner));
+      for (const e of mine) {
+        if (e.owner === TAB_ID) continue;
+        e.owner = TAB_ID;
+        await this.outbox.update(e);
+      }
+      return mine;
+    });
     this.queue.unshift(...entries);
     this.reapply(entries);
     this.set({ queued: this.queue.length, status: this.queue.length ? 'saving' : 'saved' });

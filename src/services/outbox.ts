@@ -22,6 +22,8 @@ export interface OutboxEntry<Op = BatchOpJson> {
   later?: Op[][];
   createdAt: number;
   attempts: number;
+  /** The browser tab that holds it (src/services/tab-lock.ts); absent in entries from before owners were kept. */
+  owner?: string;
 }
 
 export interface Outbox {

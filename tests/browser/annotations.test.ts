@@ -1,7 +1,8 @@
 /**
  * Annotating in Chromium: every drawing tool, edits, undo/redo and a reload
  * giving the same state; a SIGKILLed server (DATA-11); offline then online
- * (DATA-02); a tab closed before anything was saved (DATA-01); a stale write
+ * (DATA-02); a tab closed before anything was saved (DATA-01); two tabs on
+ * one slide (DATA-19); a stale write
  * (DATA-06); deletes that stay deleted (DATA-16).
  */
 import { randomUUID } from 'node:crypto';
@@ -262,6 +263,41 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     await waitSaved(again);
     expect((await storeRecords(again)).length).toBe(20);
     expect((await call<{ total: number }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.total).toBe(20);
+  });
+
+  it('two tabs on one slide send only their own edits; a closed tab\'s unsent edits are adopted once (DATA-19)', async () => {
+    const { srv, slide } = await server();
+    const total = async (): Promise<number> => (await call<{ total: number }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.total;
+    const stored = (n: number): string => `(() => { const q = (${VIEWER}).annotationSession.sync.pending; return q.length === ${n} && q.every((e) => e.seq !== undefined); })()`;
+    const { page: a, context } = await open(srv.url, slide);
+    await a.route('**/annotations/batch', (r) => r.abort());
+    await key(a, 'k');
+    for (let i = 0; i < 3; i++) await click(a, 300 + i * 200, 400);
+    await a.waitForFunction(stored(3));
+    // a second tab opens the slide while the first still holds its unsent edits: they stay with the first
+    const { page: b } = await open(srv.url, slide, context);
+    await waitSaved(b);
+    expect(await b.evaluate(`(${VIEWER}).annotationSession.sync.pending.length`)).toBe(0);
+    expect((await storeRecords(b)).length).toBe(0);
+    await key(b, 'k');
+    await click(b, 300, 800);
+    await waitSaved(b);
+    await a.unroute('**/annotations/batch');
+    await a.evaluate(`(${VIEWER}).annotationSession.sync.retryNow()`);
+    await waitSaved(a);
+    expect(await total()).toBe(4);
+    // the first tab draws once more offline and is closed: the next tab to open the slide sends it, once
+    await a.route('**/annotations/batch', (r) => r.abort());
+    await click(a, 300, 1000);
+    await a.waitForFunction(stored(1));
+    await a.close({ runBeforeUnload: false });
+    const { page: c } = await open(srv.url, slide, context);
+    await waitSaved(c);
+    expect(await total()).toBe(5);
+    expect((await storeRecords(c)).length).toBe(5);
+    await b.evaluate(`(${VIEWER}).annotationSession.sync.retryNow()`);
+    await waitSaved(b);
+    expect(await total()).toBe(5);
   });
 
   it('warns before unloading while edits are unsent', async () => {
