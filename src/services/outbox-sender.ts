@@ -12,7 +12,7 @@
  * edits of the same objects), and what a conflict looks like.
  */
 import type { Outbox, OutboxEntry } from './outbox.js';
-import { exclusively, holdTabLock, openTabs, TAB_ID } from './tab-lock.js';
+import { activeSenders, announceSender, exclusively, TAB_ID } from './tab-lock.js';
 
 export type SyncStatus = 'saved' | 'saving' | 'offline' | 'retrying' | 'conflict' | 'error';
 
@@ -69,7 +69,11 @@ export abstract class OutboxSender<Op, R, C> {
   ) {
     this.state = { status: 'saved', queued: 0, durable: outbox.durable, message: outbox.durable ? null : 'Offline protection is off: this browser cannot store unsent edits, so keep the page open until they are saved.', conflict: null };
     if (typeof window !== 'undefined') window.addEventListener('online', this.onOnline);
+    this.presence = announceSender(`${server}|${outboxKey}`);
   }
+
+  /** Tells other tabs that this one is sending the list (until stop()). */
+  private readonly presence: { ready: Promise<void>; release: () => void };
 
   /** Sends one batch under the entry's operation id. Throws when the network fails. */
   protected abstract send(entry: OutboxEntry<Op>): Promise<SendResponse<R>>;
@@ -142,11 +146,12 @@ export abstract class OutboxSender<Op, R, C> {
    * (without queueing them again) and resumes sending.
    */
   async resume(): Promise<number> {
-    await holdTabLock();
-    // entries of another tab that is still open stay with it (DATA-19)
-    const entries = await exclusively(`adopt:${this.outboxKey}`, async () => {
-      const open = await openTabs();
-      const mine = (await this.outbox.list<Op>(this.outboxKey)).filter((e) => !e.owner || e.owner === TAB_ID || !open?.has(e.owner));
+    await this.presence.ready;
+    // entries of another tab that is still sending them stay with it (DATA-19)
+    const list = `${this.server}|${this.outboxKey}`;
+    const entries = await exclusively(`adopt:${list}`, async () => {
+      const others = await activeSenders(list);
+      const mine = (await this.outbox.list<Op>(this.outboxKey)).filter((e) => !e.owner || e.owner === TAB_ID || !others?.has(e.owner));
       for (const e of mine) {
         if (e.owner === TAB_ID) continue;
         e.owner = TAB_ID;
@@ -296,7 +301,10 @@ export abstract class OutboxSender<Op, R, C> {
     OutboxSender.leaving.get(key)?.stop();
     OutboxSender.leaving.set(key, this as OutboxSender<unknown, unknown, unknown>);
     const off = this.onChange((s) => {
-      if (s.status !== 'saved' || s.queued !== 0) return;
+      // done; or stuck on something only a visit to the slide can settle (a conflict, a refusal):
+      // then stop, so whichever tab opens the slide next takes the queue over
+      const done = s.status === 'saved' && s.queued === 0;
+      if (!done && s.status !== 'conflict' && s.status !== 'error') return;
       queueMicrotask(() => off());
       if (OutboxSender.leaving.get(key) === (this as unknown)) OutboxSender.leaving.delete(key);
       this.stop();
@@ -331,6 +339,7 @@ export abstract class OutboxSender<Op, R, C> {
 
   stop(): void {
     this.stopped = true;
+    this.presence.release();
     this.unobserve();
     if (this.retryTimer) clearTimeout(this.retryTimer);
     if (typeof window !== 'undefined') window.removeEventListener('online', this.onOnline);

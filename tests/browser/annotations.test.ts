@@ -265,11 +265,19 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     expect((await call<{ total: number }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.total).toBe(20);
   });
 
-  it('two tabs on one slide send only their own edits; a closed tab\'s unsent edits are adopted once (DATA-19)', async () => {
+  it.each([
+    ['with Web Locks', false],
+    ['over plain HTTP (no Web Locks: a BroadcastChannel roll call)', true],
+  ])('two tabs on one slide send only their own edits; a closed tab\'s unsent edits are adopted once (DATA-19), %s', async (_, noLocks) => {
     const { srv, slide } = await server();
     const total = async (): Promise<number> => (await call<{ total: number }>(srv.url, 'GET', `/api/slides/${slide}/annotations`)).body.total;
     const stored = (n: number): string => `(() => { const q = (${VIEWER}).annotationSession.sync.pending; return q.length === ${n} && q.every((e) => e.seq !== undefined); })()`;
-    const { page: a, context } = await open(srv.url, slide);
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    contexts.push(context);
+    // Web Locks exist only in secure contexts; a LAN address over HTTP has none
+    if (noLocks) await context.addInitScript('Object.defineProperty(Navigator.prototype, "locks", { get: () => undefined })');
+    const { page: a } = await open(srv.url, slide, context);
+    expect(await a.evaluate('Boolean(navigator.locks)')).toBe(!noLocks);
     await a.route('**/annotations/batch', (r) => r.abort());
     await key(a, 'k');
     for (let i = 0; i < 3; i++) await click(a, 300 + i * 200, 400);

@@ -219,6 +219,11 @@ describe('Aperio JPEG 2000 (OpenJPEG in WebAssembly)', () => {
     const sub = Buffer.from(tile);
     sub[46] = 2; // second component subsampled horizontally
     await fail(sub, /subsampled 2x1/);
+    // an honest but huge tile is refused before OpenJPEG grows its memory for it
+    const honest = Buffer.from(tile);
+    honest.writeUInt32BE(8192, 8);
+    honest.writeUInt32BE(8192, 12);
+    await expect(decodeBlock({ ...jp2kReq(33005), width: 8192, height: 8192 }, honest)).rejects.toMatchObject({ code: 'TILE_DECODE_OVERFLOW' });
     // and the decoder still works afterwards
     expect(Buffer.compare(Buffer.from(await decodeBlock(jp2kReq(33005), tile)), Buffer.from(rgb))).toBe(0);
   });

@@ -40,6 +40,15 @@ type Factory = (opts: { print: (s: string) => void; printErr: (s: string) => voi
 /** The module and one decoder, made on first use; dropped after a failure (the WebAssembly state may be broken). */
 let instance: Promise<{ module: OpenJpegModule; decoder: J2KDecoder }> | null = null;
 
+/**
+ * Tiles up to this many pixels are decoded (Aperio writes 240 or 256 px);
+ * WebAssembly memory is outside the worker's heap limit and never shrinks,
+ * so a larger one is refused rather than let it grow the worker for good.
+ */
+export const MAX_JP2K_TILE_PIXELS = 4096 * 4096;
+/** After a tile this large the module is dropped, so its grown memory goes back. */
+const DROP_AFTER_PIXELS = 1024 * 1024;
+
 function load(): Promise<{ module: OpenJpegModule; decoder: J2KDecoder }> {
   instance ??= (async () => {
     const require = createRequire(import.meta.url);
@@ -50,7 +59,12 @@ function load(): Promise<{ module: OpenJpegModule; decoder: J2KDecoder }> {
     const module = await factory({ print: () => undefined, printErr: () => undefined });
     return { module, decoder: new module.J2KDecoder() };
   })();
-  return instance;
+  const loading = instance;
+  // a failed start is not kept: the next tile tries again
+  loading.catch(() => {
+    if (instance === loading) instance = null;
+  });
+  return loading;
 }
 
 export type Jp2kColour = 'rgb' | 'ycbcr';
@@ -94,6 +108,9 @@ export async function decodeJp2k(data: Uint8Array, width: number, height: number
     const desc = c.map((k) => `${k.signed ? 's' : 'u'}${k.bits}${k.dx !== 1 || k.dy !== 1 ? ` subsampled ${k.dx}x${k.dy}` : ''}`).join(', ');
     throw new WsiError('TILE_DECODE_ERROR', `the JPEG 2000 tile declares ${siz.width}x${siz.height} with components [${desc}]; the file says ${width}x${height}, three unsubsampled 8-bit components`);
   }
+  if (width * height > MAX_JP2K_TILE_PIXELS) {
+    throw new WsiError('TILE_DECODE_OVERFLOW', `JPEG 2000 tiles of ${width}x${height} are larger than this server decodes (${MAX_JP2K_TILE_PIXELS} pixels)`);
+  }
   // OpenJPEG decodes a cut-short codestream without complaint: the EOC marker shows it is whole
   if (data[data.length - 2] !== 0xff || data[data.length - 1] !== 0xd9) {
     throw new WsiError('TILE_DECODE_ERROR', 'the JPEG 2000 tile is cut short (no EOC marker at its end)');
@@ -111,8 +128,9 @@ export async function decodeJp2k(data: Uint8Array, width: number, height: number
   } catch (err) {
     if (err instanceof WsiError) throw err;
     instance = null;
-    throw new WsiError('TILE_DECODE_ERROR', `the JPEG 2000 tile is damaged (OpenJPEG: ${err instanceof Error ? err.message : String(err)})`);
+    throw new WsiError('TILE_DECODE_ERROR', `the JPEG 2000 tile is damaged (OpenJPEG failed: ${err instanceof Error ? err.message : `error ${String(err)}`})`);
   }
+  if (width * height > DROP_AFTER_PIXELS) instance = null;
   const n = width * height;
   if (decoded.length < n * 3) throw new WsiError('TILE_DECODE_ERROR', `the JPEG 2000 tile decoded to ${decoded.length} bytes, ${n * 3} expected`);
   const out = new Uint8Array(n * 3);
