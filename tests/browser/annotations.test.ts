@@ -349,6 +349,33 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     expect(hist.body.history.map((h) => h.annotation.name)).toEqual([null, 'theirs', 'mine']);
   });
 
+  it('a conflict left behind on another slide is taken over by the next tab that opens the slide, and shown there (DATA-19, DATA-06)', async () => {
+    const { srv, slide } = await server();
+    const { body } = await getJson<{ slides: Array<{ id: string; name: string; status: string }> }>(`${srv.url}/api/slides`);
+    const elsewhere = body.slides.find((s) => s.id !== slide && s.status === 'ok')?.id as string;
+    const { page: a, context } = await open(srv.url, slide);
+    await key(a, 'r');
+    await drag(a, [600, 600], [900, 900]);
+    await waitSaved(a);
+    const [rec] = await storeRecords(a);
+    expect((await call(srv.url, 'PATCH', `/api/slides/${slide}/annotations/${rec?.id as string}`, { body: { name: 'theirs' }, ifMatch: 1 })).status).toBe(200);
+    await key(a, 'v');
+    await click(a, 750, 750);
+    await a.locator('wsi-annotation-panel #name').fill('mine');
+    await a.locator('wsi-annotation-panel #name').press('Enter');
+    await a.locator('wsi-annotation-panel #name').blur();
+    await expect.poll(() => a.locator('[data-testid=conflict]').isVisible()).toBe(true);
+    // the user goes to another slide in that tab, and opens this one in a second tab
+    await a.evaluate((id) => (location.hash = `#slide=${id}`), elsewhere);
+    await waitAnnotationsLoaded(a);
+    const { page: b } = await open(srv.url, slide, context);
+    await expect.poll(() => b.locator('[data-testid=conflict]').isVisible(), { timeout: 15_000 }).toBe(true);
+    expect((await storeRecords(b))[0]?.name).toBe('mine');
+    await b.locator('[data-testid=keep-mine]').click();
+    await waitSaved(b);
+    expect((await call<{ name: string }>(srv.url, 'GET', `/api/slides/${slide}/annotations/${rec?.id as string}`)).body.name).toBe('mine');
+  });
+
   it('a half-drawn shape or a typed name survives another tool, a hidden tab, a click elsewhere and another slide (DATA-15)', async () => {
     const { srv, slide } = await server();
     const { body } = await getJson<{ slides: Array<{ id: string; name: string; status: string }> }>(`${srv.url}/api/slides`);
