@@ -7,6 +7,7 @@
  * transferred by the worker wrapper.
  */
 import { Unzlib, zlibSync } from 'fflate';
+import { flatBounds } from '../src/core/flat-geometry.js';
 import { downsample2 } from '../src/core/mask/downsample.js';
 import { MASK_TILE, MASK_TILE_PIXELS, parseTileKey, tileKey } from '../src/core/mask/mask-grid.js';
 import { polygonSpans, strokeSpans, type PixelBox } from '../src/core/mask/raster.js';
@@ -168,16 +169,7 @@ function intersect(a: number[], b: number[]): number[] {
 }
 
 function boxOf(points: ArrayLike<number>, pad: number, bounds: PixelBox): PixelBox {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (let i = 0; i + 1 < points.length; i += 2) {
-    x0 = Math.min(x0, points[i] as number);
-    x1 = Math.max(x1, points[i] as number);
-    y0 = Math.min(y0, points[i + 1] as number);
-    y1 = Math.max(y1, points[i + 1] as number);
-  }
+  const [x0, y0, x1, y1] = flatBounds(points);
   return {
     x0: Math.max(bounds.x0, Math.floor(x0 - pad)),
     y0: Math.max(bounds.y0, Math.floor(y0 - pad)),

@@ -133,6 +133,19 @@ export function flatBounds(coords: ArrayLike<number>, start = 0, end = coords.le
   return [x0, y0, x1, y1];
 }
 
+/** Bounds of several flat coordinate arrays together (empty: [Infinity, Infinity, -Infinity, -Infinity]). */
+export function ringsBounds(rings: ArrayLike<number>[]): [number, number, number, number] {
+  const b: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
+  for (const r of rings) {
+    const [x0, y0, x1, y1] = flatBounds(r);
+    b[0] = Math.min(b[0], x0);
+    b[1] = Math.min(b[1], y0);
+    b[2] = Math.max(b[2], x1);
+    b[3] = Math.max(b[3], y1);
+  }
+  return b;
+}
+
 /** Even-odd point-in-polygon over all rings (holes included). */
 export function pointInRings(coords: ArrayLike<number>, base: number, type: number, parts: ArrayLike<number>, px: number, py: number): boolean {
   let inside = false;

@@ -7,6 +7,7 @@
  * into bands of tiles so the worker never holds hundreds of dense tiles.
  */
 import * as Comlink from 'comlink';
+import { flatBounds, ringsBounds } from '../core/flat-geometry.js';
 import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
 import type { PixelBox } from '../core/mask/raster.js';
 import type { EncodedTile } from '../core/mask/rle.js';
@@ -254,16 +255,7 @@ export class MaskSession {
 
   /** A brush (value > 0) or eraser (value 0) stroke; `clip` limits it to the union of those polygons (ROIs). */
   stroke(path: Float64Array, radius: number, value: number, clip: Float64Array[][] | null): Promise<EditOutcome> {
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
-    for (let i = 0; i + 1 < path.length; i += 2) {
-      x0 = Math.min(x0, path[i] as number);
-      x1 = Math.max(x1, path[i] as number);
-      y0 = Math.min(y0, path[i + 1] as number);
-      y1 = Math.max(y1, path[i + 1] as number);
-    }
+    const [x0, y0, x1, y1] = flatBounds(path);
     const box = { x0: x0 - radius - 1, y0: y0 - radius - 1, x1: x1 + radius + 2, y1: y1 + radius + 2 };
     const spec: JobSpec = { kind: 'stroke', value, stroke: { path, radius }, ...(clip ? { clip } : {}) };
     return this.edit(spec, box, value === 0 ? 'Erase' : 'Brush stroke');
@@ -271,20 +263,7 @@ export class MaskSession {
 
   /** Fills polygons (each a list of flat rings) with a class: "fill ROI". */
   fillPolygons(polygons: Float64Array[][], value: number, label: string): Promise<EditOutcome> {
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
-    for (const p of polygons) {
-      for (const r of p) {
-        for (let i = 0; i + 1 < r.length; i += 2) {
-          x0 = Math.min(x0, r[i] as number);
-          x1 = Math.max(x1, r[i] as number);
-          y0 = Math.min(y0, r[i + 1] as number);
-          y1 = Math.max(y1, r[i + 1] as number);
-        }
-      }
-    }
+    const [x0, y0, x1, y1] = ringsBounds(polygons.flat());
     return this.edit({ kind: 'polygons', value, polygons }, { x0, y0, x1: x1 + 1, y1: y1 + 1 }, label);
   }
 

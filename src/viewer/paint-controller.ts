@@ -7,7 +7,7 @@
  */
 import type OpenSeadragon from 'openseadragon';
 import type { AnnotationClass } from '../core/annotation.js';
-import { GeomType, forEachRing } from '../core/flat-geometry.js';
+import { GeomType, flatBounds, forEachRing } from '../core/flat-geometry.js';
 import { formatLength } from '../core/scale.js';
 import type { Handle } from '../state/annotation-store.js';
 import { BrushTool, FloodTool, type PaintContext } from '../tools/paint-tools.js';
@@ -145,16 +145,7 @@ export class PaintController implements PaintContext {
     if (value === null) return 'Choose a class to paint.';
     let clip: Float64Array[][] | null = null;
     if (this.insideRoisOnly && !erase) {
-      let x0 = Infinity;
-      let y0 = Infinity;
-      let x1 = -Infinity;
-      let y1 = -Infinity;
-      for (let i = 0; i < path.length; i += 2) {
-        x0 = Math.min(x0, path[i] as number);
-        x1 = Math.max(x1, path[i] as number);
-        y0 = Math.min(y0, path[i + 1] as number);
-        y1 = Math.max(y1, path[i + 1] as number);
-      }
+      const [x0, y0, x1, y1] = flatBounds(path);
       clip = this.roisIn(x0 - radiusImgPx, y0 - radiusImgPx, x1 + radiusImgPx, y1 + radiusImgPx);
       if (clip.length === 0) return 'No region of interest under this stroke: outline one first, or turn off "inside ROIs only".';
     }
