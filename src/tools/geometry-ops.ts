@@ -10,19 +10,7 @@ import { selfIntersections } from '../core/annotation.js';
 type Poly = LinearRing[];
 
 export function translate(g: Geometry, dx: number, dy: number): Geometry {
-  const m = (p: Position): Position => [p[0] + dx, p[1] + dy];
-  switch (g.type) {
-    case 'Point':
-      return { type: 'Point', coordinates: m(g.coordinates) };
-    case 'MultiPoint':
-      return { type: 'MultiPoint', coordinates: g.coordinates.map(m) };
-    case 'LineString':
-      return { type: 'LineString', coordinates: g.coordinates.map(m) };
-    case 'Polygon':
-      return { type: 'Polygon', coordinates: g.coordinates.map((r) => r.map(m)) };
-    case 'MultiPolygon':
-      return { type: 'MultiPolygon', coordinates: g.coordinates.map((p) => p.map((r) => r.map(m))) };
-  }
+  return mapVertices(g, (p) => [p[0] + dx, p[1] + dy]);
 }
 
 /** Visits every vertex with its flat index (same numbering as FlatGeometry.coords / 2). */
