@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startServer } from './app.js';
 import { loadConfig } from './config.js';
 import { writeSampleSlide } from './sample/sample-slide.js';
-import { scanSlideFolder } from './slides/registry.js';
+import { scanSlideFolder } from './slides/scan.js';
 
 async function serverSecret(dataDir: string): Promise<string> {
   const file = join(dataDir, 'server-secret');

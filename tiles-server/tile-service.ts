@@ -1,13 +1,16 @@
 /**
- * Slide pixels for the HTTP routes: DZI and IIIF geometry, the encoded tile
- * cache, the render-concurrency bound, and passthrough where the request
- * lines up with a stored tile. Knows nothing about HTTP itself.
+ * Slide pixels for the HTTP routes: turns DZI tiles, IIIF regions and
+ * thumbnails into level-0 region requests, runs them through the one render
+ * plan (render/plan.ts), keeps the encoded-tile cache and bounds concurrent
+ * renders; stored tiles sent as they are skip the render queue. Range-checks
+ * DZI coordinates. Knows nothing about HTTP itself.
  */
 import { LRUCache } from 'lru-cache';
 import { WsiError } from '../src/core/errors.js';
-import { dziLevelSize, dziMaxLevel, exactPowerOfTwo, iiifScaleFactors, inGrid, makeGrid, tileRect, type Rect } from '../src/core/tile-grid.js';
+import { dziLevelSize, dziMaxLevel, iiifScaleFactors, inGrid, makeGrid, tileRect, type Rect } from '../src/core/tile-grid.js';
 import { parseQualityFormat, parseRegion, parseRotation, parseSize, type SizeLimits } from './iiif/params.js';
-import { renderLevelRect, renderRegion, type EncodeOptions, type Rendered, type RenderLimits } from './render/region.js';
+import { planRender, type RegionRequest } from './render/plan.js';
+import { renderComposed, type EncodeOptions, type Rendered, type RenderLimits } from './render/region.js';
 import type { OpenSlide, SlideRegistry } from './slides/registry.js';
 import type { SlideMeta } from './slides/types.js';
 
@@ -36,14 +39,6 @@ export function dziTileSize(meta: SlideMeta): number {
   const l0 = meta.levels[0];
   if (l0 && l0.tiled && l0.tileWidth === l0.tileHeight && l0.tileWidth >= 64 && l0.tileWidth <= 2048) return l0.tileWidth;
   return 256;
-}
-
-/** Stored level that is exactly level 0 / 2^k, if any (orientation 1 only). */
-function exactLevel(meta: SlideMeta, k: number): number {
-  if (meta.orientation !== 1) return -1;
-  const base = meta.levels[0];
-  if (!base) return -1;
-  return meta.levels.findIndex((l) => exactPowerOfTwo(base, l) === k);
 }
 
 class Semaphore {
@@ -140,8 +135,15 @@ export class TileService {
     return result;
   }
 
-  private limited(fn: () => Promise<Rendered>, signal?: AbortSignal): Promise<Rendered> {
-    return this.renders.run(fn, signal);
+  /** Answers a region request: a stored tile as it is when the plan says so, else a render in the queue. */
+  private async answer(s: OpenSlide, req: RegionRequest, signal?: AbortSignal): Promise<Rendered> {
+    const plan = planRender(s.meta, req, this.opts.render.maxSourcePixels);
+    if (plan.kind === 'stored') {
+      const bytes = await s.reader.slide.storedJpeg(plan.level, plan.col, plan.row, signal);
+      if (bytes) return { bytes, passthrough: true };
+    }
+    const compose = plan.kind === 'stored' ? plan.fallback : plan;
+    return this.renders.run(async () => ({ bytes: await renderComposed(s.reader, compose, req.enc, this.opts.render, signal), passthrough: false }), signal);
   }
 
   async slide(id: string): Promise<OpenSlide> {
@@ -168,42 +170,15 @@ export class TileService {
     const grid = makeGrid(size.width, size.height, ts);
     if (!inGrid(grid, col, row)) throw new WsiError('TILE_OUT_OF_RANGE', `tile ${col}_${row} is outside DZI level ${level} (${grid.cols}x${grid.rows} tiles)`);
     const rect = tileRect(grid, col, row);
-    const k = maxLevel - level;
-    const ds = 2 ** k;
-    const enc = this.encode('jpeg');
-    return this.cached(
-      s,
-      `dzi/${level}/${col}_${row}`,
-      'jpeg',
-      async () => {
-        const stored = exactLevel(s.meta, k);
-        if (stored >= 0) {
-          const info = s.meta.levels[stored] as SlideMeta['levels'][number];
-          const lrect: Rect = {
-            x: rect.x,
-            y: rect.y,
-            width: Math.max(1, Math.min(rect.width, info.width - rect.x)),
-            height: Math.max(1, Math.min(rect.height, info.height - rect.y)),
-          };
-          if (lrect.x < info.width && lrect.y < info.height) {
-            // fast path: a stored tile that lines up goes out untouched, outside the render queue
-            if (lrect.width === info.tileWidth && lrect.height === info.tileHeight && rect.width === lrect.width && rect.height === lrect.height) {
-              const bytes = await s.reader.slide.passthroughTile(stored, lrect.x / info.tileWidth, lrect.y / info.tileHeight, signal);
-              if (bytes) return { bytes, passthrough: true };
-            }
-            return this.limited(() => renderLevelRect(s.reader, stored, lrect, rect.width, rect.height, enc, this.opts.render, signal), signal);
-          }
-        }
-        const rectL0: Rect = {
-          x: rect.x * ds,
-          y: rect.y * ds,
-          width: Math.min(width - rect.x * ds, rect.width * ds),
-          height: Math.min(height - rect.y * ds, rect.height * ds),
-        };
-        return this.limited(() => renderRegion(s.reader, rectL0, rect.width, rect.height, enc, this.opts.render, signal), signal);
-      },
-      signal,
-    );
+    const ds = 2 ** (maxLevel - level);
+    const rectL0: Rect = {
+      x: rect.x * ds,
+      y: rect.y * ds,
+      width: Math.min(width - rect.x * ds, rect.width * ds),
+      height: Math.min(height - rect.y * ds, rect.height * ds),
+    };
+    const req: RegionRequest = { rect: rectL0, outWidth: rect.width, outHeight: rect.height, enc: this.encode('jpeg') };
+    return this.cached(s, `dzi/${level}/${col}_${row}`, 'jpeg', () => this.answer(s, req, signal), signal);
   }
 
   async iiifInfo(id: string, baseUrl: string): Promise<Record<string, unknown>> {
@@ -242,32 +217,9 @@ export class TileService {
     const out = parseSize(size, r.width, r.height, this.opts.iiif);
     parseRotation(rotation);
     const { quality, format } = parseQualityFormat(qualityFormat);
-    const enc = this.encode(format, quality);
     const key = `iiif/${r.x},${r.y},${r.width},${r.height}/${out.width},${out.height}/${quality}.${format}`;
-    return this.cached(
-      s,
-      key,
-      format,
-      async () => {
-        // a request that is a power-of-two reduction of a stored level, on its grid
-        const k = Math.round(Math.log2(r.width / out.width));
-        const f = 2 ** k;
-        if (k >= 0 && r.x % f === 0 && r.y % f === 0 && out.width === Math.ceil(r.width / f) && out.height === Math.ceil(r.height / f)) {
-          const stored = exactLevel(s.meta, k);
-          const info = s.meta.levels[stored];
-          if (info) {
-            const lrect: Rect = { x: r.x / f, y: r.y / f, width: out.width, height: out.height };
-            lrect.width = Math.max(1, Math.min(lrect.width, info.width - lrect.x));
-            lrect.height = Math.max(1, Math.min(lrect.height, info.height - lrect.y));
-            if (lrect.x < info.width && lrect.y < info.height) {
-              return this.limited(() => renderLevelRect(s.reader, stored, lrect, out.width, out.height, enc, this.opts.render, signal), signal);
-            }
-          }
-        }
-        return this.limited(() => renderRegion(s.reader, r, out.width, out.height, enc, this.opts.render, signal), signal);
-      },
-      signal,
-    );
+    const req: RegionRequest = { rect: r, outWidth: out.width, outHeight: out.height, enc: this.encode(format, quality) };
+    return this.cached(s, key, format, () => this.answer(s, req, signal), signal);
   }
 
   async thumbnail(id: string, maxSize: number, signal?: AbortSignal): Promise<TileResult> {
@@ -276,14 +228,8 @@ export class TileService {
     const scale = Math.min(1, maxSize / Math.max(width, height));
     const w = Math.max(1, Math.round(width * scale));
     const h = Math.max(1, Math.round(height * scale));
-    const enc = this.encode('jpeg');
-    return this.cached(
-      s,
-      `thumb/${maxSize}`,
-      'jpeg',
-      () => this.limited(() => renderRegion(s.reader, { x: 0, y: 0, width, height }, w, h, enc, this.opts.render, signal), signal),
-      signal,
-    );
+    const req: RegionRequest = { rect: { x: 0, y: 0, width, height }, outWidth: w, outHeight: h, enc: this.encode('jpeg') };
+    return this.cached(s, `thumb/${maxSize}`, 'jpeg', () => this.answer(s, req, signal), signal);
   }
 
   get cacheStats(): { entries: number; bytes: number } {

@@ -1,24 +1,17 @@
 /**
- * Renders any region of a slide at any size: picks the stored level, passes
- * a stored JPEG tile through untouched when the request is exactly that
- * tile, and otherwise composes decoded tiles, resamples with libvips and
- * encodes. Work per request is bounded by `maxSourcePixels`.
+ * Renders the pixels a plan (plan.ts) asks for: composes decoded tiles of
+ * one stored level, resamples with libvips, orients and encodes. Work per
+ * request is bounded by `maxSourcePixels`.
  */
 import sharp from 'sharp';
 import { WsiError } from '../../src/core/errors.js';
-import { chooseLevel, makeGrid, tilesCovering, type Rect } from '../../src/core/tile-grid.js';
-import type { RgbImage, SlideSource } from '../slides/types.js';
-import { displayRectToStored, orientRaster, transposes } from './orientation.js';
+import { makeGrid, tilesCovering, type Rect } from '../../src/core/tile-grid.js';
+import type { RgbImage } from '../slides/types.js';
+import { orientRaster } from './orientation.js';
+import type { ComposePlan, EncodeOptions } from './plan.js';
 import type { TileReader } from './tile-reader.js';
 
-export type OutputFormat = 'jpeg' | 'png' | 'webp';
-export type OutputQuality = 'default' | 'color' | 'gray' | 'bitonal';
-
-export interface EncodeOptions {
-  format: OutputFormat;
-  quality: OutputQuality;
-  jpegQuality: number;
-}
+export type { EncodeOptions, OutputFormat, OutputQuality } from './plan.js';
 
 export interface Rendered {
   bytes: Buffer;
@@ -93,83 +86,17 @@ export async function composeLevelRect(reader: TileReader, level: number, rect: 
 }
 
 /**
- * Renders a rectangle of a stored level (stored orientation) at an output
- * size. Passes the stored JPEG through when the request is exactly one tile.
+ * Carries out a compose plan: reads the level rectangle from its tiles,
+ * resamples it to the output size with libvips, turns it into display
+ * orientation and encodes it.
  */
-export async function renderLevelRect(
-  reader: TileReader,
-  level: number,
-  rect: Rect,
-  outWidth: number,
-  outHeight: number,
-  enc: EncodeOptions,
-  limits: RenderLimits,
-  signal?: AbortSignal,
-): Promise<Rendered> {
-  const info = reader.slide.meta.levels[level];
-  if (!info) throw new WsiError('TILE_OUT_OF_RANGE', `level ${level} does not exist`);
-  const aligned =
-    enc.format === 'jpeg' &&
-    (enc.quality === 'default' || enc.quality === 'color') &&
-    outWidth === rect.width &&
-    outHeight === rect.height &&
-    rect.width === info.tileWidth &&
-    rect.height === info.tileHeight &&
-    rect.x % info.tileWidth === 0 &&
-    rect.y % info.tileHeight === 0;
-  if (aligned) {
-    const bytes = await reader.slide.passthroughTile(level, rect.x / info.tileWidth, rect.y / info.tileHeight, signal);
-    if (bytes) return { bytes, passthrough: true };
-  }
-  const img = await composeLevelRect(reader, level, rect, limits, signal);
-  return { bytes: await encodeRaster(img, outWidth, outHeight, enc), passthrough: false };
-}
-
-/**
- * Renders a display-space rectangle of level 0 at an output size: maps the
- * orientation, picks the stored level (coarser ones if the best would
- * exceed the budget), and orients the result.
- */
-export async function renderRegion(
-  reader: TileReader,
-  rectL0: Rect,
-  outWidth: number,
-  outHeight: number,
-  enc: EncodeOptions,
-  limits: RenderLimits,
-  signal?: AbortSignal,
-): Promise<Rendered> {
-  const slide: SlideSource = reader.slide;
-  const meta = slide.meta;
-  const base = meta.levels[0];
-  if (!base) throw new WsiError('INTERNAL', 'slide has no levels');
-  const o = meta.orientation;
-  const stored = displayRectToStored(o, rectL0, base.width, base.height);
-  const [outW, outH] = transposes(o) ? [outHeight, outWidth] : [outWidth, outHeight];
-  const wanted = Math.min(stored.width / outW, stored.height / outH);
-  const downsamples = meta.levels.map((l) => l.downsample);
-  let level = chooseLevel(downsamples, wanted);
-  for (;;) {
-    const info = meta.levels[level];
-    if (!info) throw new WsiError('INTERNAL', 'level vanished');
-    const sx = info.width / base.width;
-    const sy = info.height / base.height;
-    const x0 = Math.max(0, Math.floor(stored.x * sx + 1e-9));
-    const y0 = Math.max(0, Math.floor(stored.y * sy + 1e-9));
-    const x1 = Math.min(info.width, Math.max(x0 + 1, Math.ceil((stored.x + stored.width) * sx - 1e-9)));
-    const y1 = Math.min(info.height, Math.max(y0 + 1, Math.ceil((stored.y + stored.height) * sy - 1e-9)));
-    const rect = { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
-    if (rect.width * rect.height > limits.maxSourcePixels && level < meta.levels.length - 1) {
-      level++;
-      continue;
-    }
-    if (o === 1) return renderLevelRect(reader, level, rect, outW, outH, enc, limits, signal);
-    const img = await composeLevelRect(reader, level, rect, limits, signal);
-    const raw = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-      .resize(outW, outH, { fit: 'fill' })
-      .raw()
-      .toBuffer();
-    const turned = orientRaster(o, raw, outW, outH);
-    return { bytes: await encodeRaster(turned, turned.width, turned.height, enc), passthrough: false };
-  }
+export async function renderComposed(reader: TileReader, plan: ComposePlan, enc: EncodeOptions, limits: RenderLimits, signal?: AbortSignal): Promise<Buffer> {
+  const img = await composeLevelRect(reader, plan.level, plan.rect, limits, signal);
+  if (plan.orientation === 1) return encodeRaster(img, plan.outWidth, plan.outHeight, enc);
+  const raw = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
+    .resize(plan.outWidth, plan.outHeight, { fit: 'fill' })
+    .raw()
+    .toBuffer();
+  const turned = orientRaster(plan.orientation, raw, plan.outWidth, plan.outHeight);
+  return encodeRaster(turned, turned.width, turned.height, enc);
 }

@@ -1,42 +1,20 @@
 /**
- * The slide folder: finds slide-like files, gives each an opaque stable id
- * (a keyed hash of its relative path, so file names never reach URLs), opens
- * slides on demand, keeps a bounded set open and reopens a slide whose file
- * changed on disk.
+ * The slide folder as the server sees it: each slide gets an opaque stable
+ * id (a keyed hash of its name, so file names never reach URLs), slides are
+ * opened on demand through their format, a bounded set is kept open, and a
+ * slide whose files changed on disk is reopened.
  */
 import { createHmac } from 'node:crypto';
-import { lstat, readdir, realpath, stat } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
+import { stat } from 'node:fs/promises';
 import { WsiError, type Problem } from '../../src/core/errors.js';
 import type { DecodePool } from '../decode/pool.js';
 import { TileReader, type DecodedCache } from '../render/tile-reader.js';
-import { FileByteSource } from '../tiff/byte-source.js';
-import { TiffSlide } from './tiff-slide.js';
+import type { SlideEntry } from './format.js';
+import { formatNamed } from './formats.js';
+import { combinedStat, scanSlideFolder } from './scan.js';
 import type { SlideMeta } from './types.js';
 
-const TIFF_EXTENSIONS = ['.svs', '.tif', '.tiff', '.btf', '.tf8', '.tf2', '.qptiff'];
-const UNSUPPORTED_EXTENSIONS: Record<string, string> = {
-  '.ndpi': 'Hamamatsu NDPI',
-  '.vms': 'Hamamatsu VMS',
-  '.vmu': 'Hamamatsu VMU',
-  '.mrxs': '3DHISTECH MIRAX',
-  '.scn': 'Leica SCN',
-  '.bif': 'Ventana BIF',
-  '.czi': 'Zeiss CZI',
-  '.isyntax': 'Philips iSyntax',
-  '.dcm': 'DICOM WSI',
-};
-
-export interface SlideEntry {
-  id: string;
-  /** Path relative to the slide folder, with forward slashes. */
-  name: string;
-  path: string;
-  size: number;
-  mtimeMs: number;
-  /** Reason the format cannot be read at all, known from the name alone. */
-  unsupported: string | null;
-}
+export type { SlideEntry } from './format.js';
 
 export interface OpenSlide {
   entry: SlideEntry;
@@ -59,82 +37,19 @@ export interface RegistryOptions {
   pool: DecodePool;
   decodedCache: DecodedCache;
   maxOpen: number;
-  /** How long a stat result is trusted before the file is checked again. */
+  /** How long a stat result is trusted before the files are checked again. */
   recheckMs: number;
-}
-
-function extensionOf(name: string): string {
-  const lower = name.toLowerCase();
-  if (lower.endsWith('.ome.tif') || lower.endsWith('.ome.tiff')) return '.tif';
-  const dot = lower.lastIndexOf('.');
-  return dot < 0 ? '' : lower.slice(dot);
 }
 
 export function versionOf(entry: Pick<SlideEntry, 'size' | 'mtimeMs'>): string {
   return `${entry.size.toString(36)}-${Math.trunc(entry.mtimeMs).toString(36)}`;
 }
 
-/**
- * Finds slide-like files under `root` (recursively, not following links out
- * of it). A folder of DICOM files counts as one slide.
- */
-export async function scanSlideFolder(root: string, idOf: (relPath: string) => string): Promise<Map<string, SlideEntry>> {
-  const found = new Map<string, SlideEntry>();
-  let rootReal: string;
-  try {
-    rootReal = await realpath(root);
-  } catch {
-    return found;
-  }
-  const dicomDirs = new Map<string, { size: number; mtimeMs: number }>();
-  const walk = async (dir: string, depth: number): Promise<void> => {
-    if (depth > 16) return;
-    let names: string[];
-    try {
-      names = (await readdir(dir)).sort();
-    } catch {
-      return;
-    }
-    for (const name of names) {
-      if (name.startsWith('.') || name.includes('.partial-')) continue;
-      const full = join(dir, name);
-      let st = await lstat(full).catch(() => null);
-      if (!st) continue;
-      if (st.isSymbolicLink()) {
-        // follow links only to files inside the slide folder
-        const target = await realpath(full).catch(() => null);
-        if (!target || !(target === rootReal || target.startsWith(rootReal + sep))) continue;
-        st = await stat(full).catch(() => null);
-        if (!st || !st.isFile()) continue;
-      }
-      if (st.isDirectory()) {
-        await walk(full, depth + 1);
-        continue;
-      }
-      if (!st.isFile()) continue;
-      const ext = extensionOf(name);
-      const rel = relative(root, full).split(sep).join('/');
-      if (ext === '.dcm') {
-        const relDir = relative(root, dir).split(sep).join('/');
-        const d = dicomDirs.get(relDir) ?? { size: 0, mtimeMs: 0 };
-        d.size += st.size;
-        d.mtimeMs = Math.max(d.mtimeMs, st.mtimeMs);
-        dicomDirs.set(relDir, d);
-        continue;
-      }
-      const unsupported = UNSUPPORTED_EXTENSIONS[ext];
-      if (!TIFF_EXTENSIONS.includes(ext) && !unsupported) continue;
-      const id = idOf(rel);
-      found.set(id, { id, name: rel, path: full, size: st.size, mtimeMs: st.mtimeMs, unsupported: unsupported ?? null });
-    }
-  };
-  await walk(root, 0);
-  for (const [relDir, d] of dicomDirs) {
-    const name = `${relDir || '.'}/`;
-    const id = idOf(name);
-    found.set(id, { id, name, path: join(root, relDir), size: d.size, mtimeMs: d.mtimeMs, unsupported: 'DICOM WSI' });
-  }
-  return found;
+/** Current size and time of a slide's files, or null when one is gone. */
+async function statEntry(entry: SlideEntry): Promise<{ size: number; mtimeMs: number } | null> {
+  const stats = await Promise.all(entry.files.map((f) => stat(f).catch(() => null)));
+  if (stats.some((s) => s === null)) return null;
+  return combinedStat(stats as Array<{ size: number; mtimeMs: number }>);
 }
 
 export class SlideRegistry {
@@ -190,7 +105,7 @@ export class SlideRegistry {
     let slot = this.open.get(id);
     if (slot && now - slot.checkedAt > this.opts.recheckMs) {
       slot.checkedAt = now;
-      const st = await stat(entry.path).catch(() => null);
+      const st = await statEntry(entry);
       if (!st) {
         this.forget(id);
         throw new WsiError('STORAGE_UNAVAILABLE', 'the slide file is no longer readable');
@@ -230,22 +145,9 @@ export class SlideRegistry {
   }
 
   private async openEntry(entry: SlideEntry): Promise<OpenSlide> {
-    if (entry.unsupported) {
-      throw new WsiError('UNSUPPORTED_FORMAT', `${entry.unsupported} slides are not supported yet; convert to pyramidal TIFF or OME-TIFF`);
-    }
-    let src: FileByteSource;
-    try {
-      src = await FileByteSource.open(entry.path);
-    } catch (err) {
-      throw new WsiError('STORAGE_UNAVAILABLE', `the slide file cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    let slide: TiffSlide;
-    try {
-      slide = await TiffSlide.open(src, { pool: this.opts.pool });
-    } catch (err) {
-      await src.close();
-      throw err;
-    }
+    const format = formatNamed(entry.format);
+    if (!format) throw new WsiError('UNSUPPORTED_FORMAT', `no reader for ${entry.format} slides`);
+    const slide = await format.open(entry, { pool: this.opts.pool });
     const version = versionOf(entry);
     const reader = new TileReader(slide, `${entry.id}@${version}`, this.opts.decodedCache);
     let probeError: Problem | null = null;

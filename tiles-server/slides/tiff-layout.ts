@@ -1,15 +1,15 @@
 /**
- * Decides what the images of a TIFF are: which form the pyramid, which are
- * label/macro/thumbnail images, which channels make a composite, and the
- * slide's calibration. One function per vendor convention.
+ * What a TIFF vendor layout decides (which images form the pyramid, which
+ * are label/macro/thumbnail images, which channels make a composite, the
+ * calibration) and the rules every layout shares: whether and how a level
+ * can be decoded, level ordering, resolution tags, associated-image names.
+ * The layouts themselves are in layouts/, listed in tiff-layouts.ts.
  */
 import { WsiError } from '../../src/core/errors.js';
 import { checkJpegTables } from '../decode/jpeg.js';
 import { BLOCK_COMPRESSIONS, isAperioJp2k } from '../decode/block-decoder.js';
 import { Compression, Photometric } from '../tiff/tags.js';
 import type { TiffFile, TiffImage } from '../tiff/tiff-file.js';
-import { isAperioDescription, parseAperioDescription } from './aperio-description.js';
-import { parseOmeXml } from './ome-xml.js';
 import type { AssociatedKind, ChannelInfo, Vendor } from './types.js';
 
 export type DecodeMode = 'jpeg' | 'sharp' | 'block';
@@ -28,6 +28,13 @@ export interface PlannedLevel {
   mode: DecodeMode;
   /** One plane for RGB/gray images; one per channel for composites. */
   planes: Plane[];
+}
+
+/** A vendor convention for TIFF slides: whether a file follows it, and its layout. */
+export interface TiffLayoutRule {
+  vendor: Vendor;
+  supports(file: TiffFile): boolean;
+  plan(file: TiffFile): Layout;
 }
 
 export interface Layout {
@@ -62,7 +69,7 @@ export function compressionName(c: number): string {
   return COMPRESSION_NAMES[c] ?? `compression ${c}`;
 }
 
-const PALETTE: Array<[number, number, number]> = [
+export const PALETTE: Array<[number, number, number]> = [
   [255, 0, 0],
   [0, 255, 0],
   [0, 0, 255],
@@ -125,7 +132,7 @@ export function alphaSampleOf(img: TiffImage): number {
   return -1;
 }
 
-function keywordKind(text: string | null): AssociatedKind | null {
+export function keywordKind(text: string | null): AssociatedKind | null {
   if (!text) return null;
   if (/^\s*label\b/im.test(text)) return 'label';
   if (/^\s*(macro|overview)\b/im.test(text)) return 'macro';
@@ -134,14 +141,14 @@ function keywordKind(text: string | null): AssociatedKind | null {
 }
 
 /** True when `img` has level 0's aspect ratio up to rounding. */
-function sameAspect(base: TiffImage, img: TiffImage): boolean {
+export function sameAspect(base: TiffImage, img: TiffImage): boolean {
   const ds = (base.ifd.width / img.ifd.width + base.ifd.height / img.ifd.height) / 2;
   const ew = base.ifd.width / ds;
   const eh = base.ifd.height / ds;
   return Math.abs(img.ifd.width - ew) <= Math.max(2, 0.02 * ew) && Math.abs(img.ifd.height - eh) <= Math.max(2, 0.02 * eh);
 }
 
-function singlePlaneLevel(img: TiffImage): PlannedLevel {
+export function singlePlaneLevel(img: TiffImage): PlannedLevel {
   const mode = decodeModeFor(img);
   if (img.ifd.planar === 2 && img.photometric === Photometric.RGB) {
     return {
@@ -164,7 +171,7 @@ function singlePlaneLevel(img: TiffImage): PlannedLevel {
 }
 
 /** Sorts levels largest first, drops duplicates, and checks they shrink. */
-function orderLevels(images: TiffImage[], warnings: string[]): TiffImage[] {
+export function orderLevels(images: TiffImage[], warnings: string[]): TiffImage[] {
   const sorted = [...images].sort((a, b) => b.ifd.width * b.ifd.height - a.ifd.width * a.ifd.height);
   const out: TiffImage[] = [];
   for (const img of sorted) {
@@ -182,7 +189,7 @@ function orderLevels(images: TiffImage[], warnings: string[]): TiffImage[] {
   return out;
 }
 
-function resolutionMpp(img: TiffImage, warnings: string[]): number | null {
+export function resolutionMpp(img: TiffImage, warnings: string[]): number | null {
   const res = img.xResolution;
   if (res === null) return null;
   const perUnit = img.resolutionUnit === 3 ? 1e4 : img.resolutionUnit === 2 ? 25400 : null;
@@ -196,166 +203,3 @@ function resolutionMpp(img: TiffImage, warnings: string[]): number | null {
   return mpp;
 }
 
-function aperioLayout(file: TiffFile): Layout {
-  const warnings: string[] = [];
-  const chain = file.images.filter((i) => i.ifd.chainIndex >= 0);
-  const first = chain[0] as TiffImage;
-  const desc = parseAperioDescription(first.description ?? '');
-  warnings.push(...desc.warnings);
-  const associated: Layout['associated'] = [];
-  const levelImages: TiffImage[] = [];
-  for (const img of chain) {
-    if (img.ifd.tiled && keywordKind(img.description?.split(/\r?\n/).slice(1).join('\n') ?? null) === null) {
-      levelImages.push(img);
-      continue;
-    }
-    const tail = img.description?.split(/\r?\n/).slice(1).join('\n') ?? null;
-    const kind = keywordKind(tail) ?? (img.ifd.chainIndex === 1 ? 'thumbnail' : 'other');
-    associated.push({ kind, image: img });
-  }
-  const ordered = orderLevels(levelImages, warnings);
-  return {
-    vendor: 'aperio',
-    levels: ordered.map(singlePlaneLevel),
-    associated,
-    mpp: desc.mpp ?? resolutionMpp(first, warnings),
-    objectivePower: desc.appMag,
-    channels: null,
-    orientation: first.orientation,
-    warnings,
-  };
-}
-
-function genericLayout(file: TiffFile): Layout {
-  const warnings: string[] = [];
-  const chain = file.images.filter((i) => i.ifd.chainIndex >= 0);
-  const candidates = [...chain];
-  // pyramids written as SubIFDs of the first image (libvips subifd, QPTIFF-like)
-  const firstSubs = (chain[0]?.ifd.subIfds ?? []).map((s) => file.images.find((i) => i.ifd === s)).filter((i): i is TiffImage => !!i);
-  candidates.push(...firstSubs);
-  const associated: Layout['associated'] = [];
-  const rest: TiffImage[] = [];
-  for (const img of candidates) {
-    const kind = keywordKind(img.description);
-    if (kind) associated.push({ kind, image: img });
-    else rest.push(img);
-  }
-  if (rest.length === 0) throw new WsiError('NO_PYRAMID_LEVELS', 'the file holds only label/macro/thumbnail images');
-  const base = rest.reduce((a, b) => (b.ifd.width * b.ifd.height > a.ifd.width * a.ifd.height ? b : a));
-  const levelImages: TiffImage[] = [];
-  for (const img of rest) {
-    if (img === base) levelImages.push(img);
-    else if (!sameAspect(base, img)) associated.push({ kind: 'other', image: img });
-    else if (base.ifd.tiled && !img.ifd.tiled) associated.push({ kind: 'thumbnail', image: img });
-    else levelImages.push(img);
-  }
-  const ordered = orderLevels(levelImages, warnings);
-  return {
-    vendor: 'generic-tiff',
-    levels: ordered.map(singlePlaneLevel),
-    associated,
-    mpp: resolutionMpp(base, warnings),
-    objectivePower: null,
-    channels: null,
-    orientation: base.orientation,
-    warnings,
-  };
-}
-
-function omeLayout(file: TiffFile, xml: string): Layout {
-  const warnings: string[] = [];
-  const images = parseOmeXml(xml);
-  const chain = file.images.filter((i) => i.ifd.chainIndex >= 0);
-  const isAssociatedName = (n: string): AssociatedKind | null => keywordKind(n) ?? (/macro|overview/i.test(n) ? 'macro' : /label/i.test(n) ? 'label' : null);
-  const main = images
-    .filter((im) => isAssociatedName(im.name) === null)
-    .reduce<(typeof images)[number] | null>((a, b) => (!a || b.sizeX * b.sizeY > a.sizeX * a.sizeY ? b : a), null);
-  if (!main) throw new WsiError('OME_XML_INVALID', 'OME-XML describes no image');
-  const channelCount = Math.max(1, main.sizeC);
-  const planeImages: TiffImage[] = [];
-  for (let c = 0; c < channelCount; c++) {
-    const ifdIndex = main.channelIfds[c] ?? c;
-    const img = chain[ifdIndex];
-    if (!img) throw new WsiError('OME_XML_INVALID', `OME-XML puts channel ${c} in IFD ${ifdIndex}, which the file does not have`);
-    if (img.ifd.width !== main.sizeX || img.ifd.height !== main.sizeY) {
-      throw new WsiError('OME_XML_INVALID', `IFD ${ifdIndex} is ${img.ifd.width}x${img.ifd.height}, OME-XML says ${main.sizeX}x${main.sizeY}`);
-    }
-    planeImages.push(img);
-  }
-  const first = planeImages[0] as TiffImage;
-  const subImages = (img: TiffImage): TiffImage[] =>
-    img.ifd.subIfds.map((s) => file.images.find((i) => i.ifd === s)).filter((i): i is TiffImage => !!i);
-  const rgb = first.ifd.samplesPerPixel >= 3 || (channelCount === 1 && first.photometric === Photometric.RGB);
-
-  let levels: PlannedLevel[];
-  let channels: ChannelInfo[] | null = null;
-  if (rgb || channelCount === 1) {
-    const ordered = orderLevels([first, ...subImages(first)], warnings);
-    levels = ordered.map(singlePlaneLevel);
-  } else {
-    const perChannel = planeImages.map((img) => [img, ...subImages(img)]);
-    const depth = Math.min(...perChannel.map((l) => l.length));
-    if (perChannel.some((l) => l.length !== depth)) warnings.push('channels have different pyramid depths; extra levels ignored');
-    levels = [];
-    for (let k = 0; k < depth; k++) {
-      const imgs = perChannel.map((l) => l[k] as TiffImage);
-      const ref = imgs[0] as TiffImage;
-      if (imgs.some((i) => i.ifd.width !== ref.ifd.width || i.ifd.height !== ref.ifd.height || i.ifd.blockWidth !== ref.ifd.blockWidth || i.ifd.blockHeight !== ref.ifd.blockHeight)) {
-        throw new WsiError('BAD_PYRAMID', `channels of pyramid level ${k} differ in size or tiling`);
-      }
-      const modes = imgs.map(decodeModeFor);
-      levels.push({
-        width: ref.ifd.width,
-        height: ref.ifd.height,
-        tileWidth: ref.ifd.blockWidth,
-        tileHeight: ref.ifd.blockHeight,
-        mode: modes[0] as DecodeMode,
-        planes: imgs.map((image) => ({ image, sample: 0 })),
-      });
-    }
-    for (let k = 1; k < levels.length; k++) {
-      const a = levels[k - 1] as PlannedLevel;
-      const b = levels[k] as PlannedLevel;
-      if (b.width > a.width || b.height > a.height) throw new WsiError('BAD_PYRAMID', `pyramid level ${k} is larger than level ${k - 1}`);
-    }
-    channels = main.channels.slice(0, channelCount).map((ch, i) => ({
-      name: ch.name,
-      color: ch.color ?? (channelCount === 1 ? [255, 255, 255] : (PALETTE[i % PALETTE.length] as [number, number, number])),
-    }));
-    while (channels.length < channelCount) channels.push({ name: `Channel ${channels.length}`, color: PALETTE[channels.length % PALETTE.length] as [number, number, number] });
-  }
-  const associated: Layout['associated'] = [];
-  for (const im of images) {
-    const kind = isAssociatedName(im.name);
-    const idx = im.channelIfds[0];
-    if (!kind || idx === null || idx === undefined) continue;
-    const img = chain[idx];
-    if (img) associated.push({ kind, image: img });
-  }
-  return {
-    vendor: 'ome-tiff',
-    levels,
-    associated,
-    mpp: main.physicalSizeX !== null && main.physicalSizeX <= 50 ? main.physicalSizeX : resolutionMpp(first, warnings),
-    objectivePower: main.nominalMagnification,
-    channels,
-    orientation: 1,
-    warnings,
-  };
-}
-
-export function planLayout(file: TiffFile): Layout {
-  const first = file.images.find((i) => i.ifd.chainIndex === 0);
-  if (!first) throw new WsiError('NO_PYRAMID_LEVELS', 'the file has no images');
-  let layout: Layout;
-  if (isAperioDescription(first.description)) layout = aperioLayout(file);
-  else if (first.description && /<OME[\s>]/.test(first.description)) layout = omeLayout(file, first.description);
-  else layout = genericLayout(file);
-  if (layout.levels.length === 0) throw new WsiError('NO_PYRAMID_LEVELS', 'the file has no image that can be a pyramid level');
-  layout.warnings.unshift(...file.structure.warnings);
-  if (layout.orientation < 1 || layout.orientation > 8) {
-    layout.warnings.push(`Orientation ${layout.orientation} is invalid and was ignored`);
-    layout.orientation = 1;
-  }
-  return layout;
-}

@@ -12,7 +12,8 @@ import { decodeWithSharp } from '../decode/sharp-decode.js';
 import type { ByteSource } from '../tiff/byte-source.js';
 import { Photometric } from '../tiff/tags.js';
 import { TiffFile } from '../tiff/tiff-file.js';
-import { alphaSampleOf, compressionName, planLayout, type Layout, type Plane, type PlannedLevel } from './tiff-layout.js';
+import { alphaSampleOf, compressionName, type Layout, type Plane, type PlannedLevel } from './tiff-layout.js';
+import { planLayout } from './tiff-layouts.js';
 import type { ChannelInfo, RgbImage, SlideMeta, SlideSource } from './types.js';
 
 export interface TiffSlideOptions {
@@ -22,8 +23,11 @@ export interface TiffSlideOptions {
 interface LevelState {
   plan: PlannedLevel;
   grid: TileGrid;
-  /** Stored JPEG tiles can go to the browser as they are. */
-  passthrough: boolean;
+}
+
+/** Tiles of a tiled, single-plane JPEG level are complete JPEGs once the tables are merged in. */
+function storesWholeJpegs(plan: PlannedLevel): boolean {
+  return plan.mode === 'jpeg' && plan.planes.length === 1 && (plan.planes[0]?.image.ifd.tiled ?? false);
 }
 
 function orientedSize(w: number, h: number, orientation: number): [number, number] {
@@ -40,16 +44,7 @@ export class TiffSlide implements SlideSource {
     private readonly opts: TiffSlideOptions,
   ) {
     const base = layout.levels[0] as PlannedLevel;
-    this.levels = layout.levels.map((plan) => {
-      const img = plan.planes[0]?.image;
-      const passthrough =
-        plan.mode === 'jpeg' &&
-        plan.planes.length === 1 &&
-        img !== undefined &&
-        img.ifd.tiled &&
-        layout.orientation === 1;
-      return { plan, grid: makeGrid(plan.width, plan.height, plan.tileWidth, plan.tileHeight), passthrough };
-    });
+    this.levels = layout.levels.map((plan) => ({ plan, grid: makeGrid(plan.width, plan.height, plan.tileWidth, plan.tileHeight) }));
     const [width, height] = orientedSize(base.width, base.height, layout.orientation);
     const channels: ChannelInfo[] | null = layout.channels;
     this.meta = {
@@ -61,6 +56,7 @@ export class TiffSlide implements SlideSource {
         tileWidth: l.tileWidth,
         tileHeight: l.tileHeight,
         tiled: l.planes[0]?.image.ifd.tiled ?? false,
+        passthrough: storesWholeJpegs(l),
       })),
       orientation: layout.orientation,
       width,
@@ -127,11 +123,10 @@ export class TiffSlide implements SlideSource {
     return assembleJpeg(img.jpegTables, data, img.photometric === Photometric.RGB && img.ifd.samplesPerPixel === 3);
   }
 
-  async passthroughTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<Buffer | null> {
+  async storedJpeg(level: number, col: number, row: number, signal?: AbortSignal): Promise<Buffer | null> {
     const st = this.level(level, col, row);
-    if (!st.passthrough) return null;
     const rect = tileRect(st.grid, col, row);
-    if (rect.width !== st.grid.tileWidth || rect.height !== st.grid.tileHeight) return null;
+    if (!storesWholeJpegs(st.plan) || rect.width !== st.grid.tileWidth || rect.height !== st.grid.tileHeight) return null;
     const plane = st.plan.planes[0] as Plane;
     const data = await this.blockData(plane, level, col, row, signal);
     if (!data) return null;

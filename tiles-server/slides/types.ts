@@ -9,6 +9,13 @@ export interface LevelInfo {
   tileHeight: number;
   /** False for strip-organised images (a "tile" is then a strip). */
   tiled: boolean;
+  /**
+   * Every whole stored tile of this level is a complete baseline JPEG that a
+   * browser shows as it is (`storedJpeg`). A fact about the data, declared
+   * by the reader; whether a request is answered that way is decided in
+   * render/plan.ts.
+   */
+  passthrough: boolean;
 }
 
 export type AssociatedKind = 'label' | 'macro' | 'thumbnail' | 'other';
@@ -24,7 +31,7 @@ export interface ChannelInfo {
   color: [number, number, number];
 }
 
-export type Vendor = 'aperio' | 'generic-tiff' | 'ome-tiff';
+export type Vendor = 'aperio' | 'generic-tiff' | 'ome-tiff' | 'qptiff' | 'dicom';
 
 export interface SlideMeta {
   vendor: Vendor;
@@ -55,10 +62,11 @@ export interface RgbImage {
 export interface SlideSource {
   readonly meta: SlideMeta;
   /**
-   * The stored tile as a complete JPEG that a browser can show as it is, or
-   * null when this tile cannot be passed through (edge tile, non-JPEG level…).
+   * A whole stored tile of a `passthrough` level as a complete JPEG a browser
+   * can show as it is, or null when this one cannot be (a sparse tile, or
+   * its stream does not match the level's tile size).
    */
-  passthroughTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<Buffer | null>;
+  storedJpeg(level: number, col: number, row: number, signal?: AbortSignal): Promise<Buffer | null>;
   /** The stored tile decoded to RGB and clipped to the level's bounds. */
   readTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<RgbImage>;
   close(): Promise<void>;

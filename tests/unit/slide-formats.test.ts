@@ -1,0 +1,81 @@
+/**
+ * The slide-format registry as the scanner uses it: each file goes to the
+ * first format that takes it, formats group their files into slides, links
+ * out of the folder are not followed, and a new format plugs in without
+ * touching the scanner.
+ */
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WsiError } from '../../src/core/errors.js';
+import type { SlideFormat } from '../../tiles-server/slides/format.js';
+import { SLIDE_FORMATS } from '../../tiles-server/slides/formats.js';
+import { extensionOf, scanSlideFolder } from '../../tiles-server/slides/scan.js';
+
+let root: string;
+let outside: string;
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'wsi-scan-'));
+  outside = await mkdtemp(join(tmpdir(), 'wsi-outside-'));
+  await mkdir(join(root, 'case-1', 'series'), { recursive: true });
+  await writeFile(join(root, 'a.svs'), 'II*\0');
+  await writeFile(join(root, 'case-1', 'b.ome.tiff'), 'II*\0');
+  await writeFile(join(root, 'case-1', 'c.ndpi'), 'x');
+  await writeFile(join(root, 'case-1', 'series', '1.dcm'), 'x');
+  await writeFile(join(root, 'case-1', 'series', '2.dcm'), 'xy');
+  await writeFile(join(root, 'notes.txt'), 'not a slide');
+  await writeFile(join(root, '.hidden.tif'), 'II*\0');
+  await writeFile(join(root, 'magic.bin'), 'MYFMT rest');
+  await writeFile(join(outside, 'secret.tif'), 'II*\0');
+  await symlink(join(outside, 'secret.tif'), join(root, 'link-out.tif'));
+  await symlink(join(root, 'a.svs'), join(root, 'link-in.tif'));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+  await rm(outside, { recursive: true, force: true });
+});
+
+describe('slide formats', () => {
+  it('reads extensions as formats see them', () => {
+    expect(extensionOf('dir.x/a.OME.TIF')).toBe('.tif');
+    expect(extensionOf('dir.x/slide')).toBe('');
+    expect(extensionOf('case/1.dcm')).toBe('.dcm');
+  });
+
+  it('lists each slide once under the format that took it', async () => {
+    const found = await scanSlideFolder(root, (n) => `id:${n}`);
+    const byName = new Map([...found.values()].map((e) => [e.name, e]));
+    expect([...byName.keys()].sort()).toEqual(['a.svs', 'case-1/b.ome.tiff', 'case-1/c.ndpi', 'case-1/series/', 'link-in.tif']);
+    expect(byName.get('a.svs')?.format).toBe('TIFF');
+    expect(byName.get('case-1/c.ndpi')?.format).toBe('Hamamatsu NDPI');
+    const series = byName.get('case-1/series/');
+    expect(series?.format).toBe('DICOM WSI');
+    expect(series?.files).toHaveLength(2);
+    expect(series?.size).toBe(3);
+    expect(found.get('id:a.svs')?.id).toBe('id:a.svs');
+  });
+
+  it('a format added to the list takes its files, sniffing their first bytes, and opens them', async () => {
+    const opened: string[] = [];
+    const custom: SlideFormat = {
+      name: 'Magic',
+      supports: async (f) => (await f.head()).subarray(0, 5).toString() === 'MYFMT',
+      open: (entry) => {
+        opened.push(entry.name);
+        return Promise.reject(new WsiError('UNSUPPORTED_FORMAT', 'test format'));
+      },
+    };
+    const found = await scanSlideFolder(root, (n) => n, [custom, ...SLIDE_FORMATS]);
+    const magic = found.get('magic.bin');
+    expect(magic?.format).toBe('Magic');
+    await expect(custom.open(magic as NonNullable<typeof magic>, {} as never)).rejects.toMatchObject({ code: 'UNSUPPORTED_FORMAT' });
+    expect(opened).toEqual(['magic.bin']);
+  });
+
+  it('an unreadable or missing folder is an empty list, not an error', async () => {
+    expect((await scanSlideFolder(join(root, 'nope'), (n) => n)).size).toBe(0);
+  });
+});
