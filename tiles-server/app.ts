@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
+import { LagGuard } from './admission.js';
 import { DecodePool } from './decode/pool.js';
 import { sendProblem } from './http/respond.js';
 import { annotationRoutes } from './http/annotation-routes.js';
@@ -103,13 +104,16 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     recheckMs: 2000,
   });
   await registry.scan(0);
+  const lagGuard = cfg.maxLagMs > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, windowMs: 500, windows: 2 }) : null;
   const service = new TileService(registry, {
     tileCacheBytes: cfg.tileCacheMb * 1024 * 1024,
     jpegQuality: cfg.jpegQuality,
     render: { maxSourcePixels: cfg.maxSourcePixels, tileConcurrency: 8 },
-    iiif: { maxWidth: 8192, maxHeight: 8192, maxArea: 8192 * 8192 },
-    maxConcurrentRenders: 16,
-    maxQueuedRenders: 2048,
+    iiif: { maxWidth: cfg.iiifMaxWidth, maxHeight: cfg.iiifMaxHeight, maxArea: cfg.iiifMaxArea },
+    tiles: { concurrency: 16, maxQueued: 2048 },
+    heavy: { concurrency: cfg.largeRenders, maxQueued: cfg.largeRenderQueue, tileConcurrency: 2 },
+    heavyThreshold: { sourcePixels: 2048 * 2048, outputPixels: 1024 * 1024 },
+    lagGuard,
   });
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;
@@ -125,6 +129,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
     tileCache: service.cacheStats,
     tiles: service.stats,
+    lanes: { tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
+    eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
   })),
   ];
   // Headers must arrive within 30 s (slowloris); a body may take long (a
@@ -153,6 +159,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         server.closeAllConnections();
       });
       await registry.close();
+      lagGuard?.close();
       await pool.close();
       db.close();
     },

@@ -24,6 +24,15 @@ export interface Config {
   localUser: string;
   /** Cap on the database's size in MiB (0: none); writes past it get 507. */
   dbMaxMb: number;
+  /** Largest IIIF output (advertised in info.json; larger requests get 400). */
+  iiifMaxWidth: number;
+  iiifMaxHeight: number;
+  iiifMaxArea: number;
+  /** Large renders running at once, and allowed to wait (more get 503). */
+  largeRenders: number;
+  largeRenderQueue: number;
+  /** Tile renders are refused (503) while the event loop lags more than this for a second (0: never). */
+  maxLagMs: number;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -79,5 +88,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     logRequests: boolOf(get('LOG_REQUESTS'), false),
     localUser: localUser(get('LOCAL_USER')),
     dbMaxMb: intOf(get('DB_MAX_MB'), 0, 'DB_MAX_MB', 0, 1 << 24),
+    iiifMaxWidth: intOf(get('IIIF_MAX_WIDTH'), 4096, 'IIIF_MAX_WIDTH', 256, 65536),
+    iiifMaxHeight: intOf(get('IIIF_MAX_HEIGHT'), 4096, 'IIIF_MAX_HEIGHT', 256, 65536),
+    iiifMaxArea: intOf(get('IIIF_MAX_AREA'), 4096 * 4096, 'IIIF_MAX_AREA', 65536, 1 << 30),
+    largeRenders: intOf(get('LARGE_RENDERS'), 1, 'LARGE_RENDERS', 1, 64),
+    largeRenderQueue: intOf(get('LARGE_RENDER_QUEUE'), 4, 'LARGE_RENDER_QUEUE', 0, 1024),
+    maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
   };
 }

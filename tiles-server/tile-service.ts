@@ -9,7 +9,8 @@ import { LRUCache } from 'lru-cache';
 import { WsiError } from '../src/core/errors.js';
 import { dziLevelSize, dziMaxLevel, iiifScaleFactors, inGrid, makeGrid, tileRect, type Rect } from '../src/core/tile-grid.js';
 import { parseQualityFormat, parseRegion, parseRotation, parseSize, type SizeLimits } from './iiif/params.js';
-import { planRender, type RegionRequest } from './render/plan.js';
+import { Lane, type LagGuard } from './admission.js';
+import { planRender, type ComposePlan, type RegionRequest } from './render/plan.js';
 import { renderComposed, type EncodeOptions, type Rendered, type RenderLimits } from './render/region.js';
 import type { OpenSlide, SlideRegistry } from './slides/registry.js';
 import type { SlideMeta } from './slides/types.js';
@@ -19,10 +20,14 @@ export interface TileServiceOptions {
   jpegQuality: number;
   render: RenderLimits;
   iiif: SizeLimits;
-  /** Renders (not passthroughs) running at once; more wait in a queue. */
-  maxConcurrentRenders: number;
-  /** Renders allowed to wait; beyond that requests get 503. */
-  maxQueuedRenders: number;
+  /** Lane of small renders (viewer tiles). */
+  tiles: { concurrency: number; maxQueued: number };
+  /** Lane of large renders (big IIIF regions, thumbnails of unpyramided slides). */
+  heavy: { concurrency: number; maxQueued: number; tileConcurrency: number };
+  /** A render reading more source pixels, or producing more output pixels, than these is large. */
+  heavyThreshold: { sourcePixels: number; outputPixels: number };
+  /** Sheds tile requests while the event loop is saturated (null: never). */
+  lagGuard: LagGuard | null;
 }
 
 export interface TileResult {
@@ -41,42 +46,6 @@ export function dziTileSize(meta: SlideMeta): number {
   return 256;
 }
 
-class Semaphore {
-  private active = 0;
-  private readonly waiting: Array<() => void> = [];
-
-  constructor(
-    private readonly limit: number,
-    private readonly maxWaiting: number,
-  ) {}
-
-  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (this.active >= this.limit) {
-      if (this.waiting.length >= this.maxWaiting) throw new WsiError('OVERLOADED', 'too many tiles are being rendered; retry shortly');
-      await new Promise<void>((resolve, reject) => {
-        const go = (): void => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
-        const onAbort = (): void => {
-          const i = this.waiting.indexOf(go);
-          if (i >= 0) this.waiting.splice(i, 1);
-          reject(signal?.reason);
-        };
-        signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(go);
-      });
-    }
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiting.shift()?.();
-    }
-  }
-}
-
 export interface TileStats {
   served: number;
   passthrough: number;
@@ -88,7 +57,7 @@ export interface TileStats {
 
 export class TileService {
   private readonly cache: LRUCache<string, TileResult>;
-  private readonly renders: Semaphore;
+  readonly lanes: { tiles: Lane; heavy: Lane };
   readonly stats: TileStats = { served: 0, passthrough: 0, rendered: 0, cacheHits: 0, aborted: 0 };
 
   constructor(
@@ -99,7 +68,10 @@ export class TileService {
       maxSize: Math.max(1, opts.tileCacheBytes),
       sizeCalculation: (t) => Math.max(1, t.bytes.byteLength + 128),
     });
-    this.renders = new Semaphore(opts.maxConcurrentRenders, opts.maxQueuedRenders);
+    this.lanes = {
+      tiles: new Lane({ name: 'tiles', ...opts.tiles, priority: 'interactive', busyMessage: 'too many tiles are being rendered' }),
+      heavy: new Lane({ name: 'large-renders', concurrency: opts.heavy.concurrency, maxQueued: opts.heavy.maxQueued, priority: 'background', busyMessage: 'too many large images are being rendered' }),
+    };
   }
 
   private encode(format: EncodeOptions['format'], quality: EncodeOptions['quality'] = 'default'): EncodeOptions {
@@ -115,6 +87,7 @@ export class TileService {
       this.stats.cacheHits++;
       return hit;
     }
+    this.opts.lagGuard?.admit();
     let rendered: Rendered;
     try {
       rendered = await render();
@@ -135,7 +108,15 @@ export class TileService {
     return result;
   }
 
-  /** Answers a region request: a stored tile as it is when the plan says so, else a render in the queue. */
+  private isHeavy(plan: ComposePlan): boolean {
+    const t = this.opts.heavyThreshold;
+    return plan.rect.width * plan.rect.height > t.sourcePixels || plan.outWidth * plan.outHeight > t.outputPixels;
+  }
+
+  /**
+   * Answers a region request: a stored tile as it is when the plan says so;
+   * else a render in the lane its size calls for.
+   */
   private async answer(s: OpenSlide, req: RegionRequest, signal?: AbortSignal): Promise<Rendered> {
     const plan = planRender(s.meta, req, this.opts.render.maxSourcePixels);
     if (plan.kind === 'stored') {
@@ -143,7 +124,10 @@ export class TileService {
       if (bytes) return { bytes, passthrough: true };
     }
     const compose = plan.kind === 'stored' ? plan.fallback : plan;
-    return this.renders.run(async () => ({ bytes: await renderComposed(s.reader, compose, req.enc, this.opts.render, signal), passthrough: false }), signal);
+    const heavy = this.isHeavy(compose);
+    const lane = heavy ? this.lanes.heavy : this.lanes.tiles;
+    const limits = heavy ? { ...this.opts.render, tileConcurrency: this.opts.heavy.tileConcurrency } : this.opts.render;
+    return lane.run(async () => ({ bytes: await renderComposed(s.reader, compose, req.enc, limits, signal), passthrough: false }), signal);
   }
 
   async slide(id: string): Promise<OpenSlide> {

@@ -1,6 +1,7 @@
-/** The decode pool under faults: a killed worker (FAULT-01), timeouts, queue bounds, aborts. */
+/** The decode pool under faults: a killed worker (FAULT-01), timeouts, queue bounds, aborts; and its priorities. */
 import { deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
+import { LagGuard, Lane } from '../../tiles-server/admission.js';
 import { DecodePool } from '../../tiles-server/decode/pool.js';
 import type { BlockDecodeRequest } from '../../tiles-server/decode/block-decoder.js';
 import { lzwEncode } from '../../tiles-server/tiff/lzw-encode.js';
@@ -75,5 +76,76 @@ describe('decode pool', () => {
     await expect(second).rejects.toMatchObject({ name: 'AbortError' });
     expect(pool.queued).toBe(0);
     await first;
+  });
+
+  it('runs interactive jobs before queued background ones (large renders never hold up tiles)', async () => {
+    pool = new DecodePool({ workers: 1, maxQueue: 64, timeoutMs: 10_000, maxHeapMb: 128 });
+    await pool.whenReady();
+    const p = pool;
+    const block = deflateSync(Buffer.alloc(1024 * 1024 * 3, 7));
+    const order: string[] = [];
+    const background = new Lane({ name: 'bg', concurrency: 1, maxQueued: 0, priority: 'background', busyMessage: 'busy' });
+    const bg = background.run(() =>
+      Promise.all(Array.from({ length: 6 }, (_, i) => p.decode(req(1024, 1024), block).then(() => order.push(`bg${i}`)))),
+    );
+    // the first background job is running; an interactive one arrives (first in first out would run it last)
+    await new Promise((r) => setTimeout(r, 0));
+    const fg = p.decode(req(1024, 1024), block).then(() => order.push('fg'));
+    await Promise.all([bg, fg]);
+    expect(order.indexOf('fg')).toBeLessThan(3);
+    expect(order).toHaveLength(7);
+  });
+});
+
+describe('lanes', () => {
+  it('bound what runs and waits, refuse the rest with OVERLOADED, and let waiters leave on abort', async () => {
+    const lane = new Lane({ name: 'test', concurrency: 1, maxQueued: 1, priority: 'interactive', busyMessage: 'too busy' });
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const first = lane.run(() => gate);
+    const ctl = new AbortController();
+    const waiting = lane.run(() => Promise.resolve('ran'), ctl.signal);
+    await expect(lane.run(() => Promise.resolve('x'))).rejects.toMatchObject({ code: 'OVERLOADED', detail: { lane: 'test' } });
+    expect(lane.stats).toMatchObject({ active: 1, queued: 1, refused: 1 });
+    ctl.abort(new DOMException('gone', 'AbortError'));
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+    expect(lane.stats.queued).toBe(0);
+    const third = lane.run(() => Promise.resolve('third'));
+    release();
+    await first;
+    await expect(third).resolves.toBe('third');
+  });
+});
+
+describe('event-loop lag guard', () => {
+  it('sheds only after the loop has lagged for the set number of windows, and recovers', async () => {
+    const guard = new LagGuard({ maxLagMs: 100, windowMs: 100, windows: 3 });
+    try {
+      const block = (ms: number): void => {
+        const end = performance.now() + ms;
+        while (performance.now() < end) {
+          // the loop is busy
+        }
+      };
+      const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+      expect(() => guard.admit()).not.toThrow();
+      // a single spike: one window over the limit
+      block(200);
+      await new Promise((r) => setTimeout(r, 120));
+      expect(() => guard.admit()).not.toThrow();
+      // sustained: the loop stays busy across several windows
+      for (let i = 0; i < 8; i++) {
+        block(200);
+        await tick();
+      }
+      await new Promise((r) => setTimeout(r, 20));
+      expect(() => guard.admit()).toThrow(expect.objectContaining({ code: 'OVERLOADED' }) as Error);
+      expect(guard.shed).toBe(1);
+      // idle again
+      await new Promise((r) => setTimeout(r, 450));
+      expect(() => guard.admit()).not.toThrow();
+    } finally {
+      guard.close();
+    }
   });
 });

@@ -3,10 +3,13 @@
  * limit (beyond it: OVERLOADED, 503 with Retry-After); a job that runs past
  * its deadline kills its worker (DECODE_TIMEOUT) and a fresh worker takes its
  * place; a worker that dies (out of memory, crash) fails only its own job.
+ * Jobs of background work (large renders, see admission.ts) wait behind
+ * interactive ones, so a viewer's tiles never queue behind them.
  */
 import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../workers.js';
 import { WsiError, reviveError } from '../../src/core/errors.js';
+import { currentPriority } from '../admission.js';
 import type { BlockDecodeRequest } from './block-decoder.js';
 import { owned } from './bytes.js';
 
@@ -42,7 +45,9 @@ function spawnWorker(resourceLimits: ResourceLimits): Worker {
 
 export class DecodePool {
   private readonly slots: Slot[] = [];
+  /** Interactive jobs first, then background ones. */
   private readonly queue: Pending[] = [];
+  private readonly background: Pending[] = [];
   private nextId = 1;
   private closed = false;
   restarts = 0;
@@ -113,7 +118,7 @@ export class DecodePool {
   private pump(): void {
     for (const slot of this.slots) {
       if (slot.job || !slot.ready) continue;
-      const job = this.queue.shift();
+      const job = this.queue.shift() ?? this.background.shift();
       if (!job) return;
       slot.job = job;
       slot.timer = setTimeout(() => {
@@ -135,7 +140,7 @@ export class DecodePool {
   }
 
   get queued(): number {
-    return this.queue.length;
+    return this.queue.length + this.background.length;
   }
 
   get busy(): number {
@@ -145,20 +150,21 @@ export class DecodePool {
   decode(req: BlockDecodeRequest, data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
     if (this.closed) return Promise.reject(new WsiError('OVERLOADED', 'decode pool is shut down'));
     if (signal?.aborted) return Promise.reject(signal.reason);
-    if (this.queue.length >= this.opts.maxQueue) {
+    if (this.queued >= this.opts.maxQueue) {
       return Promise.reject(new WsiError('OVERLOADED', `decode queue is full (${this.opts.maxQueue} blocks waiting)`));
     }
+    const queue = currentPriority() === 'background' ? this.background : this.queue;
     return new Promise<Uint8Array>((resolve, reject) => {
       const job: Pending = { id: this.nextId++, req, data, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         job.onAbort = () => {
-          const qi = this.queue.indexOf(job);
-          if (qi >= 0) this.queue.splice(qi, 1);
+          const qi = queue.indexOf(job);
+          if (qi >= 0) queue.splice(qi, 1);
           reject(signal.reason);
         };
         signal.addEventListener('abort', job.onAbort, { once: true });
       }
-      this.queue.push(job);
+      queue.push(job);
       this.pump();
     });
   }
@@ -171,7 +177,7 @@ export class DecodePool {
 
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new WsiError('OVERLOADED', 'decode pool is shut down'));
+    for (const job of [...this.queue.splice(0), ...this.background.splice(0)]) job.reject(new WsiError('OVERLOADED', 'decode pool is shut down'));
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }

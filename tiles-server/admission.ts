@@ -1,0 +1,141 @@
+/**
+ * Admission control: who gets to spend the server's two cores. Work runs in
+ * named lanes, each with its own concurrency and a bounded queue (past it:
+ * 503 OVERLOADED with Retry-After), so a heavy render never holds up the
+ * small tiles a viewer is waiting for. Work started from a background lane
+ * carries a low priority down to the decode pool (through async context, so
+ * every layer in between stays unaware of it). An event-loop lag guard sheds
+ * cheap-to-retry reads early when the process itself is saturated, which
+ * keeps admitted requests and /api/health fast.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { WsiError } from '../src/core/errors.js';
+
+export type Priority = 'interactive' | 'background';
+
+const priorityContext = new AsyncLocalStorage<Priority>();
+
+/** Priority of the work running now ('interactive' unless started in a background lane). */
+export function currentPriority(): Priority {
+  return priorityContext.getStore() ?? 'interactive';
+}
+
+export interface LaneOptions {
+  name: string;
+  /** Jobs running at once. */
+  concurrency: number;
+  /** Jobs allowed to wait; more are refused with 503. */
+  maxQueued: number;
+  priority: Priority;
+  /** What a refused caller is told, e.g. "too many large renders". */
+  busyMessage: string;
+}
+
+export interface LaneStats {
+  active: number;
+  queued: number;
+  admitted: number;
+  refused: number;
+}
+
+export class Lane {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+  private admitted = 0;
+  private refused = 0;
+
+  constructor(readonly opts: LaneOptions) {}
+
+  get stats(): LaneStats {
+    return { active: this.active, queued: this.waiting.length, admitted: this.admitted, refused: this.refused };
+  }
+
+  async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    if (this.active >= this.opts.concurrency) {
+      if (this.waiting.length >= this.opts.maxQueued) {
+        this.refused++;
+        throw new WsiError('OVERLOADED', `${this.opts.busyMessage}; retry shortly`, { lane: this.opts.name });
+      }
+      await new Promise<void>((resolve, reject) => {
+        const go = (): void => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        };
+        const onAbort = (): void => {
+          const i = this.waiting.indexOf(go);
+          if (i >= 0) this.waiting.splice(i, 1);
+          reject(signal?.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        this.waiting.push(go);
+      });
+    }
+    this.active++;
+    this.admitted++;
+    try {
+      return await priorityContext.run(this.opts.priority, fn);
+    } finally {
+      this.active--;
+      this.waiting.shift()?.();
+    }
+  }
+}
+
+const SAMPLE_MS = 20;
+
+export interface LagGuardOptions {
+  /** Shed when the event loop's longest delay in each of the last `windows` windows exceeds this. */
+  maxLagMs: number;
+  /** Window over which the delay is measured. */
+  windowMs: number;
+  /** Consecutive windows over the limit before shedding starts (a single spike never sheds). */
+  windows: number;
+}
+
+/**
+ * Watches the event loop's delay. While it is over the limit the process is
+ * saturated: queueing more work only makes every answer later, so cheap,
+ * retryable reads are refused at once instead.
+ */
+export class LagGuard {
+  private readonly timer: NodeJS.Timeout;
+  private lagMs = 0;
+  private worst = 0;
+  private over = 0;
+  private last = performance.now();
+  private windowStart = this.last;
+  shed = 0;
+
+  constructor(private readonly opts: LagGuardOptions) {
+    // a sampler that should tick every SAMPLE_MS: how late it ticks is how long the loop was busy
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      this.worst = Math.max(this.worst, now - this.last - SAMPLE_MS);
+      this.last = now;
+      if (now - this.windowStart >= opts.windowMs) {
+        this.lagMs = this.worst;
+        this.over = this.worst > opts.maxLagMs ? this.over + 1 : 0;
+        this.worst = 0;
+        this.windowStart = now;
+      }
+    }, SAMPLE_MS);
+    this.timer.unref();
+  }
+
+  /** Longest event-loop delay (ms) in the last window. */
+  get lag(): number {
+    return this.lagMs;
+  }
+
+  /** Throws OVERLOADED when the process is saturated. */
+  admit(): void {
+    if (this.opts.maxLagMs > 0 && this.over >= this.opts.windows) {
+      this.shed++;
+      throw new WsiError('OVERLOADED', 'the server is saturated; retry shortly', { lagMs: Math.round(this.lagMs) });
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
