@@ -102,6 +102,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     decodedCache: makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024),
     maxOpen: 256,
     recheckMs: 2000,
+    storageDeadlineMs: 5000,
   });
   await registry.scan(0);
   const lagGuard = cfg.maxLagMs > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, windowMs: 500, windows: 2 }) : null;
@@ -125,7 +126,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     ...annotationRoutes(annotations),
     ...maskRoutes(masks),
     ...makeRoutes(service, () => ({
+    ok: registry.storage.ok,
     slides: registry.list().length,
+    storage: registry.storage,
     decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
     tileCache: service.cacheStats,
     tiles: service.stats,

@@ -12,6 +12,7 @@ import { WsiError } from '../../src/core/errors.js';
 import type { SlideFormat } from '../../tiles-server/slides/format.js';
 import { SLIDE_FORMATS } from '../../tiles-server/slides/formats.js';
 import { extensionOf, scanSlideFolder } from '../../tiles-server/slides/scan.js';
+import { SlideFiles, withDeadline } from '../../tiles-server/slides/slide-files.js';
 
 let root: string;
 let outside: string;
@@ -77,5 +78,22 @@ describe('slide formats', () => {
 
   it('an unreadable or missing folder is an empty list, not an error', async () => {
     expect((await scanSlideFolder(join(root, 'nope'), (n) => n)).size).toBe(0);
+  });
+
+  it('opens files only through real paths inside the folder, and names the file it opened', async () => {
+    const files = new SlideFiles(root, { deadlineMs: 2000, probeEveryMs: 0 });
+    const { src, identity } = await files.open(join(root, 'link-in.tif'));
+    expect(identity.ino).toBeGreaterThan(0);
+    await src.close();
+    await expect(files.open(join(root, 'link-out.tif'))).rejects.toMatchObject({ code: 'SLIDE_OUTSIDE_FOLDER' });
+    await expect(files.open(join(root, 'missing.tif'))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    const gone = new SlideFiles(join(root, 'nope'), { deadlineMs: 2000, probeEveryMs: 0 });
+    await expect(gone.open(join(root, 'a.svs'))).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    expect(gone.storage.ok).toBe(false);
+  });
+
+  it('a storage call that never answers (a stalled mount) fails with STORAGE_UNAVAILABLE at its deadline (FAULT-02)', async () => {
+    await expect(withDeadline(new Promise(() => undefined), 30, 'reading')).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
+    await expect(withDeadline(Promise.resolve(7), 30, 'reading')).resolves.toBe(7);
   });
 });

@@ -113,7 +113,11 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
     {
       method: 'GET',
       pattern: /^\/api\/health$/,
-      handler: async (ctx) => sendJson(ctx.res, 200, { ok: true, ...health() }),
+      handler: async (ctx) => {
+        // answers from memory only, so it stays fast whatever the load; 503 when slide storage is gone
+        const h = { ok: true, ...health() };
+        sendJson(ctx.res, h.ok ? 200 : 503, h);
+      },
     },
     {
       method: 'GET',

@@ -6,6 +6,7 @@
  * see this interface.
  */
 import type { DecodePool } from '../decode/pool.js';
+import type { ByteSource } from '../tiff/byte-source.js';
 import type { SlideSource } from './types.js';
 
 /** A file found in the slide folder, before any format has looked inside. */
@@ -45,6 +46,12 @@ export interface SlideEntry {
 
 export interface OpenContext {
   pool: DecodePool;
+  /**
+   * Opens one of the slide's files for reading. Formats open files only
+   * through this: it refuses paths that resolve outside the slide folder
+   * and lets the registry notice when a path comes to name another file.
+   */
+  openFile(path: string): Promise<ByteSource>;
 }
 
 export interface SlideFormat {

@@ -2,16 +2,19 @@
  * The slide folder as the server sees it: each slide gets an opaque stable
  * id (a keyed hash of its name, so file names never reach URLs), slides are
  * opened on demand through their format, a bounded set is kept open, and a
- * slide whose files changed on disk is reopened.
+ * slide whose files changed on disk (another size or time, or a path that
+ * now names another file) is reopened. While the folder itself is gone,
+ * every slide answers STORAGE_UNAVAILABLE at once and the list is kept.
  */
 import { createHmac } from 'node:crypto';
-import { stat } from 'node:fs/promises';
 import { WsiError, type Problem } from '../../src/core/errors.js';
 import type { DecodePool } from '../decode/pool.js';
 import { TileReader, type DecodedCache } from '../render/tile-reader.js';
+import type { ByteSource } from '../tiff/byte-source.js';
 import type { SlideEntry } from './format.js';
 import { formatNamed } from './formats.js';
 import { combinedStat, scanSlideFolder } from './scan.js';
+import { sameFile, SlideFiles, type FileIdentity, type StorageState } from './slide-files.js';
 import type { SlideMeta } from './types.js';
 
 export type { SlideEntry } from './format.js';
@@ -29,6 +32,8 @@ interface CacheSlot {
   version: string;
   checkedAt: number;
   result: Promise<OpenSlide>;
+  /** The files the format opened, and which file each path named then. */
+  opened: Map<string, FileIdentity>;
 }
 
 export interface RegistryOptions {
@@ -39,17 +44,12 @@ export interface RegistryOptions {
   maxOpen: number;
   /** How long a stat result is trusted before the files are checked again. */
   recheckMs: number;
+  /** How long a storage operation may take before the storage counts as stalled. */
+  storageDeadlineMs: number;
 }
 
 export function versionOf(entry: Pick<SlideEntry, 'size' | 'mtimeMs'>): string {
   return `${entry.size.toString(36)}-${Math.trunc(entry.mtimeMs).toString(36)}`;
-}
-
-/** Current size and time of a slide's files, or null when one is gone. */
-async function statEntry(entry: SlideEntry): Promise<{ size: number; mtimeMs: number } | null> {
-  const stats = await Promise.all(entry.files.map((f) => stat(f).catch(() => null)));
-  if (stats.some((s) => s === null)) return null;
-  return combinedStat(stats as Array<{ size: number; mtimeMs: number }>);
 }
 
 export class SlideRegistry {
@@ -57,8 +57,20 @@ export class SlideRegistry {
   private scannedAt = 0;
   private scanning: Promise<void> | null = null;
   private readonly open = new Map<string, CacheSlot>();
+  readonly files: SlideFiles;
 
-  constructor(private readonly opts: RegistryOptions) {}
+  private readonly watch: NodeJS.Timeout;
+
+  constructor(private readonly opts: RegistryOptions) {
+    this.files = new SlideFiles(opts.slidesDir, { deadlineMs: opts.storageDeadlineMs, probeEveryMs: opts.recheckMs });
+    // the storage state in /api/health stays current without requests
+    this.watch = setInterval(() => void this.files.probe(true), opts.recheckMs);
+    this.watch.unref();
+  }
+
+  get storage(): StorageState {
+    return this.files.storage;
+  }
 
   slideId(relPath: string): string {
     return createHmac('sha256', this.opts.secret).update(relPath).digest('hex').slice(0, 24);
@@ -74,6 +86,11 @@ export class SlideRegistry {
   }
 
   private async doScan(): Promise<void> {
+    // a folder that is gone is not an empty folder: keep the list, and say storage is unavailable
+    if (!(await this.files.probe(true)).ok) {
+      this.scannedAt = Date.now();
+      return;
+    }
     const found = await scanSlideFolder(this.opts.slidesDir, (rel) => this.slideId(rel));
     for (const [id, slot] of this.open) {
       if (!found.has(id)) {
@@ -93,7 +110,20 @@ export class SlideRegistry {
     return this.entries.get(id);
   }
 
-  /** Opens (or returns the open) slide, reopening it if the file changed. */
+  /** Current size and time of a slide's files, or null when one is gone or names another file than was opened. */
+  private async current(entry: SlideEntry, opened: Map<string, FileIdentity>): Promise<{ size: number; mtimeMs: number } | null> {
+    const ids = await Promise.all(entry.files.map((f) => this.files.identity(f)));
+    const stats: Array<{ size: number; mtimeMs: number }> = [];
+    for (const [i, id] of ids.entries()) {
+      if (!id) return null;
+      const was = opened.get(entry.files[i] as string);
+      if (was && !sameFile(was, id)) return null;
+      stats.push(id);
+    }
+    return combinedStat(stats);
+  }
+
+  /** Opens (or returns the open) slide, reopening it if its files changed. */
   async get(id: string): Promise<OpenSlide> {
     let entry = this.entries.get(id);
     if (!entry) {
@@ -101,14 +131,15 @@ export class SlideRegistry {
       entry = this.entries.get(id);
       if (!entry) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
     }
+    await this.files.ensureAvailable();
     const now = Date.now();
     let slot = this.open.get(id);
     if (slot && now - slot.checkedAt > this.opts.recheckMs) {
       slot.checkedAt = now;
-      const st = await statEntry(entry);
+      const st = await this.current(entry, slot.opened);
       if (!st) {
         this.forget(id);
-        throw new WsiError('STORAGE_UNAVAILABLE', 'the slide file is no longer readable');
+        throw new WsiError('STORAGE_UNAVAILABLE', 'the slide file is no longer readable or was replaced by another file');
       }
       if (st.size !== entry.size || st.mtimeMs !== entry.mtimeMs) {
         entry = { ...entry, size: st.size, mtimeMs: st.mtimeMs };
@@ -118,7 +149,8 @@ export class SlideRegistry {
       }
     }
     if (!slot) {
-      slot = { version: versionOf(entry), checkedAt: now, result: this.openEntry(entry) };
+      const opened = new Map<string, FileIdentity>();
+      slot = { version: versionOf(entry), checkedAt: now, result: this.openEntry(entry, opened), opened };
       this.open.set(id, slot);
       this.evict();
     } else {
@@ -144,10 +176,16 @@ export class SlideRegistry {
     }
   }
 
-  private async openEntry(entry: SlideEntry): Promise<OpenSlide> {
+  private async openEntry(entry: SlideEntry, opened: Map<string, FileIdentity>): Promise<OpenSlide> {
     const format = formatNamed(entry.format);
     if (!format) throw new WsiError('UNSUPPORTED_FORMAT', `no reader for ${entry.format} slides`);
-    const slide = await format.open(entry, { pool: this.opts.pool });
+    const openFile = async (path: string): Promise<ByteSource> => {
+      if (!entry.files.includes(path)) throw new WsiError('SLIDE_OUTSIDE_FOLDER', 'a slide format asked for a file that is not part of the slide');
+      const { src, identity } = await this.files.open(path);
+      opened.set(path, identity);
+      return src;
+    };
+    const slide = await format.open(entry, { pool: this.opts.pool, openFile });
     const version = versionOf(entry);
     const reader = new TileReader(slide, `${entry.id}@${version}`, this.opts.decodedCache);
     let probeError: Problem | null = null;
@@ -161,6 +199,7 @@ export class SlideRegistry {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.watch);
     for (const id of [...this.open.keys()]) this.forget(id);
   }
 }

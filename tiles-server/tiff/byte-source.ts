@@ -13,13 +13,15 @@ export class FileByteSource implements ByteSource {
   private constructor(
     private readonly handle: FileHandle,
     readonly size: number,
+    /** Device and inode of the file opened (what the descriptor reads, whatever its path names later). */
+    readonly identity: { dev: number; ino: number },
   ) {}
 
   static async open(path: string): Promise<FileByteSource> {
     const handle = await open(path, 'r');
     try {
       const st = await handle.stat();
-      return new FileByteSource(handle, st.size);
+      return new FileByteSource(handle, st.size, { dev: st.dev, ino: st.ino });
     } catch (err) {
       await handle.close();
       throw err;
