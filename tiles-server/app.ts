@@ -100,7 +100,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     secret: opts.secret,
     pool,
     decodedCache: makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024),
-    maxOpen: 256,
+    maxOpen: cfg.maxOpenSlides,
     recheckMs: 2000,
     storageDeadlineMs: 5000,
   });

@@ -31,6 +31,8 @@ export interface Config {
   /** Large renders running at once, and allowed to wait (more get 503). */
   largeRenders: number;
   largeRenderQueue: number;
+  /** Slides kept open at once (each holds a file descriptor and its parsed directories). */
+  maxOpenSlides: number;
   /** Tile renders are refused (503) while the event loop lags more than this for a second (0: never). */
   maxLagMs: number;
 }
@@ -93,6 +95,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     iiifMaxArea: intOf(get('IIIF_MAX_AREA'), 4096 * 4096, 'IIIF_MAX_AREA', 65536, 1 << 30),
     largeRenders: intOf(get('LARGE_RENDERS'), 1, 'LARGE_RENDERS', 1, 64),
     largeRenderQueue: intOf(get('LARGE_RENDER_QUEUE'), 4, 'LARGE_RENDER_QUEUE', 0, 1024),
+    maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
   };
 }

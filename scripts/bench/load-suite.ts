@@ -1,0 +1,264 @@
+/**
+ * Load and overload (`npm run bench -- load`), the LOAD cases of
+ * TEST-CATALOGUE.md against one server process on this machine:
+ * - LOAD-01: 20 simulated pathologists replay viewing trails (30–60 tiles/s
+ *   each) on 5 slides: tile p95/p99, errors, RSS growth after warm-up.
+ * - LOAD-03: 200 different slides opened cold in 2 minutes: open p95, and
+ *   the server's open file descriptors (bounded by MAX_OPEN_SLIDES).
+ * - LOAD-04: 50 annotators, 1 edit/s each: write p99, lost writes against
+ *   the oracle, SQLITE_BUSY reaching a user.
+ * - LOAD-05: LOAD-01 + LOAD-04 + a decompression-bomb request every 10 s:
+ *   healthy users' p99 against LOAD-01's, the bombs refused.
+ * - LOAD-06: 5× LOAD-01: 503 + Retry-After past the bounds, p99 of what was
+ *   admitted, and how long until a fresh tile is fast again after it stops.
+ * /api/health is polled every 100 ms through LOAD-05 and LOAD-06.
+ * BENCH_LOAD_SECONDS sets each phase's length (default 300),
+ * BENCH_LOAD_SLIDE_SIZE the viewing slides' side (default 30000).
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { copyFile, link, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BROKEN_CASES, buildBases } from '../fixtures/corpus.js';
+import { dziMaxLevel } from '../../src/core/tile-grid.js';
+import { writeSampleSlide } from '../../tiles-server/sample/sample-slide.js';
+import { checkOracle, runEditors } from './editors.js';
+import { percentile } from './load.js';
+import { freePort, rssBytes, waitFor } from './peers.js';
+import type { Emit } from './tiles-suite.js';
+import { poll, runViewers, type Sample, type TrailSlide } from './viewer-trails.js';
+
+const SECONDS = Number(process.env['BENCH_LOAD_SECONDS'] ?? 300);
+const SIZE = Number(process.env['BENCH_LOAD_SLIDE_SIZE'] ?? 30_000);
+const WARMUP = Math.min(60, Math.max(5, Math.round(SECONDS / 5)));
+const COLD_SLIDES = 200;
+const VIEW_SLIDES = 5;
+
+interface Summary {
+  requests: number;
+  /** User-visible latency of answered requests (from when the viewer wanted the tile). */
+  p50ms: number;
+  p95ms: number;
+  p99ms: number;
+  maxMs: number;
+  /** Server latency of answered requests (from when the request left on a connection). */
+  serverP50ms: number;
+  serverP99ms: number;
+  errors: number;
+  refused503: number;
+  refusedWithoutRetryAfter: number;
+}
+
+function summarize(samples: Sample[]): Summary {
+  const answered = samples.filter((s) => s.status === 200);
+  const ok = answered.map((s) => s.ms).sort((a, b) => a - b);
+  const server = answered.map((s) => s.serverMs).sort((a, b) => a - b);
+  const refused = samples.filter((s) => s.status === 503);
+  const r2 = (n: number): number => +n.toFixed(2);
+  return {
+    requests: samples.length,
+    p50ms: r2(percentile(ok, 50)),
+    p95ms: r2(percentile(ok, 95)),
+    p99ms: r2(percentile(ok, 99)),
+    maxMs: r2(ok[ok.length - 1] ?? Number.NaN),
+    serverP50ms: r2(percentile(server, 50)),
+    serverP99ms: r2(percentile(server, 99)),
+    errors: samples.filter((s) => s.status !== 200 && s.status !== 503).length,
+    refused503: refused.length,
+    refusedWithoutRetryAfter: refused.filter((s) => !s.retryAfter).length,
+  };
+}
+
+/** The five viewing slides (copies of one generated slide: separate files, ids and caches) and 200 small ones. */
+async function ensureSlides(root: string, emit: Emit): Promise<{ dir: string; bomb: string }> {
+  const cache = join(root, '.bench-cache', 'load');
+  const view = join(cache, 'slides', 'view');
+  const cold = join(cache, 'slides', 'cold');
+  await mkdir(view, { recursive: true });
+  await mkdir(cold, { recursive: true });
+  const master = join(cache, `master-${SIZE}.tiff`);
+  if (!existsSync(master)) {
+    const t0 = performance.now();
+    await writeSampleSlide(master, { width: SIZE, height: SIZE, tileSize: 256, quality: 85, bigTiff: SIZE > 60_000 });
+    emit({ suite: 'load', metric: 'slide_generated', width: SIZE, seconds: +((performance.now() - t0) / 1000).toFixed(1) });
+  }
+  for (let i = 0; i < VIEW_SLIDES; i++) {
+    const f = join(view, `view-${SIZE}-${i}.tiff`);
+    if (!existsSync(f)) await copyFile(master, f);
+  }
+  const small = join(cache, 'master-small.tiff');
+  if (!existsSync(small)) await writeSampleSlide(small, { width: 4096, height: 3072, tileSize: 256, quality: 85 });
+  for (let i = 0; i < COLD_SLIDES; i++) {
+    const f = join(cold, `cold-${String(i).padStart(3, '0')}.tiff`);
+    // hard links: one file on disk, 200 slides (each its own id, open and caches)
+    if (!existsSync(f)) await link(small, f).catch(() => copyFile(small, f));
+  }
+  const bomb = join(view, 'bomb-read-12.tif');
+  if (!existsSync(bomb)) {
+    const c = BROKEN_CASES.find((b) => b.name === 'deflate-bomb-256mib');
+    if (!c) throw new Error('the READ-12 deflate bomb case is missing from the corpus');
+    const bases = await buildBases(await mkdtemp(join(tmpdir(), 'bench-bases-')));
+    await writeFile(bomb, await c.build(bases));
+  }
+  return { dir: join(cache, 'slides'), bomb: 'view/bomb-read-12.tif' };
+}
+
+async function openFds(pid: number): Promise<number> {
+  return (await readdir(`/proc/${pid}/fd`).catch(() => [])).length;
+}
+
+export async function loadSuite(root: string, emit: Emit): Promise<void> {
+  const { dir, bomb } = await ensureSlides(root, emit);
+  const dataDir = await mkdtemp(join(tmpdir(), 'bench-load-data-'));
+  const port = await freePort();
+  const proc = spawn(process.execPath, [join(root, 'build', 'tiles-server', 'main.js')], {
+    env: { ...process.env, PORT: String(port), SLIDES_DIR: dir, DATA_DIR: dataDir, SAMPLE_SLIDE: '0', STATIC_DIR: join(root, 'dist') },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  try {
+    await waitFor(`${base}/api/health`);
+    const pid = proc.pid as number;
+    const list = (await (await fetch(`${base}/api/slides`)).json()) as { slides: Array<{ id: string; name: string; width: number; height: number; status: string }> };
+    const viewing: TrailSlide[] = list.slides
+      .filter((s) => s.name.startsWith('view/view-'))
+      .map((s) => ({ filesUrl: `${base}/dzi/${s.id}_files`, width: s.width, height: s.height }));
+    const coldIds = list.slides.filter((s) => s.name.startsWith('cold/')).map((s) => s.id);
+    const bombSlide = list.slides.find((s) => s.name === bomb);
+    const bombId = bombSlide?.id;
+    const bombTile = bombSlide ? `${base}/dzi/${bombSlide.id}_files/${dziMaxLevel(bombSlide.width, bombSlide.height)}/0_0.jpeg` : '';
+    const annotated = list.slides.find((s) => s.name.startsWith('view/view-'))?.id as string;
+    if (viewing.length !== VIEW_SLIDES || coldIds.length !== COLD_SLIDES || !bombId) throw new Error('load slides not listed');
+    const emitPhase = (caseId: string, extra: Record<string, unknown>): void => emit({ suite: 'load', case: caseId, seconds: SECONDS, ...extra });
+
+    // LOAD-01: warm-up (caches fill), then the measured run with RSS sampled
+    await runViewers(viewing, 20, WARMUP, 1);
+    const rss0 = (await rssBytes([pid])).rss;
+    const rssSeries: number[] = [];
+    const sampler = setInterval(() => void rssBytes([pid]).then((r) => rssSeries.push(r.rss)), 5000);
+    const load01 = summarize(await runViewers(viewing, 20, SECONDS, 2));
+    clearInterval(sampler);
+    const rss1 = (await rssBytes([pid])).rss;
+    emitPhase('LOAD-01', {
+      users: 20,
+      slides: VIEW_SLIDES,
+      warmupSeconds: WARMUP,
+      ...load01,
+      rssStartMb: Math.round(rss0 / 2 ** 20),
+      rssEndMb: Math.round(rss1 / 2 ** 20),
+      rssMaxMb: Math.round(Math.max(rss0, ...rssSeries) / 2 ** 20),
+      rssGrowthPct: +(((rss1 - rss0) / rss0) * 100).toFixed(1),
+      target: 'p95 < 300 ms, p99 < 1 s, 0 errors, RSS growth < 10%',
+    });
+
+    // LOAD-03: 200 slides opened cold within 2 minutes
+    const fd0 = await openFds(pid);
+    const opens: number[] = [];
+    let openErrors = 0;
+    let fdMax = fd0;
+    const spacing = Math.min(600, (120_000 / COLD_SLIDES) * 0.9);
+    const t3 = performance.now();
+    await Promise.all(
+      coldIds.map(async (id, i) => {
+        await new Promise((r) => setTimeout(r, i * spacing));
+        const s = performance.now();
+        const d = await fetch(`${base}/dzi/${id}.dzi`);
+        await d.text();
+        const t = await fetch(`${base}/dzi/${id}_files/12/0_0.jpeg`);
+        await t.arrayBuffer();
+        opens.push(performance.now() - s);
+        if (d.status !== 200 || t.status !== 200) openErrors++;
+        fdMax = Math.max(fdMax, await openFds(pid));
+      }),
+    );
+    const fdAfter = await openFds(pid);
+    opens.sort((a, b) => a - b);
+    emitPhase('LOAD-03', {
+      slidesOpened: COLD_SLIDES,
+      wallSeconds: +((performance.now() - t3) / 1000).toFixed(1),
+      openP50ms: +percentile(opens, 50).toFixed(1),
+      openP95ms: +percentile(opens, 95).toFixed(1),
+      openMaxMs: +(opens[opens.length - 1] ?? 0).toFixed(1),
+      errors: openErrors,
+      fdBefore: fd0,
+      fdMax,
+      fdAfter,
+      target: 'open p95 < 2 s; file handles bounded (MAX_OPEN_SLIDES) and released',
+    });
+
+    // LOAD-04: 50 annotators, 1 edit/s
+    const ed = await runEditors(base, annotated, 50, SECONDS, 4);
+    const oracle4 = await checkOracle(base, annotated, ed.oracle);
+    emitPhase('LOAD-04', {
+      users: 50,
+      writes: ed.writes.length,
+      ...summarizeWrites(ed.writes),
+      storeBusy: ed.storeBusy,
+      retries: ed.retries,
+      failed: ed.failed,
+      firstFailure: ed.firstFailure,
+      oracle: oracle4,
+      target: 'write p99 < 200 ms, 0 lost writes, 0 SQLITE_BUSY reaching a user',
+    });
+
+    // LOAD-05: viewers + annotators + a bomb every 10 s, health polled
+    const health5 = poll(`${base}/api/health`, 100);
+    let bombs = 0;
+    let bombsRefused = 0;
+    const bombTimer = setInterval(() => {
+      bombs++;
+      void fetch(bombTile).then(async (r) => {
+        await r.arrayBuffer();
+        if (r.status >= 400 && r.status < 600 && r.status !== 500) bombsRefused++;
+      });
+    }, 10_000);
+    const [viewers5, editors5] = await Promise.all([runViewers(viewing, 20, SECONDS, 5), runEditors(base, annotated, 50, SECONDS, 6)]);
+    clearInterval(bombTimer);
+    const h5 = summarize(await health5.stop());
+    const load05 = summarize(viewers5);
+    const oracle5 = await checkOracle(base, annotated, new Map([...ed.oracle, ...editors5.oracle]));
+    emitPhase('LOAD-05', {
+      viewers: load05,
+      p99VsLoad01: +(load05.p99ms / load01.p99ms).toFixed(2),
+      writes: summarizeWrites(editors5.writes),
+      storeBusy: editors5.storeBusy,
+      failed: editors5.failed,
+      oracle: oracle5,
+      bombs,
+      bombsRefused,
+      health: h5,
+      target: 'viewers p99 within 20% of LOAD-01, bombs refused, health < 50 ms',
+    });
+
+    // LOAD-06: five times LOAD-01, then recovery
+    const health6 = poll(`${base}/api/health`, 100);
+    const load06 = summarize(await runViewers(viewing, 100, Math.min(SECONDS, 180), 7));
+    const stopped = performance.now();
+    let recoveredAfter: number | null = null;
+    for (let i = 0; i < 60 && recoveredAfter === null; i++) {
+      const probe = summarize(await runViewers(viewing, 1, 1, 1000 + i));
+      if (probe.errors === 0 && probe.refused503 === 0 && probe.p99ms <= Math.max(300, load01.p99ms * 1.2)) recoveredAfter = (performance.now() - stopped) / 1000;
+    }
+    const h6 = summarize(await health6.stop());
+    const laneStats = ((await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown });
+    emitPhase('LOAD-06', {
+      users: 100,
+      ...load06,
+      recoveredAfterSeconds: recoveredAfter === null ? null : +recoveredAfter.toFixed(1),
+      health: h6,
+      lanes: laneStats.lanes,
+      eventLoop: laneStats.eventLoop,
+      target: '503 + Retry-After past the bounds, admitted p99 bounded, recovery < 30 s, health < 50 ms',
+    });
+  } finally {
+    proc.kill('SIGTERM');
+    await new Promise((r) => proc.once('exit', r));
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function summarizeWrites(writes: Sample[]): { p50ms: number; p95ms: number; p99ms: number; maxMs: number } {
+  const ms = writes.filter((w) => w.status >= 200 && w.status < 300).map((w) => w.ms).sort((a, b) => a - b);
+  return { p50ms: +percentile(ms, 50).toFixed(2), p95ms: +percentile(ms, 95).toFixed(2), p99ms: +percentile(ms, 99).toFixed(2), maxMs: +(ms[ms.length - 1] ?? 0).toFixed(2) };
+}
