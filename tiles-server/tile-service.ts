@@ -8,6 +8,7 @@
 import { LRUCache } from 'lru-cache';
 import { WsiError } from '../src/core/errors.js';
 import { dziLevelSize, dziMaxLevel, iiifScaleFactors, inGrid, makeGrid, tileRect, type Rect } from '../src/core/tile-grid.js';
+import { slideManifest } from './iiif/manifest.js';
 import { parseQualityFormat, parseRegion, parseRotation, parseSize, type SizeLimits } from './iiif/params.js';
 import { Lane, type LagGuard } from './admission.js';
 import { planRender, type ComposePlan, type RegionRequest } from './render/plan.js';
@@ -192,6 +193,13 @@ export class TileService {
       extraFormats: ['png', 'webp'],
       extraFeatures: ['regionByPct', 'regionSquare', 'sizeByConfinedWh', 'sizeByPct', 'sizeByWh', 'sizeUpscaling', 'cors', 'jsonldMediaType'],
     };
+  }
+
+  /** A IIIF Presentation 3 manifest: one canvas painted by this slide's image service. */
+  async iiifManifest(id: string, baseUrl: string): Promise<Record<string, unknown>> {
+    const s = await this.slide(id);
+    const { width, height } = s.meta;
+    return slideManifest({ base: baseUrl, id, width, height, maxSize: parseSize('max', width, height, this.opts.iiif) });
   }
 
   async iiifImage(id: string, region: string, size: string, rotation: string, qualityFormat: string, signal?: AbortSignal): Promise<TileResult> {
