@@ -168,7 +168,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
         const sizeParam = ctx.url.searchParams.get('size') ?? '256';
         const size = strictInt(sizeParam, 'size');
         if (size < 16 || size > 2048) throw new WsiError('BAD_REQUEST', 'size must be between 16 and 2048');
-        sendTile(ctx, await service.thumbnail(ctx.params[0] as string, size, ctx.signal));
+        sendTile(ctx, await service.thumbnail(ctx.params[0] as string, size, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
     {
@@ -187,7 +187,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
         const level = strictInt(l, 'level');
         const col = strictInt(c, 'column');
         const row = strictInt(r, 'row');
-        sendTile(ctx, await service.dziTile(id, level, col, row, ctx.signal));
+        sendTile(ctx, await service.dziTile(id, level, col, row, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
     {
@@ -221,7 +221,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
       pattern: new RegExp(`^/iiif/${ID}/([^/]{1,100})/([^/]{1,100})/([^/]{1,20})/([^/]{1,40})$`),
       handler: async (ctx) => {
         const [id, region, size, rotation, qf] = ctx.params.map(safeDecode) as [string, string, string, string, string];
-        sendTile(ctx, await service.iiifImage(id, region, size, rotation, qf, ctx.signal));
+        sendTile(ctx, await service.iiifImage(id, region, size, rotation, qf, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
   ];
