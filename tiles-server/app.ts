@@ -10,6 +10,7 @@ import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
 import { LagGuard } from './admission.js';
 import { DecodePool } from './decode/pool.js';
+import { applyCors, answerOptions } from './http/cors.js';
 import { sendProblem } from './http/respond.js';
 import { annotationRoutes } from './http/annotation-routes.js';
 import { maskRoutes } from './http/mask-routes.js';
@@ -50,14 +51,11 @@ function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: 
         process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, ms: Number(ms) })}\n`);
       }
     });
-    const origin = req.headers.origin;
-    if (origin && (corsOrigins.includes('*') || corsOrigins.includes(origin))) {
-      res.setHeader('Access-Control-Allow-Origin', corsOrigins.includes('*') ? '*' : origin);
-      res.setHeader('Vary', 'Origin');
-    }
+    applyCors(req, res, corsOrigins);
     try {
       if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
       const url = new URL(req.url ?? '/', 'http://localhost');
+      if (answerOptions(routes, req, res, url.pathname, corsOrigins)) return;
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const allowed: string[] = [];
       for (const route of routes) {

@@ -8,8 +8,10 @@
 import { LRUCache } from 'lru-cache';
 import { WsiError } from '../src/core/errors.js';
 import { dziLevelSize, dziMaxLevel, iiifScaleFactors, inGrid, makeGrid, tileRect, type Rect } from '../src/core/tile-grid.js';
+import { slideManifest } from './iiif/manifest.js';
 import { parseQualityFormat, parseRegion, parseRotation, parseSize, type SizeLimits } from './iiif/params.js';
 import { Lane, type LagGuard } from './admission.js';
+import { channelsKey, parseChannels } from './render/channels.js';
 import { planRender, type ComposePlan, type RegionRequest } from './render/plan.js';
 import { renderComposed, type EncodeOptions, type Rendered, type RenderLimits } from './render/region.js';
 import type { OpenSlide, SlideRegistry } from './slides/registry.js';
@@ -144,8 +146,10 @@ export class TileService {
     );
   }
 
-  async dziTile(id: string, level: number, col: number, row: number, signal?: AbortSignal): Promise<TileResult> {
+  /** `channels` is the raw query parameter (render/channels.ts), here and in iiifImage and thumbnail. */
+  async dziTile(id: string, level: number, col: number, row: number, signal?: AbortSignal, channelsParam?: string | null): Promise<TileResult> {
     const s = await this.slide(id);
+    const channels = parseChannels(channelsParam, s.meta);
     const { width, height } = s.meta;
     const maxLevel = dziMaxLevel(width, height);
     if (!Number.isSafeInteger(level) || level < 0 || level > maxLevel) throw new WsiError('TILE_OUT_OF_RANGE', `DZI level ${level} does not exist (0..${maxLevel})`);
@@ -161,8 +165,8 @@ export class TileService {
       width: Math.min(width - rect.x * ds, rect.width * ds),
       height: Math.min(height - rect.y * ds, rect.height * ds),
     };
-    const req: RegionRequest = { rect: rectL0, outWidth: rect.width, outHeight: rect.height, enc: this.encode('jpeg') };
-    return this.cached(s, `dzi/${level}/${col}_${row}`, 'jpeg', () => this.answer(s, req, signal), signal);
+    const req: RegionRequest = { rect: rectL0, outWidth: rect.width, outHeight: rect.height, enc: this.encode('jpeg'), ...(channels ? { channels } : {}) };
+    return this.cached(s, `dzi/${level}/${col}_${row}${channelsKey(channels)}`, 'jpeg', () => this.answer(s, req, signal), signal);
   }
 
   async iiifInfo(id: string, baseUrl: string): Promise<Record<string, unknown>> {
@@ -194,26 +198,35 @@ export class TileService {
     };
   }
 
-  async iiifImage(id: string, region: string, size: string, rotation: string, qualityFormat: string, signal?: AbortSignal): Promise<TileResult> {
+  /** A IIIF Presentation 3 manifest: one canvas painted by this slide's image service. */
+  async iiifManifest(id: string, baseUrl: string): Promise<Record<string, unknown>> {
     const s = await this.slide(id);
     const { width, height } = s.meta;
+    return slideManifest({ base: baseUrl, id, width, height, maxSize: parseSize('max', width, height, this.opts.iiif) });
+  }
+
+  async iiifImage(id: string, region: string, size: string, rotation: string, qualityFormat: string, signal?: AbortSignal, channelsParam?: string | null): Promise<TileResult> {
+    const s = await this.slide(id);
+    const { width, height } = s.meta;
+    const channels = parseChannels(channelsParam, s.meta);
     const r = parseRegion(region, width, height);
     const out = parseSize(size, r.width, r.height, this.opts.iiif);
     parseRotation(rotation);
     const { quality, format } = parseQualityFormat(qualityFormat);
-    const key = `iiif/${r.x},${r.y},${r.width},${r.height}/${out.width},${out.height}/${quality}.${format}`;
-    const req: RegionRequest = { rect: r, outWidth: out.width, outHeight: out.height, enc: this.encode(format, quality) };
+    const key = `iiif/${r.x},${r.y},${r.width},${r.height}/${out.width},${out.height}/${quality}.${format}${channelsKey(channels)}`;
+    const req: RegionRequest = { rect: r, outWidth: out.width, outHeight: out.height, enc: this.encode(format, quality), ...(channels ? { channels } : {}) };
     return this.cached(s, key, format, () => this.answer(s, req, signal), signal);
   }
 
-  async thumbnail(id: string, maxSize: number, signal?: AbortSignal): Promise<TileResult> {
+  async thumbnail(id: string, maxSize: number, signal?: AbortSignal, channelsParam?: string | null): Promise<TileResult> {
     const s = await this.slide(id);
     const { width, height } = s.meta;
+    const channels = parseChannels(channelsParam, s.meta);
     const scale = Math.min(1, maxSize / Math.max(width, height));
     const w = Math.max(1, Math.round(width * scale));
     const h = Math.max(1, Math.round(height * scale));
-    const req: RegionRequest = { rect: { x: 0, y: 0, width, height }, outWidth: w, outHeight: h, enc: this.encode('jpeg') };
-    return this.cached(s, `thumb/${maxSize}`, 'jpeg', () => this.answer(s, req, signal), signal);
+    const req: RegionRequest = { rect: { x: 0, y: 0, width, height }, outWidth: w, outHeight: h, enc: this.encode('jpeg'), ...(channels ? { channels } : {}) };
+    return this.cached(s, `thumb/${maxSize}${channelsKey(channels)}`, 'jpeg', () => this.answer(s, req, signal), signal);
   }
 
   get cacheStats(): { entries: number; bytes: number } {

@@ -43,6 +43,19 @@ describe('IIIF size', () => {
   });
 
   it.each([
+    ['^max', 1000, 600, lim, { width: 4096, height: 2457 }],
+    ['^max', 600, 1000, lim, { width: 2457, height: 4096 }],
+    ['^max', 100, 100, { maxWidth: 4096, maxHeight: 4096, maxArea: 4_000_000 }, { width: 2000, height: 2000 }],
+    ['^max', 300, 100, { maxWidth: 1000, maxHeight: 4096, maxArea: 4096 * 4096 }, { width: 1000, height: 333 }],
+    ['^max', 10000, 5000, lim, { width: 4096, height: 2048 }],
+    ['max', 1000, 600, lim, { width: 1000, height: 600 }],
+  ])('%s of %ix%i scales up to the advertised maxWidth, maxHeight and maxArea', (s, w, h, limits, out) => {
+    const got = parseSize(s, w, h, limits);
+    expect(got).toEqual(out);
+    expect(got.width * got.height).toBeLessThanOrEqual(limits.maxArea);
+  });
+
+  it.each([
     ['2000,', 'needs ^ to upscale'],
     ['pct:150', 'needs ^'],
     ['0,', 'zero'],

@@ -32,6 +32,40 @@ export function sendProblem(res: ServerResponse, err: unknown): void {
   sendJson(res, status, problem, headers);
 }
 
+/**
+ * The entity tags of an If-None-Match header (RFC 9110 §13.1.2): `*`, or a
+ * list of quoted tags, each maybe weak (`W/"…"`). Tags may hold commas (IIIF
+ * ETags do), so the list is scanned quote by quote, not split on commas. A
+ * malformed header yields the tags before the damage.
+ */
+export function parseIfNoneMatch(header: string): '*' | string[] {
+  if (header.trim() === '*') return '*';
+  const tags: string[] = [];
+  let i = 0;
+  while (i < header.length) {
+    const c = header[i] as string;
+    if (c === ' ' || c === '\t' || c === ',') {
+      i++;
+      continue;
+    }
+    if (header.startsWith('W/', i)) i += 2;
+    if (header[i] !== '"') break;
+    const end = header.indexOf('"', i + 1);
+    if (end < 0) break;
+    tags.push(header.slice(i, end + 1));
+    i = end + 1;
+  }
+  return tags;
+}
+
+/** Whether If-None-Match matches `etag` by weak comparison (a W/ prefix on either side is ignored). */
+export function ifNoneMatchHits(header: string, etag: string): boolean {
+  const tags = parseIfNoneMatch(header);
+  if (tags === '*') return true;
+  const opaque = etag.startsWith('W/') ? etag.slice(2) : etag;
+  return tags.includes(opaque);
+}
+
 export interface BytesOptions {
   etag?: string;
   cacheControl?: string;
@@ -50,7 +84,7 @@ export function sendBytes(req: IncomingMessage, res: ServerResponse, type: strin
   if (opts.etag) {
     headers['ETag'] = opts.etag;
     const inm = req.headers['if-none-match'];
-    if (inm && inm.split(',').some((t) => t.trim() === opts.etag || t.trim() === '*')) {
+    if (inm && ifNoneMatchHits(inm, opts.etag)) {
       res.writeHead(304, headers);
       res.end();
       return;

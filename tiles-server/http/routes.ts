@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WsiError } from '../../src/core/errors.js';
 import { dziTileSize, type TileResult, type TileService } from '../tile-service.js';
+import { PRESENTATION_CONTEXT } from '../iiif/manifest.js';
 import { sendBytes, sendJson } from './respond.js';
 import type { OpenSlide } from '../slides/registry.js';
 import type { SlideEntry } from '../slides/registry.js';
@@ -103,6 +104,11 @@ async function describeAll(service: TileService): Promise<Array<Record<string, u
   return out;
 }
 
+/** IIIF documents are JSON-LD to clients that ask for it, plain JSON to the rest. */
+function jsonLdAccepted(req: IncomingMessage): boolean {
+  return (req.headers.accept ?? '').includes('application/ld+json');
+}
+
 function baseUrl(req: IncomingMessage): string {
   const host = req.headers.host && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : 'localhost';
   return `http://${host}`;
@@ -162,7 +168,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
         const sizeParam = ctx.url.searchParams.get('size') ?? '256';
         const size = strictInt(sizeParam, 'size');
         if (size < 16 || size > 2048) throw new WsiError('BAD_REQUEST', 'size must be between 16 and 2048');
-        sendTile(ctx, await service.thumbnail(ctx.params[0] as string, size, ctx.signal));
+        sendTile(ctx, await service.thumbnail(ctx.params[0] as string, size, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
     {
@@ -181,7 +187,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
         const level = strictInt(l, 'level');
         const col = strictInt(c, 'column');
         const row = strictInt(r, 'row');
-        sendTile(ctx, await service.dziTile(id, level, col, row, ctx.signal));
+        sendTile(ctx, await service.dziTile(id, level, col, row, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
     {
@@ -197,9 +203,17 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
       pattern: new RegExp(`^/iiif/${ID}/info\\.json$`),
       handler: async (ctx) => {
         const info = await service.iiifInfo(ctx.params[0] as string, baseUrl(ctx.req));
-        const accept = ctx.req.headers.accept ?? '';
-        const type = accept.includes('application/ld+json') ? 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"' : 'application/json';
+        const type = jsonLdAccepted(ctx.req) ? 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"' : 'application/json';
         sendBytes(ctx.req, ctx.res, type, JSON.stringify(info), { cacheControl: 'private, no-cache' });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`^/iiif/${ID}/manifest\\.json$`),
+      handler: async (ctx) => {
+        const manifest = await service.iiifManifest(ctx.params[0] as string, baseUrl(ctx.req));
+        const type = jsonLdAccepted(ctx.req) ? `application/ld+json;profile="${PRESENTATION_CONTEXT}"` : 'application/json';
+        sendBytes(ctx.req, ctx.res, type, JSON.stringify(manifest), { cacheControl: 'private, no-cache' });
       },
     },
     {
@@ -207,7 +221,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
       pattern: new RegExp(`^/iiif/${ID}/([^/]{1,100})/([^/]{1,100})/([^/]{1,20})/([^/]{1,40})$`),
       handler: async (ctx) => {
         const [id, region, size, rotation, qf] = ctx.params.map(safeDecode) as [string, string, string, string, string];
-        sendTile(ctx, await service.iiifImage(id, region, size, rotation, qf, ctx.signal));
+        sendTile(ctx, await service.iiifImage(id, region, size, rotation, qf, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
   ];

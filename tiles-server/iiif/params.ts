@@ -55,10 +55,20 @@ export function parseSize(s: string, rw: number, rh: number, lim: SizeLimits): {
   const body = up ? s.slice(1) : s;
   let w: number;
   let h: number;
+  // max: the region at full size, or as large as the limits allow; ^max scales up to them
   const fitLimits = (cw: number, ch: number): [number, number] => {
-    let scale = Math.min(1, lim.maxWidth / cw, lim.maxHeight / ch, Math.sqrt(lim.maxArea / (cw * ch)));
+    let scale = Math.min(lim.maxWidth / cw, lim.maxHeight / ch, Math.sqrt(lim.maxArea / (cw * ch)));
     if (!up) scale = Math.min(scale, 1);
-    return [Math.max(1, Math.floor(cw * scale)), Math.max(1, Math.floor(ch * scale))];
+    let w = Math.max(1, Math.floor(cw * scale + 1e-9));
+    let h = Math.max(1, Math.floor(ch * scale + 1e-9));
+    // rounding may leave one pixel past a limit
+    w = Math.min(w, lim.maxWidth);
+    h = Math.min(h, lim.maxHeight);
+    while (w * h > lim.maxArea) {
+      if (w >= h) w--;
+      else h--;
+    }
+    return [w, h];
   };
   if (body === 'max') {
     [w, h] = fitLimits(rw, rh);

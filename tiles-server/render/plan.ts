@@ -28,6 +28,8 @@ export interface RegionRequest {
   outWidth: number;
   outHeight: number;
   enc: EncodeOptions;
+  /** Channels of a multi-channel slide to composite (render/channels.ts); all when absent. */
+  channels?: readonly number[];
 }
 
 /** Read `rect` of stored `level` (stored orientation), resample to the output size, orient, encode. */
@@ -39,6 +41,8 @@ export interface ComposePlan {
   outWidth: number;
   outHeight: number;
   orientation: number;
+  /** Channels to composite, when the request chose some. */
+  channels?: readonly number[];
 }
 
 /** Send stored tile (col,row) of `level` as it is; compose with `fallback` if the source cannot. */
@@ -129,7 +133,9 @@ export function planRender(meta: SlideMeta, req: RegionRequest, maxSourcePixels:
     }
     compose = { kind: 'compose', level, rect, outWidth, outHeight, orientation: o };
   }
-  if (!isStoredTile(meta, compose, req.enc)) return compose;
+  if (req.channels) compose.channels = req.channels;
+  // a stored tile holds every channel: a selection is always composed
+  if (req.channels || !isStoredTile(meta, compose, req.enc)) return compose;
   const info = meta.levels[compose.level] as SlideMeta['levels'][number];
   return { kind: 'stored', level: compose.level, col: compose.rect.x / info.tileWidth, row: compose.rect.y / info.tileHeight, fallback: compose };
 }

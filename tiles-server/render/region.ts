@@ -56,8 +56,8 @@ export async function encodeRaster(img: RgbImage, outWidth: number, outHeight: n
   }
 }
 
-/** Composes the stored-level rectangle `rect` of `level` from its tiles. */
-export async function composeLevelRect(reader: TileReader, level: number, rect: Rect, limits: RenderLimits, signal?: AbortSignal): Promise<RgbImage> {
+/** Composes the stored-level rectangle `rect` of `level` from its tiles (of the chosen channels, if any). */
+export async function composeLevelRect(reader: TileReader, level: number, rect: Rect, limits: RenderLimits, signal?: AbortSignal, channels?: readonly number[]): Promise<RgbImage> {
   const info = reader.slide.meta.levels[level];
   if (!info) throw new WsiError('TILE_OUT_OF_RANGE', `level ${level} does not exist`);
   if (rect.width * rect.height > limits.maxSourcePixels) {
@@ -69,7 +69,7 @@ export async function composeLevelRect(reader: TileReader, level: number, rect: 
   for (let row = row0; row <= row1; row++) for (let col = col0; col <= col1; col++) jobs.push({ col, row });
   const canvas = new Uint8Array(rect.width * rect.height * 3);
   await mapLimited(jobs, limits.tileConcurrency, async ({ col, row }) => {
-    const tile = await reader.read(level, col, row, signal);
+    const tile = await reader.read(level, col, row, signal, channels);
     const tx = col * grid.tileWidth;
     const ty = row * grid.tileHeight;
     const x0 = Math.max(rect.x, tx);
@@ -91,7 +91,7 @@ export async function composeLevelRect(reader: TileReader, level: number, rect: 
  * orientation and encodes it.
  */
 export async function renderComposed(reader: TileReader, plan: ComposePlan, enc: EncodeOptions, limits: RenderLimits, signal?: AbortSignal): Promise<Buffer> {
-  const img = await composeLevelRect(reader, plan.level, plan.rect, limits, signal);
+  const img = await composeLevelRect(reader, plan.level, plan.rect, limits, signal, plan.channels);
   if (plan.orientation === 1) return encodeRaster(img, plan.outWidth, plan.outHeight, enc);
   const raw = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
     .resize(plan.outWidth, plan.outHeight, { fit: 'fill' })

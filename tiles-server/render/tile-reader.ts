@@ -31,15 +31,16 @@ export class TileReader {
     private readonly cache: DecodedCache,
   ) {}
 
-  read(level: number, col: number, row: number, signal?: AbortSignal): Promise<RgbImage> {
-    const k = `${this.key}/${level}/${col}/${row}`;
+  /** A decoded tile; `channels` as in SlideSource.readTile (each selection is cached on its own). */
+  read(level: number, col: number, row: number, signal?: AbortSignal, channels?: readonly number[]): Promise<RgbImage> {
+    const k = `${this.key}/${level}/${col}/${row}${channels ? `/c${channels.join('.')}` : ''}`;
     const hit = this.cache.get(k);
     if (hit) return Promise.resolve(hit);
     if (signal?.aborted) return Promise.reject(signal.reason);
     let flight = this.inflight.get(k);
     if (!flight) {
       const controller = new AbortController();
-      const promise = this.slide.readTile(level, col, row, controller.signal);
+      const promise = this.slide.readTile(level, col, row, controller.signal, channels);
       const f: Flight = { promise, controller, waiters: 0 };
       promise.then(
         (img) => {

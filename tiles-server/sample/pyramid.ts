@@ -51,23 +51,23 @@ export interface PyramidSpec {
 
 export type BandSource = (y0: number, rows: number) => Uint8Array | Promise<Uint8Array>;
 
-/** 2×2 box reduction of an RGB raster; odd edges average what exists. */
-export function halve(src: Uint8Array, w: number, h: number): RasterRgb {
+/** 2×2 box reduction of an interleaved raster (RGB by default); odd edges average what exists. */
+export function halve(src: Uint8Array, w: number, h: number, channels = 3): RasterRgb {
   const ow = Math.ceil(w / 2);
   const oh = Math.ceil(h / 2);
-  const out = new Uint8Array(ow * oh * 3);
+  const out = new Uint8Array(ow * oh * channels);
   for (let y = 0; y < oh; y++) {
     const y0 = 2 * y;
     const y1 = Math.min(h - 1, y0 + 1);
     for (let x = 0; x < ow; x++) {
       const x0 = 2 * x;
       const x1 = Math.min(w - 1, x0 + 1);
-      const a = (y0 * w + x0) * 3;
-      const b = (y0 * w + x1) * 3;
-      const c = (y1 * w + x0) * 3;
-      const d = (y1 * w + x1) * 3;
-      const o = (y * ow + x) * 3;
-      for (let k = 0; k < 3; k++) {
+      const a = (y0 * w + x0) * channels;
+      const b = (y0 * w + x1) * channels;
+      const c = (y1 * w + x0) * channels;
+      const d = (y1 * w + x1) * channels;
+      const o = (y * ow + x) * channels;
+      for (let k = 0; k < channels; k++) {
         out[o + k] = ((src[a + k] as number) + (src[b + k] as number) + (src[c + k] as number) + (src[d + k] as number) + 2) >> 2;
       }
     }

@@ -1,12 +1,10 @@
 /**
  * Reads the parts of OME-XML a viewer needs: the images, their size, pixel
- * size, channels and which TIFF IFD holds each plane. The XML is parsed with
- * no DTD and no entity expansion (a DOCTYPE is refused outright, READ-19).
+ * size, channels and which TIFF IFD holds each plane. The XML is parsed by
+ * safe-xml.ts (no DTD, no entity expansion, READ-19).
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { WsiError } from '../../src/core/errors.js';
-
-export const MAX_OME_XML_BYTES = 16 * 1024 * 1024;
+import { parseSafeXml, type XmlNode } from './safe-xml.js';
 
 export interface OmeChannel {
   name: string;
@@ -30,7 +28,7 @@ export interface OmeImage {
   nominalMagnification: number | null;
 }
 
-type Node = Record<string, unknown>;
+type Node = XmlNode;
 
 const UNIT_TO_MICRONS: Record<string, number> = {
   'µm': 1,
@@ -54,28 +52,7 @@ function int(v: unknown, fallback: number): number {
 }
 
 export function parseOmeXml(xml: string): OmeImage[] {
-  if (xml.length > MAX_OME_XML_BYTES) {
-    throw new WsiError('OME_XML_INVALID', `OME-XML is ${xml.length} bytes (limit ${MAX_OME_XML_BYTES})`);
-  }
-  if (/<!DOCTYPE|<!ENTITY/i.test(xml)) {
-    throw new WsiError('OME_XML_INVALID', 'OME-XML contains a DOCTYPE or ENTITY declaration, which is not allowed');
-  }
-  const valid = XMLValidator.validate(xml);
-  if (valid !== true) {
-    throw new WsiError('OME_XML_INVALID', `OME-XML is malformed at line ${valid.err.line}, column ${valid.err.col}: ${valid.err.msg}`, {
-      line: valid.err.line,
-      column: valid.err.col,
-    });
-  }
-  const parser = new XMLParser({
-    ignoreAttributes: false,
-    attributeNamePrefix: '',
-    removeNSPrefix: true,
-    processEntities: false,
-    parseAttributeValue: false,
-    isArray: (name) => ['Image', 'Channel', 'TiffData', 'Objective', 'Instrument'].includes(name),
-  });
-  const doc = parser.parse(xml) as Node;
+  const doc = parseSafeXml(xml, { code: 'OME_XML_INVALID', what: 'OME-XML', arrays: ['Image', 'Channel', 'TiffData', 'Objective', 'Instrument'] });
   const ome = doc['OME'] as Node | undefined;
   if (!ome) throw new WsiError('OME_XML_INVALID', 'ImageDescription has no <OME> root element');
 

@@ -8,9 +8,10 @@ import type { TiffFile } from '../tiff/tiff-file.js';
 import { aperioLayout } from './layouts/aperio.js';
 import { genericLayout } from './layouts/generic.js';
 import { omeLayout } from './layouts/ome.js';
+import { qptiffLayout } from './layouts/qptiff.js';
 import type { Layout, TiffLayoutRule } from './tiff-layout.js';
 
-export const TIFF_LAYOUTS: readonly TiffLayoutRule[] = [aperioLayout, omeLayout, genericLayout];
+export const TIFF_LAYOUTS: readonly TiffLayoutRule[] = [aperioLayout, omeLayout, qptiffLayout, genericLayout];
 
 export function planLayout(file: TiffFile): Layout {
   if (!file.images.some((i) => i.ifd.chainIndex === 0)) throw new WsiError('NO_PYRAMID_LEVELS', 'the file has no images');

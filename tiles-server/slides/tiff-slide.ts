@@ -1,7 +1,8 @@
 /**
  * SlideSource for TIFF-based slides (Aperio SVS, generic pyramidal TIFF,
- * OME-TIFF). Reads stored tiles, checks each block's bounds before reading
- * it, and decodes JPEG/WebP with libvips and everything else in the pool.
+ * OME-TIFF, QPTIFF). Reads stored tiles, checks each block's bounds before
+ * reading it, decodes JPEG/WebP with libvips and everything else in the
+ * pool, and composites multi-channel levels in the channel colours.
  */
 import { WsiError } from '../../src/core/errors.js';
 import { levelDownsample, makeGrid, inGrid, tileRect, type TileGrid } from '../../src/core/tile-grid.js';
@@ -136,7 +137,7 @@ export class TiffSlide implements SlideSource {
     return jpeg;
   }
 
-  async readTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<RgbImage> {
+  async readTile(level: number, col: number, row: number, signal?: AbortSignal, channels?: readonly number[]): Promise<RgbImage> {
     const st = this.level(level, col, row);
     const rect = tileRect(st.grid, col, row);
     const planes = st.plan.planes;
@@ -144,14 +145,16 @@ export class TiffSlide implements SlideSource {
       const data = await this.decodePlane(st, planes[0] as Plane, level, col, row, rect.width, rect.height, 'rgb', signal);
       return { data, width: rect.width, height: rect.height };
     }
-    const decoded = await Promise.all(planes.map((p) => this.decodePlane(st, p, level, col, row, rect.width, rect.height, 'gray', signal)));
+    const chosen = channels ?? planes.map((_, i) => i);
+    for (const c of chosen) if (!planes[c]) throw new WsiError('BAD_REQUEST', `channel ${c} does not exist (0..${planes.length - 1})`);
+    const decoded = await Promise.all(chosen.map((c) => this.decodePlane(st, planes[c] as Plane, level, col, row, rect.width, rect.height, 'gray', signal)));
     const n = rect.width * rect.height;
     const out = new Uint8Array(n * 3);
     const colors: Array<[number, number, number]> =
       this.meta.channels?.map((c) => c.color) ?? (planes.length === 3 ? [[255, 0, 0], [0, 255, 0], [0, 0, 255]] : planes.map(() => [255, 255, 255]));
-    for (let c = 0; c < decoded.length; c++) {
-      const src = decoded[c] as Uint8Array;
-      const [r, g, b] = colors[c] ?? [255, 255, 255];
+    for (let k = 0; k < decoded.length; k++) {
+      const src = decoded[k] as Uint8Array;
+      const [r, g, b] = colors[chosen[k] as number] ?? [255, 255, 255];
       for (let p = 0; p < n; p++) {
         const v = src[p] as number;
         const o = p * 3;

@@ -29,6 +29,8 @@ export interface AssociatedInfo {
 export interface ChannelInfo {
   name: string;
   color: [number, number, number];
+  /** What the channel stains for, when the file says (QPTIFF Biomarker). */
+  biomarker?: string;
 }
 
 export type Vendor = 'aperio' | 'generic-tiff' | 'ome-tiff' | 'qptiff' | 'dicom';
@@ -67,7 +69,11 @@ export interface SlideSource {
    * its stream does not match the level's tile size).
    */
   storedJpeg(level: number, col: number, row: number, signal?: AbortSignal): Promise<Buffer | null>;
-  /** The stored tile decoded to RGB and clipped to the level's bounds. */
-  readTile(level: number, col: number, row: number, signal?: AbortSignal): Promise<RgbImage>;
+  /**
+   * The stored tile decoded to RGB and clipped to the level's bounds. For a
+   * slide with `channels`, the composite of those listed (indexes into
+   * meta.channels, each in its colour), or of all when `channels` is omitted.
+   */
+  readTile(level: number, col: number, row: number, signal?: AbortSignal, channels?: readonly number[]): Promise<RgbImage>;
   close(): Promise<void>;
 }

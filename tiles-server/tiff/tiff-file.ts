@@ -7,7 +7,8 @@ import GeoTIFF, { GeoTIFFImage, type ImageFileDirectory } from 'geotiff';
 import { WsiError } from '../../src/core/errors.js';
 import type { ByteSource } from './byte-source.js';
 import { DEFAULT_LIMITS, readTiffStructure, type TiffIfd, type TiffLimits, type TiffStructure } from './structure.js';
-import { Tag } from './tags.js';
+import { FieldType, Tag } from './tags.js';
+import { decodeTiffText } from './text.js';
 
 /** Adapts a ByteSource to geotiff.js's source interface (fetch of slices). */
 class GeoTiffSource {
@@ -91,6 +92,18 @@ function text(v: unknown): string | null {
   return v.replace(/\0+$/, '');
 }
 
+/**
+ * A text tag decoded from its own bytes (UTF-8 or UTF-16, see text.ts), so
+ * a UTF-16 description survives; values of other types go through geotiff.js.
+ */
+async function readText(src: ByteSource, ifd: TiffIfd, tag: number, load: (tag: number) => Promise<unknown>): Promise<string | null> {
+  const entry = ifd.entries.get(tag);
+  if (!entry) return null;
+  if (entry.type !== FieldType.ASCII && entry.type !== FieldType.BYTE && entry.type !== FieldType.UNDEFINED) return text(await load(tag));
+  // the walker checked that the value lies inside the file and under the size cap
+  return decodeTiffText(await src.read(entry.valueOffset, entry.bytes));
+}
+
 export class TiffFile {
   private readonly tables = new Map<TiffIfd, Promise<BlockTable>>();
 
@@ -123,7 +136,7 @@ export class TiffFile {
         ifd,
         directory,
         geotiff,
-        description: text(await load(Tag.ImageDescription)),
+        description: await readText(src, ifd, Tag.ImageDescription, load),
         photometric: num(await load(Tag.Photometric), ifd.samplesPerPixel >= 3 ? 2 : 1),
         bitsPerSample: bitsArr[0] ?? 1,
         sampleFormat: num(await load(Tag.SampleFormat), 1),

@@ -9,7 +9,7 @@ import { FieldType, Tag } from './tags.js';
 export interface ExtraTag {
   tag: number;
   type: number;
-  /** Numbers, raw bytes (BYTE/UNDEFINED) or a string (ASCII). */
+  /** Numbers, raw bytes (BYTE/UNDEFINED, or ASCII written as given: UTF-16 text) or a string (ASCII, as UTF-8). */
   value: number[] | Uint8Array | string;
 }
 
@@ -139,7 +139,7 @@ export class TiffWriter {
       const bytes = Buffer.concat([Buffer.from(value, 'utf8'), Buffer.from([0])]);
       return { tag, type: FieldType.ASCII, count: bytes.length, bytes };
     }
-    if (type === FieldType.BYTE || type === FieldType.UNDEFINED) {
+    if (type === FieldType.BYTE || type === FieldType.UNDEFINED || (type === FieldType.ASCII && value instanceof Uint8Array)) {
       const bytes = Buffer.from(value as Uint8Array);
       return { tag, type, count: bytes.length, bytes };
     }
