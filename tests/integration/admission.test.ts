@@ -13,7 +13,7 @@ let server: TestServer;
 let sid: string;
 
 beforeAll(async () => {
-  server = await startTestServer(FIXTURES, { IIIF_MAX_WIDTH: '3000', IIIF_MAX_HEIGHT: '3000', IIIF_MAX_AREA: String(3000 * 2000), LARGE_RENDERS: '1', LARGE_RENDER_QUEUE: '1', DECODE_WORKERS: '1', MAX_LAG_MS: '0' });
+  server = await startTestServer(FIXTURES, { IIIF_MAX_WIDTH: '3000', IIIF_MAX_HEIGHT: '3000', IIIF_MAX_AREA: String(3000 * 2000), LARGE_RENDERS: '1', LARGE_RENDER_QUEUE: '1', DECODE_WORKERS: '1' });
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   sid = (body.slides.find((s) => s.name === 'slides/generic-deflate-256.tif') as { id: string }).id;
 }, 120_000);
