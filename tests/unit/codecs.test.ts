@@ -12,6 +12,7 @@ import { packbitsEncode, zstdRawFrame } from '../../scripts/fixtures/encode.js';
 import { encodeJp2kTile } from '../../scripts/fixtures/jp2k-encode.js';
 import { readSiz } from '../../tiles-server/decode/jp2k.js';
 import { WsiError } from '../../src/core/errors.js';
+import { noteShortBlock } from '../../tiles-server/slides/read-warnings.js';
 
 function pseudoRandom(n: number, seed: number, alphabet = 256): Uint8Array {
   const out = new Uint8Array(n);
@@ -319,6 +320,14 @@ describe('block decoding through the geotiff.js registry', () => {
     const predicted = await decodeBlock(req({ predictor: 2 }), deflateSync(diff.subarray(0, 7)));
     expect(Array.from(predicted.data)).toEqual([...rgb.subarray(0, 7), ...new Array(17).fill(0)]);
     expect((await decodeBlock(req({}), deflateSync(rgb))).short).toBeNull();
+  });
+
+  it('a slide gets one warning for its short blocks, naming the first', () => {
+    const warnings = ['an earlier warning'];
+    noteShortBlock(warnings, 'level 0 tile 3,1', { decoded: 100, expected: 400 });
+    noteShortBlock(warnings, 'level 1 tile 0,0', { decoded: 7, expected: 400 });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[1]).toMatch(/ends before the end of its block.*first at level 0 tile 3,1: 100 of 400 bytes/);
   });
 
   it('refuses short uncompressed and zstd blocks, and unknown compressions', async () => {
