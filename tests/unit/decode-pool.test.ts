@@ -31,7 +31,12 @@ describe('decode pool', () => {
     pool = new DecodePool({ workers: 2, maxQueue: 10, timeoutMs: 10_000, maxHeapMb: 128 });
     const raw = Buffer.alloc(64 * 64 * 3, 9);
     const out = await pool.decode(req(64, 64), deflateSync(raw));
-    expect(Buffer.from(out).equals(raw)).toBe(true);
+    expect(Buffer.from(out.data).equals(raw)).toBe(true);
+    expect(out.short).toBeNull();
+    // a block whose data ends early comes back zero-filled, and says so
+    const short = await pool.decode(req(64, 64), deflateSync(raw.subarray(0, 1000)));
+    expect(short.short).toEqual({ decoded: 1000, expected: 64 * 64 * 3 });
+    expect(short.data.subarray(1000).every((v) => v === 0)).toBe(true);
   });
 
   it('a killed worker fails only its job with a 503 code, and is replaced (FAULT-01)', async () => {
@@ -44,7 +49,7 @@ describe('decode pool', () => {
     await expect(job).rejects.toMatchObject({ code: 'DECODER_CRASHED' });
     expect(pool.restarts).toBe(1);
     const raw = Buffer.alloc(32 * 32 * 3, 5);
-    expect(Buffer.from(await pool.decode(req(32, 32), deflateSync(raw))).equals(raw)).toBe(true);
+    expect(Buffer.from((await pool.decode(req(32, 32), deflateSync(raw))).data).equals(raw)).toBe(true);
   });
 
   it('times out a runaway decode and keeps serving', async () => {
@@ -52,7 +57,7 @@ describe('decode pool', () => {
     const big = lzwEncode(new Uint8Array(4096 * 4096 * 3).map((_, i) => (i * 13) & 255));
     await expect(pool.decode(req(4096, 4096, 5), big)).rejects.toMatchObject({ code: 'DECODE_TIMEOUT' });
     const raw = Buffer.alloc(16 * 16 * 3, 1);
-    expect(Buffer.from(await pool.decode(req(16, 16), deflateSync(raw))).equals(raw)).toBe(true);
+    expect(Buffer.from((await pool.decode(req(16, 16), deflateSync(raw))).data).equals(raw)).toBe(true);
   });
 
   it('refuses work beyond its queue bound with OVERLOADED', async () => {

@@ -2,8 +2,13 @@
  * Decodes one TIFF block (tile or strip) into 8-bit samples. Compression goes
  * through geotiff.js's decoder registry, with bounded replacements registered
  * for the codecs whose stock decoders grow without limit. Predictors are
- * applied by geotiff.js's BaseDecoder. Pure and synchronous apart from lazy
- * codec initialisation, so it runs the same in a worker or in a test.
+ * applied by geotiff.js's BaseDecoder. Pure (no I/O, no shared state), so it
+ * runs the same in a worker or in a test.
+ *
+ * LZW, deflate and PackBits data that ends before the block is full (a strip
+ * cut short) decodes to what it holds and zeros after it, and the result says
+ * so (`short`): libtiff reads the same bytes and then reports an error; we
+ * show them and the slide carries a warning instead of a 422.
  */
 import { addDecoder, BaseDecoder, getDecoder } from 'geotiff';
 import { ZSTDDecoder } from 'zstddec';
@@ -35,23 +40,47 @@ export interface BlockDecodeRequest {
   littleEndian: boolean;
 }
 
-type Params = ConstructorParameters<typeof BaseDecoder>[0] & { maxBytes: number };
+/** Compressed data that ended before its block was full: bytes it gave, bytes the block holds. */
+export interface ShortBlock {
+  decoded: number;
+  expected: number;
+}
+
+export interface DecodedBlock {
+  /** 8-bit RGB (3 interleaved channels) or gray, `width` × `height`. */
+  data: Uint8Array;
+  /** Set when the data ended early; the samples past `decoded` are 0. */
+  short: ShortBlock | null;
+}
+
+/** Decoder parameters: the block size, and (set by the decoder) how many bytes the data gave. */
+type Params = ConstructorParameters<typeof BaseDecoder>[0] & { maxBytes: number; produced: number };
 
 const toArrayBuffer = ownedBuffer;
 
+/** Registers what a decompressor produced and returns it as a whole block (zeros after a short stream). */
+function wholeBlock(decoder: BaseDecoder, out: Uint8Array): ArrayBufferLike {
+  const params = decoder.parameters as Params;
+  params.produced = out.length;
+  if (out.length >= params.maxBytes) return toArrayBuffer(out);
+  const block = new Uint8Array(params.maxBytes);
+  block.set(out);
+  return block.buffer;
+}
+
 class BoundedDeflate extends BaseDecoder {
-  override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    return toArrayBuffer(inflateBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
+  override async decodeBlock(buffer: ArrayBufferLike): Promise<ArrayBufferLike> {
+    return wholeBlock(this, await inflateBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
   }
 }
 class BoundedLzw extends BaseDecoder {
   override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    return toArrayBuffer(lzwDecodeBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
+    return wholeBlock(this, lzwDecodeBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
   }
 }
 class BoundedPackbits extends BaseDecoder {
   override decodeBlock(buffer: ArrayBufferLike): ArrayBufferLike {
-    return toArrayBuffer(packbitsDecodeBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
+    return wholeBlock(this, packbitsDecodeBounded(new Uint8Array(buffer), (this.parameters as Params).maxBytes));
   }
 }
 
@@ -137,14 +166,15 @@ export function blockBytes(req: Pick<BlockDecodeRequest, 'width' | 'height' | 's
 }
 
 /** Decompresses a block and converts it to 8-bit RGB or gray. */
-export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Promise<Uint8Array> {
+export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Promise<DecodedBlock> {
   if (isAperioJp2k(req.compression)) {
     const rgb = await decodeJp2k(data, req.width, req.height, req.compression === Compression.APERIO_JP2K_YCBCR ? 'ycbcr' : 'rgb');
-    return toEightBit({ ...req, samples: 3, bitsPerSample: 8, sampleFormat: 1, photometric: Photometric.RGB, alphaSample: -1 }, rgb);
+    return { data: toEightBit({ ...req, samples: 3, bitsPerSample: 8, sampleFormat: 1, photometric: Photometric.RGB, alphaSample: -1 }, rgb), short: null };
   }
   registerBoundedDecoders();
   const expected = blockBytes(req);
   let raw: Uint8Array;
+  let short: ShortBlock | null = null;
   if (req.compression === Compression.NONE) {
     raw = data;
   } else {
@@ -156,6 +186,7 @@ export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Pr
       predictor: req.predictor,
       samplesPerPixel: req.samples,
       maxBytes: expected,
+      produced: -1,
     };
     let decoder: BaseDecoder;
     try {
@@ -172,6 +203,11 @@ export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Pr
       if (err instanceof WsiError) throw err;
       throw new WsiError('TILE_DECODE_ERROR', `block decode failed: ${(err as Error).message}`);
     }
+    if (params.produced >= 0 && params.produced < expected) {
+      short = { decoded: params.produced, expected };
+      // after the predictor, so what the data did not hold reads as 0
+      raw.fill(0, params.produced);
+    }
   }
   if (raw.byteLength < expected) {
     throw new WsiError('TILE_DECODE_ERROR', `block decoded to ${raw.byteLength} bytes, ${expected} expected`, {
@@ -179,7 +215,7 @@ export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Pr
       expected,
     });
   }
-  return toEightBit(req, raw);
+  return { data: toEightBit(req, raw), short };
 }
 
 /** Maps one sample value to 0..255 over the full range of its type. */

@@ -1,37 +1,83 @@
 /**
- * Bounded decompressors for TIFF blocks. Each one knows how many bytes the
- * block may produce and fails with TILE_DECODE_OVERFLOW instead of growing,
- * so a decompression bomb costs at most one tile's worth of memory.
+ * Bounded decompressors for TIFF blocks, as tolerant as libtiff and no more.
+ *
+ * Each one decodes into a buffer of the block's size and stops when it is
+ * full: data that would write past the end of the block is ignored, as
+ * libtiff ignores it (real LZW writers, PerkinElmer's QPTIFF among them,
+ * overrun their strips a little; libtiff stops deflate and PackBits at the
+ * buffer size the same way). So a decompression bomb costs at most one
+ * block's worth of memory and of work, and is never allocated past it.
+ *
+ * Data that ends before the block is full returns the bytes it gave; the
+ * caller (block-decoder.ts) decides what the shortfall means. Data that is
+ * not a valid stream (an LZW code beyond the table, a corrupt deflate
+ * stream) is a TILE_DECODE_ERROR, as it is an error in libtiff.
  */
-import { inflateSync, inflateRawSync } from 'node:zlib';
+import { constants, createInflate, createInflateRaw, inflateRawSync, inflateSync } from 'node:zlib';
 import { WsiError } from '../../src/core/errors.js';
 
-function overflow(kind: string, limit: number): never {
-  throw new WsiError('TILE_DECODE_OVERFLOW', `${kind} data expands past the block size (${limit} bytes)`, { limit });
+const corrupt = (kind: string, why: string): WsiError => new WsiError('TILE_DECODE_ERROR', `${kind} data is corrupt (${why})`);
+
+/**
+ * Streams `input` through zlib until `maxOut` bytes came out or the stream
+ * ends. Used when the stream holds more than the block (the one-shot path
+ * cannot stop there) or failed part-way (libtiff, too, never reads past a
+ * full block, so a bad checksum after it does not matter).
+ */
+function inflateStreamed(input: Uint8Array, maxOut: number, raw: boolean): Promise<{ out: Uint8Array; error: Error | null }> {
+  return new Promise((resolve) => {
+    const out = new Uint8Array(maxOut);
+    let n = 0;
+    let settled = false;
+    const z = (raw ? createInflateRaw : createInflate)({ finishFlush: constants.Z_SYNC_FLUSH });
+    const finish = (error: Error | null): void => {
+      if (settled) return;
+      settled = true;
+      z.destroy();
+      resolve({ out: out.subarray(0, n), error });
+    };
+    z.on('data', (chunk: Buffer) => {
+      if (settled) return;
+      const take = Math.min(chunk.length, maxOut - n);
+      out.set(chunk.subarray(0, take), n);
+      n += take;
+      // destroying here stops zlib before it produces the next chunk
+      if (n >= maxOut) finish(null);
+    });
+    z.on('error', (err) => finish(n >= maxOut ? null : err));
+    z.on('end', () => finish(null));
+    z.end(input);
+  });
 }
 
-/** Deflate (zlib, or raw as a fallback) through Node's zlib with an output cap. */
-export function inflateBounded(input: Uint8Array, maxOut: number): Uint8Array {
-  const opts = { maxOutputLength: Math.max(1, maxOut) };
-  try {
-    return inflateSync(input, opts);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ERR_BUFFER_TOO_LARGE') overflow('deflate', maxOut);
-    if (code === 'Z_DATA_ERROR' && input.length > 0 && ((input[0] ?? 0) & 0x0f) !== 8) {
-      try {
-        return inflateRawSync(input, opts);
-      } catch (err2) {
-        if ((err2 as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') overflow('deflate', maxOut);
-      }
+/** Deflate (zlib, or raw deflate as a fallback): at most `maxOut` bytes, the rest of the stream ignored. */
+export async function inflateBounded(input: Uint8Array, maxOut: number): Promise<Uint8Array> {
+  const max = Math.max(1, maxOut);
+  // zlib's header: compression method 8 in the low nibble
+  const looksZlib = input.length > 0 && ((input[0] ?? 0) & 0x0f) === 8;
+  const attempt = async (raw: boolean): Promise<Uint8Array> => {
+    try {
+      // a stream cut short gives what it has (Z_SYNC_FLUSH) instead of failing
+      return (raw ? inflateRawSync : inflateSync)(input, { maxOutputLength: max, finishFlush: constants.Z_SYNC_FLUSH });
+    } catch {
+      // more than the block, or an error part-way: decode up to the block and look again
     }
-    throw new WsiError('TILE_DECODE_ERROR', `deflate data is corrupt (${code ?? (err as Error).message})`);
+    const { out, error } = await inflateStreamed(input, max, raw);
+    if (error) throw corrupt('deflate', (error as NodeJS.ErrnoException).code ?? error.message);
+    return out;
+  };
+  try {
+    return await attempt(false);
+  } catch (err) {
+    if (looksZlib || input.length === 0) throw err;
+    return attempt(true);
   }
 }
 
 /**
- * TIFF LZW (MSB-first codes, 9–12 bits, early change). Writes straight into a
- * buffer of `maxOut` bytes; a code stream that would write more is refused.
+ * TIFF LZW (MSB-first codes, 9–12 bits, early change), as libtiff decodes
+ * it: into a buffer of `maxOut` bytes; a string that runs past the end is cut
+ * there and the codes after it are not read.
  */
 export function lzwDecodeBounded(input: Uint8Array, maxOut: number): Uint8Array {
   const CLEAR = 256;
@@ -54,18 +100,18 @@ export function lzwDecodeBounded(input: Uint8Array, maxOut: number): Uint8Array 
   let bitPos = 0;
   const totalBits = input.length * 8;
 
+  /** Writes the string of `code` (its characters past the end of the block are dropped). */
   const emit = (code: number): void => {
-    const len = length[code] as number;
-    if (outPos + len > maxOut) overflow('LZW', maxOut);
+    const end = outPos + (length[code] as number);
     let c = code;
-    for (let k = outPos + len - 1; k >= outPos; k--) {
-      out[k] = suffix[c] as number;
+    for (let k = end - 1; k >= outPos; k--) {
+      if (k < maxOut) out[k] = suffix[c] as number;
       c = prefix[c] as number;
     }
-    outPos += len;
+    outPos = Math.min(end, maxOut);
   };
 
-  while (bitPos + width <= totalBits) {
+  while (outPos < maxOut && bitPos + width <= totalBits) {
     // read `width` bits MSB-first
     const byteIndex = bitPos >>> 3;
     const word = (((input[byteIndex] ?? 0) << 16) | ((input[byteIndex + 1] ?? 0) << 8) | (input[byteIndex + 2] ?? 0)) >>> 0;
@@ -80,7 +126,7 @@ export function lzwDecodeBounded(input: Uint8Array, maxOut: number): Uint8Array 
       continue;
     }
     if (old === -1) {
-      if (code > 255) throw new WsiError('TILE_DECODE_ERROR', `LZW stream starts with code ${code} after a clear`);
+      if (code > 255) throw corrupt('LZW', `the stream starts with code ${code} after a clear`);
       emit(code);
       old = code;
       continue;
@@ -90,14 +136,12 @@ export function lzwDecodeBounded(input: Uint8Array, maxOut: number): Uint8Array 
       emit(code);
       firstChar = first[code] as number;
     } else if (code === next) {
-      firstChar = first[old] as number;
       // string(old) + first(old)
-      const len = (length[old] as number) + 1;
-      if (outPos + len > maxOut) overflow('LZW', maxOut);
+      firstChar = first[old] as number;
       emit(old);
-      out[outPos++] = firstChar;
+      if (outPos < maxOut) out[outPos++] = firstChar;
     } else {
-      throw new WsiError('TILE_DECODE_ERROR', `LZW code ${code} is beyond the table (${next})`);
+      throw corrupt('LZW', `code ${code} is beyond the table (${next})`);
     }
     if (next < 4096) {
       prefix[next] = old;
@@ -112,24 +156,26 @@ export function lzwDecodeBounded(input: Uint8Array, maxOut: number): Uint8Array 
   return out.subarray(0, outPos);
 }
 
-/** PackBits with an output cap (−128 is a no-op, as the spec says). */
+/**
+ * PackBits as libtiff decodes it: runs are cut at the end of the block
+ * (−128 is a no-op, as the spec says), and a run the data does not hold
+ * ends the decoding.
+ */
 export function packbitsDecodeBounded(input: Uint8Array, maxOut: number): Uint8Array {
   const out = new Uint8Array(maxOut);
   let o = 0;
   let i = 0;
-  while (i < input.length) {
+  while (i < input.length && o < maxOut) {
     const h = ((input[i++] as number) << 24) >> 24;
     if (h >= 0) {
-      const n = h + 1;
-      if (o + n > maxOut) overflow('PackBits', maxOut);
-      if (i + n > input.length) throw new WsiError('TILE_DECODE_ERROR', 'PackBits literal run overruns the data');
+      const n = Math.min(h + 1, maxOut - o);
+      if (i + n > input.length) break;
       out.set(input.subarray(i, i + n), o);
       o += n;
       i += n;
     } else if (h !== -128) {
-      const n = 1 - h;
-      if (o + n > maxOut) overflow('PackBits', maxOut);
-      if (i >= input.length) throw new WsiError('TILE_DECODE_ERROR', 'PackBits repeat run has no byte');
+      const n = Math.min(1 - h, maxOut - o);
+      if (i >= input.length) break;
       out.fill(input[i++] as number, o, o + n);
       o += n;
     }

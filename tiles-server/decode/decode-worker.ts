@@ -16,8 +16,8 @@ if (!port) throw new Error('decode-worker must run in a worker thread');
 port.on('message', (job: Job) => {
   decodeBlock(job.req, job.data).then(
     (out) => {
-      const copy = owned(out);
-      port.postMessage({ id: job.id, ok: true, data: copy }, [copy.buffer]);
+      const copy = owned(out.data);
+      port.postMessage({ id: job.id, ok: true, data: copy, short: out.short }, [copy.buffer]);
     },
     (err: unknown) => {
       const e = err instanceof Error ? err : new Error(String(err));

@@ -10,7 +10,7 @@ import type { ResourceLimits, Worker } from 'node:worker_threads';
 import { spawnModuleWorker } from '../workers.js';
 import { WsiError, reviveError } from '../../src/core/errors.js';
 import { currentPriority } from '../admission.js';
-import type { BlockDecodeRequest } from './block-decoder.js';
+import type { BlockDecodeRequest, DecodedBlock, ShortBlock } from './block-decoder.js';
 import { owned } from './bytes.js';
 
 export interface DecodePoolOptions {
@@ -25,7 +25,7 @@ interface Pending {
   id: number;
   req: BlockDecodeRequest;
   data: Uint8Array;
-  resolve: (out: Uint8Array) => void;
+  resolve: (out: DecodedBlock) => void;
   reject: (err: unknown) => void;
   signal: AbortSignal | undefined;
   onAbort: (() => void) | undefined;
@@ -60,7 +60,7 @@ export class DecodePool {
     const worker = spawnWorker({ maxOldGenerationSizeMb: this.opts.maxHeapMb, maxYoungGenerationSizeMb: 64 });
     worker.unref();
     const slot: Slot = { worker, ready: false, job: null, timer: null };
-    worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; data?: Uint8Array; name?: string; message?: string }) => {
+    worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; data?: Uint8Array; short?: ShortBlock | null; name?: string; message?: string }) => {
       if (msg.ready) {
         slot.ready = true;
         this.pump();
@@ -69,7 +69,7 @@ export class DecodePool {
       const job = slot.job;
       if (!job || job.id !== msg.id) return;
       this.finish(slot);
-      if (msg.ok && msg.data) job.resolve(msg.data);
+      if (msg.ok && msg.data) job.resolve({ data: msg.data, short: msg.short ?? null });
       else {
         const err = new Error(msg.message ?? 'decode failed');
         err.name = msg.name ?? 'Error';
@@ -147,14 +147,14 @@ export class DecodePool {
     return this.slots.filter((s) => s.job).length;
   }
 
-  decode(req: BlockDecodeRequest, data: Uint8Array, signal?: AbortSignal): Promise<Uint8Array> {
+  decode(req: BlockDecodeRequest, data: Uint8Array, signal?: AbortSignal): Promise<DecodedBlock> {
     if (this.closed) return Promise.reject(new WsiError('OVERLOADED', 'decode pool is shut down'));
     if (signal?.aborted) return Promise.reject(signal.reason);
     if (this.queued >= this.opts.maxQueue) {
       return Promise.reject(new WsiError('OVERLOADED', `decode queue is full (${this.opts.maxQueue} blocks waiting)`));
     }
     const queue = currentPriority() === 'background' ? this.background : this.queue;
-    return new Promise<Uint8Array>((resolve, reject) => {
+    return new Promise<DecodedBlock>((resolve, reject) => {
       const job: Pending = { id: this.nextId++, req, data, resolve, reject, signal, onAbort: undefined };
       if (signal) {
         job.onAbort = () => {

@@ -1,16 +1,28 @@
 /**
  * A mask as a pyramidal tiled TIFF, the generic-TIFF layout OpenSlide,
  * libvips and geotiff.js read: level 0 at the slide's full size, then each
- * level halved (src/core/mask/downsample.ts) until it fits in one tile,
- * each a top-level IFD (NewSubfileType = reduced image after the first),
- * 512 × 512 tiles, one 8-bit sample (MinIsBlack), deflate (compression 8).
+ * level halved (src/core/mask/downsample.ts) until it fits in one 512-px
+ * tile, each a top-level IFD (NewSubfileType = reduced image after the
+ * first), one 8-bit sample (MinIsBlack), deflate (compression 8).
+ *
+ * Tiles are 512 × 512, except that no tile is wider or taller than its
+ * level: a level narrower or shorter than 512 px gets the largest multiple
+ * of 16 that fits it in that direction (a 375 × 250 level: 368 × 240 tiles).
+ * Since libtiff 4.5.0-6+deb12u4 (Debian's security update),
+ * TIFFReadRGBATile returns garbage for a tile wider *or* taller than its
+ * image, and OpenSlide 3.4.1 reads non-JPEG tiles through it; measured, a
+ * level smaller than its tile in either direction reads wrong, a level of
+ * several tiles with partial edge tiles reads right. For the same reason the
+ * pyramid stops before a level would be under 16 px (the smallest TIFF tile)
+ * in either direction.
  *
  * Nothing of a level is held whole: the pyramid is built depth-first from
- * the top tile down, so at any time only the tiles on one path (four
- * children per level) are in memory. Stored level-0 tiles are copied as
- * they are (they already are zlib streams of 512 × 512 bytes), and every
- * tile that is entirely 0 points at one shared stored block, so a mostly
- * empty 50k × 50k mask is a small file.
+ * its top tiles down, so at any time only the 512 × 512 cells on one path
+ * (four children per level) are in memory. Stored level-0 tiles are copied
+ * as they are (they already are zlib streams of 512 × 512 bytes) when the
+ * level's tiles are 512 × 512, and every tile that is entirely 0 points at
+ * one shared stored block (one per tile size), so a mostly empty
+ * 50k × 50k mask is a small file.
  */
 import { deflateSync } from 'node:zlib';
 import { downsample2 } from '../../src/core/mask/downsample.js';
@@ -47,17 +59,31 @@ export interface ExportResult {
   bytes: number;
 }
 
-/** Level sizes: halved (rounding up) until a level fits in one tile. */
+/** The smallest tile side TIFF allows (tile sides are multiples of 16). */
+const MIN_TILE = 16;
+
+/**
+ * Level sizes: halved (rounding up) until a level fits in one 512-px tile,
+ * or until the next level would be under 16 px in either direction.
+ */
 export function levelSizes(width: number, height: number): Array<{ width: number; height: number }> {
   const out = [{ width, height }];
   let w = width;
   let h = height;
   while (w > MASK_TILE || h > MASK_TILE) {
-    w = Math.ceil(w / 2);
-    h = Math.ceil(h / 2);
+    const nw = Math.ceil(w / 2);
+    const nh = Math.ceil(h / 2);
+    if (nw < MIN_TILE || nh < MIN_TILE) break;
+    w = nw;
+    h = nh;
     out.push({ width: w, height: h });
   }
   return out;
+}
+
+/** Tile side for a level extent: 512, or the largest multiple of 16 not past a smaller level (16 at least). */
+export function tileSide(extent: number): number {
+  return extent >= MASK_TILE ? MASK_TILE : Math.max(MIN_TILE, extent - (extent % MIN_TILE));
 }
 
 /** Keeps a description ASCII (non-ASCII characters of JSON strings as \u escapes). */
@@ -79,22 +105,35 @@ function clearPastEdge(px: Uint8Array, validW: number, validH: number): boolean 
   return changed;
 }
 
+/** Copies the `w` × `h` tile at (x, y) of a 512 × 512 cell (0 past the cell); null when it is all 0. */
+function cutTile(cell: Uint8Array, x: number, y: number, w: number, h: number): Uint8Array | null {
+  const out = new Uint8Array(w * h);
+  let any = false;
+  for (let r = 0; r < h && y + r < MASK_TILE; r++) {
+    const row = cell.subarray((y + r) * MASK_TILE + x, (y + r) * MASK_TILE + Math.min(MASK_TILE, x + w));
+    out.set(row, r * w);
+    if (!any && row.some((v) => v !== 0)) any = true;
+  }
+  return any ? out : null;
+}
+
 export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<ExportResult> {
   const levels = levelSizes(spec.width, spec.height);
+  const tiles = levels.map((l) => ({ w: tileSide(l.width), h: tileSide(l.height) }));
   const top = levels.length - 1;
   const cols0 = Math.ceil(spec.width / MASK_TILE);
   const rows0 = Math.ceil(spec.height / MASK_TILE);
   const level0 = new Map<string, ExportTile>();
   for (const t of spec.tiles) if (!t.empty && t.tx >= 0 && t.ty >= 0 && t.tx < cols0 && t.ty < rows0) level0.set(`${t.tx},${t.ty}`, t);
-  // which tiles of each level have a labelled pixel under them
+  // which 512 × 512 cells of each level have a labelled pixel under them
   const occupied: Array<Set<string>> = levels.map((_, k) => new Set([...level0.values()].map((t) => `${t.tx >> k},${t.ty >> k}`)));
 
   // BigTIFF only when the file could pass 4 GiB: stored level-0 bytes plus a
-  // worst case for every other non-empty tile, plus the tile tables
+  // worst case for every other non-empty cell, plus the tile tables
   let bound = 1 << 20;
   for (const t of level0.values()) bound += t.bytes;
   for (let k = 1; k <= top; k++) bound += (occupied[k] as Set<string>).size * (MASK_TILE_PIXELS + 1024);
-  for (const l of levels) bound += Math.ceil(l.width / MASK_TILE) * Math.ceil(l.height / MASK_TILE) * 16;
+  for (const [k, l] of levels.entries()) bound += Math.ceil(l.width / (tiles[k] as { w: number }).w) * Math.ceil(l.height / (tiles[k] as { h: number }).h) * 16;
   const bigTiff = bound > 0xf000_0000;
 
   const writer = await TiffWriter.create(path, { bigTiff });
@@ -104,8 +143,8 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
       writer.addPage({
         width: l.width,
         height: l.height,
-        tileWidth: MASK_TILE,
-        tileHeight: MASK_TILE,
+        tileWidth: (tiles[k] as { w: number }).w,
+        tileHeight: (tiles[k] as { h: number }).h,
         samplesPerPixel: 1,
         bitsPerSample: 8,
         photometric: 1,
@@ -118,6 +157,27 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
         ...(resolution !== undefined && (resolution / 2 ** k) * 10_000 < 0xffff_ffff ? { resolutionPerCm: resolution / 2 ** k } : {}),
       }),
     );
+    const whole = (k: number): boolean => (tiles[k] as { w: number }).w === MASK_TILE && (tiles[k] as { h: number }).h === MASK_TILE;
+
+    /** Writes cell (i, j) of level k as the level's tiles inside it (one, unless the level is smaller than a cell). */
+    const writeCell = async (k: number, i: number, j: number, px: Uint8Array): Promise<void> => {
+      const page = pages[k] as PageHandle;
+      if (whole(k)) {
+        await writer.writeBlock(page, j * page.blocksAcross + i, await deflateTile(px));
+        return;
+      }
+      // a level narrower (or shorter) than 512 px has one cell across (or down): its tiles all start in it
+      const { w, h } = tiles[k] as { w: number; h: number };
+      const lv = levels[k] as { width: number; height: number };
+      const across = w === MASK_TILE ? [i] : Array.from({ length: Math.ceil(lv.width / w) }, (_, a) => a);
+      const down = h === MASK_TILE ? [j] : Array.from({ length: Math.ceil(lv.height / h) }, (_, b) => b);
+      for (const b of down) {
+        for (const a of across) {
+          const part = cutTile(px, a * w - i * MASK_TILE, b * h - j * MASK_TILE, w, h);
+          if (part) await writer.writeBlock(page, b * page.blocksAcross + a, await deflateTile(part));
+        }
+      }
+    };
 
     const build = async (k: number, i: number, j: number): Promise<Uint8Array | null> => {
       spec.signal?.throwIfAborted();
@@ -125,21 +185,21 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
       const page = pages[k] as PageHandle;
       if (i * MASK_TILE >= lv.width || j * MASK_TILE >= lv.height) return null;
       if (!(occupied[k] as Set<string>).has(`${i},${j}`)) return null; // filled with the shared empty block at the end
-      const index = j * page.blocksAcross + i;
       const validW = Math.min(MASK_TILE, lv.width - i * MASK_TILE);
       const validH = Math.min(MASK_TILE, lv.height - j * MASK_TILE);
       if (k === 0) {
         const stored = spec.readTile((level0.get(`${i},${j}`) as ExportTile).seq);
-        const needPixels = top > 0 || validW < MASK_TILE || validH < MASK_TILE;
-        if (!needPixels) {
-          await writer.writeBlock(page, index, stored);
+        const edge = validW < MASK_TILE || validH < MASK_TILE;
+        if (top === 0 && !edge && whole(0)) {
+          await writer.writeBlock(page, j * page.blocksAcross + i, stored);
           return null;
         }
         const px = await inflateTile(stored);
         // an edge tile keeps nothing past the slide (a slide file replaced by a smaller one)
-        const cut = (validW < MASK_TILE || validH < MASK_TILE) && clearPastEdge(px, validW, validH);
-        await writer.writeBlock(page, index, cut ? await deflateTile(px) : stored);
-        return px;
+        const cut = edge && clearPastEdge(px, validW, validH);
+        if (whole(0) && !cut) await writer.writeBlock(page, j * page.blocksAcross + i, stored);
+        else await writeCell(0, i, j, px);
+        return top > 0 ? px : null;
       }
       const kids: Array<Uint8Array | null> = [];
       for (const [di, dj] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) kids.push(await build(k - 1, 2 * i + di, 2 * j + dj));
@@ -152,20 +212,24 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
         for (let y = 0; y < MASK_TILE; y++) block.set(kid.subarray(y * MASK_TILE, (y + 1) * MASK_TILE), (oy + y) * W2 + ox);
       });
       const px = downsample2(block, W2, W2);
-      await writer.writeBlock(page, index, await deflateTile(px));
+      await writeCell(k, i, j, px);
       return k < top ? px : null;
     };
-    await build(top, 0, 0);
+    // the top level fits in one cell, unless the pyramid stopped early (a level would be under 16 px)
+    const topLevel = levels[top] as { width: number; height: number };
+    for (let j = 0; j * MASK_TILE < topLevel.height; j++) for (let i = 0; i * MASK_TILE < topLevel.width; i++) await build(top, i, j);
 
-    // every tile not written is entirely 0: all point at one stored block
-    let empty: { offset: number; count: number } | null = null;
-    for (const page of pages) {
+    // every tile not written is entirely 0: all of one size point at one stored block
+    const empty = new Map<number, { offset: number; count: number }>();
+    for (const [k, page] of pages.entries()) {
+      const { w, h } = tiles[k] as { w: number; h: number };
       for (let b = 0; b < page.offsets.length; b++) {
         if (page.counts[b] !== 0) continue;
-        if (!empty) {
-          await writer.writeBlock(page, b, deflateSync(new Uint8Array(MASK_TILE_PIXELS), { level: 9 }));
-          empty = { offset: page.offsets[b] as number, count: page.counts[b] as number };
-        } else writer.setBlock(page, b, empty.offset, empty.count);
+        const shared = empty.get(w * h);
+        if (!shared) {
+          await writer.writeBlock(page, b, deflateSync(new Uint8Array(w * h), { level: 9 }));
+          empty.set(w * h, { offset: page.offsets[b] as number, count: page.counts[b] as number });
+        } else writer.setBlock(page, b, shared.offset, shared.count);
       }
     }
     await writer.finish();

@@ -6,13 +6,14 @@
  */
 import { WsiError } from '../../src/core/errors.js';
 import { levelDownsample, makeGrid, inGrid, tileRect, type TileGrid } from '../../src/core/tile-grid.js';
-import { blockBytes, type BlockDecodeRequest } from '../decode/block-decoder.js';
+import { blockBytes, type BlockDecodeRequest, type DecodedBlock } from '../decode/block-decoder.js';
 import { assembleJpeg, checkJpegTile } from '../decode/jpeg.js';
 import type { DecodePool } from '../decode/pool.js';
 import { decodeWithSharp } from '../decode/sharp-decode.js';
 import type { ByteSource } from '../tiff/byte-source.js';
 import { Photometric } from '../tiff/tags.js';
 import { TiffFile } from '../tiff/tiff-file.js';
+import { noteShortBlock } from './read-warnings.js';
 import { alphaSampleOf, compressionName, type Layout, type Plane, type PlannedLevel } from './tiff-layout.js';
 import { planLayout } from './tiff-layouts.js';
 import type { ChannelInfo, RgbImage, SlideMeta, SlideSource } from './types.js';
@@ -211,7 +212,7 @@ export class TiffSlide implements SlideSource {
       output,
       littleEndian: this.file.structure.littleEndian,
     };
-    let block: Uint8Array;
+    let block: DecodedBlock;
     try {
       block = await this.opts.pool.decode(req, data, signal);
     } catch (err) {
@@ -220,7 +221,8 @@ export class TiffSlide implements SlideSource {
       }
       throw err;
     }
-    return cropRows(block, ifd.blockWidth, w, h, channels);
+    if (block.short) noteShortBlock(this.meta.warnings, `level ${level} tile ${col},${row}`, block.short);
+    return cropRows(block.data, ifd.blockWidth, w, h, channels);
   }
 
   close(): Promise<void> {

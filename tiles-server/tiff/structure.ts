@@ -241,9 +241,21 @@ class Walker {
     if (subEntry) {
       if (subEntry.count > this.limits.maxSubIfds) fail('TIFF_VALUE_TOO_LARGE', `${path} lists ${subEntry.count} SubIFDs`);
       const subOffsets = await this.readNumbers(subEntry);
+      // The SubIFD array is the level list. Bio-Formats 6 and tifffile also
+      // link each SubIFD to the next one through its next-IFD pointer, so
+      // walking entry k's chain may already have reached entries k+1, k+2…:
+      // such an entry is that same level, not a loop. An entry that repeats
+      // an earlier one, or points anywhere else already visited, is a loop.
+      let previous = -1;
       for (const [k, sub] of subOffsets.entries()) {
         const subOffset = this.checkIfdOffset(BigInt(sub), `${path} SubIFD ${k}`);
+        const reached = ifd.subIfds.findIndex((s) => s.offset === subOffset);
+        if (reached > previous) {
+          previous = reached;
+          continue;
+        }
         if (this.visited.has(subOffset)) fail('TIFF_IFD_LOOP', `${path} SubIFD ${k} points to an IFD already visited (offset ${subOffset})`, { offset: subOffset });
+        previous = ifd.subIfds.length;
         const subs = await this.walkChain(subOffset, ifd, (j) => `${path} SubIFD ${k + j}`);
         ifd.subIfds.push(...subs);
       }

@@ -75,13 +75,20 @@ export class TiffWriter {
     private readonly fh: FileHandle,
     readonly bigTiff: boolean,
     readonly littleEndian: boolean,
+    readonly linkSubIfds: boolean,
   ) {
     this.pos = bigTiff ? 16 : 8;
   }
 
-  static async create(path: string, opts: { bigTiff?: boolean; littleEndian?: boolean } = {}): Promise<TiffWriter> {
+  /**
+   * `linkSubIfds`: the layout Bio-Formats 6 and tifffile write, where each
+   * SubIFD's next-IFD pointer is the following SubIFD of the same parent
+   * (besides being listed in the parent's SubIFDs array). Otherwise a
+   * SubIFD's next pointer is 0.
+   */
+  static async create(path: string, opts: { bigTiff?: boolean; littleEndian?: boolean; linkSubIfds?: boolean } = {}): Promise<TiffWriter> {
     const fh = await open(path, 'w');
-    const w = new TiffWriter(fh, opts.bigTiff ?? false, opts.littleEndian ?? true);
+    const w = new TiffWriter(fh, opts.bigTiff ?? false, opts.littleEndian ?? true, opts.linkSubIfds ?? false);
     await fh.write(Buffer.alloc(w.pos), 0, w.pos, 0);
     return w;
   }
@@ -257,10 +264,10 @@ export class TiffWriter {
       this.pos++;
     }
     // lay out: each main page followed by its sub pages
-    const order: Array<{ page: PageHandle; main: boolean }> = [];
+    const order: Array<{ page: PageHandle; siblings: PageHandle[] }> = [];
     for (const p of this.pages) {
-      order.push({ page: p, main: true });
-      for (const s of p.subPages) order.push({ page: s, main: false });
+      order.push({ page: p, siblings: this.pages });
+      for (const s of p.subPages) order.push({ page: s, siblings: this.linkSubIfds ? p.subPages : [] });
     }
     // sizes do not depend on offsets, so compute them with placeholder offsets
     const offsetOf = new Map<PageHandle, number>();
@@ -271,9 +278,9 @@ export class TiffWriter {
       at += size + (size & 1);
     }
     const chunks: Buffer[] = [];
-    for (const { page, main } of order) {
-      const idx = this.pages.indexOf(page);
-      const next = main && idx + 1 < this.pages.length ? (offsetOf.get(this.pages[idx + 1] as PageHandle) as number) : 0;
+    for (const { page, siblings } of order) {
+      const idx = siblings.indexOf(page);
+      const next = idx >= 0 && idx + 1 < siblings.length ? (offsetOf.get(siblings[idx + 1] as PageHandle) as number) : 0;
       const entries = this.entriesFor(page, page.subPages.map((s) => offsetOf.get(s) as number));
       const buf = this.serialize(entries, offsetOf.get(page) as number, next);
       chunks.push(buf);
