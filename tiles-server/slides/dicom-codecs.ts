@@ -128,6 +128,12 @@ const jpeg: FrameCodec = {
   },
 };
 
+/** A codestream ending in EOC/EOI and the 0x00 that pads an odd fragment to even length, without the pad. */
+function withoutPadding(frame: Buffer): Buffer {
+  const n = frame.length;
+  return n >= 3 && frame[n - 1] === 0 && frame[n - 3] === 0xff && frame[n - 2] === 0xd9 ? frame.subarray(0, n - 1) : frame;
+}
+
 /** Frames the decode pool turns into RGB through a block request. */
 function pooled(name: string, check: (inst: DicomInstance) => void, request: (inst: DicomInstance) => Pick<BlockDecodeRequest, 'compression' | 'samples' | 'bitsPerSample' | 'photometric'>): FrameCodec {
   return {
@@ -145,7 +151,7 @@ function pooled(name: string, check: (inst: DicomInstance) => void, request: (in
         littleEndian: true,
         ...request(inst),
       };
-      return pool.decode(req, frame, signal);
+      return pool.decode(req, withoutPadding(frame), signal);
     },
   };
 }

@@ -74,8 +74,10 @@ async function group(files: ScannedFile[]): Promise<SlideGroup[]> {
   }
   const groups: SlideGroup[] = [...alone];
   const taken = new Set(alone.map((g) => g.name));
+  // a series in one file is named by the file; the only multi-file series of a folder by the folder
+  const multiFile = [...series.values()].filter((m) => m.length > 1).length;
   for (const [uid, members] of series) {
-    let name = series.size === 1 && prefix ? prefix : `${prefix}series-${uid}`;
+    let name = members.length === 1 ? (members[0] as ScannedFile).rel : multiFile === 1 && prefix ? prefix : `${prefix}series-${uid}`;
     for (let k = 2; taken.has(name); k++) name = `${prefix}series-${uid}#${k}`;
     taken.add(name);
     groups.push({ name, files: members });

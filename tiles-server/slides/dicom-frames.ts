@@ -155,7 +155,9 @@ export async function locateFrames(src: ByteSource, inst: DicomInstance): Promis
       if (i > 0 && s < (ends[i - 1] as number)) throw badTable(`Extended Offset Table entry ${i + 1} (${offsets[i]}) overlaps the frame before it`);
       if (s + 8 > src.size) throw badTable(`Extended Offset Table entry ${i + 1} points past the end of the file (byte ${s} of ${src.size})`, { entry: i + 1 });
       starts[i] = s;
-      ends[i] = s + 8 + (lengths[i] as number);
+      // a frame of odd length sits in an item padded to even length
+      const len = lengths[i] as number;
+      ends[i] = s + 8 + len + (len % 2);
     }
     return new EncapsulatedFrames(src, starts, ends, maxFrameBytes);
   }

@@ -12,7 +12,10 @@ import type * as DicomParser from 'dicom-parser';
 import { WsiError } from '../../src/core/errors.js';
 import type { ByteSource } from '../tiff/byte-source.js';
 
-const dicomParser = createRequire(import.meta.url)('dicom-parser') as typeof DicomParser;
+const dicomParser = createRequire(import.meta.url)('dicom-parser') as typeof DicomParser & {
+  /** Exported at run time, declared only as an interface by the package's types. */
+  DataSet: new (parser: DicomParser.ByteArrayParser, bytes: DicomParser.ByteArray, elements: Record<string, DicomParser.Element>) => DicomParser.DataSet;
+};
 
 export const WSI_SOP_CLASS = '1.2.840.10008.5.1.4.1.1.77.1.6';
 /** Media Storage Directory (DICOMDIR): an index of other files, never an image. */
@@ -120,6 +123,52 @@ function furthestElement(ds: DataSet): { tag: string; end: number } {
   return best;
 }
 
+const EXPLICIT_BIG_ENDIAN = '1.2.840.10008.1.2.2';
+const IMPLICIT_LITTLE_ENDIAN = '1.2.840.10008.1.2';
+/** VRs with a 32-bit length in explicit VR (dicom-parser 1.8 does not know OV, SV and UV, so group 7FE0 is read here). */
+const LONG_VRS = new Set(['OB', 'OD', 'OF', 'OL', 'OV', 'OW', 'SQ', 'SV', 'UC', 'UN', 'UR', 'UT', 'UV']);
+
+/**
+ * One pass over the bytes read so far: the file meta information and the
+ * data set elements by dicom-parser, then the pixel group (7FE0: Extended
+ * Offset Table, its lengths, Pixel Data) by hand, stopping at Pixel Data.
+ * Returns null when the header goes on past `buf`.
+ */
+function parseBuffer(buf: Buffer): { ds: DataSet; complete: boolean } {
+  const meta = dicomParser.readPart10Header(buf) as DataSet & { position: number };
+  const ts = (meta.string('x00020010') ?? '').replace(/\0/g, '').trim();
+  if (!ts) throw new WsiError('DICOM_MISSING_ATTRIBUTE', 'the file meta information has no TransferSyntaxUID (0002,0010)');
+  if (ts === '1.2.840.10008.1.2.1.99') {
+    throw new WsiError('UNSUPPORTED_COMPRESSION', 'the data set is deflated (transfer syntax 1.2.840.10008.1.2.1.99); its frames cannot be read by range', { transferSyntax: ts });
+  }
+  const parser = ts === EXPLICIT_BIG_ENDIAN ? dicomParser.bigEndianByteArrayParser : dicomParser.littleEndianByteArrayParser;
+  const explicit = ts !== IMPLICIT_LITTLE_ENDIAN;
+  const stream = new dicomParser.ByteStream(parser, buf, meta.position);
+  const ds = new dicomParser.DataSet(parser, buf, { ...meta.elements });
+  ds.warnings = [];
+  while (stream.position + 8 <= buf.length) {
+    const pos = stream.position;
+    if (parser.readUint16(buf, pos) === 0x7fe0) {
+      const element = parser.readUint16(buf, pos + 2);
+      const tag = `x7fe0${element.toString(16).padStart(4, '0')}`;
+      const vr = explicit ? buf.toString('latin1', pos + 4, pos + 6) : undefined;
+      const long = !explicit || LONG_VRS.has(vr as string);
+      const headerBytes = explicit && long ? 12 : 8;
+      if (pos + headerBytes > buf.length) break;
+      const length = !explicit ? parser.readUint32(buf, pos + 4) : long ? parser.readUint32(buf, pos + 8) : parser.readUint16(buf, pos + 6);
+      const el: DicomParser.Element = { tag, length, dataOffset: pos + headerBytes, ...(vr ? { vr } : {}), ...(length === 0xffffffff ? { hadUndefinedLength: true } : {}) };
+      ds.elements[tag] = el;
+      if (tag === PIXEL_DATA) return { ds, complete: true };
+      if (length === 0xffffffff) throw invalid(`element ${tagName(tag)} before Pixel Data has an undefined length`);
+      stream.position = pos + headerBytes + length;
+      continue;
+    }
+    const el = explicit ? dicomParser.readDicomElementExplicit(stream, ds.warnings) : dicomParser.readDicomElementImplicit(stream);
+    ds.elements[el.tag] = el;
+  }
+  return { ds, complete: false };
+}
+
 /**
  * Parses the header of a DICOM file up to (not into) Pixel Data, reading
  * more of the file only while the header needs it.
@@ -130,24 +179,24 @@ async function parseHeader(src: ByteSource): Promise<DataSet> {
   for (;;) {
     const buf = await readRange(src, 0, n, 'the header');
     if (buf.toString('latin1', 128, 132) !== 'DICM') throw invalid('not a DICOM file: no DICM prefix at byte 128');
-    let ds: DataSet | null = null;
+    let parsed: { ds: DataSet; complete: boolean } | null = null;
     let failure: unknown = null;
     try {
-      ds = dicomParser.parseDicom(buf, { untilTag: PIXEL_DATA });
+      parsed = parseBuffer(buf);
     } catch (e) {
+      if (e instanceof WsiError) throw e;
       failure = e;
-      ds = e && typeof e === 'object' && 'dataSet' in e ? ((e as { dataSet: DataSet }).dataSet ?? null) : null;
     }
-    if (ds?.elements[PIXEL_DATA] && !failure) return ds;
+    if (parsed?.complete) return parsed.ds;
     if (failure && !ranOffTheEnd(failure)) throw invalid(`the DICOM header does not parse: ${exceptionText(failure)}`);
     // the header goes on past what was read, or an element claims bytes the file lacks
-    const far = ds ? furthestElement(ds) : { tag: '', end: 0 };
+    const far = parsed ? furthestElement(parsed.ds) : { tag: '', end: 0 };
     if (far.end > src.size) {
       throw new WsiError('DICOM_TRUNCATED', `element ${tagName(far.tag)} runs to byte ${far.end}, past the end of the file (${src.size} bytes)`, { tag: tagName(far.tag), end: far.end, fileSize: src.size });
     }
     if (n >= src.size) {
       // the whole file parsed without Pixel Data: not an image (an annotation or a structured report)
-      if (!failure && ds) return ds;
+      if (parsed) return parsed.ds;
       throw new WsiError('DICOM_TRUNCATED', `the DICOM header is cut short: ${exceptionText(failure)}`);
     }
     if (n >= MAX_HEADER_BYTES) throw invalid(`the DICOM header is larger than ${MAX_HEADER_BYTES} bytes`);
@@ -324,7 +373,7 @@ export async function readDicomHeader(src: ByteSource, opts: { positions: boolea
       positions: null,
     };
   }
-  if (!ds.elements[PIXEL_DATA]) throw invalid('the whole-slide image has no Pixel Data element');
+  if (!ds.elements[PIXEL_DATA]) throw new WsiError('DICOM_TRUNCATED', 'the whole-slide image ends before its Pixel Data element');
   if (pixel.dataOffset > src.size) throw new WsiError('DICOM_TRUNCATED', 'the Pixel Data element starts past the end of the file');
   const columns = required(count(ds, 'x00280011', 'Columns', 'US', { min: 1, max: 65535 }), 'x00280011', 'Columns');
   const rows = required(count(ds, 'x00280010', 'Rows', 'US', { min: 1, max: 65535 }), 'x00280010', 'Rows');
