@@ -108,7 +108,7 @@ describe('DICOM WSI slides', () => {
   it('passes JPEG frames through at every level, the last (concatenated) part too', async () => {
     for (const [level, col, row] of [
       [11, 0, 0],
-      [11, 5, 4],
+      [11, 4, 3],
       [10, 2, 1],
       [9, 1, 1],
     ] as const) {
@@ -153,7 +153,7 @@ describe('DICOM WSI slides', () => {
     }
     const covered = await tile('slides/dicom-j2k-sparse/', 10, 1, 1);
     const { data } = await sharp(covered.bytes).raw().toBuffer({ resolveWithObject: true });
-    expect(data.reduce((m, v) => Math.min(m, v), 255)).toBeLessThan(200);
+    expect(data.reduce((m, v) => Math.min(m, v), 255), 'tissue, not background').toBeLessThan(240);
   });
 });
 
