@@ -104,7 +104,8 @@ export async function tilesSuite(root: string, emit: Emit): Promise<void> {
       const name = `bench-${SIZE}`;
       const dir = await ensureDicomSlide(root, file, name, emit);
       await warmPageCache(dir);
-      const dicom = await startOurs(root, join(dir, 'level-0.dcm'), join(work, 'ours-dicom'), {}, `${name}/`, 'ours-dicom');
+      // the slide folder is the series folder's parent; the series is listed as `name/`
+      const dicom = await startOurs(root, dir, join(work, 'ours-dicom'), {}, `${name}/`, 'ours-dicom');
       emit({ suite: 'tiles', metric: 'cold_open', server: 'ours-dicom', coldOpenMs: +dicom.coldOpenMs.toFixed(1), firstTileMs: +dicom.firstTileMs.toFixed(1), slide: `${SIZE}x${SIZE}` });
       try {
         all.set('ours-dicom', await measure(dicom, emit));
