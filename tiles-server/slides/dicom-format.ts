@@ -11,11 +11,10 @@
 import { posix } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { WsiError, type Problem } from '../../src/core/errors.js';
-import type { FileByteSource } from '../tiff/byte-source.js';
+import { FileByteSource, type ByteSource } from '../tiff/byte-source.js';
 import { DICOMDIR_SOP_CLASS, readDicomHeader, WSI_SOP_CLASS, type DicomInstance } from './dicom-header.js';
 import { DicomSlide, type SeriesInstance } from './dicom-slide.js';
-import type { ScannedFile, SlideFormat, SlideGroup } from './format.js';
-import { openSlideFile } from './tiff-format.js';
+import type { OpenContext, ScannedFile, SlideFormat, SlideGroup } from './format.js';
 
 const EXTENSIONS = new Set(['.dcm', '.dicom']);
 
@@ -31,8 +30,7 @@ function problemOf(err: unknown): Problem {
   return err instanceof WsiError ? err.toProblem() : { code: 'DICOM_INVALID', message: `the DICOM header does not parse: ${(err as Error).message}` };
 }
 
-async function withHeader<T>(path: string, positions: boolean, use: (src: FileByteSource, inst: DicomInstance) => Promise<T>): Promise<T> {
-  const src = await openSlideFile(path);
+async function withHeader<T>(src: ByteSource, positions: boolean, use: (src: ByteSource, inst: DicomInstance) => Promise<T>): Promise<T> {
   let keep = false;
   try {
     const inst = await readDicomHeader(src, { positions });
@@ -49,10 +47,19 @@ function summarize(file: ScannedFile): Promise<Summary> {
   const hit = summaries.get(file.path);
   if (hit && hit.key === key) return hit.summary;
   dicomScanStats.headersRead++;
-  const summary = withHeader(file.path, false, async (src, inst) => {
-    await src.close();
-    return { ok: true as const, sopClassUid: inst.sopClassUid, seriesUid: inst.seriesUid };
-  }).catch((err: unknown) => ({ ok: false as const, problem: problemOf(err) }));
+  // the scanner only offers files it found inside the slide folder; opening for reading is the registry's (ctx.openFile)
+  const summary = FileByteSource.open(file.path)
+    .then((src) =>
+      withHeader(src, false, async (s, inst) => {
+        await s.close();
+        return { ok: true as const, sopClassUid: inst.sopClassUid, seriesUid: inst.seriesUid };
+      }).catch((err: unknown) => ({ ok: false as const, problem: problemOf(err) })),
+    )
+    .catch((err: unknown) => {
+      // a file that cannot be opened now (gone, no permission) is asked again at the next scan
+      summaries.delete(file.path);
+      return { ok: false as const, problem: { code: 'STORAGE_UNAVAILABLE' as const, message: `the file cannot be opened (${(err as NodeJS.ErrnoException).code ?? 'error'})` } };
+    });
   summaries.set(file.path, { key, summary });
   return summary;
 }
@@ -95,12 +102,12 @@ const SOP_CLASS_NAMES: Record<string, string> = {
   '1.2.840.10008.5.1.4.1.1.7': 'Secondary Capture Image',
 };
 
-async function openSeries(paths: string[], pool: Parameters<SlideFormat['open']>[1]['pool']): Promise<DicomSlide> {
+async function openSeries(paths: string[], ctx: OpenContext): Promise<DicomSlide> {
   const series: SeriesInstance[] = [];
   const others: DicomInstance[] = [];
   try {
     for (const path of paths) {
-      await withHeader(path, true, async (src, header) => {
+      await withHeader(await ctx.openFile(path), true, async (src, header) => {
         if (header.sopClassUid === WSI_SOP_CLASS) series.push({ src, header });
         else {
           others.push(header);
@@ -113,7 +120,7 @@ async function openSeries(paths: string[], pool: Parameters<SlideFormat['open']>
       throw new WsiError('DICOM_NOT_WSI', `the file is a DICOM ${SOP_CLASS_NAMES[sop] ?? `object of SOP class ${sop || '(none)'}`}, not a VL Whole Slide Microscopy image`, { sopClassUid: sop });
     }
     const warnings = others.length > 0 ? [`${others.length} instances of the series are not whole-slide images and were ignored`] : [];
-    return await DicomSlide.open(series, pool, warnings);
+    return await DicomSlide.open(series, ctx.pool, warnings);
   } catch (err) {
     await Promise.all(series.map((s) => s.src.close()));
     throw err;
@@ -130,5 +137,5 @@ export const dicomFormat: SlideFormat = {
     return head.length >= 132 && head.toString('latin1', 128, 132) === 'DICM';
   },
   group,
-  open: (entry, ctx) => openSeries(entry.files, ctx.pool),
+  open: (entry, ctx) => openSeries(entry.files, ctx),
 };
