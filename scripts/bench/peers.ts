@@ -12,7 +12,7 @@ import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 
 export interface TileServer {
-  name: 'ours' | 'ours-nocache' | 'iipimage' | 'openslide';
+  name: 'ours' | 'ours-nocache' | 'ours-dicom' | 'iipimage' | 'openslide';
   dziUrl: string;
   tileUrl(level: number, col: number, row: number): string;
   /** Processes whose memory counts as the server's. */
@@ -89,7 +89,8 @@ export interface OursStarted extends TileServer {
   firstTileMs: number;
 }
 
-export async function startOurs(root: string, slideFile: string, dataDir: string, extraEnv: Record<string, string> = {}): Promise<OursStarted> {
+/** `slideName`: the name the server lists the slide under, when it is not the file's (a DICOM series folder is `name/`). */
+export async function startOurs(root: string, slideFile: string, dataDir: string, extraEnv: Record<string, string> = {}, slideName = basename(slideFile), label?: TileServer['name']): Promise<OursStarted> {
   const port = await freePort();
   const main = join(root, 'build', 'tiles-server', 'main.js');
   const t0 = performance.now();
@@ -100,7 +101,7 @@ export async function startOurs(root: string, slideFile: string, dataDir: string
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/api/health`);
   const list = (await (await fetch(`${base}/api/slides`)).json()) as { slides: Array<{ id: string; name: string }> };
-  const slide = list.slides.find((s) => s.name === basename(slideFile));
+  const slide = list.slides.find((s) => s.name === slideName);
   if (!slide) throw new Error('bench slide not listed by our server');
   const dziUrl = `${base}/dzi/${slide.id}.dzi`;
   await (await fetch(dziUrl)).text();
@@ -109,7 +110,7 @@ export async function startOurs(root: string, slideFile: string, dataDir: string
   await (await fetch(`${base}/dzi/${slide.id}_files/10/1_1.jpeg`)).arrayBuffer();
   const firstTileMs = performance.now() - t1;
   return {
-    name: extraEnv['TILE_CACHE_MB'] === '0' ? 'ours-nocache' : 'ours',
+    name: label ?? (extraEnv['TILE_CACHE_MB'] === '0' ? 'ours-nocache' : 'ours'),
     slideId: slide.id,
     coldOpenMs,
     firstTileMs,

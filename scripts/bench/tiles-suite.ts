@@ -4,13 +4,17 @@
  * tiles/s and p50/p99 latency at concurrency 1, 8 and 64 for a random mix
  * over all levels and for full-resolution pan traces — against our server
  * and, when installed, IIPImage and OpenSlide's deepzoom server, on the same
- * slide in the same run.
+ * slide in the same run; and our server on the DICOM WSI version of the same
+ * slide (one instance per level, the same JPEG tiles as frames), reported
+ * beside the TIFF.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeSampleSlide } from '../../tiles-server/sample/sample-slide.js';
+import { dicomWriterMissing } from '../fixtures/dicom.js';
+import { ensureDicomSlide } from './dicom-slide.js';
 import { runLoad, type LoadResult } from './load.js';
 import { iipimageAvailable, openslideAvailable, rssBytes, startIipimage, startOpenslide, startOurs, type TileServer } from './peers.js';
 import { panTrace, randomMix, type TileRef } from './workloads.js';
@@ -37,7 +41,12 @@ export async function ensureSlide(root: string, emit: Emit): Promise<string> {
   return file;
 }
 
-async function warmPageCache(file: string): Promise<void> {
+async function warmPageCache(path: string): Promise<void> {
+  if ((await stat(path)).isDirectory()) {
+    for (const f of await readdir(path)) if (f.endsWith('.dcm')) await warmPageCache(join(path, f));
+    return;
+  }
+  const file = path;
   await new Promise<void>((resolve, reject) => {
     const s = createReadStream(file, { highWaterMark: 8 << 20 });
     s.on('data', () => undefined);
@@ -88,6 +97,22 @@ export async function tilesSuite(root: string, emit: Emit): Promise<void> {
     } finally {
       await ours.stop();
     }
+    // the same slide as DICOM WSI, same server settings
+    const dicomMissing = dicomWriterMissing();
+    if (dicomMissing) emit({ suite: 'tiles', metric: 'dicom_missing', note: `the DICOM bench slide needs pydicom: ${dicomMissing}` });
+    else {
+      const name = `bench-${SIZE}`;
+      const dir = await ensureDicomSlide(root, file, name, emit);
+      await warmPageCache(dir);
+      // the slide folder is the series folder's parent; the series is listed as `name/`
+      const dicom = await startOurs(root, dir, join(work, 'ours-dicom'), {}, `${name}/`, 'ours-dicom');
+      emit({ suite: 'tiles', metric: 'cold_open', server: 'ours-dicom', coldOpenMs: +dicom.coldOpenMs.toFixed(1), firstTileMs: +dicom.firstTileMs.toFixed(1), slide: `${SIZE}x${SIZE}` });
+      try {
+        all.set('ours-dicom', await measure(dicom, emit));
+      } finally {
+        await dicom.stop();
+      }
+    }
     // the same server with both caches off: every request reads the file (passthrough) or decodes
     const bare = await startOurs(root, file, join(work, 'ours-nocache'), { TILE_CACHE_MB: '0', DECODED_CACHE_MB: '0' });
     try {
@@ -118,14 +143,23 @@ export async function tilesSuite(root: string, emit: Emit): Promise<void> {
   }
   const ours = all.get('ours') as Map<string, LoadResult>;
   for (const [peer, res] of all) {
-    if (peer === 'ours' || peer === 'ours-nocache') continue;
+    if (peer === 'ours' || peer === 'ours-nocache' || peer === 'ours-dicom') continue;
     for (const [key, r] of res) {
       const o = ours.get(key) as LoadResult;
       const [workload, c] = key.split('/');
       emit({ suite: 'tiles', metric: 'ratio', vs: peer, workload, concurrency: Number(c), tilesPerSecRatio: +(o.tilesPerSec / r.tilesPerSec).toFixed(2), p99Ratio: +(o.p99ms / r.p99ms).toFixed(2) });
     }
   }
+  const dicomRes = all.get('ours-dicom');
+  if (dicomRes) {
+    for (const [key, r] of dicomRes) {
+      const t = ours.get(key) as LoadResult;
+      const [workload, c] = key.split('/');
+      emit({ suite: 'tiles', metric: 'ratio', vs: 'ours (TIFF)', of: 'ours-dicom', workload, concurrency: Number(c), tilesPerSecRatio: +(r.tilesPerSec / t.tilesPerSec).toFixed(2), p99Ratio: +(r.p99ms / t.p99ms).toFixed(2) });
+    }
+  }
   const c8 = ours.get('random/8') as LoadResult;
+  const dicomC8 = dicomRes?.get('random/8');
   const bareC8 = all.get('ours-nocache')?.get('random/8');
   const iip = all.get('iipimage')?.get('random/8');
   const os = all.get('openslide')?.get('random/8');
@@ -140,6 +174,9 @@ export async function tilesSuite(root: string, emit: Emit): Promise<void> {
     vsIipimage: iip ? +(c8.tilesPerSec / iip.tilesPerSec).toFixed(2) : null,
     atLeastIipimage: iip ? c8.tilesPerSec >= iip.tilesPerSec : null,
     vsOpenslide: os ? +(c8.tilesPerSec / os.tilesPerSec).toFixed(2) : null,
+    dicomTilesPerSecC8: dicomC8?.tilesPerSec ?? null,
+    dicomVsTiffC8: dicomC8 ? +(dicomC8.tilesPerSec / c8.tilesPerSec).toFixed(2) : null,
+    dicomAtLeast08xTiff: dicomC8 ? dicomC8.tilesPerSec >= 0.8 * c8.tilesPerSec : null,
     atLeast3xOpenslide: os ? c8.tilesPerSec >= 3 * os.tilesPerSec : null,
     errors: [...all.values()].flatMap((m) => [...m.values()]).reduce((s, r) => s + r.errors, 0),
   });

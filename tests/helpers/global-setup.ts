@@ -6,6 +6,9 @@ export default async function setup(): Promise<void> {
   const t0 = performance.now();
   const m = await generateFixtures(FIXTURES);
   process.stdout.write(`[fixtures] ${m.valid.length} slides + ${m.broken.length} broken files ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FIXTURES})\n`);
+  if (m.dicomMissing) {
+    process.stdout.write(`[fixtures] FAIL: DICOM fixtures were not generated (${m.dicomMissing}); the DICOM tests fail until python3-pydicom is installed\n`);
+  }
   if (!HAS_SHARED) {
     process.stdout.write(`[fixtures] SKIP: ${SHARED_FIXTURES} is absent, so tests against real third-party slides and annotations are skipped\n`);
   }

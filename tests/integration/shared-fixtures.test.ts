@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAS_SHARED, SHARED_FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { sharedSlides } from '../helpers/shared-fixtures.js';
+import { SHARED_DICOM_SERIES, sharedSlides } from '../helpers/shared-fixtures.js';
 
 interface Listed {
   id: string;
@@ -16,6 +16,8 @@ interface Listed {
   height: number | null;
   levels: number;
   mpp: number | null;
+  objectivePower: number | null;
+  vendor: string | null;
   error?: { code: string; message: string };
 }
 
@@ -46,12 +48,33 @@ describe.skipIf(!HAS_SHARED)(`real slides in ${SHARED_FIXTURES}`, () => {
     }
   });
 
-  it('lists each DICOM series once, with UNSUPPORTED_FORMAT', () => {
+  it('opens each DICOM WSI series (a folder or one file) with the right size, levels, MPP and associated images', async () => {
     const dirs = new Set(sharedSlides().filter((s) => s.kind === 'dicom').map((s) => `${s.file.slice(0, s.file.lastIndexOf('/'))}/`));
-    expect(dirs.size).toBeGreaterThan(0);
-    for (const d of dirs) {
-      expect(listed.get(d)?.status, d).toBe('error');
-      expect(listed.get(d)?.error?.code, d).toBe('UNSUPPORTED_FORMAT');
+    // every DICOM folder SOURCES.md lists has its truth here
+    for (const d of dirs) expect(SHARED_DICOM_SERIES.some((e) => e.name.startsWith(d)), d).toBe(true);
+    for (const e of SHARED_DICOM_SERIES) {
+      const s = listed.get(e.name);
+      expect(s, e.name).toBeDefined();
+      expect(s?.status, `${e.name}: ${JSON.stringify(s?.error)}`).toBe('ok');
+      expect([s?.width, s?.height, s?.levels, s?.vendor, s?.objectivePower], e.name).toEqual([e.levels[0]?.width, e.levels[0]?.height, e.levels.length, 'dicom', e.objectivePower]);
+      expect(s?.mpp, e.name).toBeCloseTo(e.mpp, 4);
+      const { body } = await getJson<{ associatedImages: Array<{ kind: string }>; levelDimensions: Array<{ width: number; height: number }> }>(`${server.url}/api/slides/${s?.id}`);
+      expect(body.levelDimensions.map((l) => ({ width: l.width, height: l.height })), e.name).toEqual(e.levels);
+      expect(body.associatedImages.map((a) => a.kind).sort(), e.name).toEqual(e.associated);
+      const tile = await fetch(`${server.url}/dzi/${s?.id}_files/0/0_0.jpeg`);
+      expect(tile.status, e.name).toBe(200);
+    }
+    // the 16x16 level stored as one 64x64 RGB-coded JPEG frame is cropped, not passed through
+    const boxes = listed.get('slides/dicom/openslide/');
+    const full = await fetch(`${server.url}/dzi/${boxes?.id}_files/4/0_0.jpeg`);
+    expect(full.status).toBe(200);
+    expect(full.headers.get('x-tile-source')).toBe('rendered');
+  });
+
+  it('lists the DICOM segmentation and annotation objects with DICOM_NOT_WSI', () => {
+    for (const name of ['annotations/dicom/seg_image_sm_control.dcm', 'annotations/dicom/sm_annotations.dcm']) {
+      expect(listed.get(name)?.status, name).toBe('error');
+      expect(listed.get(name)?.error?.code, name).toBe('DICOM_NOT_WSI');
     }
   });
 

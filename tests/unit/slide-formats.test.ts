@@ -49,13 +49,14 @@ describe('slide formats', () => {
   it('lists each slide once under the format that took it', async () => {
     const found = await scanSlideFolder(root, (n) => `id:${n}`);
     const byName = new Map([...found.values()].map((e) => [e.name, e]));
-    expect([...byName.keys()].sort()).toEqual(['a.svs', 'case-1/b.ome.tiff', 'case-1/c.ndpi', 'case-1/series/', 'link-in.tif']);
+    // the two .dcm files do not parse, so each is listed alone (to say why); real series are grouped in tests/integration/dicom.test.ts
+    expect([...byName.keys()].sort()).toEqual(['a.svs', 'case-1/b.ome.tiff', 'case-1/c.ndpi', 'case-1/series/1.dcm', 'case-1/series/2.dcm', 'link-in.tif']);
     expect(byName.get('a.svs')?.format).toBe('TIFF');
     expect(byName.get('case-1/c.ndpi')?.format).toBe('Hamamatsu NDPI');
-    const series = byName.get('case-1/series/');
-    expect(series?.format).toBe('DICOM WSI');
-    expect(series?.files).toHaveLength(2);
-    expect(series?.size).toBe(3);
+    const broken = byName.get('case-1/series/2.dcm');
+    expect(broken?.format).toBe('DICOM WSI');
+    expect(broken?.files).toHaveLength(1);
+    expect(broken?.size).toBe(2);
     expect(found.get('id:a.svs')?.id).toBe('id:a.svs');
   });
 

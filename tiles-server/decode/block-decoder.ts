@@ -17,6 +17,7 @@ import { Compression, Photometric } from '../tiff/tags.js';
 import { ownedBuffer } from './bytes.js';
 import { inflateBounded, lzwDecodeBounded, packbitsDecodeBounded } from './codecs.js';
 import { decodeJp2k } from './jp2k.js';
+import { decodeJpegLs, JPEG_LS_COMPRESSION } from './jpegls.js';
 
 export interface BlockDecodeRequest {
   compression: number;
@@ -170,6 +171,11 @@ export async function decodeBlock(req: BlockDecodeRequest, data: Uint8Array): Pr
   if (isAperioJp2k(req.compression)) {
     const rgb = await decodeJp2k(data, req.width, req.height, req.compression === Compression.APERIO_JP2K_YCBCR ? 'ycbcr' : 'rgb');
     return { data: toEightBit({ ...req, samples: 3, bitsPerSample: 8, sampleFormat: 1, photometric: Photometric.RGB, alphaSample: -1 }, rgb), short: null };
+  }
+  if (req.compression === JPEG_LS_COMPRESSION) {
+    // DICOM JPEG-LS frames: samples come out in native (little-endian) order
+    const samples = await decodeJpegLs(data, req.width, req.height, req.samples, req.bitsPerSample);
+    return { data: toEightBit({ ...req, littleEndian: true }, samples), short: null };
   }
   registerBoundedDecoders();
   const expected = blockBytes(req);
