@@ -1,0 +1,246 @@
+/**
+ * Where pointer input enters: OpenSeadragon's pointer events become level-0
+ * points (through view-transform.ts) for the active tool. The host makes the
+ * registered tools for an open slide (the paint tools only when the slide
+ * has a mask), gives them their ToolContext, refuses a tool outside its
+ * magnification range or while it says it cannot work (with the reason, in
+ * its panel section), and keeps each section's message for the panels.
+ */
+import OpenSeadragon from 'openseadragon';
+import { type AnnotationClass, type AnnotationKind, type Geometry } from '../core/annotation.js';
+import { Observers } from '../core/observers.js';
+import type { AnnotationRecord, Handle } from '../state/annotation-store.js';
+import type { AnnotationSession } from '../session/annotation-session.js';
+import { PaintSettings } from '../tools/paint-settings.js';
+import { outOfRange, toolSpecs, type ToolSection, type ToolSpec } from '../tools/registry.js';
+import type { ImagePoint, MaskEditing, Modifiers, Tool, ToolContext } from '../tools/tool.js';
+import { imagePxPerScreenPx, readViewTransform, screenToImage, visibleImageBox, type ViewTransform } from './view-transform.js';
+
+export interface ToolHostOptions {
+  mpp: number | null;
+  /** Name of the current class. */
+  currentClass(): string | null;
+  /** Magnification now (null when the slide has no calibration). */
+  magnification(): number | null;
+  /** The viewer's paint-min-magnification. */
+  paintMinMagnification(): number;
+  /** The annotation overlay: redraws, hides handles being edited. */
+  redraw(): void;
+  hide(handles: Handle[]): void;
+  /** The mask display: resolves once these level-0 tiles are drawn (when in view). */
+  maskShown(keys: string[]): Promise<number>;
+}
+
+export interface ActiveTool {
+  spec: ToolSpec;
+  tool: Tool;
+}
+
+type PointerEvent_ = OpenSeadragon.CanvasPressEvent & { preventDefaultAction?: boolean; quick?: boolean };
+
+export class ToolHost {
+  readonly context: ToolContext;
+  readonly paint = new PaintSettings();
+  private readonly tools = new Map<string, ActiveTool>();
+  private current: ActiveTool;
+  private capturing = false;
+  private readonly messages = new Map<ToolSection, string | null>();
+  private readonly changes = new Observers<void>();
+  private readonly handlers: Array<[string, OpenSeadragon.EventHandler<never>]> = [];
+  private readonly unsub: Array<() => void> = [];
+
+  constructor(
+    private readonly viewer: OpenSeadragon.Viewer,
+    private readonly session: AnnotationSession,
+    private readonly opts: ToolHostOptions,
+  ) {
+    this.context = this.makeContext(session.mask);
+    for (const spec of toolSpecs()) {
+      if (spec.section === 'paint' && !session.mask) continue;
+      this.tools.set(spec.id, { spec, tool: spec.create(this.context) });
+    }
+    this.current = this.tools.get('select') ?? ([...this.tools.values()][0] as ActiveTool);
+    this.listen();
+    this.unsub.push(this.paint.onChange(() => this.changes.emit()));
+  }
+
+  private makeContext(mask: MaskEditing | null): ToolContext {
+    const s = this.session;
+    const section = (): ToolSection => this.current?.spec.section ?? 'annotate';
+    return {
+      store: s.store,
+      index: s.index,
+      selection: s.selection,
+      undo: s.undo,
+      imagePxPerScreenPx: () => {
+        const t = this.transform();
+        return t ? imagePxPerScreenPx(t) : 1;
+      },
+      visibleBox: () => {
+        const t = this.transform();
+        const c = this.viewer.canvas;
+        return t ? visibleImageBox(t, c.clientWidth * t.dpr, c.clientHeight * t.dpr) : { x0: 0, y0: 0, x1: 0, y1: 0 };
+      },
+      mpp: () => this.opts.mpp,
+      currentClass: () => this.opts.currentClass(),
+      currentPaletteClass: (): AnnotationClass | undefined => {
+        const name = this.opts.currentClass();
+        return s.palette.find((c) => c.name === name);
+      },
+      palette: () => s.palette,
+      commit: (edit, label) => s.store.apply(edit, 'local', label),
+      redraw: () => this.opts.redraw(),
+      hide: (hs) => this.opts.hide(hs),
+      newRecord: (kind: AnnotationKind, geometry: Geometry): AnnotationRecord => ({
+        id: crypto.randomUUID(),
+        kind,
+        geometry,
+        classification: kind === 'ruler' ? null : this.opts.currentClass(),
+        name: null,
+        note: null,
+        locked: false,
+        objectType: 'annotation',
+        properties: {},
+        version: 0,
+      }),
+      notify: (message, where) => this.setMessage(where ?? section(), message),
+      mask,
+      paint: this.paint,
+      maskShown: (keys) => this.opts.maskShown(keys),
+    };
+  }
+
+  /** Tells `fn` when the active tool, a message or a painting choice changed. */
+  onChange(fn: () => void): () => void {
+    return this.changes.add(fn);
+  }
+
+  get active(): ActiveTool {
+    return this.current;
+  }
+
+  /** The tools this slide has, in registry order. */
+  available(): ToolSpec[] {
+    return [...this.tools.values()].map((t) => t.spec);
+  }
+
+  has(id: string): boolean {
+    return this.tools.has(id);
+  }
+
+  setTool(id: string): boolean {
+    const next = this.tools.get(id);
+    if (!next) return false;
+    if (next === this.current) return true;
+    this.current.tool.finish?.();
+    this.current = next;
+    this.viewer.canvas.style.cursor = next.spec.cursor;
+    this.changes.emit();
+    this.opts.redraw();
+    return true;
+  }
+
+  /** Commits whatever the active tool has in progress. */
+  finishGesture(): void {
+    this.current.tool.finish?.();
+  }
+
+  /** Why a tool cannot be used now (its magnification range, then its own reason), or null. */
+  unavailable(id = this.current.spec.id): string | null {
+    const t = this.tools.get(id);
+    if (!t) return null;
+    return outOfRange(t.spec, this.opts.magnification(), this.opts.paintMinMagnification()) ?? t.tool.unavailable?.() ?? null;
+  }
+
+  message(section: ToolSection): string | null {
+    return this.messages.get(section) ?? null;
+  }
+
+  setMessage(section: ToolSection, message: string | null): void {
+    if ((this.messages.get(section) ?? null) === message) return;
+    this.messages.set(section, message);
+    this.changes.emit();
+  }
+
+  /** The overlays of the active tool and of the selection (always shown). */
+  drawOverlays(ctx: CanvasRenderingContext2D, toScreen: (x: number, y: number) => [number, number]): void {
+    const select = this.tools.get('select');
+    for (const t of new Set([this.current, ...(select ? [select] : [])])) t.tool.drawOverlay?.(ctx, toScreen);
+  }
+
+  // ---- pointer input
+
+  private transform(): ViewTransform | null {
+    return readViewTransform(this.viewer);
+  }
+
+  private toImage(p: OpenSeadragon.Point): ImagePoint {
+    const t = this.transform();
+    return t ? screenToImage(t, p.x, p.y) : { x: 0, y: 0 };
+  }
+
+  private mods(e: { originalEvent?: Event }): Modifiers {
+    const ev = e.originalEvent as MouseEvent | undefined;
+    return { shift: !!ev?.shiftKey, alt: !!ev?.altKey, ctrl: !!(ev?.ctrlKey || ev?.metaKey) };
+  }
+
+  /** True when the active tool may start a gesture; otherwise its section says why. */
+  private allowed(): boolean {
+    const reason = this.unavailable();
+    this.setMessage(this.current.spec.section, reason ?? this.message(this.current.spec.section));
+    return reason === null;
+  }
+
+  private on(name: string, fn: (e: PointerEvent_) => void): void {
+    const h = fn as unknown as OpenSeadragon.EventHandler<never>;
+    this.viewer.addHandler(name as never, h);
+    this.handlers.push([name, h]);
+  }
+
+  private listen(): void {
+    this.on('canvas-press', (e) => {
+      const tool = this.current.tool;
+      this.capturing = !!tool.press && this.allowed() && tool.press(this.toImage(e.position), this.mods(e));
+    });
+    this.on('canvas-drag', (e) => {
+      if (!this.capturing) return;
+      e.preventDefaultAction = true;
+      this.current.tool.drag?.(this.toImage(e.position), this.mods(e));
+    });
+    this.on('canvas-drag-end', (e) => {
+      if (this.capturing) e.preventDefaultAction = true;
+    });
+    this.on('canvas-release', (e) => {
+      if (!this.capturing) return;
+      this.capturing = false;
+      this.current.tool.release?.(this.toImage(e.position), this.mods(e));
+    });
+    this.on('canvas-click', (e) => {
+      if (!e.quick) return;
+      e.preventDefaultAction = true;
+      const tool = this.current.tool;
+      if (tool.click && this.allowed()) tool.click(this.toImage(e.position), this.mods(e));
+    });
+    this.on('canvas-double-click', (e) => {
+      if (this.current.spec.id !== 'select' || this.session.selection.size > 0) e.preventDefaultAction = true;
+      this.current.tool.dblclick?.(this.toImage(e.position), this.mods(e));
+    });
+    this.on('canvas-scroll', (e) => {
+      const ev = e.originalEvent as WheelEvent | undefined;
+      if (ev && this.current.tool.scroll?.(ev.deltaY, this.mods(e))) e.preventDefaultAction = true;
+    });
+    const move = (ev: PointerEvent): void => {
+      if (!this.current.tool.move) return;
+      const r = this.viewer.canvas.getBoundingClientRect();
+      this.current.tool.move(this.toImage(new OpenSeadragon.Point(ev.clientX - r.left, ev.clientY - r.top)));
+    };
+    this.viewer.canvas.addEventListener('pointermove', move);
+    this.unsub.push(() => this.viewer.canvas.removeEventListener('pointermove', move));
+  }
+
+  destroy(): void {
+    this.finishGesture();
+    for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
+    for (const u of this.unsub) u();
+  }
+}
