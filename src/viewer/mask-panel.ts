@@ -67,7 +67,7 @@ export class WsiMaskPanel extends LitElement {
         flex: 1;
       }
       a {
-        color: var(--wsi-panel-accent, #1a56c8);
+        color: #1a56c8;
       }
     `,
   ];

@@ -59,7 +59,7 @@ export const viewerStyles = css`
   }
   button:hover,
   button:focus-visible {
-    border-color: var(--wsi-viewer-color, #fff);
+    border-color: #fff;
   }
   .scalebar {
     position: absolute;

@@ -5,43 +5,8 @@
  * bar, a magnification readout, magnification presets and shortcuts; with
  * `annotate`, the annotation and painting tools (from the tool registry).
  * Its contract (attributes, properties, events, parts, CSS custom
- * properties) is in the JSDoc below, from which the build generates
- * dist/custom-elements.json; the README shows it.
- *
- * @tag wsi-viewer
- * @summary A whole-slide image viewer with annotation and painting tools.
- *
- * @attr {string} server - Base URL of the tiles-server (default: same origin). The server must list the page's origin in CORS_ORIGINS.
- * @attr {string} slide - Id of the slide to show (from GET /api/slides).
- * @attr {string} drawer - OpenSeadragon's drawer: auto (WebGL only on a real GPU), canvas or webgl.
- * @attr {string} view - Where to start: "x,y,zoom" (level-0 pixel at the centre, screen pixels per image pixel).
- * @attr {boolean} annotate - Show the annotation tools and layer, and the painting tools when the server keeps masks.
- * @attr {number} paint-min-magnification - The lowest magnification painting works at (default 10).
- *
- * @fires {CustomEvent<SlideOpenDetail>} wsi-slide-open - The slide is open: detail {slide, info}.
- * @fires {CustomEvent<SlideErrorDetail>} wsi-slide-error - The slide cannot be shown: detail {slide, code, message}.
- * @fires {CustomEvent<ViewChangeDetail>} wsi-view-change - The view moved (at most once a frame): detail {slide, view: {x, y, zoom}}.
- * @fires {CustomEvent<ClassChangeDetail>} wsi-class-change - The class for new objects and painting changed in the panel: detail {name}.
- * @fires {CustomEvent<AnnotationsImportedDetail>} wsi-annotations-imported - A file was imported from the panel: detail {imported}.
- *
- * @csspart canvas - The OpenSeadragon area (slide, overlays, navigator).
- * @csspart hud - The magnification readout and preset buttons.
- * @csspart scalebar - The scale bar.
- * @csspart panel - The annotation panel (with `annotate`).
- *
- * @cssprop [--wsi-viewer-background=#2b2d31] - Background behind the slide.
- * @cssprop [--wsi-viewer-color=#f1f1f1] - Text colour over the slide.
- * @cssprop [--wsi-viewer-font=13px/1.3 system-ui, sans-serif] - Font of the viewer.
- * @cssprop [--wsi-viewer-accent=#4c8bf5] - Focus ring.
- * @cssprop [--wsi-viewer-hud-background=rgba(0, 0, 0, 0.65)] - Background of the readout and buttons over the slide.
- * @cssprop [--wsi-viewer-scalebar-background=rgba(255, 255, 255, 0.85)] - Background of the scale bar.
- * @cssprop [--wsi-viewer-scalebar-color=#111] - Text and bar of the scale bar.
- * @cssprop [--wsi-viewer-error=#e5534b] - Border of error messages.
- * @cssprop [--wsi-panel-background=#f7f7f9] - Background of the side panel.
- * @cssprop [--wsi-panel-color=#1d1d1f] - Text colour of the side panel.
- * @cssprop [--wsi-panel-font=13px/1.35 system-ui, sans-serif] - Font of the side panel.
- * @cssprop [--wsi-panel-accent=#4c8bf5] - Border of the pressed tool or class button in the panel.
- * @cssprop [--wsi-panel-border=#d0d0d5] - Border between the slide and the panel.
+ * properties) is the JSDoc of the class below, from which the build
+ * generates dist/custom-elements.json; the README shows it.
  */
 import { LitElement, html, nothing, type PropertyValues } from 'lit';
 import type { ViewState } from '../core/deep-link.js';
@@ -79,6 +44,44 @@ function parseView(s: string | null | undefined): ViewState | null {
   return null;
 }
 
+/**
+ * A standalone whole-slide image viewer for embedding in lab portals.
+ *
+ * @tag wsi-viewer
+ * @summary A whole-slide image viewer with annotation and painting tools.
+ *
+ * @attr {string} server - Base URL of the tiles-server (default: same origin). The server must list the page's origin in CORS_ORIGINS.
+ * @attr {string} slide - Id of the slide to show (from GET /api/slides).
+ * @attr {string} drawer - OpenSeadragon's drawer: auto (WebGL only on a real GPU), canvas or webgl.
+ * @attr {string} view - Where to start: "x,y,zoom" (level-0 pixel at the centre, screen pixels per image pixel).
+ * @attr {boolean} annotate - Show the annotation tools and layer, and the painting tools when the server keeps masks.
+ * @attr {number} paint-min-magnification - The lowest magnification painting works at (default 10).
+ *
+ * @fires {CustomEvent<SlideOpenDetail>} wsi-slide-open - The slide is open: detail {slide, info}.
+ * @fires {CustomEvent<SlideErrorDetail>} wsi-slide-error - The slide cannot be shown: detail {slide, code, message}.
+ * @fires {CustomEvent<ViewChangeDetail>} wsi-view-change - The view moved (at most once a frame): detail {slide, view: {x, y, zoom}}.
+ * @fires {CustomEvent<ClassChangeDetail>} wsi-class-change - The class for new objects and painting changed in the panel: detail {name}.
+ * @fires {CustomEvent<AnnotationsImportedDetail>} wsi-annotations-imported - A file was imported from the panel: detail {imported}.
+ *
+ * @csspart canvas - The OpenSeadragon area (slide, overlays, navigator).
+ * @csspart hud - The magnification readout and preset buttons.
+ * @csspart scalebar - The scale bar.
+ * @csspart panel - The annotation panel (with `annotate`).
+ *
+ * @cssprop [--wsi-viewer-background=#2b2d31] - Background behind the slide.
+ * @cssprop [--wsi-viewer-color=#f1f1f1] - Text colour over the slide.
+ * @cssprop [--wsi-viewer-font=13px/1.3 system-ui, sans-serif] - Font of the viewer.
+ * @cssprop [--wsi-viewer-accent=#4c8bf5] - Focus ring.
+ * @cssprop [--wsi-viewer-hud-background=rgba(0, 0, 0, 0.65)] - Background of the readout and buttons over the slide.
+ * @cssprop [--wsi-viewer-scalebar-background=rgba(255, 255, 255, 0.85)] - Background of the scale bar.
+ * @cssprop [--wsi-viewer-scalebar-color=#111] - Text and bar of the scale bar.
+ * @cssprop [--wsi-viewer-error=#e5534b] - Border of error messages.
+ * @cssprop [--wsi-panel-background=#f7f7f9] - Background of the side panel.
+ * @cssprop [--wsi-panel-color=#1d1d1f] - Text colour of the side panel.
+ * @cssprop [--wsi-panel-font=13px/1.35 system-ui, sans-serif] - Font of the side panel.
+ * @cssprop [--wsi-panel-accent=#4c8bf5] - Border of the pressed tool or class button in the panel.
+ * @cssprop [--wsi-panel-border=#d0d0d5] - Border between the slide and the panel.
+ */
 export class WsiViewer extends LitElement {
   static override properties = {
     server: { type: String },
@@ -101,37 +104,21 @@ export class WsiViewer extends LitElement {
 
   static override styles = viewerStyles;
 
-  /** Base URL of the tiles-server ('' = same origin). */
   declare server: string;
-  /** Id of the slide shown. */
   declare slide: string;
-  /** OpenSeadragon's drawer: auto, canvas or webgl. */
   declare drawer: string;
-  /** Where to start: "x,y,zoom". */
   declare view: string;
-  /** Shows the annotation (and painting) tools. */
   declare annotate: boolean;
-  /** The lowest magnification painting works at. */
   declare paintMinMagnification: number;
-  /** @internal */
   declare info: SlideDetail | null;
-  /** @internal */
   declare layer: AnnotationLayer | null;
-  /** @internal */
   declare session: AnnotationSession | null;
-  /** @internal */
   declare host: ToolHost | null;
-  /** @internal */
   declare maskLayer: MaskLayer | null;
-  /** @internal */
   declare currentClass: string | null;
-  /** @internal */
   declare zoom: number;
-  /** @internal */
   declare error: string | null;
-  /** @internal */
   declare failedTiles: number;
-  /** @internal */
   declare showHelp: boolean;
 
   /** The drawer actually in use (after capability detection). */
@@ -375,10 +362,12 @@ export class WsiViewer extends LitElement {
     return this.osd.currentView();
   }
 
+  /** Moves the view to a centre (level-0 px) and zoom (screen px per image px); animated unless `immediately`. */
   goTo(view: ViewState, immediately = false): void {
     this.osd.goTo(view, immediately);
   }
 
+  /** Shows the whole slide. */
   fit(): void {
     this.osd.fit();
   }
