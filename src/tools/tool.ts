@@ -68,6 +68,8 @@ export interface ToolContext {
   /** Handles the layer should not draw (they are being moved and drawn by the tool). */
   hide(handles: Handle[]): void;
   newRecord(kind: AnnotationKind, geometry: Geometry): AnnotationRecord;
+  /** What the tool shows in its panel section (ToolSpec.panel) changed: the panel renders it again. */
+  panelChanged(): void;
   /** A message for the user in a panel section (the active tool's by default; null clears it). */
   notify(message: string | null, section?: ToolSection): void;
   /** This annotator's mask (null when the server keeps none). */

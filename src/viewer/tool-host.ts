@@ -103,6 +103,7 @@ export class ToolHost {
         properties: {},
         version: 0,
       }),
+      panelChanged: () => this.changes.emit(),
       notify: (message, where) => this.setMessage(where ?? section(), message),
       mask,
       paint: this.paint,
