@@ -13,3 +13,4 @@ import './brush-tool.js';
 import './flood-tool.js';
 import './paint-actions.js';
 import './edit-actions.js';
+import './count-points-tool.js';
