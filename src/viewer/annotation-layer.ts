@@ -13,6 +13,7 @@ import { rulerText } from '../tools/ruler-tool.js';
 import { drawHandles, paletteColours, type DrawStyle } from './draw-annotations.js';
 import { FrameScheduler } from './frame.js';
 import { LodTiles } from './lod-tiles.js';
+import { beginOverlayFrame, createOverlayCanvas } from './overlay-canvas.js';
 import { canvasTransform, readViewTransform, visibleImageBox, type CanvasTransform } from './view-transform.js';
 
 /** Above this many objects in view, draw the raster level of detail. */
@@ -45,10 +46,7 @@ export class AnnotationLayer {
     readonly session: AnnotationSession,
     private readonly mpp: number | null,
   ) {
-    this.canvas = document.createElement('canvas');
-    Object.assign(this.canvas.style, { position: 'absolute', left: '0', top: '0', width: '100%', height: '100%', pointerEvents: 'none' });
-    this.canvas.setAttribute('data-testid', 'annotation-canvas');
-    viewer.canvas.appendChild(this.canvas);
+    this.canvas = createOverlayCanvas(viewer, 'annotation-canvas');
     this.style = this.makeStyle();
     this.lod = new LodTiles(session.store, session.index, this.style);
     for (const name of ['update-viewport', 'resize', 'open']) {
@@ -108,20 +106,11 @@ export class AnnotationLayer {
 
   draw(): void {
     const t0 = performance.now();
-    const canvas = this.canvas;
-    const dpr = devicePixelRatio;
-    const w = Math.round(canvas.clientWidth * dpr);
-    const h = Math.round(canvas.clientHeight * dpr);
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-    }
-    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
-    ctx.clearRect(0, 0, w, h);
-    const vt = readViewTransform(this.viewer);
-    if (!vt || w === 0) return;
+    const frame = beginOverlayFrame(this.canvas, this.viewer);
+    if (!frame) return;
+    const { ctx, view: vt } = frame;
     const t = canvasTransform(vt);
-    const box = visibleImageBox(vt, w, h);
+    const box = visibleImageBox(vt, frame.width, frame.height);
     const { x0, y0, x1, y1 } = box;
     let lodBusy = false;
     if (this.visible) {

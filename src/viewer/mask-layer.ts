@@ -14,6 +14,7 @@ import type { TileGrid } from '../core/tile-grid.js';
 import type { MaskDisplay, MaskSession } from '../session/mask-session.js';
 import type { RenderRequest, RenderedTile } from '../../workers/protocol.js';
 import { FrameScheduler } from './frame.js';
+import { beginOverlayFrame, createOverlayCanvas } from './overlay-canvas.js';
 import { canvasTransform, forEachTileInBox, levelForScale, readViewTransform, tileOnCanvas, tilesInBox, visibleImageBox, type ViewTransform } from './view-transform.js';
 
 const MAX_BITMAPS = 96;
@@ -63,10 +64,7 @@ export class MaskLayer implements MaskDisplay {
     private readonly mask: MaskSession,
     palette: readonly AnnotationClass[],
   ) {
-    this.canvas = document.createElement('canvas');
-    Object.assign(this.canvas.style, { position: 'absolute', left: '0', top: '0', width: '100%', height: '100%', pointerEvents: 'none' });
-    this.canvas.setAttribute('data-testid', 'mask-canvas');
-    viewer.canvas.appendChild(this.canvas);
+    this.canvas = createOverlayCanvas(viewer, 'mask-canvas');
     this.setColours(paletteLut(palette));
     for (const name of ['update-viewport', 'resize', 'open']) {
       const h = (() => this.draw()) as unknown as OpenSeadragon.EventHandler<never>;
@@ -148,17 +146,9 @@ export class MaskLayer implements MaskDisplay {
   }
 
   draw(): void {
-    const canvas = this.canvas;
-    const w = Math.round(canvas.clientWidth * devicePixelRatio);
-    const h = Math.round(canvas.clientHeight * devicePixelRatio);
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-    }
-    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
-    ctx.clearRect(0, 0, w, h);
-    const vt = readViewTransform(this.viewer);
-    if (!vt || !this.visible || w === 0) return;
+    const frame = beginOverlayFrame(this.canvas, this.viewer);
+    if (!frame || !this.visible) return;
+    const { ctx, view: vt, width: w, height: h } = frame;
     const level = this.levelFor(vt.zoom);
     const grid = this.grid(level);
     const c = canvasTransform(vt);
