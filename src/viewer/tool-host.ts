@@ -9,26 +9,28 @@
 import OpenSeadragon from 'openseadragon';
 import { type AnnotationClass, type AnnotationKind, type Geometry } from '../core/annotation.js';
 import { Observers } from '../core/observers.js';
-import type { AnnotationRecord, Handle } from '../state/annotation-store.js';
+import { magnification } from '../core/scale.js';
+import type { AnnotationRecord } from '../state/annotation-store.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
 import { PaintSettings } from '../tools/paint-settings.js';
 import { outOfRange, toolSpecs, type ToolSection, type ToolSpec } from '../tools/registry.js';
 import type { ImagePoint, MaskEditing, Modifiers, Tool, ToolContext } from '../tools/tool.js';
+import type { AnnotationLayer } from './annotation-layer.js';
+import type { MaskLayer } from './mask-layer.js';
 import { imagePxPerScreenPx, readViewTransform, screenToImage, visibleImageBox, type ViewTransform } from './view-transform.js';
 
 export interface ToolHostOptions {
   mpp: number | null;
   /** Name of the current class. */
   currentClass(): string | null;
-  /** Magnification now (null when the slide has no calibration). */
-  magnification(): number | null;
+  /** The slide's objective power, stated or estimated from MPP (null: uncalibrated; every tool works at any zoom). */
+  objectivePower: number | null;
   /** The viewer's paint-min-magnification. */
   paintMinMagnification(): number;
-  /** The annotation overlay: redraws, hides handles being edited. */
-  redraw(): void;
-  hide(handles: Handle[]): void;
-  /** The mask display: resolves once these level-0 tiles are drawn (when in view). */
-  maskShown(keys: string[]): Promise<number>;
+  /** The annotation overlay: the tools' previews are drawn on it, objects they edit are hidden from it. */
+  layer: AnnotationLayer;
+  /** The mask's display (null without a mask): edits wait for their tiles to be drawn. */
+  maskLayer: MaskLayer | null;
 }
 
 export interface ActiveTool {
@@ -62,6 +64,7 @@ export class ToolHost {
     this.current = this.tools.get('select') ?? ([...this.tools.values()][0] as ActiveTool);
     this.listen();
     this.unsub.push(this.paint.onChange(() => this.changes.emit()));
+    opts.layer.overlay = (ctx, toScreen) => this.drawOverlays(ctx, toScreen);
   }
 
   private makeContext(mask: MaskEditing | null): ToolContext {
@@ -89,8 +92,8 @@ export class ToolHost {
       },
       palette: () => s.palette,
       commit: (edit, label) => s.store.apply(edit, 'local', label),
-      redraw: () => this.opts.redraw(),
-      hide: (hs) => this.opts.hide(hs),
+      redraw: () => this.opts.layer.redraw(),
+      hide: (hs) => this.opts.layer.setHidden(hs),
       newRecord: (kind: AnnotationKind, geometry: Geometry): AnnotationRecord => ({
         id: crypto.randomUUID(),
         kind,
@@ -107,7 +110,7 @@ export class ToolHost {
       notify: (message, where) => this.setMessage(where ?? section(), message),
       mask,
       paint: this.paint,
-      maskShown: (keys) => this.opts.maskShown(keys),
+      maskShown: (keys) => (this.opts.maskLayer ? this.opts.maskLayer.whenVisible(keys) : Promise.resolve(performance.now())),
     };
   }
 
@@ -137,7 +140,7 @@ export class ToolHost {
     this.current = next;
     this.viewer.canvas.style.cursor = next.spec.cursor;
     this.changes.emit();
-    this.opts.redraw();
+    this.opts.layer.redraw();
     return true;
   }
 
@@ -146,11 +149,17 @@ export class ToolHost {
     this.current.tool.finish?.();
   }
 
+  /** The magnification now (null when the slide has no calibration). */
+  magnification(): number | null {
+    const t = this.transform();
+    return t && this.opts.objectivePower ? magnification(this.opts.objectivePower, t.zoom) : null;
+  }
+
   /** Why a tool cannot be used now (its magnification range, then its own reason), or null. */
   unavailable(id = this.current.spec.id): string | null {
     const t = this.tools.get(id);
     if (!t) return null;
-    return outOfRange(t.spec, this.opts.magnification(), this.opts.paintMinMagnification()) ?? t.tool.unavailable?.() ?? null;
+    return outOfRange(t.spec, this.magnification(), this.opts.paintMinMagnification()) ?? t.tool.unavailable?.() ?? null;
   }
 
   message(section: ToolSection): string | null {
@@ -241,6 +250,7 @@ export class ToolHost {
 
   destroy(): void {
     this.finishGesture();
+    this.opts.layer.overlay = null;
     for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
     for (const u of this.unsub) u();
   }

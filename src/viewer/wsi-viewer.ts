@@ -249,13 +249,11 @@ export class WsiViewer extends LitElement {
     const host = new ToolHost(viewer, session, {
       mpp: info.mpp,
       currentClass: () => this.currentClass,
-      magnification: () => this.magnificationNow(),
+      objectivePower: effectiveObjective(info.objectivePower, info.mpp)?.power ?? null,
       paintMinMagnification: () => this.paintMinMagnification,
-      redraw: () => layer.redraw(),
-      hide: (hs) => layer.setHidden(hs),
-      maskShown: (keys) => (maskLayer ? maskLayer.whenVisible(keys) : Promise.resolve(performance.now())),
+      layer,
+      maskLayer,
     });
-    layer.overlay = (ctx, toScreen) => host.drawOverlays(ctx, toScreen);
     this.offSkipped =
       session.mask?.onReplaySkipped(({ tiles: n, label }) =>
         host.setMessage('paint', `${label}: ${n} tile${n === 1 ? '' : 's'} changed on the server since and ${n === 1 ? 'was' : 'were'} left as ${n === 1 ? 'it is' : 'they are'}.`),
