@@ -21,12 +21,12 @@ import { imagePxPerScreenPx, readViewTransform, screenToImage, visibleImageBox, 
 
 export interface ToolHostOptions {
   mpp: number | null;
-  /** Name of the current class. */
-  currentClass(): string | null;
+  /** Name of the class given to new objects and painted, to start with (the viewer keeps it across slides). */
+  currentClass: string | null;
   /** The slide's objective power, stated or estimated from MPP (null: uncalibrated; every tool works at any zoom). */
   objectivePower: number | null;
-  /** The viewer's paint-min-magnification. */
-  paintMinMagnification(): number;
+  /** The viewer's paint-min-magnification, to start with (setPaintMinMagnification follows the attribute). */
+  paintMinMagnification: number;
   /** The annotation overlay: the tools' previews are drawn on it, objects they edit are hidden from it. */
   layer: AnnotationLayer;
   /** The mask's display (null without a mask): edits wait for their tiles to be drawn. */
@@ -46,6 +46,9 @@ export class ToolHost {
   private readonly tools = new Map<string, ActiveTool>();
   private current: ActiveTool;
   private capturing = false;
+  /** Name of the class given to new objects and painted. */
+  private className: string | null;
+  private paintMin: number;
   private readonly messages = new Map<ToolSection, string | null>();
   private readonly changes = new Observers<void>();
   private readonly handlers: Array<[string, OpenSeadragon.EventHandler<never>]> = [];
@@ -56,6 +59,8 @@ export class ToolHost {
     private readonly session: AnnotationSession,
     private readonly opts: ToolHostOptions,
   ) {
+    this.className = opts.currentClass;
+    this.paintMin = opts.paintMinMagnification;
     this.context = this.makeContext(session.mask);
     for (const spec of toolSpecs()) {
       if (spec.section === 'paint' && !session.mask) continue;
@@ -85,11 +90,8 @@ export class ToolHost {
         return t ? visibleImageBox(t, c.clientWidth * t.dpr, c.clientHeight * t.dpr) : { x0: 0, y0: 0, x1: 0, y1: 0 };
       },
       mpp: () => this.opts.mpp,
-      currentClass: () => this.opts.currentClass(),
-      currentPaletteClass: (): AnnotationClass | undefined => {
-        const name = this.opts.currentClass();
-        return s.palette.find((c) => c.name === name);
-      },
+      currentClass: () => this.className,
+      currentPaletteClass: (): AnnotationClass | undefined => s.palette.find((c) => c.name === this.className),
       palette: () => s.palette,
       commit: (edit, label) => s.store.apply(edit, 'local', label),
       redraw: () => this.opts.layer.redraw(),
@@ -98,7 +100,7 @@ export class ToolHost {
         id: crypto.randomUUID(),
         kind,
         geometry,
-        classification: kind === 'ruler' ? null : this.opts.currentClass(),
+        classification: kind === 'ruler' ? null : this.className,
         name: null,
         note: null,
         locked: false,
@@ -114,7 +116,19 @@ export class ToolHost {
     };
   }
 
-  /** Tells `fn` when the active tool, a message or a painting choice changed. */
+  setPaintMinMagnification(mag: number): void {
+    if (mag === this.paintMin) return;
+    this.paintMin = mag;
+    this.changes.emit();
+  }
+
+  setCurrentClass(name: string | null): void {
+    if (name === this.className) return;
+    this.className = name;
+    this.changes.emit();
+  }
+
+  /** Tells `fn` when the active tool, the class, a message or a painting choice changed. */
   onChange(fn: () => void): () => void {
     return this.changes.add(fn);
   }
@@ -159,7 +173,7 @@ export class ToolHost {
   unavailable(id = this.current.spec.id): string | null {
     const t = this.tools.get(id);
     if (!t) return null;
-    return outOfRange(t.spec, this.magnification(), this.opts.paintMinMagnification()) ?? t.tool.unavailable?.() ?? null;
+    return outOfRange(t.spec, this.magnification(), this.paintMin) ?? t.tool.unavailable?.() ?? null;
   }
 
   message(section: ToolSection): string | null {

@@ -146,9 +146,7 @@ export class WsiViewer extends LitElement {
       return v.host?.context ?? null;
     },
     finishGesture: () => v.host?.finishGesture(),
-    setClass: (name) => {
-      v.currentClass = name;
-    },
+    setClass: (name) => v.setClass(name),
     fit: () => v.fit(),
     setMagnification: (mag) => v.setMagnification(mag),
     toggleHelp: () => {
@@ -222,8 +220,14 @@ export class WsiViewer extends LitElement {
   };
 
   private readonly onClassChange = (e: CustomEvent<{ name: string }>): void => {
-    this.currentClass = e.detail.name;
+    this.setClass(e.detail.name);
   };
+
+  /** The class given to new objects and painted: kept here across slides, and in the tool host of the open one. */
+  private setClass(name: string): void {
+    this.currentClass = name;
+    this.host?.setCurrentClass(name);
+  }
 
   /** Commits whatever the active tool has in progress. */
   finishGesture(): void {
@@ -248,9 +252,9 @@ export class WsiViewer extends LitElement {
     const layer = new AnnotationLayer(viewer, session, info.mpp);
     const host = new ToolHost(viewer, session, {
       mpp: info.mpp,
-      currentClass: () => this.currentClass,
+      currentClass: this.currentClass,
       objectivePower: effectiveObjective(info.objectivePower, info.mpp)?.power ?? null,
-      paintMinMagnification: () => this.paintMinMagnification,
+      paintMinMagnification: this.paintMinMagnification,
       layer,
       maskLayer,
     });
@@ -302,6 +306,7 @@ export class WsiViewer extends LitElement {
   }
 
   protected override updated(changed: PropertyValues<this>): void {
+    if (changed.has('paintMinMagnification')) this.host?.setPaintMinMagnification(this.paintMinMagnification);
     if (changed.has('slide') || changed.has('server') || changed.has('drawer')) void this.openSlide();
     else if (changed.has('annotate') && this.osd.viewer) void (this.annotate ? this.startAnnotations() : this.stopAnnotations());
   }
