@@ -1,6 +1,7 @@
 import js from '@eslint/js';
 import globals from 'globals';
 import tseslint from 'typescript-eslint';
+import layers from './eslint-rules/layers.js';
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'build/', 'dist/', 'data/', '.bench-cache/', 'tests/.generated/', 'tests/probe.mts'] },
@@ -16,23 +17,9 @@ export default tseslint.config(
     },
   },
   {
-    // dependencies point inward: core is pure and imported by everyone
-    files: ['src/core/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['../ui/*', '../viewer/*', '../api/*', '**/tiles-server/**', 'lit', 'openseadragon'] }],
-    },
-  },
-  {
-    files: ['tiles-server/**/*.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['**/src/ui/**', '**/src/viewer/**', '**/src/api/**', 'lit', 'openseadragon'] }],
-    },
-  },
-  {
-    files: ['src/**/*.ts'],
-    ignores: ['src/ui/**', 'src/main.ts'],
-    rules: {
-      'no-restricted-imports': ['error', { patterns: ['../ui/*', '**/ui/**'] }],
-    },
+    // dependencies point inward: the whole layer matrix is in eslint-rules/layers.js
+    files: ['src/**/*.ts', 'workers/**/*.ts', 'tiles-server/**/*.ts'],
+    plugins: { layers },
+    rules: { 'layers/direction': ['error', { root: import.meta.dirname }] },
   },
 );

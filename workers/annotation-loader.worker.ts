@@ -1,12 +1,15 @@
 /** Web Worker: fetches annotation pages and packs them (JSON parsing off the main thread). */
 import * as Comlink from 'comlink';
-import { packPage, type PackedPage } from './annotation-pages.js';
+import { packPage } from '../src/core/annotation-pages.js';
+import type { AnnotationLoaderApi } from './protocol.js';
 
-Comlink.expose({
-  async load(url: string): Promise<PackedPage> {
+const api: AnnotationLoaderApi = {
+  async load(url) {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
     const p = packPage(await res.json());
     return Comlink.transfer(p, [p.types.buffer, p.coords.buffer, p.coordAt.buffer, p.parts.buffer, p.partAt.buffer]);
   },
-});
+};
+
+Comlink.expose(api);

@@ -1,10 +1,13 @@
 /** Web Worker: Flatbush builds off the main thread (comlink, buffers transferred). */
 import * as Comlink from 'comlink';
-import { build } from './index-builder.js';
+import { buildIndexBuffer } from '../src/core/index-buffer.js';
+import type { IndexBuilderApi } from './protocol.js';
 
-Comlink.expose({
-  build(boxes: Float64Array): ArrayBuffer {
-    const buf = build(boxes);
+const api: IndexBuilderApi = {
+  async build(boxes) {
+    const buf = buildIndexBuffer(boxes);
     return Comlink.transfer(buf, [buf]);
   },
-});
+};
+
+Comlink.expose(api);

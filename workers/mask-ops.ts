@@ -9,48 +9,10 @@
 import { Unzlib, zlibSync } from 'fflate';
 import { flatBounds } from '../src/core/flat-geometry.js';
 import { downsample2 } from '../src/core/mask/downsample.js';
-import { MASK_TILE, MASK_TILE_PIXELS, parseTileKey, tileKey } from '../src/core/mask/mask-grid.js';
+import { MASK_TILE, MASK_TILE_PIXELS, tileKey } from '../src/core/mask/mask-grid.js';
 import { polygonSpans, strokeSpans, type PixelBox } from '../src/core/mask/raster.js';
 import { decodeTileInto, encodeTile, isUniform, tilesEqual, type EncodedTile } from '../src/core/mask/rle.js';
-
-export interface TileIn {
-  key: string;
-  /** null: the tile does not exist yet (all unlabelled). */
-  tile: EncodedTile | null;
-}
-
-export interface PaintJob {
-  kind: 'stroke' | 'polygons' | 'flood';
-  /** Class id to write (0 erases). */
-  value: number;
-  /** Current content of every tile the job may touch. */
-  tiles: TileIn[];
-  /** Level-0 pixels the job may change (the slide, or less). */
-  bounds: PixelBox;
-  stroke?: { path: Float64Array; radius: number };
-  /** Polygons to fill, each a list of flat rings (even-odd within a polygon). */
-  polygons?: Float64Array[][];
-  /** Paint only inside the union of these polygons (ROIs). */
-  clip?: Float64Array[][];
-  /** Fill the 4-connected region of equal value around (x, y) inside `bounds`. */
-  flood?: { x: number; y: number };
-  /** Colour these changed tiles for display right away (the worker wrapper makes bitmaps of them). */
-  render?: { lut: Uint32Array; outline: boolean; keys: string[] };
-}
-
-export interface TileOut {
-  key: string;
-  tile: EncodedTile;
-}
-
-export interface PaintResult {
-  /** Tiles whose content changed. */
-  changed: TileOut[];
-  /** Pixels written with a different value than they had. */
-  pixels: number;
-  /** Why nothing was painted, when that is the outcome. */
-  refused?: string;
-}
+import type { PackedTile, PaintJob, PaintResult, TileIn, TileOut } from './protocol.js';
 
 /** Dense working copies of the tiles a job touches. */
 class TileSet {
@@ -364,13 +326,6 @@ export function decompressTile(bytes: Uint8Array): EncodedTile {
   return encodeTile(dense);
 }
 
-export interface PackedTile {
-  tx: number;
-  ty: number;
-  version: number;
-  tile: EncodedTile;
-}
-
 /** Reads the server's tile pack (`WSIM`, count, then tx, ty, version, length, bytes per tile; little-endian). */
 export function readPack(buf: ArrayBuffer): PackedTile[] {
   const v = new DataView(buf);
@@ -393,4 +348,3 @@ export function readPack(buf: ArrayBuffer): PackedTile[] {
   return out;
 }
 
-export { parseTileKey };

@@ -2,8 +2,8 @@
 import * as Comlink from 'comlink';
 import { MASK_TILE } from '../src/core/mask/mask-grid.js';
 import { isUniform, type EncodedTile } from '../src/core/mask/rle.js';
-import type { PixelBox } from '../src/core/mask/raster.js';
-import { colourTile, compressEncoded, paint, readPack, reduceTiles, type PackedTile, type PaintJob, type PaintResult } from './mask-ops.js';
+import { colourTile, compressEncoded, paint, readPack, reduceTiles } from './mask-ops.js';
+import type { MaskWorkerApi, RenderedTile } from './protocol.js';
 
 function buffersOf(t: EncodedTile): ArrayBuffer[] {
   return isUniform(t) ? [] : [t.rle.buffer as ArrayBuffer];
@@ -14,14 +14,8 @@ async function bitmap(tile: EncodedTile, lut: Uint32Array, outline: boolean): Pr
   return createImageBitmap(new ImageData(new Uint8ClampedArray(px.buffer as ArrayBuffer), MASK_TILE, MASK_TILE));
 }
 
-export interface RenderedTile {
-  key: string;
-  bitmap: ImageBitmap;
-}
-
-const api = {
-  /** One edit; with `job.render`, also the bitmaps of the changed tiles on screen (saves a round trip). */
-  async paint(job: PaintJob, slide: PixelBox): Promise<PaintResult & { bitmaps: RenderedTile[] }> {
+const api: MaskWorkerApi = {
+  async paint(job, slide) {
     const r = paint(job, slide);
     const bitmaps: RenderedTile[] = [];
     const want = job.render ? new Set(job.render.keys) : null;
@@ -30,26 +24,24 @@ const api = {
     }
     return Comlink.transfer({ ...r, bitmaps }, [...r.changed.flatMap((c) => buffersOf(c.tile)), ...bitmaps.map((b) => b.bitmap)]);
   },
-  reduce(children: Array<EncodedTile | null>): EncodedTile {
+  async reduce(children) {
     const t = reduceTiles(children);
     return Comlink.transfer(t, buffersOf(t));
   },
-  async render(tile: EncodedTile, lut: Uint32Array, outline: boolean): Promise<ImageBitmap> {
+  async render(tile, lut, outline) {
     const b = await bitmap(tile, lut, outline);
     return Comlink.transfer(b, [b]);
   },
-  async readPack(url: string): Promise<PackedTile[]> {
+  async readPack(url) {
     const res = await fetch(url);
     if (!res.ok) throw new Error(`the mask could not be loaded (${res.status})`);
     const tiles = readPack(await res.arrayBuffer());
     return Comlink.transfer(tiles, tiles.flatMap((t) => buffersOf(t.tile)));
   },
-  compress(tile: EncodedTile): Uint8Array {
+  async compress(tile) {
     const c = compressEncoded(tile);
     return Comlink.transfer(c, [c.buffer as ArrayBuffer]);
   },
 };
-
-export type MaskWorkerApi = typeof api;
 
 Comlink.expose(api);

@@ -51,6 +51,16 @@ export interface AnnotationClass {
   hotkey: string | null;
 }
 
+/**
+ * The mask class id of a palette entry: the server's registry gives every
+ * class an id (1–255) that it keeps for good; the built-in defaults have
+ * none, so they cannot be painted until the server's palette has loaded.
+ */
+export function maskClassId(c: AnnotationClass | undefined): number | null {
+  const id = (c as (AnnotationClass & { id?: number }) | undefined)?.id;
+  return typeof id === 'number' && id > 0 && id < 256 ? id : null;
+}
+
 export const DEFAULT_CLASSES: AnnotationClass[] = [
   { name: 'Tumour', color: '#c8102e', hotkey: 't' },
   { name: 'Stroma', color: '#f28e2b', hotkey: 's' },

@@ -1,7 +1,9 @@
 /**
  * Tile math in one place: DZI levels, tile bounds, the last partial tile and
  * the mapping between requested downsamples and stored pyramid levels.
- * Every function is pure; tests/unit/tile-grid.test.ts holds the tables.
+ * The server's regions, the client's mask grid and its level-of-detail tiles
+ * all use it. Every function is pure; tests/unit/tile-grid.test.ts holds the
+ * tables.
  *
  * Coordinate spaces: `*L0` values are level-0 image pixels, `*Lvl` values are
  * pixels of the level in question.
@@ -77,12 +79,26 @@ export function tileRect(grid: TileGrid, col: number, row: number, overlap = 0):
   return { x: x0, y: y0, width: x1 - x0, height: y1 - y0 };
 }
 
-/** Range of tiles (inclusive) that cover a rectangle in level pixels. */
+/**
+ * A grid with no last tile, for overlays whose content may reach past the
+ * image (annotations drawn outside it): tiles of `tileSize` from 0 on.
+ */
+export function unboundedGrid(tileSize: number): TileGrid {
+  return makeGrid(Infinity, Infinity, tileSize);
+}
+
+/**
+ * Range of tiles (inclusive) that cover a rectangle in level pixels: every
+ * tile the half-open area [x, x+width) × [y, y+height) overlaps, clipped to
+ * the grid. Works for whole-pixel rectangles (a request region) and for
+ * real-valued ones (the part of the image a view shows); an empty result has
+ * col1 < col0 or row1 < row0.
+ */
 export function tilesCovering(grid: TileGrid, rect: Rect): { col0: number; row0: number; col1: number; row1: number } {
   const col0 = Math.max(0, Math.floor(rect.x / grid.tileWidth));
   const row0 = Math.max(0, Math.floor(rect.y / grid.tileHeight));
-  const col1 = Math.min(grid.cols - 1, Math.floor((rect.x + rect.width - 1) / grid.tileWidth));
-  const row1 = Math.min(grid.rows - 1, Math.floor((rect.y + rect.height - 1) / grid.tileHeight));
+  const col1 = Math.min(grid.cols - 1, Math.ceil((rect.x + rect.width) / grid.tileWidth) - 1);
+  const row1 = Math.min(grid.rows - 1, Math.ceil((rect.y + rect.height) / grid.tileHeight) - 1);
   return { col0, row0, col1, row1 };
 }
 

@@ -71,7 +71,12 @@ export class MaskStore {
     return this.tiles.keys();
   }
 
-  /** Writes tiles and tells the observers. Unchanged tiles are left out of the change. */
+  /**
+   * Writes tiles and tells the observers. Every write is in the change, even
+   * one that leaves a tile as it was: edits come from the mask worker, which
+   * returns only the tiles whose content changed, so this store does not
+   * compare them again.
+   */
   apply(writes: MaskTileWrite[], origin: Origin, label: string): MaskChange {
     const change: MaskChange = { origin, label, tiles: [] };
     for (const w of writes) {

@@ -7,19 +7,11 @@
  * million boxes never block the page.
  */
 import Flatbush from 'flatbush';
+import { buildIndexBuffer } from '../core/index-buffer.js';
 import type { AnnotationStore, ChangeSet, Handle } from './annotation-store.js';
 
 /** Builds a Flatbush over boxes (4 numbers each) and returns its buffer. */
 export type IndexBuilder = (boxes: Float64Array) => Promise<ArrayBuffer>;
-
-export function buildIndexBuffer(boxes: Float64Array): ArrayBuffer {
-  const n = boxes.length / 4;
-  const index = new Flatbush(Math.max(1, n));
-  for (let i = 0; i < n; i++) index.add(boxes[i * 4] as number, boxes[i * 4 + 1] as number, boxes[i * 4 + 2] as number, boxes[i * 4 + 3] as number);
-  if (n === 0) index.add(0, 0, 0, 0);
-  index.finish();
-  return index.data as ArrayBuffer;
-}
 
 export const localBuilder: IndexBuilder = (boxes) => Promise.resolve(buildIndexBuffer(boxes));
 

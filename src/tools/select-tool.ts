@@ -10,14 +10,13 @@ import { unflatten } from '../core/flat-geometry.js';
 import type { Handle } from '../state/annotation-store.js';
 import { hitTest, nearestVertex } from '../state/hit-test.js';
 import { deleteVertex, insertVertex, moveVertex, translate } from './geometry-ops.js';
-import type { ImagePoint, Modifiers, Tool, ToolContext, ToolId } from './tool.js';
+import { registerTool } from './registry.js';
+import { deleteSelected, selectedHandles } from './selection-edits.js';
+import type { ImagePoint, Modifiers, Tool, ToolContext } from './tool.js';
 
 type Drag = { kind: 'move'; start: ImagePoint; now: ImagePoint; handles: Handle[] } | { kind: 'vertex'; handle: Handle; vertex: number; now: ImagePoint };
 
 export class SelectTool implements Tool {
-  readonly id: ToolId = 'select';
-  readonly label = 'Select';
-  readonly cursor = 'default';
   private drag_: Drag | null = null;
 
   constructor(private readonly ctx: ToolContext) {}
@@ -27,10 +26,7 @@ export class SelectTool implements Tool {
   }
 
   private selectedHandles(): Handle[] {
-    return this.ctx.selection
-      .list()
-      .map((id) => this.ctx.store.handleOf(id))
-      .filter((h): h is Handle => h !== undefined);
+    return selectedHandles(this.ctx);
   }
 
   press(p: ImagePoint): boolean {
@@ -124,12 +120,7 @@ export class SelectTool implements Tool {
       this.ctx.redraw();
       return true;
     }
-    if (e.key === 'Delete' || e.key === 'Backspace') {
-      const hs = this.selectedHandles().filter((h) => !this.ctx.store.lockedOf(h));
-      if (hs.length === 0) return false;
-      this.ctx.commit({ delete: hs.map((h) => this.ctx.store.idOf(h)) }, hs.length > 1 ? `Delete ${hs.length} objects` : 'Delete');
-      return true;
-    }
+    if (e.key === 'Delete' || e.key === 'Backspace') return deleteSelected(this.ctx);
     return false;
   }
 
@@ -176,3 +167,17 @@ function drawSelected(ctx: CanvasRenderingContext2D, g: Geometry, toScreen: (x: 
   }
   ctx.restore();
 }
+
+registerTool({
+  id: 'select',
+  label: 'Select',
+  icon: '↖',
+  key: 'v',
+  cursor: 'default',
+  section: 'annotate',
+  help: [
+    ['Del', 'delete the selection'],
+    ['Esc', 'clear the selection'],
+  ],
+  create: (ctx) => new SelectTool(ctx),
+});

@@ -4,10 +4,10 @@
  * returns to the same place.
  */
 import { LitElement, css, html, nothing } from 'lit';
-import { listSlides, thumbnailUrl, type SlideSummary } from '../api/slides.js';
+import { listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
 import '../viewer/wsi-viewer.js';
-import type { ViewChangeDetail } from '../viewer/wsi-viewer.js';
+import type { ViewChangeDetail } from '../viewer/viewer-events.js';
 
 function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;

@@ -1,84 +1,64 @@
 /**
- * <wsi-annotation-panel>: tools, class palette, display options, the
- * selected object's details, save status and conflicts, import and export.
- * It drives an AnnotationLayer and reads an AnnotationSession; the viewer
- * passes both in.
+ * <wsi-annotation-panel>: tools (from the tool registry), class palette,
+ * display options, the selected object's details, save status and
+ * conflicts, import and export. The viewer passes in the session, the
+ * layer and the tool host; the panel re-renders when they change (an
+ * ObserveController) and sends the class choice and imports up as events.
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { GeomType, flatArea } from '../core/flat-geometry.js';
 import { formatLength } from '../core/scale.js';
-import type { SyncState } from '../services/sync.js';
-import type { ToolId } from '../tools/tool.js';
+import type { AnnotationSession } from '../session/annotation-session.js';
+import { classifySelected, deleteSelected, subtractSelected, toggleLockSelected, unionSelected } from '../tools/selection-edits.js';
 import type { AnnotationLayer } from './annotation-layer.js';
-import type { AnnotationSession, LoadProgress } from './annotation-session.js';
+import { ObserveController } from './observe-controller.js';
 import { panelStyles } from './panel-styles.js';
+import { syncStatusClass, syncStatusText } from './sync-status.js';
+import { toolButtons, toolStatus } from './tool-buttons.js';
+import type { ToolHost } from './tool-host.js';
+import { fire } from './viewer-events.js';
 
-const TOOLS: Array<{ id: ToolId; label: string; key: string }> = [
-  { id: 'select', label: 'Select', key: 'v' },
-  { id: 'polygon', label: 'Polygon', key: 'p' },
-  { id: 'freehand', label: 'Freehand', key: 'f' },
-  { id: 'rectangle', label: 'Rectangle', key: 'r' },
-  { id: 'ellipse', label: 'Ellipse', key: 'e' },
-  { id: 'point', label: 'Point', key: 'k' },
-  { id: 'ruler', label: 'Ruler', key: 'm' },
-];
-
-export function toolForKey(key: string): ToolId | null {
-  return TOOLS.find((t) => t.key === key)?.id ?? null;
-}
-
-function statusText(s: SyncState): string {
-  switch (s.status) {
-    case 'saved':
-      return 'All changes saved';
-    case 'saving':
-      return `Saving ${s.queued} change${s.queued === 1 ? '' : 's'}…`;
-    case 'offline':
-      return `Offline — ${s.queued} change${s.queued === 1 ? '' : 's'} queued`;
-    case 'retrying':
-      return `Server error — retrying (${s.queued} queued)`;
-    case 'conflict':
-      return 'Conflict — choose a version';
-    default:
-      return `Not saved — ${s.message ?? 'error'}`;
-  }
-}
+const ANNOTATION_STATUS = {
+  saved: 'All changes saved',
+  saving: (n: number) => `Saving ${n} change${n === 1 ? '' : 's'}…`,
+  edit: 'change',
+  conflict: 'Conflict',
+  failed: 'Not saved',
+};
 
 export class WsiAnnotationPanel extends LitElement {
   static override properties = {
     layer: { attribute: false },
     session: { attribute: false },
+    host: { attribute: false },
     mpp: { attribute: false },
     currentClass: { attribute: false },
-    tool: { attribute: false },
-    sync: { state: true },
-    progress: { state: true },
-    tick: { state: true },
     importStatus: { state: true },
   };
 
   declare layer: AnnotationLayer | null;
   declare session: AnnotationSession | null;
+  declare host: ToolHost | null;
   declare mpp: number | null;
   declare currentClass: string | null;
-  declare tool: ToolId;
-  declare sync: SyncState | null;
-  declare progress: LoadProgress | null;
-  declare tick: number;
   declare importStatus: string | null;
-  private unsub: Array<() => void> = [];
 
   constructor() {
     super();
     this.layer = null;
     this.session = null;
+    this.host = null;
     this.mpp = null;
     this.currentClass = 'Tumour';
-    this.tool = 'select';
-    this.sync = null;
-    this.progress = null;
-    this.tick = 0;
     this.importStatus = null;
+    new ObserveController(this, () => this.session, (s, changed) => [
+      s.sync.onChange(changed),
+      s.onProgress(changed),
+      s.selection.onChange(changed),
+      s.undo.onChange(changed),
+      s.store.observe(changed),
+    ]);
+    new ObserveController(this, () => this.host, (h, changed) => [h.onChange(changed)]);
   }
 
   static override styles = [
@@ -91,48 +71,19 @@ export class WsiAnnotationPanel extends LitElement {
       width: 250px;
       padding: 10px;
       box-sizing: border-box;
-      background: #f7f7f9;
-      color: #1d1d1f;
-      font: 13px/1.35 system-ui, sans-serif;
+      background: var(--wsi-panel-background, #f7f7f9);
+      color: var(--wsi-panel-color, #1d1d1f);
+      font: var(--wsi-panel-font, 13px/1.35 system-ui, sans-serif);
       overflow: auto;
-      border-left: 1px solid #d0d0d5;
+      border-left: 1px solid var(--wsi-panel-border, #d0d0d5);
     }
     `,
   ];
 
-  protected override updated(changed: Map<string, unknown>): void {
-    if (changed.has('session') || changed.has('layer')) this.subscribe();
-  }
-
-  private subscribe(): void {
-    for (const u of this.unsub) u();
-    this.unsub = [];
-    const s = this.session;
-    if (!s) return;
-    const bump = (): void => {
-      this.tick++;
-    };
-    this.unsub.push(s.sync.onChange((st) => (this.sync = st)));
-    this.unsub.push(s.onProgress((p) => (this.progress = { ...p })));
-    this.unsub.push(s.selection.onChange(bump));
-    this.unsub.push(s.undo.onChange(bump));
-    this.unsub.push(s.store.observe(bump));
-  }
-
-  override disconnectedCallback(): void {
-    for (const u of this.unsub) u();
-    this.unsub = [];
-    super.disconnectedCallback();
-  }
-
-  setTool(id: ToolId): void {
-    this.layer?.setTool(id);
-  }
-
   private pickClass(name: string): void {
     this.currentClass = name;
-    this.layer?.classify(name);
-    this.dispatchEvent(new CustomEvent('wsi-class-change', { detail: name, bubbles: true, composed: true }));
+    if (this.session) classifySelected(this.session, name);
+    fire(this, 'wsi-class-change', { name });
   }
 
   private selectedRecord() {
@@ -170,7 +121,7 @@ export class WsiAnnotationPanel extends LitElement {
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.`;
       // show them: reload the annotations
-      this.dispatchEvent(new CustomEvent('wsi-annotations-imported', { bubbles: true, composed: true }));
+      fire(this, 'wsi-annotations-imported', { imported: Number(r.body['imported'] ?? 0) });
     } catch (err) {
       this.importStatus = `Not imported: ${(err as Error).message}`;
     }
@@ -205,7 +156,7 @@ export class WsiAnnotationPanel extends LitElement {
   }
 
   private renderConflict(): unknown {
-    const c = this.sync?.conflict;
+    const c = this.session?.sync.snapshot.conflict;
     if (!c) return nothing;
     const cur = c.current;
     const summary = (o: Record<string, unknown> | null): string =>
@@ -228,33 +179,28 @@ export class WsiAnnotationPanel extends LitElement {
 
   protected override render(): unknown {
     const s = this.session;
-    const st = this.sync;
+    const st = s?.sync.snapshot ?? null;
+    const progress = s?.progress ?? null;
     const undo = s?.undo;
-    const cls = st?.status === 'saved' ? '' : st?.status === 'saving' ? 'warn' : 'bad';
+    const edit = s ? { store: s.store, selection: s.selection } : null;
     return html`
-      ${st ? html`<div class="status ${cls}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${statusText(st)}</div>` : nothing}
+      ${st ? html`<div class="status ${syncStatusClass(st)}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, ANNOTATION_STATUS)}</div>` : nothing}
       ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
       ${this.renderConflict()}
-      ${this.progress && !this.progress.done
-        ? html`<div data-testid="load-progress">Loading annotations ${this.progress.loaded.toLocaleString()} / ${this.progress.total.toLocaleString()}</div>`
+      ${progress && !progress.done
+        ? html`<div data-testid="load-progress">Loading annotations ${progress.loaded.toLocaleString()} / ${progress.total.toLocaleString()}</div>`
         : nothing}
-      ${this.progress?.error ? html`<div class="status bad">${this.progress.error}</div>` : nothing}
+      ${progress?.error ? html`<div class="status bad">${progress.error}</div>` : nothing}
       <h3>Tools</h3>
-      <div class="grid">
-        ${TOOLS.map(
-          (t) =>
-            html`<button data-testid=${`tool-${t.id}`} aria-pressed=${this.tool === t.id ? 'true' : 'false'} title=${`${t.label} (${t.key})`} @click=${() => this.setTool(t.id)}>
-              ${t.label}<kbd>${t.key}</kbd>
-            </button>`,
-        )}
-      </div>
+      <div class="grid">${toolButtons(this.host, 'annotate')}</div>
+      ${toolStatus(this.host, 'annotate')}
       <div class="grid">
         <button data-testid="undo" ?disabled=${!undo?.canUndo} title=${`Undo ${undo?.undoLabel ?? ''} (Ctrl+Z)`} @click=${() => undo?.undo()}>Undo</button>
         <button data-testid="redo" ?disabled=${!undo?.canRedo} title=${`Redo ${undo?.redoLabel ?? ''} (Ctrl+Shift+Z)`} @click=${() => undo?.redo()}>Redo</button>
-        <button data-testid="union" title="Merge the selected regions (u)" @click=${() => this.layer?.union()}>Union</button>
-        <button data-testid="subtract" title="Cut the other selected regions out of the first (U)" @click=${() => this.layer?.subtract()}>Subtract</button>
-        <button data-testid="lock" title="Lock or unlock the selection (L)" @click=${() => this.layer?.toggleLock()}>Lock</button>
-        <button data-testid="delete" title="Delete the selection (Del)" @click=${() => this.layer?.deleteSelected()}>Delete</button>
+        <button data-testid="union" title="Merge the selected regions (u)" @click=${() => edit && unionSelected(edit)}>Union</button>
+        <button data-testid="subtract" title="Cut the other selected regions out of the first (U)" @click=${() => edit && subtractSelected(edit)}>Subtract</button>
+        <button data-testid="lock" title="Lock or unlock the selection (L)" @click=${() => edit && toggleLockSelected(edit)}>Lock</button>
+        <button data-testid="delete" title="Delete the selection (Del)" @click=${() => edit && deleteSelected(edit)}>Delete</button>
       </div>
       <slot name="mask"></slot>
       <h3>Classes</h3>
@@ -304,3 +250,9 @@ export class WsiAnnotationPanel extends LitElement {
 }
 
 if (!customElements.get('wsi-annotation-panel')) customElements.define('wsi-annotation-panel', WsiAnnotationPanel);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    'wsi-annotation-panel': WsiAnnotationPanel;
+  }
+}

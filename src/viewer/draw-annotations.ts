@@ -6,13 +6,10 @@
  */
 import { GeomType, forEachRing } from '../core/flat-geometry.js';
 import type { AnnotationStore, Handle } from '../state/annotation-store.js';
+import type { CanvasTransform } from './view-transform.js';
 
-/** canvas = origin + image × scale */
-export interface Transform {
-  ox: number;
-  oy: number;
-  scale: number;
-}
+/** canvas = origin + image × scale (see view-transform.ts) */
+export type Transform = CanvasTransform;
 
 export interface DrawStyle {
   /** Colour of each class index (store.classes()), and of unclassified objects. */

@@ -7,9 +7,11 @@
  * million objects costs one drawing of each. While a tile renders, its
  * parent stands in.
  */
+import { unboundedGrid, type TileGrid } from '../core/tile-grid.js';
 import type { AnnotationStore, ChangeSet, Handle } from '../state/annotation-store.js';
 import type { SpatialIndex } from '../state/spatial-index.js';
 import { drawHandles, type DrawStyle } from './draw-annotations.js';
+import { forEachTileInBox, levelForScale, tileOnCanvas, type CanvasTransform, type ImageBox } from './view-transform.js';
 
 const TILE = 256;
 const MAX_TILES = 160;
@@ -42,16 +44,18 @@ function makeCanvas(): OffscreenCanvas | HTMLCanvasElement {
   return c;
 }
 
-export interface ImageView {
-  /** Visible image rectangle (level-0 px). */
-  x0: number;
-  y0: number;
-  x1: number;
-  y1: number;
-  /** Canvas px per image px, and canvas position of image (0, 0). */
-  scale: number;
-  ox: number;
-  oy: number;
+/** The tiles of a level in level-0 pixels: 256 px of the level, 256 × 2^level level-0 px; no last tile (annotations may lie past the image). */
+const GRIDS: TileGrid[] = [];
+function gridAt(level: number): TileGrid {
+  return (GRIDS[level] ??= unboundedGrid(TILE * 2 ** level));
+}
+
+/** Level-0 bounds of a tile: [x0, x1] × [y0, y1]. */
+function tileBox(t: Tile): [number, number, number, number] {
+  const g = gridAt(t.level);
+  const x0 = t.tx * g.tileWidth;
+  const y0 = t.ty * g.tileHeight;
+  return [x0, y0, x0 + g.tileWidth, y0 + g.tileHeight];
 }
 
 export class LodTiles {
@@ -118,10 +122,8 @@ export class LodTiles {
   private invalidateBoxes(boxes: Array<[number, number, number, number]>): void {
     if (boxes.length === 0) return;
     for (const t of this.tiles.values()) {
-      const span = TILE * 2 ** t.level;
-      const tx0 = t.tx * span;
-      const ty0 = t.ty * span;
-      if (boxes.some(([x0, y0, x1, y1]) => x1 >= tx0 && x0 <= tx0 + span && y1 >= ty0 && y0 <= ty0 + span)) {
+      const [tx0, ty0, tx1, ty1] = tileBox(t);
+      if (boxes.some(([x0, y0, x1, y1]) => x1 >= tx0 && x0 <= tx1 && y1 >= ty0 && y0 <= ty1)) {
         t.fresh = false;
         t.work = null;
         t.appends = null;
@@ -144,11 +146,7 @@ export class LodTiles {
       ay1 = Math.max(ay1, b[h * 4 + 3] as number);
     }
     for (const t of this.tiles.values()) {
-      const span = TILE * 2 ** t.level;
-      const tx0 = t.tx * span;
-      const ty0 = t.ty * span;
-      const tx1 = tx0 + span;
-      const ty1 = ty0 + span;
+      const [tx0, ty0, tx1, ty1] = tileBox(t);
       if (ax1 < tx0 || ax0 > tx1 || ay1 < ty0 || ay0 > ty1) continue;
       // a tile waiting for a full render will find them itself
       if (!t.work && !(t.ready && (t.fresh || t.appends))) continue;
@@ -179,11 +177,6 @@ export class LodTiles {
     this.invalidateBoxes(boxes);
   }
 
-  /** Level whose tile pixels are at least as fine as the screen's. */
-  static levelFor(scale: number): number {
-    return Math.max(0, Math.floor(Math.log2(1 / scale)));
-  }
-
   private tile(level: number, tx: number, ty: number, create: boolean): Tile | undefined {
     const key = `${level}/${tx}/${ty}`;
     let t = this.tiles.get(key);
@@ -202,36 +195,28 @@ export class LodTiles {
     for (const t of old.slice(0, this.tiles.size - MAX_TILES)) this.tiles.delete(t.key);
   }
 
-  /** Draws cached tiles for the view and queues missing or stale ones. Returns true when all shown tiles are current. */
-  draw(ctx: CanvasRenderingContext2D, view: ImageView): boolean {
-    const level = LodTiles.levelFor(view.scale);
-    const span = TILE * 2 ** level;
-    const tx0 = Math.max(0, Math.floor(view.x0 / span));
-    const ty0 = Math.max(0, Math.floor(view.y0 / span));
-    const tx1 = Math.floor(view.x1 / span);
-    const ty1 = Math.floor(view.y1 / span);
+  /** Draws cached tiles for the view (the visible level-0 box, drawn through `c`) and queues missing or stale ones. Returns true when all shown tiles are current. */
+  draw(ctx: CanvasRenderingContext2D, box: ImageBox, c: CanvasTransform): boolean {
+    // the level whose tile pixels are at least as fine as the canvas's
+    const level = levelForScale(c.scale);
+    const grid = gridAt(level);
     let complete = true;
     this.queue = [];
-    for (let ty = ty0; ty <= ty1; ty++) {
-      for (let tx = tx0; tx <= tx1; tx++) {
-        const t = this.tile(level, tx, ty, true) as Tile;
-        if (!t.fresh) {
-          complete = false;
-          this.queue.push(t);
-          if (!t.wantedAt) t.wantedAt = performance.now();
-        }
-        // whole pixels: an unscaled tile then takes the fast, unfiltered copy path
-        const x = Math.round(view.ox + tx * span * view.scale);
-        const y = Math.round(view.oy + ty * span * view.scale);
-        const size = Math.round(view.ox + (tx + 1) * span * view.scale) - x;
-        if (t.ready) ctx.drawImage(t.canvas, x, y, size, size);
-        else {
-          // a parent tile, scaled, until this one is ready
-          const p = this.tile(level + 1, tx >> 1, ty >> 1, false);
-          if (p?.ready) ctx.drawImage(p.canvas, (tx & 1) * (TILE / 2), (ty & 1) * (TILE / 2), TILE / 2, TILE / 2, x, y, size, size);
-        }
+    forEachTileInBox(grid, box, (tx, ty) => {
+      const t = this.tile(level, tx, ty, true) as Tile;
+      if (!t.fresh) {
+        complete = false;
+        this.queue.push(t);
+        if (!t.wantedAt) t.wantedAt = performance.now();
       }
-    }
+      const at = tileOnCanvas(c, grid, tx, ty);
+      if (t.ready) ctx.drawImage(t.canvas, at.x, at.y, at.width, at.height);
+      else {
+        // a parent tile, scaled, until this one is ready
+        const p = this.tile(level + 1, tx >> 1, ty >> 1, false);
+        if (p?.ready) ctx.drawImage(p.canvas, (tx & 1) * (TILE / 2), (ty & 1) * (TILE / 2), TILE / 2, TILE / 2, at.x, at.y, at.width, at.height);
+      }
+    });
     return complete;
   }
 
@@ -242,14 +227,14 @@ export class LodTiles {
     while (this.queue.length > 0 && performance.now() - t0 < budgetMs) {
       const t = this.queue[0] as Tile;
       if (!t.work) {
-        const span = TILE * 2 ** t.level;
+        const [x0, y0, x1, y1] = tileBox(t);
         const canvas = makeCanvas();
         let handles: Handle[];
         if (t.appends && t.ready) {
           // start from the current bitmap and draw the new objects over it
           (canvas.getContext('2d') as OffscreenCanvasRenderingContext2D).drawImage(t.canvas, 0, 0);
           handles = t.appends;
-        } else handles = this.index.query(t.tx * span, t.ty * span, (t.tx + 1) * span, (t.ty + 1) * span);
+        } else handles = this.index.query(x0, y0, x1, y1);
         t.appends = null;
         if (this.hidden.size) handles = handles.filter((h) => !this.hidden.has(h));
         t.work = { handles, pos: 0, canvas };
@@ -257,10 +242,10 @@ export class LodTiles {
       const w = t.work;
       const ctx = w.canvas.getContext('2d') as OffscreenCanvasRenderingContext2D;
       const scale = 1 / 2 ** t.level;
-      const span = TILE * 2 ** t.level;
+      const [x0, y0] = tileBox(t);
       while (w.pos < w.handles.length && performance.now() - t0 < budgetMs) {
         const to = Math.min(w.handles.length, w.pos + SLICE);
-        drawHandles(ctx, this.store, w.handles, w.pos, to, { ox: -t.tx * span * scale, oy: -t.ty * span * scale, scale }, this.style);
+        drawHandles(ctx, this.store, w.handles, w.pos, to, { ox: -x0 * scale, oy: -y0 * scale, scale }, this.style);
         w.pos = to;
       }
       if (w.pos >= w.handles.length) {

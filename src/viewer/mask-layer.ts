@@ -8,10 +8,14 @@
  * smoothing) so class boundaries can be checked at high magnification.
  */
 import type OpenSeadragon from 'openseadragon';
-import { MASK_TILE, tileKey } from '../core/mask/mask-grid.js';
-import type { EncodedTile } from '../core/mask/rle.js';
-import type { MaskPyramid } from '../state/mask-pyramid.js';
-import { imageTransform } from './image-transform.js';
+import { maskClassId, type AnnotationClass } from '../core/annotation.js';
+import { maskLevelGrid, parseTileKey, tileKey } from '../core/mask/mask-grid.js';
+import type { TileGrid } from '../core/tile-grid.js';
+import type { MaskDisplay, MaskSession } from '../session/mask-session.js';
+import type { RenderRequest, RenderedTile } from '../../workers/protocol.js';
+import { FrameScheduler } from './frame.js';
+import { beginOverlayFrame, createOverlayCanvas } from './overlay-canvas.js';
+import { canvasTransform, forEachTileInBox, levelForScale, readViewTransform, tileOnCanvas, tilesInBox, visibleImageBox, type ViewTransform } from './view-transform.js';
 
 const MAX_BITMAPS = 96;
 
@@ -21,8 +25,6 @@ interface Cached {
   used: number;
 }
 
-export type TileRenderer = (tile: EncodedTile, lut: Uint32Array, outline: boolean) => Promise<ImageBitmap>;
-
 /** #rrggbb → little-endian RGBA as one Uint32 (opaque). */
 export function packColour(hex: string): number {
   const m = /^#?([0-9a-f]{6})$/i.exec(hex);
@@ -30,13 +32,24 @@ export function packColour(hex: string): number {
   return ((0xff << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
 }
 
-export class MaskLayer {
+/** Class id → colour, from the palette's mask ids. */
+export function paletteLut(palette: readonly AnnotationClass[]): Map<number, string> {
+  const m = new Map<number, string>();
+  for (const c of palette) {
+    const id = maskClassId(c);
+    if (id !== null) m.set(id, c.color);
+  }
+  return m;
+}
+
+export class MaskLayer implements MaskDisplay {
   readonly canvas: HTMLCanvasElement;
   private readonly cache = new Map<string, Cached>();
   private readonly inflight = new Map<string, number>();
   private readonly generation = new Map<string, number>();
   private clock = 0;
-  private frame = 0;
+  private readonly frame = new FrameScheduler(() => this.draw());
+  private readonly grids: TileGrid[] = [];
   private lut = new Uint32Array(256);
   private opacityValue = 0.5;
   private outlineValue = false;
@@ -44,25 +57,22 @@ export class MaskLayer {
   /** Resolvers waiting for level-0 tiles to be drawn fresh (see whenVisible). */
   private readonly waiters: Array<{ keys: Set<string>; resolve: (t: number) => void }> = [];
   private readonly handlers: Array<[string, OpenSeadragon.EventHandler<never>]> = [];
-  private readonly unsubscribe: () => void;
+  private readonly unsub: Array<() => void> = [];
 
   constructor(
     private readonly viewer: OpenSeadragon.Viewer,
-    private readonly pyramid: MaskPyramid,
-    private readonly render: TileRenderer,
-    colours: Map<number, string>,
+    private readonly mask: MaskSession,
+    palette: readonly AnnotationClass[],
   ) {
-    this.canvas = document.createElement('canvas');
-    Object.assign(this.canvas.style, { position: 'absolute', left: '0', top: '0', width: '100%', height: '100%', pointerEvents: 'none' });
-    this.canvas.setAttribute('data-testid', 'mask-canvas');
-    viewer.canvas.appendChild(this.canvas);
-    this.setColours(colours);
+    this.canvas = createOverlayCanvas(viewer, 'mask-canvas');
+    this.setColours(paletteLut(palette));
     for (const name of ['update-viewport', 'resize', 'open']) {
       const h = (() => this.draw()) as unknown as OpenSeadragon.EventHandler<never>;
       viewer.addHandler(name as never, h);
       this.handlers.push([name, h]);
     }
-    this.unsubscribe = pyramid.onInvalidate((keys) => {
+    this.unsub.push(mask.attachDisplay(this));
+    this.unsub.push(mask.pyramid.onInvalidate((keys) => {
       for (const k of keys) {
         const c = this.cache.get(k);
         if (c) c.fresh = false;
@@ -70,7 +80,17 @@ export class MaskLayer {
         this.inflight.delete(k);
       }
       this.redraw();
-    });
+    }));
+  }
+
+  private get pyramid(): MaskSession['pyramid'] {
+    return this.mask.pyramid;
+  }
+
+  /** The grid of a pyramid level, in level-0 pixels. */
+  private grid(level: number): TileGrid {
+    const s = this.mask.slideBox;
+    return (this.grids[level] ??= maskLevelGrid(s.x1, s.y1, level));
   }
 
   /** Class id → colour. */
@@ -110,54 +130,42 @@ export class MaskLayer {
   }
 
   redraw(): void {
-    if (this.frame) return;
-    this.frame = requestAnimationFrame(() => {
-      this.frame = 0;
-      this.draw();
-    });
+    this.frame.request();
   }
 
-  /** The pyramid level drawn at a zoom (CSS px per image px). */
+  /** The pyramid level drawn at a zoom (CSS px per image px): the one whose pixels are closest to screen pixels. */
   levelFor(zoom: number): number {
-    return Math.max(0, Math.min(this.pyramid.maxLevel, Math.floor(Math.log2(1 / zoom))));
+    return levelForScale(zoom, this.pyramid.maxLevel);
+  }
+
+  /** The level-0 pixels the canvas shows now (null before the slide is open). */
+  private view(): { t: ViewTransform; w: number; h: number } | null {
+    const t = readViewTransform(this.viewer);
+    if (!t) return null;
+    return { t, w: this.canvas.width || this.canvas.clientWidth * t.dpr, h: this.canvas.height || this.canvas.clientHeight * t.dpr };
   }
 
   draw(): void {
-    const canvas = this.canvas;
-    const w = Math.round(canvas.clientWidth * devicePixelRatio);
-    const h = Math.round(canvas.clientHeight * devicePixelRatio);
-    if (canvas.width !== w || canvas.height !== h) {
-      canvas.width = w;
-      canvas.height = h;
-    }
-    const ctx = canvas.getContext('2d') as CanvasRenderingContext2D;
-    ctx.clearRect(0, 0, w, h);
-    const t = imageTransform(this.viewer);
-    if (!t || !this.visible || w === 0) return;
-    const level = this.levelFor(t.scale / devicePixelRatio);
-    const span = MASK_TILE * 2 ** level;
-    const x0 = -t.ox / t.scale;
-    const y0 = -t.oy / t.scale;
-    const x1 = (w - t.ox) / t.scale;
-    const y1 = (h - t.oy) / t.scale;
+    const frame = beginOverlayFrame(this.canvas, this.viewer);
+    if (!frame || !this.visible) return;
+    const { ctx, view: vt, width: w, height: h } = frame;
+    const level = this.levelFor(vt.zoom);
+    const grid = this.grid(level);
+    const c = canvasTransform(vt);
     ctx.imageSmoothingEnabled = false;
     ctx.globalAlpha = this.opacityValue;
     const drawn: string[] = [];
-    for (let ty = Math.max(0, Math.floor(y0 / span)); ty <= Math.floor(y1 / span); ty++) {
-      for (let tx = Math.max(0, Math.floor(x0 / span)); tx <= Math.floor(x1 / span); tx++) {
-        if (this.pyramid.isEmpty(level, tx, ty)) continue;
-        const key = `${level}/${tileKey(tx, ty)}`;
-        const c = this.cache.get(key);
-        if (!c || !c.fresh) this.request(key, level, tx, ty);
-        if (!c) continue;
-        c.used = ++this.clock;
-        const x = Math.round(t.ox + tx * span * t.scale);
-        const y = Math.round(t.oy + ty * span * t.scale);
-        const size = Math.round(t.ox + (tx + 1) * span * t.scale) - x;
-        ctx.drawImage(c.bitmap, x, y, size, Math.round(t.oy + (ty + 1) * span * t.scale) - y);
-        if (c.fresh && level === 0) drawn.push(tileKey(tx, ty));
-      }
-    }
+    forEachTileInBox(grid, visibleImageBox(vt, w, h), (tx, ty) => {
+      if (this.pyramid.isEmpty(level, tx, ty)) return;
+      const key = `${level}/${tileKey(tx, ty)}`;
+      const cached = this.cache.get(key);
+      if (!cached || !cached.fresh) this.request(key, level, tx, ty);
+      if (!cached) return;
+      cached.used = ++this.clock;
+      const at = tileOnCanvas(c, grid, tx, ty);
+      ctx.drawImage(cached.bitmap, at.x, at.y, at.width, at.height);
+      if (cached.fresh && level === 0) drawn.push(tileKey(tx, ty));
+    });
     ctx.globalAlpha = 1;
     if (this.waiters.length) this.settleWaiters(drawn);
   }
@@ -168,7 +176,7 @@ export class MaskLayer {
     this.inflight.set(key, gen);
     void this.pyramid
       .get(level, tx, ty)
-      .then((tile) => (tile ? this.render(tile, this.lut, this.outlineValue) : null))
+      .then((tile) => (tile ? this.mask.worker.render(tile, this.lut, this.outlineValue) : null))
       .then((bitmap) => {
         if ((this.generation.get(key) ?? 0) !== gen) {
           bitmap?.close();
@@ -200,22 +208,17 @@ export class MaskLayer {
     }
   }
 
-  /** What an edit should colour right away: the level-0 tiles in view, when level 0 is what is drawn. */
-  renderHint(): { lut: Uint32Array; outline: boolean; keys: string[] } | null {
-    const t = imageTransform(this.viewer);
-    if (!t || !this.visible || this.levelFor(t.scale / devicePixelRatio) !== 0) return null;
-    const w = this.canvas.width || this.canvas.clientWidth * devicePixelRatio;
-    const h = this.canvas.height || this.canvas.clientHeight * devicePixelRatio;
+  /** What an edit should colour right away: the level-0 tiles in view, when level 0 is what is drawn (MaskDisplay). */
+  renderRequest(): RenderRequest | null {
+    const v = this.view();
+    if (!v || !this.visible || this.levelFor(v.t.zoom) !== 0) return null;
     const keys: string[] = [];
-    const span = MASK_TILE * t.scale;
-    for (let ty = Math.max(0, Math.floor(-t.oy / span)); ty <= Math.floor((h - t.oy) / span); ty++) {
-      for (let tx = Math.max(0, Math.floor(-t.ox / span)); tx <= Math.floor((w - t.ox) / span); tx++) keys.push(tileKey(tx, ty));
-    }
+    forEachTileInBox(this.grid(0), visibleImageBox(v.t, v.w, v.h), (tx, ty) => keys.push(tileKey(tx, ty)));
     return { lut: this.lut, outline: this.outlineValue, keys };
   }
 
-  /** Bitmaps of level-0 tiles coloured with an edit (their content is already in the store). */
-  install(tiles: Array<{ key: string; bitmap: ImageBitmap }>): void {
+  /** Bitmaps of level-0 tiles coloured with an edit (their content is already in the store) (MaskDisplay). */
+  install(tiles: RenderedTile[]): void {
     for (const { key, bitmap } of tiles) {
       const k = `0/${key}`;
       const old = this.cache.get(k);
@@ -244,15 +247,11 @@ export class MaskLayer {
   }
 
   private inView(key0: string): boolean {
-    const t = imageTransform(this.viewer);
-    if (!t || this.levelFor(t.scale / devicePixelRatio) !== 0) return false;
-    const [tx, ty] = key0.split(',').map(Number) as [number, number];
-    const w = this.canvas.width;
-    const h = this.canvas.height;
-    const sx0 = t.ox + tx * MASK_TILE * t.scale;
-    const sy0 = t.oy + ty * MASK_TILE * t.scale;
-    const s = MASK_TILE * t.scale;
-    return sx0 < w && sy0 < h && sx0 + s > 0 && sy0 + s > 0;
+    const v = this.view();
+    if (!v || this.levelFor(v.t.zoom) !== 0) return false;
+    const [tx, ty] = parseTileKey(key0);
+    const r = tilesInBox(this.grid(0), visibleImageBox(v.t, this.canvas.width, this.canvas.height));
+    return tx >= r.col0 && tx <= r.col1 && ty >= r.row0 && ty <= r.row1;
   }
 
   private settleWaiters(drawn: string[]): void {
@@ -270,8 +269,8 @@ export class MaskLayer {
   }
 
   destroy(): void {
-    cancelAnimationFrame(this.frame);
-    this.unsubscribe();
+    this.frame.cancel();
+    for (const u of this.unsub) u();
     for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
     for (const c of this.cache.values()) c.bitmap.close();
     this.cache.clear();

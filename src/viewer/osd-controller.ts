@@ -7,6 +7,7 @@ import OpenSeadragon from 'openseadragon';
 import type { ReactiveController, ReactiveControllerHost } from 'lit';
 import type { ViewState } from '../core/deep-link.js';
 import type { DrawerKind } from './drawer-choice.js';
+import { goToView, readView } from './view-transform.js';
 
 export interface OsdCallbacks {
   onOpen(): void;
@@ -97,23 +98,11 @@ export class OsdController implements ReactiveController {
 
   /** Centre (level-0 px) and zoom (screen px per image px) as drawn now. */
   currentView(): ViewState | null {
-    const viewer = this.viewer;
-    const item = viewer?.world.getItemAt(0);
-    if (!viewer || !item) return null;
-    const vp = viewer.viewport;
-    const centre = item.viewportToImageCoordinates(vp.getCenter(true));
-    const zoom = item.viewportToImageZoom(vp.getZoom(true));
-    return { x: centre.x, y: centre.y, zoom };
+    return this.viewer ? readView(this.viewer) : null;
   }
 
   goTo(view: ViewState, immediately = false): void {
-    const viewer = this.viewer;
-    const item = viewer?.world.getItemAt(0);
-    if (!viewer || !item) return;
-    const vp = viewer.viewport;
-    vp.zoomTo(item.imageToViewportZoom(view.zoom), undefined, immediately);
-    vp.panTo(item.imageToViewportCoordinates(view.x, view.y), immediately);
-    vp.applyConstraints(immediately);
+    if (this.viewer) goToView(this.viewer, view, immediately);
   }
 
   zoomToImageZoom(zoom: number): void {

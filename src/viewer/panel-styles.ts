@@ -1,4 +1,4 @@
-/** Styles shared by the side panels (annotations, mask): headings, buttons, grids, status lines. */
+/** Styles shared by the side panels (annotations, mask): headings, buttons, grids, status lines; the accent is the --wsi-panel-accent custom property. */
 import { css } from 'lit';
 
 export const panelStyles = css`
@@ -25,7 +25,11 @@ export const panelStyles = css`
   }
   button[aria-pressed='true'] {
     background: #dbe5fd;
-    border-color: #4c8bf5;
+    border-color: var(--wsi-panel-accent, #4c8bf5);
+  }
+  button .icon {
+    display: inline-block;
+    width: 1.3em;
   }
   button:disabled {
     opacity: 0.5;

@@ -2,41 +2,40 @@
  * <wsi-viewer server="https://tiles.example" slide="<id>"> — a standalone
  * slide viewer that works from attributes alone, for embedding in lab
  * portals. OpenSeadragon lives in its shadow DOM; it adds a calibrated scale
- * bar, a magnification readout, magnification presets and shortcuts.
- *
- * Attributes: server (default: same origin), slide, drawer (auto|canvas|webgl),
- * view ("x,y,zoom" to start at), annotate (show the annotation tools and
- * layer, and the painting tools when the server keeps masks),
- * paint-min-magnification (painting is enabled from this magnification;
- * default 10). Events: wsi-view-change {slide, view}, wsi-slide-open {slide, info},
- * wsi-slide-error {slide, code, message}.
+ * bar, a magnification readout, magnification presets and shortcuts; with
+ * `annotate`, the annotation and painting tools (from the tool registry).
+ * Its contract (attributes, properties, events, parts, CSS custom
+ * properties) is the JSDoc of the class below, from which the build
+ * generates dist/custom-elements.json; the README shows it.
  */
-import { LitElement, css, html, nothing, type PropertyValues } from 'lit';
-import { dziUrl, getSlide, type SlideDetail } from '../api/slides.js';
+import { LitElement, html, nothing, type PropertyValues } from 'lit';
 import type { ViewState } from '../core/deep-link.js';
 import {
-  MAGNIFICATION_PRESETS,
   effectiveObjective,
   formatMagnification,
   imageZoomForMagnification,
   magnification,
+  MAGNIFICATION_PRESETS,
   scaleBar,
 } from '../core/scale.js';
-import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
-import { OsdController } from './osd-controller.js';
+import { dziUrl, getSlide, type SlideDetail } from '../services/slide-api.js';
+import { AnnotationSession } from '../session/annotation-session.js';
+import '../tools/catalogue.js';
+import type { PaintSettings } from '../tools/paint-settings.js';
+import { dispatchKey, helpSections, type KeyContext } from '../tools/registry.js';
+import './view-keys.js';
 import { AnnotationLayer } from './annotation-layer.js';
-import { AnnotationSession } from './annotation-session.js';
 import './annotation-panel.js';
-import { toolForKey } from './annotation-panel.js';
+import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
+import { MaskLayer } from './mask-layer.js';
 import './mask-panel.js';
-import { paintToolForKey } from './mask-panel.js';
-import { PaintController } from './paint-controller.js';
-import type { ToolId } from '../tools/tool.js';
+import { OsdController } from './osd-controller.js';
+import { ToolHost } from './tool-host.js';
+import { fire } from './viewer-events.js';
+import { viewBox } from './view-transform.js';
+import { viewerStyles } from './wsi-viewer.styles.js';
 
-export interface ViewChangeDetail {
-  slide: string;
-  view: ViewState;
-}
+export type { AnnotationsImportedDetail, ClassChangeDetail, SlideErrorDetail, SlideOpenDetail, ViewChangeDetail, WsiViewerEventMap } from './viewer-events.js';
 
 function parseView(s: string | null | undefined): ViewState | null {
   if (!s) return null;
@@ -45,6 +44,44 @@ function parseView(s: string | null | undefined): ViewState | null {
   return null;
 }
 
+/**
+ * A standalone whole-slide image viewer for embedding in lab portals.
+ *
+ * @tag wsi-viewer
+ * @summary A whole-slide image viewer with annotation and painting tools.
+ *
+ * @attr {string} server - Base URL of the tiles-server (default: same origin). The server must list the page's origin in CORS_ORIGINS.
+ * @attr {string} slide - Id of the slide to show (from GET /api/slides).
+ * @attr {string} drawer - OpenSeadragon's drawer: auto (WebGL only on a real GPU), canvas or webgl.
+ * @attr {string} view - Where to start: "x,y,zoom" (level-0 pixel at the centre, screen pixels per image pixel).
+ * @attr {boolean} annotate - Show the annotation tools and layer, and the painting tools when the server keeps masks.
+ * @attr {number} paint-min-magnification - The lowest magnification painting works at (default 10).
+ *
+ * @fires {CustomEvent<SlideOpenDetail>} wsi-slide-open - The slide is open: detail {slide, info}.
+ * @fires {CustomEvent<SlideErrorDetail>} wsi-slide-error - The slide cannot be shown: detail {slide, code, message}.
+ * @fires {CustomEvent<ViewChangeDetail>} wsi-view-change - The view moved (at most once a frame): detail {slide, view: {x, y, zoom}}.
+ * @fires {CustomEvent<ClassChangeDetail>} wsi-class-change - The class for new objects and painting changed in the panel: detail {name}.
+ * @fires {CustomEvent<AnnotationsImportedDetail>} wsi-annotations-imported - A file was imported from the panel: detail {imported}.
+ *
+ * @csspart canvas - The OpenSeadragon area (slide, overlays, navigator).
+ * @csspart hud - The magnification readout and preset buttons.
+ * @csspart scalebar - The scale bar.
+ * @csspart panel - The annotation panel (with `annotate`).
+ *
+ * @cssprop [--wsi-viewer-background=#2b2d31] - Background behind the slide.
+ * @cssprop [--wsi-viewer-color=#f1f1f1] - Text colour over the slide.
+ * @cssprop [--wsi-viewer-font=13px/1.3 system-ui, sans-serif] - Font of the viewer.
+ * @cssprop [--wsi-viewer-accent=#4c8bf5] - Focus ring.
+ * @cssprop [--wsi-viewer-hud-background=rgba(0, 0, 0, 0.65)] - Background of the readout and buttons over the slide.
+ * @cssprop [--wsi-viewer-scalebar-background=rgba(255, 255, 255, 0.85)] - Background of the scale bar.
+ * @cssprop [--wsi-viewer-scalebar-color=#111] - Text and bar of the scale bar.
+ * @cssprop [--wsi-viewer-error=#e5534b] - Border of error messages.
+ * @cssprop [--wsi-panel-background=#f7f7f9] - Background of the side panel.
+ * @cssprop [--wsi-panel-color=#1d1d1f] - Text colour of the side panel.
+ * @cssprop [--wsi-panel-font=13px/1.35 system-ui, sans-serif] - Font of the side panel.
+ * @cssprop [--wsi-panel-accent=#4c8bf5] - Border of the pressed tool or class button in the panel.
+ * @cssprop [--wsi-panel-border=#d0d0d5] - Border between the slide and the panel.
+ */
 export class WsiViewer extends LitElement {
   static override properties = {
     server: { type: String },
@@ -54,17 +91,18 @@ export class WsiViewer extends LitElement {
     annotate: { type: Boolean },
     paintMinMagnification: { type: Number, attribute: 'paint-min-magnification' },
     info: { state: true },
-    paint: { state: true },
-    paintTick: { state: true },
     layer: { state: true },
     session: { state: true },
+    host: { state: true },
+    maskLayer: { state: true },
     currentClass: { state: true },
-    tool: { state: true },
     zoom: { state: true },
     error: { state: true },
     failedTiles: { state: true },
     showHelp: { state: true },
   };
+
+  static override styles = viewerStyles;
 
   declare server: string;
   declare slide: string;
@@ -73,12 +111,11 @@ export class WsiViewer extends LitElement {
   declare annotate: boolean;
   declare paintMinMagnification: number;
   declare info: SlideDetail | null;
-  declare paint: PaintController | null;
-  declare paintTick: number;
   declare layer: AnnotationLayer | null;
   declare session: AnnotationSession | null;
+  declare host: ToolHost | null;
+  declare maskLayer: MaskLayer | null;
   declare currentClass: string | null;
-  declare tool: ToolId;
   declare zoom: number;
   declare error: string | null;
   declare failedTiles: number;
@@ -89,18 +126,38 @@ export class WsiViewer extends LitElement {
   private readonly osd = new OsdController(this, {
     onOpen: () => {
       void this.startAnnotations();
-      this.dispatchEvent(new CustomEvent('wsi-slide-open', { detail: { slide: this.slide, info: this.info }, bubbles: true, composed: true }));
+      if (this.info) fire(this, 'wsi-slide-open', { slide: this.slide, info: this.info });
     },
     onOpenFailed: (message) => this.fail('OPEN_FAILED', message),
     onView: (view) => {
       this.zoom = view.zoom;
-      this.dispatchEvent(new CustomEvent<ViewChangeDetail>('wsi-view-change', { detail: { slide: this.slide, view }, bubbles: true, composed: true }));
+      fire(this, 'wsi-view-change', { slide: this.slide, view });
     },
     onTileFailed: () => {
       this.failedTiles++;
     },
   });
   private loadAbort: AbortController | null = null;
+  private offSkipped: (() => void) | null = null;
+
+  /** What the shortcuts act on (see the key registry). */
+  private readonly keys: KeyContext = ((v: WsiViewer): KeyContext => ({
+    get tools() {
+      return v.host?.context ?? null;
+    },
+    finishGesture: () => v.host?.finishGesture(),
+    setClass: (name) => v.setClass(name),
+    fit: () => v.fit(),
+    setMagnification: (mag) => v.setMagnification(mag),
+    toggleHelp: () => {
+      v.showHelp = !v.showHelp;
+    },
+    closeHelp: () => {
+      if (!v.showHelp) return false;
+      v.showHelp = false;
+      return true;
+    },
+  }))(this);
 
   constructor() {
     super();
@@ -111,131 +168,16 @@ export class WsiViewer extends LitElement {
     this.annotate = false;
     this.paintMinMagnification = 10;
     this.info = null;
-    this.paint = null;
-    this.paintTick = 0;
     this.layer = null;
     this.session = null;
+    this.host = null;
+    this.maskLayer = null;
     this.currentClass = 'Tumour';
-    this.tool = 'select';
     this.zoom = 0;
     this.error = null;
     this.failedTiles = 0;
     this.showHelp = false;
   }
-
-  static override styles = css`
-    :host {
-      display: flex;
-      position: relative;
-      min-height: 200px;
-      background: #2b2d31;
-      color: #f1f1f1;
-      font: 13px/1.3 system-ui, sans-serif;
-      outline: none;
-    }
-    :host(:focus-visible) {
-      box-shadow: inset 0 0 0 2px #4c8bf5;
-    }
-    .stage {
-      position: relative;
-      flex: 1;
-      min-width: 0;
-    }
-    .osd {
-      position: absolute;
-      inset: 0;
-    }
-    .hud {
-      position: absolute;
-      left: 8px;
-      top: 8px;
-      display: flex;
-      gap: 6px;
-      align-items: center;
-      flex-wrap: wrap;
-      pointer-events: none;
-    }
-    .hud > * {
-      pointer-events: auto;
-    }
-    .mag {
-      background: rgba(0, 0, 0, 0.65);
-      padding: 4px 8px;
-      border-radius: 4px;
-      min-width: 4.5em;
-      text-align: center;
-      font-variant-numeric: tabular-nums;
-    }
-    button {
-      background: rgba(0, 0, 0, 0.65);
-      color: inherit;
-      border: 1px solid rgba(255, 255, 255, 0.25);
-      border-radius: 4px;
-      padding: 3px 7px;
-      font: inherit;
-      cursor: pointer;
-    }
-    button:hover,
-    button:focus-visible {
-      border-color: #fff;
-    }
-    .scalebar {
-      position: absolute;
-      left: 8px;
-      bottom: 10px;
-      background: rgba(255, 255, 255, 0.85);
-      color: #111;
-      padding: 3px 6px 4px;
-      border-radius: 3px;
-      font-variant-numeric: tabular-nums;
-    }
-    .scalebar .bar {
-      box-sizing: border-box;
-      height: 5px;
-      border: 2px solid #111;
-      border-top: none;
-      margin-top: 2px;
-    }
-    .notice,
-    .error {
-      position: absolute;
-      left: 50%;
-      top: 50%;
-      transform: translate(-50%, -50%);
-      background: rgba(0, 0, 0, 0.75);
-      padding: 12px 16px;
-      border-radius: 6px;
-      max-width: 70%;
-    }
-    .error {
-      border: 1px solid #e5534b;
-    }
-    .tilewarn {
-      position: absolute;
-      right: 8px;
-      top: 8px;
-      background: rgba(120, 60, 0, 0.85);
-      padding: 4px 8px;
-      border-radius: 4px;
-    }
-    .help {
-      position: absolute;
-      right: 8px;
-      top: 40px;
-      background: rgba(0, 0, 0, 0.85);
-      padding: 10px 14px;
-      border-radius: 6px;
-    }
-    .help kbd {
-      display: inline-block;
-      min-width: 1.4em;
-      text-align: center;
-      border: 1px solid #888;
-      border-radius: 3px;
-      padding: 0 3px;
-      margin-right: 6px;
-    }
-  `;
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -245,7 +187,7 @@ export class WsiViewer extends LitElement {
     window.addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onHidden);
     this.addEventListener('wsi-annotations-imported', this.onImported);
-    this.addEventListener('wsi-class-change', this.onClassChange as EventListener);
+    this.addEventListener('wsi-class-change', this.onClassChange);
   }
 
   override disconnectedCallback(): void {
@@ -253,7 +195,7 @@ export class WsiViewer extends LitElement {
     window.removeEventListener('beforeunload', this.onBeforeUnload);
     document.removeEventListener('visibilitychange', this.onHidden);
     this.removeEventListener('wsi-annotations-imported', this.onImported);
-    this.removeEventListener('wsi-class-change', this.onClassChange as EventListener);
+    this.removeEventListener('wsi-class-change', this.onClassChange);
     this.stopAnnotations();
     this.loadAbort?.abort();
     super.disconnectedCallback();
@@ -274,20 +216,22 @@ export class WsiViewer extends LitElement {
   };
 
   private readonly onImported = (): void => {
-    void this.restartAnnotations();
+    void this.startAnnotations();
   };
 
-  private readonly onClassChange = (e: CustomEvent<string>): void => {
-    this.currentClass = e.detail;
+  private readonly onClassChange = (e: CustomEvent<{ name: string }>): void => {
+    this.setClass(e.detail.name);
   };
+
+  /** The class given to new objects and painted: kept here across slides, and in the tool host of the open one. */
+  private setClass(name: string): void {
+    this.currentClass = name;
+    this.host?.setCurrentClass(name);
+  }
 
   /** Commits whatever the active tool has in progress. */
   finishGesture(): void {
-    const layer = this.layer;
-    if (!layer) return;
-    const id = layer.toolId;
-    layer.setTool(id === 'select' ? 'polygon' : 'select');
-    layer.setTool(id);
+    this.host?.finishGesture();
   }
 
   private async startAnnotations(): Promise<void> {
@@ -296,76 +240,80 @@ export class WsiViewer extends LitElement {
     const viewer = this.osd.viewer;
     if (!viewer) return;
     const slide = this.slide;
-    const session = await AnnotationSession.open(this.server, slide, this.info.width ?? 0, this.info.height ?? 0);
+    const info = this.info;
+    const session = await AnnotationSession.open(this.server, slide, info.width ?? 0, info.height ?? 0);
     if (slide !== this.slide || this.osd.viewer !== viewer) {
       session.dispose();
       return;
     }
     this.session = session;
-    if (session.mask) {
-      // its canvas goes in first, under the annotations
-      const paint = new PaintController(viewer, session, session.mask, {
-        magnification: () => this.magnificationNow(),
-        currentClass: () => this.currentClass,
-        mpp: this.info.mpp,
-        onChange: () => this.paintTick++,
-        redraw: () => this.layer?.redraw(),
-      });
-      paint.minMagnification = this.paintMinMagnification;
-      this.paint = paint;
-    }
-    this.layer = new AnnotationLayer(viewer, session, {
-      mpp: this.info.mpp,
-      currentClass: () => this.currentClass,
-      onToolChange: (id) => (this.tool = id),
-      extraTools: this.paint?.tools ?? [],
+    // the mask's canvas goes in first, under the annotations
+    const maskLayer = session.mask ? new MaskLayer(viewer, session.mask, session.palette) : null;
+    const layer = new AnnotationLayer(viewer, session, info.mpp);
+    const host = new ToolHost(viewer, session, {
+      mpp: info.mpp,
+      currentClass: this.currentClass,
+      objectivePower: effectiveObjective(info.objectivePower, info.mpp)?.power ?? null,
+      paintMinMagnification: this.paintMinMagnification,
+      layer,
+      maskLayer,
     });
-    this.tool = 'select';
+    this.offSkipped =
+      session.mask?.onReplaySkipped(({ tiles: n, label }) =>
+        host.setMessage('paint', `${label}: ${n} tile${n === 1 ? '' : 's'} changed on the server since and ${n === 1 ? 'was' : 'were'} left as ${n === 1 ? 'it is' : 'they are'}.`),
+      ) ?? null;
+    this.maskLayer = maskLayer;
+    this.layer = layer;
+    this.host = host;
     const v = this.getView();
     const el = this.renderRoot.querySelector<HTMLElement>('.osd');
-    let box: [number, number, number, number] | null = null;
-    if (v && el) {
-      const hw = el.clientWidth / 2 / v.zoom;
-      const hh = el.clientHeight / 2 / v.zoom;
-      box = [v.x - hw, v.y - hh, v.x + hw, v.y + hh];
-    }
-    await session.load(box);
+    const box = v && el ? viewBox(v, el.clientWidth, el.clientHeight) : null;
+    await session.load(box ? [box.x0, box.y0, box.x1, box.y1] : null);
     this.layer?.redraw();
   }
 
   private stopAnnotations(): void {
-    if (this.layer) {
-      this.finishGesture();
-      this.layer.destroy();
-    }
-    this.paint?.destroy();
-    this.paint = null;
+    this.host?.destroy();
+    this.layer?.destroy();
+    this.maskLayer?.destroy();
+    this.offSkipped?.();
+    this.offSkipped = null;
     this.session?.dispose();
+    this.host = null;
     this.layer = null;
+    this.maskLayer = null;
     this.session = null;
   }
 
-  private async restartAnnotations(): Promise<void> {
-    await this.startAnnotations();
-  }
-
-  /** The annotation layer and session of the open slide (for integrations and tests). */
+  /** The annotation layer of the open slide (for integrations and tests). */
   get annotationLayer(): AnnotationLayer | null {
     return this.layer;
   }
 
+  /** The annotations (and mask) of the open slide (for integrations and tests). */
   get annotationSession(): AnnotationSession | null {
     return this.session;
   }
 
+  /** The tools of the open slide: the active one, what is available (for integrations and tests). */
+  get tools(): ToolHost | null {
+    return this.host;
+  }
+
+  /** Brush size, "inside ROIs only" and stroke latencies (null without annotations). */
+  get paint(): PaintSettings | null {
+    return this.host?.paint ?? null;
+  }
+
   protected override updated(changed: PropertyValues<this>): void {
+    if (changed.has('paintMinMagnification')) this.host?.setPaintMinMagnification(this.paintMinMagnification);
     if (changed.has('slide') || changed.has('server') || changed.has('drawer')) void this.openSlide();
     else if (changed.has('annotate') && this.osd.viewer) void (this.annotate ? this.startAnnotations() : this.stopAnnotations());
   }
 
   private fail(code: string, message: string): void {
     this.error = message;
-    this.dispatchEvent(new CustomEvent('wsi-slide-error', { detail: { slide: this.slide, code, message }, bubbles: true, composed: true }));
+    fire(this, 'wsi-slide-error', { slide: this.slide, code, message });
   }
 
   private async openSlide(): Promise<void> {
@@ -417,10 +365,12 @@ export class WsiViewer extends LitElement {
     return this.osd.currentView();
   }
 
+  /** Moves the view to a centre (level-0 px) and zoom (screen px per image px); animated unless `immediately`. */
   goTo(view: ViewState, immediately = false): void {
     this.osd.goTo(view, immediately);
   }
 
+  /** Shows the whole slide. */
   fit(): void {
     this.osd.fit();
   }
@@ -452,50 +402,12 @@ export class WsiViewer extends LitElement {
   private readonly onKey = (e: KeyboardEvent): void => {
     const target = e.composedPath()[0] as HTMLElement | undefined;
     if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
-    if (this.layer && this.annotationKey(e)) {
+    const host = this.host;
+    if (dispatchKey(e, this.keys, host ? host.active : null, (spec) => !!host?.setTool(spec.id), !!this.session?.mask)) {
       e.preventDefault();
       e.stopPropagation();
-      return;
     }
-    if (e.ctrlKey || e.metaKey || e.altKey) return;
-    const presetIndex = '123456'.indexOf(e.key);
-    if (presetIndex >= 0) {
-      this.setMagnification(MAGNIFICATION_PRESETS[presetIndex] as number);
-    } else if (e.key === '0' || e.key === 'h') {
-      this.fit();
-    } else if (e.key === '?') {
-      this.showHelp = !this.showHelp;
-    } else if (e.key === 'Escape' && this.showHelp) {
-      this.showHelp = false;
-    } else {
-      return;
-    }
-    e.preventDefault();
-    e.stopPropagation();
   };
-
-  /** Annotation shortcuts: tools, classes, undo/redo, union, lock. */
-  private annotationKey(e: KeyboardEvent): boolean {
-    const layer = this.layer as AnnotationLayer;
-    if (layer.key(e)) return true;
-    if (e.ctrlKey || e.metaKey || e.altKey) return false;
-    const tool = toolForKey(e.key) ?? paintToolForKey(e.key);
-    if (tool && layer.hasTool(tool)) {
-      layer.setTool(tool);
-      return true;
-    }
-    if (this.paint?.key(e)) return true;
-    const cls = this.session?.palette.find((c) => c.hotkey === e.key);
-    if (cls) {
-      this.currentClass = cls.name;
-      layer.classify(cls.name);
-      return true;
-    }
-    if (e.key === 'u') return layer.union();
-    if (e.key === 'U') return layer.subtract();
-    if (e.key === 'L') return layer.toggleLock();
-    return false;
-  }
 
   private renderMagnification(): unknown {
     const info = this.info;
@@ -514,9 +426,19 @@ export class WsiViewer extends LitElement {
     if (!this.info || !this.zoom) return nothing;
     const bar = scaleBar(this.info.mpp, this.zoom);
     const title = bar.calibrated ? `calibrated from ${this.info.mpp} µm per pixel` : 'the slide has no pixel size (MPP): the bar shows image pixels';
-    return html`<div class="scalebar" data-testid="scalebar" title=${title} data-px=${bar.px.toFixed(3)}>
+    return html`<div class="scalebar" part="scalebar" data-testid="scalebar" title=${title} data-px=${bar.px.toFixed(3)}>
       <span class="label">${bar.label}</span>
       <div class="bar" style="width:${bar.px.toFixed(1)}px"></div>
+    </div>`;
+  }
+
+  private renderHelp(): unknown {
+    const sections = helpSections(this.keys, this.annotate ? (this.host?.available() ?? []) : [], !!this.session?.mask);
+    return html`<div class="help" role="dialog" aria-label="Keyboard shortcuts" data-testid="help">
+      ${sections.map(
+        (s) => html`<h4>${s.title}</h4>
+          ${s.rows.map(([k, what]) => html`<div><kbd>${k}</kbd>${what}</div>`)}`,
+      )}
     </div>`;
   }
 
@@ -526,7 +448,7 @@ export class WsiViewer extends LitElement {
       <div class="stage">
       <div class="osd" part="canvas"></div>
       ${open
-        ? html`<div class="hud">
+        ? html`<div class="hud" part="hud">
             ${this.renderMagnification()}
             <button data-testid="preset-fit" title="Fit the slide (0 or h)" @click=${() => this.fit()}>Fit</button>
             ${MAGNIFICATION_PRESETS.map(
@@ -540,28 +462,13 @@ export class WsiViewer extends LitElement {
       ${this.slide && !this.info && !this.error ? html`<div class="notice">Opening slide…</div>` : nothing}
       ${this.error ? html`<div class="error" role="alert" data-testid="viewer-error">${this.error}</div>` : nothing}
       ${this.failedTiles > 0 ? html`<div class="tilewarn" role="status">${this.failedTiles} tile(s) failed to load</div>` : nothing}
-      ${this.showHelp
-        ? html`<div class="help" role="dialog" aria-label="Keyboard shortcuts">
-            <div><kbd>0</kbd>/<kbd>h</kbd> fit slide</div>
-            ${MAGNIFICATION_PRESETS.map((m, i) => html`<div><kbd>${i + 1}</kbd>${m}×</div>`)}
-            <div><kbd>+</kbd>/<kbd>-</kbd> zoom in / out</div>
-            <div><kbd>←↑→↓</kbd> or <kbd>w a s d</kbd> pan</div>
-            <div><kbd>?</kbd> this help</div>
-            ${this.annotate
-              ? html`<div><kbd>v p f r e k m</kbd> select, polygon, freehand, rectangle, ellipse, point, ruler</div>
-                  <div><kbd>Ctrl+Z</kbd>/<kbd>Ctrl+Shift+Z</kbd> undo / redo</div>
-                  <div><kbd>Del</kbd> delete · <kbd>u</kbd> union · <kbd>U</kbd> subtract · <kbd>L</kbd> lock</div>
-                  ${this.paint
-                    ? html`<div><kbd>b B q</kbd> brush, eraser (or Alt+brush), fill region · <kbd>[ ]</kbd> brush size · <kbd>i</kbd> inside ROIs only · <kbd>G</kbd> fill selected ROIs</div>`
-                    : nothing}
-                  ${(this.session?.palette ?? []).filter((c) => c.hotkey).map((c) => html`<div><kbd>${c.hotkey}</kbd> class ${c.name}</div>`)}`
-              : nothing}
-          </div>`
-        : nothing}
+      ${this.showHelp ? this.renderHelp() : nothing}
       </div>
       ${this.annotate && open
-        ? html`<wsi-annotation-panel .layer=${this.layer} .session=${this.session} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .tool=${this.tool}>
-            ${this.paint ? html`<wsi-mask-panel slot="mask" .paint=${this.paint} .layer=${this.layer} .tool=${this.tool} .tick=${this.paintTick + this.zoom}></wsi-mask-panel>` : nothing}
+        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass}>
+            ${this.host && this.session?.mask
+              ? html`<wsi-mask-panel slot="mask" .host=${this.host} .mask=${this.session.mask} .maskLayer=${this.maskLayer} .mpp=${this.info?.mpp ?? null} .zoom=${this.zoom}></wsi-mask-panel>`
+              : nothing}
           </wsi-annotation-panel>`
         : nothing}
     `;

@@ -18,8 +18,9 @@ import { AnnotationStore } from '../../src/state/annotation-store.js';
 import { MaskPyramid } from '../../src/state/mask-pyramid.js';
 import { MaskStore } from '../../src/state/mask-store.js';
 import { UndoManager } from '../../src/state/undo.js';
-import { MaskSession, type MaskWorker } from '../../src/viewer/mask-session.js';
-import { colourTile, compressEncoded, decompressTile, paint, readPack, reduceTiles, type PaintJob } from '../../workers/mask-ops.js';
+import { MaskSession, type MaskWorker } from '../../src/session/mask-session.js';
+import { colourTile, compressEncoded, decompressTile, paint, readPack, reduceTiles } from '../../workers/mask-ops.js';
+import type { PaintJob } from '../../workers/protocol.js';
 
 
 /** A dense raster of a box, painted with spans the reference way. */
@@ -554,7 +555,7 @@ describe('mask session: strokes, undo, sync', () => {
     const server = new FakeMaskServer();
     const { s, undo } = session(server);
     let skipped = 0;
-    s.onReplaySkipped = (n) => (skipped += n);
+    s.onReplaySkipped((e) => (skipped += e.tiles));
     await conflictWithLaterEdits(server, s);
     await s.sync.resolve('theirs');
     await saved(s);

@@ -12,7 +12,12 @@
  * Pixel (x, y) is the square [x, x+1) × [y, y+1) in level-0 image
  * coordinates; its centre is (x + 0.5, y + 0.5). Every rasterizer decides
  * coverage at pixel centres.
+ *
+ * The tile math itself is the core tile grid's (../tile-grid.ts); this file
+ * names the mask's grid.
  */
+
+import { makeGrid, tilesCovering as gridTilesCovering, unboundedGrid, type TileGrid } from '../tile-grid.js';
 
 export const MASK_TILE = 512;
 export const MASK_TILE_PIXELS = MASK_TILE * MASK_TILE;
@@ -29,17 +34,29 @@ export function parseTileKey(key: string): [number, number] {
   return [Number(a), Number(b)];
 }
 
-/** Tiles across and down for a slide of this size. */
-export function maskGridSize(width: number, height: number): { cols: number; rows: number } {
-  return { cols: Math.ceil(width / MASK_TILE), rows: Math.ceil(height / MASK_TILE) };
+/** The mask's tile grid over a slide of this size (level-0 pixels; the last tiles reach past the edge). */
+export function maskGrid(width: number, height: number): TileGrid {
+  return makeGrid(width, height, MASK_TILE);
 }
 
-/** Inclusive tile range covering the level-0 pixel box [x0, x1) × [y0, y1). */
+/**
+ * The grid of mask pyramid `level` in level-0 pixels: each tile covers
+ * 2^level × 2^level level-0 tiles (level 0 is the mask itself).
+ */
+export function maskLevelGrid(width: number, height: number, level: number): TileGrid {
+  return makeGrid(width, height, MASK_TILE * 2 ** level);
+}
+
+/** Tiles across and down for a slide of this size. */
+export function maskGridSize(width: number, height: number): { cols: number; rows: number } {
+  const { cols, rows } = maskGrid(width, height);
+  return { cols, rows };
+}
+
+const ANY_SIZE = unboundedGrid(MASK_TILE);
+
+/** Inclusive tile range covering the level-0 pixel box [x0, x1) × [y0, y1) (not clipped to a slide). */
 export function tilesCovering(x0: number, y0: number, x1: number, y1: number): { tx0: number; ty0: number; tx1: number; ty1: number } {
-  return {
-    tx0: Math.floor(x0 / MASK_TILE),
-    ty0: Math.floor(y0 / MASK_TILE),
-    tx1: Math.floor((x1 - 1) / MASK_TILE),
-    ty1: Math.floor((y1 - 1) / MASK_TILE),
-  };
+  const r = gridTilesCovering(ANY_SIZE, { x: x0, y: y0, width: x1 - x0, height: y1 - y0 });
+  return { tx0: r.col0, ty0: r.row0, tx1: r.col1, ty1: r.row1 };
 }

@@ -1,10 +1,11 @@
 /**
  * Turns a page of annotations from the server into flat arrays: the small
  * fields as plain records, every geometry packed into shared typed arrays.
- * Pure, so it runs the same in the loader worker and in tests.
+ * Pure, so it runs the same in the loader worker, on the main thread (when
+ * workers are unavailable) and in tests; that is why it lives in core.
  */
-import type { Annotation } from '../src/core/annotation.js';
-import { flatten } from '../src/core/flat-geometry.js';
+import type { Annotation } from './annotation.js';
+import { flatten } from './flat-geometry.js';
 
 export interface LeanRecord {
   id: string;

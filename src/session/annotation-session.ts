@@ -17,16 +17,9 @@ import { SpatialIndex, localBuilder, type IndexBuilder } from '../state/spatial-
 import { UndoManager } from '../state/undo.js';
 import { MaskApi } from '../services/mask-api.js';
 import { MaskSession } from './mask-session.js';
-import type { PackedPage } from '../../workers/annotation-pages.js';
-import { packPage } from '../../workers/annotation-pages.js';
-
-interface LoaderApi {
-  load(url: string): Promise<PackedPage>;
-}
-
-interface BuilderApi {
-  build(boxes: Float64Array): Promise<ArrayBuffer>;
-}
+import { packPage, type PackedPage } from '../core/annotation-pages.js';
+import { Observers } from '../core/observers.js';
+import type { AnnotationLoaderApi, IndexBuilderApi } from '../../workers/protocol.js';
 
 export interface LoadProgress {
   loaded: number;
@@ -38,7 +31,7 @@ export interface LoadProgress {
 function workerBuilder(): { builder: IndexBuilder; worker: Worker | null } {
   try {
     const worker = new Worker(new URL('../../workers/index-builder.worker.ts', import.meta.url), { type: 'module' });
-    const api = Comlink.wrap<BuilderApi>(worker);
+    const api = Comlink.wrap<IndexBuilderApi>(worker);
     return { builder: (boxes) => api.build(Comlink.transfer(boxes, [boxes.buffer])), worker };
   } catch {
     return { builder: localBuilder, worker: null };
@@ -54,9 +47,9 @@ export class AnnotationSession {
   /** This annotator's painted mask (null when the server has no mask support). */
   mask: MaskSession | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
-  private loader: LoaderApi | null = null;
+  private loader: AnnotationLoaderApi | null = null;
   private aborted = false;
-  private readonly progressListeners = new Set<(p: LoadProgress) => void>();
+  private readonly progressObservers = new Observers<LoadProgress>();
 
   private constructor(
     readonly api: AnnotationApi,
@@ -94,15 +87,15 @@ export class AnnotationSession {
     return session;
   }
 
+  /** Tells `fn` the loading progress now and at every change; returns the unsubscribe. */
   onProgress(fn: (p: LoadProgress) => void): () => void {
-    this.progressListeners.add(fn);
     fn(this.progress);
-    return () => this.progressListeners.delete(fn);
+    return this.progressObservers.add(fn);
   }
 
   private report(p: Partial<LoadProgress>): void {
     this.progress = { ...this.progress, ...p };
-    for (const fn of this.progressListeners) fn(this.progress);
+    this.progressObservers.emit(this.progress);
   }
 
   private async fetchPage(url: string): Promise<PackedPage> {
@@ -110,7 +103,7 @@ export class AnnotationSession {
       try {
         const worker = new Worker(new URL('../../workers/annotation-loader.worker.ts', import.meta.url), { type: 'module' });
         this.workers.push(worker);
-        this.loader = Comlink.wrap<LoaderApi>(worker);
+        this.loader = Comlink.wrap<AnnotationLoaderApi>(worker);
       } catch {
         this.loader = { load: async (u) => packPage(await (await fetch(u)).json()) };
       }

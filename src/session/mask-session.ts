@@ -18,16 +18,26 @@ import type { Outbox } from '../services/outbox.js';
 import { MaskPyramid } from '../state/mask-pyramid.js';
 import { MaskStore, type MaskTileWrite } from '../state/mask-store.js';
 import type { UndoManager } from '../state/undo.js';
-import type { PackedTile, PaintJob, PaintResult, TileIn } from '../../workers/mask-ops.js';
-import type { MaskWorkerApi } from '../../workers/mask.worker.js';
+import { Observers } from '../core/observers.js';
+import type { MaskWorkerApi, PaintJob, RenderRequest, RenderedTile, TileIn } from '../../workers/protocol.js';
 
-/** What the session needs from the mask worker (an in-process stand-in works for tests). */
-export interface MaskWorker {
-  paint(job: PaintJob, slide: PixelBox): Promise<PaintResult & { bitmaps?: Array<{ key: string; bitmap: ImageBitmap }> }>;
-  reduce(children: Array<EncodedTile | null>): Promise<EncodedTile>;
-  render(tile: EncodedTile, lut: Uint32Array, outline: boolean): Promise<ImageBitmap>;
-  readPack(url: string): Promise<PackedTile[]>;
-  compress(tile: EncodedTile): Promise<Uint8Array>;
+/** What the session needs from the mask worker: its API (an in-process stand-in works for tests). */
+export type MaskWorker = MaskWorkerApi;
+
+/**
+ * A display of the mask (the mask layer). Before each edit the session asks
+ * it which changed tiles it wants coloured right away; after the edit is in
+ * the store it hands over their bitmaps.
+ */
+export interface MaskDisplay {
+  renderRequest(): RenderRequest | null;
+  install(tiles: RenderedTile[]): void;
+}
+
+/** An undo or redo left tiles alone because they changed on the server since. */
+export interface ReplaySkipped {
+  tiles: number;
+  label: string;
 }
 
 /** Tile rows per worker job for big fills (bounds the worker's dense copies). */
@@ -49,12 +59,8 @@ export class MaskSession {
   readonly slideBox: PixelBox;
   loaded = false;
   loadError: string | null = null;
-  /** The display's wish to get bitmaps of changed tiles with each edit (set by the mask layer's owner). */
-  renderHint: (() => PaintJob['render'] | null) | null = null;
-  /** Told when an undo or redo left tiles alone because they changed on the server since. */
-  onReplaySkipped: ((tiles: number, label: string) => void) | null = null;
-  /** Receives those bitmaps, after the edit is in the store. */
-  onRendered: ((tiles: Array<{ key: string; bitmap: ImageBitmap }>) => void) | null = null;
+  private readonly displays = new Set<MaskDisplay>();
+  private readonly skipped = new Observers<ReplaySkipped>();
   private chain: Promise<unknown> = Promise.resolve();
   private replaying = false;
   /** Worker calls in flight that must fail, not hang, if the worker is terminated. */
@@ -109,6 +115,19 @@ export class MaskSession {
     });
   }
 
+  /** Attaches a display (see MaskDisplay); returns the detach. */
+  attachDisplay(display: MaskDisplay): () => void {
+    this.displays.add(display);
+    return () => {
+      this.displays.delete(display);
+    };
+  }
+
+  /** Tells `fn` whenever an undo or redo left tiles alone; returns the unsubscribe. */
+  onReplaySkipped(fn: (e: ReplaySkipped) => void): () => void {
+    return this.skipped.add(fn);
+  }
+
   static open(server: string, slide: string, annotator: string, width: number, height: number, outbox: Outbox, undo: UndoManager): MaskSession {
     const w = new Worker(new URL('../../workers/mask.worker.ts', import.meta.url), { type: 'module' });
     return new MaskSession(new MaskApi(server, slide, annotator), Comlink.wrap<MaskWorkerApi>(w), () => w.terminate(), outbox, undo, width, height);
@@ -130,7 +149,7 @@ export class MaskSession {
       this.replaying = true;
       try {
         const still = writes.filter((w, i) => this.store.get(w.key) === (expected[i] as MaskTileWrite).tile);
-        if (still.length < writes.length) this.onReplaySkipped?.(writes.length - still.length, label);
+        if (still.length < writes.length) this.skipped.emit({ tiles: writes.length - still.length, label });
         this.store.apply(still, 'local', label);
       } finally {
         this.replaying = false;
@@ -226,8 +245,17 @@ export class MaskSession {
     if (b.x1 <= b.x0 || b.y1 <= b.y0) return { keys: [], pixels: 0, refused: 'nothing of it lies on the slide' };
     const read = new Map<string, EncodedTile | null>();
     const writes = new Map<string, EncodedTile>();
-    const bitmaps: Array<{ key: string; bitmap: ImageBitmap }> = [];
-    const render = this.renderHint?.() ?? undefined;
+    const bitmaps: RenderedTile[] = [];
+    // the first display that wants bitmaps of the changed tiles gets them
+    let display: MaskDisplay | null = null;
+    let render: RenderRequest | null = null;
+    for (const d of this.displays) {
+      render = d.renderRequest();
+      if (render) {
+        display = d;
+        break;
+      }
+    }
     let pixels = 0;
     const band = spec.kind === 'flood' ? b.y1 - b.y0 : BAND_ROWS * MASK_TILE;
     for (let y = spec.kind === 'flood' ? b.y0 : Math.floor(b.y0 / band) * band; y < b.y1; y += band) {
@@ -249,7 +277,7 @@ export class MaskSession {
     }
     if (writes.size === 0) return { keys: [], pixels: 0, refused: null };
     this.store.apply([...writes].map(([key, tile]) => ({ key, tile })), 'local', label);
-    if (bitmaps.length) this.onRendered?.(bitmaps);
+    if (bitmaps.length) display?.install(bitmaps);
     return { keys: [...writes.keys()], pixels, refused: null };
   }
 
