@@ -11,7 +11,10 @@ import type { Config } from './config.js';
 import { LagGuard } from './admission.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
+import { HostAllowlist, boundHostName } from './http/host-check.js';
+import { loggedPath, stdoutSink, trackRequest, type LogSink } from './http/request-log.js';
 import { sendProblem } from './http/respond.js';
+import { RotatingFile } from './log-file.js';
 import { annotationRoutes } from './http/annotation-routes.js';
 import { maskRoutes } from './http/mask-routes.js';
 import { makeRoutes, type Route } from './http/routes.js';
@@ -19,7 +22,8 @@ import { AnnotationService } from './annotation-service.js';
 import { MaskService } from './mask-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
-import { openDatabase, storeProblem } from './store/database.js';
+import { openStore, storeProblem } from './store/database.js';
+import { StoreGuard } from './store/store-guard.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
@@ -38,24 +42,41 @@ export interface AppOptions {
   corsOrigins?: string[];
   /** Author of every change until accounts exist. */
   author: string;
+  /** Where the server's own lines go (tightened permissions, a damaged database); stdout by default. */
+  log?: (line: string) => void;
 }
 
-function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: string[]) {
+interface DispatchOptions {
+  staticDir: string;
+  corsOrigins: string[];
+  hosts: HostAllowlist;
+  guard: StoreGuard;
+  /** Where request lines go; null: not logged. */
+  requestLog: LogSink | null;
+  /** The database file, named in the log line when SQLite finds it damaged. */
+  dbPath: string;
+}
+
+function dispatch(routes: Route[], o: DispatchOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const started = performance.now();
     const controller = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) controller.abort(new DOMException('client went away', 'AbortError'));
-      if (cfg.logRequests) {
-        const ms = (performance.now() - started).toFixed(1);
-        process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), method: req.method, path: (req.url ?? '').split('?')[0], status: res.statusCode, ms: Number(ms) })}\n`);
-      }
-    });
-    applyCors(req, res, corsOrigins);
+    let pathname = '';
+    let matched: RegExp | null = null;
+    let statics = false;
+    const tracked = trackRequest(
+      req,
+      res,
+      o.requestLog,
+      () => (statics ? '(static)' : loggedPath(pathname, matched)),
+      () => controller.abort(new DOMException('client went away', 'AbortError')),
+    );
     try {
+      o.hosts.check(req.headers.host);
+      applyCors(req, res, o.corsOrigins);
       if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
       const url = new URL(req.url ?? '/', 'http://localhost');
-      if (answerOptions(routes, req, res, url.pathname, corsOrigins)) return;
+      pathname = url.pathname;
+      if (answerOptions(routes, req, res, url.pathname, o.corsOrigins)) return;
       const method = req.method === 'HEAD' ? 'GET' : req.method;
       const allowed: string[] = [];
       for (const route of routes) {
@@ -65,6 +86,8 @@ function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: 
           allowed.push(route.method);
           continue;
         }
+        matched = route.pattern;
+        o.guard.checkWrite(method);
         await route.handler({ req, res, url, params: m.slice(1), signal: controller.signal });
         return;
       }
@@ -77,14 +100,18 @@ function dispatch(routes: Route[], staticDir: string, cfg: Config, corsOrigins: 
         res.setHeader('Allow', 'GET, HEAD');
         throw new WsiError('METHOD_NOT_ALLOWED', `method ${req.method ?? '?'} is not allowed here`);
       }
-      await serveStatic(staticDir, req, res, url.pathname);
+      statics = true;
+      await serveStatic(o.staticDir, req, res, url.pathname);
     } catch (caught) {
-      let err = caught;
-      err = storeProblem(err);
-      if (!(err instanceof WsiError) && !(err instanceof Error && err.name === 'AbortError')) {
+      o.guard.noteError(caught, o.dbPath);
+      const err = storeProblem(caught);
+      // a client that hung up makes its body stream fail too: that is no server fault
+      if (!(err instanceof WsiError) && !(err instanceof Error && err.name === 'AbortError') && !controller.signal.aborted) {
         process.stderr.write(`request failed: ${(err as Error).stack ?? String(err)}\n`);
       }
       sendProblem(res, err);
+    } finally {
+      tracked.handlerDone();
     }
   };
 }
@@ -114,30 +141,49 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     heavyThreshold: { sourcePixels: 2048 * 2048, outputPixels: 1024 * 1024 },
     lagGuard,
   });
+  const log = opts.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;
-  const db = openDatabase(dbPath, { maxBytes });
+  const { db, damage } = openStore(dbPath, { maxBytes, log });
+  const guard = new StoreGuard('wsi.db in the server\'s DATA_DIR', log);
+  if (damage) guard.markDamaged(damage, dbPath);
   const annotationStore = new AnnotationStore(db);
   const annotations = new AnnotationService(annotationStore, registry, opts.author, dbPath, maxBytes);
   const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author);
+  // known once the server listens (PORT=0 picks the port)
+  let publicUrl = cfg.publicUrl ?? '';
   const routes = [
     ...annotationRoutes(annotations),
     ...maskRoutes(masks),
-    ...makeRoutes(service, () => ({
-    ok: registry.storage.ok,
-    slides: registry.list().length,
-    storage: registry.storage,
-    decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
-    tileCache: service.cacheStats,
-    tiles: service.stats,
-    lanes: { tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
-    eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
-  })),
+    ...makeRoutes(
+      service,
+      () => ({
+        ok: registry.storage.ok && !guard.damaged,
+        slides: registry.list().length,
+        storage: registry.storage,
+        decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
+        tileCache: service.cacheStats,
+        tiles: service.stats,
+        lanes: { tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
+        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
+        store: guard.health(),
+      }),
+      () => publicUrl,
+    ),
   ];
+  const logFile = cfg.logRequests && cfg.logFile ? new RotatingFile(cfg.logFile, cfg.logMaxMb * 1024 * 1024, cfg.logKeep, log) : null;
+  const handling: DispatchOptions = {
+    staticDir: cfg.staticDir,
+    corsOrigins: opts.corsOrigins ?? [],
+    hosts: new HostAllowlist([]),
+    guard,
+    requestLog: cfg.logRequests ? (logFile ?? stdoutSink) : null,
+    dbPath,
+  };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for
   // 5 minutes is closed.
-  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000 }, dispatch(routes, cfg.staticDir, cfg, opts.corsOrigins ?? []));
+  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000 }, dispatch(routes, handling));
   server.setTimeout(300_000);
   server.maxHeadersCount = 100;
   await new Promise<void>((resolve, reject) => {
@@ -149,6 +195,12 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  publicUrl ||= `http://${boundHostName(cfg.host) ?? 'localhost'}:${addr.port}`;
+  handling.hosts = HostAllowlist.forServer(cfg.allowedHosts, cfg.host, publicUrl);
+  if (handling.hosts.allowsAny) log('ALLOWED_HOSTS=*: any Host header is served, so the DNS rebinding protection is off');
+  else if (!boundHostName(cfg.host) && cfg.allowedHosts.length === 0 && !cfg.publicUrl) {
+    log(`HOST=${cfg.host} listens on every interface, but only requests for ${handling.hosts.describe().join(', ')} are served: set PUBLIC_URL (and ALLOWED_HOSTS) to the name clients use`);
+  }
   return {
     server,
     url: `http://${host}:${addr.port}`,
@@ -162,6 +214,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       await registry.close();
       lagGuard?.close();
       await pool.close();
+      await logFile?.close();
       db.close();
     },
   };

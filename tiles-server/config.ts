@@ -35,6 +35,14 @@ export interface Config {
   maxOpenSlides: number;
   /** Tile renders are refused (503) while the event loop lags more than this for a second (0: never). */
   maxLagMs: number;
+  /** Extra Host header values served (ALLOWED_HOSTS); loopback names and the bound host always are. */
+  allowedHosts: string[];
+  /** Where clients reach the server (PUBLIC_URL), for ids such as IIIF's; null: http://HOST:PORT. */
+  publicUrl: string | null;
+  /** Request log file (LOG_FILE), rotated at logMaxMb keeping logKeep old files; null: stdout. */
+  logFile: string | null;
+  logMaxMb: number;
+  logKeep: number;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -65,6 +73,20 @@ function localUser(v: string | undefined): string {
   return name;
 }
 
+function publicUrlOf(v: string | undefined): string | null {
+  if (v === undefined || v === '') return null;
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error(`PUBLIC_URL must be an absolute http(s) URL such as https://slides.example.org, got "${v}"`);
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search || u.hash || u.username || u.password) {
+    throw new Error(`PUBLIC_URL must be an http(s) URL without query, fragment or credentials, got "${v}"`);
+  }
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
 function boolOf(v: string | undefined, fallback: boolean): boolean {
   if (v === undefined || v === '') return fallback;
   return !/^(0|false|no|off)$/i.test(v);
@@ -87,7 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maxSourcePixels: intOf(get('MAX_SOURCE_PIXELS'), 64_000_000, 'MAX_SOURCE_PIXELS', 1_000_000, 1_000_000_000),
     sampleSlide: boolOf(get('SAMPLE_SLIDE'), true),
     sampleSize: intOf(get('SAMPLE_SIZE'), 24000, 'SAMPLE_SIZE', 1024, 200000),
-    logRequests: boolOf(get('LOG_REQUESTS'), false),
+    logRequests: boolOf(get('LOG_REQUESTS'), Boolean(get('LOG_FILE'))),
     localUser: localUser(get('LOCAL_USER')),
     dbMaxMb: intOf(get('DB_MAX_MB'), 0, 'DB_MAX_MB', 0, 1 << 24),
     iiifMaxWidth: intOf(get('IIIF_MAX_WIDTH'), 4096, 'IIIF_MAX_WIDTH', 256, 65536),
@@ -97,5 +119,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     largeRenderQueue: intOf(get('LARGE_RENDER_QUEUE'), 4, 'LARGE_RENDER_QUEUE', 0, 1024),
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
+    allowedHosts: (get('ALLOWED_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
+    publicUrl: publicUrlOf(get('PUBLIC_URL')),
+    logFile: get('LOG_FILE') ? resolve(get('LOG_FILE') as string) : null,
+    logMaxMb: intOf(get('LOG_MAX_MB'), 50, 'LOG_MAX_MB', 1, 1 << 20),
+    logKeep: intOf(get('LOG_KEEP'), 5, 'LOG_KEEP', 0, 1000),
   };
 }

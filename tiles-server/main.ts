@@ -5,11 +5,15 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startServer } from './app.js';
 import { loadConfig } from './config.js';
+import { PRIVATE_FILE_MODE, privateDir, tighten } from './private-files.js';
 import { writeSampleSlide } from './sample/sample-slide.js';
 import { scanSlideFolder } from './slides/scan.js';
 
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
 async function serverSecret(dataDir: string): Promise<string> {
   const file = join(dataDir, 'server-secret');
+  tighten(file, PRIVATE_FILE_MODE, say);
   try {
     const s = (await readFile(file, 'utf8')).trim();
     if (/^[0-9a-f]{64}$/.test(s)) return s;
@@ -17,13 +21,13 @@ async function serverSecret(dataDir: string): Promise<string> {
     // first start
   }
   const s = randomBytes(32).toString('hex');
-  await writeFile(file, `${s}\n`, { mode: 0o600 });
+  await writeFile(file, `${s}\n`, { mode: PRIVATE_FILE_MODE });
   return s;
 }
 
 async function main(): Promise<void> {
   const cfg = loadConfig();
-  await mkdir(cfg.dataDir, { recursive: true });
+  privateDir(cfg.dataDir, say);
   await mkdir(cfg.slidesDir, { recursive: true });
   const secret = await serverSecret(cfg.dataDir);
 
@@ -50,7 +54,7 @@ async function main(): Promise<void> {
   }
 
   const corsOrigins = (process.env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const running = await startServer(cfg, { secret, corsOrigins, author: cfg.localUser });
+  const running = await startServer(cfg, { secret, corsOrigins, author: cfg.localUser, log: say });
   process.stdout.write(`WSI annotate serving ${running.service.registry.list().length} slide(s) from ${cfg.slidesDir}\n`);
   process.stdout.write(`Annotations are saved in ${join(cfg.dataDir, 'wsi.db')} as user "${cfg.localUser}"\n`);
   process.stdout.write(`Open ${running.url}/\n`);

@@ -109,12 +109,11 @@ function jsonLdAccepted(req: IncomingMessage): boolean {
   return (req.headers.accept ?? '').includes('application/ld+json');
 }
 
-function baseUrl(req: IncomingMessage): string {
-  const host = req.headers.host && /^[A-Za-z0-9.:[\]-]{1,255}$/.test(req.headers.host) ? req.headers.host : 'localhost';
-  return `http://${host}`;
-}
-
-export function makeRoutes(service: TileService, health: () => Record<string, unknown>): Route[] {
+/**
+ * @param publicUrl where clients reach the server (PUBLIC_URL, or http://HOST:PORT): the base of
+ *   IIIF ids, never the request's Host header, which a client chooses
+ */
+export function makeRoutes(service: TileService, health: () => Record<string, unknown>, publicUrl: () => string): Route[] {
   return [
     {
       method: 'GET',
@@ -202,7 +201,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}/info\\.json$`),
       handler: async (ctx) => {
-        const info = await service.iiifInfo(ctx.params[0] as string, baseUrl(ctx.req));
+        const info = await service.iiifInfo(ctx.params[0] as string, publicUrl());
         const type = jsonLdAccepted(ctx.req) ? 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"' : 'application/json';
         sendBytes(ctx.req, ctx.res, type, JSON.stringify(info), { cacheControl: 'private, no-cache' });
       },
@@ -211,7 +210,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}/manifest\\.json$`),
       handler: async (ctx) => {
-        const manifest = await service.iiifManifest(ctx.params[0] as string, baseUrl(ctx.req));
+        const manifest = await service.iiifManifest(ctx.params[0] as string, publicUrl());
         const type = jsonLdAccepted(ctx.req) ? `application/ld+json;profile="${PRESENTATION_CONTEXT}"` : 'application/json';
         sendBytes(ctx.req, ctx.res, type, JSON.stringify(manifest), { cacheControl: 'private, no-cache' });
       },

@@ -1,11 +1,13 @@
 /**
  * The embedded SQLite database (better-sqlite3) in DATA_DIR: WAL journal,
  * synchronous=FULL so an acknowledged write survives a crash or power loss,
- * a versioned schema applied by numbered migrations, and an integrity check
- * at open so a damaged file is refused rather than silently used.
+ * a versioned schema applied by numbered migrations, files only the
+ * server's user can read, and an integrity check at open so a damaged file
+ * is never silently written to (openStore keeps serving what still reads).
  */
 import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
+import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
 
 export type Db = Database.Database;
 
@@ -148,12 +150,20 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** Refuse writes that would grow the database past this many bytes (0: no cap). */
   maxBytes?: number;
+  /** Where to say that an existing file's permissions were tightened. */
+  log?: LogLine;
+}
+
+/** What to do about a damaged database file (FAULT-06): the same words in the log, /api/health and every refused write. */
+export function restoreAdvice(path: string): string {
+  return `stop the server, move ${path} and its ${path}-wal and ${path}-shm files aside (keep them: a copy may be salvaged with "sqlite3 ${path} .recover"), put your latest backup of the database in its place, and start the server again`;
 }
 
 /**
  * SQLite's storage failures as the API's problems: a full disk (or the
- * DB_MAX_MB cap) is 507 STORE_FULL, a locked database 503 STORE_BUSY. The
- * transaction was rolled back, so nothing of the write was kept.
+ * DB_MAX_MB cap) is 507 STORE_FULL, a locked database 503 STORE_BUSY, a
+ * damaged file 503 STORE_DAMAGED. The transaction was rolled back, so
+ * nothing of the write was kept.
  */
 export function storeProblem(err: unknown): unknown {
   const code = (err as { code?: unknown }).code;
@@ -161,10 +171,30 @@ export function storeProblem(err: unknown): unknown {
     return new WsiError('STORE_FULL', 'the annotation store is full (the disk, or the DB_MAX_MB cap): nothing of this change was saved; it is kept in your browser and will be sent once space is freed');
   }
   if (code === 'SQLITE_BUSY') return new WsiError('STORE_BUSY', 'the annotation store is busy (an import may be running); retry shortly');
+  if (isCorruption(err)) {
+    return new WsiError('STORE_DAMAGED', 'this part of the annotation store cannot be read: the database file is damaged. Writes are refused until it is restored from a backup (GET /api/health says how)');
+  }
   return err;
 }
 
-export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+/** SQLite's codes for a file whose pages are not what they should be. */
+export function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+}
+
+/** The database file, its WAL and its shared-memory file. */
+function databaseFiles(path: string): string[] {
+  return [path, `${path}-wal`, `${path}-shm`];
+}
+
+function connect(path: string, opts: OpenOptions): Db {
+  if (path !== ':memory:') {
+    // SQLite gives the WAL and shared-memory files the database file's mode: create it private
+    const log = opts.log ?? (() => undefined);
+    privateFile(path, log);
+    for (const f of databaseFiles(path).slice(1)) tighten(f, PRIVATE_FILE_MODE, log);
+  }
   const db = new Database(path);
   try {
     db.pragma('journal_mode = WAL');
@@ -177,16 +207,66 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Db {
       const pageSize = db.pragma('page_size', { simple: true }) as number;
       db.pragma(`max_page_count = ${Math.max(1, Math.floor(opts.maxBytes / pageSize))}`);
     }
-    if (opts.check !== false) {
-      const rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
-      if (rows.length !== 1 || rows[0]?.quick_check !== 'ok') {
-        throw new WsiError('INTERNAL', `the database ${path} failed its integrity check (${rows.map((r) => r.quick_check).join('; ').slice(0, 300)}); restore it from a backup`);
-      }
-    }
-    migrate(db);
     return db;
   } catch (err) {
     db.close();
+    throw err;
+  }
+}
+
+/** PRAGMA quick_check: null when the file is sound, else what SQLite found (shortened). */
+function damageOf(db: Db): string | null {
+  let rows: Array<{ quick_check: string }>;
+  try {
+    rows = db.pragma('quick_check') as Array<{ quick_check: string }>;
+  } catch (err) {
+    // some damage stops the check itself
+    if (isCorruption(err)) return `${(err as { code: string }).code}: ${(err as Error).message}`;
+    throw err;
+  }
+  if (rows.length === 1 && rows[0]?.quick_check === 'ok') return null;
+  return rows.map((r) => r.quick_check).join('; ').slice(0, 300);
+}
+
+/** Opens the database, checked and migrated; a damaged file is refused with an error that says what to restore. */
+export function openDatabase(path: string, opts: OpenOptions = {}): Db {
+  const { db, damage } = openStore(path, opts);
+  if (damage) {
+    db.close();
+    throw new WsiError('STORE_DAMAGED', `the database ${path} failed its integrity check (${damage}); ${restoreAdvice(path)}`);
+  }
+  return db;
+}
+
+/**
+ * Opens the database for the server. A file that fails its check is still
+ * opened, read-only (query_only), so what can be read goes on being served;
+ * `damage` says what SQLite found. A file SQLite cannot open at all, or a
+ * damaged one that still needs a migration, is refused.
+ */
+export function openStore(path: string, opts: OpenOptions = {}): { db: Db; damage: string | null } {
+  let db: Db;
+  try {
+    db = connect(path, opts);
+  } catch (err) {
+    if (!isCorruption(err)) throw err;
+    throw new WsiError('STORE_DAMAGED', `the database ${path} cannot be opened (${(err as Error).message}); ${restoreAdvice(path)}`);
+  }
+  try {
+    const damage = opts.check === false ? null : damageOf(db);
+    if (damage) {
+      db.pragma('query_only = ON');
+      const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+      if (currentSchemaVersion(db) !== latest) {
+        throw new WsiError('STORE_DAMAGED', `the database ${path} failed its integrity check (${damage}) and needs a schema upgrade, which is not done on a damaged file; ${restoreAdvice(path)}`);
+      }
+      return { db, damage };
+    }
+    migrate(db);
+    return { db, damage: null };
+  } catch (err) {
+    db.close();
+    if (isCorruption(err)) throw new WsiError('STORE_DAMAGED', `the database ${path} cannot be read (${(err as Error).message}); ${restoreAdvice(path)}`);
     throw err;
   }
 }
