@@ -19,7 +19,8 @@ import { rasterizeAnnotations, type RasterizeRequest } from './masks/rasterize-a
 import { asciiJson, writeMaskTiff } from './masks/tiff-export.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
-import { operationHash, type MaskStore, type OperationResult } from './store/mask-store.js';
+import { encodeVersionAsync } from './store/mask-history.js';
+import { operationHash, type MaskStore, type OperationResult, type TileWrite } from './store/mask-store.js';
 
 export interface SlideInfo {
   id: string;
@@ -114,6 +115,7 @@ export class MaskService {
     if (prior) return prior;
     const known = new Set(this.classTable().filter((c) => !c.removed).map((c) => c.id));
     const writes = await validateTileOps(ops, s.width, s.height, (id) => known.has(id), signal);
+    await this.store.prepareHistory(s.id, annotator, writes, signal);
     return this.store.applyBatch(s.id, annotator, opId, hash, this.author, writes);
   }
 
@@ -221,15 +223,21 @@ export class MaskService {
 
     // compose off the transaction (inflate/deflate on the thread pool), noting the version each
     // tile of the region had; then commit in one go, redoing a tile here only if it changed since
-    type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string };
+    type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string; history?: TileWrite['history'] };
     const seen = new Map<string, { base: number; plan: Planned | null }>();
     for (let ty = r.ty0; ty <= r.ty1 && codes.length > 0; ty++) {
       for (let tx = r.tx0; tx <= r.tx1; tx++) {
         signal?.throwIfAborted();
         const head = this.store.head(s.id, annotator, tx, ty);
         const base = head?.version ?? 0;
-        const out = composeTile(head ? await inflateTile(head.data) : null, tx, ty, img, p, r, lut);
-        seen.set(`${tx},${ty}`, { base, plan: out ? { tx, ty, base, data: await deflateTile(out), pixels: countsJson(histogram(out)) } : null });
+        const before = head ? await inflateTile(head.data) : null;
+        const out = composeTile(before, tx, ty, img, p, r, lut);
+        let plan: Planned | null = null;
+        if (out) {
+          const data = await deflateTile(out);
+          plan = { tx, ty, base, data, pixels: countsJson(histogram(out)), history: { base, stored: await encodeVersionAsync(base + 1, before, out, data) } };
+        }
+        seen.set(`${tx},${ty}`, { base, plan });
       }
     }
     return this.store.runOperation(opId, s.id, hash, 201, (at) => {
@@ -247,7 +255,7 @@ export class MaskService {
           if (out) write = { tx, ty, base: head?.version ?? 0, data: deflateSync(out), pixels: countsJson(histogram(out)) };
         }
         if (!write) continue;
-        this.store.writeTile(s.id, annotator, { tx, ty, ifMatch: null, data: write.data, pixels: write.pixels }, tiles, 'import', this.author, at, opId);
+        this.store.writeTile(s.id, annotator, { tx, ty, ifMatch: null, data: write.data, pixels: write.pixels, ...(write.history ? { history: write.history } : {}) }, tiles, 'import', this.author, at, opId);
         tiles++;
       }
       return { tiles, pixels: lutNow === lut ? pixels : importedPixels(img, p, r, lutNow), classesAdded, warnings };

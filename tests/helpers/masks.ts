@@ -143,3 +143,31 @@ export function pngBytes(width: number, height: number, channels: 1 | 3, pixels:
   }
   return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', data), chunk('IEND', Buffer.alloc(0))]);
 }
+
+/** A brush stroke into a tile: discs of radius 5–45 along a wandering path, of one class (0 erases). */
+export function stroke(px: Uint8Array, r: () => number, value: number): void {
+  let x = r() * T;
+  let y = r() * T;
+  let a = r() * Math.PI * 2;
+  const rad = 5 + r() * 40;
+  for (let p = 0; p < 12; p++) {
+    a += (r() - 0.5) * 0.8;
+    x += Math.cos(a) * 30;
+    y += Math.sin(a) * 30;
+    for (let yy = Math.max(0, Math.floor(y - rad)); yy < Math.min(T, y + rad); yy++) {
+      for (let xx = Math.max(0, Math.floor(x - rad)); xx < Math.min(T, x + rad); xx++) {
+        if ((xx + 0.5 - x) ** 2 + (yy + 0.5 - y) ** 2 <= rad * rad) px[yy * T + xx] = value;
+      }
+    }
+  }
+}
+
+/** A random edit of a tile (a new buffer; null = an empty tile): mostly strokes of classes 1–5 or erasures, sometimes a whole new fill, scattered noise, or no change. */
+export function edit(px: Uint8Array | null, r: () => number): Uint8Array {
+  const out = px ? px.slice() : new Uint8Array(TILE_BYTES);
+  const k = r();
+  if (k < 0.75) stroke(out, r, r() < 0.15 ? 0 : 1 + Math.floor(r() * 5));
+  else if (k < 0.85) out.fill(1 + Math.floor(r() * 5));
+  else if (k < 0.93) for (let i = 0; i < 2000; i++) out[Math.floor(r() * TILE_BYTES)] = Math.floor(r() * 6);
+  return out;
+}

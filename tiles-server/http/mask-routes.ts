@@ -1,14 +1,15 @@
 /**
  * Mask routes: the local user, the masks of a slide, tile packs by
  * bounding box, atomic tile batches (per-tile ifMatch, Idempotency-Key),
- * per-tile history, stats, the pyramidal TIFF export and label-image
- * imports. docs/masks.md describes them for users.
+ * per-tile history and any one version of a tile, stats, the pyramidal
+ * TIFF export and label-image imports. docs/masks.md describes them for
+ * users.
  */
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { WsiError } from '../../src/core/errors.js';
 import type { MaskService } from '../mask-service.js';
-import { PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
+import { encodePack, PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
 import { parseRasterizeRequest } from '../masks/rasterize-annotations.js';
 import { readUpload } from '../masks/upload.js';
 import type { OperationResult } from '../store/mask-store.js';
@@ -44,6 +45,15 @@ function intParam(url: URL, name: string, fallback: number, min: number, max: nu
   return Number(v);
 }
 
+/** A pack of tiles (application/x-wsi-mask-tiles) as encodePack made it. */
+function sendPack(ctx: RouteContext, parts: Buffer[]): void {
+  const length = parts.reduce((n, b) => n + b.length, 0);
+  ctx.res.writeHead(200, { 'Content-Type': PACK_CONTENT_TYPE, 'Content-Length': length, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
+  if (ctx.req.method === 'HEAD') return void ctx.res.end();
+  for (const p of parts) ctx.res.write(p);
+  ctx.res.end();
+}
+
 function sendResult(ctx: RouteContext, r: OperationResult): void {
   sendJson(ctx.res, r.body['replayed'] === true && r.status === 201 ? 200 : r.status, r.body);
 }
@@ -75,12 +85,7 @@ export function maskRoutes(svc: MaskService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slideId(ctx.params[0] as string);
         const annotator = svc.annotator(ctx.params[1] as string);
-        const parts = svc.pack(slideId, annotator, parseBbox(ctx.url.searchParams.get('bbox')));
-        const length = parts.reduce((n, b) => n + b.length, 0);
-        ctx.res.writeHead(200, { 'Content-Type': PACK_CONTENT_TYPE, 'Content-Length': length, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
-        if (ctx.req.method === 'HEAD') return void ctx.res.end();
-        for (const p of parts) ctx.res.write(p);
-        ctx.res.end();
+        sendPack(ctx, svc.pack(slideId, annotator, parseBbox(ctx.url.searchParams.get('bbox'))));
       },
     },
     {
@@ -103,7 +108,21 @@ export function maskRoutes(svc: MaskService): Route[] {
         const tx = tileIndex(ctx.params[2] as string, 'tx');
         const ty = tileIndex(ctx.params[3] as string, 'ty');
         const withData = ctx.url.searchParams.get('data') === '1';
-        sendJson(ctx.res, 200, { slide: slideId, annotator, tx, ty, versions: svc.store.history(slideId, annotator, tx, ty, withData) });
+        sendJson(ctx.res, 200, { slide: slideId, annotator, tx, ty, versions: await svc.store.history(slideId, annotator, tx, ty, withData) });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${mask}/tiles/([^/]{1,12})/([^/]{1,12})/versions/([^/]{1,12})$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slideId(ctx.params[0] as string);
+        const annotator = svc.annotator(ctx.params[1] as string);
+        const tx = tileIndex(ctx.params[2] as string, 'tx');
+        const ty = tileIndex(ctx.params[3] as string, 'ty');
+        const version = tileIndex(ctx.params[4] as string, 'version');
+        const data = await svc.store.versionData(slideId, annotator, tx, ty, version);
+        if (!data) throw new WsiError('NOT_FOUND', `tile (${tx}, ${ty}) of this mask has no version ${version}`);
+        sendPack(ctx, encodePack([{ tx, ty, version, data }]));
       },
     },
     {

@@ -19,7 +19,8 @@ import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { PolygonIndex, rasterizeIntoEncodedTiles, type PaintPolygon } from '../../src/core/mask/rasterize-tiles.js';
 import { decodeTileInto, EMPTY_TILE, encodeTile, tileCounts, tilesEqual, type EncodedTile } from '../../src/core/mask/rle.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
-import { operationHash, type MaskStore, type OperationResult } from '../store/mask-store.js';
+import { encodeVersionAsync } from '../store/mask-history.js';
+import { operationHash, type MaskStore, type OperationResult, type TileWrite } from '../store/mask-store.js';
 import { countsJson, deflateTile, inflateTile } from './tile-codec.js';
 
 export interface RasterizeRequest {
@@ -130,10 +131,11 @@ export async function rasterizeAnnotations(
   const polygons = new PolygonIndex(chosen.map((c) => c.polygon));
   // paint off the transaction, band by band, noting the version each tile had; zlib runs on
   // the thread pool and a band is two tile rows, so tile requests are served meanwhile
-  type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string };
+  type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string; history: NonNullable<TileWrite['history']> };
   const planned: Planned[] = [];
   const bandHeight = 2 * MASK_TILE;
   const buffers = Array.from({ length: ZLIB_PARALLEL }, () => new Uint8Array(MASK_TILE_PIXELS));
+  const befores = Array.from({ length: ZLIB_PARALLEL }, () => new Uint8Array(MASK_TILE_PIXELS));
   let pixels = 0;
   for (let y = 0; y < slide.height && chosen.length > 0; y += bandHeight) {
     signal?.throwIfAborted();
@@ -154,8 +156,12 @@ export async function rasterizeAnnotations(
       },
     });
     await inParallel(changed, async (c, slot) => {
-      const data = await deflateTile(decodeTileInto(c.tile, buffers[slot] as Uint8Array));
-      planned.push({ tx: c.tx, ty: c.ty, base: c.base, data, pixels: countsJson(tileCounts(c.tile)) });
+      const tile = decodeTileInto(c.tile, buffers[slot] as Uint8Array);
+      const data = await deflateTile(tile);
+      const was = current.get(`${c.tx},${c.ty}`)?.tile;
+      const before = was ? decodeTileInto(was, befores[slot] as Uint8Array) : null;
+      const history = { base: c.base, stored: await encodeVersionAsync(c.base + 1, before, tile, data) };
+      planned.push({ tx: c.tx, ty: c.ty, base: c.base, data, pixels: countsJson(tileCounts(c.tile)), history });
     });
     pixels += r.pixels;
   }
@@ -166,7 +172,7 @@ export async function rasterizeAnnotations(
       if (now !== p.base) {
         throw new WsiError('PRECONDITION_FAILED', `tile (${p.tx}, ${p.ty}) changed while the annotations were painted into it; nothing was written, try again`);
       }
-      masks.writeTile(slide.id, annotator, { tx: p.tx, ty: p.ty, ifMatch: null, data: p.data, pixels: p.pixels }, tiles, 'import', author, at, opId);
+      masks.writeTile(slide.id, annotator, { tx: p.tx, ty: p.ty, ifMatch: null, data: p.data, pixels: p.pixels, history: p.history }, tiles, 'import', author, at, opId);
       tiles++;
     }
     return { painted: chosen.length, tiles, pixels, skipped, order: 'largest area first, then creation order; later over earlier' };

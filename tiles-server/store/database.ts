@@ -8,6 +8,7 @@
 import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
 import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
+import { compactMaskHistory } from './mask-history-migration.js';
 
 export type Db = Database.Database;
 
@@ -15,6 +16,8 @@ interface Migration {
   version: number;
   description: string;
   sql: string;
+  /** Work SQL cannot do (kept in TypeScript so any SQL store can run it), in the same transaction, after `sql`. */
+  run?: (db: Db, log: LogLine) => void;
 }
 
 /** Never edit a released migration: add a new one. */
@@ -122,13 +125,22 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'mask history as keyframes and deltas (store/mask-history.ts)',
+    sql: `
+      -- zlib: the whole tile as its writer sent it; xor-runs: a delta from the version before
+      ALTER TABLE mask_history ADD COLUMN encoding TEXT NOT NULL DEFAULT 'zlib' CHECK (encoding IN ('zlib', 'xor-runs'));
+    `,
+    run: compactMaskHistory,
+  },
 ];
 
 export function currentSchemaVersion(db: Db): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-export function migrate(db: Db): { from: number; to: number } {
+export function migrate(db: Db, log: LogLine = () => undefined): { from: number; to: number } {
   const from = currentSchemaVersion(db);
   const latest = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
   if (from > latest) {
@@ -138,6 +150,7 @@ export function migrate(db: Db): { from: number; to: number } {
     if (m.version <= from) continue;
     db.transaction(() => {
       db.exec(m.sql);
+      m.run?.(db, log);
       db.pragma(`user_version = ${m.version}`);
     })();
   }
@@ -262,7 +275,7 @@ export function openStore(path: string, opts: OpenOptions = {}): { db: Db; damag
       }
       return { db, damage };
     }
-    migrate(db);
+    migrate(db, opts.log);
     return { db, damage: null };
   } catch (err) {
     db.close();

@@ -1,9 +1,11 @@
 /**
  * Painted masks in SQLite. A mask is one slide's and one annotator's sparse
  * grid of 512 × 512 level-0 tiles. Every version of every tile is an
- * append-only `mask_history` row (the compressed data, pixel counts per
- * class, author, time, operation id); `mask_tiles` holds the head of each
- * tile (its version, data and counts) for fast reads and stats.
+ * append-only `mask_history` row (the version as a keyframe or a delta from
+ * the one before — store/mask-history.ts —, pixel counts per class, author,
+ * time, operation id); `mask_tiles` holds the head of each tile (its
+ * version, the data exactly as its writer sent it, and counts) for fast
+ * reads and stats.
  *
  * Writes follow the annotation store: optimistic concurrency per tile (the
  * version the client edited, 0 = a new tile), batches applied in one
@@ -12,8 +14,11 @@
  * is refused.
  */
 import { createHash } from 'node:crypto';
+import { deflateSync } from 'node:zlib';
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
+import { deflateTile, inflateTile } from '../masks/tile-codec.js';
 import type { Db } from './database.js';
+import { decodeKeyframe, encodeVersion, encodeVersionAsync, isKeyframe, rebuild, replay, type EncodedVersion, type HistoryEncoding, type HistoryRow } from './mask-history.js';
 
 export type MaskOp = 'paint' | 'import';
 
@@ -25,6 +30,8 @@ export interface TileWrite {
   data: Uint8Array;
   /** Pixel counts per class id as JSON (countsJson). */
   pixels: string;
+  /** How the history stores this write, worked out before the transaction on top of version `base` (used only if the tile is still there). */
+  history?: { base: number; stored: EncodedVersion };
 }
 
 export interface TileHead {
@@ -44,6 +51,17 @@ export interface TileVersion {
   opId: string;
   pixels: Record<string, number>;
   data?: string;
+}
+
+interface VersionRow {
+  version: number;
+  op: MaskOp;
+  author: string;
+  at: string;
+  op_id: string;
+  pixels: string;
+  encoding: HistoryEncoding;
+  data: Buffer;
 }
 
 export interface OperationResult {
@@ -89,15 +107,21 @@ export class MaskStore {
         `SELECT tx, ty, head_seq AS seq, pixels, length(data) AS bytes FROM mask_tiles WHERE slide_id = ? AND annotator = ?`,
       ),
       counts: db.prepare<[string, string], { pixels: string }>(`SELECT pixels FROM mask_tiles WHERE slide_id = ? AND annotator = ?`),
-      dataAt: db.prepare<[number], { data: Buffer }>(`SELECT data FROM mask_history WHERE seq = ?`),
-      history: db.prepare<[string, string, number, number], { version: number; op: MaskOp; author: string; at: string; op_id: string; pixels: string; data: Buffer | null }>(
-        `SELECT version, op, author, at, op_id, pixels, NULL AS data FROM mask_history WHERE slide_id = ? AND annotator = ? AND tx = ? AND ty = ? ORDER BY version`,
+      rowAt: db.prepare<[number], { slide_id: string; annotator: string; tx: number; ty: number; version: number }>(`SELECT slide_id, annotator, tx, ty, version FROM mask_history WHERE seq = ?`),
+      headAt: db.prepare<[number], { data: Buffer }>(`SELECT data FROM mask_tiles WHERE head_seq = ?`),
+      history: db.prepare<[string, string, number, number], VersionRow>(
+        `SELECT version, op, author, at, op_id, pixels, encoding, data FROM mask_history WHERE slide_id = ? AND annotator = ? AND tx = ? AND ty = ? ORDER BY version`,
       ),
-      historyData: db.prepare<[string, string, number, number], { version: number; op: MaskOp; author: string; at: string; op_id: string; pixels: string; data: Buffer | null }>(
-        `SELECT version, op, author, at, op_id, pixels, data FROM mask_history WHERE slide_id = ? AND annotator = ? AND tx = ? AND ty = ? ORDER BY version`,
+      // a version and the rows it is rebuilt from: back to the last keyframe at or before it
+      chain: db.prepare<{ s: string; a: string; x: number; y: number; v: number }, HistoryRow>(
+        `SELECT version, encoding, data FROM mask_history
+         WHERE slide_id = @s AND annotator = @a AND tx = @x AND ty = @y AND version <= @v
+           AND version >= (SELECT max(version) FROM mask_history
+                           WHERE slide_id = @s AND annotator = @a AND tx = @x AND ty = @y AND version <= @v AND encoding = 'zlib')
+         ORDER BY version`,
       ),
       insertHistory: db.prepare(
-        `INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, data, pixels, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, encoding, data, pixels, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertHead: db.prepare(
         `INSERT INTO mask_tiles (slide_id, annotator, tx, ty, version, head_seq, data, pixels, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -128,11 +152,38 @@ export class MaskStore {
     return this.stmts.index.all(slideId, annotator);
   }
 
-  /** The data of one stored version (history rows never change). */
+  /**
+   * One stored version as a zlib stream (history rows never change): the
+   * head's data as its writer sent it while it is the head, else rebuilt.
+   */
   dataAt(seq: number): Buffer {
-    const row = this.stmts.dataAt.get(seq);
+    const head = this.stmts.headAt.get(seq);
+    if (head) return head.data;
+    const row = this.stmts.rowAt.get(seq);
     if (!row) throw new WsiError('INTERNAL', `mask history row ${seq} is missing`);
-    return row.data;
+    return deflateSync(this.pixelsAt(row.slide_id, row.annotator, row.tx, row.ty, row.version) as Uint8Array);
+  }
+
+  /** The class ids of one version of a tile (a fresh buffer), or null if the tile never had that version. */
+  pixelsAt(slideId: string, annotator: string, tx: number, ty: number, version: number): Uint8Array | null {
+    const rows = this.stmts.chain.all({ s: slideId, a: annotator, x: tx, y: ty, v: version });
+    if (rows.length === 0 || rows[rows.length - 1]?.version !== version) return null;
+    return rebuild(rows);
+  }
+
+  /**
+   * One version of a tile as a zlib stream: its writer's own bytes where the
+   * store has them (the head, and keyframes), else compressed afresh. Null if
+   * the tile never had that version.
+   */
+  async versionData(slideId: string, annotator: string, tx: number, ty: number, version: number): Promise<Buffer | null> {
+    const head = this.head(slideId, annotator, tx, ty);
+    if (head?.version === version) return head.data;
+    const rows = this.stmts.chain.all({ s: slideId, a: annotator, x: tx, y: ty, v: version });
+    const last = rows[rows.length - 1];
+    if (!last || last.version !== version) return null;
+    if (isKeyframe(last.encoding)) return Buffer.from(last.data);
+    return deflateTile(rebuild(rows));
   }
 
   /** Per-class pixel counts over the whole mask, and its tile count. */
@@ -146,17 +197,55 @@ export class MaskStore {
     return { pixels, tiles };
   }
 
-  history(slideId: string, annotator: string, tx: number, ty: number, withData = false): TileVersion[] {
-    const stmt = withData ? this.stmts.historyData : this.stmts.history;
-    return stmt.all(slideId, annotator, tx, ty).map((r) => ({
-      version: r.version,
-      op: r.op,
-      author: r.author,
-      at: r.at,
-      opId: r.op_id,
-      pixels: JSON.parse(r.pixels) as Record<string, number>,
-      ...(r.data ? { data: r.data.toString('base64') } : {}),
-    }));
+  /** Every version of a tile, oldest first; `withData` adds each version's tile as versionData gives it (base64). */
+  async history(slideId: string, annotator: string, tx: number, ty: number, withData = false): Promise<TileVersion[]> {
+    const rows = this.stmts.history.all(slideId, annotator, tx, ty);
+    const out = rows.map((r): TileVersion => ({ version: r.version, op: r.op, author: r.author, at: r.at, opId: r.op_id, pixels: JSON.parse(r.pixels) as Record<string, number> }));
+    if (!withData) return out;
+    const head = this.head(slideId, annotator, tx, ty);
+    const pending: Array<Promise<void>> = [];
+    replay(rows, (version, tile, row) => {
+      const v = out[version - 1] as TileVersion;
+      if (head?.version === version) v.data = head.data.toString('base64');
+      else if (isKeyframe(row.encoding)) v.data = Buffer.from(row.data).toString('base64');
+      else {
+        const copy = new Uint8Array(tile);
+        pending.push(deflateTile(copy).then((z) => void (v.data = z.toString('base64'))));
+      }
+    });
+    await Promise.all(pending);
+    return out;
+  }
+
+  /**
+   * Works out, before the transaction, how the history will store each of a
+   * batch's writes (inflating and comparing tiles on the thread pool rather
+   * than inside the transaction). A write whose tile moved on meanwhile is
+   * left for writeTile to encode.
+   */
+  async prepareHistory(slideId: string, annotator: string, writes: TileWrite[], signal?: AbortSignal): Promise<void> {
+    const count = new Map<string, number>();
+    for (const w of writes) count.set(`${w.tx},${w.ty}`, (count.get(`${w.tx},${w.ty}`) ?? 0) + 1);
+    // the tile each write of the batch leaves, for a later write of the same tile
+    const left = new Map<string, { version: number; tile: Uint8Array }>();
+    for (const w of writes) {
+      signal?.throwIfAborted();
+      const key = `${w.tx},${w.ty}`;
+      let base: { version: number; tile: Uint8Array | null };
+      const earlier = left.get(key);
+      if (earlier) base = earlier;
+      else {
+        const head = this.head(slideId, annotator, w.tx, w.ty);
+        base = { version: head?.version ?? 0, tile: head ? await inflateTile(head.data) : null };
+      }
+      if (w.ifMatch !== null && w.ifMatch !== base.version) return; // refused in the transaction (412)
+      const tile = await inflateTile(w.data);
+      w.history = { base: base.version, stored: await encodeVersionAsync(base.version + 1, base.tile, tile, w.data) };
+      const remaining = (count.get(key) ?? 1) - 1;
+      count.set(key, remaining);
+      if (remaining > 0) left.set(key, { version: base.version + 1, tile });
+      else left.delete(key);
+    }
   }
 
   /** The remembered answer to an operation id, or null; a different request under the key is refused. */
@@ -186,9 +275,16 @@ export class MaskStore {
       );
     }
     const version = current + 1;
-    const seq = Number(this.stmts.insertHistory.run(slideId, annotator, w.tx, w.ty, version, op, w.data, w.pixels, author, at, opId).lastInsertRowid);
+    const stored = w.history && w.history.base === current ? w.history.stored : this.encodeNow(slideId, annotator, w, current);
+    const seq = Number(this.stmts.insertHistory.run(slideId, annotator, w.tx, w.ty, version, op, stored.encoding, stored.data, w.pixels, author, at, opId).lastInsertRowid);
     this.stmts.upsertHead.run(slideId, annotator, w.tx, w.ty, version, seq, w.data, w.pixels, author, at);
     return version;
+  }
+
+  /** How the history stores a write on top of version `current`, worked out inside the transaction (when prepareHistory could not). */
+  private encodeNow(slideId: string, annotator: string, w: TileWrite, current: number): EncodedVersion {
+    const head = current === 0 ? null : this.stmts.head.get(slideId, annotator, w.tx, w.ty);
+    return encodeVersion(current + 1, head ? decodeKeyframe(head.data) : null, decodeKeyframe(w.data), w.data);
   }
 
   /**
