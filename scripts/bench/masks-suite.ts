@@ -11,7 +11,16 @@
  * - `memory`: resident bytes of the mask per painted pixel (the client's
  *   tiles and cached pyramid levels) and stored bytes per painted pixel
  *   (the server's compressed tiles; the database's growth, history included),
- *   after the strokes and again after three large ROI fills;
+ *   after the strokes and again after three large ROI fills. The database
+ *   is measured twice: as found (the file plus its WAL, whose size is
+ *   SQLite's working buffer of up to ~1,000 pages, reused and not growth),
+ *   and its file alone after a checkpoint (TRUNCATE) moved every WAL page
+ *   into it — the durable size of everything stored, history included.
+ *   The same measures were taken before the painting;
+ * - `history`: the mask history's rows (keyframes and deltas) and bytes
+ *   after the strokes, and `restore`: every stored version of every painted
+ *   tile read back one by one (GET …/tiles/{tx}/{ty}/versions/{v}, the
+ *   whole HTTP round trip), median, p95 and max;
  * - `server_rasterize`: BENCH_RASTER_SERVER_CELLS cell detections (default
  *   100,000) imported, then painted into a mask on the server
  *   (POST …/rasterize) while one client keeps fetching random full-
@@ -23,6 +32,7 @@ import { createReadStream, existsSync } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import type { Page } from 'playwright-core';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../chromium.js';
 import { Readable } from 'node:stream';
@@ -47,12 +57,30 @@ async function saved(page: Page): Promise<void> {
   await page.waitForFunction(`(() => { const s = (${VIEWER}).annotationSession.mask.sync.snapshot; return s.status === 'saved' && s.queued === 0; })()`, undefined, { timeout: 120_000 });
 }
 
-async function dbBytes(dataDir: string): Promise<number> {
-  return (await stat(join(dataDir, 'wsi.db'))).size + (await stat(join(dataDir, 'wsi.db-wal')).catch(() => ({ size: 0 }))).size;
+interface DbSize {
+  /** wsi.db plus wsi.db-wal as found. */
+  asFound: number;
+  /** wsi.db after a TRUNCATE checkpoint (the WAL is then empty). */
+  checkpointed: number;
+}
+
+/** The database's size as found, then its file alone once a checkpoint moved the WAL into it (from a connection of our own). */
+async function dbBytes(dataDir: string): Promise<DbSize> {
+  const file = join(dataDir, 'wsi.db');
+  const asFound = (await stat(file)).size + (await stat(`${file}-wal`).catch(() => ({ size: 0 }))).size;
+  const db = new Database(file);
+  try {
+    db.pragma('busy_timeout = 10000');
+    const [r] = db.pragma('wal_checkpoint(TRUNCATE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    if (!r || r.busy !== 0) throw new Error(`the checkpoint could not complete: ${JSON.stringify(r)}`);
+  } finally {
+    db.close();
+  }
+  return { asFound, checkpointed: (await stat(file)).size };
 }
 
 /** Painted pixels and bytes per painted pixel; the database counts from `dbBefore` (its size before any painting). */
-async function memory(page: Page, base: string, slide: string, annotator: string, dataDir: string, dbBefore: number): Promise<Record<string, number>> {
+async function memory(page: Page, base: string, slide: string, annotator: string, dataDir: string, dbBefore: DbSize): Promise<Record<string, number>> {
   await saved(page);
   const m = (await page.evaluate(`(() => { const mk = (${VIEWER}).annotationSession.mask; return { painted: mk.store.paintedPixels(), resident: mk.residentBytes(), tiles: mk.store.size }; })()`)) as { painted: number; resident: number; tiles: number };
   const pack = Buffer.from(await (await fetch(`${base}/api/slides/${slide}/masks/${annotator}/tiles`)).arrayBuffer());
@@ -62,7 +90,9 @@ async function memory(page: Page, base: string, slide: string, annotator: string
     stored += len;
     o += 16 + len;
   }
-  const db = (await dbBytes(dataDir)) - dbBefore;
+  const now = await dbBytes(dataDir);
+  const found = now.asFound - dbBefore.asFound;
+  const file = now.checkpointed - dbBefore.checkpointed;
   return {
     paintedPixels: m.painted,
     tiles: m.tiles,
@@ -70,8 +100,10 @@ async function memory(page: Page, base: string, slide: string, annotator: string
     residentBytesPerPaintedPixel: +(m.resident / m.painted).toFixed(4),
     storedBytes: stored,
     storedBytesPerPaintedPixel: +(stored / m.painted).toFixed(4),
-    databaseGrowthBytes: db,
-    databaseGrowthBytesPerPaintedPixel: +(db / m.painted).toFixed(4),
+    databaseGrowthBytes: file,
+    databaseGrowthBytesPerPaintedPixel: +(file / m.painted).toFixed(4),
+    databaseWithWalAsFoundGrowthBytes: found,
+    databaseWithWalAsFoundGrowthBytesPerPaintedPixel: +(found / m.painted).toFixed(4),
   };
 }
 
@@ -150,6 +182,9 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
     });
     const afterStrokes = await memory(page, base, server.slideId, 'bench', work, dbBefore);
     emit({ suite: 'masks', metric: 'memory', after: 'strokes', ...afterStrokes });
+    emit({ suite: 'masks', metric: 'history', after: 'strokes', ...historyRows(work) });
+    const restore = await restoreEveryVersion(base, server.slideId, 'bench');
+    emit({ suite: 'masks', metric: 'restore', after: 'strokes', ...restore });
     // three large ROI fills (about 3,000–6,000 px across)
     const fills = await page.evaluate(`(async () => {
       const mk = (${VIEWER}).annotationSession.mask;
@@ -173,6 +208,10 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
       residentBytesPerPaintedPixel: afterStrokes.residentBytesPerPaintedPixel,
       residentAtMost1_2: (afterStrokes.residentBytesPerPaintedPixel as number) <= 1.2 && (afterFills.residentBytesPerPaintedPixel as number) <= 1.2,
       storedBytesPerPaintedPixel: afterStrokes.storedBytesPerPaintedPixel,
+      databaseGrowthBytesPerPaintedPixel: afterStrokes.databaseGrowthBytesPerPaintedPixel,
+      databaseAtMost0_5: (afterStrokes.databaseGrowthBytesPerPaintedPixel as number) <= 0.5,
+      restoreMaxMs: restore['maxMs'] ?? null,
+      restoreAtMost50ms: typeof restore['maxMs'] === 'number' ? restore['maxMs'] <= 50 : null,
       longestTaskWhilePaintingMs: run.long.length ? Math.round(Math.max(...run.long)) : 0,
     });
     await context.close();
@@ -182,6 +221,42 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
     await server.stop();
     await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The mask history's rows by encoding and their data bytes (read from the database; a server before deltas has no encoding column). */
+function historyRows(dataDir: string): Record<string, unknown> {
+  const db = new Database(join(dataDir, 'wsi.db'), { readonly: true });
+  try {
+    const cols = (db.pragma('table_info(mask_history)') as Array<{ name: string }>).map((c) => c.name);
+    const enc = cols.includes('encoding') ? 'encoding' : `'zlib'`;
+    const rows = db.prepare(`SELECT ${enc} AS encoding, count(*) AS versions, sum(length(data)) AS bytes FROM mask_history GROUP BY 1 ORDER BY 1`).all() as Array<{ encoding: string; versions: number; bytes: number }>;
+    return { byEncoding: rows, versions: rows.reduce((n, r) => n + r.versions, 0), dataBytes: rows.reduce((n, r) => n + r.bytes, 0) };
+  } finally {
+    db.close();
+  }
+}
+
+/** Reads every stored version of every tile of a mask, one request each; the round-trip times. */
+async function restoreEveryVersion(base: string, slide: string, annotator: string): Promise<Record<string, unknown>> {
+  const pack = Buffer.from(await (await fetch(`${base}/api/slides/${slide}/masks/${annotator}/tiles`)).arrayBuffer());
+  const tiles: Array<[number, number, number]> = [];
+  for (let o = 8, i = 0, n = pack.readUInt32LE(4); i < n; i++) {
+    tiles.push([pack.readInt32LE(o), pack.readInt32LE(o + 4), pack.readUInt32LE(o + 8)]);
+    o += 16 + pack.readUInt32LE(o + 12);
+  }
+  const ms: number[] = [];
+  for (const [tx, ty, head] of tiles) {
+    for (let v = 1; v <= head; v++) {
+      const t = performance.now();
+      const res = await fetch(`${base}/api/slides/${slide}/masks/${annotator}/tiles/${tx}/${ty}/versions/${v}`);
+      await res.arrayBuffer();
+      if (res.status === 404 && ms.length === 0) return { available: false, reason: 'this server has no route for one version of a tile' };
+      if (res.status !== 200) throw new Error(`restore (${tx}, ${ty}) v${v}: ${res.status}`);
+      ms.push(performance.now() - t);
+    }
+  }
+  const s = stats(ms);
+  return { available: true, versions: s.n, tiles: tiles.length, medianMs: s.median, p95Ms: s.p95, maxMs: s.max };
 }
 
 /** Fetches random full-resolution tiles one after another until `stop` resolves; their latencies (ms). */
