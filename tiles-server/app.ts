@@ -12,7 +12,7 @@ import { LagGuard } from './admission.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
-import { loggedPath, stdoutSink, trackRequest, type LogSink } from './http/request-log.js';
+import { loggedPath, StallClock, stdoutSink, trackRequest, type LogSink } from './http/request-log.js';
 import { sendProblem } from './http/respond.js';
 import { RotatingFile } from './log-file.js';
 import { annotationRoutes } from './http/annotation-routes.js';
@@ -51,8 +51,8 @@ interface DispatchOptions {
   corsOrigins: string[];
   hosts: HostAllowlist;
   guard: StoreGuard;
-  /** Where request lines go; null: not logged. */
-  requestLog: LogSink | null;
+  /** Where request lines go, and the clock of event-loop stalls they report; null: not logged. */
+  requestLog: { sink: LogSink; stalls: StallClock } | null;
   /** The database file, named in the log line when SQLite finds it damaged. */
   dbPath: string;
 }
@@ -177,7 +177,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     corsOrigins: opts.corsOrigins ?? [],
     hosts: new HostAllowlist([]),
     guard,
-    requestLog: cfg.logRequests ? (logFile ?? stdoutSink) : null,
+    requestLog: cfg.logRequests ? { sink: logFile ?? stdoutSink, stalls: new StallClock() } : null,
     dbPath,
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
@@ -214,6 +214,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       await registry.close();
       lagGuard?.close();
       await pool.close();
+      handling.requestLog?.stalls.close();
       await logFile?.close();
       db.close();
     },

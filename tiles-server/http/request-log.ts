@@ -7,7 +7,10 @@
  *
  * A line holds `t` (arrival), `method`, `path`, `status` (the status sent,
  * null if none was), `ms` (arrival to the later of handler end and
- * response close) and, for a request whose client went away before the
+ * response close), `stalledMs` when the event loop had just been stalled
+ * as the request was read (no code runs while it is, so a request that
+ * came meanwhile waited unseen for up to that long: its client saw up to
+ * `ms` + `stalledMs`), and, for a request whose client went away before the
  * response was complete (the client hung up, or the connection was cut),
  * `aborted: true` and `abortedAtMs`. `path` keeps
  * only opaque ids (slide ids, UUIDs) and integers of the matched route;
@@ -21,6 +24,47 @@ export interface LogSink {
 }
 
 export const stdoutSink: LogSink = { write: (line) => void process.stdout.write(line) };
+
+const TICK_MS = 20;
+const STALL_MS = 50;
+
+/**
+ * How long the event loop had just been stalled: a timer that should tick
+ * every 20 ms notes how late it was; a request read right after a stall
+ * (or while the timer is still overdue) gets that stall.
+ */
+export class StallClock {
+  private last = performance.now();
+  private stall = 0;
+  private stallEnded = -Infinity;
+  private readonly timer: NodeJS.Timeout;
+
+  constructor() {
+    this.timer = setInterval(() => {
+      const now = performance.now();
+      const late = now - this.last - TICK_MS;
+      if (late >= STALL_MS) {
+        this.stall = late;
+        this.stallEnded = now;
+      }
+      this.last = now;
+    }, TICK_MS);
+    this.timer.unref();
+  }
+
+  /** The stall (ms) the loop has just come out of, or is still in when the timer is overdue; 0 if none. */
+  recent(): number {
+    const now = performance.now();
+    const overdue = now - this.last - TICK_MS;
+    const ended = now - this.stallEnded <= 5 * TICK_MS ? this.stall : 0;
+    const ms = Math.max(overdue, ended);
+    return ms >= STALL_MS ? Math.round(ms) : 0;
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+  }
+}
 
 const OPAQUE = /^(?:[0-9a-f]{16,64}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|\d{1,9})$/i;
 
@@ -43,17 +87,24 @@ export function loggedPath(pathname: string, pattern: RegExp | null): string {
 /**
  * Follows one request: `onAborted` runs when the response closes before it
  * was complete; call `handlerDone` when the handler has finished (resolved
- * or thrown). With a sink, the line is written once both happened;
+ * or thrown). With a log, the line is written once both happened;
  * `describe` gives the logged path then.
  */
-export function trackRequest(req: IncomingMessage, res: ServerResponse, sink: LogSink | null, describe: () => string, onAborted: () => void): { handlerDone(): void } {
+export function trackRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  log: { sink: LogSink; stalls: StallClock } | null,
+  describe: () => string,
+  onAborted: () => void,
+): { handlerDone(): void } {
   const arrived = new Date();
   const started = performance.now();
+  const stalled = log?.stalls.recent() ?? 0;
   let aborted: number | null = null;
   let closed = false;
   let handled = false;
   const finish = (): void => {
-    if (!closed || !handled || !sink) return;
+    if (!closed || !handled || !log) return;
     const line: Record<string, unknown> = {
       t: arrived.toISOString(),
       method: req.method,
@@ -61,11 +112,12 @@ export function trackRequest(req: IncomingMessage, res: ServerResponse, sink: Lo
       status: res.headersSent ? res.statusCode : null,
       ms: +(performance.now() - started).toFixed(1),
     };
+    if (stalled > 0) line['stalledMs'] = stalled;
     if (aborted !== null) {
       line['aborted'] = true;
       line['abortedAtMs'] = +(aborted - started).toFixed(1);
     }
-    sink.write(`${JSON.stringify(line)}\n`);
+    log.sink.write(`${JSON.stringify(line)}\n`);
   };
   res.on('close', () => {
     if (!res.writableFinished) {
