@@ -66,7 +66,7 @@ describe('a damaged database page (FAULT-06)', () => {
 
   it('/api/health reports it with what to restore', async () => {
     const { status, body } = await getJson<{ ok: boolean; store: { status: string; problem: string; restore: string } }>(`${server.url}/api/health`);
-    expect(status).toBe(200);
+    expect(status).toBe(503);
     expect(body.ok).toBe(false);
     expect(body.store.status).toBe('damaged');
     expect(body.store.problem.length).toBeGreaterThan(5);
