@@ -19,8 +19,9 @@
  *   The same measures were taken before the painting;
  * - `history`: the mask history's rows (keyframes and deltas) and bytes
  *   after the strokes, and `restore`: every stored version of every painted
- *   tile read back one by one (GET …/tiles/{tx}/{ty}/versions/{v}, the
- *   whole HTTP round trip), median, p95 and max;
+ *   tile read back one by one (GET …/tiles/{tx}/{ty}/versions/{v}), the
+ *   whole HTTP round trip and the server's own time (its Server-Timing
+ *   header), median, p95 and max;
  * - `server_rasterize`: BENCH_RASTER_SERVER_CELLS cell detections (default
  *   100,000) imported, then painted into a mask on the server
  *   (POST …/rasterize) while one client keeps fetching random full-
@@ -245,6 +246,7 @@ async function restoreEveryVersion(base: string, slide: string, annotator: strin
     o += 16 + pack.readUInt32LE(o + 12);
   }
   const ms: number[] = [];
+  const server: number[] = [];
   for (const [tx, ty, head] of tiles) {
     for (let v = 1; v <= head; v++) {
       const t = performance.now();
@@ -253,28 +255,41 @@ async function restoreEveryVersion(base: string, slide: string, annotator: strin
       if (res.status === 404 && ms.length === 0) return { available: false, reason: 'this server has no route for one version of a tile' };
       if (res.status !== 200) throw new Error(`restore (${tx}, ${ty}) v${v}: ${res.status}`);
       ms.push(performance.now() - t);
+      const dur = /dur=([\d.]+)/.exec(res.headers.get('server-timing') ?? '');
+      if (dur) server.push(Number(dur[1]));
     }
   }
   const s = stats(ms);
-  return { available: true, versions: s.n, tiles: tiles.length, medianMs: s.median, p95Ms: s.p95, maxMs: s.max };
+  const sv = stats(server);
+  return { available: true, versions: s.n, tiles: tiles.length, medianMs: s.median, p95Ms: s.p95, maxMs: s.max, serverMedianMs: sv.median, serverP95Ms: sv.p95, serverMaxMs: sv.max };
 }
 
-/** Fetches random full-resolution tiles one after another until `stop` resolves; their latencies (ms). */
-async function probeTiles(server: OursStarted, stop: Promise<unknown>, seed: number): Promise<number[]> {
+/**
+ * Fetches random full-resolution tiles one after another until `stop`
+ * settles; the latencies (ms) of those served, and how many were refused
+ * with 503 (the server sheds tile renders while its event loop lags).
+ */
+async function probeTiles(server: OursStarted, stop: Promise<unknown>, seed: number): Promise<{ ms: number[]; refused: number }> {
   const r = rng(seed);
   const level = Math.ceil(Math.log2(SLIDE_SIZE));
   const cols = Math.ceil(SLIDE_SIZE / 256);
   let done = false;
   void stop.finally(() => (done = true));
   const out: number[] = [];
+  let refused = 0;
   while (!done) {
     const t = performance.now();
     const res = await fetch(server.tileUrl(level, Math.floor(r() * cols), Math.floor(r() * cols)));
     await res.arrayBuffer();
+    if (res.status === 503) {
+      refused++;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      continue;
+    }
     if (res.status !== 200) throw new Error(`tile probe: ${res.status}`);
     out.push(performance.now() - t);
   }
-  return out;
+  return { ms: out, refused };
 }
 
 async function serverRasterize(server: OursStarted, work: string, emit: Emit): Promise<void> {
@@ -289,14 +304,16 @@ async function serverRasterize(server: OursStarted, work: string, emit: Emit): P
   } as RequestInit);
   if (imp.status !== 201 && imp.status !== 200) throw new Error(`import: ${imp.status} ${await imp.text()}`);
   await imp.arrayBuffer();
-  const before = stats(await probeTiles(server, new Promise((resolve) => setTimeout(resolve, 3000)), 5));
+  const beforeRun = await probeTiles(server, new Promise((resolve) => setTimeout(resolve, 3000)), 5);
+  const before = { ...stats(beforeRun.ms), refused: beforeRun.refused };
   const t0 = performance.now();
   const call = fetch(`${base}/api/slides/${server.slideId}/masks/bench/rasterize`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `bench-rasterize-${Date.now()}` },
     body: JSON.stringify({ objectTypes: ['detection'] }),
   }).then(async (res) => ({ status: res.status, body: (await res.json()) as Record<string, unknown>, ms: performance.now() - t0 }));
-  const during = stats(await probeTiles(server, call, 6));
+  const duringRun = await probeTiles(server, call, 6);
+  const during = { ...stats(duringRun.ms), refused: duringRun.refused };
   const r = await call;
   if (r.status !== 201) throw new Error(`rasterize: ${r.status} ${JSON.stringify(r.body)}`);
   emit({

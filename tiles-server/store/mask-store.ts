@@ -173,17 +173,18 @@ export class MaskStore {
 
   /**
    * One version of a tile as a zlib stream: its writer's own bytes where the
-   * store has them (the head, and keyframes), else compressed afresh. Null if
-   * the tile never had that version.
+   * store has them (the head, and keyframes), else compressed afresh (quickly:
+   * about a millisecond, on the event loop rather than behind the thread
+   * pool's queue). Null if the tile never had that version.
    */
-  async versionData(slideId: string, annotator: string, tx: number, ty: number, version: number): Promise<Buffer | null> {
+  versionData(slideId: string, annotator: string, tx: number, ty: number, version: number): Buffer | null {
     const head = this.head(slideId, annotator, tx, ty);
     if (head?.version === version) return head.data;
     const rows = this.stmts.chain.all({ s: slideId, a: annotator, x: tx, y: ty, v: version });
     const last = rows[rows.length - 1];
     if (!last || last.version !== version) return null;
     if (isKeyframe(last.encoding)) return Buffer.from(last.data);
-    return deflateTile(rebuild(rows));
+    return deflateSync(rebuild(rows), { level: 3 });
   }
 
   /** Per-class pixel counts over the whole mask, and its tile count. */
