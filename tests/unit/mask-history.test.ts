@@ -66,6 +66,26 @@ describe('tile deltas', () => {
     expect(encodeDelta(zero, zero).length).toBeLessThan(16);
   });
 
+  it('gives the same delta for tiles that do not start on a 4-byte boundary (no word-wise skipping)', () => {
+    const r = rng(8);
+    const a = edit(null, r);
+    const b = edit(a, r);
+    const shifted = (t: Uint8Array): Uint8Array => {
+      const out = new Uint8Array(t.length + 1).subarray(1);
+      out.set(t);
+      return out;
+    };
+    expect(Buffer.from(xorRuns(shifted(a), shifted(b))).equals(Buffer.from(xorRuns(a, b)))).toBe(true);
+    for (const [x, y] of [
+      [a, shifted(b)],
+      [shifted(a), b],
+    ] as Array<[Uint8Array, Uint8Array]>) {
+      const t = x.slice();
+      applyDelta(t, encodeDelta(x, y));
+      expect(Buffer.from(t).equals(Buffer.from(y))).toBe(true);
+    }
+  });
+
   it('refuses damaged deltas without writing outside the tile', () => {
     const a = new Uint8Array(MASK_TILE_PIXELS);
     const b = a.slice();
