@@ -44,11 +44,11 @@ export function compactMaskHistory(db: Db, log: LogLine): void {
       prevVersion = r.version;
     }
     let i = 0;
-    replay(stored, (version, tile) => {
+    for (const { tile, row } of replay(stored)) {
       if (!Buffer.from(tile).equals(originals[i++] as Uint8Array)) {
-        throw new WsiError('INTERNAL', `converting the mask history: version ${version} of tile (${t.tx}, ${t.ty}) would not come back exactly; nothing was changed`);
+        throw new WsiError('INTERNAL', `converting the mask history: version ${row.version} of tile (${t.tx}, ${t.ty}) would not come back exactly; nothing was changed`);
       }
-    });
+    }
     stored.forEach((s, k) => {
       if (s.encoding !== 'zlib') update.run(s.encoding, s.data, (rows[k] as { seq: number }).seq);
     });

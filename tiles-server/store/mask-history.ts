@@ -96,12 +96,12 @@ export async function encodeVersionAsync(version: number, before: Uint8Array | n
 }
 
 /**
- * Replays rows of one tile in version order, from a keyframe: calls `each`
- * with every version's tile (the same buffer, changed in place: copy what
- * must outlive the call). Refuses a chain that does not start with a
- * keyframe or skips a version.
+ * Replays rows of one tile in version order, from a keyframe: yields every
+ * version's tile (the same buffer, changed in place: copy what must
+ * outlive the step) with its row. Refuses a chain that does not start with
+ * a keyframe or skips a version.
  */
-export function replay(rows: Iterable<HistoryRow>, each: (version: number, tile: Uint8Array, row: HistoryRow) => void): void {
+export function* replay<R extends HistoryRow>(rows: Iterable<R>): Generator<{ tile: Uint8Array; row: R }> {
   let tile: Uint8Array | null = null;
   let last = 0;
   for (const row of rows) {
@@ -110,14 +110,14 @@ export function replay(rows: Iterable<HistoryRow>, each: (version: number, tile:
     if (!enc.keyframe && (tile === null || row.version !== last + 1)) throw new TileDataError(`version ${row.version} of a tile is a delta without the version before it`);
     tile = enc.decode(row.data, tile);
     last = row.version;
-    each(row.version, tile, row);
+    yield { tile, row };
   }
 }
 
 /** The tile at the last of `rows` (which start at a keyframe); a fresh buffer. */
 export function rebuild(rows: HistoryRow[]): Uint8Array {
   let out: Uint8Array | null = null;
-  replay(rows, (_v, tile) => (out = tile));
+  for (const { tile } of replay(rows)) out = tile;
   if (!out) throw new TileDataError('no stored version to rebuild the tile from');
   return out;
 }

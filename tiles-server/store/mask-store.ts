@@ -204,17 +204,13 @@ export class MaskStore {
     const out = rows.map((r): TileVersion => ({ version: r.version, op: r.op, author: r.author, at: r.at, opId: r.op_id, pixels: JSON.parse(r.pixels) as Record<string, number> }));
     if (!withData) return out;
     const head = this.head(slideId, annotator, tx, ty);
-    const pending: Array<Promise<void>> = [];
-    replay(rows, (version, tile, row) => {
-      const v = out[version - 1] as TileVersion;
-      if (head?.version === version) v.data = head.data.toString('base64');
+    // one version at a time: a long history never holds more than one tile uncompressed
+    for (const { tile, row } of replay(rows)) {
+      const v = out[row.version - 1] as TileVersion;
+      if (head?.version === row.version) v.data = head.data.toString('base64');
       else if (isKeyframe(row.encoding)) v.data = Buffer.from(row.data).toString('base64');
-      else {
-        const copy = new Uint8Array(tile);
-        pending.push(deflateTile(copy).then((z) => void (v.data = z.toString('base64'))));
-      }
-    });
-    await Promise.all(pending);
+      else v.data = (await deflateTile(tile)).toString('base64');
+    }
     return out;
   }
 
