@@ -35,6 +35,8 @@ export interface Config {
   maxOpenSlides: number;
   /** Tile renders are refused (503) while the event loop lags more than this for a second (0: never). */
   maxLagMs: number;
+  /** Largest annotation-file upload in MiB (413 past it, before a byte is read when declared). */
+  importMaxMb: number;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -97,5 +99,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     largeRenderQueue: intOf(get('LARGE_RENDER_QUEUE'), 4, 'LARGE_RENDER_QUEUE', 0, 1024),
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
+    importMaxMb: intOf(get('IMPORT_MAX_MB'), 2048, 'IMPORT_MAX_MB', 1, 1 << 20),
   };
 }

@@ -120,6 +120,36 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    description: 'imports staged in bounded transactions, made visible in one step',
+    sql: `
+      -- one row per import; its rows carry its id and stay hidden until state = 'committed'
+      CREATE TABLE import_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        slide_id TEXT NOT NULL,
+        op_id TEXT NOT NULL,
+        format TEXT NOT NULL,
+        author TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('staging', 'committed', 'discarding')),
+        staged INTEGER NOT NULL DEFAULT 0,
+        first_row INTEGER,
+        first_seq INTEGER,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE INDEX import_jobs_by_state ON import_jobs (state);
+      -- deleting a history row checks that no head points at it: without this, a scan of every head
+      CREATE INDEX annotations_by_head ON annotations (head_seq);
+      ALTER TABLE annotations ADD COLUMN import_job INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE history ADD COLUMN import_job INTEGER NOT NULL DEFAULT 0;
+      -- history stays append-only; only the rows of an import that never became visible may go
+      DROP TRIGGER history_append_only_delete;
+      CREATE TRIGGER history_append_only_delete BEFORE DELETE ON history
+        WHEN OLD.import_job = 0 OR NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = OLD.import_job AND j.state = 'discarding')
+        BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+    `,
+  },
 ];
 
 export function currentSchemaVersion(db: Db): number {
@@ -148,6 +178,19 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** Refuse writes that would grow the database past this many bytes (0: no cap). */
   maxBytes?: number;
+}
+
+/**
+ * Runs `fn` as a write transaction that takes the write lock when it begins
+ * (BEGIN IMMEDIATE), waiting up to the busy timeout for it. A deferred
+ * transaction would read first and then try to upgrade; in WAL mode, if
+ * another connection (an import's worker) committed in between, the upgrade
+ * fails at once with SQLITE_BUSY_SNAPSHOT, which no waiting can cure — a
+ * user's write would get 503 for nothing. Inside another transaction it is a
+ * savepoint, as any nested better-sqlite3 transaction.
+ */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  return db.transaction(fn).immediate();
 }
 
 /**
