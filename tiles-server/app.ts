@@ -126,7 +126,13 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   // imports a stopped server left half staged are discarded in the background, in short transactions
   const recovered = imports.recover().catch((err: unknown) => process.stderr.write(`unfinished imports could not be discarded yet: ${(err as Error).message}\n`));
   const annotations = new AnnotationService(annotationStore, registry, opts.author, imports);
-  const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author);
+  const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author, {
+    dbPath,
+    dbMaxBytes: maxBytes,
+    spoolDir: imports.spoolDir,
+    maxPixels: cfg.maskImportMaxPixels,
+    concurrency: cfg.maskImportConcurrency,
+  });
   const routes = [
     ...annotationRoutes(annotations),
     ...maskRoutes(masks),

@@ -37,6 +37,10 @@ export interface Config {
   maxLagMs: number;
   /** Largest annotation-file upload in MiB (413 past it, before a byte is read when declared). */
   importMaxMb: number;
+  /** Largest label image a mask import decodes, in pixels (checked in the file header first). */
+  maskImportMaxPixels: number;
+  /** Mask imports decoded at once; past it 503 with Retry-After. */
+  maskImportConcurrency: number;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -100,5 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
     importMaxMb: intOf(get('IMPORT_MAX_MB'), 2048, 'IMPORT_MAX_MB', 1, 1 << 20),
+    maskImportMaxPixels: intOf(get('MASK_IMPORT_MAX_PIXELS'), 100_000_000, 'MASK_IMPORT_MAX_PIXELS', 1, 400_000_000),
+    maskImportConcurrency: intOf(get('MASK_IMPORT_CONCURRENCY'), 2, 'MASK_IMPORT_CONCURRENCY', 1, 16),
   };
 }
