@@ -40,7 +40,7 @@ function stats(values: number[]): { n: number; median: number; p95: number; p99:
   return { n: s.length, median: r(quantile(s, 0.5)), p95: r(quantile(s, 0.95)), p99: r(quantile(s, 0.99)), max: r(s[s.length - 1] ?? Number.NaN) };
 }
 
-async function ensureCells(root: string, emit: Emit): Promise<string> {
+export async function ensureCells(root: string, emit: Emit): Promise<string> {
   const dir = join(root, '.bench-cache', 'annotations');
   const file = join(dir, `cells-${CELLS}-on-${SLIDE_SIZE}.geojson`);
   if (!existsSync(file)) {
@@ -84,7 +84,7 @@ async function rendererRss(): Promise<{ totalMB: number; largestMB: number }> {
   return { totalMB: +(total / 2 ** 20).toFixed(0), largestMB: +(largest / 2 ** 20).toFixed(0) };
 }
 
-async function importFile(base: string, slide: string, file: string): Promise<{ ms: number; report: Record<string, unknown>; status: number }> {
+export async function importFile(base: string, slide: string, file: string): Promise<{ ms: number; report: Record<string, unknown>; status: number }> {
   const t0 = performance.now();
   const res = await fetch(`${base}/api/slides/${slide}/annotations/import?format=qupath-geojson`, {
     method: 'POST',
