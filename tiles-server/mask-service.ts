@@ -2,7 +2,7 @@
  * Masks for the HTTP routes: slide checks (size and MPP from the slide
  * registry), the writer check (the configured local user paints only their
  * own mask), tile batches, stats, the TIFF export and label-image imports
- * (each decoded in a worker thread of its own, a few at a time).
+ * (each decoded in a child process of its own, a few at a time).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { asciiJson, writeMaskTiff } from './masks/tiff-export.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
 import { operationHash, type MaskStore, type OperationResult } from './store/mask-store.js';
-import { runWorkerJob } from './workers.js';
+import { runProcessJob } from './workers.js';
 
 export interface SlideInfo {
   id: string;
@@ -194,7 +194,7 @@ export class MaskService {
   /**
    * Imports a spooled label image: replays a used operation id, checks the
    * placement and the size the header claims, then decodes, composes and
-   * writes in a worker thread of its own (masks/label-import.ts).
+   * writes in a child process of its own (masks/label-import.ts).
    */
   async importLabels(s: SlideInfo, annotator: string, opId: string, inp: LabelImport): Promise<OperationResult> {
     const hash = operationHash(['mask-import', s.id, annotator, `${inp.x},${inp.y},${inp.downsample}`, inp.table ?? '', inp.upload.image.hash]);
@@ -208,7 +208,7 @@ export class MaskService {
     this.importing++;
     try {
       const job: LabelJob = { slide: s, annotator, opId, hash, author: this.author, path: inp.upload.image.path, table: inp.table, x: inp.x, y: inp.y, downsample: inp.downsample, maxPixels: this.imports.maxPixels };
-      return await runWorkerJob<OperationResult>(new URL('./masks/label-import-worker.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import').result;
+      return await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import');
     } finally {
       this.importing--;
     }

@@ -1,8 +1,8 @@
 /**
- * One label-image import onto a mask, run in a worker thread of its own
- * (label-import-worker.ts) so that every byte it decoded is given back when
- * the thread ends, instead of waiting for the server's next garbage
- * collection: decode the spooled file, map codes to class ids (the class
+ * One label-image import onto a mask, run in a child process of its own
+ * (label-import-process.ts) so that every byte it decoded is given back when
+ * it ends, instead of waiting for the server's next garbage collection (or
+ * never, for the allocator's arenas): decode the spooled file, map codes to class ids (the class
  * table, or the registry's ids), compose the changed tiles off the
  * transaction, then write them in one transaction — redoing a tile there
  * only if someone changed it since. All or nothing.
