@@ -51,11 +51,13 @@ const TILE = (async () => {
   return deflateSync(px).toString('base64');
 })();
 
+/** New mask tiles (ifMatch 0) across every writer of the run. */
+let tile = 0;
+
 /** The writer: runs until `stop()` resolves, then returns every sample. */
 function writer(base: string, slide: string): { stop(): Promise<Sample[]> } {
   const samples: Sample[] = [];
   let running = true;
-  let tile = 0;
   const send = async (what: string, method: string, path: string, body: unknown): Promise<void> => {
     const t0 = performance.now();
     try {

@@ -202,7 +202,14 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         // Prefer: respond-async answers 202 once the file is received; follow it at …/import/{key}
         const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
         let received!: () => void;
-        const whenReceived = new Promise<null>((r) => (received = () => r(null)));
+        const whenReceived = new Promise<null>((r) => {
+          received = () => {
+            // the body is in: the client now waits for the answer, for as long as the import takes,
+            // on a connection with nothing to say meanwhile (the 5-minute idle timeout would cut it)
+            ctx.req.socket.setTimeout(0);
+            r(null);
+          };
+        });
         const run = svc.importFile(slideId, opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
         const answer = early ? await Promise.race([run, whenReceived]) : await run;
         if (answer) return sendJson(ctx.res, answer.status, answer.body);
