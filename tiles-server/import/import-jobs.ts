@@ -16,7 +16,6 @@ import type { IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { WsiError, isAbortError, type Problem } from '../../src/core/errors.js';
-import type { ImportReport } from '../formats/types.js';
 import type { ImportStaging, PriorOperation } from '../store/import-staging.js';
 import { runWorkerJob } from '../workers.js';
 import { discard, validFormat, type ImportJob, type ImportOutcome, type ImportProgress } from './importer.js';
@@ -369,4 +368,3 @@ export class ImportJobs {
   }
 }
 
-export type { ImportReport };
