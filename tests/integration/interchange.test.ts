@@ -205,6 +205,12 @@ describe('ImageScope XML and HistomicsTK JSON', () => {
     expect(r.body.classesAdded).toContainEqual({ name: 'Layer 2', color: '#00ff00', hotkey: null });
   });
 
+  it('takes the box of a rectangle region with 200,000 vertices (no stack overflow: a 500 before)', async () => {
+    const vertices = Array.from({ length: 200_000 }, (_, i) => `<Vertex X="${i % 1000}" Y="${Math.floor(i / 1000)}"/>`).join('');
+    const r = await importFile(freshSlide(), 'imagescope-xml', `<Annotations><Annotation Id="1"><Regions><Region Id="1" Type="1"><Vertices>${vertices}</Vertices></Region></Regions></Annotation></Annotations>`);
+    expect([r.status, r.body.perKind]).toEqual([201, { rectangle: 1 }]);
+  });
+
   it('imports HistomicsTK documents, bare annotations and element types', async () => {
     const doc = [
       {
