@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnnotationInput } from '../../src/core/annotation.js';
 import { AnnotationStore } from '../../tiles-server/store/annotation-store.js';
-import { openDatabase, type Db } from '../../tiles-server/store/database.js';
+import { openDatabase, writeGateOf, writeTransaction, type Db } from '../../tiles-server/store/database.js';
 import { ImportStaging } from '../../tiles-server/store/import-staging.js';
 
 let dir = '';
@@ -130,5 +130,16 @@ describe('import staging', () => {
     expect(staging.unfinished()).toEqual([id]);
     while (!staging.discardSome(id));
     expect(staging.unfinished()).toEqual([]);
+  });
+
+  it("counts the server's write transactions in its write gate, also when one fails, so an import worker knows when to wait", () => {
+    const pending = new Int32Array(writeGateOf(db).buffer);
+    expect(Atomics.load(pending, 0)).toBe(0);
+    expect(writeTransaction(db, () => Atomics.load(pending, 0))).toBe(1);
+    expect(() => writeTransaction(db, () => writeTransaction(db, () => {
+      expect(Atomics.load(pending, 0)).toBe(2);
+      throw new Error('refused');
+    }))).toThrow('refused');
+    expect(Atomics.load(pending, 0)).toBe(0);
   });
 });

@@ -235,7 +235,7 @@ export class ImportJobs {
   private runWorker(job: Job, work: ImportJob): void {
     const run = runWorkerJob<ImportOutcome>(
       new URL('./import-worker.js', import.meta.url),
-      { dbPath: this.opts.dbPath, job: work, maxBytes: this.opts.dbMaxBytes, cancel: job.cancelFlag.buffer },
+      { dbPath: this.opts.dbPath, job: work, maxBytes: this.opts.dbMaxBytes, cancel: job.cancelFlag.buffer, gate: this.staging.writeGate },
       'import',
       (msg) => {
         if (msg['progress']) job.progress = msg['progress'] as ImportProgress;

@@ -20,6 +20,7 @@ import { importQupathGeojson } from '../formats/qupath-geojson.js';
 import { FormatError, IMPORT_FORMATS, type ImportFormat, type ImportReport, type ImportSink } from '../formats/types.js';
 import type { Db } from '../store/database.js';
 import { ImportStaging, type PriorOperation, type StagingJob } from '../store/import-staging.js';
+import type { WriteGate } from '../store/write-gate.js';
 
 export interface ImportJob extends StagingJob {
   slideMpp: number | null;
@@ -146,11 +147,12 @@ async function parse(format: ImportFormat, job: ImportJob, sink: ImportSink, onB
 
 /**
  * Runs one import on `db` (a connection of its own). `cancelled()` is asked
- * before every transaction; `progress` hears how far it got.
+ * before every transaction; `progress` hears how far it got; `gate` (the
+ * server connection's) lets users' writes go first.
  */
-export async function runImport(db: Db, job: ImportJob, cancelled: () => boolean, progress: (p: ImportProgress) => void): Promise<ImportOutcome> {
+export async function runImport(db: Db, job: ImportJob, cancelled: () => boolean, progress: (p: ImportProgress) => void, gate: WriteGate | null = null): Promise<ImportOutcome> {
   const format = validFormat(job.format);
-  const staging = new ImportStaging(db);
+  const staging = new ImportStaging(db, gate);
   const prior = staging.prior(job.opId);
   if (prior) return { prior };
   const state: ImportProgress = { bytesParsed: 0, objects: 0 };

@@ -6,6 +6,7 @@
  */
 import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
+import { WriteGate } from './write-gate.js';
 
 export type Db = Database.Database;
 
@@ -190,7 +191,22 @@ export interface OpenOptions {
  * savepoint, as any nested better-sqlite3 transaction.
  */
 export function writeTransaction<T>(db: Db, fn: () => T): T {
-  return db.transaction(fn).immediate();
+  const gate = gates.get(db);
+  gate?.enter();
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    gate?.leave();
+  }
+}
+
+const gates = new WeakMap<Db, WriteGate>();
+
+/** The gate of a connection's write transactions (made at open; import workers wait on it). */
+export function writeGateOf(db: Db): WriteGate {
+  let gate = gates.get(db);
+  if (!gate) gates.set(db, (gate = new WriteGate()));
+  return gate;
 }
 
 /**

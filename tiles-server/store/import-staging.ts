@@ -15,7 +15,8 @@
 import { randomUUID } from 'node:crypto';
 import { geometryBounds, type AnnotationClass, type AnnotationInput } from '../../src/core/annotation.js';
 import { AnnotationStore, stateOf } from './annotation-store.js';
-import { writeTransaction, type Db } from './database.js';
+import { writeGateOf, writeTransaction, type Db } from './database.js';
+import { WriteGate } from './write-gate.js';
 
 export interface StagingJob {
   slideId: string;
@@ -42,7 +43,14 @@ export class ImportStaging {
   private readonly stmts;
   private readonly annotations: AnnotationStore;
 
-  constructor(private readonly db: Db) {
+  /**
+   * `gate`: in an import worker, the server connection's write gate
+   * (write-gate.ts), so users' writes go before each staging transaction.
+   */
+  constructor(
+    private readonly db: Db,
+    private readonly gate: WriteGate | null = null,
+  ) {
     this.annotations = new AnnotationStore(db);
     this.stmts = {
       begin: db.prepare(`INSERT INTO import_jobs (slide_id, op_id, format, author, state, started_at) VALUES (?, ?, ?, ?, 'staging', ?)`),
@@ -66,6 +74,11 @@ export class ImportStaging {
     };
   }
 
+  /** The shared memory of this connection's write gate, for the import workers. */
+  get writeGate(): SharedArrayBuffer {
+    return writeGateOf(this.db).buffer;
+  }
+
   /**
    * Opens a job; its rows stay hidden until `commit`. Staging then writes
    * without waiting for the disk at each transaction (synchronous = NORMAL on
@@ -84,20 +97,24 @@ export class ImportStaging {
    * one and keeps the old as `properties.sourceId`. Returns how many were renamed.
    */
   stage(jobId: number, job: StagingJob, at: string, items: AnnotationInput[], seen: Set<string>): number {
+    // everything but the inserts is done before the lock is taken
+    const rows = items.map((a) => ({ a, state: stateOf(a, false), box: geometryBounds(a.geometry) }));
+    this.gate?.yieldToWriters();
     return writeTransaction(this.db, () => {
       let renamed = 0;
       let firstRow: number | null = null;
       let firstSeq: number | null = null;
-      for (const item of items) {
-        let a = item;
+      for (const row of rows) {
+        let { a, state } = row;
         if (seen.has(a.id) || this.stmts.taken.get(a.id)) {
           a = { ...a, id: randomUUID(), properties: { ...a.properties, sourceId: a.id } };
+          state = stateOf(a, false);
           renamed++;
         }
         seen.add(a.id);
-        const seq = Number(this.stmts.insertHistory.run(a.id, job.slideId, stateOf(a, false), job.author, at, job.opId, jobId).lastInsertRowid);
+        const seq = Number(this.stmts.insertHistory.run(a.id, job.slideId, state, job.author, at, job.opId, jobId).lastInsertRowid);
         const rowid = Number(this.stmts.insertHead.run(a.id, job.slideId, seq, job.author, at, jobId).lastInsertRowid);
-        const [minX, minY, maxX, maxY] = geometryBounds(a.geometry);
+        const [minX, minY, maxX, maxY] = row.box;
         this.stmts.insertBox.run(rowid, minX, maxX, minY, maxY);
         firstRow ??= rowid;
         firstSeq ??= seq;
