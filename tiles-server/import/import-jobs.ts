@@ -226,7 +226,7 @@ export class ImportJobs {
   private pump(): void {
     while (!this.closed && this.running < (this.opts.workers ?? 2) && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
-      this.running++;
+      if (this.running++ === 0) this.staging.checkpointsByImports(true);
       job.state = 'importing';
       (job.run as () => void)();
     }
@@ -249,7 +249,7 @@ export class ImportJobs {
     });
     const end = (settle: () => void): void => {
       job.worker = null;
-      this.running--;
+      if (--this.running === 0) this.staging.checkpointsByImports(false);
       void rm(work.path, { force: true }).finally(() => {
         settle();
         this.pump();

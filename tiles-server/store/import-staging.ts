@@ -39,6 +39,9 @@ export class StagingGone extends Error {
   }
 }
 
+/** WAL pages between an import connection's checkpoints (64 MB of 4 KiB pages). */
+const IMPORT_CHECKPOINT_PAGES = 16384;
+
 export class ImportStaging {
   private readonly stmts;
   private readonly annotations: AnnotationStore;
@@ -74,6 +77,17 @@ export class ImportStaging {
     };
   }
 
+  /**
+   * On the server's connection: while imports run, its commits leave the
+   * WAL checkpoints to the import workers (which checkpoint as they commit,
+   * so the WAL stays bounded), instead of copying the workers' pages into
+   * the database on the event loop during a user's write. Back to
+   * SQLite's default (1,000 pages) when the last import ends.
+   */
+  checkpointsByImports(on: boolean): void {
+    this.db.pragma(`wal_autocheckpoint = ${on ? 0 : 1000}`);
+  }
+
   /** The shared memory of this connection's write gate, for the import workers. */
   get writeGate(): SharedArrayBuffer {
     return writeGateOf(this.db).buffer;
@@ -84,10 +98,14 @@ export class ImportStaging {
    * without waiting for the disk at each transaction (synchronous = NORMAL on
    * this connection, which must be the import's own): a staged chunk lost in
    * a crash only belongs to an import that is discarded at the next start
-   * anyway, and `commit` makes everything durable at once.
+   * anyway, and `commit` makes everything durable at once. This connection
+   * also checkpoints the WAL every 64 MB rather than every 4 MB: each
+   * checkpoint copies the B-tree pages every chunk touches again and syncs
+   * the file, which made staging 20% slower than one long transaction.
    */
   begin(job: StagingJob): number {
     this.db.pragma('synchronous = NORMAL');
+    this.db.pragma(`wal_autocheckpoint = ${IMPORT_CHECKPOINT_PAGES}`);
     return Number(this.stmts.begin.run(job.slideId, job.opId, job.format, job.author, new Date().toISOString()).lastInsertRowid);
   }
 
