@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load (default: all). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs (default: all). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
@@ -9,6 +9,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { annotationsSuite } from './bench/annotations-suite.js';
+import { bombsSuite } from './bench/bombs-suite.js';
+import { importsSuite } from './bench/imports-suite.js';
 import { jp2kSuite } from './bench/jp2k-suite.js';
 import { loadSuite } from './bench/load-suite.js';
 import { masksSuite } from './bench/masks-suite.js';
@@ -16,7 +18,16 @@ import { rasterSuite } from './bench/raster-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = { tiles: tilesSuite, jp2k: jp2kSuite, annotations: annotationsSuite, raster: rasterSuite, masks: masksSuite, load: loadSuite };
+const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
+  tiles: tilesSuite,
+  jp2k: jp2kSuite,
+  annotations: annotationsSuite,
+  raster: rasterSuite,
+  masks: masksSuite,
+  load: loadSuite,
+  imports: importsSuite,
+  bombs: bombsSuite,
+};
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
 const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);

@@ -1,18 +1,17 @@
 /**
  * Annotations for the HTTP routes: the store, the local author, slide id
- * checks, imports (one at a time, each in its own worker thread and
- * transaction) and streamed exports.
+ * checks, imports (spooled, then staged by worker threads: import/import-jobs.ts)
+ * and streamed exports.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Annotation } from '../src/core/annotation.js';
-import { WsiError, isErrorCode } from '../src/core/errors.js';
+import { WsiError } from '../src/core/errors.js';
 import { exportAsapXml } from './formats/asap-xml.js';
 import { exportQupathGeojson } from './formats/qupath-geojson.js';
-import { EXPORT_FORMATS, type ImportReport } from './formats/types.js';
-import type { ImportJob } from './import/importer.js';
+import { EXPORT_FORMATS } from './formats/types.js';
+import type { ImportAnswer, ImportJobs } from './import/import-jobs.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
-import { spawnModuleWorker } from './workers.js';
 
 export interface ExportFile {
   contentType: string;
@@ -21,15 +20,11 @@ export interface ExportFile {
 }
 
 export class AnnotationService {
-  private importQueue: Promise<unknown> = Promise.resolve();
-
   constructor(
     readonly store: AnnotationStore,
     private readonly registry: SlideRegistry,
     readonly author: string,
-    private readonly dbPath: string,
-    /** The database size cap the import worker's own connection keeps too (0: none). */
-    private readonly dbMaxBytes = 0,
+    readonly imports: ImportJobs,
   ) {}
 
   /** Checks that a slide id names a slide in the folder. */
@@ -51,48 +46,9 @@ export class AnnotationService {
     }
   }
 
-  async importFile(slideId: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal): Promise<ImportReport & { replayed?: boolean }> {
-    const job: ImportJob = { slideId, opId, author: this.author, format, slideMpp: await this.slideMpp(slideId) };
-    const run = this.importQueue.then(() => this.runWorker(job, body, signal));
-    this.importQueue = run.catch(() => undefined);
-    return run;
-  }
-
-  private runWorker(job: ImportJob, body: IncomingMessage, signal: AbortSignal): Promise<ImportReport & { replayed?: boolean }> {
-    return new Promise((resolve, reject) => {
-      const worker = spawnModuleWorker(new URL('./import/import-worker.js', import.meta.url), { workerData: { dbPath: this.dbPath, job, maxBytes: this.dbMaxBytes } });
-      let settled = false;
-      const finish = (fn: () => void): void => {
-        if (settled) return;
-        settled = true;
-        body.removeAllListeners('data');
-        // refused before the upload ended (a malformed file, a full store): read and drop the
-        // rest, so the client's upload completes and it gets the answer at once
-        if (!body.readableEnded) body.resume();
-        fn();
-        void worker.terminate();
-      };
-      worker.on('message', (msg: { more?: boolean; done?: boolean; report?: ImportReport; error?: { code: string; message: string; detail?: Record<string, unknown> } }) => {
-        if (msg.more) body.resume();
-        if (!msg.done) return;
-        if (msg.report) finish(() => resolve(msg.report as ImportReport));
-        else {
-          const e = msg.error as { code: string; message: string; detail?: Record<string, unknown> };
-          finish(() => reject(isErrorCode(e.code) ? new WsiError(e.code, e.message, e.detail) : new WsiError('INTERNAL', 'the import failed')));
-        }
-      });
-      worker.on('error', (err) => finish(() => reject(new WsiError('INTERNAL', `the import worker failed: ${err.message}`))));
-      worker.on('exit', () => finish(() => reject(new WsiError('INTERNAL', 'the import worker stopped unexpectedly'))));
-      signal.addEventListener('abort', () => finish(() => reject(signal.reason)), { once: true });
-      body.on('data', (chunk: Buffer) => {
-        const copy = new Uint8Array(chunk.byteLength);
-        copy.set(chunk);
-        worker.postMessage({ chunk: copy }, [copy.buffer]);
-        body.pause();
-      });
-      body.on('end', () => worker.postMessage({ end: true }));
-      body.on('error', (err) => finish(() => reject(err)));
-    });
+  /** Receives and runs an import (see import/import-jobs.ts); the answer for the POST. */
+  async importFile(slideId: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal, onReceived?: () => void): Promise<ImportAnswer> {
+    return this.imports.start({ slideId, opId, format, author: this.author, slideMpp: await this.slideMpp(slideId), body, signal, ...(onReceived ? { onReceived } : {}) });
   }
 
   async exportFile(slideId: string, format: string): Promise<ExportFile> {

@@ -19,11 +19,13 @@ import { annotationRoutes } from './http/annotation-routes.js';
 import { maskRoutes } from './http/mask-routes.js';
 import { makeRoutes, type Route } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
+import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
 import { StoreGuard } from './store/store-guard.js';
+import { ImportStaging } from './store/import-staging.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
@@ -148,8 +150,17 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const guard = new StoreGuard('wsi.db in the server\'s DATA_DIR', log);
   if (damage) guard.markDamaged(damage, dbPath);
   const annotationStore = new AnnotationStore(db);
-  const annotations = new AnnotationService(annotationStore, registry, opts.author, dbPath, maxBytes);
-  const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author);
+  const imports = new ImportJobs(new ImportStaging(db), { dbPath, dbMaxBytes: maxBytes, dataDir: cfg.dataDir, maxBytes: cfg.importMaxMb * 1024 * 1024 });
+  // imports a stopped server left half staged are discarded in the background, in short transactions
+  const recovered = imports.recover().catch((err: unknown) => process.stderr.write(`unfinished imports could not be discarded yet: ${(err as Error).message}\n`));
+  const annotations = new AnnotationService(annotationStore, registry, opts.author, imports);
+  const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author, {
+    dbPath,
+    dbMaxBytes: maxBytes,
+    spoolDir: imports.spoolDir,
+    maxPixels: cfg.maskImportMaxPixels,
+    concurrency: cfg.maskImportConcurrency,
+  });
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
   const routes = [
@@ -211,6 +222,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      await imports.close();
+      await recovered;
       await registry.close();
       lagGuard?.close();
       await pool.close();

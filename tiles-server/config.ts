@@ -43,6 +43,12 @@ export interface Config {
   logFile: string | null;
   logMaxMb: number;
   logKeep: number;
+  /** Largest annotation-file upload in MiB (413 past it, before a byte is read when declared). */
+  importMaxMb: number;
+  /** Largest label image a mask import decodes, in pixels (checked in the file header first). */
+  maskImportMaxPixels: number;
+  /** Mask imports decoded at once; past it 503 with Retry-After. */
+  maskImportConcurrency: number;
 }
 
 function flags(argv: string[]): Map<string, string> {
@@ -124,5 +130,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     logFile: get('LOG_FILE') ? resolve(get('LOG_FILE') as string) : null,
     logMaxMb: intOf(get('LOG_MAX_MB'), 50, 'LOG_MAX_MB', 1, 1 << 20),
     logKeep: intOf(get('LOG_KEEP'), 5, 'LOG_KEEP', 0, 1000),
+    importMaxMb: intOf(get('IMPORT_MAX_MB'), 2048, 'IMPORT_MAX_MB', 1, 1 << 20),
+    maskImportMaxPixels: intOf(get('MASK_IMPORT_MAX_PIXELS'), 100_000_000, 'MASK_IMPORT_MAX_PIXELS', 1, 400_000_000),
+    maskImportConcurrency: intOf(get('MASK_IMPORT_CONCURRENCY'), 2, 'MASK_IMPORT_CONCURRENCY', 1, 16),
   };
 }

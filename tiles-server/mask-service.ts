@@ -1,26 +1,25 @@
 /**
  * Masks for the HTTP routes: slide checks (size and MPP from the slide
  * registry), the writer check (the configured local user paints only their
- * own mask), tile batches, stats, the TIFF export and label-image imports.
+ * own mask), tile batches, stats, the TIFF export and label-image imports
+ * (each decoded in a child process of its own, a few at a time).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync, inflateSync } from 'node:zlib';
-import type { AnnotationClass } from '../src/core/annotation.js';
 import { WsiError } from '../src/core/errors.js';
-import { MASK_TILE, MASK_TILE_PIXELS, tilesCovering } from '../src/core/mask/mask-grid.js';
-import { generatedColour, parseClassTable } from './masks/class-table.js';
-import { decodeLabelImage } from './masks/label-image.js';
-import { codeHistogram, composeTile, importRegion, importedPixels, importedPixelsAsync, type Placement } from './masks/mask-import.js';
-import { countsJson, deflateTile, encodePack, histogram, inflateTile } from './masks/tile-codec.js';
+import { MASK_TILE, tilesCovering } from '../src/core/mask/mask-grid.js';
+import { checkLabelImageSize } from './masks/label-image.js';
+import type { LabelJob } from './masks/label-import.js';
+import { encodePack } from './masks/tile-codec.js';
+import type { Upload } from './masks/upload.js';
 import { parseTileOps, validateTileOps } from './masks/tile-ops.js';
 import { rasterizeAnnotations, type RasterizeRequest } from './masks/rasterize-annotations.js';
 import { asciiJson, writeMaskTiff } from './masks/tiff-export.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
-import { encodeVersionAsync } from './store/mask-history.js';
-import { operationHash, type MaskStore, type OperationResult, type TileWrite } from './store/mask-store.js';
+import { operationHash, type MaskStore, type OperationResult } from './store/mask-store.js';
+import { runProcessJob } from './workers.js';
 
 export interface SlideInfo {
   id: string;
@@ -38,11 +37,23 @@ export interface ClassEntry {
 }
 
 export interface LabelImport {
-  image: Buffer;
+  upload: Upload;
   table: string | null;
   x: number;
   y: number;
   downsample: number;
+}
+
+export interface MaskImportOptions {
+  dbPath: string;
+  /** DB_MAX_MB in bytes (0: none), kept by the import's own connection too. */
+  dbMaxBytes: number;
+  /** Where uploads are spooled. */
+  spoolDir: string;
+  /** MASK_IMPORT_MAX_PIXELS */
+  maxPixels: number;
+  /** MASK_IMPORT_CONCURRENCY: imports decoding at once; past it 503. */
+  concurrency: number;
 }
 
 export interface ExportedFile {
@@ -56,11 +67,14 @@ export const PYRAMID_RULE =
   'each level halves the one above: a 2x2 block becomes 0 only when all four are 0 (labelled beats unlabelled), else its most frequent class id; ties go to the smaller id';
 
 export class MaskService {
+  private importing = 0;
+
   constructor(
     readonly store: MaskStore,
     private readonly classes: AnnotationStore,
     private readonly registry: SlideRegistry,
     readonly author: string,
+    readonly imports: MaskImportOptions,
   ) {}
 
   /** Checks that a slide id names a slide in the folder (reading stored tiles needs no more). */
@@ -171,95 +185,34 @@ export class MaskService {
     }
   }
 
-  /** Which class id each code of the image becomes, and the classes to add; refuses unknown codes. */
-  private codeMap(codes: number[], tableText: string | null): { lut: Uint8Array; names: Map<number, string> | null; add: AnnotationClass[]; warnings: string[] } {
-    const lut = new Uint8Array(256);
-    const palette = this.classes.classes();
-    if (tableText === null) {
-      const ids = new Set(palette.map((c) => c.id));
-      const unknown = codes.filter((c) => !ids.has(c));
-      if (unknown.length > 0) {
-        throw new WsiError('INVALID_MASK', `the image holds the value${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 20).join(', ')}, which ${unknown.length > 1 ? 'are' : 'is'} not a class id in the registry (GET /api/classes); send a class table (classes) that names them`, { values: unknown });
-      }
-      for (const c of codes) lut[c] = c;
-      return { lut, names: null, add: [], warnings: [] };
+  /** Refuses (503, Retry-After) when every label-import slot is taken: call before receiving the upload, and again to take a slot. */
+  admitImport(): void {
+    if (this.importing >= this.imports.concurrency) {
+      throw new WsiError('OVERLOADED', `${this.importing} label-image import(s) are running, the most this server decodes at once (MASK_IMPORT_CONCURRENCY); retry shortly`);
     }
-    const table = parseClassTable(tableText);
-    const missing = codes.filter((c) => !table.codes.has(c));
-    if (missing.length > 0) {
-      throw new WsiError('INVALID_MASK', `the image holds the code${missing.length > 1 ? 's' : ''} ${missing.slice(0, 20).join(', ')}, which the class table does not name`, { codes: missing });
-    }
-    const byName = new Map(palette.map((c) => [c.name, c]));
-    const names = codes.map((c) => table.codes.get(c)?.name as string);
-    const add: AnnotationClass[] = [];
-    for (const c of codes) {
-      const e = table.codes.get(c) as { name: string; color: string | null };
-      const have = byName.get(e.name);
-      if (have && have.id === null) throw new WsiError('CLASS_IDS_EXHAUSTED', `class "${e.name}" has no mask id (the registry ran out of ids); map the code to another class`);
-      if (!have && !add.some((a) => a.name === e.name)) add.push({ name: e.name, color: e.color ?? generatedColour(e.name), hotkey: null });
-    }
-    const ids = this.classes.previewClassIds(names);
-    codes.forEach((c, i) => (lut[c] = ids.get(names[i] as string) as number));
-    return { lut, names: new Map(codes.map((c, i) => [c, names[i] as string])), add, warnings: table.warnings };
   }
 
-  async importLabels(s: SlideInfo, annotator: string, opId: string, inp: LabelImport, signal?: AbortSignal): Promise<OperationResult> {
-    const hash = operationHash(['mask-import', s.id, annotator, `${inp.x},${inp.y},${inp.downsample}`, inp.table ?? '', inp.image]);
+  /**
+   * Imports a spooled label image: replays a used operation id, checks the
+   * placement and the size the header claims, then decodes, composes and
+   * writes in a child process of its own (masks/label-import.ts).
+   */
+  async importLabels(s: SlideInfo, annotator: string, opId: string, inp: LabelImport): Promise<OperationResult> {
+    const hash = operationHash(['mask-import', s.id, annotator, `${inp.x},${inp.y},${inp.downsample}`, inp.table ?? '', inp.upload.image.hash]);
     const prior = this.store.prior(opId, s.id, hash);
     if (prior) return prior;
     if (inp.x >= s.width || inp.y >= s.height) {
       throw new WsiError('BAD_REQUEST', `the image would start at (${inp.x}, ${inp.y}), outside the slide (${s.width} × ${s.height} px); nothing was imported`);
     }
-    const img = await decodeLabelImage(inp.image);
-    const hist = await codeHistogram(img);
-    const codes: number[] = [];
-    for (let c = 1; c < 256; c++) if ((hist[c] as number) > 0) codes.push(c);
-    const { lut, names, add, warnings: tableWarnings } = this.codeMap(codes, inp.table);
-    const p: Placement = { x: inp.x, y: inp.y, downsample: inp.downsample, slideWidth: s.width, slideHeight: s.height };
-    const r = importRegion(img, p);
-    const warnings = [...img.warnings, ...tableWarnings, ...r.warnings];
-    const pixels = await importedPixelsAsync(img, p, r, lut);
-    if (codes.length === 0) warnings.push('the image holds only 0 ("leave as is"); nothing changed');
-
-    // compose off the transaction (inflate/deflate on the thread pool), noting the version each
-    // tile of the region had; then commit in one go, redoing a tile here only if it changed since
-    type Planned = { tx: number; ty: number; base: number; data: Buffer; pixels: string; history?: TileWrite['history'] };
-    const seen = new Map<string, { base: number; plan: Planned | null }>();
-    for (let ty = r.ty0; ty <= r.ty1 && codes.length > 0; ty++) {
-      for (let tx = r.tx0; tx <= r.tx1; tx++) {
-        signal?.throwIfAborted();
-        const head = this.store.head(s.id, annotator, tx, ty);
-        const base = head?.version ?? 0;
-        const before = head ? await inflateTile(head.data) : null;
-        const out = composeTile(before, tx, ty, img, p, r, lut);
-        let plan: Planned | null = null;
-        if (out) {
-          const data = await deflateTile(out);
-          plan = { tx, ty, base, data, pixels: countsJson(histogram(out)), history: { base, stored: await encodeVersionAsync(base + 1, before, out, data) } };
-        }
-        seen.set(`${tx},${ty}`, { base, plan });
-      }
+    await checkLabelImageSize(inp.upload.image.path, this.imports.maxPixels);
+    this.admitImport();
+    this.importing++;
+    try {
+      const job: LabelJob = { slide: s, annotator, opId, hash, author: this.author, path: inp.upload.image.path, table: inp.table, x: inp.x, y: inp.y, downsample: inp.downsample, maxPixels: this.imports.maxPixels };
+      return await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import');
+    } finally {
+      this.importing--;
     }
-    return this.store.runOperation(opId, s.id, hash, 201, (at) => {
-      const classesAdded = add.length > 0 ? this.classes.ensureClasses(add) : [];
-      // the registry may have given other ids than foreseen (a concurrent class change): redo all
-      const lutNow = names === null ? lut : this.lutFor(names, lut);
-      let tiles = 0;
-      for (const [key, was] of seen) {
-        const [tx, ty] = key.split(',').map(Number) as [number, number];
-        const head = this.store.head(s.id, annotator, tx, ty);
-        let write = lutNow === lut && (head?.version ?? 0) === was.base ? was.plan : null;
-        if (!write && (lutNow !== lut || (head?.version ?? 0) !== was.base)) {
-          const base = head ? new Uint8Array(inflateSync(head.data, { maxOutputLength: MASK_TILE_PIXELS })) : null;
-          const out = composeTile(base, tx, ty, img, p, r, lutNow);
-          if (out) write = { tx, ty, base: head?.version ?? 0, data: deflateSync(out), pixels: countsJson(histogram(out)) };
-        }
-        if (!write) continue;
-        this.store.writeTile(s.id, annotator, { tx, ty, ifMatch: null, data: write.data, pixels: write.pixels, ...(write.history ? { history: write.history } : {}) }, tiles, 'import', this.author, at, opId);
-        tiles++;
-      }
-      return { tiles, pixels: lutNow === lut ? pixels : importedPixels(img, p, r, lutNow), classesAdded, warnings };
-    });
   }
 
   /** Paints regions of interest (or chosen annotations) into the mask, largest first (see masks/rasterize-annotations.ts). */
@@ -267,17 +220,4 @@ export class MaskService {
     return rasterizeAnnotations(this.store, this.classes, s, annotator, this.author, opId, req, signal);
   }
 
-  /** The code → id table with the ids the registry gives the names now (the same object when nothing moved). */
-  private lutFor(names: Map<number, string>, planned: Uint8Array): Uint8Array {
-    let now: Uint8Array | null = null;
-    for (const [code, name] of names) {
-      const id = this.classes.classIdOf(name);
-      if (id === null) throw new WsiError('INTERNAL', `class ${name} has no mask id after it was added`);
-      if (id !== planned[code]) {
-        now ??= new Uint8Array(planned);
-        now[code] = id;
-      }
-    }
-    return now ?? planned;
-  }
 }

@@ -40,7 +40,7 @@ function stats(values: number[]): { n: number; median: number; p95: number; p99:
   return { n: s.length, median: r(quantile(s, 0.5)), p95: r(quantile(s, 0.95)), p99: r(quantile(s, 0.99)), max: r(s[s.length - 1] ?? Number.NaN) };
 }
 
-async function ensureCells(root: string, emit: Emit): Promise<string> {
+export async function ensureCells(root: string, emit: Emit): Promise<string> {
   const dir = join(root, '.bench-cache', 'annotations');
   const file = join(dir, `cells-${CELLS}-on-${SLIDE_SIZE}.geojson`);
   if (!existsSync(file)) {
@@ -84,16 +84,29 @@ async function rendererRss(): Promise<{ totalMB: number; largestMB: number }> {
   return { totalMB: +(total / 2 ** 20).toFixed(0), largestMB: +(largest / 2 ** 20).toFixed(0) };
 }
 
-async function importFile(base: string, slide: string, file: string): Promise<{ ms: number; report: Record<string, unknown>; status: number }> {
+/**
+ * Imports the file and waits for its report: with `Prefer: respond-async` the server answers 202
+ * once the file is in and the import is followed until it is done (a client would otherwise wait
+ * minutes for the answer's headers, longer than fetch's 300 s headers timeout); a server without
+ * it answers with the report.
+ */
+export async function importFile(base: string, slide: string, file: string): Promise<{ ms: number; report: Record<string, unknown>; status: number }> {
   const t0 = performance.now();
   const res = await fetch(`${base}/api/slides/${slide}/annotations/import?format=qupath-geojson`, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/geo+json', 'Idempotency-Key': `bench-import-${Date.now()}` },
+    headers: { 'Content-Type': 'application/geo+json', 'Idempotency-Key': `bench-import-${Date.now()}`, Prefer: 'respond-async' },
     body: Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as ReadableStream,
     duplex: 'half',
   } as RequestInit);
-  const report = (await res.json()) as Record<string, unknown>;
-  return { ms: performance.now() - t0, report, status: res.status };
+  const first = (await res.json()) as Record<string, unknown>;
+  const where = res.headers.get('location');
+  if (res.status !== 202 || !where) return { ms: performance.now() - t0, report: first, status: res.status };
+  for (;;) {
+    const p = (await (await fetch(`${base}${where}`)).json()) as { state?: string; report?: Record<string, unknown>; error?: Record<string, unknown> };
+    if (p.state === 'done') return { ms: performance.now() - t0, report: p.report ?? {}, status: 201 };
+    if (p.state === 'failed' || p.state === 'cancelled') return { ms: performance.now() - t0, report: p.error ?? {}, status: 500 };
+    await new Promise((r) => setTimeout(r, 250));
+  }
 }
 
 /** Waits until the view's tiles are drawn and the annotation layer has nothing left to render. */

@@ -110,39 +110,7 @@ export function rasterOf(tiles: Array<{ tx: number; ty: number; px: Uint8Array }
   return out;
 }
 
-/** A PNG written by hand (8-bit grey or RGB, no filter), so tests can make odd or lying files. */
-export function pngBytes(width: number, height: number, channels: 1 | 3, pixels: Uint8Array | null, idat?: Uint8Array): Buffer {
-  const crcTable = Array.from({ length: 256 }, (_, n) => {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    return c >>> 0;
-  });
-  const crc = (b: Buffer): number => {
-    let c = 0xffffffff;
-    for (const v of b) c = (crcTable[(c ^ v) & 0xff] as number) ^ (c >>> 8);
-    return (c ^ 0xffffffff) >>> 0;
-  };
-  const chunk = (type: string, data: Buffer): Buffer => {
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(data.length);
-    const td = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const c = Buffer.alloc(4);
-    c.writeUInt32BE(crc(td));
-    return Buffer.concat([len, td, c]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = channels === 1 ? 0 : 2;
-  let data = idat ? Buffer.from(idat) : Buffer.alloc(0);
-  if (pixels) {
-    const rows: Buffer[] = [];
-    for (let y = 0; y < height; y++) rows.push(Buffer.concat([Buffer.from([0]), Buffer.from(pixels.subarray(y * width * channels, (y + 1) * width * channels))]));
-    data = Buffer.from(zlibSync(Buffer.concat(rows)));
-  }
-  return Buffer.concat([Buffer.from([137, 80, 78, 71, 13, 10, 26, 10]), chunk('IHDR', ihdr), chunk('IDAT', data), chunk('IEND', Buffer.alloc(0))]);
-}
+export { pngBytes } from '../../scripts/fixtures/label-images.js';
 
 /** A brush stroke into a tile: discs of radius 5–45 along a wandering path, of one class (0 erases). */
 export function stroke(px: Uint8Array, r: () => number, value: number): void {

@@ -190,6 +190,53 @@ describe('annotation CRUD with optimistic concurrency', () => {
   });
 });
 
+describe('request bodies nested past the limit (issue 10 finding 4)', () => {
+  const deep = (n: number): string => `${'{"a":'.repeat(n)}1${'}'.repeat(n)}`;
+
+  it.each([
+    ['POST an annotation', 'POST', (): string => A(), (): string => JSON.stringify(square(0, 0, 5)).replace('"kind"', `"properties": {"x": ${deep(100_000)}}, "kind"`)],
+    ['POST a batch', 'POST', (): string => `${A()}/batch`, (): string => `{"ops": [{"op": "create", "annotation": ${deep(100_000)}}]}`],
+    ['PUT the classes', 'PUT', (): string => '/api/classes', (): string => `{"classes": [${deep(200)}]}`],
+  ])('%s: 400 with where, not 500, and no stack trace on stderr', async (_what, method, path, body) => {
+    const logged = server.output().length;
+    const r = await call<{ code: string; message: string; detail: Record<string, number> }>(server.url, method, path(), { raw: body(), type: 'application/json' });
+    expect([r.status, r.body.code]).toEqual([400, 'BAD_REQUEST']);
+    expect(r.body.message).toMatch(/nested more than 100 levels deep \(line 1, column \d+\)/);
+    expect(r.body.detail).toMatchObject({ line: 1, limit: 100 });
+    expect(server.output().slice(logged)).not.toMatch(/failed|Maximum call stack|\n\s+at /);
+  });
+});
+
+describe('error bodies stay within the slide of the request (issue 10 finding 8, SEC-17)', () => {
+  it("a create with another slide's annotation id is refused without showing that annotation, nor any other route shows it", async () => {
+    const secret = square(700, 700, 30, { name: 'SECRET-NAME-7c1', note: 'SECRET-NOTE-7c1', properties: { secret: 'SECRET-PROP-7c1' } });
+    const id = secret['id'] as string;
+    expect((await call(server.url, 'POST', `/api/slides/${other}/annotations`, { body: secret })).status).toBe(201);
+    const answers: Array<{ status: number; body: unknown; etag: string | null }> = [];
+    const ask = async (method: string, path: string, opts: Parameters<typeof call>[3] = {}): Promise<void> => {
+      answers.push(await call(server.url, method, path, opts));
+    };
+    await ask('POST', A(), { body: { ...square(0, 0, 5), id } });
+    await ask('POST', `${A()}/batch`, { body: { ops: [{ op: 'create', annotation: { ...square(0, 0, 5), id } }] } });
+    await ask('GET', `${A()}/${id}`);
+    await ask('PATCH', `${A()}/${id}`, { body: { name: 'mine now' }, ifMatch: 1 });
+    await ask('PATCH', `${A()}/${id}`, { body: { name: 'mine now' }, ifMatch: 7 });
+    await ask('DELETE', `${A()}/${id}`, { ifMatch: 1 });
+    await ask('POST', `${A()}/${id}/restore`, { ifMatch: 1 });
+    await ask('GET', `${A()}/${id}/history`);
+    await ask('POST', `${A()}/batch`, { body: { ops: [{ op: 'update', id, ifMatch: 1, changes: { name: 'x' } }] } });
+    expect(answers.map((a) => a.status)).toEqual([409, 409, 404, 404, 404, 404, 404, 404, 404]);
+    for (const a of answers) {
+      expect(JSON.stringify(a.body)).not.toMatch(/SECRET|"geometry"|"createdBy"/);
+      expect(a.etag).toBeNull();
+      expect((a.body as { detail?: Record<string, unknown> }).detail?.['current']).toBeUndefined();
+    }
+    // the owner still sees it whole, and a conflict on its own slide still shows the current object
+    const own = await call<{ code: string; detail: { current: { name: string } } }>(server.url, 'POST', `/api/slides/${other}/annotations`, { body: secret });
+    expect([own.status, own.body.detail.current.name]).toEqual([409, 'SECRET-NAME-7c1']);
+  });
+});
+
 describe('durability', () => {
   it('a write acknowledged before SIGKILL survives; retries after restart never duplicate (DATA-11)', async () => {
     const local = await startTestServer(FIXTURES);

@@ -205,6 +205,12 @@ describe('ImageScope XML and HistomicsTK JSON', () => {
     expect(r.body.classesAdded).toContainEqual({ name: 'Layer 2', color: '#00ff00', hotkey: null });
   });
 
+  it('takes the box of a rectangle region with 200,000 vertices (no stack overflow: a 500 before)', async () => {
+    const vertices = Array.from({ length: 200_000 }, (_, i) => `<Vertex X="${i % 1000}" Y="${Math.floor(i / 1000)}"/>`).join('');
+    const r = await importFile(freshSlide(), 'imagescope-xml', `<Annotations><Annotation Id="1"><Regions><Region Id="1" Type="1"><Vertices>${vertices}</Vertices></Region></Regions></Annotation></Annotations>`);
+    expect([r.status, r.body.perKind]).toEqual([201, { rectangle: 1 }]);
+  });
+
   it('imports HistomicsTK documents, bare annotations and element types', async () => {
     const doc = [
       {
@@ -265,6 +271,32 @@ describe('malformed files are refused whole, with where', () => {
     expect((await importFile(freshSlide(), 'shapefile', 'x')).status).toBe(400);
     const r = await call(server.url, 'POST', `/api/slides/${slides[0] as string}/annotations/import?format=asap-xml`, { raw: '<a/>', key: null });
     expect(r.status).toBe(400);
+  });
+});
+
+/** A document nested `n` levels deep inside a valid file of each format. */
+const deep = {
+  json: (n: number): string => `${'['.repeat(n)}0${']'.repeat(n)}`,
+  xml: (n: number, tag = 'X'): string => `${`<${tag}>`.repeat(n)}${`</${tag}>`.repeat(n)}`,
+};
+
+describe('nesting past the limit (issue 10 finding 4)', () => {
+  it.each([
+    ['qupath-geojson', `{"type":"FeatureCollection","features":[\n{"type":"Feature","geometry":{"type":"Point","coordinates":[1,2]},"properties":{"deep":${deep.json(100_000)}}}]}`, /^line 2$/],
+    ['qupath-geojson', `[\n\n{"type":"Feature","geometry":{"type":"Point","coordinates":${deep.json(150)}}}]`, /^line 3$/],
+    ['histomicstk-json', `{"name": "x",\n "elements": [{"type": "point", "center": [1, 2, 0], "user": ${deep.json(100_000)}}]}`, /^line 2, column \d+$/],
+    ['asap-xml', `<?xml version="1.0"?>\n<ASAP_Annotations><Annotations>${deep.xml(100_000, 'Annotation')}</Annotations></ASAP_Annotations>`, /^line 2, column \d+$/],
+    ['imagescope-xml', `<Annotations>\n<Annotation Id="1"><Regions>${deep.xml(150, 'Region')}</Regions></Annotation></Annotations>`, /^line 2, column \d+$/],
+  ])('%s: refused with 422 IMPORT_INVALID and where, not 500, and no stack trace on stderr', async (format, text, where) => {
+    const slide = freshSlide();
+    const logged = server.output().length;
+    const r = await importFile(slide, format, text);
+    expect([r.status, r.body.code]).toEqual([422, 'IMPORT_INVALID']);
+    expect(r.body.message).toMatch(/nested more than 100 levels/);
+    expect(r.body.detail?.where).toMatch(where);
+    expect(await count(slide)).toBe(0);
+    const stderr = server.output().slice(logged);
+    expect(stderr).not.toMatch(/failed|Maximum|\n\s+at /);
   });
 });
 

@@ -24,6 +24,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downsample2 } from '../../src/core/mask/downsample.js';
 import { TiffWriter } from '../../tiles-server/tiff/writer.js';
 import { call } from '../helpers/annotations.js';
+import { zeroTiff } from '../../scripts/fixtures/label-images.js';
 import { b64, inflate, pngBytes, postImport, postTiles, rasterOf, readPack, tile, zlib, T } from '../helpers/masks.js';
 import { FIXTURES, HAS_SHARED, SHARED_FIXTURES } from '../helpers/paths.js';
 import { HAS_OPENSLIDE, openslideProperties, openslideRegion } from '../helpers/openslide.js';
@@ -452,7 +453,10 @@ describe('label image import', () => {
     ['a malformed JSON table', `classes=${encodeURIComponent('{"2": "Stroma",}')}`, good, 'image/png', 400, 'BAD_REQUEST', /not valid JSON/],
     ['a CSV row with too few fields', `classes=${encodeURIComponent('group,overlay_order,GT_code,is_roi,is_background_class,color,comments\nmostly_stroma,2,2,0,1,"rgb(255,125,0)",\nbad,1,3\n')}`, good, 'image/png', 400, 'BAD_REQUEST', /line 3/],
     ['a CSV colour that is not one', `classes=${encodeURIComponent('group,GT_code,color\nmostly_stroma,2,"rgb(300,0,0)"\n')}`, good, 'image/png', 400, 'BAD_REQUEST', /line 2, color/],
-    ['an image over 400 megapixels', 'x=0', pngBytes(30_000, 30_000, 1, null, new Uint8Array(10)), 'image/png', 413, 'PAYLOAD_TOO_LARGE', /megapixels/],
+    // decompression bombs (issue 10 finding 3): refused by the size in the header, before any decoding
+    ['a PNG claiming 20,000² pixels', 'x=0', pngBytes(20_000, 20_000, 1, null, new Uint8Array(10)), 'image/png', 413, 'IMAGE_TOO_LARGE', /20000 × 20000 pixels.*MASK_IMPORT_MAX_PIXELS/],
+    ['a TIFF claiming 20,000² pixels', 'x=0', zeroTiff(20_000, 20_000, Buffer.alloc(10)), 'image/tiff', 413, 'IMAGE_TOO_LARGE', /20000 × 20000 pixels/],
+    ['an image over 400 megapixels', 'x=0', pngBytes(30_000, 30_000, 1, null, new Uint8Array(10)), 'image/png', 413, 'IMAGE_TOO_LARGE', /megapixels/],
     ['a JPEG', 'x=0', null, 'image/png', 422, 'IMPORT_INVALID', /jpeg.*PNG or TIFF/],
     ['a body that is not an image type', 'x=0', good, 'text/plain', 415, 'UNSUPPORTED_MEDIA_TYPE', /image\/png/],
   ])('refuses %s, writing nothing', async (_n, query, body, type, status, code, message) => {
@@ -462,6 +466,7 @@ describe('label image import', () => {
     expect([r.status, r.body.code]).toEqual([status, code]);
     expect(r.body.message).toMatch(message);
     if (/line 3/.test(String(message))) expect(r.body.detail).toMatchObject({ line: 3 });
+    if (/20000 × 20000/.test(String(message))) expect(r.body.detail).toEqual({ width: 20_000, height: 20_000, limit: 100_000_000 });
     expect(await state()).toBe(before);
   });
 

@@ -9,6 +9,7 @@ import { randomUUID } from 'node:crypto';
 import type { AnnotationInput, Geometry, Position } from '../../src/core/annotation.js';
 import { GeometryError, normaliseGeometry } from '../../src/core/annotation.js';
 import { ellipseRing, rotatedRectangleRing } from '../../src/core/shapes.js';
+import { jsonTooDeep } from './nesting.js';
 import { FormatError, rgbHex, type ImportSink } from './types.js';
 
 export const MAX_JSON_BYTES = 256 * 1024 * 1024;
@@ -85,6 +86,8 @@ function element(e: unknown, where: string): { geometry: Geometry; kind: Annotat
 
 export function importHistomicsJson(text: string, sink: ImportSink): void {
   if (text.length > MAX_JSON_BYTES) throw new FormatError(`the file is larger than ${MAX_JSON_BYTES} bytes`, 'file');
+  const deep = jsonTooDeep(text);
+  if (deep) throw new FormatError(`the JSON is nested more than ${deep.limit} levels deep`, `line ${deep.line}, column ${deep.column}`);
   let doc: unknown;
   try {
     doc = JSON.parse(text);

@@ -8,7 +8,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AnnotationInput, Geometry, Position } from '../../src/core/annotation.js';
-import { GeometryError, normaliseGeometry } from '../../src/core/annotation.js';
+import { GeometryError, geometryBounds, normaliseGeometry } from '../../src/core/annotation.js';
 import { ellipseRing, rectangleRing } from '../../src/core/shapes.js';
 import { asArray, parseXml, xmlNumber, type XmlNode } from './xml.js';
 import { FormatError, rgbHex, type ImportSink } from './types.js';
@@ -54,9 +54,9 @@ export function importImageScopeXml(text: string, sink: ImportSink, slideMpp: nu
             sink.skip({ where, reason: 'a rectangle needs its corners' });
             return;
           }
-          const xs = vertices.map((p) => p[0]);
-          const ys = vertices.map((p) => p[1]);
-          geometry = { type: 'Polygon', coordinates: [rectangleRing(Math.min(...xs), Math.min(...ys), Math.max(...xs), Math.max(...ys))] };
+          // the corners' box (not Math.min(...xs): a region of 200,000 vertices would overflow the stack)
+          const [x0, y0, x1, y1] = geometryBounds({ type: 'MultiPoint', coordinates: vertices });
+          geometry = { type: 'Polygon', coordinates: [rectangleRing(x0, y0, x1, y1)] };
           kind = 'rectangle';
           break;
         }

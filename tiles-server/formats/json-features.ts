@@ -3,8 +3,10 @@
  * file: a byte-level scanner finds each feature object (in a
  * FeatureCollection's "features" array, or in a top-level array) and hands
  * its text to JSON.parse. Memory stays at one feature; a 500 MB export of a
- * million cells parses in constant space. Errors carry line numbers.
+ * million cells parses in constant space. Errors carry line numbers, and
+ * nesting deeper than MAX_NESTING is refused where it happens.
  */
+import { MAX_NESTING } from './nesting.js';
 import { FormatError } from './types.js';
 
 const QUOTE = 0x22;
@@ -103,7 +105,7 @@ export class FeatureScanner {
           this.captureLine = this.line;
           from = i;
         }
-        this.depth++;
+        if (++this.depth > MAX_NESTING) throw new FormatError(`the JSON is nested more than ${MAX_NESTING} levels deep${this.capture ? ` (in feature ${this.index})` : ''}`, `line ${this.line}`);
         continue;
       }
       if (b === RBRACE || b === RBRACKET) {

@@ -1,8 +1,10 @@
 /**
  * Safe XML for annotation files: no DTD, no entity expansion beyond the five
- * predefined ones, a size cap, and errors that say where the file breaks.
+ * predefined ones, a size cap, a nesting cap, and errors that say where the
+ * file breaks.
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { MAX_NESTING, xmlTooDeep } from './nesting.js';
 import { FormatError } from './types.js';
 
 export const MAX_XML_BYTES = 256 * 1024 * 1024;
@@ -16,6 +18,8 @@ export function parseXml(text: string, arrays: string[]): XmlNode {
     const line = text.slice(0, doctype.index).split('\n').length;
     throw new FormatError('DOCTYPE and ENTITY declarations are not allowed in annotation files', `line ${line}`);
   }
+  const deep = xmlTooDeep(text);
+  if (deep) throw new FormatError(`elements are nested more than ${deep.limit} levels deep`, `line ${deep.line}, column ${deep.column}`);
   const valid = XMLValidator.validate(text);
   if (valid !== true) throw new FormatError(`malformed XML: ${valid.err.msg}`, `line ${valid.err.line}, column ${valid.err.col}`);
   const parser = new XMLParser({
@@ -27,8 +31,14 @@ export function parseXml(text: string, arrays: string[]): XmlNode {
     htmlEntities: false,
     removeNSPrefix: true,
     isArray: (name) => arrays.includes(name),
+    maxNestedTags: MAX_NESTING + 1,
   });
-  return parser.parse(text) as XmlNode;
+  try {
+    return parser.parse(text) as XmlNode;
+  } catch (err) {
+    // validated above, so this is a limit of the parser's: still the file's doing
+    throw new FormatError(`the XML cannot be read: ${(err as Error).message.split('\n')[0] ?? ''}`, 'file');
+  }
 }
 
 export function asArray(v: unknown): XmlNode[] {

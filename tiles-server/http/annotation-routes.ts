@@ -16,6 +16,8 @@ import type { Route, RouteContext } from './routes.js';
 
 const SLIDE = '([A-Za-z0-9]{1,64})';
 const AID = '([A-Za-z0-9_-]{8,64})';
+/** An import is named by its Idempotency-Key. */
+const KEY = '([A-Za-z0-9_.:-]{8,128})';
 const MAX_JSON = 32 * 1024 * 1024;
 
 function etag(version: number): string {
@@ -197,8 +199,40 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slide(ctx.params[0] as string);
         const opId = operationId(ctx.req);
-        const report = await svc.importFile(slideId, opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal);
-        sendJson(ctx.res, report.replayed ? 200 : 201, report);
+        // Prefer: respond-async answers 202 once the file is received; follow it at …/import/{key}
+        const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
+        let received!: () => void;
+        const whenReceived = new Promise<null>((r) => {
+          received = () => {
+            // the body is in: the client now waits for the answer, for as long as the import takes,
+            // on a connection with nothing to say meanwhile (the 5-minute idle timeout would cut it)
+            ctx.req.socket.setTimeout(0);
+            r(null);
+          };
+        });
+        const run = svc.importFile(slideId, opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
+        const answer = early ? await Promise.race([run, whenReceived]) : await run;
+        if (answer) return sendJson(ctx.res, answer.status, answer.body);
+        run.catch(() => undefined);
+        const where = `/api/slides/${slideId}/annotations/import/${encodeURIComponent(opId)}`;
+        sendJson(ctx.res, 202, svc.imports.progress(slideId, opId), { Location: where, 'Preference-Applied': 'respond-async' });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}/import/${KEY}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        sendJson(ctx.res, 200, svc.imports.progress(slideId, ctx.params[1] as string));
+      },
+    },
+    {
+      method: 'DELETE',
+      pattern: new RegExp(`${base}/import/${KEY}$`),
+      handler: async (ctx) => {
+        const slideId = await svc.slide(ctx.params[0] as string);
+        const r = await svc.imports.cancel(slideId, ctx.params[1] as string);
+        sendJson(ctx.res, r.status, r.body);
       },
     },
     {

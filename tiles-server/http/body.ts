@@ -1,6 +1,7 @@
 /** Request bodies and preconditions, with size limits and clear errors. */
 import type { IncomingMessage } from 'node:http';
 import { WsiError } from '../../src/core/errors.js';
+import { jsonTooDeep } from '../formats/nesting.js';
 
 export async function readBody(req: IncomingMessage, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
@@ -26,6 +27,9 @@ export async function readJson(req: IncomingMessage, maxBytes: number, signal?: 
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
   if (type !== 'application/json') throw new WsiError('UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
   const buf = await readBody(req, maxBytes, signal);
+  // refused before parsing: what reads the value afterwards (JSON.stringify, validators) recurses
+  const deep = jsonTooDeep(buf);
+  if (deep) throw new WsiError('BAD_REQUEST', `the body is nested more than ${deep.limit} levels deep (line ${deep.line}, column ${deep.column})`, { ...deep });
   try {
     return JSON.parse(buf.toString('utf8')) as unknown;
   } catch (err) {

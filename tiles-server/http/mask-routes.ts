@@ -11,7 +11,8 @@ import { WsiError } from '../../src/core/errors.js';
 import type { MaskService } from '../mask-service.js';
 import { encodePack, PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
 import { parseRasterizeRequest } from '../masks/rasterize-annotations.js';
-import { readUpload } from '../masks/upload.js';
+import { rm } from 'node:fs/promises';
+import { receiveUpload } from '../masks/upload.js';
 import type { OperationResult } from '../store/mask-store.js';
 import { operationId, readJson } from './body.js';
 import { sendJson } from './respond.js';
@@ -180,11 +181,17 @@ export function maskRoutes(svc: MaskService): Route[] {
         const x = intParam(ctx.url, 'x', 0, 0, 1e9);
         const y = intParam(ctx.url, 'y', 0, 0, 1e9);
         const downsample = intParam(ctx.url, 'downsample', 1, 1, 65536);
-        const upload = await readUpload(ctx.req, ctx.signal);
-        const queryTable = ctx.url.searchParams.get('classes');
-        if (queryTable !== null && upload.classes !== null) throw new WsiError('BAD_REQUEST', 'send the class table once: as the query parameter classes or as the form part classes, not both');
-        const table = upload.classes ?? queryTable;
-        sendResult(ctx, await svc.importLabels(slide, annotator, opId, { image: upload.image, table, x, y, downsample }, ctx.signal));
+        // a full house is told so before the upload, not after it
+        svc.admitImport();
+        const upload = await receiveUpload(ctx.req, svc.imports.spoolDir, ctx.signal);
+        try {
+          const queryTable = ctx.url.searchParams.get('classes');
+          if (queryTable !== null && upload.classes !== null) throw new WsiError('BAD_REQUEST', 'send the class table once: as the query parameter classes or as the form part classes, not both');
+          const table = upload.classes ?? queryTable;
+          sendResult(ctx, await svc.importLabels(slide, annotator, opId, { upload, table, x, y, downsample }));
+        } finally {
+          await rm(upload.image.path, { force: true });
+        }
       },
     },
   ];

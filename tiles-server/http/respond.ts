@@ -29,6 +29,9 @@ export function sendProblem(res: ServerResponse, err: unknown): void {
   }
   const headers: Record<string, string> = {};
   if (status === 503) headers['Retry-After'] = '1';
+  // refused before the body was read (413 on Content-Length, a cancelled upload): close rather
+  // than read the rest, which could be gigabytes or never come
+  if (res.req && !res.req.complete) headers['Connection'] = 'close';
   sendJson(res, status, problem, headers);
 }
 

@@ -1,52 +1,43 @@
-/** worker_threads entry for one import: chunks in, report (or error) out. */
+/**
+ * worker_threads entry for one import: the spooled file in, progress and
+ * one outcome out. A cancel is a flag in shared memory, so it is seen
+ * between two transactions even while a synchronous XML parse is running;
+ * the server's write gate (shared memory too) lets users' writes go first.
+ */
 import { parentPort, workerData } from 'node:worker_threads';
-import { openDatabase, storeProblem } from '../store/database.js';
-import { runImport, type ImportJob } from './importer.js';
+import { openDatabase } from '../store/database.js';
+import { WriteGate } from '../store/write-gate.js';
+import { serializeError } from '../workers.js';
+import { runImport, type ImportJob, type ImportProgress } from './importer.js';
 
 const port = parentPort;
 if (!port) throw new Error('import-worker must run in a worker thread');
-const { dbPath, job, maxBytes } = workerData as { dbPath: string; job: ImportJob; maxBytes: number };
+const { dbPath, job, maxBytes, cancel, gate } = workerData as { dbPath: string; job: ImportJob; maxBytes: number; cancel: SharedArrayBuffer; gate: SharedArrayBuffer };
+const flag = new Int32Array(cancel);
 
-const queue: Buffer[] = [];
-let ended = false;
-let wake: (() => void) | null = null;
-port.on('message', (msg: { chunk?: Uint8Array; end?: boolean }) => {
-  if (msg.chunk) queue.push(Buffer.from(msg.chunk.buffer, msg.chunk.byteOffset, msg.chunk.byteLength));
-  if (msg.end) ended = true;
-  wake?.();
-  wake = null;
-});
+let last = 0;
+const progress = (p: ImportProgress): void => {
+  const now = performance.now();
+  if (now - last < 200) return;
+  last = now;
+  port.postMessage({ progress: p });
+};
 
-async function* chunks(): AsyncGenerator<Buffer> {
-  for (;;) {
-    const next = queue.shift();
-    if (next) {
-      // ask for more once the queue runs low (back-pressure on the upload)
-      if (queue.length === 0) port?.postMessage({ more: true });
-      yield next;
-      continue;
-    }
-    if (ended) return;
-    await new Promise<void>((r) => (wake = r));
-  }
-}
-
-const db = openDatabase(dbPath, { check: false, busyTimeoutMs: 30_000, maxBytes });
-runImport(db, job, chunks()).then(
-  (report) => {
+// a long busy wait is harmless here: only this thread waits, never a user's request
+const db = openDatabase(dbPath, { check: false, busyTimeoutMs: 60_000, maxBytes });
+runImport(db, job, () => Atomics.load(flag, 0) !== 0, progress, new WriteGate(gate)).then(
+  (result) => {
     try {
-      // move the import out of the WAL now (and shrink it), not on some later write
-      db.pragma('wal_checkpoint(TRUNCATE)');
+      // give the WAL back without blocking other writers (a TRUNCATE checkpoint would)
+      db.pragma('wal_checkpoint(PASSIVE)');
     } catch {
-      // readers in the way: SQLite checkpoints later by itself
+      // SQLite checkpoints later by itself
     }
     db.close();
-    port.postMessage({ done: true, report });
+    port.postMessage({ result });
   },
   (caught: unknown) => {
     db.close();
-    const err = storeProblem(caught);
-    const e = err as { code?: string; message?: string; detail?: unknown; name?: string };
-    port.postMessage({ done: true, error: { code: e.code ?? 'INTERNAL', message: e.message ?? String(err), detail: e.detail, name: e.name } });
+    port.postMessage({ error: serializeError(caught) });
   },
 );

@@ -1,11 +1,15 @@
 /**
- * One import, all or nothing: the file is parsed (streamed for GeoJSON),
- * each object validated (outlines that cross themselves are kept as written
- * and counted), clashing ids renamed, and everything written in a single transaction on its own
- * connection — rolled back on the first error in the file. Runs in a worker
- * thread so a million-object import never blocks the server.
+ * One import of a spooled file, all or nothing: the file is read from disk
+ * (never from the network), parsed (streamed for GeoJSON), each object
+ * validated (outlines that cross themselves are kept as written and
+ * counted), and staged in short transactions of at most STAGE_OBJECTS
+ * objects or STAGE_VERTICES vertices (store/import-staging.ts); clashing ids
+ * are renamed. Only when the whole file has been read does one short
+ * transaction make it visible. A malformed file, a full store or a cancel
+ * discards what was staged. Runs in a worker thread (import-worker.ts).
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
 import { selfIntersections, vertexCount } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
@@ -14,47 +18,82 @@ import { importHistomicsJson } from '../formats/histomicstk-json.js';
 import { importImageScopeXml } from '../formats/imagescope-xml.js';
 import { importQupathGeojson } from '../formats/qupath-geojson.js';
 import { FormatError, IMPORT_FORMATS, type ImportFormat, type ImportReport, type ImportSink } from '../formats/types.js';
-import { AnnotationStore } from '../store/annotation-store.js';
 import type { Db } from '../store/database.js';
+import { ImportStaging, type PriorOperation, type StagingJob } from '../store/import-staging.js';
+import type { WriteGate } from '../store/write-gate.js';
 
-export interface ImportJob {
-  slideId: string;
-  opId: string;
-  author: string;
-  format: string;
+export interface ImportJob extends StagingJob {
   slideMpp: number | null;
+  /** The spooled body. */
+  path: string;
+  /** The request hash (slide, format, body) the operation id is recorded with. */
+  hash: string;
 }
 
+export interface ImportProgress {
+  bytesParsed: number;
+  objects: number;
+}
+
+export type ImportOutcome = { report: ImportReport } | { prior: PriorOperation } | { cancelled: true };
+
+/** Largest staging transaction: a few tens of milliseconds of writes. */
+export const STAGE_OBJECTS = 1000;
+export const STAGE_VERTICES = 200_000;
 const TEXT_FORMAT_LIMIT = 256 * 1024 * 1024;
 
-class StoreSink implements ImportSink {
+export class ImportCancelled extends Error {
+  constructor() {
+    super('the import was cancelled');
+  }
+}
+
+export function validFormat(format: string): ImportFormat {
+  if (!IMPORT_FORMATS.includes(format as ImportFormat)) throw new WsiError('BAD_REQUEST', `format must be one of ${IMPORT_FORMATS.join(', ')}`);
+  return format as ImportFormat;
+}
+
+class StagingSink implements ImportSink {
   readonly report: ImportReport;
   private readonly colours = new Map<string, string>();
   private readonly seen = new Set<string>();
+  private pending: AnnotationInput[] = [];
+  private pendingVertices = 0;
+  private readonly at = new Date().toISOString();
 
   constructor(
     format: ImportFormat,
-    private readonly write: (a: AnnotationInput) => void,
-    private readonly idTaken: (id: string) => boolean,
+    private readonly staging: ImportStaging,
+    private readonly jobId: number,
+    private readonly job: StagingJob,
+    /** Called before each transaction: throws to stop (a cancel). */
+    private readonly check: () => void,
+    private readonly onStaged: (objects: number) => void,
   ) {
     this.report = { format, imported: 0, perClass: {}, perKind: {}, vertices: 0, skipped: [], warnings: [], classesAdded: [], renamedIds: 0, selfCrossing: 0 };
   }
 
   add(a: AnnotationInput): void {
-    let item = a;
     // kept exactly as written (other tools draw such outlines too); counted so the report says so
-    if (selfIntersections(item.geometry).length > 0) this.report.selfCrossing++;
-    if (this.seen.has(item.id) || this.idTaken(item.id)) {
-      item = { ...item, id: randomUUID(), properties: { ...item.properties, sourceId: item.id } };
-      this.report.renamedIds++;
-    }
-    this.seen.add(item.id);
-    this.write(item);
+    if (selfIntersections(a.geometry).length > 0) this.report.selfCrossing++;
+    const vertices = vertexCount(a.geometry);
+    this.pending.push(a);
+    this.pendingVertices += vertices;
     this.report.imported++;
-    const cls = item.classification ?? '(none)';
+    const cls = a.classification ?? '(none)';
     this.report.perClass[cls] = (this.report.perClass[cls] ?? 0) + 1;
-    this.report.perKind[item.kind] = (this.report.perKind[item.kind] ?? 0) + 1;
-    this.report.vertices += vertexCount(item.geometry);
+    this.report.perKind[a.kind] = (this.report.perKind[a.kind] ?? 0) + 1;
+    this.report.vertices += vertices;
+    if (this.pending.length >= STAGE_OBJECTS || this.pendingVertices >= STAGE_VERTICES) this.flush();
+  }
+
+  flush(): void {
+    if (this.pending.length === 0) return;
+    this.check();
+    this.report.renamedIds += this.staging.stage(this.jobId, this.job, this.at, this.pending, this.seen);
+    this.pending = [];
+    this.pendingVertices = 0;
+    this.onStaged(this.report.imported);
   }
 
   skip(s: { where: string; reason: string }): void {
@@ -75,72 +114,83 @@ class StoreSink implements ImportSink {
   }
 }
 
-async function collectText(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): Promise<string> {
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const c of chunks) {
-    total += c.length;
-    if (total > TEXT_FORMAT_LIMIT) throw new FormatError(`files in this format are limited to ${TEXT_FORMAT_LIMIT} bytes`, 'file');
-    hash.update(c);
-    parts.push(c);
-  }
-  return Buffer.concat(parts).toString('utf8');
+async function readText(path: string, onBytes: (n: number) => void): Promise<string> {
+  const { size } = await stat(path);
+  if (size > TEXT_FORMAT_LIMIT) throw new FormatError(`files in this format are limited to ${TEXT_FORMAT_LIMIT} bytes`, 'file');
+  const text = (await readFile(path)).toString('utf8');
+  onBytes(size);
+  return text;
 }
 
-async function* hashing(chunks: AsyncIterable<Buffer>, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
-  for await (const c of chunks) {
-    hash.update(c);
-    yield c;
+async function* fileChunks(path: string, onBytes: (n: number) => void, check: () => void): AsyncGenerator<Buffer> {
+  let read = 0;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    check();
+    read += (chunk as Buffer).length;
+    onBytes(read);
+    yield chunk as Buffer;
   }
 }
 
-/** Runs one import on `db` (which must not be used by anyone else meanwhile). */
-export async function runImport(db: Db, job: ImportJob, chunks: AsyncIterable<Buffer>): Promise<ImportReport & { replayed?: boolean }> {
-  if (!IMPORT_FORMATS.includes(job.format as ImportFormat)) {
-    throw new WsiError('BAD_REQUEST', `format must be one of ${IMPORT_FORMATS.join(', ')}`);
+async function parse(format: ImportFormat, job: ImportJob, sink: ImportSink, onBytes: (n: number) => void, check: () => void): Promise<void> {
+  switch (format) {
+    case 'qupath-geojson':
+      return importQupathGeojson(fileChunks(job.path, onBytes, check), sink);
+    case 'asap-xml':
+      return importAsapXml(await readText(job.path, onBytes), sink);
+    case 'imagescope-xml':
+      return importImageScopeXml(await readText(job.path, onBytes), sink, job.slideMpp);
+    case 'histomicstk-json':
+      return importHistomicsJson(await readText(job.path, onBytes), sink);
   }
-  const format = job.format as ImportFormat;
-  const store = new AnnotationStore(db);
-  const hash = createHash('sha256').update(job.slideId).update('\0').update(format).update('\0');
-  const prior = db.prepare<[string], { slide_id: string; request_hash: string; response: string }>('SELECT slide_id, request_hash, response FROM operations WHERE op_id = ?').get(job.opId);
-  if (prior) {
-    for await (const c of chunks) hash.update(c);
-    if (prior.request_hash !== hash.digest('hex') || prior.slide_id !== job.slideId) {
-      throw new WsiError('IDEMPOTENCY_KEY_REUSED', `operation id ${job.opId} was already used for a different request`);
-    }
-    return { ...(JSON.parse(prior.response) as ImportReport), replayed: true };
-  }
-  const insert = store.importWriter(job.slideId, job.opId, job.author);
-  db.exec('BEGIN IMMEDIATE');
+}
+
+/**
+ * Runs one import on `db` (a connection of its own). `cancelled()` is asked
+ * before every transaction; `progress` hears how far it got; `gate` (the
+ * server connection's) lets users' writes go first.
+ */
+export async function runImport(db: Db, job: ImportJob, cancelled: () => boolean, progress: (p: ImportProgress) => void, gate: WriteGate | null = null): Promise<ImportOutcome> {
+  const format = validFormat(job.format);
+  const staging = new ImportStaging(db, gate);
+  const prior = staging.prior(job.opId);
+  if (prior) return { prior };
+  const state: ImportProgress = { bytesParsed: 0, objects: 0 };
+  const check = (): void => {
+    if (cancelled()) throw new ImportCancelled();
+  };
+  const jobId = staging.begin(job);
   try {
-    const sink = new StoreSink(format, insert, (id) => store.exists(id));
-    switch (format) {
-      case 'qupath-geojson':
-        await importQupathGeojson(hashing(chunks, hash), sink);
-        break;
-      case 'asap-xml':
-        importAsapXml(await collectText(chunks, hash), sink);
-        break;
-      case 'imagescope-xml':
-        importImageScopeXml(await collectText(chunks, hash), sink, job.slideMpp);
-        break;
-      case 'histomicstk-json':
-        importHistomicsJson(await collectText(chunks, hash), sink);
-        break;
-    }
+    const sink = new StagingSink(format, staging, jobId, job, check, (objects) => progress({ ...state, objects: (state.objects = objects) }));
+    await parse(format, job, sink, (n) => (state.bytesParsed = n), check);
+    sink.flush();
     if (sink.report.imported === 0) throw new FormatError(`the file holds no objects that can be imported${sink.report.skipped.length ? ` (${sink.report.skipped.length} skipped)` : ''}`, 'file');
-    const before = new Set(store.classes().map((c) => c.name));
-    const classes = sink.classes();
-    store.ensureClasses(classes);
-    sink.report.classesAdded = classes.filter((c) => !before.has(c.name));
-    store.recordOperation(job.opId, job.slideId, hash.digest('hex'), 201, sink.report);
-    db.exec('COMMIT');
-    return sink.report;
+    check();
+    const done = staging.commit(jobId, job, job.hash, sink.classes(), (added) => {
+      sink.report.classesAdded = added;
+      return sink.report;
+    });
+    if (done.prior) {
+      await discard(staging, jobId);
+      return { prior: done.prior };
+    }
+    return { report: sink.report };
   } catch (err) {
-    if (db.inTransaction) db.exec('ROLLBACK');
+    // a discard that fails too (a full disk) leaves the rows hidden; the server discards them later
+    await discard(staging, jobId).catch(() => undefined);
+    if (err instanceof ImportCancelled) return { cancelled: true };
     if (err instanceof FormatError) {
       throw new WsiError('IMPORT_INVALID', `the file was not imported (nothing was saved): ${err.message}`, { where: err.where });
     }
+    if (err instanceof RangeError && /call stack/i.test(err.message)) {
+      // a shape nested past what a walker can follow: the file's doing, not the server's
+      throw new WsiError('IMPORT_INVALID', 'the file was not imported (nothing was saved): it is nested too deeply to read', { where: 'file' });
+    }
     throw err;
   }
+}
+
+/** Removes a job's staged rows in short transactions, letting other writers in between. */
+export async function discard(staging: ImportStaging, jobId: number): Promise<void> {
+  while (!staging.discardSome(jobId)) await new Promise((r) => setImmediate(r));
 }

@@ -1,5 +1,6 @@
 /**
- * Decodes an imported label image (PNG or TIFF, through libvips/sharp) into
+ * Decodes an imported label image (PNG or TIFF, through libvips/sharp, from
+ * the spooled file; its size checked against the header first) into
  * one Uint8 code per pixel. Single-channel images are taken as they are; an
  * RGB(A) image is accepted only when its colour channels are equal and any
  * alpha is opaque (a grey image saved as RGB). 16-bit images are accepted
@@ -8,6 +9,7 @@
  */
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
 import { WsiError } from '../../src/core/errors.js';
+import { readImageHeader } from './image-header.js';
 
 export interface LabelImage {
   width: number;
@@ -17,26 +19,40 @@ export interface LabelImage {
   warnings: string[];
 }
 
-/** At most this many pixels (libvips refuses larger inputs before decoding them). */
-export const MAX_LABEL_PIXELS = 400_000_000;
-/** And at most this many decoded bytes (pixels × channels × bytes per sample). */
+/** At most this many decoded bytes (pixels × channels × bytes per sample). */
 export const MAX_LABEL_BYTES = 400_000_000;
 
-function undecodable(err: unknown): never {
+function tooLarge(width: number, height: number, maxPixels: number): WsiError {
+  return new WsiError(
+    'IMAGE_TOO_LARGE',
+    `the label image is ${width} × ${height} pixels (${((width * height) / 1e6).toFixed(1)} megapixels); the limit is ${maxPixels / 1e6} megapixels (MASK_IMPORT_MAX_PIXELS). Nothing was decoded or saved: import it in parts (x/y place each part) or at a coarser downsample.`,
+    { width, height, limit: maxPixels },
+  );
+}
+
+/**
+ * Refuses an image whose header claims more than `maxPixels`, before any
+ * decoder runs (a 390 KB PNG can claim 20,000²). A header we cannot read is
+ * left to the decoder.
+ */
+export async function checkLabelImageSize(path: string, maxPixels: number): Promise<void> {
+  const h = await readImageHeader(path);
+  if (h && h.width * h.height > maxPixels) throw tooLarge(h.width, h.height, maxPixels);
+}
+
+function undecodable(err: unknown, maxPixels: number): never {
   const msg = (err as Error).message ?? String(err);
-  if (/pixel limit/i.test(msg)) {
-    throw new WsiError('PAYLOAD_TOO_LARGE', `the label image is larger than ${MAX_LABEL_PIXELS / 1e6} megapixels; import it in parts (x/y place each part)`, { limit: MAX_LABEL_PIXELS });
-  }
+  if (/pixel limit/i.test(msg)) throw new WsiError('IMAGE_TOO_LARGE', `the label image is larger than ${maxPixels / 1e6} megapixels (MASK_IMPORT_MAX_PIXELS); import it in parts (x/y place each part)`, { limit: maxPixels });
   throw new WsiError('IMPORT_INVALID', `the image could not be decoded (nothing was saved): ${msg.trim().slice(0, 300)}`);
 }
 
-export async function decodeLabelImage(bytes: Buffer): Promise<LabelImage> {
-  const input = { limitInputPixels: MAX_LABEL_PIXELS, ignoreIcc: true } as const;
+export async function decodeLabelImage(path: string, maxPixels: number): Promise<LabelImage> {
+  const input = { limitInputPixels: maxPixels, ignoreIcc: true } as const;
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, input).metadata();
+    meta = await sharp(path, input).metadata();
   } catch (err) {
-    undecodable(err);
+    undecodable(err, maxPixels);
   }
   if (meta.format !== 'png' && meta.format !== 'tiff') {
     throw new WsiError('IMPORT_INVALID', `the body is a ${meta.format} image; a label image must be a lossless PNG or TIFF`);
@@ -47,9 +63,10 @@ export async function decodeLabelImage(bytes: Buffer): Promise<LabelImage> {
   const wide = meta.depth === 'ushort';
   if (meta.depth !== 'uchar' && !wide) throw new WsiError('IMPORT_INVALID', `the image has ${meta.depth} samples; a label image has 8-bit (or 16-bit) integer samples`);
   if (!width || !height || !channels || channels > 4) throw new WsiError('IMPORT_INVALID', `the image has an unexpected shape (${width} × ${height}, ${channels} channels)`);
+  if (width * height > maxPixels) throw tooLarge(width, height, maxPixels);
   const decodedBytes = width * height * channels * (wide ? 2 : 1);
   if (decodedBytes > MAX_LABEL_BYTES) {
-    throw new WsiError('PAYLOAD_TOO_LARGE', `the label image decodes to ${decodedBytes} bytes (${width} × ${height} × ${channels} channel(s)); the limit is ${MAX_LABEL_BYTES}. Save it as one 8-bit channel or import it in parts.`, { limit: MAX_LABEL_BYTES });
+    throw new WsiError('IMAGE_TOO_LARGE', `the label image decodes to ${decodedBytes} bytes (${width} × ${height} × ${channels} channel(s)); the limit is ${MAX_LABEL_BYTES}. Save it as one 8-bit channel or import it in parts.`, { limit: MAX_LABEL_BYTES });
   }
   const warnings: string[] = [];
   if ((meta.pages ?? 1) > 1) warnings.push(`the file holds ${meta.pages as number} images; only the first was imported`);
@@ -57,12 +74,12 @@ export async function decodeLabelImage(bytes: Buffer): Promise<LabelImage> {
   const space = grey ? (wide ? 'grey16' : 'b-w') : wide ? 'rgb16' : 'srgb';
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    raw = await sharp(bytes, input)
+    raw = await sharp(path, input)
       .toColourspace(space)
       .raw(wide ? { depth: 'ushort' } : {})
       .toBuffer({ resolveWithObject: true });
   } catch (err) {
-    undecodable(err);
+    undecodable(err, maxPixels);
   }
   const ch = raw.info.channels;
   const colour = ch >= 3 ? 3 : 1;

@@ -18,7 +18,7 @@ import {
 } from '../../src/core/annotation.js';
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
 import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
-import type { Db } from './database.js';
+import { writeTransaction, type Db } from './database.js';
 
 export type BatchOp =
   | { op: 'create'; annotation: AnnotationInput }
@@ -69,6 +69,12 @@ class OpError extends Error {
   }
 }
 
+/**
+ * The rows an import is still staging (or discarding) are hidden: they carry its id in
+ * `import_job` until the import is committed in one step (store/import-staging.ts).
+ */
+export const VISIBLE = `a.import_job NOT IN (SELECT id FROM import_jobs WHERE state <> 'committed')`;
+
 const MUTABLE_FIELDS = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'] as const;
 
 export function toAnnotation(row: HeadRow): Annotation {
@@ -96,7 +102,7 @@ function requestHash(slideId: string, ops: unknown): string {
   return createHash('sha256').update(slideId).update('\0').update(JSON.stringify(ops)).digest('hex');
 }
 
-function stateOf(a: AnnotationInput, deleted: boolean): string {
+export function stateOf(a: AnnotationInput, deleted: boolean): string {
   const s: StoredState = {
     id: a.id,
     kind: a.kind,
@@ -124,15 +130,20 @@ export class AnnotationStore {
     const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
                   FROM annotations a JOIN history h ON h.seq = a.head_seq`;
     this.stmts = {
-      head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ?`),
-      page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`),
+      head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ? AND ${VISIBLE}`),
+      taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
+      page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ORDER BY a.rowid LIMIT ?`),
       bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(
         `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
          FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
-         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ?
+         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE}
          ORDER BY a.rowid LIMIT ?`,
       ),
-      count: db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM annotations WHERE slide_id = ? AND deleted = 0`),
+      // staged rows are all live, and each import counts its own: subtracting keeps the count on the index
+      count: db.prepare<[string, string], { n: number }>(
+        `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
+              - (SELECT coalesce(sum(staged), 0) FROM import_jobs WHERE slide_id = ? AND state <> 'committed') AS n`,
+      ),
       history: db.prepare<[string], { version: number; op: string; author: string; at: string; op_id: string; data: string }>(
         `SELECT version, op, author, at, op_id, data FROM history WHERE annotation_id = ? ORDER BY version`,
       ),
@@ -164,9 +175,9 @@ export class AnnotationStore {
     return this.stmts.head.get(id)?.slide_id ?? null;
   }
 
-  /** Whether an id is taken (by any slide). */
+  /** Whether an id is taken (by any slide, or by an import still staging). */
   exists(id: string): boolean {
-    return this.stmts.head.get(id) !== undefined;
+    return this.stmts.taken.get(id) !== undefined;
   }
 
   get(id: string): Annotation | null {
@@ -175,7 +186,7 @@ export class AnnotationStore {
   }
 
   count(slideId: string): number {
-    return this.stmts.count.get(slideId)?.n ?? 0;
+    return this.stmts.count.get(slideId, slideId)?.n ?? 0;
   }
 
   /** A page of live annotations of a slide, optionally within a box; `after` is the cursor. */
@@ -262,13 +273,13 @@ export class AnnotationStore {
    * (409 CLASS_IDS_EXHAUSTED) and nothing changes.
    */
   setClasses(classes: AnnotationClass[]): void {
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       this.stmts.clearClasses.run();
       classes.forEach((c, i) => {
         this.assignClassId(c.name, c.color);
         this.stmts.putClass.run(i, c.name, c.color, c.hotkey);
       });
-    })();
+    });
   }
 
   /** Adds classes that are not in the palette yet (imports bring their own); returns those added. */
@@ -298,7 +309,10 @@ export class AnnotationStore {
   private applyOne(slideId: string, op: BatchOp, index: number, author: string, at: string, opId: string): Record<string, unknown> {
     if (op.op === 'create') {
       const existing = this.stmts.head.get(op.annotation.id);
-      if (existing) throw new OpError('ANNOTATION_EXISTS', `annotation ${op.annotation.id} already exists`, index, toAnnotation(existing));
+      // the current object is shown only when it is this slide's (and visible): ids are unique
+      // across slides, but what another slide holds is none of this request's business
+      if (existing && existing.slide_id === slideId) throw new OpError('ANNOTATION_EXISTS', `annotation ${op.annotation.id} already exists`, index, toAnnotation(existing));
+      if (this.stmts.taken.get(op.annotation.id)) throw new OpError('ANNOTATION_EXISTS', `the id ${op.annotation.id} is already taken; create the annotation with a new id`, index);
       const seq = this.writeVersion(slideId, op.annotation.id, 1, 'create', stateOf(op.annotation, false), author, at, opId);
       const rowid = Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid);
       this.box(rowid, op.annotation);
@@ -364,12 +378,12 @@ export class AnnotationStore {
     const at = new Date().toISOString();
     let result: BatchResult;
     try {
-      result = this.db.transaction(() => {
+      result = writeTransaction(this.db, () => {
         const results = ops.map((op, i) => this.applyOne(slideId, op, i, author, at, opId));
         const ok: BatchResult = { status: 200, body: { opId, results } };
         this.stmts.putOp.run(opId, slideId, hash, ok.status, JSON.stringify(ok.body), at);
         return ok;
-      })();
+      });
     } catch (err) {
       if (!(err instanceof OpError)) throw err;
       const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400 }[err.code as string] ?? 400;
@@ -378,19 +392,6 @@ export class AnnotationStore {
       this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(result.body), at);
     }
     return result;
-  }
-
-  /**
-   * A writer for new annotations inside a transaction the caller holds
-   * (imports). The ids must be free.
-   */
-  importWriter(slideId: string, opId: string, author: string): (a: AnnotationInput) => void {
-    const at = new Date().toISOString();
-    return (a) => {
-      const seq = this.writeVersion(slideId, a.id, 1, 'import', stateOf(a, false), author, at, opId);
-      const rowid = Number(this.stmts.insertHead.run(a.id, slideId, seq, author, at).lastInsertRowid);
-      this.box(rowid, a);
-    };
   }
 
   /** Remembers the answer to an operation so a retry gets it again. */

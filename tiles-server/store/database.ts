@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
 import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
 import { compactMaskHistory } from './mask-history-migration.js';
+import { WriteGate } from './write-gate.js';
 
 export type Db = Database.Database;
 
@@ -134,6 +135,36 @@ export const MIGRATIONS: Migration[] = [
     `,
     run: compactMaskHistory,
   },
+  {
+    version: 4,
+    description: 'imports staged in bounded transactions, made visible in one step',
+    sql: `
+      -- one row per import; its rows carry its id and stay hidden until state = 'committed'
+      CREATE TABLE import_jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        slide_id TEXT NOT NULL,
+        op_id TEXT NOT NULL,
+        format TEXT NOT NULL,
+        author TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('staging', 'committed', 'discarding')),
+        staged INTEGER NOT NULL DEFAULT 0,
+        first_row INTEGER,
+        first_seq INTEGER,
+        started_at TEXT NOT NULL,
+        finished_at TEXT
+      );
+      CREATE INDEX import_jobs_by_state ON import_jobs (state);
+      -- deleting a history row checks that no head points at it: without this, a scan of every head
+      CREATE INDEX annotations_by_head ON annotations (head_seq);
+      ALTER TABLE annotations ADD COLUMN import_job INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE history ADD COLUMN import_job INTEGER NOT NULL DEFAULT 0;
+      -- history stays append-only; only the rows of an import that never became visible may go
+      DROP TRIGGER history_append_only_delete;
+      CREATE TRIGGER history_append_only_delete BEFORE DELETE ON history
+        WHEN OLD.import_job = 0 OR NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = OLD.import_job AND j.state = 'discarding')
+        BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
+    `,
+  },
 ];
 
 export function currentSchemaVersion(db: Db): number {
@@ -170,6 +201,34 @@ export interface OpenOptions {
 /** What to do about a damaged database file (FAULT-06): the same words in the log, /api/health and every refused write. */
 export function restoreAdvice(path: string): string {
   return `stop the server, move ${path} and its ${path}-wal and ${path}-shm files aside (keep them: a copy may be salvaged with "sqlite3 ${path} .recover"), put your latest backup of the database in its place, and start the server again`;
+}
+
+/**
+ * Runs `fn` as a write transaction that takes the write lock when it begins
+ * (BEGIN IMMEDIATE), waiting up to the busy timeout for it. A deferred
+ * transaction would read first and then try to upgrade; in WAL mode, if
+ * another connection (an import's worker) committed in between, the upgrade
+ * fails at once with SQLITE_BUSY_SNAPSHOT, which no waiting can cure — a
+ * user's write would get 503 for nothing. Inside another transaction it is a
+ * savepoint, as any nested better-sqlite3 transaction.
+ */
+export function writeTransaction<T>(db: Db, fn: () => T): T {
+  const gate = gates.get(db);
+  gate?.enter();
+  try {
+    return db.transaction(fn).immediate();
+  } finally {
+    gate?.leave();
+  }
+}
+
+const gates = new WeakMap<Db, WriteGate>();
+
+/** The gate of a connection's write transactions (made at open; import workers wait on it). */
+export function writeGateOf(db: Db): WriteGate {
+  let gate = gates.get(db);
+  if (!gate) gates.set(db, (gate = new WriteGate()));
+  return gate;
 }
 
 /**

@@ -17,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
 import { deflateTile, inflateTile } from '../masks/tile-codec.js';
-import type { Db } from './database.js';
+import { writeTransaction, type Db } from './database.js';
 import { decodeKeyframe, encodeVersion, encodeVersionAsync, isKeyframe, rebuild, replay, type EncodedVersion, type HistoryEncoding, type HistoryRow } from './mask-history.js';
 
 export type MaskOp = 'paint' | 'import';
@@ -293,14 +293,14 @@ export class MaskStore {
   runOperation(opId: string, slideId: string, hash: string, status: number, work: (at: string) => Record<string, unknown>): OperationResult {
     const at = new Date().toISOString();
     try {
-      return this.db.transaction((): OperationResult => {
+      return writeTransaction(this.db, (): OperationResult => {
         // checked again inside the transaction: the same key may have arrived twice concurrently
         const prior = this.prior(opId, slideId, hash);
         if (prior) return prior;
         const body = { opId, ...work(at) };
         this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(body), at);
         return { status, body };
-      })();
+      });
     } catch (err) {
       if (!(err instanceof MaskOpError)) throw err;
       const body = { code: err.code, message: err.message, detail: { opId, ...err.detail } };
