@@ -122,11 +122,12 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   sharp.cache(false);
   sharp.concurrency(1);
   const pool = new DecodePool({ workers: cfg.decodeWorkers, maxQueue: 1024, timeoutMs: 15_000, maxHeapMb: 256 });
+  const decodedCache = makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024);
   const registry = new SlideRegistry({
     slidesDir: cfg.slidesDir,
     secret: opts.secret,
     pool,
-    decodedCache: makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024),
+    decodedCache,
     maxOpen: cfg.maxOpenSlides,
     recheckMs: 2000,
     storageDeadlineMs: 5000,
@@ -173,7 +174,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         slides: registry.list().length,
         storage: registry.storage,
         decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
-        tileCache: service.cacheStats,
+        tileCache: { ...service.cacheStats, maxBytes: cfg.tileCacheMb * 1024 * 1024 },
+        decodedCache: { entries: decodedCache.size, bytes: decodedCache.calculatedSize, maxBytes: cfg.decodedCacheMb * 1024 * 1024 },
         tiles: service.stats,
         lanes: { tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
         eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
