@@ -29,8 +29,7 @@ export class AnnotationService {
 
   /** Checks that a slide id names a slide in the folder. */
   async slide(id: string): Promise<string> {
-    await this.registry.scan();
-    if (!this.registry.entry(id)) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
+    if (!(await this.registry.entryOf(id))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
     return id;
   }
 

@@ -79,8 +79,7 @@ export class MaskService {
 
   /** Checks that a slide id names a slide in the folder (reading stored tiles needs no more). */
   async slideId(id: string): Promise<string> {
-    await this.registry.scan();
-    if (!this.registry.entry(id)) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
+    if (!(await this.registry.entryOf(id))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
     return id;
   }
 

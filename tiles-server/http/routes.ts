@@ -134,8 +134,7 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
       pattern: new RegExp(`^/api/slides/${ID}$`),
       handler: async (ctx) => {
         const id = ctx.params[0] as string;
-        await service.registry.scan();
-        const entry = service.registry.entry(id);
+        const entry = await service.registry.entryOf(id);
         if (!entry) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
         let open: OpenSlide | null = null;
         let error: unknown = null;

@@ -17,6 +17,8 @@ import { combinedStat, scanSlideFolder } from './scan.js';
 import { sameFile, SlideFiles, type FileIdentity, type StorageState } from './slide-files.js';
 import type { SlideMeta } from './types.js';
 
+/** An unknown slide id rescans the folder at most this often. */
+const UNKNOWN_ID_RESCAN_MS = 250;
 export type { SlideEntry } from './format.js';
 
 export interface OpenSlide {
@@ -102,6 +104,20 @@ export class SlideRegistry {
     this.scannedAt = Date.now();
   }
 
+  /**
+   * The entry of a slide id. A known id needs no rescan (a write or a tile
+   * never waits for the folder to be listed again; a file that changed or
+   * went is noticed when it is opened, see get); an unknown one rescans the
+   * folder, at most every UNKNOWN_ID_RESCAN_MS, so a slide just copied in is
+   * found while a stream of made-up ids cannot keep the folder busy.
+   */
+  async entryOf(id: string): Promise<SlideEntry | undefined> {
+    const known = this.entries.get(id);
+    if (known) return known;
+    await this.scan(UNKNOWN_ID_RESCAN_MS);
+    return this.entries.get(id);
+  }
+
   list(): SlideEntry[] {
     return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -125,12 +141,8 @@ export class SlideRegistry {
 
   /** Opens (or returns the open) slide, reopening it if its files changed. */
   async get(id: string): Promise<OpenSlide> {
-    let entry = this.entries.get(id);
-    if (!entry) {
-      await this.scan(0);
-      entry = this.entries.get(id);
-      if (!entry) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
-    }
+    let entry = await this.entryOf(id);
+    if (!entry) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
     await this.files.ensureAvailable();
     const now = Date.now();
     let slot = this.open.get(id);
