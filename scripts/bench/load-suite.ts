@@ -18,7 +18,8 @@
  *   admitted, and how long until a fresh tile is fast again after it stops.
  * /api/health is polled every 100 ms through LOAD-05 and LOAD-06, from a
  * worker thread (health-poller.ts) so the viewers' backlog is not counted.
- * BENCH_LOAD_SECONDS sets each phase's length (default 300),
+ * BENCH_LOAD_SECONDS sets each phase's length (default 300), BENCH_LOAD_CASES
+ * the cases to run (comma-separated, default all),
  * BENCH_LOAD_SLIDE_SIZE the viewing slides' side (default 30000).
  */
 import { spawn } from 'node:child_process';
@@ -40,6 +41,9 @@ const SECONDS = Number(process.env['BENCH_LOAD_SECONDS'] ?? 300);
 const SIZE = Number(process.env['BENCH_LOAD_SLIDE_SIZE'] ?? 30_000);
 const WARMUP = Math.min(60, Math.max(5, Math.round(SECONDS / 5)));
 const COLD_SLIDES = 200;
+/** BENCH_LOAD_CASES: the cases to run, comma-separated (default all); the warm-up always runs. */
+const CASES = new Set((process.env['BENCH_LOAD_CASES'] ?? 'LOAD-01,LOAD-03,LOAD-04,LOAD-05,LOAD-06').split(',').map((c) => c.trim()));
+const want = (c: string): boolean => CASES.has(c);
 const VIEW_SLIDES = 5;
 
 interface Summary {
@@ -168,134 +172,147 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
     let warmups = 0;
     do await runViewers(viewing, 20, WARMUP, 100 + warmups++);
     while (warmups < 4 && !cachesFull(await cacheFill(base)));
-    const caches0 = await cacheFill(base);
-    const rss0 = (await rssBytes([pid])).rss;
-    const rssSeries: number[] = [];
-    const sampler = setInterval(() => void rssBytes([pid]).then((r) => rssSeries.push(r.rss)), 5000);
-    const load01 = summarize(await runViewers(viewing, 20, SECONDS, 2));
-    clearInterval(sampler);
-    const rss1 = (await rssBytes([pid])).rss;
-    const mb = (b: number): number => Math.round(b / 2 ** 20);
-    emitPhase('LOAD-01', {
-      users: 20,
-      slides: VIEW_SLIDES,
-      warmupSeconds: warmups * WARMUP,
-      ...load01,
-      cachesAtStart: caches0,
-      cachesAtEnd: await cacheFill(base),
-      rssStartMb: mb(rss0),
-      rssEndMb: mb(rss1),
-      rssMaxMb: mb(Math.max(rss0, ...rssSeries)),
-      // every 30 s of the run, to tell a trend from a plateau
-      rssEvery30sMb: rssSeries.filter((_, i) => i % 6 === 5).map(mb),
-      rssGrowthPct: +(((rss1 - rss0) / rss0) * 100).toFixed(1),
-      target: 'p95 < 300 ms, p99 < 1 s, 0 errors, RSS growth < 10%',
-    });
-
-    // LOAD-03: 200 slides opened cold within 2 minutes
-    const fd0 = await openFds(pid);
-    const opens: number[] = [];
-    let openErrors = 0;
-    let fdMax = fd0;
-    const spacing = Math.min(600, (120_000 / COLD_SLIDES) * 0.9);
-    const t3 = performance.now();
-    await Promise.all(
-      coldIds.map(async (id, i) => {
-        await new Promise((r) => setTimeout(r, i * spacing));
-        const s = performance.now();
-        const d = await fetch(`${base}/dzi/${id}.dzi`);
-        await d.text();
-        const t = await fetch(`${base}/dzi/${id}_files/12/0_0.jpeg`);
-        await t.arrayBuffer();
-        opens.push(performance.now() - s);
-        if (d.status !== 200 || t.status !== 200) openErrors++;
-        fdMax = Math.max(fdMax, await openFds(pid));
-      }),
-    );
-    const fdAfter = await openFds(pid);
-    opens.sort((a, b) => a - b);
-    emitPhase('LOAD-03', {
-      slidesOpened: COLD_SLIDES,
-      wallSeconds: +((performance.now() - t3) / 1000).toFixed(1),
-      openP50ms: +percentile(opens, 50).toFixed(1),
-      openP95ms: +percentile(opens, 95).toFixed(1),
-      openMaxMs: +(opens[opens.length - 1] ?? 0).toFixed(1),
-      errors: openErrors,
-      fdBefore: fd0,
-      fdMax,
-      fdAfter,
-      target: 'open p95 < 2 s; file handles bounded (MAX_OPEN_SLIDES) and released',
-    });
-
-    // LOAD-04: 50 annotators, 1 edit/s
-    const ed = await runEditors(base, annotated, 50, SECONDS, 4);
-    const oracle4 = await checkOracle(base, annotated, ed.oracle);
-    emitPhase('LOAD-04', {
-      users: 50,
-      writes: ed.writes.length,
-      ...summarizeWrites(ed.writes),
-      storeBusy: ed.storeBusy,
-      retries: ed.retries,
-      failed: ed.failed,
-      firstFailure: ed.firstFailure,
-      oracle: oracle4,
-      target: 'write p99 < 200 ms, 0 lost writes, 0 SQLITE_BUSY reaching a user',
-    });
-
-    // LOAD-05: viewers + annotators + a bomb every 10 s, health polled
-    const health5 = pollInWorker(`${base}/api/health`, 100);
-    let bombs = 0;
-    const bombAnswers: Record<string, number> = {};
-    const bombTimer = setInterval(() => {
-      const url = bombTiles[bombs++ % bombTiles.length] as string;
-      void fetch(url)
-        .then(async (r) => {
-          const body = r.status === 200 ? null : ((await r.json().catch(() => null)) as { code?: string } | null);
-          if (r.status === 200) await r.arrayBuffer().catch(() => undefined);
-          const key = `${r.status} ${body?.code ?? ''}`.trim();
-          bombAnswers[key] = (bombAnswers[key] ?? 0) + 1;
-        })
-        .catch(() => (bombAnswers['network error'] = (bombAnswers['network error'] ?? 0) + 1));
-    }, 10_000);
-    const [viewers5, editors5] = await Promise.all([runViewers(viewing, 20, SECONDS, 5), runEditors(base, annotated, 50, SECONDS, 6)]);
-    clearInterval(bombTimer);
-    const h5 = summarize(await health5.stop());
-    const load05 = summarize(viewers5);
-    const oracle5 = await checkOracle(base, annotated, new Map([...ed.oracle, ...editors5.oracle]));
-    emitPhase('LOAD-05', {
-      viewers: load05,
-      p99VsLoad01: +(load05.p99ms / load01.p99ms).toFixed(2),
-      writes: summarizeWrites(editors5.writes),
-      storeBusy: editors5.storeBusy,
-      failed: editors5.failed,
-      oracle: oracle5,
-      bombs,
-      bombAnswers,
-      bombsRefused: Object.entries(bombAnswers).filter(([k]) => /^4\d\d /.test(k)).reduce((n, [, v]) => n + v, 0),
-      health: h5,
-      target: 'viewers p99 within 20% of LOAD-01, bombs refused (422), health < 50 ms',
-    });
-
-    // LOAD-06: five times LOAD-01, then recovery
-    const health6 = pollInWorker(`${base}/api/health`, 100);
-    const load06 = summarize(await runViewers(viewing, 100, Math.min(SECONDS, 180), 7));
-    const stopped = performance.now();
-    let recoveredAfter: number | null = null;
-    for (let i = 0; i < 60 && recoveredAfter === null; i++) {
-      const probe = summarize(await runViewers(viewing, 1, 1, 1000 + i));
-      if (probe.errors === 0 && probe.refused503 === 0 && probe.p99ms <= Math.max(300, load01.p99ms * 1.2)) recoveredAfter = (performance.now() - stopped) / 1000;
+    let load01: Summary | null = null;
+    if (want('LOAD-01')) {
+      const caches0 = await cacheFill(base);
+      const rss0 = (await rssBytes([pid])).rss;
+      const rssSeries: number[] = [];
+      const sampler = setInterval(() => void rssBytes([pid]).then((r) => rssSeries.push(r.rss)), 5000);
+      load01 = summarize(await runViewers(viewing, 20, SECONDS, 2));
+      clearInterval(sampler);
+      const rss1 = (await rssBytes([pid])).rss;
+      const mb = (b: number): number => Math.round(b / 2 ** 20);
+      emitPhase('LOAD-01', {
+        users: 20,
+        slides: VIEW_SLIDES,
+        warmupSeconds: warmups * WARMUP,
+        ...load01,
+        cachesAtStart: caches0,
+        cachesAtEnd: await cacheFill(base),
+        rssStartMb: mb(rss0),
+        rssEndMb: mb(rss1),
+        rssMaxMb: mb(Math.max(rss0, ...rssSeries)),
+        // every 30 s of the run, to tell a trend from a plateau
+        rssEvery30sMb: rssSeries.filter((_, i) => i % 6 === 5).map(mb),
+        rssGrowthPct: +(((rss1 - rss0) / rss0) * 100).toFixed(1),
+        target: 'p95 < 300 ms, p99 < 1 s, 0 errors, RSS growth < 10%',
+      });
     }
-    const h6 = summarize(await health6.stop());
-    const laneStats = ((await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown });
-    emitPhase('LOAD-06', {
-      users: 100,
-      ...load06,
-      recoveredAfterSeconds: recoveredAfter === null ? null : +recoveredAfter.toFixed(1),
-      health: h6,
-      lanes: laneStats.lanes,
-      eventLoop: laneStats.eventLoop,
-      target: '503 + Retry-After past the bounds, admitted p99 bounded, recovery < 30 s, health < 50 ms',
-    });
+
+    if (want('LOAD-03')) {
+      // LOAD-03: 200 slides opened cold within 2 minutes
+      const fd0 = await openFds(pid);
+      const opens: number[] = [];
+      let openErrors = 0;
+      let fdMax = fd0;
+      const spacing = Math.min(600, (120_000 / COLD_SLIDES) * 0.9);
+      const t3 = performance.now();
+      await Promise.all(
+        coldIds.map(async (id, i) => {
+          await new Promise((r) => setTimeout(r, i * spacing));
+          const s = performance.now();
+          const d = await fetch(`${base}/dzi/${id}.dzi`);
+          await d.text();
+          const t = await fetch(`${base}/dzi/${id}_files/12/0_0.jpeg`);
+          await t.arrayBuffer();
+          opens.push(performance.now() - s);
+          if (d.status !== 200 || t.status !== 200) openErrors++;
+          fdMax = Math.max(fdMax, await openFds(pid));
+        }),
+      );
+      const fdAfter = await openFds(pid);
+      opens.sort((a, b) => a - b);
+      emitPhase('LOAD-03', {
+        slidesOpened: COLD_SLIDES,
+        wallSeconds: +((performance.now() - t3) / 1000).toFixed(1),
+        openP50ms: +percentile(opens, 50).toFixed(1),
+        openP95ms: +percentile(opens, 95).toFixed(1),
+        openMaxMs: +(opens[opens.length - 1] ?? 0).toFixed(1),
+        errors: openErrors,
+        fdBefore: fd0,
+        fdMax,
+        fdAfter,
+        target: 'open p95 < 2 s; file handles bounded (MAX_OPEN_SLIDES) and released',
+      });
+    }
+
+    let ed: Awaited<ReturnType<typeof runEditors>> | null = null;
+    if (want('LOAD-04')) {
+      // LOAD-04: 50 annotators, 1 edit/s
+      ed = await runEditors(base, annotated, 50, SECONDS, 4);
+      const oracle4 = await checkOracle(base, annotated, ed.oracle);
+      emitPhase('LOAD-04', {
+        users: 50,
+        writes: ed.writes.length,
+        ...summarizeWrites(ed.writes),
+        storeBusy: ed.storeBusy,
+        retries: ed.retries,
+        failed: ed.failed,
+        firstFailure: ed.firstFailure,
+        oracle: oracle4,
+        target: 'write p99 < 200 ms, 0 lost writes, 0 SQLITE_BUSY reaching a user',
+      });
+    }
+
+    if (want('LOAD-05')) {
+      // LOAD-05: viewers + annotators + a bomb every 10 s, health polled
+      const health5 = pollInWorker(`${base}/api/health`, 100);
+      let bombs = 0;
+      const bombAnswers: Record<string, number> = {};
+      const bombTimer = setInterval(() => {
+        const url = bombTiles[bombs++ % bombTiles.length] as string;
+        void fetch(url)
+          .then(async (r) => {
+            const body = r.status === 200 ? null : ((await r.json().catch(() => null)) as { code?: string } | null);
+            if (r.status === 200) await r.arrayBuffer().catch(() => undefined);
+            const key = `${r.status} ${body?.code ?? ''}`.trim();
+            bombAnswers[key] = (bombAnswers[key] ?? 0) + 1;
+          })
+          .catch(() => (bombAnswers['network error'] = (bombAnswers['network error'] ?? 0) + 1));
+      }, 10_000);
+      const [viewers5, editors5] = await Promise.all([runViewers(viewing, 20, SECONDS, 5), runEditors(base, annotated, 50, SECONDS, 6)]);
+      clearInterval(bombTimer);
+      const h5 = summarize(await health5.stop());
+      const load05 = summarize(viewers5);
+      const oracle5 = await checkOracle(base, annotated, new Map([...(ed?.oracle ?? []), ...editors5.oracle]));
+      emitPhase('LOAD-05', {
+        viewers: load05,
+        p99VsLoad01: load01 ? +(load05.p99ms / load01.p99ms).toFixed(2) : null,
+        writes: summarizeWrites(editors5.writes),
+        storeBusy: editors5.storeBusy,
+        failed: editors5.failed,
+        oracle: oracle5,
+        bombs,
+        bombAnswers,
+        bombsRefused: Object.entries(bombAnswers).filter(([k]) => /^4\d\d /.test(k)).reduce((n, [, v]) => n + v, 0),
+        health: h5,
+        target: 'viewers p99 within 20% of LOAD-01, bombs refused (422), health < 50 ms',
+      });
+    }
+
+    if (want('LOAD-06')) {
+      // LOAD-06: five times LOAD-01, then recovery
+      const health6 = pollInWorker(`${base}/api/health`, 100);
+      const load06 = summarize(await runViewers(viewing, 100, Math.min(SECONDS, 180), 7));
+      const stopped = performance.now();
+      let recoveredAfter: number | null = null;
+      for (let i = 0; i < 60 && recoveredAfter === null; i++) {
+        const probe = summarize(await runViewers(viewing, 1, 1, 1000 + i));
+        if (probe.errors === 0 && probe.refused503 === 0 && probe.p99ms <= Math.max(300, (load01?.p99ms ?? 0) * 1.2)) recoveredAfter = (performance.now() - stopped) / 1000;
+      }
+      const h6 = summarize(await health6.stop());
+      const laneStats = ((await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown });
+      emitPhase('LOAD-06', {
+        users: 100,
+        ...load06,
+        recoveredAfterSeconds: recoveredAfter === null ? null : +recoveredAfter.toFixed(1),
+        health: h6,
+        lanes: laneStats.lanes,
+        eventLoop: laneStats.eventLoop,
+        target: '503 + Retry-After past the bounds, admitted p99 bounded, recovery < 30 s, health < 50 ms',
+      });
+    }
+
   } finally {
     proc.kill('SIGTERM');
     await new Promise((r) => proc.once('exit', r));
