@@ -162,7 +162,16 @@ export class SlideRegistry {
     }
     if (!slot) {
       const opened = new Map<string, FileIdentity>();
-      slot = { version: versionOf(entry), checkedAt: now, result: this.openEntry(entry, opened), opened };
+      const result = this.openEntry(entry, opened);
+      // a file that now resolves outside the folder is no longer this slide: drop it from the list, so
+      // its id is unknown (404) and the next lookup rescans the folder (a link re-pointed inside is found again)
+      result.catch((err: unknown) => {
+        if (err instanceof WsiError && err.code === 'SLIDE_OUTSIDE_FOLDER' && this.open.get(id)?.result === result) {
+          this.open.delete(id);
+          this.entries.delete(id);
+        }
+      });
+      slot = { version: versionOf(entry), checkedAt: now, result, opened };
       this.open.set(id, slot);
       this.evict();
     } else {
