@@ -8,6 +8,8 @@
 import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
 import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
+import { AUDIT_SCHEMA } from './audit-store.js';
+import { IDENTITY_SCHEMA } from './identity-store.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
 
@@ -164,6 +166,11 @@ export const MIGRATIONS: Migration[] = [
         WHEN OLD.import_job = 0 OR NOT EXISTS (SELECT 1 FROM import_jobs j WHERE j.id = OLD.import_job AND j.state = 'discarding')
         BEGIN SELECT RAISE(ABORT, 'history is append-only'); END;
     `,
+  },
+  {
+    version: 5,
+    description: 'accounts, sessions, tokens, projects, memberships, project slides; the audit log and its checkpoints',
+    sql: IDENTITY_SCHEMA + AUDIT_SCHEMA,
   },
 ];
 

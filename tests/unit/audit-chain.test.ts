@@ -1,0 +1,124 @@
+/**
+ * SEC-11: the audit chain. Records appended through the log verify; the
+ * application's connection cannot UPDATE or DELETE them; and someone with
+ * the database file who deletes, edits, reorders or truncates records (the
+ * triggers dropped first) is found, with the first broken link named.
+ */
+import Database from 'better-sqlite3';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AuditLog, recordHash } from '../../tiles-server/audit/audit-log.js';
+import { SqliteAuditStore } from '../../tiles-server/store/audit-store.js';
+import { openDatabase, type Db } from '../../tiles-server/store/database.js';
+
+let dir: string;
+let db: Db;
+let log: AuditLog;
+
+function fill(n: number): void {
+  for (let i = 0; i < n; i++) {
+    log.append([{ actor: `user-${i % 7}`, action: i % 3 === 0 ? 'slide.open' : 'annotation.write', projectId: 'p1', target: `t-${i}`, detail: { n: i }, ip: '127.0.0.1' }], 1_700_000_000_000 + i);
+  }
+}
+
+/** A second connection to the same file with the triggers dropped: an attacker with file access. */
+function tamper(sql: string): void {
+  log.close();
+  db.close();
+  const raw = new Database(join(dir, 'wsi.db'));
+  raw.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+  raw.exec(sql);
+  raw.close();
+  db = openDatabase(join(dir, 'wsi.db'));
+  log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'wsi-audit-'));
+  db = openDatabase(join(dir, 'wsi.db'));
+  log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
+  fill(250);
+  log.syncHead();
+});
+
+afterEach(() => {
+  log.close();
+  db.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('audit chain (SEC-11)', () => {
+  it('verifies an intact log with its checkpoints and signed head', () => {
+    expect(log.verify()).toMatchObject({ ok: true, records: 250, checkpoints: 2, brokenAt: null });
+  });
+
+  it('the application connection cannot update or delete records', () => {
+    expect(() => db.prepare(`UPDATE audit_log SET action = 'x' WHERE seq = 3`).run()).toThrow(/append-only/);
+    expect(() => db.prepare(`DELETE FROM audit_log WHERE seq = 3`).run()).toThrow(/append-only/);
+    expect(() => db.prepare(`DELETE FROM audit_checkpoints`).run()).toThrow(/append-only/);
+  });
+
+  it('finds a deleted record', () => {
+    tamper('DELETE FROM audit_log WHERE seq = 50');
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 50, contradicts: 100 });
+  });
+
+  it('finds an edited record', () => {
+    tamper(`UPDATE audit_log SET detail = '{"n":0}' WHERE seq = 70`);
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 70, reason: expect.stringContaining('altered') as string });
+  });
+
+  it('finds an edited record whose chain was recomputed after it, through the signed checkpoint', () => {
+    // the hashes are unkeyed: someone with the file can edit record 120 and rehash everything after it
+    log.close();
+    db.close();
+    const raw = new Database(join(dir, 'wsi.db'));
+    raw.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+    const rows = raw.prepare('SELECT * FROM audit_log WHERE seq >= 119 ORDER BY seq').all() as Array<Record<string, unknown>>;
+    let prev = rows[0]?.['hash'] as Buffer;
+    const update = raw.prepare('UPDATE audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+    for (const row of rows.slice(1)) {
+      const actor = row['seq'] === 120 ? 'someone-else' : (row['actor'] as string);
+      const r = { seq: row['seq'] as number, at: row['at'] as number, actor, action: row['action'] as string, outcome: row['outcome'] as 'ok', projectId: row['project_id'] as string, target: row['target'] as string, detail: row['detail'] as string, ip: row['ip'] as string, prevHash: prev };
+      const hash = recordHash(r);
+      update.run(actor, prev, hash, r.seq);
+      prev = hash;
+    }
+    raw.close();
+    db = openDatabase(join(dir, 'wsi.db'));
+    log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 200, contradicts: 200, reason: expect.stringContaining('signed checkpoint') as string });
+  });
+
+  it('finds reordered records', () => {
+    tamper(`UPDATE audit_log SET seq = -1 WHERE seq = 30; UPDATE audit_log SET seq = 30 WHERE seq = 31; UPDATE audit_log SET seq = 31 WHERE seq = -1;`);
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 30 });
+  });
+
+  it('finds a truncated tail, past a checkpoint and after the last one', () => {
+    tamper('DELETE FROM audit_log WHERE seq > 180');
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 181, contradicts: 200 });
+  });
+
+  it('finds a tail cut after the last checkpoint, through the signed head', () => {
+    tamper('DELETE FROM audit_log WHERE seq > 240');
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 241, contradicts: 250 });
+  });
+
+  it('finds a replaced database (a copy from before) through the signed head', () => {
+    log.close();
+    db.close();
+    copyFileSync(join(dir, 'wsi.db'), join(dir, 'old.db'));
+    db = openDatabase(join(dir, 'wsi.db'));
+    log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
+    fill(10);
+    log.close();
+    db.close();
+    copyFileSync(join(dir, 'old.db'), join(dir, 'wsi.db'));
+    db = openDatabase(join(dir, 'wsi.db'));
+    log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 251 });
+  });
+});

@@ -1,0 +1,143 @@
+/**
+ * Which projects and slides a principal reaches, and with what role.
+ * Resolves a project-slide id (every slide route's id) to its project, the
+ * slide in the folder and the caller's role, and answers SLIDE_NOT_FOUND
+ * (404) alike for ids that do not exist and for those of projects the
+ * caller is not in (SEC-17). Memberships are cached for at most `cacheMs`,
+ * so removing someone from a project takes effect within that.
+ */
+import { WsiError } from '../../src/core/errors.js';
+import type { IdentityStore, Member, Project, ProjectRole, ProjectSlide } from '../store/identity-store.js';
+import type { Principal } from './auth-service.js';
+import { actionsOf, implicitRole, seesFileNames, seesOthers, WRITE_ACTIONS, type Action } from './permissions.js';
+
+export interface SlideScope {
+  project: Project;
+  /** The id in the URL: this slide as a member of this project. */
+  projectSlideId: string;
+  /** The slide in the folder (tiles, caches). */
+  slideId: string;
+  studyCode: string;
+  role: ProjectRole;
+  actions: Set<Action>;
+  seesOthers: boolean;
+  seesFileNames: boolean;
+}
+
+export interface ProjectScope {
+  project: Project;
+  role: ProjectRole;
+  actions: Set<Action>;
+}
+
+/** Study code of a slide of the Default project (its project-slide id is the slide's id). */
+export function defaultStudyCode(slideId: string): string {
+  return `S-${slideId.slice(0, 8).toUpperCase()}`;
+}
+
+export class AccessService {
+  private readonly memberships = new Map<string, { at: number; members: Member[] }>();
+  private allSlidesProject: { at: number; project: Project | null } | null = null;
+
+  constructor(
+    readonly store: IdentityStore,
+    /** Whether a slide id names a slide of the folder now. */
+    private readonly slideExists: (slideId: string) => Promise<boolean>,
+    private readonly cacheMs = 5000,
+  ) {}
+
+  /** Drops cached memberships (after a change in this process). */
+  invalidate(): void {
+    this.memberships.clear();
+    this.allSlidesProject = null;
+  }
+
+  private async membershipsOf(userId: string): Promise<Member[]> {
+    const now = Date.now();
+    const hit = this.memberships.get(userId);
+    if (hit && hit.at > now - this.cacheMs) return hit.members;
+    const members = await this.store.membershipsOf(userId);
+    this.memberships.set(userId, { at: now, members });
+    return members;
+  }
+
+  private async defaultProject(): Promise<Project | null> {
+    const now = Date.now();
+    if (this.allSlidesProject && this.allSlidesProject.at > now - this.cacheMs) return this.allSlidesProject.project;
+    const project = (await this.store.listProjects()).find((p) => p.allSlides) ?? null;
+    this.allSlidesProject = { at: now, project };
+    return project;
+  }
+
+  /** The caller's role in a project, or null when they are not in it. */
+  async roleIn(p: Principal, projectId: string): Promise<ProjectRole | null> {
+    const m = (await this.membershipsOf(p.user.id)).find((x) => x.projectId === projectId);
+    return m?.role ?? implicitRole(p.user.globalRole);
+  }
+
+  private check(p: Principal, actions: Set<Action>, action: Action, what: string): void {
+    if (!actions.has(action)) throw new WsiError('FORBIDDEN', `your role does not allow this (${action}) in this ${what}`);
+    if (WRITE_ACTIONS.has(action) && p.scope !== 'write') throw new WsiError('FORBIDDEN', 'this token is read-only');
+  }
+
+  /** Resolves a project slide for an action, or throws 404 (not visible) / 403 (visible, not allowed). */
+  async slide(p: Principal, projectSlideId: string, action: Action): Promise<SlideScope> {
+    let ps: ProjectSlide | null = await this.store.projectSlideById(projectSlideId);
+    let project: Project | null = null;
+    if (ps) project = await this.store.projectById(ps.projectId);
+    else {
+      // the Default project's slides keep their own ids
+      const def = await this.defaultProject();
+      if (def && (await this.slideExists(projectSlideId))) {
+        project = def;
+        ps = { id: projectSlideId, projectId: def.id, slideId: projectSlideId, studyCode: defaultStudyCode(projectSlideId), addedAt: def.createdAt };
+      }
+    }
+    const notFound = (): never => {
+      throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${projectSlideId}`);
+    };
+    if (!ps || !project) return notFound();
+    const role = await this.roleIn(p, project.id);
+    if (!role) return notFound();
+    const actions = actionsOf(role, project);
+    this.check(p, actions, action, 'project');
+    return {
+      project,
+      projectSlideId: ps.id,
+      slideId: ps.slideId,
+      studyCode: ps.studyCode,
+      role,
+      actions,
+      seesOthers: seesOthers(role, project),
+      seesFileNames: seesFileNames(role, project),
+    };
+  }
+
+  async project(p: Principal, projectId: string, action: Action): Promise<ProjectScope> {
+    const project = await this.store.projectById(projectId);
+    const role = project ? await this.roleIn(p, project.id) : null;
+    if (!project || !role) throw new WsiError('NOT_FOUND', `no project with id ${projectId}`);
+    const actions = actionsOf(role, project);
+    this.check(p, actions, action, 'project');
+    return { project, role, actions };
+  }
+
+  /** The projects the caller is in (admins: all), with their role. */
+  async projectsOf(p: Principal): Promise<Array<{ project: Project; role: ProjectRole }>> {
+    const all = await this.store.listProjects();
+    const out: Array<{ project: Project; role: ProjectRole }> = [];
+    for (const project of all) {
+      const role = await this.roleIn(p, project.id);
+      if (role) out.push({ project, role });
+    }
+    return out;
+  }
+
+  /** The slides of a project: [project-slide id, folder slide id, study code]. */
+  async slidesOf(project: Project, folderSlides: () => string[]): Promise<ProjectSlide[]> {
+    if (project.allSlides) {
+      return folderSlides().map((id) => ({ id, projectId: project.id, slideId: id, studyCode: defaultStudyCode(id), addedAt: project.createdAt }));
+    }
+    return this.store.projectSlidesOf(project.id);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Random secrets and their digests: session ids, CSRF tokens, API and
+ * setup tokens are 256 random bits, shown once, and stored only as SHA-256.
+ */
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
+
+/** A fresh 256-bit secret, URL-safe, with an optional prefix that says what it is. */
+export function newSecret(prefix = ''): string {
+  return `${prefix}${randomBytes(32).toString('base64url')}`;
+}
+
+export function digest(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export function sameDigest(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'hex');
+  const y = Buffer.from(b, 'hex');
+  return x.length === y.length && x.length > 0 && timingSafeEqual(x, y);
+}
+
+export function newId(): string {
+  return randomUUID();
+}
+
+export const SECRET_PREFIX = {
+  apiToken: 'wsi_at_',
+  embedToken: 'wsi_et_',
+} as const;
