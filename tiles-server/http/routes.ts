@@ -3,6 +3,7 @@
  * calls the tile service. Errors become JSON problems in respond.ts.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Access, Authorized } from './authorize.js';
 import { WsiError } from '../../src/core/errors.js';
 import { dziTileSize, type TileResult, type TileService } from '../tile-service.js';
 import { PRESENTATION_CONTEXT } from '../iiif/manifest.js';
@@ -17,6 +18,8 @@ export interface RouteContext {
   url: URL;
   params: string[];
   signal: AbortSignal;
+  /** Who is asking and what the route's rule resolved (http/authorize.ts). */
+  auth: Authorized;
 }
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -24,6 +27,8 @@ export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 export interface Route {
   method: Method;
   pattern: RegExp;
+  /** Who may call it: checked before the handler runs. */
+  access: Access;
   handler: (ctx: RouteContext) => Promise<void>;
 }
 

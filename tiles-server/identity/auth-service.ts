@@ -129,6 +129,11 @@ export class AuthService {
    * a session. Every failure, whatever its reason, is the same 401.
    */
   async signIn(username: string, password: string, totp: string | null, address: string): Promise<SignIn> {
+    return this.openSession(await this.checkCredentials(username, password, totp, address), totp ? 'password+totp' : 'password');
+  }
+
+  /** Checks a password and TOTP code (throttled, audited by the caller) without opening a session. */
+  async checkCredentials(username: string, password: string, totp: string | null, address: string): Promise<User> {
     const name = typeof username === 'string' ? username.trim().toLowerCase().slice(0, 128) : '';
     this.byAddress.check(address);
     this.byAccount.check(name);
@@ -148,7 +153,7 @@ export class AuthService {
       throw new WsiError('SIGN_IN_FAILED', 'the login name or password is wrong');
     }
     this.byAccount.succeed(name);
-    return this.openSession(usable, 'password');
+    return usable;
   }
 
   /** Opens a session for a user whose identity was established (password, OIDC). */

@@ -1,0 +1,131 @@
+/**
+ * Every request's identity and permission, decided before its handler
+ * runs: the credential (session cookie, or a bearer API/embed token) is
+ * resolved to a principal, a cookie session's state-changing request must
+ * come from our own origin with its CSRF token, and the route's access rule
+ * is checked — resolving the project slide or project it names. Refusals
+ * are audited. Handlers receive the principal and the resolved scope and
+ * never decide permissions themselves.
+ */
+import type { IncomingMessage } from 'node:http';
+import { WsiError } from '../../src/core/errors.js';
+import type { AuditEvent } from '../audit/audit-log.js';
+import type { AccessService, ProjectScope, SlideScope } from '../identity/access-service.js';
+import { SESSION_COOKIE, type AuthService, type Principal } from '../identity/auth-service.js';
+import type { Action } from '../identity/permissions.js';
+import type { GlobalRole } from '../store/identity-store.js';
+
+/** A route's access rule. Every route has exactly one (a test walks the table, SEC-01). */
+export type Access =
+  /** Anyone, signed in or not; `why` says why that is safe. */
+  | { public: string }
+  | { signedIn: true }
+  | { global: readonly GlobalRole[] }
+  /** The project slide whose id is path parameter `param`, for `action`. */
+  | { slide: number; action: Action }
+  /** The project whose id is path parameter `param`, for `action`. */
+  | { project: number; action: Action };
+
+export interface Authorized {
+  principal: Principal | null;
+  slide: SlideScope | null;
+  project: ProjectScope | null;
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export function readCookie(req: IncomingMessage, name: string): string | null {
+  const header = req.headers.cookie;
+  if (!header) return null;
+  for (const part of header.split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
+
+export function clientAddress(req: IncomingMessage, trustProxy: boolean): string {
+  if (trustProxy) {
+    const fwd = req.headers['x-forwarded-for'];
+    const first = (Array.isArray(fwd) ? fwd[0] : fwd)?.split(',')[0]?.trim();
+    if (first) return first.slice(0, 64);
+  }
+  return (req.socket.remoteAddress ?? 'unknown').slice(0, 64);
+}
+
+export class Authorizer {
+  constructor(
+    private readonly auth: AuthService,
+    private readonly access: AccessService,
+    private readonly audit: (e: AuditEvent) => void,
+    /** Our own origin(s) (PUBLIC_URL and the bound address), for the same-origin check. */
+    private readonly ownOrigins: () => readonly string[],
+    private readonly trustProxy: boolean,
+  ) {}
+
+  /** The principal of a request's credential, or null when it carries none; a bad credential is null too. */
+  async identify(req: IncomingMessage): Promise<Principal | null> {
+    const authz = req.headers.authorization;
+    if (typeof authz === 'string' && /^Bearer\s+/i.test(authz)) {
+      const p = await this.auth.fromToken(authz.replace(/^Bearer\s+/i, '').trim());
+      if (!p) throw new WsiError('UNAUTHENTICATED', 'the token is unknown, expired or revoked');
+      return p;
+    }
+    const sid = readCookie(req, SESSION_COOKIE);
+    return sid ? this.auth.fromSession(sid) : null;
+  }
+
+  /** Same-origin and CSRF token for a cookie session's state-changing request. */
+  private checkCsrf(req: IncomingMessage, p: Principal): void {
+    if (p.via !== 'session' || SAFE_METHODS.has(req.method ?? 'GET')) return;
+    const origin = req.headers.origin ?? (typeof req.headers.referer === 'string' ? safeOrigin(req.headers.referer) : undefined);
+    if (!origin || !this.ownOrigins().includes(origin)) throw new WsiError('CSRF_FAILED', 'a change must come from this site (Origin check failed)');
+    const token = req.headers['x-csrf-token'];
+    if (!this.auth.csrfMatches(p, typeof token === 'string' ? token : undefined)) throw new WsiError('CSRF_FAILED', 'the CSRF token is missing or wrong; reload the page');
+  }
+
+  /** Authenticates and authorises one request against its route's rule. */
+  async authorize(req: IncomingMessage, rule: Access, params: readonly string[], action: string): Promise<Authorized> {
+    const ip = clientAddress(req, this.trustProxy);
+    let principal: Principal | null;
+    try {
+      principal = await this.identify(req);
+    } catch (err) {
+      this.audit({ actor: null, action: 'auth.token', outcome: 'denied', ip, detail: { route: action } });
+      throw err;
+    }
+    if ('public' in rule) return { principal, slide: null, project: null };
+    if (!principal) throw new WsiError('UNAUTHENTICATED', 'sign in to continue');
+    try {
+      this.checkCsrf(req, principal);
+      if ('signedIn' in rule) return { principal, slide: null, project: null };
+      if ('global' in rule) {
+        if (!rule.global.includes(principal.user.globalRole)) throw new WsiError('FORBIDDEN', 'your account does not have this role');
+        return { principal, slide: null, project: null };
+      }
+      if ('slide' in rule) {
+        const id = params[rule.slide];
+        if (id === undefined) throw new WsiError('INTERNAL', 'route rule names a missing parameter');
+        return { principal, slide: await this.access.slide(principal, id, rule.action), project: null };
+      }
+      const id = params[rule.project];
+      if (id === undefined) throw new WsiError('INTERNAL', 'route rule names a missing parameter');
+      return { principal, slide: null, project: await this.access.project(principal, id, rule.action) };
+    } catch (err) {
+      if (err instanceof WsiError && (err.code === 'FORBIDDEN' || err.code === 'CSRF_FAILED' || err.code === 'SLIDE_NOT_FOUND' || err.code === 'NOT_FOUND')) {
+        this.audit({ actor: principal.user.id, action: 'access.denied', outcome: 'denied', ip, target: params[0] ?? null, detail: { route: action, code: err.code } });
+      }
+      throw err;
+    } finally {
+      void this.auth.touch(principal);
+    }
+  }
+}
+
+function safeOrigin(url: string): string | undefined {
+  try {
+    return new URL(url).origin;
+  } catch {
+    return undefined;
+  }
+}
