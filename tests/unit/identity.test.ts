@@ -109,6 +109,19 @@ describe('accounts and sign-in', () => {
     expect(await failure(auth.completeSetup(token as string, { username: 'root2', password: PW }))).toBe('FORBIDDEN');
     expect(await auth.setupToken()).toBeNull();
   });
+
+  it('moves data made before accounts into a Default project managed by the first admin, keeping old authors as legacy names', async () => {
+    db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES ('a1', 'slide-1', 1, 'create', '{}', 'LOCAL_USER', '2026-01-01T00:00:00Z', 'op-1')`).run();
+    const admin = await auth.completeSetup((await auth.setupToken()) as string, { username: 'root', password: PW });
+    const projects = await store.listProjects();
+    expect(projects.map((p) => [p.name, p.allSlides])).toEqual([['Default', true]]);
+    expect(await store.membersOf(projects[0]?.id ?? '')).toMatchObject([{ userId: admin.id, role: 'manager' }]);
+    const legacy = await store.userById('legacy:LOCAL_USER');
+    expect(legacy).toMatchObject({ displayName: 'LOCAL_USER', legacy: true, disabled: true, passwordHash: null });
+    expect(await failure(auth.signIn('legacy:LOCAL_USER', PW, null, '10.0.0.1'))).toBe('SIGN_IN_FAILED');
+    // the old change keeps its author name
+    expect(db.prepare('SELECT author FROM history').get()).toEqual({ author: 'LOCAL_USER' });
+  });
 });
 
 describe('sessions and tokens', () => {

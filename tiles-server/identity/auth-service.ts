@@ -8,6 +8,7 @@
  */
 import { WsiError } from '../../src/core/errors.js';
 import type { ApiToken, IdentityStore, Session, TokenKind, TokenScope, User } from '../store/identity-store.js';
+import { adoptExistingData } from './adopt.js';
 import { checkPasswordPolicy, hashPassword, verifyPassword } from './passwords.js';
 import { FailureLimiter } from './rate-limit.js';
 import { digest, newId, newSecret, sameDigest, SECRET_PREFIX } from './secrets.js';
@@ -119,7 +120,9 @@ export class AuthService {
     if (typeof token !== 'string' || !(await this.store.useSetupToken(digest(token), iso(Date.now())))) {
       throw new WsiError('FORBIDDEN', 'the setup link is invalid, used or expired; restart the server for a new one');
     }
-    return this.createUser({ ...input, globalRole: 'admin' });
+    const admin = await this.createUser({ ...input, globalRole: 'admin' });
+    await adoptExistingData(this.store, admin);
+    return admin;
   }
 
   // ---- sign-in

@@ -126,6 +126,9 @@ export interface IdentityStore {
   /** One-time setup tokens (first admin). */
   createSetupToken(hash: string, expiresAt: string): Promise<void>;
   useSetupToken(hash: string, at: string): Promise<boolean>;
+
+  /** Every author name in the annotation and mask histories (before accounts these were free text). */
+  historyAuthors(): Promise<string[]>;
 }
 
 interface UserRow {
@@ -361,6 +364,9 @@ export class SqliteIdentityStore implements IdentityStore {
       slidesOf: db.prepare<[string], SlideRow>(`SELECT * FROM project_slides WHERE project_id = ? ORDER BY study_code`),
       insertSetup: db.prepare<[string, string]>(`INSERT INTO setup_tokens (token_hash, expires_at, used_at) VALUES (?, ?, NULL)`),
       useSetup: db.prepare<[string, string, string]>(`UPDATE setup_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL AND expires_at > ?`),
+      historyAuthors: db.prepare<[], { a: string }>(
+        `SELECT author AS a FROM history UNION SELECT author FROM mask_history UNION SELECT annotator FROM mask_tiles ORDER BY 1`,
+      ),
     };
   }
 
@@ -553,5 +559,9 @@ export class SqliteIdentityStore implements IdentityStore {
 
   useSetupToken(hash: string, at: string): Promise<boolean> {
     return Promise.resolve(this.s.useSetup.run(at, hash, at).changes === 1);
+  }
+
+  historyAuthors(): Promise<string[]> {
+    return Promise.resolve(this.s.historyAuthors.all().map((r) => r.a).filter((a) => a !== ''));
   }
 }
