@@ -1,6 +1,7 @@
 /**
- * Annotations for the HTTP routes: the store, the local author, slide id
- * checks, imports (spooled, then staged by worker threads: import/import-jobs.ts)
+ * Annotations for the HTTP routes: the store, slide checks (a project
+ * slide's annotations are stored under its project-slide id, so another
+ * project's never mix in), imports (spooled, then staged by worker threads: import/import-jobs.ts)
  * and streamed exports.
  */
 import type { IncomingMessage } from 'node:http';
@@ -9,6 +10,7 @@ import { WsiError } from '../src/core/errors.js';
 import { exportAsapXml } from './formats/asap-xml.js';
 import { exportQupathGeojson } from './formats/qupath-geojson.js';
 import { EXPORT_FORMATS } from './formats/types.js';
+import type { SlideScope } from './identity/access-service.js';
 import type { ImportAnswer, ImportJobs } from './import/import-jobs.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
@@ -23,14 +25,13 @@ export class AnnotationService {
   constructor(
     readonly store: AnnotationStore,
     private readonly registry: SlideRegistry,
-    readonly author: string,
     readonly imports: ImportJobs,
   ) {}
 
-  /** Checks that a slide id names a slide in the folder. */
-  async slide(id: string): Promise<string> {
-    if (!(await this.registry.entryOf(id))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
-    return id;
+  /** Checks that the project slide's slide is in the folder; the id its annotations are stored under. */
+  async slide(scope: SlideScope): Promise<string> {
+    if (!(await this.registry.entryOf(scope.slideId))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${scope.projectSlideId}`);
+    return scope.projectSlideId;
   }
 
   slideOf(annotationId: string): string | null {
@@ -46,8 +47,9 @@ export class AnnotationService {
   }
 
   /** Receives and runs an import (see import/import-jobs.ts); the answer for the POST. */
-  async importFile(slideId: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal, onReceived?: () => void): Promise<ImportAnswer> {
-    return this.imports.start({ slideId, opId, format, author: this.author, slideMpp: await this.slideMpp(slideId), body, signal, ...(onReceived ? { onReceived } : {}) });
+  async importFile(scope: SlideScope, author: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal, onReceived?: () => void): Promise<ImportAnswer> {
+    const slideId = await this.slide(scope);
+    return this.imports.start({ slideId, opId, format, author, slideMpp: await this.slideMpp(scope.slideId), body, signal, ...(onReceived ? { onReceived } : {}) });
   }
 
   async exportFile(slideId: string, format: string): Promise<ExportFile> {

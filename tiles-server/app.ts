@@ -1,6 +1,8 @@
 /**
  * Assembles the tiles-server: decode pool, caches, slide registry, tile
- * service and the HTTP server. `startServer` is what main.ts and the tests use.
+ * service, accounts and the audit log, and the HTTP server. Every request is
+ * authorised against its route's rule before its handler runs (SEC-01).
+ * `startServer` is what main.ts and the tests use.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,11 +15,21 @@ import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
 import { loggedPath, StallClock, stdoutSink, trackRequest, type LogSink } from './http/request-log.js';
+import { adminRoutes } from './http/admin-routes.js';
+import { auditRoutes } from './http/audit-routes.js';
+import { authRoutes } from './http/auth-routes.js';
+import { Authorizer, clientAddress, type Access } from './http/authorize.js';
+import { AuditLog, type AuditEvent } from './audit/audit-log.js';
+import { AccessService } from './identity/access-service.js';
+import { AuthService } from './identity/auth-service.js';
+import { ViewCounter } from './identity/view-counter.js';
+import { SqliteAuditStore } from './store/audit-store.js';
+import { SqliteIdentityStore } from './store/identity-store.js';
 import { sendProblem } from './http/respond.js';
 import { RotatingFile } from './log-file.js';
 import { annotationRoutes } from './http/annotation-routes.js';
 import { maskRoutes } from './http/mask-routes.js';
-import { makeRoutes, type Route } from './http/routes.js';
+import { makeRoutes, type Route, type RouteContext, type VisibleSlide } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
@@ -36,14 +48,13 @@ export interface RunningServer {
   url: string;
   service: TileService;
   pool: DecodePool;
+  auth: AuthService;
   close(): Promise<void>;
 }
 
 export interface AppOptions {
   secret: string;
   corsOrigins?: string[];
-  /** Author of every change until accounts exist. */
-  author: string;
   /** Where the server's own lines go (tightened permissions, a damaged database); stdout by default. */
   log?: (line: string) => void;
 }
@@ -57,6 +68,22 @@ interface DispatchOptions {
   requestLog: { sink: LogSink; stalls: StallClock } | null;
   /** The database file, named in the log line when SQLite finds it damaged. */
   dbPath: string;
+  authorizer: Authorizer;
+  /** Records an event in the audit log; never throws (a failure is logged). */
+  audit: (e: AuditEvent) => void;
+  trustProxy: boolean;
+}
+
+/** A route's name in the audit log: its method and path with every parameter as `*` (no ids, no names). */
+export function routeName(route: Route): string {
+  return `${route.method} ${route.pattern.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\((?:[^()]|\([^()]*\))*\)/g, '*').replace(/\\/g, '')}`;
+}
+
+/** Changes are audited after they succeed, and downloads of annotations and masks. */
+function audited(route: Route): boolean {
+  const a: Access = route.access;
+  if (!('slide' in a) && !('project' in a)) return false;
+  return route.method !== 'GET' || a.action === 'export';
 }
 
 function dispatch(routes: Route[], o: DispatchOptions) {
@@ -89,8 +116,33 @@ function dispatch(routes: Route[], o: DispatchOptions) {
           continue;
         }
         matched = route.pattern;
+        const params = m.slice(1);
+        const name = routeName(route);
+        const auth = await o.authorizer.authorize(req, route.access, params, name);
         o.guard.checkWrite(method);
-        await route.handler({ req, res, url, params: m.slice(1), signal: controller.signal });
+        const ctx: RouteContext = { req, res, url, params, signal: controller.signal, auth };
+        const scope = auth.slide ?? auth.project;
+        const actor = auth.principal?.user.id ?? null;
+        const ip = clientAddress(req, o.trustProxy);
+        try {
+          await route.handler(ctx);
+        } catch (err) {
+          if (err instanceof WsiError && err.status === 403 && actor) {
+            o.audit({ actor, action: 'access.denied', outcome: 'denied', projectId: scope?.project.id ?? null, target: auth.slide?.projectSlideId ?? params[0] ?? null, ip, detail: { route: name, code: err.code } });
+          }
+          throw err;
+        }
+        if (audited(route) && res.statusCode < 400) {
+          const opId = req.headers['idempotency-key'];
+          o.audit({
+            actor,
+            action: method === 'GET' ? 'download' : 'change',
+            projectId: scope?.project.id ?? null,
+            target: auth.slide?.projectSlideId ?? params[0] ?? null,
+            ip,
+            detail: { route: name, status: res.statusCode, opId: typeof opId === 'string' ? opId.slice(0, 128) : null },
+          });
+        }
         return;
       }
       if (allowed.length > 0) {
@@ -116,6 +168,25 @@ function dispatch(routes: Route[], o: DispatchOptions) {
       tracked.handlerDone();
     }
   };
+}
+
+/**
+ * The origins a state-changing request may come from: the one named by the
+ * request's Host header (already checked against the Host allowlist) and
+ * PUBLIC_URL's.
+ */
+function ownOrigins(req: IncomingMessage, publicUrl: string): string[] {
+  const out: string[] = [];
+  const host = req.headers.host;
+  if (host) out.push(`http://${host}`, `https://${host}`);
+  if (publicUrl) {
+    try {
+      out.push(new URL(publicUrl).origin);
+    } catch {
+      // PUBLIC_URL is checked at start
+    }
+  }
+  return out;
 }
 
 export async function startServer(cfg: Config, opts: AppOptions): Promise<RunningServer> {
@@ -154,22 +225,65 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const imports = new ImportJobs(new ImportStaging(db), { dbPath, dbMaxBytes: maxBytes, dataDir: cfg.dataDir, maxBytes: cfg.importMaxMb * 1024 * 1024 });
   // imports a stopped server left half staged are discarded in the background, in short transactions
   const recovered = imports.recover().catch((err: unknown) => process.stderr.write(`unfinished imports could not be discarded yet: ${(err as Error).message}\n`));
-  const annotations = new AnnotationService(annotationStore, registry, opts.author, imports);
-  const masks = new MaskService(new MaskStore(db), annotationStore, registry, opts.author, {
+  const annotations = new AnnotationService(annotationStore, registry, imports);
+  const masks = new MaskService(new MaskStore(db), annotationStore, registry, {
     dbPath,
     dbMaxBytes: maxBytes,
     spoolDir: imports.spoolDir,
     maxPixels: cfg.maskImportMaxPixels,
     concurrency: cfg.maskImportConcurrency,
   });
+  // accounts, projects and the audit log (docs/identity.md)
+  const identity = new SqliteIdentityStore(db);
+  const auth = new AuthService(identity, {
+    idleMs: cfg.sessionIdleMin * 60_000,
+    maxMs: cfg.sessionMaxH * 3_600_000,
+    cacheMs: 5000,
+    embedMs: cfg.embedTokenMin * 60_000,
+  });
+  const access = new AccessService(identity, async (id) => {
+    await registry.scan();
+    return registry.entry(id) !== undefined;
+  });
+  const auditStore = new SqliteAuditStore(db);
+  const auditLog = new AuditLog(auditStore, cfg.dataDir);
+  const record = (events: AuditEvent[]): void => {
+    try {
+      auditLog.append(events);
+    } catch (err) {
+      // the answer was given (or refused) already; a full or damaged store must not turn it into a 500
+      log(`audit record not written (${(err as Error).message}): ${events.map((e) => e.action).join(', ')}`);
+    }
+  };
+  const audit = (e: AuditEvent): void => record([e]);
+  const views = new ViewCounter(record);
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
+  const secureCookies = (cfg.publicUrl ?? '').startsWith('https:');
+  const visibleSlides = async (p: Parameters<AccessService['projectsOf']>[0]): Promise<VisibleSlide[]> => {
+    await registry.scan();
+    const out: VisibleSlide[] = [];
+    for (const { project, role } of await access.projectsOf(p)) {
+      const names = !project.blind || role === 'manager';
+      for (const ps of await access.slidesOf(project, () => registry.list().map((e) => e.id))) {
+        out.push({ id: ps.id, slideId: ps.slideId, projectId: project.id, studyCode: ps.studyCode, seesFileNames: names });
+      }
+    }
+    return out;
+  };
   const routes = [
+    ...authRoutes({ auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidcEnabled: () => false }),
+    ...adminRoutes({ auth, access, registry, audit, trustProxy: cfg.trustProxy }),
+    ...auditRoutes({ log: auditLog, query: (q) => auditStore.query(q), auth, audit, trustProxy: cfg.trustProxy, dormantDays: cfg.dormantDays }),
     ...annotationRoutes(annotations),
     ...maskRoutes(masks),
-    ...makeRoutes(
-      service,
-      () => ({
+    ...makeRoutes(service, {
+      publicUrl: () => publicUrl,
+      visibleSlides,
+      viewed: (ctx) => {
+        if (ctx.auth.principal && ctx.auth.slide) views.note(ctx.auth.principal, ctx.auth.slide, clientAddress(ctx.req, cfg.trustProxy));
+      },
+      health: () => ({
         ok: registry.storage.ok && !guard.damaged,
         slides: registry.list().length,
         storage: registry.storage,
@@ -181,8 +295,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
         store: guard.health(),
       }),
-      () => publicUrl,
-    ),
+    }),
   ];
   const logFile = cfg.logRequests && cfg.logFile ? new RotatingFile(cfg.logFile, cfg.logMaxMb * 1024 * 1024, cfg.logKeep, log) : null;
   const handling: DispatchOptions = {
@@ -192,6 +305,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     guard,
     requestLog: cfg.logRequests ? { sink: logFile ?? stdoutSink, stalls: new StallClock() } : null,
     dbPath,
+    // a change from a cookie session must come from the origin the browser loaded us from
+    authorizer: new Authorizer(auth, access, audit, (req) => ownOrigins(req, publicUrl), cfg.trustProxy),
+    audit,
+    trustProxy: cfg.trustProxy,
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for
@@ -219,6 +336,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     url: `http://${host}:${addr.port}`,
     service,
     pool,
+    auth,
     async close() {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -231,6 +349,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       await pool.close();
       handling.requestLog?.stalls.close();
       await logFile?.close();
+      views.close();
+      auditLog.close();
       db.close();
     },
   };

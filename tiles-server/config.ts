@@ -3,7 +3,7 @@
  * `--name=value` flags (e.g. `--port=9000`). Defaults are safe for a
  * single-user workstation: loopback only.
  */
-import { availableParallelism, userInfo } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 
 export interface Config {
@@ -20,8 +20,15 @@ export interface Config {
   sampleSlide: boolean;
   sampleSize: number;
   logRequests: boolean;
-  /** Author recorded on every change until accounts exist. */
-  localUser: string;
+  /** Sessions end after this many idle minutes (SESSION_IDLE_MIN) and this many hours in all (SESSION_MAX_H). */
+  sessionIdleMin: number;
+  sessionMaxH: number;
+  /** Lifetime of embed tokens for portals on another origin, in minutes (EMBED_TOKEN_MIN). */
+  embedTokenMin: number;
+  /** Behind a reverse proxy (TRUST_PROXY): the client address is the first X-Forwarded-For entry. */
+  trustProxy: boolean;
+  /** Accounts not signed in for this many days are listed as dormant in the access review. */
+  dormantDays: number;
   /** Cap on the database's size in MiB (0: none); writes past it get 507. */
   dbMaxMb: number;
   /** Largest IIIF output (advertised in info.json; larger requests get 400). */
@@ -67,18 +74,6 @@ function intOf(v: string | undefined, fallback: number, name: string, min: numbe
   return n;
 }
 
-function localUser(v: string | undefined): string {
-  const name = v ?? (() => {
-    try {
-      return userInfo().username;
-    } catch {
-      return 'local';
-    }
-  })();
-  if (!/^[\w.@-]{1,64}$/.test(name)) throw new Error(`LOCAL_USER must be 1–64 characters of letters, digits, . _ @ -, got "${name}"`);
-  return name;
-}
-
 function publicUrlOf(v: string | undefined): string | null {
   if (v === undefined || v === '') return null;
   let u: URL;
@@ -116,7 +111,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     sampleSlide: boolOf(get('SAMPLE_SLIDE'), true),
     sampleSize: intOf(get('SAMPLE_SIZE'), 24000, 'SAMPLE_SIZE', 1024, 200000),
     logRequests: boolOf(get('LOG_REQUESTS'), Boolean(get('LOG_FILE'))),
-    localUser: localUser(get('LOCAL_USER')),
+    sessionIdleMin: intOf(get('SESSION_IDLE_MIN'), 30, 'SESSION_IDLE_MIN', 1, 24 * 60),
+    sessionMaxH: intOf(get('SESSION_MAX_H'), 12, 'SESSION_MAX_H', 1, 24 * 30),
+    embedTokenMin: intOf(get('EMBED_TOKEN_MIN'), 15, 'EMBED_TOKEN_MIN', 1, 24 * 60),
+    trustProxy: boolOf(get('TRUST_PROXY'), false),
+    dormantDays: intOf(get('DORMANT_DAYS'), 90, 'DORMANT_DAYS', 1, 3650),
     dbMaxMb: intOf(get('DB_MAX_MB'), 0, 'DB_MAX_MB', 0, 1 << 24),
     iiifMaxWidth: intOf(get('IIIF_MAX_WIDTH'), 4096, 'IIIF_MAX_WIDTH', 256, 65536),
     iiifMaxHeight: intOf(get('IIIF_MAX_HEIGHT'), 4096, 'IIIF_MAX_HEIGHT', 256, 65536),

@@ -54,9 +54,15 @@ async function main(): Promise<void> {
   }
 
   const corsOrigins = (process.env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  const running = await startServer(cfg, { secret, corsOrigins, author: cfg.localUser, log: say });
+  const running = await startServer(cfg, { secret, corsOrigins, log: say });
   process.stdout.write(`WSI annotate serving ${running.service.registry.list().length} slide(s) from ${cfg.slidesDir}\n`);
-  process.stdout.write(`Annotations are saved in ${join(cfg.dataDir, 'wsi.db')} as user "${cfg.localUser}"\n`);
+  process.stdout.write(`Annotations are saved in ${join(cfg.dataDir, 'wsi.db')}\n`);
+  // no account yet: a one-time link (in the fragment, so it never reaches a request log) makes the first admin
+  const setup = await running.auth.setupToken();
+  if (setup) {
+    process.stdout.write(`First start: no administrator yet. On this machine, open\n  ${running.url}/signin.html#setup=${setup}\n`);
+    process.stdout.write(`to create one (the link works once, for an hour, from this machine only; restart for a new one)\n`);
+  }
   process.stdout.write(`Open ${running.url}/\n`);
 
   let stopping = false;

@@ -1,7 +1,8 @@
 /**
  * Masks for the HTTP routes: slide checks (size and MPP from the slide
- * registry), the writer check (the configured local user paints only their
- * own mask), tile batches, stats, the TIFF export and label-image imports
+ * registry; a project slide's masks are stored under its project-slide id),
+ * the writer check (a user paints only their own mask: the annotator is
+ * their user id, and so is the author of every change), tile batches, stats, the TIFF export and label-image imports
  * (each decoded in a child process of its own, a few at a time).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import type { Upload } from './masks/upload.js';
 import { parseTileOps, validateTileOps } from './masks/tile-ops.js';
 import { rasterizeAnnotations, type RasterizeRequest } from './masks/rasterize-annotations.js';
 import { asciiJson, writeMaskTiff } from './masks/tiff-export.js';
+import type { SlideScope } from './identity/access-service.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
 import { operationHash, type MaskStore, type OperationResult } from './store/mask-store.js';
@@ -73,20 +75,19 @@ export class MaskService {
     readonly store: MaskStore,
     private readonly classes: AnnotationStore,
     private readonly registry: SlideRegistry,
-    readonly author: string,
     readonly imports: MaskImportOptions,
   ) {}
 
-  /** Checks that a slide id names a slide in the folder (reading stored tiles needs no more). */
-  async slideId(id: string): Promise<string> {
-    if (!(await this.registry.entryOf(id))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
-    return id;
+  /** Checks that the project slide's slide is in the folder (reading stored tiles needs no more); the id its masks are stored under. */
+  async slideId(scope: SlideScope): Promise<string> {
+    if (!(await this.registry.entryOf(scope.slideId))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${scope.projectSlideId}`);
+    return scope.projectSlideId;
   }
 
-  /** Checks that a slide id names a readable slide; its size and MPP (for writes, stats and exports). */
-  async slide(id: string): Promise<SlideInfo> {
-    await this.slideId(id);
-    const { meta } = await this.registry.get(id);
+  /** Checks that the slide is readable; its size and MPP (for writes, stats and exports), under the project-slide id. */
+  async slide(scope: SlideScope): Promise<SlideInfo> {
+    const id = await this.slideId(scope);
+    const { meta } = await this.registry.get(scope.slideId);
     return { id, width: meta.width, height: meta.height, mpp: meta.mpp };
   }
 
@@ -101,9 +102,9 @@ export class MaskService {
     return name;
   }
 
-  /** Only the configured local user writes, and only their own mask. */
-  requireWriter(annotator: string): void {
-    if (annotator !== this.author) throw new WsiError('FORBIDDEN', `this server writes as "${this.author}"; the mask of "${annotator}" is theirs to change`);
+  /** A user writes only their own mask (the annotator in the URL is their user id). */
+  requireWriter(annotator: string, userId: string): void {
+    if (annotator !== userId) throw new WsiError('FORBIDDEN', `you paint your own mask (annotator ${userId}); the mask of ${annotator} is theirs to change`);
   }
 
   /** The class table: the palette's classes with ids, plus removed classes whose ids `present` holds. */
@@ -129,7 +130,7 @@ export class MaskService {
     const known = new Set(this.classTable().filter((c) => !c.removed).map((c) => c.id));
     const writes = await validateTileOps(ops, s.width, s.height, (id) => known.has(id), signal);
     await this.store.prepareHistory(s.id, annotator, writes, signal);
-    return this.store.applyBatch(s.id, annotator, opId, hash, this.author, writes);
+    return this.store.applyBatch(s.id, annotator, opId, hash, annotator, writes);
   }
 
   summary(s: SlideInfo, annotator: string): Record<string, unknown> {
@@ -207,7 +208,7 @@ export class MaskService {
     this.admitImport();
     this.importing++;
     try {
-      const job: LabelJob = { slide: s, annotator, opId, hash, author: this.author, path: inp.upload.image.path, table: inp.table, x: inp.x, y: inp.y, downsample: inp.downsample, maxPixels: this.imports.maxPixels };
+      const job: LabelJob = { slide: s, annotator, opId, hash, author: annotator, path: inp.upload.image.path, table: inp.table, x: inp.x, y: inp.y, downsample: inp.downsample, maxPixels: this.imports.maxPixels };
       return await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import');
     } finally {
       this.importing--;
@@ -216,7 +217,7 @@ export class MaskService {
 
   /** Paints regions of interest (or chosen annotations) into the mask, largest first (see masks/rasterize-annotations.ts). */
   rasterize(s: SlideInfo, annotator: string, opId: string, req: RasterizeRequest, signal?: AbortSignal): Promise<OperationResult> {
-    return rasterizeAnnotations(this.store, this.classes, s, annotator, this.author, opId, req, signal);
+    return rasterizeAnnotations(this.store, this.classes, s, annotator, annotator, opId, req, signal);
   }
 
 }

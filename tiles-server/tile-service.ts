@@ -169,7 +169,8 @@ export class TileService {
     return this.cached(s, `dzi/${level}/${col}_${row}${channelsKey(channels)}`, 'jpeg', () => this.answer(s, req, signal), signal);
   }
 
-  async iiifInfo(id: string, baseUrl: string): Promise<Record<string, unknown>> {
+  /** `publicId` is the id clients use in URLs (a project slide's id), `id` the slide's in the folder. */
+  async iiifInfo(id: string, baseUrl: string, publicId = id): Promise<Record<string, unknown>> {
     const s = await this.slide(id);
     const { width, height } = s.meta;
     const ts = dziTileSize(s.meta);
@@ -181,7 +182,7 @@ export class TileService {
       .reverse();
     return {
       '@context': 'http://iiif.io/api/image/3/context.json',
-      id: `${baseUrl}/iiif/${id}`,
+      id: `${baseUrl}/iiif/${publicId}`,
       type: 'ImageService3',
       protocol: 'http://iiif.io/api/image',
       profile: 'level1',
@@ -199,10 +200,10 @@ export class TileService {
   }
 
   /** A IIIF Presentation 3 manifest: one canvas painted by this slide's image service. */
-  async iiifManifest(id: string, baseUrl: string): Promise<Record<string, unknown>> {
+  async iiifManifest(id: string, baseUrl: string, publicId = id): Promise<Record<string, unknown>> {
     const s = await this.slide(id);
     const { width, height } = s.meta;
-    return slideManifest({ base: baseUrl, id, width, height, maxSize: parseSize('max', width, height, this.opts.iiif) });
+    return slideManifest({ base: baseUrl, id: publicId, width, height, maxSize: parseSize('max', width, height, this.opts.iiif) });
   }
 
   async iiifImage(id: string, region: string, size: string, rotation: string, qualityFormat: string, signal?: AbortSignal, channelsParam?: string | null): Promise<TileResult> {

@@ -40,7 +40,7 @@ function oneOf<T extends string>(v: unknown, allowed: readonly T[], what: string
 }
 
 function projectName(v: unknown): string {
-  if (typeof v !== 'string' || !/^[^\u0000-\u001f]{1,128}$/.test(v.trim())) throw new WsiError('BAD_REQUEST', 'a project name is 1–128 printable characters');
+  if (typeof v !== 'string' || !/^[^\p{Cc}]{1,128}$/u.test(v.trim())) throw new WsiError('BAD_REQUEST', 'a project name is 1–128 printable characters');
   return v.trim();
 }
 

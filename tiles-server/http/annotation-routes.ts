@@ -12,7 +12,7 @@ import type { BatchOp, BatchResult } from '../store/annotation-store.js';
 import { operationId, readJson, requireIfMatch } from './body.js';
 import { once } from 'node:events';
 import { sendJson } from './respond.js';
-import type { Route, RouteContext } from './routes.js';
+import { principal, slideScope, type Route, type RouteContext } from './routes.js';
 
 const SLIDE = '([A-Za-z0-9]{1,64})';
 const AID = '([A-Za-z0-9_-]{8,64})';
@@ -102,17 +102,46 @@ function sendBatch(ctx: RouteContext, r: BatchResult, single?: { created?: boole
   sendJson(ctx.res, single.created && !r.body['replayed'] ? 201 : 200, { ...one, opId: r.body['opId'], replayed: r.body['replayed'] === true }, { ETag: etag(one.version) });
 }
 
+/**
+ * Changing others' objects needs `edit-others` (refused to annotators in
+ * restricted projects, and in blind ones): every update, delete or restore
+ * of an object someone else made is checked here, before the store runs.
+ */
+function requireMayChange(ctx: RouteContext, svc: AnnotationService, ids: readonly string[]): void {
+  const scope = slideScope(ctx);
+  if (scope.actions.has('edit-others')) return;
+  const me = principal(ctx).user.id;
+  for (const id of ids) {
+    const a = svc.store.get(id);
+    if (a && svc.slideOf(id) === scope.projectSlideId && a.createdBy !== me) {
+      throw new WsiError('FORBIDDEN', `annotation ${id} was made by someone else; your role changes only your own objects in this project`);
+    }
+  }
+}
+
+/** In blind projects annotators and viewers see only their own objects. */
+function visibleTo(ctx: RouteContext, a: { createdBy: string }): boolean {
+  return slideScope(ctx).seesOthers || a.createdBy === principal(ctx).user.id;
+}
+
+const author = (ctx: RouteContext): string => principal(ctx).user.id;
+
 export function annotationRoutes(svc: AnnotationService): Route[] {
   const base = `^/api/slides/${SLIDE}/annotations`;
+  const view = { slide: 0, action: 'view' } as const;
+  const annotate = { slide: 0, action: 'annotate' } as const;
   return [
     {
       method: 'GET',
       pattern: /^\/api\/classes$/,
+      access: { signedIn: true },
       handler: async (ctx) => sendJson(ctx.res, 200, { classes: svc.store.classes() }),
     },
     {
       method: 'PUT',
       pattern: /^\/api\/classes$/,
+      // one palette for the whole server until projects have their own: only admins change it
+      access: { global: ['admin'] },
       handler: async (ctx) => {
         const body = (await readJson(ctx.req, 1 << 20, ctx.signal)) as { classes?: unknown };
         const list = body?.classes;
@@ -148,8 +177,9 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${base}$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const q = ctx.url.searchParams;
         const limitRaw = q.get('limit');
         const afterRaw = q.get('after');
@@ -161,15 +191,18 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const bbox = parseBbox(q.get('bbox'));
         const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
-        const annotations = q.get('view') === 'lean' ? page.annotations.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : page.annotations;
-        sendJson(ctx.res, 200, { annotations, next: page.next, total: svc.store.count(slideId) });
+        const seen = page.annotations.filter((a) => visibleTo(ctx, a));
+        const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;
+        const total = slideScope(ctx).seesOthers ? svc.store.count(slideId) : null;
+        sendJson(ctx.res, 200, { annotations, next: page.next, total });
       },
     },
     {
       method: 'POST',
       pattern: new RegExp(`${base}$`),
+      access: annotate,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const opId = operationId(ctx.req);
         const body = await readJson(ctx.req, MAX_JSON, ctx.signal);
         let annotation: AnnotationInput;
@@ -178,7 +211,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         } catch (err) {
           invalid(err);
         }
-        const r = svc.store.applyBatch(slideId, opId, svc.author, [{ op: 'create', annotation }], body);
+        const r = svc.store.applyBatch(slideId, opId, author(ctx), [{ op: 'create', annotation }], body);
         if (r.status === 200) ctx.res.setHeader('Location', `/api/slides/${slideId}/annotations/${annotation.id}`);
         sendBatch(ctx, r, { created: true });
       },
@@ -186,18 +219,22 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
     {
       method: 'POST',
       pattern: new RegExp(`${base}/batch$`),
+      access: annotate,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const opId = operationId(ctx.req);
         const body = await readJson(ctx.req, MAX_JSON, ctx.signal);
-        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, parseBatch(body), body));
+        const ops = parseBatch(body);
+        requireMayChange(ctx, svc, ops.flatMap((op) => (op.op === 'create' ? [] : [op.id])));
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, author(ctx), ops, body));
       },
     },
     {
       method: 'POST',
       pattern: new RegExp(`${base}/import$`),
+      access: { slide: 0, action: 'import' },
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const opId = operationId(ctx.req);
         // Prefer: respond-async answers 202 once the file is received; follow it at …/import/{key}
         const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
@@ -210,7 +247,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
             r(null);
           };
         });
-        const run = svc.importFile(slideId, opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
+        const run = svc.importFile(slideScope(ctx), author(ctx), opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
         const answer = early ? await Promise.race([run, whenReceived]) : await run;
         if (answer) return sendJson(ctx.res, answer.status, answer.body);
         run.catch(() => undefined);
@@ -221,16 +258,18 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${base}/import/${KEY}$`),
+      access: { slide: 0, action: 'import' },
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         sendJson(ctx.res, 200, svc.imports.progress(slideId, ctx.params[1] as string));
       },
     },
     {
       method: 'DELETE',
       pattern: new RegExp(`${base}/import/${KEY}$`),
+      access: { slide: 0, action: 'import' },
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const r = await svc.imports.cancel(slideId, ctx.params[1] as string);
         sendJson(ctx.res, r.status, r.body);
       },
@@ -238,8 +277,10 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${base}/export$`),
+      access: { slide: 0, action: 'export' },
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        if (!slideScope(ctx).seesOthers) throw new WsiError('FORBIDDEN', 'in a blind project only managers and reviewers export everyone\'s annotations');
+        const slideId = await svc.slide(slideScope(ctx));
         const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '');
         ctx.res.writeHead(200, {
           'Content-Type': `${file.contentType}; charset=utf-8`,
@@ -257,40 +298,47 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${base}/${AID}$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const a = svc.store.get(ctx.params[1] as string);
-        if (!a || svc.slideOf(a.id) !== slideId) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${ctx.params[1] as string} on this slide`);
+        if (!a || svc.slideOf(a.id) !== slideId || !visibleTo(ctx, a)) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${ctx.params[1] as string} on this slide`);
         sendJson(ctx.res, 200, a, { ETag: etag(a.version) });
       },
     },
     {
       method: 'PATCH',
       pattern: new RegExp(`${base}/${AID}$`),
+      access: annotate,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const ifMatch = requireIfMatch(ctx.req);
         const opId = operationId(ctx.req);
         const body = await readJson(ctx.req, MAX_JSON, ctx.signal);
         const changes = parseChanges(body);
-        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, [{ op: 'update', id: ctx.params[1] as string, ifMatch, changes }], { patch: body, ifMatch }), {});
+        requireMayChange(ctx, svc, [ctx.params[1] as string]);
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, author(ctx), [{ op: 'update', id: ctx.params[1] as string, ifMatch, changes }], { patch: body, ifMatch }), {});
       },
     },
     {
       method: 'DELETE',
       pattern: new RegExp(`${base}/${AID}$`),
+      access: annotate,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const ifMatch = requireIfMatch(ctx.req);
         const opId = operationId(ctx.req);
-        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, [{ op: 'delete', id: ctx.params[1] as string, ifMatch }], { delete: ctx.params[1], ifMatch }), {});
+        requireMayChange(ctx, svc, [ctx.params[1] as string]);
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, author(ctx), [{ op: 'delete', id: ctx.params[1] as string, ifMatch }], { delete: ctx.params[1], ifMatch }), {});
       },
     },
     {
       method: 'POST',
       pattern: new RegExp(`${base}/${AID}/restore$`),
+      access: annotate,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
+        requireMayChange(ctx, svc, [ctx.params[1] as string]);
         const ifMatch = requireIfMatch(ctx.req);
         const opId = operationId(ctx.req);
         const hasBody = Number(ctx.req.headers['content-length'] ?? 0) > 0;
@@ -298,16 +346,18 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const to = body?.version;
         if (to !== undefined && !(typeof to === 'number' && Number.isInteger(to) && to > 0)) throw new WsiError('BAD_REQUEST', 'version must be a positive integer');
         const op: BatchOp = to === undefined ? { op: 'restore', id: ctx.params[1] as string, ifMatch } : { op: 'restore', id: ctx.params[1] as string, ifMatch, toVersion: to as number };
-        sendBatch(ctx, svc.store.applyBatch(slideId, opId, svc.author, [op], { restore: ctx.params[1], ifMatch, to }), {});
+        sendBatch(ctx, svc.store.applyBatch(slideId, opId, author(ctx), [op], { restore: ctx.params[1], ifMatch, to }), {});
       },
     },
     {
       method: 'GET',
       pattern: new RegExp(`${base}/${AID}/history$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slide(ctx.params[0] as string);
+        const slideId = await svc.slide(slideScope(ctx));
         const id = ctx.params[1] as string;
-        if (svc.slideOf(id) !== slideId) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${id} on this slide`);
+        const a = svc.store.get(id);
+        if (svc.slideOf(id) !== slideId || (a && !visibleTo(ctx, a))) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${id} on this slide`);
         sendJson(ctx.res, 200, { id, history: svc.store.history(id) });
       },
     },

@@ -58,8 +58,8 @@ export class Authorizer {
     private readonly auth: AuthService,
     private readonly access: AccessService,
     private readonly audit: (e: AuditEvent) => void,
-    /** Our own origin(s) (PUBLIC_URL and the bound address), for the same-origin check. */
-    private readonly ownOrigins: () => readonly string[],
+    /** Our own origin(s) for this request (its allowed Host, PUBLIC_URL), for the same-origin check. */
+    private readonly ownOrigins: (req: IncomingMessage) => readonly string[],
     private readonly trustProxy: boolean,
   ) {}
 
@@ -79,7 +79,7 @@ export class Authorizer {
   private checkCsrf(req: IncomingMessage, p: Principal): void {
     if (p.via !== 'session' || SAFE_METHODS.has(req.method ?? 'GET')) return;
     const origin = req.headers.origin ?? (typeof req.headers.referer === 'string' ? safeOrigin(req.headers.referer) : undefined);
-    if (!origin || !this.ownOrigins().includes(origin)) throw new WsiError('CSRF_FAILED', 'a change must come from this site (Origin check failed)');
+    if (!origin || !this.ownOrigins(req).includes(origin)) throw new WsiError('CSRF_FAILED', 'a change must come from this site (Origin check failed)');
     const token = req.headers['x-csrf-token'];
     if (!this.auth.csrfMatches(p, typeof token === 'string' ? token : undefined)) throw new WsiError('CSRF_FAILED', 'the CSRF token is missing or wrong; reload the page');
   }

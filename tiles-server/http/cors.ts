@@ -12,7 +12,7 @@ import { WsiError } from '../../src/core/errors.js';
 import type { Route } from './routes.js';
 
 /** Request headers a cross-origin reader may send. */
-export const CORS_ALLOWED_HEADERS = ['Accept', 'Accept-Language', 'Content-Language', 'Cache-Control', 'If-Modified-Since', 'If-None-Match', 'Range'];
+export const CORS_ALLOWED_HEADERS = ['Accept', 'Authorization', 'Accept-Language', 'Content-Language', 'Cache-Control', 'If-Modified-Since', 'If-None-Match', 'Range'];
 /** Response headers a cross-origin reader may see besides the safelisted ones. */
 const CORS_EXPOSED_HEADERS = ['ETag', 'X-Tile-Source'];
 const CORS_METHODS = ['GET', 'HEAD'];

@@ -1,5 +1,5 @@
 /**
- * Mask routes: the local user, the masks of a slide, tile packs by
+ * Mask routes: who paints (the signed-in user's id is their annotator), the masks of a slide, tile packs by
  * bounding box, atomic tile batches (per-tile ifMatch, Idempotency-Key),
  * per-tile history and any one version of a tile, stats, the pyramidal
  * TIFF export and label-image imports. docs/masks.md describes them for
@@ -16,7 +16,7 @@ import { receiveUpload } from '../masks/upload.js';
 import type { OperationResult } from '../store/mask-store.js';
 import { operationId, readJson } from './body.js';
 import { sendJson } from './respond.js';
-import type { Route, RouteContext } from './routes.js';
+import { principal, slideScope, type Route, type RouteContext } from './routes.js';
 
 const SLIDE = '([A-Za-z0-9]{1,64})';
 const WHO = '([^/]{1,200})';
@@ -59,42 +59,66 @@ function sendResult(ctx: RouteContext, r: OperationResult): void {
   sendJson(ctx.res, r.body['replayed'] === true && r.status === 201 ? 200 : r.status, r.body);
 }
 
+/** The annotator in the URL, when the caller may see that mask: in blind projects only their own (else 404, as for a mask that does not exist). */
+function readableAnnotator(svc: MaskService, ctx: RouteContext): string {
+  const annotator = svc.annotator(ctx.params[1] as string);
+  if (!slideScope(ctx).seesOthers && annotator !== principal(ctx).user.id) throw new WsiError('NOT_FOUND', 'no such mask on this slide');
+  return annotator;
+}
+
 export function maskRoutes(svc: MaskService): Route[] {
   const base = `^/api/slides/${SLIDE}/masks`;
   const mask = `${base}/${WHO}`;
+  const view = { slide: 0, action: 'view' } as const;
+  const annotate = { slide: 0, action: 'annotate' } as const;
   const target = async (ctx: RouteContext): Promise<{ slide: Awaited<ReturnType<MaskService['slide']>>; annotator: string }> => ({
-    slide: await svc.slide(ctx.params[0] as string),
-    annotator: svc.annotator(ctx.params[1] as string),
+    slide: await svc.slide(slideScope(ctx)),
+    annotator: readableAnnotator(svc, ctx),
   });
+  /** For writes: the caller's own mask only. */
+  const own = async (ctx: RouteContext): Promise<{ slide: Awaited<ReturnType<MaskService['slide']>>; annotator: string }> => {
+    const t = await target(ctx);
+    svc.requireWriter(t.annotator, principal(ctx).user.id);
+    return t;
+  };
   return [
     {
       method: 'GET',
       pattern: /^\/api\/me$/,
-      handler: async (ctx) => sendJson(ctx.res, 200, { user: svc.author }),
+      access: { signedIn: true },
+      handler: async (ctx) => {
+        const u = principal(ctx).user;
+        // `user` is the annotator the caller paints as (their user id)
+        sendJson(ctx.res, 200, { user: u.id, username: u.username, displayName: u.displayName, globalRole: u.globalRole });
+      },
     },
     {
       method: 'GET',
       pattern: new RegExp(`${base}$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slideId(ctx.params[0] as string);
-        sendJson(ctx.res, 200, { masks: svc.store.list(slideId) });
+        const slideId = await svc.slideId(slideScope(ctx));
+        const me = principal(ctx).user.id;
+        const masks = svc.store.list(slideId).filter((m) => slideScope(ctx).seesOthers || m.annotator === me);
+        sendJson(ctx.res, 200, { masks });
       },
     },
     {
       method: 'GET',
       pattern: new RegExp(`${mask}/tiles$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slideId(ctx.params[0] as string);
-        const annotator = svc.annotator(ctx.params[1] as string);
+        const slideId = await svc.slideId(slideScope(ctx));
+        const annotator = readableAnnotator(svc, ctx);
         sendPack(ctx, svc.pack(slideId, annotator, parseBbox(ctx.url.searchParams.get('bbox'))));
       },
     },
     {
       method: 'POST',
       pattern: new RegExp(`${mask}/tiles$`),
+      access: annotate,
       handler: async (ctx) => {
-        const { slide, annotator } = await target(ctx);
-        svc.requireWriter(annotator);
+        const { slide, annotator } = await own(ctx);
         const opId = operationId(ctx.req);
         const body = await readJson(ctx.req, MAX_TILES_BODY, ctx.signal);
         sendResult(ctx, await svc.writeTiles(slide, annotator, opId, body, ctx.signal));
@@ -103,9 +127,10 @@ export function maskRoutes(svc: MaskService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${mask}/tiles/([^/]{1,12})/([^/]{1,12})/history$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slideId(ctx.params[0] as string);
-        const annotator = svc.annotator(ctx.params[1] as string);
+        const slideId = await svc.slideId(slideScope(ctx));
+        const annotator = readableAnnotator(svc, ctx);
         const tx = tileIndex(ctx.params[2] as string, 'tx');
         const ty = tileIndex(ctx.params[3] as string, 'ty');
         const withData = ctx.url.searchParams.get('data') === '1';
@@ -115,9 +140,10 @@ export function maskRoutes(svc: MaskService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${mask}/tiles/([^/]{1,12})/([^/]{1,12})/versions/([^/]{1,12})$`),
+      access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slideId(ctx.params[0] as string);
-        const annotator = svc.annotator(ctx.params[1] as string);
+        const slideId = await svc.slideId(slideScope(ctx));
+        const annotator = readableAnnotator(svc, ctx);
         const tx = tileIndex(ctx.params[2] as string, 'tx');
         const ty = tileIndex(ctx.params[3] as string, 'ty');
         const version = tileIndex(ctx.params[4] as string, 'version');
@@ -134,6 +160,7 @@ export function maskRoutes(svc: MaskService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${mask}/summary$`),
+      access: view,
       handler: async (ctx) => {
         const { slide, annotator } = await target(ctx);
         sendJson(ctx.res, 200, svc.summary(slide, annotator));
@@ -142,6 +169,7 @@ export function maskRoutes(svc: MaskService): Route[] {
     {
       method: 'GET',
       pattern: new RegExp(`${mask}/export\\.tiff?$`),
+      access: { slide: 0, action: 'export' },
       handler: async (ctx) => {
         const { slide, annotator } = await target(ctx);
         const file = await svc.exportTiff(slide, annotator, ctx.signal);
@@ -163,9 +191,9 @@ export function maskRoutes(svc: MaskService): Route[] {
     {
       method: 'POST',
       pattern: new RegExp(`${mask}/rasterize$`),
+      access: annotate,
       handler: async (ctx) => {
-        const { slide, annotator } = await target(ctx);
-        svc.requireWriter(annotator);
+        const { slide, annotator } = await own(ctx);
         const opId = operationId(ctx.req);
         const req = parseRasterizeRequest(await readJson(ctx.req, MAX_TILES_BODY, ctx.signal));
         sendResult(ctx, await svc.rasterize(slide, annotator, opId, req, ctx.signal));
@@ -174,9 +202,9 @@ export function maskRoutes(svc: MaskService): Route[] {
     {
       method: 'POST',
       pattern: new RegExp(`${mask}/import$`),
+      access: { slide: 0, action: 'import' },
       handler: async (ctx) => {
-        const { slide, annotator } = await target(ctx);
-        svc.requireWriter(annotator);
+        const { slide, annotator } = await own(ctx);
         const opId = operationId(ctx.req);
         const x = intParam(ctx.url, 'x', 0, 0, 1e9);
         const y = intParam(ctx.url, 'y', 0, 0, 1e9);

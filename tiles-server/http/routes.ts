@@ -5,6 +5,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Access, Authorized } from './authorize.js';
 import { WsiError } from '../../src/core/errors.js';
+import type { SlideScope } from '../identity/access-service.js';
+import type { Principal } from '../identity/auth-service.js';
 import { dziTileSize, type TileResult, type TileService } from '../tile-service.js';
 import { PRESENTATION_CONTEXT } from '../iiif/manifest.js';
 import { sendBytes, sendJson } from './respond.js';
@@ -32,7 +34,43 @@ export interface Route {
   handler: (ctx: RouteContext) => Promise<void>;
 }
 
+/** Private (never in a shared cache), and varying on the credential that fetched it (SEC-03). */
 const TILE_CACHE_CONTROL = 'private, max-age=3600';
+const TILE_VARY = 'Cookie, Authorization';
+
+/** The project slide the route's rule resolved (routes whose rule is `{ slide: n }`). */
+export function slideScope(ctx: RouteContext): SlideScope {
+  const s = ctx.auth.slide;
+  if (!s) throw new WsiError('INTERNAL', 'this route has no slide rule');
+  return s;
+}
+
+/** The signed-in caller (routes whose rule needs one). */
+export function principal(ctx: RouteContext): Principal {
+  const p = ctx.auth.principal;
+  if (!p) throw new WsiError('UNAUTHENTICATED', 'sign in to continue');
+  return p;
+}
+
+/** A slide as one of a caller's projects holds it. */
+export interface VisibleSlide {
+  /** The project-slide id (what every slide URL takes). */
+  id: string;
+  /** The slide in the folder. */
+  slideId: string;
+  projectId: string;
+  studyCode: string;
+  seesFileNames: boolean;
+}
+
+export interface TileRoutesOptions {
+  health: () => Record<string, unknown>;
+  publicUrl: () => string;
+  /** The slides of every project the caller is in. */
+  visibleSlides: (p: Principal) => Promise<VisibleSlide[]>;
+  /** Notes a read of a slide's pixels for the audit log (first per session, then counts). */
+  viewed: (ctx: RouteContext) => void;
+}
 const ID = '([A-Za-z0-9]{1,64})';
 
 function strictInt(s: string, what: string): number {
@@ -52,13 +90,18 @@ function sendTile(ctx: RouteContext, t: TileResult): void {
   sendBytes(ctx.req, ctx.res, t.contentType, t.bytes, {
     etag: t.etag,
     cacheControl: TILE_CACHE_CONTROL,
-    extraHeaders: { 'X-Tile-Source': t.passthrough ? 'passthrough' : 'rendered' },
+    extraHeaders: { 'X-Tile-Source': t.passthrough ? 'passthrough' : 'rendered', Vary: [ctx.res.getHeader('Vary'), TILE_VARY].filter(Boolean).join(', ') },
   });
 }
 
-/** Public description of a slide: what GET /api/slides lists. */
-export function describeSlide(entry: SlideEntry, open: OpenSlide | null, error: unknown): Record<string, unknown> {
-  const base = { id: entry.id, name: entry.name, bytes: entry.size };
+/**
+ * Public description of a slide: what GET /api/slides lists, under the
+ * project-slide id; blind projects show the study code instead of the file name.
+ */
+export function describeSlide(entry: SlideEntry, open: OpenSlide | null, error: unknown, as?: VisibleSlide): Record<string, unknown> {
+  const base = as
+    ? { id: as.id, name: as.seesFileNames ? entry.name : as.studyCode, studyCode: as.studyCode, project: as.projectId, bytes: entry.size }
+    : { id: entry.id, name: entry.name, bytes: entry.size };
   if (!open) {
     const { problem } = toProblem(error);
     return {
@@ -87,21 +130,24 @@ export function describeSlide(entry: SlideEntry, open: OpenSlide | null, error: 
   };
 }
 
-async function describeAll(service: TileService): Promise<Array<Record<string, unknown>>> {
+async function describeAll(service: TileService, visible: VisibleSlide[]): Promise<Array<Record<string, unknown>>> {
   await service.registry.scan();
-  const entries = service.registry.list();
-  const out = new Array<Record<string, unknown>>(entries.length);
+  const shown = visible.flatMap((v) => {
+    const e = service.registry.entry(v.slideId);
+    return e ? [{ e, v }] : [];
+  });
+  const out = new Array<Record<string, unknown>>(shown.length);
   let next = 0;
   // open at most 4 slides at once
   await Promise.all(
-    Array.from({ length: Math.min(4, entries.length) }, async () => {
-      while (next < entries.length) {
+    Array.from({ length: Math.min(4, shown.length) }, async () => {
+      while (next < shown.length) {
         const i = next++;
-        const e = entries[i] as SlideEntry;
+        const { e, v } = shown[i] as { e: SlideEntry; v: VisibleSlide };
         try {
-          out[i] = describeSlide(e, await service.registry.get(e.id), null);
+          out[i] = describeSlide(e, await service.registry.get(e.id), null, v);
         } catch (err) {
-          out[i] = describeSlide(e, null, err);
+          out[i] = describeSlide(e, null, err, v);
         }
       }
     }),
@@ -118,29 +164,36 @@ function jsonLdAccepted(req: IncomingMessage): boolean {
  * @param publicUrl where clients reach the server (PUBLIC_URL, or http://HOST:PORT): the base of
  *   IIIF ids, never the request's Host header, which a client chooses
  */
-export function makeRoutes(service: TileService, health: () => Record<string, unknown>, publicUrl: () => string): Route[] {
+export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] {
+  const { publicUrl } = o;
+  const view = { slide: 0, action: 'view' } as const;
   return [
     {
       method: 'GET',
       pattern: /^\/api\/health$/,
+      access: { public: 'up or down for load balancers; the details only for admins' },
       handler: async (ctx) => {
         // answers from memory only, so it stays fast whatever the load; 503 when slide storage is gone
-        const h = { ok: true, ...health() };
-        sendJson(ctx.res, h.ok ? 200 : 503, h);
+        const h = { ok: true, ...o.health() };
+        const details = ctx.auth.principal?.user.globalRole === 'admin';
+        sendJson(ctx.res, h.ok ? 200 : 503, details ? h : { ok: h.ok });
       },
     },
     {
       method: 'GET',
       pattern: /^\/api\/slides$/,
-      handler: async (ctx) => sendJson(ctx.res, 200, { slides: await describeAll(service) }),
+      access: { signedIn: true },
+      handler: async (ctx) => sendJson(ctx.res, 200, { slides: await describeAll(service, await o.visibleSlides(principal(ctx))) }),
     },
     {
       method: 'GET',
       pattern: new RegExp(`^/api/slides/${ID}$`),
+      access: view,
       handler: async (ctx) => {
-        const id = ctx.params[0] as string;
+        const scope = slideScope(ctx);
+        const id = scope.slideId;
         const entry = await service.registry.entryOf(id);
-        if (!entry) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${id}`);
+        if (!entry) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${scope.projectSlideId}`);
         let open: OpenSlide | null = null;
         let error: unknown = null;
         try {
@@ -148,7 +201,13 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
         } catch (err) {
           error = err;
         }
-        const body = describeSlide(entry, open, error);
+        const body = describeSlide(entry, open, error, {
+          id: scope.projectSlideId,
+          slideId: id,
+          projectId: scope.project.id,
+          studyCode: scope.studyCode,
+          seesFileNames: scope.seesFileNames,
+        });
         if (open) {
           const m = open.meta;
           Object.assign(body, {
@@ -156,7 +215,8 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
             levelDimensions: m.levels.map((l) => ({ width: l.width, height: l.height, downsample: l.downsample, tileWidth: l.tileWidth, tileHeight: l.tileHeight })),
             orientation: m.orientation,
             compression: m.compression,
-            associatedImages: m.associated.map((a) => ({ kind: a.kind, width: a.width, height: a.height })),
+            // the label and macro may carry PHI: listed only to those who may see them (managers by default)
+            associatedImages: scope.actions.has('view-associated') ? m.associated.map((a) => ({ kind: a.kind, width: a.width, height: a.height })) : [],
             channels: m.channels,
             warnings: m.warnings,
           });
@@ -167,35 +227,43 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
     {
       method: 'GET',
       pattern: new RegExp(`^/api/slides/${ID}/thumbnail$`),
+      access: view,
       handler: async (ctx) => {
         const sizeParam = ctx.url.searchParams.get('size') ?? '256';
         const size = strictInt(sizeParam, 'size');
         if (size < 16 || size > 2048) throw new WsiError('BAD_REQUEST', 'size must be between 16 and 2048');
-        sendTile(ctx, await service.thumbnail(ctx.params[0] as string, size, ctx.signal, ctx.url.searchParams.get('channels')));
+        o.viewed(ctx);
+        sendTile(ctx, await service.thumbnail(slideScope(ctx).slideId, size, ctx.signal, ctx.url.searchParams.get('channels')));
       },
     },
     {
       method: 'GET',
       pattern: new RegExp(`^/dzi/${ID}\\.dzi$`),
+      access: view,
       handler: async (ctx) => {
-        const xml = await service.dziDescriptor(ctx.params[0] as string);
+        const xml = await service.dziDescriptor(slideScope(ctx).slideId);
         sendBytes(ctx.req, ctx.res, 'application/xml; charset=utf-8', xml, { cacheControl: 'private, no-cache' });
       },
     },
     {
       method: 'GET',
       pattern: new RegExp(`^/dzi/${ID}_files/([^/]{1,20})/([^/_]{1,20})_([^/.]{1,20})\\.(jpeg|jpg)$`),
+      access: view,
       handler: async (ctx) => {
-        const [id, l, c, r] = ctx.params as [string, string, string, string];
+        const [, l, c, r] = ctx.params as [string, string, string, string];
+        const id = slideScope(ctx).slideId;
         const level = strictInt(l, 'level');
         const col = strictInt(c, 'column');
         const row = strictInt(r, 'row');
-        sendTile(ctx, await service.dziTile(id, level, col, row, ctx.signal, ctx.url.searchParams.get('channels')));
+        const tile = await service.dziTile(id, level, col, row, ctx.signal, ctx.url.searchParams.get('channels'));
+        o.viewed(ctx);
+        sendTile(ctx, tile);
       },
     },
     {
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}$`),
+      access: view,
       handler: async (ctx) => {
         ctx.res.writeHead(303, { Location: `/iiif/${ctx.params[0] as string}/info.json`, 'Content-Length': 0 });
         ctx.res.end();
@@ -204,8 +272,10 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
     {
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}/info\\.json$`),
+      access: view,
       handler: async (ctx) => {
-        const info = await service.iiifInfo(ctx.params[0] as string, publicUrl());
+        const scope = slideScope(ctx);
+        const info = await service.iiifInfo(scope.slideId, publicUrl(), scope.projectSlideId);
         const type = jsonLdAccepted(ctx.req) ? 'application/ld+json;profile="http://iiif.io/api/image/3/context.json"' : 'application/json';
         sendBytes(ctx.req, ctx.res, type, JSON.stringify(info), { cacheControl: 'private, no-cache' });
       },
@@ -213,8 +283,10 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
     {
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}/manifest\\.json$`),
+      access: view,
       handler: async (ctx) => {
-        const manifest = await service.iiifManifest(ctx.params[0] as string, publicUrl());
+        const scope = slideScope(ctx);
+        const manifest = await service.iiifManifest(scope.slideId, publicUrl(), scope.projectSlideId);
         const type = jsonLdAccepted(ctx.req) ? `application/ld+json;profile="${PRESENTATION_CONTEXT}"` : 'application/json';
         sendBytes(ctx.req, ctx.res, type, JSON.stringify(manifest), { cacheControl: 'private, no-cache' });
       },
@@ -222,9 +294,12 @@ export function makeRoutes(service: TileService, health: () => Record<string, un
     {
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}/([^/]{1,100})/([^/]{1,100})/([^/]{1,20})/([^/]{1,40})$`),
+      access: view,
       handler: async (ctx) => {
-        const [id, region, size, rotation, qf] = ctx.params.map(safeDecode) as [string, string, string, string, string];
-        sendTile(ctx, await service.iiifImage(id, region, size, rotation, qf, ctx.signal, ctx.url.searchParams.get('channels')));
+        const [, region, size, rotation, qf] = ctx.params.map(safeDecode) as [string, string, string, string, string];
+        const tile = await service.iiifImage(slideScope(ctx).slideId, region, size, rotation, qf, ctx.signal, ctx.url.searchParams.get('channels'));
+        o.viewed(ctx);
+        sendTile(ctx, tile);
       },
     },
   ];
