@@ -119,6 +119,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
         const params = m.slice(1);
         const name = routeName(route);
         const auth = await o.authorizer.authorize(req, route.access, params, name);
+        // a damaged store is open read-only: no change, and no new session (tokens and sessions made before still read)
         o.guard.checkWrite(method);
         const ctx: RouteContext = { req, res, url, params, signal: controller.signal, auth };
         const scope = auth.slide ?? auth.project;
@@ -241,7 +242,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     cacheMs: 5000,
     embedMs: cfg.embedTokenMin * 60_000,
   });
+  // a slide of the folder, as the tile routes see it (the folder is rescanned only for an id not yet known)
   const access = new AccessService(identity, async (id) => {
+    if (registry.entry(id)) return true;
     await registry.scan();
     return registry.entry(id) !== undefined;
   });

@@ -54,7 +54,8 @@ function polygon(x: number, y: number): Record<string, unknown> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
-export async function runEditors(baseUrl: string, slideId: string, users: number, seconds: number, seed: number, t0 = performance.now()): Promise<EditorsResult> {
+/** `auth`: the credential header every request carries (the server has accounts). */
+export async function runEditors(baseUrl: string, slideId: string, users: number, seconds: number, seed: number, t0 = performance.now(), auth: Record<string, string> = {}): Promise<EditorsResult> {
   const base = new URL(baseUrl);
   const result: EditorsResult = { writes: [], storeBusy: 0, retries: 0, failed: 0, firstFailure: null, oracle: new Map() };
   const deadline = performance.now() + seconds * 1000;
@@ -112,7 +113,7 @@ export async function runEditors(baseUrl: string, slideId: string, users: number
             };
           }
         }
-        const headers: Record<string, string> = { 'Idempotency-Key': key, ...(op.ifMatch !== undefined ? { 'If-Match': `"${op.ifMatch}"` } : {}) };
+        const headers: Record<string, string> = { ...auth, 'Idempotency-Key': key, ...(op.ifMatch !== undefined ? { 'If-Match': `"${op.ifMatch}"` } : {}) };
         const issued = performance.now();
         let res = await send(agent, base, op.method, op.path, op.body, headers);
         for (let attempt = 1; (res.status === 0 || res.status === 503) && attempt <= 5; attempt++) {
@@ -137,11 +138,11 @@ export async function runEditors(baseUrl: string, slideId: string, users: number
 }
 
 /** Compares the server's annotations with the oracle: lost, stale and unexpected ones. */
-export async function checkOracle(baseUrl: string, slideId: string, oracle: Map<string, Known>): Promise<{ checked: number; lost: number; stale: number; unexpected: number }> {
+export async function checkOracle(baseUrl: string, slideId: string, oracle: Map<string, Known>, auth: Record<string, string> = {}): Promise<{ checked: number; lost: number; stale: number; unexpected: number }> {
   const server = new Map<string, { version: number; deleted: boolean; x: number }>();
   let after: string | number | null = null;
   for (;;) {
-    const res = await fetch(`${baseUrl}/api/slides/${slideId}/annotations?limit=5000${after !== null ? `&after=${after}` : ''}`);
+    const res = await fetch(`${baseUrl}/api/slides/${slideId}/annotations?limit=5000${after !== null ? `&after=${after}` : ''}`, { headers: auth });
     const page = (await res.json()) as { annotations: Array<{ id: string; version: number; deleted: boolean; geometry: { coordinates: number[][][] } }>; next: string | number | null };
     for (const a of page.annotations) server.set(a.id, { version: a.version, deleted: a.deleted, x: a.geometry.coordinates[0]?.[0]?.[0] ?? Number.NaN });
     if (!page.next) break;

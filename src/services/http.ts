@@ -1,8 +1,30 @@
+/**
+ * How the client talks to the server: the session travels in its cookie
+ * (same origin); a change also carries the session's CSRF token, which the
+ * server set in the readable `wsi_csrf` cookie (double submit).
+ */
+
+/** The CSRF token of this page's session, or null (no session, or not a page). */
+export function csrfToken(): string | null {
+  if (typeof document === 'undefined') return null;
+  for (const part of document.cookie.split(';')) {
+    const [name, ...rest] = part.trim().split('=');
+    if (name === 'wsi_csrf') return rest.join('=') || null;
+  }
+  return null;
+}
+
+/** Headers every change carries. */
+export function changeHeaders(extra: Record<string, string> = {}): Record<string, string> {
+  const token = csrfToken();
+  return { ...(token ? { 'X-CSRF-Token': token } : {}), ...extra };
+}
+
 /** One way to send a change to the server: JSON with its operation id; network failures throw, HTTP answers return. */
 export async function postChange<B>(url: string, opId: string, payload: unknown, signal?: AbortSignal): Promise<{ status: number; body: B }> {
   const res = await fetch(url, {
     method: 'POST',
-    headers: { 'Content-Type': 'application/json', 'Idempotency-Key': opId },
+    headers: changeHeaders({ 'Content-Type': 'application/json', 'Idempotency-Key': opId }),
     body: JSON.stringify(payload),
     signal: signal ?? null,
   });

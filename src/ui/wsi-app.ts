@@ -4,7 +4,8 @@
  * returns to the same place.
  */
 import { LitElement, css, html, nothing } from 'lit';
-import { listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
+import { changeHeaders } from '../services/http.js';
+import { ApiError, listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
 import '../viewer/wsi-viewer.js';
 import type { ViewChangeDetail } from '../viewer/viewer-events.js';
@@ -140,8 +141,15 @@ export class WsiApp extends LitElement {
       this.slides = await listSlides(this.server);
       this.loadError = null;
     } catch (err) {
+      // not signed in (or the session ended): the sign-in page brings the user back here
+      if (err instanceof ApiError && err.status === 401) return void location.assign(`/signin.html?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
       this.loadError = `Slides could not be listed: ${(err as Error).message}`;
     }
+  }
+
+  private async signOut(): Promise<void> {
+    await fetch(`${this.server}/api/auth/session`, { method: 'DELETE', headers: changeHeaders() });
+    location.assign('/signin.html');
   }
 
   private readonly onHash = (): void => {
@@ -192,7 +200,7 @@ export class WsiApp extends LitElement {
     const view = this.initialView ? `${this.initialView.x},${this.initialView.y},${this.initialView.zoom}` : '';
     return html`
       <aside>
-        <header>Slides</header>
+        <header>Slides <button data-testid="sign-out" style="float:right" @click=${() => void this.signOut()}>Sign out</button></header>
         ${this.loadError ? html`<div class="problem" role="alert">${this.loadError}</div>` : nothing}
         ${this.slides === null && !this.loadError ? html`<div class="meta" style="padding:12px">Loading…</div>` : nothing}
         ${this.slides?.length === 0 ? html`<div class="meta" style="padding:12px">No slides in the slide folder.</div>` : nothing}

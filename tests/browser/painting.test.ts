@@ -24,7 +24,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, { LOCAL_USER: 'dr.paint' });
+  srv = await startTestServer(`${FIXTURES}/slides`, {});
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
 });
@@ -103,7 +103,7 @@ async function clientTiles(page: Page): Promise<Map<string, Buffer>> {
 }
 
 async function serverTiles(): Promise<Map<string, Buffer>> {
-  const res = await fetch(`${srv.url}/api/slides/${slide}/masks/dr.paint/tiles`);
+  const res = await fetch(`${srv.url}/api/slides/${slide}/masks/${srv.admin?.id ?? ''}/tiles`);
   return new Map(parsePack(Buffer.from(await res.arrayBuffer())).map((t) => [`${t.tx},${t.ty}`, inflateSync(t.data)]));
 }
 

@@ -1,19 +1,38 @@
-/** Starts the built tiles-server as a child process for a test. */
+/**
+ * Starts the built tiles-server as a child process for a test, and signs
+ * in: the first admin is made through the setup link the server prints (or,
+ * on a data folder that has one, signs in as it), and the process's fetch
+ * carries that admin's API token to this server (helpers/accounts.ts).
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { TEST_PASSWORD, createToken, installCredentials, setupAdmin, setupTokenIn, signIn, type Session, type TestUser } from './accounts.js';
 import { DIST, SERVER_MAIN, requireBuild } from './paths.js';
 
 export interface TestServer {
   url: string;
   proc: ChildProcess;
   dataDir: string;
+  /** The admin the helper signed in as (null with `signIn: false`). */
+  admin: TestUser | null;
+  session: Session | null;
+  /** The admin's write-scoped API token, which `fetch` carries to this server. */
+  token: string | null;
   output(): string;
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function startTestServer(slidesDir: string, env: Record<string, string> = {}): Promise<TestServer> {
+/** The admin, session and token the helper has for each data folder (a restarted server keeps them). */
+const signedIn = new Map<string, { admin: TestUser; session: Session; token: string }>();
+
+export interface StartOptions {
+  /** Sign in as the first admin and give fetch its token (default true). */
+  signIn?: boolean;
+}
+
+export async function startTestServer(slidesDir: string, env: Record<string, string> = {}, opts: StartOptions = {}): Promise<TestServer> {
   requireBuild();
   const dataDir = await mkdtemp(join(tmpdir(), 'wsi-test-data-'));
   const proc = spawn(process.execPath, [SERVER_MAIN], {
@@ -39,10 +58,35 @@ export async function startTestServer(slidesDir: string, env: Record<string, str
       reject(new Error(`server exited with ${code}:\n${out}`));
     });
   });
+  let admin: TestUser | null = null;
+  let session: Session | null = null;
+  let token: string | null = null;
+  if (opts.signIn !== false) {
+    const setup = setupTokenIn(out);
+    const dataDirUsed = env['DATA_DIR'] ?? dataDir;
+    const earlier = signedIn.get(dataDirUsed);
+    if (setup) {
+      ({ user: admin, session } = await setupAdmin(url, setup));
+      token = await createToken(url, session);
+    } else if (earlier) {
+      // a restart on a data folder the helper signed in to: its token still works (even on a store opened read-only)
+      ({ admin, session, token } = earlier);
+    } else {
+      session = await signIn(url, 'admin');
+      const me = (await (await fetch(`${url}/api/auth/me`, { headers: { Cookie: session.cookie } })).json()) as { user: TestUser };
+      admin = { ...me.user, password: TEST_PASSWORD };
+      token = await createToken(url, session);
+    }
+    signedIn.set(dataDirUsed, { admin, session, token });
+    installCredentials(url, token);
+  }
   return {
     url,
     proc,
     dataDir,
+    admin,
+    session,
+    token,
     output: () => out,
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (proc.exitCode === null && proc.signalCode === null) {

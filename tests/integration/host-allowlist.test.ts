@@ -9,6 +9,7 @@
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/paths.js';
+import { bearer } from '../helpers/accounts.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -19,7 +20,7 @@ let slide = '';
 function getWithHost(base: string, path: string, host: string): Promise<{ status: number; body: string }> {
   const u = new URL(base);
   return new Promise((resolve, reject) => {
-    const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers: { Host: host } }, (res) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET', headers: { Host: host, ...bearer(base) } }, (res) => {
       let body = '';
       res.setEncoding('latin1');
       res.on('data', (d: string) => (body += d));

@@ -21,9 +21,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, square } from '../helpers/annotations.js';
 import { b64, postTiles, tile, zlib } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { bearer } from '../helpers/accounts.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
-const USER = 'dr.imports';
+/** The annotator: the signed-in admin's user id (known once the server is up). */
+let USER = '';
 let server: TestServer;
 const slides: string[] = [];
 let next = 0;
@@ -39,7 +41,8 @@ async function slideIds(s: TestServer): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  server = await startTestServer(FIXTURES, { LOCAL_USER: USER });
+  server = await startTestServer(FIXTURES, {});
+  USER = server.admin?.id ?? '';
   slides.push(...(await slideIds(server)));
 });
 
@@ -62,7 +65,7 @@ interface Upload {
 /** Opens an import whose body is written by hand: chunked unless `length` is given. */
 function openUpload(base: string, slide: string, key: string, opts: { length?: number; format?: string; prefer?: string } = {}): Upload {
   const url = new URL(`${base}/api/slides/${slide}/annotations/import?format=${opts.format ?? 'qupath-geojson'}`);
-  const headers: Record<string, string | number> = { 'Content-Type': 'application/geo+json', 'Idempotency-Key': key };
+  const headers: Record<string, string | number> = { 'Content-Type': 'application/geo+json', 'Idempotency-Key': key, ...bearer(base) };
   if (opts.length !== undefined) headers['Content-Length'] = opts.length;
   if (opts.prefer) headers['Prefer'] = opts.prefer;
   const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers });
@@ -248,7 +251,7 @@ describe('a killed server (DATA-11)', () => {
   it('discards the import it was writing at the next start, and the retry imports it once', async () => {
     const data = await mkdtemp(join(tmpdir(), 'wsi-import-kill-'));
     try {
-      let s = await startTestServer(FIXTURES, { DATA_DIR: data, LOCAL_USER: USER });
+      let s = await startTestServer(FIXTURES, { DATA_DIR: data });
       const slide = (await slideIds(s))[0] as string;
       const key = `killed-${randomUUID()}`;
       const body = points(300_000);
@@ -257,7 +260,7 @@ describe('a killed server (DATA-11)', () => {
       up.req.end(body);
       await until('objects to be staged', () => progress(s.url, slide, key), (r) => Number(r.body['objects']) > 0, 60_000);
       await s.stop('SIGKILL');
-      s = await startTestServer(FIXTURES, { DATA_DIR: data, LOCAL_USER: USER });
+      s = await startTestServer(FIXTURES, { DATA_DIR: data });
       try {
         expect(await total(s.url, slide)).toBe(0);
         await until('the staged rows to be discarded', async () => leftovers(data, slide, key), (l) => l.annotations === 0 && l.jobs === 0);
@@ -279,7 +282,7 @@ describe('the upload size cap (finding 5)', () => {
   let small: TestServer;
   let slide = '';
   beforeAll(async () => {
-    small = await startTestServer(FIXTURES, { LOCAL_USER: USER, IMPORT_MAX_MB: '1' });
+    small = await startTestServer(FIXTURES, { IMPORT_MAX_MB: '1' });
     slide = (await slideIds(small))[0] as string;
   });
   afterAll(async () => {

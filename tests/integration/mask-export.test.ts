@@ -32,7 +32,8 @@ import { HAS_VIPS, onPath, vipsPage } from '../helpers/second-reader.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 const run = promisify(execFile);
-const USER = 'dr.export';
+/** The annotator: the signed-in admin's user id (known once the server is up). */
+let USER = '';
 const HAS_VIPSHEADER = onPath('vipsheader');
 if (!HAS_OPENSLIDE) process.stdout.write('[mask-export] openslide-show-properties is not on PATH: the OpenSlide checks are skipped (apt-get install openslide-tools)\n');
 if (!HAS_VIPS) process.stdout.write('[mask-export] vips is not on PATH: the libvips CLI checks of every level are skipped (apt-get install libvips-tools)\n');
@@ -56,7 +57,8 @@ interface ImportReport {
 }
 
 beforeAll(async () => {
-  server = await startTestServer(FIXTURES, { LOCAL_USER: USER });
+  server = await startTestServer(FIXTURES, {});
+  USER = server.admin?.id ?? '';
   tmp = await mkdtemp(join(tmpdir(), 'wsi-mask-export-test-'));
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   for (const s of body.slides) slides[s.name.replace(/^slides\//, '')] = s.id;
@@ -150,10 +152,17 @@ async function withBlankSlide(width: number, height: number, fn: (url: string, s
     await w.writeBlock(page, 0, deflateSync(new Uint8Array(512 * 512 * 3).fill(230)));
     for (let i = 1; i < page.offsets.length; i++) w.setBlock(page, i, page.offsets[0] as number, page.counts[0] as number);
     await w.finish();
-    const srv = await startTestServer(dir, { LOCAL_USER: USER });
+    const srv = await startTestServer(dir, {});
     try {
       const { body } = await getJson<{ slides: Array<{ id: string }> }>(`${srv.url}/api/slides`);
-      await fn(srv.url, body.slides[0]?.id as string);
+      // this server has an admin of its own: paint as them
+      const main = USER;
+      USER = srv.admin?.id ?? '';
+      try {
+        await fn(srv.url, body.slides[0]?.id as string);
+      } finally {
+        USER = main;
+      }
     } finally {
       await srv.stop();
     }

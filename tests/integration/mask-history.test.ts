@@ -16,12 +16,14 @@ import { b64, edit, inflate, parsePack, postTiles, readPack, zlib } from '../hel
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, waitExit, type TestServer } from '../helpers/server.js';
 
-const USER = 'dr.history';
+/** The annotator: the signed-in admin's user id (known once the server is up). */
+let USER = '';
 let server: TestServer;
 let slide = '';
 
 beforeAll(async () => {
-  server = await startTestServer(FIXTURES, { LOCAL_USER: USER });
+  server = await startTestServer(FIXTURES, {});
+  USER = server.admin?.id ?? '';
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'slides/aperio-jpeg-240-x4.svs')?.id ?? '';
 });
@@ -86,7 +88,7 @@ describe('mask history across a crash', () => {
     const kinds = db.prepare(`SELECT encoding, count(*) AS n FROM mask_history GROUP BY encoding ORDER BY encoding`).all() as Array<{ encoding: string; n: number }>;
     db.close();
     expect(kinds.find((k) => k.encoding === 'xor-runs')?.n).toBeGreaterThan(50);
-    const again = await startTestServer(FIXTURES, { LOCAL_USER: USER, DATA_DIR: server.dataDir });
+    const again = await startTestServer(FIXTURES, { DATA_DIR: server.dataDir });
     try {
       for (const [key, list] of versions) {
         const [tx, ty] = key.split(',').map(Number) as [number, number];

@@ -16,12 +16,14 @@ import { readPack } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
-const USER = 'dr.limits';
+/** The annotator: the signed-in admin's user id (known once the server is up). */
+let USER = '';
 let server: TestServer;
 let slide = '';
 
 beforeAll(async () => {
-  server = await startTestServer(FIXTURES, { LOCAL_USER: USER, MASK_IMPORT_CONCURRENCY: '1', MASK_IMPORT_MAX_PIXELS: '4000000' });
+  server = await startTestServer(FIXTURES, { MASK_IMPORT_CONCURRENCY: '1', MASK_IMPORT_MAX_PIXELS: '4000000' });
+  USER = server.admin?.id ?? '';
   const { body } = await getJson<{ slides: Array<{ id: string; status: string; width: number; height: number }> }>(`${server.url}/api/slides`);
   slide = body.slides.find((s) => s.status === 'ok' && s.width >= 2000 && s.height >= 2000)?.id ?? '';
 });

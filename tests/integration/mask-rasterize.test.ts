@@ -13,7 +13,8 @@ import { b64, inflate, postTiles, readPack, tile, zlib } from '../helpers/masks.
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
-const USER = 'dr.raster';
+/** The annotator: the signed-in admin's user id (known once the server is up). */
+let USER = '';
 const T = 512;
 let server: TestServer;
 /** aperio-jpeg-256-x2.svs: 3000 × 2000 px. */
@@ -22,7 +23,8 @@ const W = 3000;
 const H = 2000;
 
 beforeAll(async () => {
-  server = await startTestServer(`${FIXTURES}/slides`, { LOCAL_USER: USER });
+  server = await startTestServer(`${FIXTURES}/slides`, {});
+  USER = server.admin?.id ?? '';
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
 });

@@ -17,7 +17,8 @@ import { b64, inflate, postTiles, readPack, tile, zlib, TILE_BYTES } from '../he
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, waitExit, type TestServer } from '../helpers/server.js';
 
-const USER = 'dr.mask';
+/** The annotator: the signed-in admin's user id (known once the server is up). */
+let USER = '';
 let server: TestServer;
 /** aperio-jpeg-240-x4.svs: 2400 × 1800 px → 5 × 4 tiles; the last column is 352 px wide, the last row 264 px high. */
 let slide = '';
@@ -48,7 +49,8 @@ const put = (names: string[], base = server.url): ReturnType<typeof call<{ class
 const DEFAULTS = ['Tumour', 'Stroma', 'Necrosis', 'Lymphocytes', 'Normal', 'Other'];
 
 beforeAll(async () => {
-  server = await startTestServer(FIXTURES, { LOCAL_USER: USER });
+  server = await startTestServer(FIXTURES, {});
+  USER = server.admin?.id ?? '';
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'slides/aperio-jpeg-240-x4.svs')?.id ?? '';
   other = body.slides.find((s) => s.name === 'slides/generic-deflate-256.tif')?.id ?? '';
@@ -62,7 +64,7 @@ afterAll(async () => {
 describe('class registry with stable mask ids', () => {
   it('gives the six defaults ids 1–6 and names the local user', async () => {
     expect(await ids()).toEqual(DEFAULTS.map((n, i) => [n, i + 1]));
-    expect((await call(server.url, 'GET', '/api/me')).body).toEqual({ user: USER });
+    expect((await call(server.url, 'GET', '/api/me')).body).toMatchObject({ user: USER, username: 'admin', globalRole: 'admin' });
   });
 
   it('keeps ids by name across PUT, gives new names the next ids and never reuses a removed one', async () => {
@@ -110,7 +112,7 @@ describe('class registry with stable mask ids', () => {
     ins.run(0, 'Zeta', '#000001', 'z');
     ins.run(1, 'Alpha', '#000002', null);
     db.close();
-    const v1 = await startTestServer(FIXTURES, { DATA_DIR: dir, LOCAL_USER: USER });
+    const v1 = await startTestServer(FIXTURES, { DATA_DIR: dir });
     try {
       expect(await ids(v1.url)).toEqual([['Zeta', 1], ['Alpha', 2], ['Mid', 3]]);
       expect((await put(['Zeta', 'Alpha', 'Mid', 'New'], v1.url)).status).toBe(200);
@@ -179,23 +181,23 @@ describe('tile batches', () => {
   const bad = (data: Uint8Array | string, tx = 1, ty = 1): { ops: Array<Record<string, unknown>> } => ({ ops: [{ tx, ty, ifMatch: 0, data: typeof data === 'string' ? data : b64(data) }] });
   const past = tile((x, y) => (x === 400 && y === 10 ? 1 : 0));
   it.each([
-    ['a stale ifMatch', { ops: [{ tx: 0, ty: 0, ifMatch: 1, data: b64(zlib(tile(() => 1))) }] }, 412, 'PRECONDITION_FAILED', USER],
-    ['a missing ifMatch', { ops: [{ tx: 1, ty: 1, data: b64(zlib(tile(() => 1))) }] }, 428, 'PRECONDITION_REQUIRED', USER],
+    ['a stale ifMatch', { ops: [{ tx: 0, ty: 0, ifMatch: 1, data: b64(zlib(tile(() => 1))) }] }, 412, 'PRECONDITION_FAILED', 'me'],
+    ['a missing ifMatch', { ops: [{ tx: 1, ty: 1, data: b64(zlib(tile(() => 1))) }] }, 428, 'PRECONDITION_REQUIRED', 'me'],
     ["another annotator's mask", bad(zlib(tile(() => 1))), 403, 'FORBIDDEN', 'someone.else'],
-    ['a tile right of the grid', bad(zlib(tile(() => 1)), 5, 0), 400, 'BAD_REQUEST', USER],
-    ['a negative tile index', bad(zlib(tile(() => 1)), 0, -1), 400, 'BAD_REQUEST', USER],
-    ['data that is not zlib', bad(deflateRawSync(tile(() => 1))), 400, 'INVALID_MASK', USER],
-    ['data that is not base64', bad('not base64!'), 400, 'INVALID_MASK', USER],
-    ['a tile inflating short', bad(zlib(new Uint8Array(TILE_BYTES - 1))), 400, 'INVALID_MASK', USER],
-    ['a tile inflating long', bad(zlib(new Uint8Array(TILE_BYTES + 1))), 400, 'INVALID_MASK', USER],
-    ['bytes after the zlib stream', bad(new Uint8Array([...zlib(new Uint8Array(TILE_BYTES)), 1, 2, 3])), 400, 'INVALID_MASK', USER],
-    ['a class id not in the registry', bad(zlib(tile((x) => (x === 7 ? 200 : 1)))), 400, 'INVALID_MASK', USER],
-    ['the id of a removed class', bad(zlib(tile(() => 7))), 400, 'INVALID_MASK', USER],
-    ['a label past the slide edge', bad(zlib(past), 4, 0), 400, 'INVALID_MASK', USER],
-    ['more than 2,000 tiles', { ops: Array.from({ length: 2001 }, () => ({ tx: 1, ty: 1, ifMatch: 0, data: b64(zlib(new Uint8Array(TILE_BYTES))) })) }, 413, 'PAYLOAD_TOO_LARGE', USER],
+    ['a tile right of the grid', bad(zlib(tile(() => 1)), 5, 0), 400, 'BAD_REQUEST', 'me'],
+    ['a negative tile index', bad(zlib(tile(() => 1)), 0, -1), 400, 'BAD_REQUEST', 'me'],
+    ['data that is not zlib', bad(deflateRawSync(tile(() => 1))), 400, 'INVALID_MASK', 'me'],
+    ['data that is not base64', bad('not base64!'), 400, 'INVALID_MASK', 'me'],
+    ['a tile inflating short', bad(zlib(new Uint8Array(TILE_BYTES - 1))), 400, 'INVALID_MASK', 'me'],
+    ['a tile inflating long', bad(zlib(new Uint8Array(TILE_BYTES + 1))), 400, 'INVALID_MASK', 'me'],
+    ['bytes after the zlib stream', bad(new Uint8Array([...zlib(new Uint8Array(TILE_BYTES)), 1, 2, 3])), 400, 'INVALID_MASK', 'me'],
+    ['a class id not in the registry', bad(zlib(tile((x) => (x === 7 ? 200 : 1)))), 400, 'INVALID_MASK', 'me'],
+    ['the id of a removed class', bad(zlib(tile(() => 7))), 400, 'INVALID_MASK', 'me'],
+    ['a label past the slide edge', bad(zlib(past), 4, 0), 400, 'INVALID_MASK', 'me'],
+    ['more than 2,000 tiles', { ops: Array.from({ length: 2001 }, () => ({ tx: 1, ty: 1, ifMatch: 0, data: b64(zlib(new Uint8Array(TILE_BYTES))) })) }, 413, 'PAYLOAD_TOO_LARGE', 'me'],
   ])('refuses %s (and writes nothing)', async (_name, body, status, code, who) => {
     const before = await tilesOf();
-    const r = await postTiles<Problem>(server.url, slide, who as string, body);
+    const r = await postTiles<Problem>(server.url, slide, who === 'me' ? USER : (who as string), body);
     expect([r.status, r.body.code]).toEqual([status, code]);
     expect(r.body.message.length).toBeGreaterThan(10);
     if (code === 'INVALID_MASK') expect(r.body.message).toMatch(/tile \d+, \d+/);
@@ -307,7 +309,9 @@ describe('summary', () => {
 
 describe('durability', () => {
   it('a tile write acknowledged before SIGKILL survives a restart; retries never write twice', async () => {
-    const local = await startTestServer(FIXTURES, { LOCAL_USER: USER });
+    const local = await startTestServer(FIXTURES, {});
+    // this server has an admin of its own, who paints
+    const me = local.admin?.id ?? '';
     const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${local.url}/api/slides`);
     const sid = body.slides.find((s) => s.name === 'slides/aperio-jpeg-240-x4.svs')?.id ?? '';
     const items = Array.from({ length: 20 }, (_, i) => ({
@@ -321,7 +325,7 @@ describe('durability', () => {
     const clients = Array.from({ length: 6 }, async () => {
       for (let next = queue.shift(); next; next = queue.shift()) {
         try {
-          const r = await postTiles(local.url, sid, USER, { ops: [{ tx: next.tx, ty: next.ty, ifMatch: 0, data: b64(zlib(next.px)) }] }, next.key);
+          const r = await postTiles(local.url, sid, me, { ops: [{ tx: next.tx, ty: next.ty, ifMatch: 0, data: b64(zlib(next.px)) }] }, next.key);
           if (r.status === 200) acked.add(next.i);
         } catch {
           return; // cut by the kill
@@ -333,9 +337,9 @@ describe('durability', () => {
     await Promise.all(clients);
     await waitExit(local.proc);
     expect(acked.size).toBeLessThan(items.length);
-    const again = await startTestServer(FIXTURES, { DATA_DIR: local.dataDir, LOCAL_USER: USER });
+    const again = await startTestServer(FIXTURES, { DATA_DIR: local.dataDir });
     try {
-      const survived = new Map((await readPack(again.url, sid, USER)).tiles.map((t) => [`${t.tx},${t.ty}`, t]));
+      const survived = new Map((await readPack(again.url, sid, me)).tiles.map((t) => [`${t.tx},${t.ty}`, t]));
       for (const i of acked) {
         const it = items[i] as (typeof items)[number];
         const t = survived.get(`${it.tx},${it.ty}`);
@@ -343,11 +347,11 @@ describe('durability', () => {
         expect(Buffer.from(inflate(t?.data as Buffer)).equals(Buffer.from(it.px))).toBe(true);
       }
       for (const it of items) {
-        const r = await postTiles<WriteAnswer>(again.url, sid, USER, { ops: [{ tx: it.tx, ty: it.ty, ifMatch: 0, data: b64(zlib(it.px)) }] }, it.key);
+        const r = await postTiles<WriteAnswer>(again.url, sid, me, { ops: [{ tx: it.tx, ty: it.ty, ifMatch: 0, data: b64(zlib(it.px)) }] }, it.key);
         expect(r.status).toBe(200);
         expect(r.body.results[0]?.version).toBe(1);
       }
-      const final = (await readPack(again.url, sid, USER)).tiles;
+      const final = (await readPack(again.url, sid, me)).tiles;
       expect(final).toHaveLength(20);
       expect(final.every((t) => t.version === 1)).toBe(true);
     } finally {

@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer } from '../helpers/accounts.js';
 import { square } from '../helpers/annotations.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -47,6 +48,9 @@ async function waitLine(pick: (l: Line) => boolean): Promise<Line> {
   throw new Error(`no such log line in:\n${(await lines()).map((l) => JSON.stringify(l)).join('\n')}`);
 }
 
+/** The Authorization header line of the signed-in admin's token. */
+const authLine = (): string => `Authorization: ${bearer(server.url)['Authorization'] ?? ''}\r\n`;
+
 /** Sends a raw HTTP request: the head, then the body in `parts` spaced `gapMs` apart; `hangUp` closes the socket after the parts instead of waiting for the answer. */
 function rawRequest(head: string, parts: string[], gapMs: number, hangUp: boolean): Promise<string> {
   const u = new URL(server.url);
@@ -78,7 +82,7 @@ function rawRequest(head: string, parts: string[], gapMs: number, hangUp: boolea
 beforeAll(async () => {
   logDir = await mkdtemp(join(tmpdir(), 'wsi-log-'));
   logFile = join(logDir, 'requests.log');
-  server = await startTestServer(FIXTURES, { LOG_FILE: logFile, LOCAL_USER: 'dr.log' });
+  server = await startTestServer(FIXTURES, { LOG_FILE: logFile });
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'slides/aperio-jpeg-240-x4.svs')?.id ?? '';
 });
@@ -91,7 +95,7 @@ afterAll(async () => {
 describe('request log', () => {
   it('logs a POST whose client hung up mid-body as aborted, with no status', async () => {
     const body = JSON.stringify(square(10, 10, 50));
-    const head = `POST /api/slides/${slide}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nIdempotency-Key: ${randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const head = `POST /api/slides/${slide}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\n${authLine()}Content-Type: application/json\r\nIdempotency-Key: ${randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n`;
     await rawRequest(head, [body.slice(0, 20)], 300, true);
     const line = await waitLine((l) => l.method === 'POST' && l.path === `/api/slides/${slide}/annotations`);
     expect(line.status).toBeNull();
@@ -103,12 +107,12 @@ describe('request log', () => {
   it('times a request from its arrival to the end of its handler, with the status sent', async () => {
     const a = square(100, 100, 50);
     const body = JSON.stringify(a);
-    const head = `POST /api/slides/${slide}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nIdempotency-Key: ${randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n`;
+    const head = `POST /api/slides/${slide}/annotations HTTP/1.1\r\nHost: 127.0.0.1\r\n${authLine()}Content-Type: application/json\r\nIdempotency-Key: ${randomUUID()}\r\nContent-Length: ${body.length}\r\n\r\n`;
     // the body dribbles in over about 1.2 s
     const parts = Array.from({ length: 4 }, (_, i) => body.slice((i * body.length) / 4, ((i + 1) * body.length) / 4));
     const answer = await rawRequest(head, parts, 300, false);
     expect(answer).toMatch(/^HTTP\/1\.1 201/);
-    const line = await waitLine((l) => l.method === 'POST' && l.status === 201);
+    const line = await waitLine((l) => l.method === 'POST' && l.status === 201 && l.path === `/api/slides/${slide}/annotations`);
     expect(line.ms).toBeGreaterThanOrEqual(1150);
     expect(line.aborted).toBeUndefined();
   });

@@ -14,6 +14,7 @@ import type { Manifest } from '../../scripts/fixtures/generate.js';
 import { tissueRaster } from '../../scripts/fixtures/encode.js';
 import { orientRaster } from '../../tiles-server/render/orientation.js';
 import { FIXTURES } from '../helpers/paths.js';
+import { bearer } from '../helpers/accounts.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 interface Listed {
@@ -395,7 +396,7 @@ describe('hostile requests (READ-21)', () => {
     const before = (await getJson<{ tiles: { aborted: number } }>(`${server.url}/api/health`)).body.tiles.aborted;
     const u = new URL(`${server.url}/iiif/${sid}/full/^4000,/0/default.png`);
     await new Promise<void>((resolve) => {
-      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET' });
+      const req = request({ host: u.hostname, port: u.port, path: u.pathname, method: 'GET', headers: bearer(server.url) });
       req.on('error', () => resolve());
       req.end();
       setTimeout(() => {

@@ -29,7 +29,7 @@ const sha = async (p: string): Promise<string> => createHash('sha256').update(aw
 
 beforeAll(async () => {
   data = await mkdtemp(join(tmpdir(), 'wsi-damaged-'));
-  const first = await startTestServer(FIXTURES, { DATA_DIR: data, LOCAL_USER: 'dr.page' });
+  const first = await startTestServer(FIXTURES, { DATA_DIR: data });
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${first.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'slides/aperio-jpeg-240-x4.svs')?.id ?? '';
   // enough annotations for the history to span many pages, and one mask tile
@@ -37,7 +37,7 @@ beforeAll(async () => {
   const ops = annotations.map((annotation) => ({ op: 'create', annotation }));
   someId = String((annotations[0] as Record<string, unknown>)['id']);
   expect((await call(first.url, 'POST', `/api/slides/${slide}/annotations/batch`, { body: { ops } })).status).toBe(200);
-  expect((await postTiles(first.url, slide, 'dr.page', { ops: [{ tx: 0, ty: 0, ifMatch: 0, data: b64(zlib(tile((x) => (x < 100 ? 2 : 0)))) }] })).status).toBe(200);
+  expect((await postTiles(first.url, slide, first.admin?.id ?? '', { ops: [{ tx: 0, ty: 0, ifMatch: 0, data: b64(zlib(tile((x) => (x < 100 ? 2 : 0)))) }] })).status).toBe(200);
   await first.stop('SIGTERM');
   // overwrite one leaf page of the history table
   const path = join(data, 'wsi.db');
@@ -51,7 +51,7 @@ beforeAll(async () => {
   await fh.write(Buffer.alloc(pageSize, 0xa5), 0, pageSize, (page - 1) * pageSize);
   await fh.close();
   fileHash = await sha(path);
-  server = await startTestServer(FIXTURES, { DATA_DIR: data, LOCAL_USER: 'dr.page' });
+  server = await startTestServer(FIXTURES, { DATA_DIR: data });
 });
 
 afterAll(async () => {
@@ -85,9 +85,9 @@ describe('a damaged database page (FAULT-06)', () => {
       ['DELETE', `/api/slides/${slide}/annotations/${aid}`, { ifMatch: 1 }],
       ['POST', `/api/slides/${slide}/annotations/${aid}/restore`, { body: {}, ifMatch: 1 }],
       ['PUT', '/api/classes', { body: { classes: [{ name: 'Tumour', color: '#ff0000' }] } }],
-      ['POST', `/api/slides/${slide}/masks/dr.page/tiles`, { body: { ops: [{ tx: 1, ty: 0, ifMatch: 0, data: b64(zlib(tile(() => 1))) }] } }],
-      ['POST', `/api/slides/${slide}/masks/dr.page/import`, { raw: 'not a png', type: 'image/png' }],
-      ['POST', `/api/slides/${slide}/masks/dr.page/rasterize`, { body: {} }],
+      ['POST', `/api/slides/${slide}/masks/${server.admin?.id ?? ''}/tiles`, { body: { ops: [{ tx: 1, ty: 0, ifMatch: 0, data: b64(zlib(tile(() => 1))) }] } }],
+      ['POST', `/api/slides/${slide}/masks/${server.admin?.id ?? ''}/import`, { raw: 'not a png', type: 'image/png' }],
+      ['POST', `/api/slides/${slide}/masks/${server.admin?.id ?? ''}/rasterize`, { body: {} }],
     ];
     for (const [method, path, opts] of writes) {
       const r = await call(server.url, method, path, { key: randomUUID(), ...opts });
@@ -102,7 +102,7 @@ describe('a damaged database page (FAULT-06)', () => {
     const classes = await getJson<{ classes: Array<{ name: string }> }>(`${server.url}/api/classes`);
     expect(classes.status).toBe(200);
     expect(classes.body.classes[0]?.name).toBe('Tumour');
-    const pack = await readPack(server.url, slide, 'dr.page');
+    const pack = await readPack(server.url, slide, server.admin?.id ?? '');
     expect(pack.status).toBe(200);
     expect(pack.tiles.map((t) => [t.tx, t.ty, t.version])).toEqual([[0, 0, 1]]);
   });

@@ -41,7 +41,7 @@ describe('a full store (DATA-13)', () => {
   it('refuses what does not fit with 507 and keeps nothing of it; with room again the same retry is stored once', async () => {
     const data = await mkdtemp(join(tmpdir(), 'wsi-store-full-'));
     dirs.push(data);
-    let server = await startTestServer(FIXTURES, { DATA_DIR: data, DB_MAX_MB: '2', LOCAL_USER: 'dr.full' });
+    let server = await startTestServer(FIXTURES, { DATA_DIR: data, DB_MAX_MB: '2' });
     const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
     const slide = body.slides.find((s) => s.name === 'slides/aperio-jpeg-256-x2.svs')?.id ?? '';
     let created = 0;
@@ -64,12 +64,12 @@ describe('a full store (DATA-13)', () => {
     const noise = (): number => 1 + ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) % 6; // classes 1–6, poorly compressible
     let tileRefused: { status: number; code: unknown; tx: number } | null = null;
     for (let tx = 0; tx < 40 && !tileRefused; tx++) {
-      const r = await postTiles(server.url, slide, 'dr.full', { ops: [{ tx: tx % 5, ty: Math.floor(tx / 5), ifMatch: 0, data: b64(zlib(tile(() => noise()))) }] });
+      const r = await postTiles(server.url, slide, server.admin?.id ?? '', { ops: [{ tx: tx % 5, ty: Math.floor(tx / 5), ifMatch: 0, data: b64(zlib(tile(() => noise()))) }] });
       if (r.status !== 200) tileRefused = { status: r.status, code: r.body['code'], tx };
     }
     expect(tileRefused).toMatchObject({ status: 507, code: 'STORE_FULL' });
     const refusedTile = tileRefused as NonNullable<typeof tileRefused>;
-    const pack = await readPack(server.url, slide, 'dr.full');
+    const pack = await readPack(server.url, slide, server.admin?.id ?? '');
     expect(pack.tiles.some((t) => t.tx === refusedTile.tx % 5 && t.ty === Math.floor(refusedTile.tx / 5))).toBe(false);
     expect(pack.tiles.length).toBe(refusedTile.tx);
     const features = Array.from({ length: 300 }, (_, i) => ({ type: 'Feature', geometry: bigPolygon(i, 300)['geometry'], properties: { objectType: 'annotation' } }));
@@ -80,7 +80,7 @@ describe('a full store (DATA-13)', () => {
     expect((await fetch(`${server.url}/dzi/${slide}_files/8/0_0.jpeg`)).status).toBe(200);
     await server.stop();
     // room again: the server starts (its integrity check passes) and the client's retry is stored once
-    server = await startTestServer(FIXTURES, { DATA_DIR: data, LOCAL_USER: 'dr.full' });
+    server = await startTestServer(FIXTURES, { DATA_DIR: data });
     try {
       expect((await call(server.url, 'POST', `/api/slides/${slide}/annotations`, { body: lost.annotation, key: lost.key })).status).toBe(201);
       expect((await call(server.url, 'POST', `/api/slides/${slide}/annotations`, { body: lost.annotation, key: lost.key })).status).toBe(200);

@@ -8,6 +8,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkOracle, runEditors } from '../../scripts/bench/editors.js';
+import { bearer } from '../helpers/accounts.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -26,11 +27,11 @@ afterAll(async () => {
 
 describe('concurrent annotation writes (LOAD-04)', () => {
   it('50 annotators for 15 s: every acknowledged write is on the server, none busy, none lost', async () => {
-    const r = await runEditors(server.url, sid, 50, 15, 42);
+    const r = await runEditors(server.url, sid, 50, 15, 42, performance.now(), bearer(server.url));
     expect(r.writes.length).toBeGreaterThan(500);
     expect(r.failed, r.firstFailure ?? '').toBe(0);
     expect(r.storeBusy).toBe(0);
-    const oracle = await checkOracle(server.url, sid, r.oracle);
+    const oracle = await checkOracle(server.url, sid, r.oracle, bearer(server.url));
     expect(oracle.checked).toBeGreaterThan(200);
     expect(oracle).toMatchObject({ lost: 0, stale: 0, unexpected: 0 });
   }, 120_000);

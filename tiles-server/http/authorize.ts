@@ -117,7 +117,8 @@ export class Authorizer {
       }
       throw err;
     } finally {
-      void this.auth.touch(principal);
+      // last-seen times are best effort: a busy or damaged store must not fail the request, nor crash the process
+      this.auth.touch(principal).catch(() => undefined);
     }
   }
 }
