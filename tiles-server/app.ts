@@ -15,9 +15,6 @@ import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
 import { loggedPath, StallClock, stdoutSink, trackRequest, type LogSink } from './http/request-log.js';
-import { adminRoutes } from './http/admin-routes.js';
-import { auditRoutes } from './http/audit-routes.js';
-import { authRoutes } from './http/auth-routes.js';
 import { Authorizer, clientAddress, type Access } from './http/authorize.js';
 import { AuditLog, type AuditEvent } from './audit/audit-log.js';
 import { AccessService } from './identity/access-service.js';
@@ -27,9 +24,8 @@ import { SqliteAuditStore } from './store/audit-store.js';
 import { SqliteIdentityStore } from './store/identity-store.js';
 import { sendProblem } from './http/respond.js';
 import { RotatingFile } from './log-file.js';
-import { annotationRoutes } from './http/annotation-routes.js';
-import { maskRoutes } from './http/mask-routes.js';
-import { makeRoutes, type Route, type RouteContext, type VisibleSlide } from './http/routes.js';
+import { routeTable } from './http/route-table.js';
+import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
@@ -274,13 +270,14 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     }
     return out;
   };
-  const routes = [
-    ...authRoutes({ auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidcEnabled: () => false }),
-    ...adminRoutes({ auth, access, registry, audit, trustProxy: cfg.trustProxy }),
-    ...auditRoutes({ log: auditLog, query: (q) => auditStore.query(q), auth, audit, trustProxy: cfg.trustProxy, dormantDays: cfg.dormantDays }),
-    ...annotationRoutes(annotations),
-    ...maskRoutes(masks),
-    ...makeRoutes(service, {
+  const routes = routeTable({
+    auth: { auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidcEnabled: () => false },
+    admin: { auth, access, registry, audit, trustProxy: cfg.trustProxy },
+    audit: { log: auditLog, query: (q) => auditStore.query(q), auth, audit, trustProxy: cfg.trustProxy, dormantDays: cfg.dormantDays },
+    annotations,
+    masks,
+    tiles: service,
+    tileOptions: {
       publicUrl: () => publicUrl,
       visibleSlides,
       viewed: (ctx) => {
@@ -298,8 +295,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
         store: guard.health(),
       }),
-    }),
-  ];
+    },
+  });
   const logFile = cfg.logRequests && cfg.logFile ? new RotatingFile(cfg.logFile, cfg.logMaxMb * 1024 * 1024, cfg.logKeep, log) : null;
   const handling: DispatchOptions = {
     staticDir: cfg.staticDir,

@@ -93,6 +93,25 @@ function boolOf(v: string | undefined, fallback: boolean): boolean {
   return !/^(0|false|no|off)$/i.test(v);
 }
 
+/** Whether HOST is a loopback address (the only one served without TLS in front). */
+export function loopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Refuses to serve slides and passwords in the clear to a network (SEC-15):
+ * a HOST other than loopback needs TRUST_PROXY=1, which says a TLS reverse
+ * proxy is in front (this server has no TLS of its own yet).
+ */
+export function checkBind(cfg: Pick<Config, 'host' | 'trustProxy'>): void {
+  if (!loopbackHost(cfg.host) && !cfg.trustProxy) {
+    throw new Error(
+      `HOST=${cfg.host} would serve slides, sessions and passwords over plain HTTP to the network. Keep HOST=127.0.0.1, or put a TLS reverse proxy in front and set TRUST_PROXY=1 (and PUBLIC_URL=https://…)`,
+    );
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Config {
   const f = flags(argv);
   const get = (name: string): string | undefined => f.get(name.toLowerCase()) ?? env[name];

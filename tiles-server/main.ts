@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startServer } from './app.js';
-import { loadConfig } from './config.js';
+import { checkBind, loadConfig } from './config.js';
 import { PRIVATE_FILE_MODE, privateDir, tighten } from './private-files.js';
 import { writeSampleSlide } from './sample/sample-slide.js';
 import { scanSlideFolder } from './slides/scan.js';
@@ -27,6 +27,7 @@ async function serverSecret(dataDir: string): Promise<string> {
 
 async function main(): Promise<void> {
   const cfg = loadConfig();
+  checkBind(cfg);
   privateDir(cfg.dataDir, say);
   await mkdir(cfg.slidesDir, { recursive: true });
   const secret = await serverSecret(cfg.dataDir);

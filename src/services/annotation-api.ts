@@ -1,6 +1,6 @@
 /** The browser's client for the annotation API. */
 import type { Annotation, AnnotationClass } from '../core/annotation.js';
-import { postChange } from './http.js';
+import { authHeaders, changeHeaders, postChange } from './http.js';
 
 export type BatchOpJson =
   | { op: 'create'; annotation: Record<string, unknown> }
@@ -42,13 +42,15 @@ export class AnnotationApi {
   }
 
   async page(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number }, signal?: AbortSignal): Promise<Page> {
-    const res = await fetch(this.pageUrl(opts), { signal: signal ?? null });
+    const url = this.pageUrl(opts);
+    const res = await fetch(url, { signal: signal ?? null, headers: authHeaders(url) });
     if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
     return (await res.json()) as Page;
   }
 
   async get(id: string): Promise<Annotation | null> {
-    const res = await fetch(`${this.base()}/${encodeURIComponent(id)}`);
+    const url = `${this.base()}/${encodeURIComponent(id)}`;
+    const res = await fetch(url, { headers: authHeaders(url) });
     if (res.status === 404) return null;
     if (!res.ok) throw new Error(`annotation ${id} could not be loaded (${res.status})`);
     return (await res.json()) as Annotation;
@@ -60,7 +62,8 @@ export class AnnotationApi {
   }
 
   async classes(): Promise<AnnotationClass[]> {
-    const res = await fetch(`${this.server}/api/classes`);
+    const url = `${this.server}/api/classes`;
+    const res = await fetch(url, { headers: authHeaders(url) });
     if (!res.ok) throw new Error(`classes could not be loaded (${res.status})`);
     return ((await res.json()) as { classes: AnnotationClass[] }).classes;
   }
@@ -73,7 +76,9 @@ export class AnnotationApi {
   importFile(format: string, file: Blob, opId: string, onProgress: (f: number) => void): Promise<{ status: number; body: Record<string, unknown> }> {
     return new Promise((resolve, reject) => {
       const xhr = new XMLHttpRequest();
-      xhr.open('POST', `${this.base()}/import?format=${encodeURIComponent(format)}`);
+      const url = `${this.base()}/import?format=${encodeURIComponent(format)}`;
+      xhr.open('POST', url);
+      for (const [name, value] of Object.entries(changeHeaders(authHeaders(url)))) xhr.setRequestHeader(name, value);
       xhr.setRequestHeader('Idempotency-Key', opId);
       xhr.setRequestHeader('Content-Type', 'application/octet-stream');
       xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);

@@ -1,5 +1,5 @@
 /** The browser's client for the mask API (see docs/masks.md). */
-import { postChange } from './http.js';
+import { authHeaders, postChange } from './http.js';
 
 /** One tile write as the server takes it: base64 of the zlib-compressed 512 × 512 class ids. */
 export interface MaskTileWireOp {
@@ -33,7 +33,8 @@ export class MaskApi {
   ) {}
 
   static async me(server: string): Promise<string> {
-    const res = await fetch(`${server}/api/me`);
+    const url = `${server}/api/me`;
+    const res = await fetch(url, { headers: authHeaders(url) });
     if (!res.ok) throw new Error(`the user could not be read (${res.status})`);
     return ((await res.json()) as { user: string }).user;
   }

@@ -1,5 +1,6 @@
 /** Typed access to the tiles-server's slide API. */
 import type { ErrorCode } from '../core/errors.js';
+import { authHeaders } from './http.js';
 
 export interface SlideSummary {
   id: string;
@@ -33,7 +34,7 @@ export class ApiError extends Error {
 }
 
 async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
-  const res = await fetch(url, { signal: signal ?? null, headers: { Accept: 'application/json' } });
+  const res = await fetch(url, { signal: signal ?? null, headers: { ...authHeaders(url), Accept: 'application/json' } });
   if (!res.ok) {
     let code = 'HTTP_ERROR';
     let message = `${res.status} ${res.statusText}`;

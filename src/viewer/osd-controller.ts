@@ -24,6 +24,8 @@ export interface OpenRequest {
   initialView: ViewState | null;
   /** Highest screen-px per image-px the user may zoom to. */
   maxImageZoom: number;
+  /** A bearer token's header: then the descriptor and every tile (navigator's too) are fetched with it, never with it in a URL. */
+  ajaxHeaders: Record<string, string>;
 }
 
 export class OsdController implements ReactiveController {
@@ -49,6 +51,7 @@ export class OsdController implements ReactiveController {
       element: req.element,
       tileSources: req.dziUrl,
       drawer: req.drawer,
+      ...(Object.keys(req.ajaxHeaders).length > 0 ? { loadTilesWithAjax: true, ajaxHeaders: req.ajaxHeaders } : {}),
       crossOriginPolicy: req.crossOrigin ? 'Anonymous' : false,
       showNavigator: true,
       navigatorPosition: 'BOTTOM_RIGHT',
@@ -81,6 +84,11 @@ export class OsdController implements ReactiveController {
     viewer.addHandler('tile-load-failed', () => this.cb.onTileFailed());
     viewer.addHandler('viewport-change', () => this.scheduleView());
     viewer.addHandler('resize', () => this.scheduleView());
+  }
+
+  /** A refreshed token: tiles not yet loaded (and retries) carry the new header. */
+  setAjaxHeaders(headers: Record<string, string>): void {
+    this.viewer?.setAjaxHeaders(headers, true);
   }
 
   private scheduleView(): void {

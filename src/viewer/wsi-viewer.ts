@@ -18,6 +18,7 @@ import {
   MAGNIFICATION_PRESETS,
   scaleBar,
 } from '../core/scale.js';
+import { authHeaders, setCredential } from '../services/http.js';
 import { dziUrl, getSlide, type SlideDetail } from '../services/slide-api.js';
 import { AnnotationSession } from '../session/annotation-session.js';
 import '../tools/catalogue.js';
@@ -90,6 +91,7 @@ export class WsiViewer extends LitElement {
     view: { type: String },
     annotate: { type: Boolean },
     paintMinMagnification: { type: Number, attribute: 'paint-min-magnification' },
+    token: { attribute: false },
     info: { state: true },
     layer: { state: true },
     session: { state: true },
@@ -110,6 +112,14 @@ export class WsiViewer extends LitElement {
   declare view: string;
   declare annotate: boolean;
   declare paintMinMagnification: number;
+  /**
+   * A short-lived token (an embed token from `POST /api/auth/embed-token`)
+   * for a portal on another origin: a property only, never an attribute, so
+   * it is in no URL and no HTML. Every request to `server` carries it in
+   * its Authorization header, OpenSeadragon's tile requests included; set a
+   * fresh one before it expires and the next requests use it.
+   */
+  declare token: string | null;
   declare info: SlideDetail | null;
   declare layer: AnnotationLayer | null;
   declare session: AnnotationSession | null;
@@ -162,6 +172,7 @@ export class WsiViewer extends LitElement {
   constructor() {
     super();
     this.server = '';
+    this.token = null;
     this.slide = '';
     this.drawer = 'auto';
     this.view = '';
@@ -305,9 +316,16 @@ export class WsiViewer extends LitElement {
     return this.host?.paint ?? null;
   }
 
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    if (changed.has('token') || changed.has('server')) setCredential(this.server, this.token ?? null);
+  }
+
   protected override updated(changed: PropertyValues<this>): void {
     if (changed.has('paintMinMagnification')) this.host?.setPaintMinMagnification(this.paintMinMagnification);
-    if (changed.has('slide') || changed.has('server') || changed.has('drawer')) void this.openSlide();
+    // a token given after a refusal opens the slide again; a refreshed one goes to the tiles still to come
+    const retry = changed.has('token') && (this.error !== null || !this.osd.viewer);
+    if (changed.has('slide') || changed.has('server') || changed.has('drawer') || retry) void this.openSlide();
+    else if (changed.has('token')) this.osd.setAjaxHeaders(authHeaders(dziUrl(this.server, this.slide)));
     else if (changed.has('annotate') && this.osd.viewer) void (this.annotate ? this.startAnnotations() : this.stopAnnotations());
   }
 
@@ -357,6 +375,7 @@ export class WsiViewer extends LitElement {
       crossOrigin: serverOrigin !== location.origin,
       initialView: parseView(this.view),
       maxImageZoom,
+      ajaxHeaders: authHeaders(dziUrl(this.server, this.slide)),
     });
   }
 

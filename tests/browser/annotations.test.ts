@@ -8,6 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { call, square } from '../helpers/annotations.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -31,6 +32,7 @@ async function server(env: Record<string, string> = {}): Promise<{ srv: TestServ
 async function open(url: string, slide: string, context?: BrowserContext): Promise<{ page: Page; context: BrowserContext }> {
   const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
   if (!context) contexts.push(ctx);
+  await signInBrowser(ctx, servers.find((s) => s.url === url) ?? { url, session: null });
   const page = await ctx.newPage();
   page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
   await page.goto(`${url}/?drawer=canvas#slide=${slide}`);

@@ -6,6 +6,7 @@
  */
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -41,6 +42,7 @@ const counts = (page: Page): Promise<string | null> => page.locator('wsi-annotat
 describe.skipIf(!HAS_CHROMIUM)('the count points tool', () => {
   it('adds points and counts them per class in view', async () => {
     const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    await signInBrowser(page, srv);
     await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
     await waitAnnotationsLoaded(page);
     await page.evaluate(`(${VIEWER}).goTo({ x: 1000, y: 800, zoom: 1 }, true)`);

@@ -1,12 +1,16 @@
 /**
- * A lab portal on another origin embeds <wsi-viewer> with attributes alone:
- * the element script and the tiles come from the tiles-server (allowed by
- * CORS_ORIGINS), and the tiles draw into a canvas the page can read.
+ * A lab portal on another origin embeds <wsi-viewer> with attributes and an
+ * embed token: the element script and the tiles come from the tiles-server
+ * (allowed by CORS_ORIGINS), and the tiles draw into a canvas the page can
+ * read. Without the token the server refuses; the token (a property, never
+ * an attribute) travels in the Authorization header of every request,
+ * OpenSeadragon's tiles included, and in no URL (SEC-02).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asSession, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -52,10 +56,20 @@ afterAll(async () => {
 });
 
 describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
-  it('works from attributes alone across origins when the server allows the portal', async () => {
+  it('works across origins with an embed token when the server allows the portal', async () => {
+    // the portal's server side asks for the token (here: as the signed-in admin)
+    const token = (await asSession(tiles.url, tiles.session as Session, 'POST', '/api/auth/embed-token', { scope: 'read' })).body['token'] as string;
+    expect(token).toMatch(/^wsi_et_/);
     const p = await browser.newPage();
+    const sent: Array<{ url: string; auth: string | undefined }> = [];
+    p.on('request', (r) => {
+      if (/\/(api|dzi|iiif)\//.test(r.url()) && r.method() === 'GET') sent.push({ url: r.url(), auth: r.headers()['authorization'] });
+    });
     // the portal page is on localhost, the tiles-server on 127.0.0.1: different origins
     await p.goto(`${portalOrigin}/?server=${encodeURIComponent(tiles.url)}`);
+    // no credential yet: the server refuses and the viewer says so
+    await expect.poll(() => p.evaluate(() => (document.getElementById('v') as HTMLElement & { error: string | null }).error), { timeout: 20_000 }).toMatch(/sign in/);
+    await p.evaluate((t) => void ((document.getElementById('v') as HTMLElement & { token: string }).token = t), token);
     await p.waitForFunction(() => (document.getElementById('v') as HTMLElement & { isFullyLoaded?(): boolean }).isFullyLoaded?.() === true, undefined, { timeout: 30_000 });
     const std = await p.evaluate(() => {
       const v = document.getElementById('v') as HTMLElement & { openSeadragon: { drawer: { canvas: HTMLCanvasElement } } };
@@ -73,6 +87,11 @@ describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
     });
     expect(std).toBeGreaterThan(10);
     expect(await p.locator('wsi-viewer [data-testid=magnification]').textContent()).toMatch(/×$/);
+    const afterToken = sent.filter((r) => r.auth !== undefined);
+    expect(afterToken.some((r) => /_files\/\d+\//.test(r.url)), 'tiles were fetched with the token').toBe(true);
+    expect(sent.filter((r) => r.auth === undefined).every((r) => /\/api\/slides\/[^/]+$/.test(r.url)), 'only the first, refused slide request went without it').toBe(true);
+    expect(afterToken.every((r) => r.auth === `Bearer ${token}`)).toBe(true);
+    expect(sent.every((r) => !r.url.includes(token)), 'the token is in no URL').toBe(true);
     await p.close();
   });
 

@@ -6,6 +6,9 @@
  * browser), then the viewer zooms through every level of the pyramid. Every
  * request must succeed (no 4xx/5xx, no CORS failure), every scale factor
  * info.json advertises must be requested, and the canvas must show tissue.
+ * The portal holds an embed token (its server side asked for it): the page
+ * sends it in the Authorization header of info.json and of every tile
+ * (OpenSeadragon's ajaxHeaders), never in a URL (SEC-02).
  */
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -13,6 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { asSession, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES, ROOT } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -22,20 +26,23 @@ const JSON_LD = 'application/ld+json;profile="http://iiif.io/api/image/3/context
 
 let portal: Server;
 let portalOrigin = '';
+/** The portal's embed token for the tiles-server. */
+let portalToken = '';
 let tiles: TestServer;
 let browser: Browser;
 const ids = new Map<string, string>();
 
-function portalPage(info: string): string {
+function portalPage(info: string, token: string): string {
+  const auth = JSON.stringify({ Authorization: `Bearer ${token}` });
   return `<!doctype html><html><head><script src="/openseadragon.min.js"></script></head><body>
 <div id="osd" style="width:800px;height:600px"></div>
 <script>
 window.opened = (async () => {
-  const res = await fetch(${JSON.stringify(info)}, { headers: { Accept: ${JSON.stringify(JSON_LD)} } });
+  const res = await fetch(${JSON.stringify(info)}, { headers: { Accept: ${JSON.stringify(JSON_LD)}, ...${auth} } });
   if (!res.ok) throw new Error('info.json answered ' + res.status);
   const info = await res.json();
   window.viewer = OpenSeadragon({
-    id: 'osd', tileSources: ${JSON.stringify(info)}, drawer: 'canvas', crossOriginPolicy: 'Anonymous',
+    id: 'osd', tileSources: ${JSON.stringify(info)}, drawer: 'canvas', crossOriginPolicy: 'Anonymous', loadTilesWithAjax: true, ajaxHeaders: ${auth},
     animationTime: 0, blendTime: 0, immediateRender: false, showNavigationControl: false, maxZoomPixelRatio: 1,
   });
   await new Promise((resolve, reject) => { window.viewer.addOnceHandler('open', resolve); window.viewer.addOnceHandler('open-failed', (e) => reject(new Error(e.message))); });
@@ -58,7 +65,7 @@ beforeAll(async () => {
       return;
     }
     res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.end(portalPage(url.searchParams.get('info') ?? ''));
+    res.end(portalPage(url.searchParams.get('info') ?? '', portalToken));
   });
   await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
   // the portal is on localhost, the tiles-server on 127.0.0.1: different origins
@@ -66,6 +73,7 @@ beforeAll(async () => {
   tiles = await startTestServer(FIXTURES, { CORS_ORIGINS: portalOrigin });
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${tiles.url}/api/slides`);
   for (const s of body.slides) ids.set(s.name, s.id);
+  portalToken = (await asSession(tiles.url, tiles.session as Session, 'POST', '/api/auth/embed-token', { scope: 'read' })).body['token'] as string;
   browser = await launchChromium();
 });
 
@@ -124,6 +132,10 @@ describe.skipIf(!HAS_CHROMIUM)("OpenSeadragon's IIIF tile source on another orig
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     page.on('requestfailed', (r) => failures.push(`${r.url()} failed: ${r.failure()?.errorText ?? '?'}`));
+    page.on('request', (r) => {
+      if (r.url().includes(portalToken)) failures.push(`the token is in a URL: ${r.url()}`);
+      if (r.url().startsWith(`${tiles.url}/iiif/`) && r.method() === 'GET' && r.headers()['authorization'] !== `Bearer ${portalToken}`) failures.push(`${r.url()} without the token`);
+    });
     page.on('response', (r) => {
       if (r.status() >= 400) failures.push(`${r.request().method()} ${r.url()} -> ${r.status()}`);
       if (r.url().startsWith(`${tiles.url}/iiif/`) && r.url().endsWith('.jpg')) imageRequests.push(r.url());

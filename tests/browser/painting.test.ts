@@ -7,6 +7,7 @@
 import { inflateSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { parsePack } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -41,6 +42,7 @@ afterAll(async () => {
 async function open(context?: BrowserContext): Promise<Page> {
   const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
   if (!context) contexts.push(ctx);
+  await signInBrowser(ctx, srv);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
   await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);

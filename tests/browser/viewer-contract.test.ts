@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicMembers, viewerDoc, type Manifest } from '../../scripts/viewer-api.js';
+import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { DIST, FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -45,6 +46,7 @@ async function events(page: Page): Promise<Array<{ type: string; detail: Record<
 describe.skipIf(!HAS_CHROMIUM)('<wsi-viewer> against its manifest', () => {
   it('observes exactly the attributes, and has every property and method, the manifest lists', async () => {
     const page = await browser.newPage();
+    await signInBrowser(page, srv);
     await page.addInitScript(RECORD);
     await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
     await waitAnnotationsLoaded(page);
@@ -83,6 +85,7 @@ describe.skipIf(!HAS_CHROMIUM)('<wsi-viewer> against its manifest', () => {
 
   it('fires wsi-slide-error with the slide, a code and a message', async () => {
     const page = await browser.newPage();
+    await signInBrowser(page, srv);
     await page.addInitScript(RECORD);
     await page.goto(`${srv.url}/?drawer=canvas#slide=nosuchslide0000`);
     await expect.poll(async () => (await events(page)).find((e) => e.type === 'wsi-slide-error')?.detail, { timeout: 20_000 }).toMatchObject({

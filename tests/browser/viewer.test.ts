@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dziMaxLevel } from '../../src/core/tile-grid.js';
+import { signInBrowser } from '../helpers/accounts.js';
 import { HAS_CHROMIUM, CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
@@ -26,6 +27,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 
 async function openApp(hash = ''): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await signInBrowser(page, server);
   page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
   await page.goto(`${server.url}/?drawer=canvas${hash}`);
   return page;

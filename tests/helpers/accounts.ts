@@ -6,6 +6,8 @@
  * before accounts keep calling the API as a signed-in admin; `anonymous`
  * is the plain fetch, for tests of requests without a credential.
  */
+import type { BrowserContext, Page } from 'playwright-core';
+
 /** The fetch of the process, before any credential is added. */
 export const anonymous: typeof fetch = globalThis.fetch.bind(globalThis);
 
@@ -75,8 +77,15 @@ export async function signIn(base: string, username: string, password = TEST_PAS
 }
 
 /** A JSON call from a cookie session (with the CSRF token and Origin on changes). */
-export async function asSession(base: string, s: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
-  const headers = sessionHeaders(base, s, body === undefined ? {} : { 'Content-Type': 'application/json' });
+export async function asSession(
+  base: string,
+  s: Session,
+  method: string,
+  path: string,
+  body?: unknown,
+  extra: Record<string, string> = {},
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const headers = sessionHeaders(base, s, { ...(body === undefined ? {} : { 'Content-Type': 'application/json' }), ...extra });
   const res = await anonymous(`${base}${path}`, { method, headers, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
   const text = await res.text();
   let parsed: Record<string, unknown> = {};
@@ -135,4 +144,15 @@ export function bearer(base: string): Record<string, string> {
 
 export function forgetCredentials(base: string): void {
   tokens.delete(new URL(base).origin);
+}
+
+/** Gives a browser context (or a page's context) a server's session cookies, as signing in on the page would. */
+export async function signInBrowser(target: BrowserContext | Page, server: { url: string; session: Session | null }): Promise<void> {
+  const s = server.session;
+  if (!s) throw new Error('the test server was started without signing in');
+  const context = 'context' in target ? target.context() : target;
+  await context.addCookies([
+    { name: 'wsi_session', value: s.sessionId, url: server.url, httpOnly: true, sameSite: 'Lax' },
+    { name: 'wsi_csrf', value: s.csrf, url: server.url, sameSite: 'Lax' },
+  ]);
 }

@@ -57,9 +57,15 @@ function clearSessionCookies(res: ServerResponse, secure: boolean): void {
   res.setHeader('Set-Cookie', [`${SESSION_COOKIE}=; HttpOnly; ${flags}`, `${CSRF_COOKIE}=; ${flags}`]);
 }
 
+/**
+ * Whether a request comes from the server machine itself, not through a
+ * proxy on it (a proxy's requests arrive from loopback too, but carry
+ * X-Forwarded-For or Forwarded).
+ */
 function isLoopback(req: IncomingMessage): boolean {
   const a = req.socket.remoteAddress ?? '';
-  return a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1';
+  const direct = req.headers['x-forwarded-for'] === undefined && req.headers['forwarded'] === undefined;
+  return direct && (a === '127.0.0.1' || a === '::1' || a === '::ffff:127.0.0.1');
 }
 
 const me = (ctx: RouteContext): Principal => {

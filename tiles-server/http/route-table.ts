@@ -1,0 +1,36 @@
+/**
+ * The whole route table in one place: the server dispatches through it,
+ * and the tests walk it (SEC-01: every route has an access rule, and a
+ * request without the right credential is refused before any handler).
+ * Nothing else registers routes.
+ */
+import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
+import { annotationRoutes } from './annotation-routes.js';
+import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
+import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
+import { maskRoutes } from './mask-routes.js';
+import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
+import type { AnnotationService } from '../annotation-service.js';
+import type { MaskService } from '../mask-service.js';
+import type { TileService } from '../tile-service.js';
+
+export interface RouteTableDeps {
+  auth: AuthRoutesOptions;
+  admin: AdminRoutesOptions;
+  audit: AuditRoutesOptions;
+  annotations: AnnotationService;
+  masks: MaskService;
+  tiles: TileService;
+  tileOptions: TileRoutesOptions;
+}
+
+export function routeTable(d: RouteTableDeps): Route[] {
+  return [
+    ...authRoutes(d.auth),
+    ...adminRoutes(d.admin),
+    ...auditRoutes(d.audit),
+    ...annotationRoutes(d.annotations),
+    ...maskRoutes(d.masks),
+    ...makeRoutes(d.tiles, d.tileOptions),
+  ];
+}
