@@ -57,6 +57,7 @@ function parseView(s: string | null | undefined): ViewState | null {
  * @attr {string} view - Where to start: "x,y,zoom" (level-0 pixel at the centre, screen pixels per image pixel).
  * @attr {boolean} annotate - Show the annotation tools and layer, and the painting tools when the server keeps masks.
  * @attr {number} paint-min-magnification - The lowest magnification painting works at (default 10).
+ * @prop {string | null} token - A short-lived token from POST /api/auth/embed-token, for a page on another origin (a property only: it is in no attribute and no URL). Every request to the server carries it in its Authorization header, tiles included; set a fresh one before it expires.
  *
  * @fires {CustomEvent<SlideOpenDetail>} wsi-slide-open - The slide is open: detail {slide, info}.
  * @fires {CustomEvent<SlideErrorDetail>} wsi-slide-error - The slide cannot be shown: detail {slide, code, message}.
