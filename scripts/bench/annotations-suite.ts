@@ -23,6 +23,7 @@ import { HAS_CHROMIUM, CHROMIUM, launchChromium } from '../chromium.js';
 import { writeCellsGeojson } from './cells.js';
 import { rssBytes, startOurs } from './peers.js';
 import { ensureSlide, SLIDE_SIZE, type Emit } from './tiles-suite.js';
+import { browserCookies } from '../credentials.js';
 
 const CELLS = Number(process.env['BENCH_CELLS'] ?? 1_000_000);
 const PAN_SECONDS = Number(process.env['BENCH_PAN_SECONDS'] ?? 8);
@@ -209,6 +210,7 @@ export async function annotationsSuite(root: string, emit: Emit): Promise<void> 
 
     // ---- load in the browser
     const context = await browser.newContext({ viewport: VIEWPORT });
+    if (server.session) await context.addCookies(browserCookies(new URL(server.dziUrl).origin, server.session));
     const page = await context.newPage();
     page.on('pageerror', (e) => process.stderr.write(`[bench] page error: ${e.message}\n`));
     const cdp = await context.newCDPSession(page);

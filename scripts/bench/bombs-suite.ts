@@ -76,9 +76,12 @@ interface Answer {
   tiles?: number;
 }
 
+/** The bench user's annotator id (its user id on a server with accounts). */
+let annotator = 'bench';
+
 async function post(base: string, slide: string, body: Buffer, key: string, query = 'x=0&y=0'): Promise<Answer> {
   const t0 = performance.now();
-  const res = await fetch(`${base}/api/slides/${slide}/masks/bench/import?${query}`, { method: 'POST', headers: { 'Content-Type': 'image/png', 'Idempotency-Key': key }, body: new Uint8Array(body) });
+  const res = await fetch(`${base}/api/slides/${slide}/masks/${annotator}/import?${query}`, { method: 'POST', headers: { 'Content-Type': 'image/png', 'Idempotency-Key': key }, body: new Uint8Array(body) });
   const json = (await res.json()) as { code?: string; tiles?: number };
   const retry = res.headers.get('retry-after');
   return { status: res.status, code: json.code ?? null, ms: Math.round(performance.now() - t0), retryAfter: retry === null ? null : Number(retry), ...(json.tiles !== undefined ? { tiles: json.tiles } : {}) };
@@ -96,7 +99,8 @@ export async function bombsSuite(root: string, emit: Emit): Promise<void> {
   const bomb = await cached(root, 'zero-20000.png', () => solidPng(20_000));
   const atCap = await cached(root, 'one-10000.png', () => solidPng(10_000, 10_000, 1));
   const work = await mkdtemp(join(tmpdir(), 'wsi-bench-bombs-'));
-  const server = await startOurs(serverRoot, slideFile, work, { LOCAL_USER: 'bench' });
+  const server = await startOurs(serverRoot, slideFile, work);
+  annotator = server.userId;
   const pid = server.pids()[0] as number;
   const base = new URL(server.dziUrl).origin;
   const mb = (b: number): number => Math.round(b / MB);

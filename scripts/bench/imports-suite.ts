@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { ensureCells, importFile } from './annotations-suite.js';
 import { startOurs } from './peers.js';
 import { ensureSlide, type Emit } from './tiles-suite.js';
+import { bearer } from '../credentials.js';
 
 const SECONDS = Number(process.env['BENCH_IMPORT_WRITE_SECONDS'] ?? 15);
 
@@ -53,6 +54,8 @@ const TILE = (async () => {
 
 /** New mask tiles (ifMatch 0) across every writer of the run. */
 let tile = 0;
+/** The bench user's annotator id (its user id on a server with accounts). */
+let annotator = 'bench';
 
 /** The writer: runs until `stop()` resolves, then returns every sample. */
 function writer(base: string, slide: string): { stop(): Promise<Sample[]> } {
@@ -81,7 +84,7 @@ function writer(base: string, slide: string): { stop(): Promise<Sample[]> } {
       else if (i % 3 === 1) await send('classes', 'PUT', '/api/classes', { classes });
       else {
         const n = tile++;
-        await send('mask tile', 'POST', `/api/slides/${slide}/masks/bench/tiles`, { ops: [{ tx: n % 90, ty: Math.floor(n / 90), ifMatch: 0, data }] });
+        await send('mask tile', 'POST', `/api/slides/${slide}/masks/${annotator}/tiles`, { ops: [{ tx: n % 90, ty: Math.floor(n / 90), ifMatch: 0, data }] });
       }
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -109,7 +112,7 @@ function summary(samples: Sample[]): Record<string, unknown> {
 function stalledUpload(base: string, slide: string, first: number): { close(): Promise<{ status: number; body: string }> } {
   const url = new URL(`${base}/api/slides/${slide}/annotations/import?format=qupath-geojson`);
   const key = `bench-stalled-${crypto.randomUUID()}`;
-  const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers: { 'Content-Type': 'application/geo+json', 'Idempotency-Key': key } });
+  const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, method: 'POST', headers: { 'Content-Type': 'application/geo+json', 'Idempotency-Key': key, ...bearer(base) } });
   const answer = new Promise<{ status: number; body: string }>((resolve) => {
     req.on('response', (res) => {
       let body = '';
@@ -143,7 +146,8 @@ export async function importsSuite(root: string, emit: Emit): Promise<void> {
   const slideFile = await ensureSlide(root, emit);
   const cells = await ensureCells(root, emit);
   const work = await mkdtemp(join(tmpdir(), 'wsi-bench-imports-'));
-  const server = await startOurs(serverRoot, slideFile, work, { LOCAL_USER: 'bench' });
+  const server = await startOurs(serverRoot, slideFile, work);
+  annotator = server.userId;
   const base = new URL(server.dziUrl).origin;
   const wait = (s: number): Promise<void> => new Promise((r) => setTimeout(r, s * 1000));
   try {

@@ -31,8 +31,9 @@ import { BROKEN_CASES, buildBases } from '../fixtures/corpus.js';
 import { dziMaxLevel } from '../../src/core/tile-grid.js';
 import { writeSampleSlide } from '../../tiles-server/sample/sample-slide.js';
 import { checkOracle, runEditors } from './editors.js';
+import { bearer } from '../credentials.js';
 import { percentile } from './load.js';
-import { freePort, rssBytes, waitFor } from './peers.js';
+import { collect, freePort, ready, rssBytes, signInOurs, waitFor } from './peers.js';
 import type { Emit } from './tiles-suite.js';
 import { pollInWorker } from './health-poller.js';
 import { runViewers, type Sample, type TrailSlide } from './viewer-trails.js';
@@ -148,11 +149,14 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
   const port = await freePort();
   const proc = spawn(process.execPath, [join(root, 'build', 'tiles-server', 'main.js')], {
     env: { ...process.env, PORT: String(port), SLIDES_DIR: dir, DATA_DIR: dataDir, SAMPLE_SLIDE: '0', STATIC_DIR: join(root, 'dist') },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const output = collect(proc);
   const base = `http://127.0.0.1:${port}`;
   try {
     await waitFor(`${base}/api/health`);
+    await ready(proc, output);
+    await signInOurs(base, output);
     const pid = proc.pid as number;
     const list = (await (await fetch(`${base}/api/slides`)).json()) as { slides: Array<{ id: string; name: string; width: number; height: number; status: string }> };
     const viewing: TrailSlide[] = list.slides
@@ -239,8 +243,8 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
     let ed: Awaited<ReturnType<typeof runEditors>> | null = null;
     if (want('LOAD-04')) {
       // LOAD-04: 50 annotators, 1 edit/s
-      ed = await runEditors(base, annotated, 50, SECONDS, 4);
-      const oracle4 = await checkOracle(base, annotated, ed.oracle);
+      ed = await runEditors(base, annotated, 50, SECONDS, 4, performance.now(), bearer(base));
+      const oracle4 = await checkOracle(base, annotated, ed.oracle, bearer(base));
       emitPhase('LOAD-04', {
         users: 50,
         writes: ed.writes.length,
@@ -270,11 +274,11 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
           })
           .catch(() => (bombAnswers['network error'] = (bombAnswers['network error'] ?? 0) + 1));
       }, 10_000);
-      const [viewers5, editors5] = await Promise.all([runViewers(viewing, 20, SECONDS, 5), runEditors(base, annotated, 50, SECONDS, 6)]);
+      const [viewers5, editors5] = await Promise.all([runViewers(viewing, 20, SECONDS, 5), runEditors(base, annotated, 50, SECONDS, 6, performance.now(), bearer(base))]);
       clearInterval(bombTimer);
       const h5 = summarize(await health5.stop());
       const load05 = summarize(viewers5);
-      const oracle5 = await checkOracle(base, annotated, new Map([...(ed?.oracle ?? []), ...editors5.oracle]));
+      const oracle5 = await checkOracle(base, annotated, new Map([...(ed?.oracle ?? []), ...editors5.oracle]), bearer(base));
       emitPhase('LOAD-05', {
         viewers: load05,
         p99VsLoad01: load01 ? +(load05.p99ms / load01.p99ms).toFixed(2) : null,

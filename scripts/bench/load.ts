@@ -4,6 +4,7 @@
  * for a fixed time. Latency is measured per request from send to last byte.
  */
 import { Agent, request } from 'node:http';
+import { bearer } from '../credentials.js';
 
 export interface LoadResult {
   requests: number;
@@ -24,7 +25,7 @@ export function percentile(sorted: number[], p: number): number {
 
 function get(agent: Agent, url: URL): Promise<{ status: number; bytes: number }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, agent, method: 'GET' }, (res) => {
+    const req = request({ host: url.hostname, port: url.port, path: url.pathname + url.search, agent, method: 'GET', headers: bearer(url.origin) }, (res) => {
       let bytes = 0;
       res.on('data', (d: Buffer) => (bytes += d.length));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes }));

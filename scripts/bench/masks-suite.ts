@@ -41,6 +41,7 @@ import { writeCellsGeojson } from './cells.js';
 import { startOurs, type OursStarted } from './peers.js';
 import { ensureSlide, SLIDE_SIZE, type Emit } from './tiles-suite.js';
 import { rng } from './workloads.js';
+import { browserCookies } from '../credentials.js';
 
 const STROKES = Number(process.env['BENCH_STROKES'] ?? 120);
 const SERVER_CELLS = Number(process.env['BENCH_RASTER_SERVER_CELLS'] ?? 100_000);
@@ -116,11 +117,12 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
   }
   const slideFile = await ensureSlide(root, emit);
   const work = await mkdtemp(join(tmpdir(), 'wsi-bench-masks-'));
-  const server = await startOurs(root, slideFile, work, { LOCAL_USER: 'bench' });
+  const server = await startOurs(root, slideFile, work);
   const base = new URL(server.dziUrl).origin;
   const browser = await launchChromium();
   try {
     const context = await browser.newContext({ viewport: { width: 1600, height: 900 } });
+    if (server.session) await context.addCookies(browserCookies(base, server.session));
     const page = await context.newPage();
     page.on('pageerror', (e) => process.stderr.write(`[bench] page error: ${e.message}\n`));
     await page.goto(`${base}/?drawer=canvas#slide=${server.slideId}`);
@@ -181,10 +183,10 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
       longTasks: run.long.length,
       longestTaskMs: run.long.length ? Math.round(Math.max(...run.long)) : 0,
     });
-    const afterStrokes = await memory(page, base, server.slideId, 'bench', work, dbBefore);
+    const afterStrokes = await memory(page, base, server.slideId, server.userId, work, dbBefore);
     emit({ suite: 'masks', metric: 'memory', after: 'strokes', ...afterStrokes });
     emit({ suite: 'masks', metric: 'history', after: 'strokes', ...historyRows(work) });
-    const restore = await restoreEveryVersion(base, server.slideId, 'bench');
+    const restore = await restoreEveryVersion(base, server.slideId, server.userId);
     emit({ suite: 'masks', metric: 'restore', after: 'strokes', ...restore });
     // three large ROI fills (about 3,000–6,000 px across)
     const fills = await page.evaluate(`(async () => {
@@ -199,7 +201,7 @@ export async function masksSuite(root: string, emit: Emit): Promise<void> {
       }
       return t;
     })()`) as number[];
-    const afterFills = await memory(page, base, server.slideId, 'bench', work, dbBefore);
+    const afterFills = await memory(page, base, server.slideId, server.userId, work, dbBefore);
     emit({ suite: 'masks', metric: 'memory', after: 'strokes+3 ROI fills', fillMs: fills.map((v) => Math.round(v)), ...afterFills });
     emit({
       suite: 'masks',
@@ -325,7 +327,7 @@ async function serverRasterize(server: OursStarted, work: string, emit: Emit): P
   const beforeRun = await probeTiles(server, new Promise((resolve) => setTimeout(resolve, 3000)), 5);
   const before = { ...stats(beforeRun.ms), refused: beforeRun.refused };
   const t0 = performance.now();
-  const call = fetch(`${base}/api/slides/${server.slideId}/masks/bench/rasterize`, {
+  const call = fetch(`${base}/api/slides/${server.slideId}/masks/${server.userId}/rasterize`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `bench-rasterize-${Date.now()}` },
     body: JSON.stringify({ objectTypes: ['detection'] }),

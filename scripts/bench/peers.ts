@@ -10,6 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { createToken, installCredentials, setupAdmin, setupTokenIn, type Session } from '../credentials.js';
 
 export interface TileServer {
   name: 'ours' | 'ours-nocache' | 'ours-dicom' | 'iipimage' | 'openslide';
@@ -84,9 +85,42 @@ function childPids(parent: number): number[] {
 
 export interface OursStarted extends TileServer {
   slideId: string;
-  /** Spawn to first DZI descriptor, and the first tile after it (ms). */
+  /** Spawn to first DZI descriptor, and the first tile after it (ms); the first admin's setup (Argon2) is not counted. */
   coldOpenMs: number;
   firstTileMs: number;
+  /** The base URL, and the signed-in bench admin: its user id (the annotator of its mask) and its browser session; null on a server without accounts (BENCH_SERVER_ROOT of an older checkout). */
+  base: string;
+  userId: string;
+  session: Session | null;
+}
+
+/** What a spawned server (stdout piped) has printed so far. */
+export function collect(proc: ChildProcess): () => string {
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  return () => out;
+}
+
+/** Waits for the server's "Open …" line (its setup link, if any, comes before it). */
+export async function ready(proc: ChildProcess, output: () => string): Promise<void> {
+  while (!/\nOpen http/.test(output()) && proc.exitCode === null) await new Promise((r) => setTimeout(r, 20));
+}
+
+/** The bench admin's password (a throwaway server's only account). */
+const BENCH_PASSWORD = 'bench password, not a secret';
+
+/**
+ * Signs in to a server that just printed its setup link: the first admin
+ * ("bench"), a write token that this process's fetch carries to it from
+ * now on, and the session for browsers. A server without accounts prints
+ * no link: then nothing is needed.
+ */
+export async function signInOurs(base: string, output: () => string): Promise<{ userId: string; session: Session | null }> {
+  const token = setupTokenIn(output());
+  if (!token) return { userId: 'bench', session: null };
+  const admin = await setupAdmin(base, token, 'bench', BENCH_PASSWORD);
+  installCredentials(base, await createToken(base, admin.session, 'write', 'bench'));
+  return { userId: admin.id, session: admin.session };
 }
 
 /** `slideName`: the name the server lists the slide under, when it is not the file's (a DICOM series folder is `name/`). */
@@ -95,23 +129,32 @@ export async function startOurs(root: string, slideFile: string, dataDir: string
   const main = join(root, 'build', 'tiles-server', 'main.js');
   const t0 = performance.now();
   const proc = spawn(process.execPath, [main], {
-    env: { ...process.env, PORT: String(port), SLIDES_DIR: dirname(slideFile), DATA_DIR: dataDir, SAMPLE_SLIDE: '0', STATIC_DIR: join(root, 'dist'), ...extraEnv },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // LOCAL_USER names the author on servers from before accounts (BENCH_SERVER_ROOT)
+    env: { ...process.env, PORT: String(port), SLIDES_DIR: dirname(slideFile), DATA_DIR: dataDir, SAMPLE_SLIDE: '0', STATIC_DIR: join(root, 'dist'), LOCAL_USER: 'bench', ...extraEnv },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
+  const output = collect(proc);
   const base = `http://127.0.0.1:${port}`;
   await waitFor(`${base}/api/health`);
+  await ready(proc, output);
+  const tSignIn = performance.now();
+  const { userId, session } = await signInOurs(base, output);
+  const signInMs = performance.now() - tSignIn;
   const list = (await (await fetch(`${base}/api/slides`)).json()) as { slides: Array<{ id: string; name: string }> };
   const slide = list.slides.find((s) => s.name === slideName);
   if (!slide) throw new Error('bench slide not listed by our server');
   const dziUrl = `${base}/dzi/${slide.id}.dzi`;
   await (await fetch(dziUrl)).text();
-  const coldOpenMs = performance.now() - t0;
+  const coldOpenMs = performance.now() - t0 - signInMs;
   const t1 = performance.now();
   await (await fetch(`${base}/dzi/${slide.id}_files/10/1_1.jpeg`)).arrayBuffer();
   const firstTileMs = performance.now() - t1;
   return {
     name: label ?? (extraEnv['TILE_CACHE_MB'] === '0' ? 'ours-nocache' : 'ours'),
     slideId: slide.id,
+    base,
+    userId,
+    session,
     coldOpenMs,
     firstTileMs,
     dziUrl,

@@ -10,6 +10,7 @@
 import { Agent, request } from 'node:http';
 import { dziLevelSize, dziMaxLevel } from '../../src/core/tile-grid.js';
 import { rng } from './workloads.js';
+import { bearer } from '../credentials.js';
 
 const TILE = 256;
 const VIEW_W = 1600;
@@ -78,7 +79,7 @@ export function get(agent: Agent, url: string): Promise<{ status: number; retryA
     const u = new URL(url);
     let sent = performance.now();
     const done = (status: number, retryAfter: boolean): void => resolve({ status, retryAfter, serverMs: performance.now() - sent });
-    const req = request({ host: u.hostname, port: u.port, path: u.pathname, agent, method: 'GET' }, (res) => {
+    const req = request({ host: u.hostname, port: u.port, path: u.pathname, agent, method: 'GET', headers: bearer(u.origin) }, (res) => {
       res.on('data', () => undefined);
       res.on('end', () => done(res.statusCode ?? 0, res.headers['retry-after'] !== undefined));
       res.on('error', () => done(0, false));

@@ -8,7 +8,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TEST_PASSWORD, createToken, installCredentials, setupAdmin, setupTokenIn, signIn, type Session, type TestUser } from './accounts.js';
+import { TEST_PASSWORD, createToken, installCredentials, setupTestAdmin, setupTokenIn, signIn, type Session, type TestUser } from './accounts.js';
 import { DIST, SERVER_MAIN, requireBuild } from './paths.js';
 
 export interface TestServer {
@@ -66,7 +66,7 @@ export async function startTestServer(slidesDir: string, env: Record<string, str
     const dataDirUsed = env['DATA_DIR'] ?? dataDir;
     const earlier = signedIn.get(dataDirUsed);
     if (setup) {
-      ({ user: admin, session } = await setupAdmin(url, setup));
+      ({ user: admin, session } = await setupTestAdmin(url, setup));
       token = await createToken(url, session);
     } else if (earlier) {
       // a restart on a data folder the helper signed in to: its token still works (even on a store opened read-only)
