@@ -23,6 +23,7 @@ import { ViewCounter } from './identity/view-counter.js';
 import { SqliteAuditStore } from './store/audit-store.js';
 import { SqliteIdentityStore } from './store/identity-store.js';
 import { sendProblem } from './http/respond.js';
+import { securityHeaders } from './http/security-headers.js';
 import { RotatingFile } from './log-file.js';
 import { routeTable } from './http/route-table.js';
 import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
@@ -68,6 +69,7 @@ interface DispatchOptions {
   /** Records an event in the audit log; never throws (a failure is logged). */
   audit: (e: AuditEvent) => void;
   trustProxy: boolean;
+  secure: (res: ServerResponse) => void;
 }
 
 /** A route's name in the audit log: its method and path with every parameter as `*` (no ids, no names). */
@@ -96,6 +98,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
       () => controller.abort(new DOMException('client went away', 'AbortError')),
     );
     try {
+      o.secure(res);
       o.hosts.check(req.headers.host);
       applyCors(req, res, o.corsOrigins);
       if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
@@ -309,6 +312,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     authorizer: new Authorizer(auth, access, audit, (req) => ownOrigins(req, publicUrl), cfg.trustProxy),
     audit,
     trustProxy: cfg.trustProxy,
+    secure: securityHeaders({ embedOrigins: cfg.embedOrigins, https: secureCookies }),
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for

@@ -29,6 +29,8 @@ export interface Config {
   trustProxy: boolean;
   /** Accounts not signed in for this many days are listed as dormant in the access review. */
   dormantDays: number;
+  /** Origins that may show the app in a frame (EMBED_ORIGINS, the CSP's frame-ancestors). */
+  embedOrigins: string[];
   /** Cap on the database's size in MiB (0: none); writes past it get 507. */
   dbMaxMb: number;
   /** Largest IIIF output (advertised in info.json; larger requests get 400). */
@@ -88,6 +90,21 @@ function publicUrlOf(v: string | undefined): string | null {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
+function originsOf(v: string | undefined): string[] {
+  const out: string[] = [];
+  for (const item of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
+    let u: URL;
+    try {
+      u = new URL(item);
+    } catch {
+      throw new Error(`EMBED_ORIGINS must list origins such as https://portal.example.org, got "${item}"`);
+    }
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.origin !== item.replace(/\/$/, '')) throw new Error(`EMBED_ORIGINS must list origins (scheme://host[:port]) only, got "${item}"`);
+    out.push(u.origin);
+  }
+  return out;
+}
+
 function boolOf(v: string | undefined, fallback: boolean): boolean {
   if (v === undefined || v === '') return fallback;
   return !/^(0|false|no|off)$/i.test(v);
@@ -135,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     embedTokenMin: intOf(get('EMBED_TOKEN_MIN'), 15, 'EMBED_TOKEN_MIN', 1, 24 * 60),
     trustProxy: boolOf(get('TRUST_PROXY'), false),
     dormantDays: intOf(get('DORMANT_DAYS'), 90, 'DORMANT_DAYS', 1, 3650),
+    embedOrigins: originsOf(get('EMBED_ORIGINS')),
     dbMaxMb: intOf(get('DB_MAX_MB'), 0, 'DB_MAX_MB', 0, 1 << 24),
     iiifMaxWidth: intOf(get('IIIF_MAX_WIDTH'), 4096, 'IIIF_MAX_WIDTH', 256, 65536),
     iiifMaxHeight: intOf(get('IIIF_MAX_HEIGHT'), 4096, 'IIIF_MAX_HEIGHT', 256, 65536),

@@ -223,6 +223,30 @@ describe('roles and editing modes', () => {
     }
   });
 
+  it('hides file names and others’ work from annotators in a blind project, not from its manager', async () => {
+    const p3 = ((await as('admin', 'POST', '/api/projects', { name: 'Blind study', blind: true })).body['project'] as { id: string }).id;
+    const folder = ((await as('admin', 'GET', '/api/admin/slides')).body['slides'] as Array<{ id: string; name: string }>).find((x) => x.name.includes('other'))?.id;
+    const added = await as('admin', 'POST', `/api/projects/${p3}/slides`, { slideId: folder, studyCode: 'BL-001' });
+    const ps3 = added.body['id'] as string;
+    for (const who of ['alice', 'carol']) expect((await as('admin', 'PUT', `/api/projects/${p3}/members/${users[who]?.id}`, { role: 'annotator' })).status).toBe(200);
+    const listed = ((await as('alice', 'GET', '/api/slides')).body['slides'] as Array<{ id: string; name: string }>).find((x) => x.id === ps3);
+    expect(listed?.name).toBe('BL-001');
+    expect((await as('alice', 'GET', `/api/slides/${ps3}`)).body['name']).toBe('BL-001');
+    const hers = square(10, 10, 20);
+    const his = square(100, 10, 20);
+    expect((await as('alice', 'POST', `/api/slides/${ps3}/annotations`, hers)).status).toBe(201);
+    expect((await as('carol', 'POST', `/api/slides/${ps3}/annotations`, his)).status).toBe(201);
+    const aliceSees = ((await as('alice', 'GET', `/api/slides/${ps3}/annotations`)).body['annotations'] as Array<{ id: string }>).map((x) => x.id);
+    expect(aliceSees).toEqual([hers['id']]);
+    expect((await as('alice', 'GET', `/api/slides/${ps3}/annotations/${String(his['id'])}`)).status).toBe(404);
+    expect((await as('alice', 'GET', `/api/slides/${ps3}/annotations/export?format=qupath-geojson`)).status).toBe(403);
+    await as('carol', 'POST', `/api/slides/${ps3}/masks/${users['carol']?.id}/tiles`, { ops: [] });
+    expect((await as('alice', 'GET', `/api/slides/${ps3}/masks/${users['carol']?.id}/summary`)).status).toBe(404);
+    const managerSees = ((await as('admin', 'GET', `/api/slides/${ps3}/annotations`)).body['annotations'] as Array<{ id: string }>).map((x) => x.id);
+    expect(managerSees.sort()).toEqual([hers['id'], his['id']].sort());
+    expect((await as('admin', 'GET', `/api/slides/${ps3}`)).body['name']).toBe('slides/other.tif');
+  });
+
   it('lists the label and macro to managers only, and shows slides to auditors never (SEC-11)', async () => {
     const viewer = (await as('vic', 'GET', `/api/slides/${ps1}`)).body;
     expect(viewer['associatedImages']).toEqual([]);
@@ -373,6 +397,19 @@ describe('secure defaults (SEC-15)', () => {
       expect(proxied.status).toBe(403);
     } finally {
       await s.stop();
+    }
+  });
+
+  it('sends a script policy with no inline script, no referrer and no sniffing on every answer', async () => {
+    for (const path of ['/', '/signin.html', '/api/health', `/dzi/${ps1}.dzi`]) {
+      const res = await anonymous(`${base}${path}`, { headers: sessionHeaders(base, sessions['alice'] as Session) });
+      await res.arrayBuffer();
+      const csp = res.headers.get('content-security-policy') ?? '';
+      expect(csp, path).toMatch(/script-src 'self'(;|$)/);
+      expect(csp, path).toMatch(/frame-ancestors 'self'/);
+      expect(csp, path).not.toMatch(/unsafe-eval/);
+      expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
+      expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
     }
   });
 

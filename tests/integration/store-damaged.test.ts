@@ -88,6 +88,8 @@ describe('a damaged database page (FAULT-06)', () => {
       ['POST', `/api/slides/${slide}/masks/${server.admin?.id ?? ''}/tiles`, { body: { ops: [{ tx: 1, ty: 0, ifMatch: 0, data: b64(zlib(tile(() => 1))) }] } }],
       ['POST', `/api/slides/${slide}/masks/${server.admin?.id ?? ''}/import`, { raw: 'not a png', type: 'image/png' }],
       ['POST', `/api/slides/${slide}/masks/${server.admin?.id ?? ''}/rasterize`, { body: {} }],
+      // a new session is a write too (the file is open read-only): tokens and sessions made before still read
+      ['POST', '/api/auth/session', { body: { username: 'admin', password: 'correct horse battery staple' } }],
     ];
     for (const [method, path, opts] of writes) {
       const r = await call(server.url, method, path, { key: randomUUID(), ...opts });
