@@ -218,7 +218,13 @@ export abstract class OutboxSender<Op, R, C> {
           this.scheduleRetry('retrying', "The server's storage is full: your edits are kept in this browser and will be saved when space is freed.");
           return;
         }
-        if (res.status >= 500 || res.status === 429 || res.status === 408) {
+        if (res.status === 401) {
+          // the session ended (idle, expired, signed out elsewhere): nothing was applied; once the user
+          // signs in again (the sign-in page in another tab shares the cookie) the same edit is sent
+          this.scheduleRetry('retrying', 'Your session has ended. Sign in again (open /signin.html in another tab): your edits are kept in this browser and are sent as soon as you have.');
+          return;
+        }
+                if (res.status >= 500 || res.status === 429 || res.status === 408) {
           this.scheduleRetry('retrying', `The server answered ${res.status}; retrying.`);
           return;
         }

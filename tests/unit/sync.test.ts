@@ -128,6 +128,22 @@ describe('sync engine', () => {
     expect(sync.snapshot.status).toBe('saved');
   }, 20_000);
 
+  it('keeps edits through an ended session and sends them once signed in again (SEC-07, SEC-08, DATA-05)', async () => {
+    const { server, store, sync } = setup();
+    const messages: string[] = [];
+    sync.onChange((s) => messages.push(`${s.status}: ${s.message ?? ''}`));
+    server.script = [401, 401];
+    const a = rect(0);
+    store.apply({ create: [a] }, 'local');
+    store.apply({ update: [{ id: a.id, changes: { name: 'after' } }] }, 'local');
+    await settle(sync);
+    await new Promise((r) => setTimeout(r, 3000));
+    await settle(sync);
+    expect(messages.some((m) => /^retrying: Your session has ended/.test(m))).toBe(true);
+    expect(sync.snapshot).toMatchObject({ status: 'saved', queued: 0 });
+    expect(server.all()).toMatchObject([{ id: a.id, version: 2, name: 'after' }]);
+  }, 20_000);
+
   it('a gesture too large for one request is saved in parts, in order (DATA-10)', async () => {
     const { server, store, sync, outbox } = setup();
     server.maxOps = 3;
