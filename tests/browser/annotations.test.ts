@@ -8,7 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signInBrowser } from '../helpers/accounts.js';
+import { browserCookies } from '../../scripts/credentials.js';
+import { asSession, signIn, signInBrowser, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { call, square } from '../helpers/annotations.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -250,6 +251,25 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     const list = await call<{ annotations: Array<{ id: string }> }>(srv.url, 'GET', `/api/slides/${slide}/annotations`);
     expect(list.body.annotations).toHaveLength(20);
     expect(new Set(list.body.annotations.map((a) => a.id)).size).toBe(20);
+  });
+
+  it('a session that ends while drawing keeps every edit; signing in again sends them, nothing lost or doubled (SEC-07, SEC-08, DATA-05)', async () => {
+    const { srv, slide } = await server();
+    const { page, context } = await open(srv.url, slide);
+    await key(page, 'k');
+    await click(page, 300, 300);
+    await waitSaved(page);
+    // the session ends on the server, as an idle or absolute expiry or a sign-out elsewhere would end it
+    expect((await asSession(srv.url, srv.session as Session, 'DELETE', '/api/auth/session')).status).toBe(200);
+    for (let i = 1; i < 6; i++) await click(page, 300 + i * 200, 300);
+    await expect.poll(() => page.evaluate(`(${VIEWER}).annotationSession.sync.snapshot.message`), { timeout: 10_000 }).toMatch(/session has ended/);
+    expect((await storeRecords(page)).length).toBe(6);
+    // signing in again in another tab gives this one the new cookies: sending resumes by itself
+    await context.addCookies(browserCookies(srv.url, await signIn(srv.url, 'admin')));
+    await waitSaved(page, 30_000);
+    const list = await call<{ annotations: Array<{ id: string }> }>(srv.url, 'GET', `/api/slides/${slide}/annotations`);
+    expect(new Set(list.body.annotations.map((a) => a.id)).size).toBe(6);
+    expect(list.body.annotations).toHaveLength(6);
   });
 
   it('a tab closed before anything reached the server restores its edits from the outbox on reopen (DATA-01)', async () => {
