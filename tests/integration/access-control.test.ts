@@ -299,6 +299,14 @@ describe('cookie sessions and CSRF', () => {
     }
   });
 
+  it('refuses a sign-in posted as a form from another site (no login CSRF): no cookie is set', async () => {
+    for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
+      const r = await anonymous(`${base}/api/auth/session`, { method: 'POST', headers: { Origin: 'http://evil.example', 'Content-Type': type }, body: 'username=carol&password=x' });
+      expect([type, r.status]).toEqual([type, 415]);
+      expect(r.headers.getSetCookie()).toEqual([]);
+    }
+  });
+
   it('sign-out revokes the session on the server (SEC-07, SEC-09)', async () => {
     const s = await signIn(base, 'alice');
     expect((await asSession(base, s, 'GET', '/api/auth/me')).status).toBe(200);
