@@ -7,7 +7,7 @@ const setupToken = /(?:^#|&)setup=([A-Za-z0-9_-]{20,})/.exec(location.hash)?.[1]
 const next = (() => {
   const n = new URLSearchParams(location.search).get('next');
   // only a path of this site: never an open redirect
-  return n && n.startsWith('/') && !n.startsWith('//') ? n : '/';
+  return n && /^\/(?![/\\])/.test(n) ? n : '/';
 })();
 
 if (setupToken) {
