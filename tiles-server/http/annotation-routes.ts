@@ -193,7 +193,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
         const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;
-        const total = slideScope(ctx).seesOthers ? svc.store.count(slideId) : null;
+        const total = slideScope(ctx).seesOthers ? svc.store.count(slideId) : svc.store.countBy(slideId, principal(ctx).user.id);
         sendJson(ctx.res, 200, { annotations, next: page.next, total });
       },
     },

@@ -144,6 +144,10 @@ export class AnnotationStore {
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
               - (SELECT coalesce(sum(staged), 0) FROM import_jobs WHERE slide_id = ? AND state <> 'committed') AS n`,
       ),
+      countBy: db.prepare<[string, string], { n: number }>(
+        `SELECT count(*) AS n FROM annotations WHERE slide_id = ? AND deleted = 0 AND created_by = ?
+           AND (import_job = 0 OR import_job IN (SELECT id FROM import_jobs WHERE state = 'committed'))`,
+      ),
       history: db.prepare<[string], { version: number; op: string; author: string; at: string; op_id: string; data: string }>(
         `SELECT version, op, author, at, op_id, data FROM history WHERE annotation_id = ? ORDER BY version`,
       ),
@@ -187,6 +191,11 @@ export class AnnotationStore {
 
   count(slideId: string): number {
     return this.stmts.count.get(slideId, slideId)?.n ?? 0;
+  }
+
+  /** Live annotations of a slide made by one author (what a blind project shows an annotator). */
+  countBy(slideId: string, createdBy: string): number {
+    return this.stmts.countBy.get(slideId, createdBy)?.n ?? 0;
   }
 
   /** A page of live annotations of a slide, optionally within a box; `after` is the cursor. */
