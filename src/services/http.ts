@@ -46,6 +46,13 @@ export function changeHeaders(extra: Record<string, string> = {}): Record<string
   return { ...(token ? { 'X-CSRF-Token': token } : {}), ...extra };
 }
 
+/** Fired on window when the server answers 401 to a page's request: its session ended; the app asks to sign in again. */
+export const SESSION_ENDED = 'wsi-session-ended';
+
+function noteAnswer(status: number): void {
+  if (status === 401 && typeof window !== 'undefined') window.dispatchEvent(new CustomEvent(SESSION_ENDED));
+}
+
 /** One way to send a change to the server: JSON with its operation id; network failures throw, HTTP answers return. */
 export async function postChange<B>(url: string, opId: string, payload: unknown, signal?: AbortSignal): Promise<{ status: number; body: B }> {
   const res = await fetch(url, {
@@ -54,6 +61,7 @@ export async function postChange<B>(url: string, opId: string, payload: unknown,
     body: JSON.stringify(payload),
     signal: signal ?? null,
   });
+  noteAnswer(res.status);
   let body = {} as B;
   try {
     body = (await res.json()) as B;

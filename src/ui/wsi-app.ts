@@ -4,7 +4,8 @@
  * returns to the same place.
  */
 import { LitElement, css, html, nothing } from 'lit';
-import { changeHeaders } from '../services/http.js';
+import { changeHeaders, SESSION_ENDED } from '../services/http.js';
+import './reauth-dialog.js';
 import { ApiError, listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
 import '../viewer/wsi-viewer.js';
@@ -127,12 +128,14 @@ export class WsiApp extends LitElement {
   override connectedCallback(): void {
     super.connectedCallback();
     window.addEventListener('hashchange', this.onHash);
+    window.addEventListener(SESSION_ENDED, this.onSessionEnded);
     this.onHash();
     void this.load();
   }
 
   override disconnectedCallback(): void {
     window.removeEventListener('hashchange', this.onHash);
+    window.removeEventListener(SESSION_ENDED, this.onSessionEnded);
     super.disconnectedCallback();
   }
 
@@ -151,6 +154,12 @@ export class WsiApp extends LitElement {
     await fetch(`${this.server}/api/auth/session`, { method: 'DELETE', headers: changeHeaders() });
     location.assign('/signin.html');
   }
+
+  /** A change was refused with 401 while working: sign in again in place (the outbox keeps the edits). */
+  private readonly onSessionEnded = (): void => {
+    const dialog = this.renderRoot.querySelector('wsi-reauth-dialog');
+    if (dialog) dialog.open = true;
+  };
 
   private readonly onHash = (): void => {
     const link = parseDeepLink(location.hash);
@@ -211,6 +220,7 @@ export class WsiApp extends LitElement {
       ${this.selected
         ? html`<wsi-viewer annotate .server=${this.server} .drawer=${this.drawer} .slide=${this.selected} .view=${view} @wsi-view-change=${this.onView}></wsi-viewer>`
         : html`<div class="empty">Choose a slide</div>`}
+      <wsi-reauth-dialog></wsi-reauth-dialog>
     `;
   }
 }

@@ -8,8 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserCookies } from '../../scripts/credentials.js';
-import { asSession, signIn, signInBrowser, type Session } from '../helpers/accounts.js';
+import { asSession, signInBrowser, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { call, square } from '../helpers/annotations.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -253,7 +252,7 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     expect(new Set(list.body.annotations.map((a) => a.id)).size).toBe(20);
   });
 
-  it('a session that ends while drawing keeps every edit; signing in again sends them, nothing lost or doubled (SEC-07, SEC-08, DATA-05)', async () => {
+  it('a session that ends while drawing keeps every edit; signing in again in place sends them, nothing lost or doubled (SEC-07, SEC-08, DATA-05)', async () => {
     const { srv, slide } = await server();
     const { page, context } = await open(srv.url, slide);
     await key(page, 'k');
@@ -264,9 +263,20 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     for (let i = 1; i < 6; i++) await click(page, 300 + i * 200, 300);
     await expect.poll(() => page.evaluate(`(${VIEWER}).annotationSession.sync.snapshot.message`), { timeout: 10_000 }).toMatch(/session has ended/);
     expect((await storeRecords(page)).length).toBe(6);
-    // signing in again in another tab gives this one the new cookies: sending resumes by itself
-    await context.addCookies(browserCookies(srv.url, await signIn(srv.url, 'admin')));
+    // the app asks to sign in again in place: no page load, the outbox sends once signed in
+    await page.evaluate('window.__notReloaded = true');
+    await page.locator('[data-testid=reauth-username]').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.fill('[data-testid=reauth-username]', 'admin');
+    await page.fill('[data-testid=reauth-password]', 'not the password');
+    await page.click('[data-testid=reauth-submit]');
+    await expect.poll(() => page.locator('wsi-reauth-dialog .problem').textContent()).toMatch(/wrong/);
+    await page.fill('[data-testid=reauth-password]', TEST_PASSWORD);
+    await page.click('[data-testid=reauth-submit]');
+    await page.locator('[data-testid=reauth-username]').waitFor({ state: 'hidden' });
     await waitSaved(page, 30_000);
+    expect(await page.evaluate('window.__notReloaded')).toBe(true);
+    // the new session's cookie replaced the one that ended
+    expect((await context.cookies(srv.url)).some((c) => c.name === 'wsi_session' && c.value !== (srv.session as Session).sessionId)).toBe(true);
     const list = await call<{ annotations: Array<{ id: string }> }>(srv.url, 'GET', `/api/slides/${slide}/annotations`);
     expect(new Set(list.body.annotations.map((a) => a.id)).size).toBe(6);
     expect(list.body.annotations).toHaveLength(6);
