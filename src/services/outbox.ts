@@ -33,6 +33,10 @@ export interface Outbox {
   list<Op>(slide: string): Promise<Array<OutboxEntry<Op>>>;
   update<Op>(e: OutboxEntry<Op>): Promise<void>;
   remove(seq: number): Promise<void>;
+  /** How many edits wait, on every slide. */
+  count(): Promise<number>;
+  /** Forgets every waiting edit (signing out: they leave the browser with the user). */
+  clear(): Promise<void>;
 }
 
 const DB = 'wsi-annotate';
@@ -66,6 +70,16 @@ class IdbOutbox implements Outbox {
     await tx.store.delete(seq);
     await tx.done;
   }
+
+  count(): Promise<number> {
+    return this.db.count(STORE);
+  }
+
+  async clear(): Promise<void> {
+    const tx = this.db.transaction(STORE, 'readwrite', { durability: 'strict' });
+    await tx.store.clear();
+    await tx.done;
+  }
 }
 
 export class MemoryOutbox implements Outbox {
@@ -90,6 +104,15 @@ export class MemoryOutbox implements Outbox {
 
   remove(seq: number): Promise<void> {
     this.entries.delete(seq);
+    return Promise.resolve();
+  }
+
+  count(): Promise<number> {
+    return Promise.resolve(this.entries.size);
+  }
+
+  clear(): Promise<void> {
+    this.entries.clear();
     return Promise.resolve();
   }
 }

@@ -5,6 +5,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { changeHeaders, SESSION_ENDED } from '../services/http.js';
+import { openOutbox } from '../services/outbox.js';
 import './reauth-dialog.js';
 import { ApiError, listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
@@ -150,8 +151,21 @@ export class WsiApp extends LitElement {
     }
   }
 
+  /**
+   * Signs out, after saying what is not on the server yet: the edits waiting
+   * in this browser's outbox leave with the user (they are deleted), and the
+   * page, with every slide and annotation it held, is left for the sign-in page.
+   */
   private async signOut(): Promise<void> {
-    await fetch(`${this.server}/api/auth/session`, { method: 'DELETE', headers: changeHeaders() });
+    const outbox = await openOutbox();
+    const unsent = await outbox.count();
+    if (unsent > 0 && !confirm(`${unsent} edit${unsent === 1 ? ' is' : 's are'} not on the server yet. Signing out deletes ${unsent === 1 ? 'it' : 'them'} from this browser. Sign out anyway?`)) return;
+    try {
+      await fetch(`${this.server}/api/auth/session`, { method: 'DELETE', headers: changeHeaders() });
+    } catch {
+      // offline: the server ends the session at its idle timeout; this browser forgets it now
+    }
+    await outbox.clear();
     location.assign('/signin.html');
   }
 

@@ -3,7 +3,8 @@
  * an empty slide folder prints a one-time setup link; the app sends a
  * visitor without a session to the sign-in page; the link creates the
  * administrator and lands on the slide list, where the sample slide opens
- * and draws. Signing out and in again works; the used link and a wrong
+ * and draws. Signing out says what is not on the server yet and takes it
+ * out of the browser; signing in again works; the used link and a wrong
  * password are refused with a message, not a blank page.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -14,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setupTokenIn, TEST_PASSWORD } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER } from '../helpers/viewer-page.js';
+import { VIEWER, imageToPage, storeRecords } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let server: TestServer;
@@ -67,9 +68,27 @@ describe.skipIf(!HAS_CHROMIUM)('the first start in a browser', () => {
     await item.first().click();
     await page.waitForFunction(`(${VIEWER})?.isFullyLoaded?.() === true`, undefined, { timeout: 30_000 });
 
-    // sign out: the session is gone, the app needs a sign-in again
+    // an edit that cannot reach the server (its requests fail), then sign out: the app says so first
+    await page.waitForFunction(`(${VIEWER})?.annotationSession?.progress?.done === true`, undefined, { timeout: 30_000 });
+    await page.route('**/annotations/batch', (r) => r.abort('internetdisconnected'));
+    await page.locator('wsi-viewer').focus();
+    await page.locator('wsi-viewer').press('k');
+    const at = await imageToPage(page, 2048, 2048);
+    await page.mouse.click(at.x, at.y);
+    await expect.poll(() => page.evaluate(`(${VIEWER}).annotationSession.sync.snapshot.queued`)).toBe(1);
+    const asked: string[] = [];
+    page.once('dialog', (d) => {
+      asked.push(d.message());
+      void d.dismiss();
+    });
+    await page.locator('[data-testid=sign-out]').click();
+    await expect.poll(() => asked.length).toBe(1);
+    expect(asked[0]).toMatch(/1 edit is not on the server yet/);
+    expect(page.url()).not.toMatch(/signin/);
+    page.once('dialog', (d) => void d.accept());
     await page.locator('[data-testid=sign-out]').click();
     await page.waitForURL(/\/signin\.html/);
+    await page.unroute('**/annotations/batch');
     expect((await page.request.get(`${server.url}/api/slides`)).status()).toBe(401);
 
     // the used link is refused with a message
@@ -89,6 +108,11 @@ describe.skipIf(!HAS_CHROMIUM)('the first start in a browser', () => {
     await page.click('#submit');
     await page.waitForURL(`${server.url}/`);
     await item.first().waitFor();
+    // the unsent edit left the browser with the user: the slide opens without it
+    await item.first().click();
+    await page.waitForFunction(`(${VIEWER})?.annotationSession?.progress?.done === true`, undefined, { timeout: 30_000 });
+    expect(await storeRecords(page)).toEqual([]);
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.sync.snapshot.queued`)).toBe(0);
     expect(errors).toEqual([]);
     await page.close();
   });
