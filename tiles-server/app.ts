@@ -241,12 +241,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     cacheMs: 5000,
     embedMs: cfg.embedTokenMin * 60_000,
   });
-  // a slide of the folder, as the tile routes see it (the folder is rescanned only for an id not yet known)
-  const access = new AccessService(identity, async (id) => {
-    if (registry.entry(id)) return true;
-    await registry.scan();
-    return registry.entry(id) !== undefined;
-  });
+  // a slide of the folder, as the tile routes see it (an unknown id rescans the folder, at most every 250 ms)
+  const access = new AccessService(identity, async (id) => (await registry.entryOf(id)) !== undefined);
   const auditStore = new SqliteAuditStore(db);
   const auditLog = new AuditLog(auditStore, cfg.dataDir);
   const record = (events: AuditEvent[]): void => {
