@@ -104,6 +104,8 @@ describe('accounts and sign-in', () => {
     const token = await auth.setupToken();
     expect(token).toBeTruthy();
     expect(await failure(auth.completeSetup('forged', { username: 'root', password: PW }))).toBe('FORBIDDEN');
+    // a refused password does not spend the link
+    expect(await failure(auth.completeSetup(token as string, { username: 'root', password: 'short' }))).toBe('WEAK_PASSWORD');
     const admin = await auth.completeSetup(token as string, { username: 'root', password: PW });
     expect(admin.globalRole).toBe('admin');
     expect(await failure(auth.completeSetup(token as string, { username: 'root2', password: PW }))).toBe('FORBIDDEN');

@@ -117,6 +117,8 @@ export class AuthService {
 
   async completeSetup(token: string, input: { username: string; password: string; displayName?: string }): Promise<User> {
     if ((await this.store.countAdmins()) > 0) throw new WsiError('FORBIDDEN', 'setup is already done');
+    // a name or password the policy refuses must not spend the one-time link
+    checkPasswordPolicy(input.password, normalizeUsername(input.username));
     if (typeof token !== 'string' || !(await this.store.useSetupToken(digest(token), iso(Date.now())))) {
       throw new WsiError('FORBIDDEN', 'the setup link is invalid, used or expired; restart the server for a new one');
     }
