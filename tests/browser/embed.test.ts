@@ -92,6 +92,16 @@ describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
     expect(sent.filter((r) => r.auth === undefined).every((r) => /\/api\/slides\/[^/]+$/.test(r.url)), 'only the first, refused slide request went without it').toBe(true);
     expect(afterToken.every((r) => r.auth === `Bearer ${token}`)).toBe(true);
     expect(sent.every((r) => !r.url.includes(token)), 'the token is in no URL').toBe(true);
+    // a refreshed token: the tiles fetched from then on carry the new one (OpenSeadragon's setAjaxHeaders)
+    const fresh = (await asSession(tiles.url, tiles.session as Session, 'POST', '/api/auth/embed-token', { scope: 'read' })).body['token'] as string;
+    const mark = sent.length;
+    await p.evaluate((t) => void ((document.getElementById('v') as HTMLElement & { token: string }).token = t), fresh);
+    await p.evaluate(() => (document.getElementById('v') as HTMLElement & { goTo(v: { x: number; y: number; zoom: number }, now: boolean): void }).goTo({ x: 1500, y: 1200, zoom: 1 }, true));
+    await p.waitForFunction(() => (document.getElementById('v') as HTMLElement & { isFullyLoaded?(): boolean }).isFullyLoaded?.() === true, undefined, { timeout: 30_000 });
+    const later = sent.slice(mark).filter((r) => /_files\//.test(r.url));
+    expect(later.length, 'new tiles after the refresh').toBeGreaterThan(0);
+    expect(later.every((r) => r.auth === `Bearer ${fresh}`)).toBe(true);
+    expect(sent.every((r) => !r.url.includes(fresh))).toBe(true);
     await p.close();
   });
 
