@@ -252,7 +252,7 @@ describe('roles and editing modes', () => {
     expect(viewer['associatedImages']).toEqual([]);
     expect(viewer['name']).toBe(`slides/${SENTINEL}.svs`);
     const manager = (await as('admin', 'GET', `/api/slides/${ps1}`)).body;
-    expect(manager['associatedImages']).toEqual((await as('admin', 'GET', `/api/slides/${folderSentinel}`)).body['associatedImages']);
+    expect((manager['associatedImages'] as Array<{ kind: string }>).map((x) => x.kind).sort()).toEqual(['label', 'macro', 'thumbnail']);
     expect((await as('aud', 'GET', `/api/slides/${ps1}`)).status).toBe(404);
     expect((await as('aud', 'GET', `/dzi/${ps1}_files/0/0_0.jpeg`)).status).toBe(404);
     const verify = await as('aud', 'GET', '/api/audit/verify');
