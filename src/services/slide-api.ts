@@ -3,8 +3,12 @@ import type { ErrorCode } from '../core/errors.js';
 import { authHeaders } from './http.js';
 
 export interface SlideSummary {
+  /** The project-slide id (what every slide URL takes). */
   id: string;
   name: string;
+  /** The project this slide is listed under, and its study code. */
+  project?: string;
+  studyCode?: string;
   bytes: number;
   width: number | null;
   height: number | null;

@@ -12,6 +12,11 @@ import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link
 import '../viewer/wsi-viewer.js';
 import type { ViewChangeDetail } from '../viewer/viewer-events.js';
 
+interface Me {
+  user: { id: string; username: string; displayName: string; globalRole: string };
+  projects: Array<{ id: string; name: string; role: string }>;
+}
+
 function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
   if (n >= 1e6) return `${(n / 1e6).toFixed(1)} MB`;
@@ -25,6 +30,7 @@ export class WsiApp extends LitElement {
     selected: { state: true },
     initialView: { state: true },
     loadError: { state: true },
+    me: { state: true },
   };
 
   declare server: string;
@@ -32,6 +38,8 @@ export class WsiApp extends LitElement {
   declare selected: string | null;
   declare initialView: ViewState | null;
   declare loadError: string | null;
+  /** The signed-in account and its projects (GET /api/auth/me). */
+  declare me: Me | null;
 
   private hashTimer = 0;
   /** `?drawer=canvas|webgl` forces OpenSeadragon's drawer (default: by capability). */
@@ -44,6 +52,7 @@ export class WsiApp extends LitElement {
     this.selected = null;
     this.initialView = null;
     this.loadError = null;
+    this.me = null;
   }
 
   static override styles = css`
@@ -120,6 +129,19 @@ export class WsiApp extends LitElement {
       place-items: center;
       color: #666;
     }
+    .project {
+      padding: 8px 10px 4px;
+      font-size: 12px;
+      font-weight: 600;
+      color: #444;
+      text-transform: uppercase;
+      letter-spacing: 0.03em;
+    }
+    .who {
+      font-weight: 400;
+      color: #555;
+      font-size: 12px;
+    }
     .problem {
       padding: 12px;
       color: #b42318;
@@ -144,6 +166,8 @@ export class WsiApp extends LitElement {
     try {
       this.slides = await listSlides(this.server);
       this.loadError = null;
+      const me = await fetch(`${this.server}/api/auth/me`, { headers: { Accept: 'application/json' } });
+      if (me.ok) this.me = (await me.json()) as Me;
     } catch (err) {
       // not signed in (or the session ended): the sign-in page brings the user back here
       if (err instanceof ApiError && err.status === 401) return void location.assign(`/signin.html?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
@@ -201,6 +225,16 @@ export class WsiApp extends LitElement {
     }, 150);
   }
 
+  /** The slide list grouped by project, in the order of the caller's projects (one group, unnamed, before that is known). */
+  private byProject(): Array<{ name: string | null; role: string | null; slides: SlideSummary[] }> {
+    const slides = this.slides ?? [];
+    const projects = this.me?.projects ?? [];
+    if (projects.length === 0) return [{ name: null, role: null, slides }];
+    const groups = projects.map((p) => ({ name: p.name, role: p.role, slides: slides.filter((s) => s.project === p.id) }));
+    const rest = slides.filter((s) => !projects.some((p) => p.id === s.project));
+    return [...groups.filter((g) => g.slides.length > 0), ...(rest.length ? [{ name: null, role: null, slides: rest }] : [])];
+  }
+
   private renderSlide(s: SlideSummary): unknown {
     const ok = s.status === 'ok';
     return html`<li>
@@ -223,12 +257,19 @@ export class WsiApp extends LitElement {
     const view = this.initialView ? `${this.initialView.x},${this.initialView.y},${this.initialView.zoom}` : '';
     return html`
       <aside>
-        <header>Slides <button data-testid="sign-out" style="float:right" @click=${() => void this.signOut()}>Sign out</button></header>
+        <header>
+          Slides
+          <button data-testid="sign-out" style="float:right" @click=${() => void this.signOut()}>Sign out</button>
+          ${this.me ? html`<div class="who" data-testid="signed-in-as">${this.me.user.displayName}</div>` : nothing}
+        </header>
         ${this.loadError ? html`<div class="problem" role="alert">${this.loadError}</div>` : nothing}
         ${this.slides === null && !this.loadError ? html`<div class="meta" style="padding:12px">Loading…</div>` : nothing}
         ${this.slides?.length === 0 ? html`<div class="meta" style="padding:12px">No slides in the slide folder.</div>` : nothing}
         <ul>
-          ${this.slides?.map((s) => this.renderSlide(s))}
+          ${this.byProject().map(
+            ({ name, role, slides }) => html`${name ? html`<li class="project" data-testid="project">${name}${role ? html` · ${role}` : nothing}</li>` : nothing}
+              ${slides.map((s) => this.renderSlide(s))}`,
+          )}
         </ul>
       </aside>
       ${this.selected

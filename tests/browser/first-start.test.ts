@@ -65,6 +65,8 @@ describe.skipIf(!HAS_CHROMIUM)('the first start in a browser', () => {
     const item = page.locator('[data-testid=slide-item]');
     await item.first().waitFor({ timeout: 30_000 });
     expect(await item.count()).toBe(1);
+    expect(await page.locator('[data-testid=signed-in-as]').textContent()).toBe('pathologist');
+    expect(await page.locator('[data-testid=project]').allTextContents()).toEqual(['Default · manager']);
     await item.first().click();
     await page.waitForFunction(`(${VIEWER})?.isFullyLoaded?.() === true`, undefined, { timeout: 30_000 });
 

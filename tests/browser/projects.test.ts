@@ -68,6 +68,7 @@ describe.skipIf(!HAS_CHROMIUM)('two users in two projects', () => {
     const items = page.locator('[data-testid=slide-item]');
     await items.first().waitFor();
     expect(await items.evaluateAll((els) => els.map((e) => e.getAttribute('data-slide')))).toEqual([psA]);
+    await expect.poll(() => page.locator('[data-testid=project]').allTextContents()).toEqual(['Alice and Bob · annotator']);
     await page.goto(`${srv.url}/?drawer=canvas#slide=${psB}`);
     await expect.poll(() => page.evaluate(`(${VIEWER})?.error ?? ''`), { timeout: 20_000 }).toMatch(/no slide/);
     for (const path of [`/api/slides/${psB}`, `/dzi/${psB}.dzi`, `/api/slides/${psB}/annotations`]) {
