@@ -66,7 +66,7 @@ describe.skipIf(!HAS_CHROMIUM)('the first start in a browser', () => {
     await item.first().waitFor({ timeout: 30_000 });
     expect(await item.count()).toBe(1);
     expect(await page.locator('[data-testid=signed-in-as]').textContent()).toBe('pathologist');
-    expect(await page.locator('[data-testid=project]').allTextContents()).toEqual(['Default · manager']);
+    await expect.poll(() => page.locator('[data-testid=project]').allTextContents()).toEqual(['Default · manager']);
     await item.first().click();
     await page.waitForFunction(`(${VIEWER})?.isFullyLoaded?.() === true`, undefined, { timeout: 30_000 });
 
