@@ -212,14 +212,17 @@ export function maskRoutes(svc: MaskService): Route[] {
         // a full house is told so before the upload, not after it
         svc.admitImport();
         const upload = await receiveUpload(ctx.req, svc.imports.spoolDir, ctx.signal);
+        let result: OperationResult;
         try {
           const queryTable = ctx.url.searchParams.get('classes');
           if (queryTable !== null && upload.classes !== null) throw new WsiError('BAD_REQUEST', 'send the class table once: as the query parameter classes or as the form part classes, not both');
           const table = upload.classes ?? queryTable;
-          sendResult(ctx, await svc.importLabels(slide, annotator, opId, { upload, table, x, y, downsample }));
+          result = await svc.importLabels(slide, annotator, opId, { upload, table, x, y, downsample });
         } finally {
+          // the spooled file is gone before the client hears the answer
           await rm(upload.image.path, { force: true });
         }
+        sendResult(ctx, result);
       },
     },
   ];
