@@ -10,6 +10,9 @@ const next = (() => {
   return n && /^\/(?![/\\])/.test(n) ? n : '/';
 })();
 
+// a setup link opened while this page is open changes only the fragment: read the page again
+addEventListener('hashchange', () => location.reload());
+
 if (setupToken) {
   $('title').textContent = 'Create the administrator';
   $('intro').hidden = false;
