@@ -1,7 +1,7 @@
 /**
  * <wsi-reauth-dialog>: signs in again in place when the session ended
  * while someone worked (idle, expired, signed out elsewhere). Nothing is
- * reloaded: the outbox keeps every edit meanwhile, and once the new
+ * reloaded, and the slide stays usable (the dialog is not modal): the outbox keeps every edit meanwhile, and once the new
  * session's cookies are set its next retry sends them (SEC-07, SEC-08).
  */
 import { LitElement, css, html } from 'lit';
@@ -21,20 +21,20 @@ export class WsiReauthDialog extends LitElement {
     :host {
       display: none;
     }
+    /* not modal: over the slide list's corner, so the slide stays in view and one can keep working */
     :host([open]) {
-      display: grid;
-      place-items: center;
+      display: block;
       position: fixed;
-      inset: 0;
-      background: rgb(0 0 0 / 35%);
+      left: 10px;
+      bottom: 10px;
       z-index: 1000;
       font: 14px/1.4 system-ui, sans-serif;
     }
     form {
       background: #fff;
-      padding: 18px 22px;
+      padding: 14px 16px;
       border-radius: 8px;
-      width: min(340px, 90vw);
+      width: min(280px, 90vw);
       box-shadow: 0 2px 12px rgb(0 0 0 / 30%);
     }
     label {
@@ -88,7 +88,7 @@ export class WsiReauthDialog extends LitElement {
   }
 
   protected override render(): unknown {
-    return html`<form role="dialog" aria-modal="true" aria-labelledby="t" @submit=${(e: Event) => void this.submit(e)}>
+    return html`<form role="dialog" aria-modal="false" aria-labelledby="t" @submit=${(e: Event) => void this.submit(e)}>
       <strong id="t">Your session has ended</strong>
       <p>Sign in again to go on. Your unsaved edits are kept in this browser and are sent once you have.</p>
       <label>Login name <input name="username" data-testid="reauth-username" autocomplete="username" required /></label>
