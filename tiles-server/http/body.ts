@@ -3,10 +3,26 @@ import type { IncomingMessage } from 'node:http';
 import { WsiError } from '../../src/core/errors.js';
 import { jsonTooDeep } from '../formats/nesting.js';
 
+const DRAIN_FACTOR = 4;
+
+function drained(req: IncomingMessage, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (req.readableEnded) return resolve();
+    const done = (): void => resolve();
+    req.once('end', done);
+    req.once('close', done);
+    req.once('error', done);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 export async function readBody(req: IncomingMessage, maxBytes: number, signal?: AbortSignal): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
     req.resume();
+    // a body at most a few times the limit is read to its end (and dropped) before the answer, so a
+    // client still writing it gets the 413 rather than a broken pipe; a larger one is answered at once
+    if (declared <= DRAIN_FACTOR * maxBytes) await drained(req, signal);
     throw new WsiError('PAYLOAD_TOO_LARGE', `the request body is ${declared} bytes; the limit here is ${maxBytes} bytes. Split the change into smaller batches or use the import endpoint.`, { limit: maxBytes });
   }
   const chunks: Buffer[] = [];
