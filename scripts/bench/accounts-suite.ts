@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { anonymous, cookiesOf } from '../credentials.js';
 import { runLoad, type LoadResult } from './load.js';
-import { startOurs, type OursStarted } from './peers.js';
+import { BENCH_PASSWORD, startOurs, type OursStarted } from './peers.js';
 import { ensureSlide, SLIDE_SIZE, type Emit } from './tiles-suite.js';
 import { randomMix } from './workloads.js';
 
@@ -76,7 +76,7 @@ export async function accountsSuite(root: string, emit: Emit): Promise<void> {
     try {
       const base = server.base;
       for (let v = 0; v < VIEWS; v++) {
-        const res = await anonymous(`${base}/api/auth/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: 'bench password, not a secret' }) });
+        const res = await anonymous(`${base}/api/auth/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: BENCH_PASSWORD }) });
         const s = cookiesOf(res);
         await res.arrayBuffer();
         for (const [l, c, r] of randomMix(SLIDE_SIZE, SLIDE_SIZE, 256, TILES_PER_VIEW, v)) {

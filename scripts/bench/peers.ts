@@ -106,8 +106,8 @@ export async function ready(proc: ChildProcess, output: () => string): Promise<v
   while (!/\nOpen http/.test(output()) && proc.exitCode === null) await new Promise((r) => setTimeout(r, 20));
 }
 
-/** The bench admin's password (a throwaway server's only account). */
-const BENCH_PASSWORD = 'bench password, not a secret';
+/** The bench admin's password (a throwaway server's only account; the policy refuses one containing the login name). */
+export const BENCH_PASSWORD = 'throwaway server, not a secret';
 
 /**
  * Signs in to a server that just printed its setup link: the first admin
