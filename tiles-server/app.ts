@@ -72,8 +72,16 @@ interface DispatchOptions {
   secure: (res: ServerResponse) => void;
 }
 
+const routeNames = new WeakMap<Route, string>();
+
 /** A route's name in the audit log: its method and path with every parameter as `*` (no ids, no names). */
 export function routeName(route: Route): string {
+  let name = routeNames.get(route);
+  if (name === undefined) routeNames.set(route, (name = nameOf(route)));
+  return name;
+}
+
+function nameOf(route: Route): string {
   return `${route.method} ${route.pattern.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\((?:[^()]|\([^()]*\))*\)/g, '*').replace(/\\/g, '')}`;
 }
 

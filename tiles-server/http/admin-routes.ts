@@ -254,6 +254,7 @@ export function adminRoutes(o: AdminRoutesOptions): Route[] {
         const ps = { id: newId().replace(/-/g, ''), projectId: scope.project.id, slideId, studyCode: code, addedAt: now() };
         try {
           await o.auth.store.addProjectSlide(ps);
+          o.access.invalidate();
         } catch (err) {
           if (/UNIQUE/.test((err as Error).message)) throw new WsiError('CONFLICT', 'the slide or the study code is already in this project');
           throw err;
@@ -271,6 +272,7 @@ export function adminRoutes(o: AdminRoutesOptions): Route[] {
         const ps = await o.auth.store.projectSlideById(ctx.params[1] as string);
         if (!ps || ps.projectId !== scope.project.id) throw new WsiError('SLIDE_NOT_FOUND', 'no such slide in this project');
         await o.auth.store.removeProjectSlide(scope.project.id, ps.slideId);
+        o.access.invalidate();
         o.audit({ actor: actor(ctx), action: 'project.slide.remove', projectId: scope.project.id, target: ps.id, ip: ip(ctx) });
         sendJson(ctx.res, 200, { removed: ps.id });
       },

@@ -37,6 +37,8 @@ export function defaultStudyCode(slideId: string): string {
 
 export class AccessService {
   private readonly memberships = new Map<string, { at: number; members: Member[] }>();
+  /** Project slides and their projects by id (a tile request must not query the store each time). */
+  private readonly slides = new Map<string, { at: number; ps: ProjectSlide | null; project: Project | null }>();
   private allSlidesProject: { at: number; project: Project | null } | null = null;
 
   constructor(
@@ -50,6 +52,7 @@ export class AccessService {
   invalidate(): void {
     this.memberships.clear();
     this.allSlidesProject = null;
+    this.slides.clear();
   }
 
   private async membershipsOf(userId: string): Promise<Member[]> {
@@ -82,10 +85,17 @@ export class AccessService {
 
   /** Resolves a project slide for an action, or throws 404 (not visible) / 403 (visible, not allowed). */
   async slide(p: Principal, projectSlideId: string, action: Action): Promise<SlideScope> {
-    let ps: ProjectSlide | null = await this.store.projectSlideById(projectSlideId);
-    let project: Project | null = null;
-    if (ps) project = await this.store.projectById(ps.projectId);
-    else {
+    const now = Date.now();
+    let hit = this.slides.get(projectSlideId);
+    if (!hit || hit.at <= now - this.cacheMs) {
+      const found = await this.store.projectSlideById(projectSlideId);
+      hit = { at: now, ps: found, project: found ? await this.store.projectById(found.projectId) : null };
+      if (this.slides.size > 10_000) this.slides.clear();
+      this.slides.set(projectSlideId, hit);
+    }
+    let ps: ProjectSlide | null = hit.ps;
+    let project: Project | null = hit.project;
+    if (!ps) {
       // the Default project's slides keep their own ids
       const def = await this.defaultProject();
       if (def && (await this.slideExists(projectSlideId))) {
