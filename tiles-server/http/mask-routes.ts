@@ -66,6 +66,13 @@ function readableAnnotator(svc: MaskService, ctx: RouteContext): string {
   return annotator;
 }
 
+/** The slide, readable annotator and tile named by a `…/masks/{annotator}/tiles/{tx}/{ty}/…` path. */
+async function tileAddress(svc: MaskService, ctx: RouteContext): Promise<{ slideId: string; annotator: string; tx: number; ty: number }> {
+  const slideId = await svc.slideId(slideScope(ctx));
+  const annotator = readableAnnotator(svc, ctx);
+  return { slideId, annotator, tx: tileIndex(ctx.params[2] as string, 'tx'), ty: tileIndex(ctx.params[3] as string, 'ty') };
+}
+
 export function maskRoutes(svc: MaskService): Route[] {
   const base = `^/api/slides/${SLIDE}/masks`;
   const mask = `${base}/${WHO}`;
@@ -129,10 +136,7 @@ export function maskRoutes(svc: MaskService): Route[] {
       pattern: new RegExp(`${mask}/tiles/([^/]{1,12})/([^/]{1,12})/history$`),
       access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slideId(slideScope(ctx));
-        const annotator = readableAnnotator(svc, ctx);
-        const tx = tileIndex(ctx.params[2] as string, 'tx');
-        const ty = tileIndex(ctx.params[3] as string, 'ty');
+        const { slideId, annotator, tx, ty } = await tileAddress(svc, ctx);
         const withData = ctx.url.searchParams.get('data') === '1';
         sendJson(ctx.res, 200, { slide: slideId, annotator, tx, ty, versions: await svc.store.history(slideId, annotator, tx, ty, withData) });
       },
@@ -142,10 +146,7 @@ export function maskRoutes(svc: MaskService): Route[] {
       pattern: new RegExp(`${mask}/tiles/([^/]{1,12})/([^/]{1,12})/versions/([^/]{1,12})$`),
       access: view,
       handler: async (ctx) => {
-        const slideId = await svc.slideId(slideScope(ctx));
-        const annotator = readableAnnotator(svc, ctx);
-        const tx = tileIndex(ctx.params[2] as string, 'tx');
-        const ty = tileIndex(ctx.params[3] as string, 'ty');
+        const { slideId, annotator, tx, ty } = await tileAddress(svc, ctx);
         const version = tileIndex(ctx.params[4] as string, 'version');
         const t0 = performance.now();
         const cpu0 = process.cpuUsage();
