@@ -31,6 +31,14 @@ describe('the route table (SEC-01)', () => {
     }
   });
 
+  it('has no two routes for one path and method, so their order in the table decides nothing', () => {
+    for (const route of routes) {
+      const path = pathFor(route, SAMPLES);
+      const others = routes.filter((r) => r !== route && r.method === route.method && r.pattern.test(path));
+      expect(others.map((r) => r.pattern.source), `${route.method} ${path}`).toEqual([]);
+    }
+  });
+
   it('knows a route without a rule when it sees one', () => {
     expect(ruleKind(undefined)).toBeNull();
     expect(ruleKind({ public: '' })).toBeNull();

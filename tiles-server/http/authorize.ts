@@ -86,12 +86,13 @@ export class Authorizer {
 
   /** Authenticates and authorises one request against its route's rule. */
   async authorize(req: IncomingMessage, rule: Access, params: readonly string[], action: string): Promise<Authorized> {
-    const ip = clientAddress(req, this.trustProxy);
+    // only refusals need the address
+    const ip = (): string => clientAddress(req, this.trustProxy);
     let principal: Principal | null;
     try {
       principal = await this.identify(req);
     } catch (err) {
-      this.audit({ actor: null, action: 'auth.token', outcome: 'denied', ip, detail: { route: action } });
+      this.audit({ actor: null, action: 'auth.token', outcome: 'denied', ip: ip(), detail: { route: action } });
       throw err;
     }
     if ('public' in rule) return { principal, slide: null, project: null };
@@ -113,7 +114,7 @@ export class Authorizer {
       return { principal, slide: null, project: await this.access.project(principal, id, rule.action) };
     } catch (err) {
       if (err instanceof WsiError && (err.code === 'FORBIDDEN' || err.code === 'CSRF_FAILED' || err.code === 'SLIDE_NOT_FOUND' || err.code === 'NOT_FOUND')) {
-        this.audit({ actor: principal.user.id, action: 'access.denied', outcome: 'denied', ip, target: params[0] ?? null, detail: { route: action, code: err.code } });
+        this.audit({ actor: principal.user.id, action: 'access.denied', outcome: 'denied', ip: ip(), target: params[0] ?? null, detail: { route: action, code: err.code } });
       }
       throw err;
     } finally {

@@ -19,7 +19,7 @@ export interface SlideScope {
   slideId: string;
   studyCode: string;
   role: ProjectRole;
-  actions: Set<Action>;
+  actions: ReadonlySet<Action>;
   seesOthers: boolean;
   seesFileNames: boolean;
 }
@@ -27,7 +27,7 @@ export interface SlideScope {
 export interface ProjectScope {
   project: Project;
   role: ProjectRole;
-  actions: Set<Action>;
+  actions: ReadonlySet<Action>;
 }
 
 /** Study code of a slide of the Default project (its project-slide id is the slide's id). */
@@ -78,9 +78,19 @@ export class AccessService {
     return m?.role ?? implicitRole(p.user.globalRole);
   }
 
-  private check(p: Principal, actions: Set<Action>, action: Action, what: string): void {
+  private check(p: Principal, actions: ReadonlySet<Action>, action: Action, what: string): void {
     if (!actions.has(action)) throw new WsiError('FORBIDDEN', `your role does not allow this (${action}) in this ${what}`);
     if (WRITE_ACTIONS.has(action) && p.scope !== 'write') throw new WsiError('FORBIDDEN', 'this token is read-only');
+  }
+
+  /** A project-slide id's slide and project, from the store (or the folder, for the Default project). */
+  private async resolve(projectSlideId: string): Promise<{ ps: ProjectSlide | null; project: Project | null }> {
+    const found = await this.store.projectSlideById(projectSlideId);
+    if (found) return { ps: found, project: await this.store.projectById(found.projectId) };
+    // the Default project's slides keep their own ids
+    const def = await this.defaultProject();
+    if (!def || !(await this.slideExists(projectSlideId))) return { ps: null, project: null };
+    return { ps: { id: projectSlideId, projectId: def.id, slideId: projectSlideId, studyCode: defaultStudyCode(projectSlideId), addedAt: def.createdAt }, project: def };
   }
 
   /** Resolves a project slide for an action, or throws 404 (not visible) / 403 (visible, not allowed). */
@@ -88,21 +98,12 @@ export class AccessService {
     const now = Date.now();
     let hit = this.slides.get(projectSlideId);
     if (!hit || hit.at <= now - this.cacheMs) {
-      const found = await this.store.projectSlideById(projectSlideId);
-      hit = { at: now, ps: found, project: found ? await this.store.projectById(found.projectId) : null };
+      hit = { at: now, ...(await this.resolve(projectSlideId)) };
       if (this.slides.size > 10_000) this.slides.clear();
-      this.slides.set(projectSlideId, hit);
+      // an unknown id is asked again next time: a slide just added to the folder is found at once
+      if (hit.ps) this.slides.set(projectSlideId, hit);
     }
-    let ps: ProjectSlide | null = hit.ps;
-    let project: Project | null = hit.project;
-    if (!ps) {
-      // the Default project's slides keep their own ids
-      const def = await this.defaultProject();
-      if (def && (await this.slideExists(projectSlideId))) {
-        project = def;
-        ps = { id: projectSlideId, projectId: def.id, slideId: projectSlideId, studyCode: defaultStudyCode(projectSlideId), addedAt: def.createdAt };
-      }
-    }
+    const { ps, project } = hit;
     const notFound = (): never => {
       throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${projectSlideId}`);
     };

@@ -37,8 +37,17 @@ export interface ProjectSettings {
   blind: boolean;
 }
 
-/** The actions a role has in a project with these settings. */
-export function actionsOf(role: ProjectRole, project: ProjectSettings): Set<Action> {
+const actionSets = new Map<string, ReadonlySet<Action>>();
+
+/** The actions a role has in a project with these settings (one shared set per combination: asked on every request). */
+export function actionsOf(role: ProjectRole, project: ProjectSettings): ReadonlySet<Action> {
+  const key = `${role}|${project.editingMode}|${project.blind ? 1 : 0}`;
+  let set = actionSets.get(key);
+  if (!set) actionSets.set(key, (set = narrowed(role, project)));
+  return set;
+}
+
+function narrowed(role: ProjectRole, project: ProjectSettings): Set<Action> {
   const out = new Set(ROLE_ACTIONS[role]);
   if (project.editingMode === 'restricted' && role === 'annotator') out.delete('edit-others');
   if (project.editingMode === 'read-only' && role !== 'manager') for (const a of WRITE_ACTIONS) out.delete(a);
