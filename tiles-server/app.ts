@@ -20,7 +20,7 @@ import { AuditLog, type AuditEvent } from './audit/audit-log.js';
 import { AccessService } from './identity/access-service.js';
 import { AuthService } from './identity/auth-service.js';
 import { ViewCounter } from './identity/view-counter.js';
-import { SqliteAuditStore } from './store/audit-store.js';
+import { SqliteAuditStore, type AuditRecord } from './store/audit-store.js';
 import { SqliteIdentityStore } from './store/identity-store.js';
 import { sendProblem } from './http/respond.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -131,12 +131,12 @@ function dispatch(routes: Route[], o: DispatchOptions) {
         const ctx: RouteContext = { req, res, url, params, signal: controller.signal, auth };
         const scope = auth.slide ?? auth.project;
         const actor = auth.principal?.user.id ?? null;
-        const ip = clientAddress(req, o.trustProxy);
+        const ip = (): string => clientAddress(req, o.trustProxy);
         try {
           await route.handler(ctx);
         } catch (err) {
           if (err instanceof WsiError && err.status === 403 && actor) {
-            o.audit({ actor, action: 'access.denied', outcome: 'denied', projectId: scope?.project.id ?? null, target: auth.slide?.projectSlideId ?? params[0] ?? null, ip, detail: { route: name, code: err.code } });
+            o.audit({ actor, action: 'access.denied', outcome: 'denied', projectId: scope?.project.id ?? null, target: auth.slide?.projectSlideId ?? params[0] ?? null, ip: ip(), detail: { route: name, code: err.code } });
           }
           throw err;
         }
@@ -147,7 +147,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
             action: method === 'GET' ? 'download' : 'change',
             projectId: scope?.project.id ?? null,
             target: auth.slide?.projectSlideId ?? params[0] ?? null,
-            ip,
+            ip: ip(),
             detail: { route: name, status: res.statusCode, opId: typeof opId === 'string' ? opId.slice(0, 128) : null },
           });
         }
@@ -253,15 +253,18 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const access = new AccessService(identity, async (id) => (await registry.entryOf(id)) !== undefined);
   const auditStore = new SqliteAuditStore(db);
   const auditLog = new AuditLog(auditStore, cfg.dataDir);
-  const record = (events: AuditEvent[]): void => {
+  const record = (events: AuditEvent[]): AuditRecord[] => {
     try {
-      auditLog.append(events);
+      return auditLog.append(events);
     } catch (err) {
       // the answer was given (or refused) already; a full or damaged store must not turn it into a 500
       log(`audit record not written (${(err as Error).message}): ${events.map((e) => e.action).join(', ')}`);
+      return [];
     }
   };
-  const audit = (e: AuditEvent): void => record([e]);
+  const audit = (e: AuditEvent): void => {
+    record([e]);
+  };
   const views = new ViewCounter(record);
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
@@ -288,7 +291,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       publicUrl: () => publicUrl,
       visibleSlides,
       viewed: (ctx) => {
-        if (ctx.auth.principal && ctx.auth.slide) views.note(ctx.auth.principal, ctx.auth.slide, clientAddress(ctx.req, cfg.trustProxy));
+        if (ctx.auth.principal && ctx.auth.slide) views.note(ctx.auth.principal, ctx.auth.slide, () => clientAddress(ctx.req, cfg.trustProxy));
       },
       health: () => ({
         ok: registry.storage.ok && !guard.damaged,

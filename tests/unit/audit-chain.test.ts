@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AuditLog, recordHash } from '../../tiles-server/audit/audit-log.js';
 import { SqliteAuditStore } from '../../tiles-server/store/audit-store.js';
-import { openDatabase, type Db } from '../../tiles-server/store/database.js';
+import { MIGRATIONS, openDatabase, type Db } from '../../tiles-server/store/database.js';
 
 let dir: string;
 let db: Db;
@@ -78,12 +78,12 @@ describe('audit chain (SEC-11)', () => {
     raw.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
     const rows = raw.prepare('SELECT * FROM audit_log WHERE seq >= 119 ORDER BY seq').all() as Array<Record<string, unknown>>;
     let prev = rows[0]?.['hash'] as Buffer;
-    const update = raw.prepare('UPDATE audit_log SET actor = ?, prev_hash = ?, hash = ? WHERE seq = ?');
+    const update = raw.prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE seq = ?');
     for (const row of rows.slice(1)) {
       const actor = row['seq'] === 120 ? 'someone-else' : (row['actor'] as string);
-      const r = { seq: row['seq'] as number, at: row['at'] as number, actor, action: row['action'] as string, outcome: row['outcome'] as 'ok', projectId: row['project_id'] as string, target: row['target'] as string, detail: row['detail'] as string, ip: row['ip'] as string, prevHash: prev };
-      const hash = recordHash(r);
-      update.run(actor, prev, hash, r.seq);
+      const r = { seq: row['seq'] as number, at: row['at'] as number, actor, action: row['action'] as string, outcome: row['outcome'] as 'ok', projectId: row['project_id'] as string, target: row['target'] as string, detail: row['detail'] as string, ip: row['ip'] as string };
+      const hash = recordHash(prev, r);
+      update.run(actor, hash, r.seq);
       prev = hash;
     }
     raw.close();
@@ -120,5 +120,51 @@ describe('audit chain (SEC-11)', () => {
     db = openDatabase(join(dir, 'wsi.db'));
     log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
     expect(log.verify()).toMatchObject({ ok: false, brokenAt: 251 });
+  });
+});
+
+describe('audit records on disk', () => {
+  const alice = '0b9a6f5e-3c1d-4e2f-8a7b-6c5d4e3f2a1b';
+  const project = 'f1e2d3c4-b5a6-4978-8695-a4b3c2d1e0f9';
+
+  it('keep UUIDs in 16 bytes and give them back as text; other ids as they are', () => {
+    log.append([{ actor: alice, action: 'slide.open', projectId: project, target: 'slide-7f3a', ip: '127.0.0.1' }]);
+    const row = db.prepare(`SELECT actor, project_id, target FROM audit_log ORDER BY seq DESC LIMIT 1`).get() as Record<string, unknown>;
+    expect(Buffer.isBuffer(row['actor']) && (row['actor'] as Buffer).length).toBe(16);
+    expect(Buffer.isBuffer(row['project_id'])).toBe(true);
+    expect(row['target']).toBe('slide-7f3a');
+    const store = new SqliteAuditStore(db);
+    expect(store.query({ actor: alice, limit: 10 })).toMatchObject([{ actor: alice, projectId: project, target: 'slide-7f3a' }]);
+    expect(log.verify()).toMatchObject({ ok: true, records: 251 });
+  });
+
+  it('made before schema version 6 (text ids, the previous hash stored) still verify and are found after the migration', () => {
+    const file = join(dir, 'v5.db');
+    const raw = new Database(file);
+    for (const m of MIGRATIONS.filter((x) => x.version <= 5)) raw.exec(m.sql);
+    raw.pragma('user_version = 5');
+    let prev: Buffer = Buffer.alloc(32);
+    for (let seq = 1; seq <= 3; seq++) {
+      const r = { seq, at: 1_700_000_000_000 + seq, actor: alice, action: 'slide.open', outcome: 'ok' as const, projectId: project, target: `t-${seq}`, detail: '{}', ip: '127.0.0.1' };
+      const hash = recordHash(prev, r);
+      raw.prepare(`INSERT INTO audit_log (seq, at, actor, action, outcome, project_id, target, detail, ip, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(seq, r.at, alice, r.action, r.outcome, project, r.target, r.detail, r.ip, prev, hash);
+      prev = hash;
+    }
+    raw.close();
+    const migrated = openDatabase(file);
+    const keys = mkdtempSync(join(tmpdir(), 'wsi-audit-v5-'));
+    try {
+      expect(migrated.pragma('user_version', { simple: true })).toBe(MIGRATIONS[MIGRATIONS.length - 1]?.version);
+      const store = new SqliteAuditStore(migrated);
+      const after = new AuditLog(store, keys, { checkpointEvery: 100 });
+      after.append([{ actor: alice, action: 'slide.open', projectId: project, target: 't-4' }]);
+      expect(after.verify()).toMatchObject({ ok: true, records: 4 });
+      expect(store.query({ actor: alice, limit: 10 }).map((r) => r.target)).toEqual(['t-1', 't-2', 't-3', 't-4']);
+      expect(store.query({ projectId: project, target: 't-2', limit: 10 })).toHaveLength(1);
+      after.close();
+    } finally {
+      migrated.close();
+      rmSync(keys, { recursive: true, force: true });
+    }
   });
 });

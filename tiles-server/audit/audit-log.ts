@@ -1,7 +1,7 @@
 /**
- * The tamper-evident audit log. Each record carries the SHA-256 of the one
- * before (over a fixed encoding of every field), so deleting, editing,
- * reordering or inserting records breaks the chain at that point. The chain
+ * The tamper-evident audit log. Each record carries a SHA-256 over the hash
+ * of the record before and a fixed encoding of its own fields, so deleting,
+ * editing, reordering or inserting records breaks the chain at that point. The chain
  * head is signed with an HMAC key kept outside the database file
  * (DATA_DIR/audit.key): as checkpoints in the database every
  * `checkpointEvery` records, and as the latest committed head in
@@ -28,10 +28,10 @@ export interface AuditEvent {
   ip?: string | null;
 }
 
-/** The bytes hashed for a record: every field, length-prefixed, after the previous hash. */
-export function recordHash(r: Omit<AuditRecord, 'hash'>): Buffer {
+/** The bytes hashed for a record: the hash of the record before, then every field, length-prefixed. */
+export function recordHash(prevHash: Buffer, r: Omit<AuditRecord, 'hash'>): Buffer {
   const h = createHash('sha256');
-  h.update(r.prevHash);
+  h.update(prevHash);
   const field = (v: string | number | null): void => {
     const s = v === null ? '\u0000null' : String(v);
     const b = Buffer.from(s, 'utf8');
@@ -124,9 +124,8 @@ export class AuditLog {
         target: e.target ?? null,
         detail: JSON.stringify(e.detail ?? {}),
         ip: e.ip ?? null,
-        prevHash: prev,
       };
-      const hash = recordHash(base);
+      const hash = recordHash(prev, base);
       records.push({ ...base, hash });
       prev = hash;
     }
@@ -193,8 +192,8 @@ export class AuditLog {
       if (page.length === 0) break;
       for (const r of page) {
         if (r.seq !== expected) return result(expected, `record ${expected} is missing (the next record is ${r.seq})`, nextCheckpointAfter(expected), count);
-        if (!r.prevHash.equals(prev)) return result(r.seq, `record ${r.seq} does not follow the record before it`, nextCheckpointAfter(r.seq), count);
-        if (!recordHash(r).equals(r.hash)) return result(r.seq, `record ${r.seq} was altered`, nextCheckpointAfter(r.seq), count);
+        // an edited record, or one that was moved here, no longer hashes to what it carries
+        if (!recordHash(prev, r).equals(r.hash)) return result(r.seq, `record ${r.seq} was altered, or does not follow the record before it`, nextCheckpointAfter(r.seq), count);
         const c = bySeq.get(r.seq);
         if (c && !c.hash.equals(r.hash)) return result(r.seq, `record ${r.seq} differs from the signed checkpoint`, c.seq, count);
         prev = r.hash;

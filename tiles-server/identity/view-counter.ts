@@ -1,27 +1,31 @@
 /**
  * Slide views for the audit log without a record per tile: the first read
  * of a slide by a session (or token) is recorded at once as `slide.open`;
- * after that only a count is kept in memory, and each session's counts are
- * written as one `slide.views` record when they are flushed (every
- * `flushMs`, and at shutdown).
+ * after that only a count is kept in memory. A flush (every `flushMs`, and
+ * at shutdown) writes the counts of every session as `slide.views` records,
+ * each count keyed by the seq of its `slide.open` record, which names the
+ * user, session's slide and project: about ten bytes per slide and session
+ * instead of a record each (the audit log grows by under 200 bytes per
+ * slide view: docs/benchmarks.md).
  */
 import type { AuditEvent } from '../audit/audit-log.js';
+import type { AuditRecord } from '../store/audit-store.js';
 import type { SlideScope } from './access-service.js';
 import type { Principal } from './auth-service.js';
 
-interface Counts {
-  actor: string;
-  /** project-slide id → reads since the last flush */
-  slides: Map<string, number>;
-}
+/** Counts per `slide.views` record, so that no record grows without bound. */
+const PER_RECORD = 1000;
 
 export class ViewCounter {
-  private readonly opened = new Set<string>();
-  private readonly counts = new Map<string, Counts>();
+  /** credential|project slide → the seq of its slide.open record */
+  private readonly opened = new Map<string, number>();
+  /** seq of a slide.open record → reads since the last flush */
+  private readonly counts = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly audit: (events: AuditEvent[]) => void,
+    /** Appends records; returns those written ([] when the store refused them). */
+    private readonly audit: (events: AuditEvent[]) => AuditRecord[],
     flushMs = 10 * 60_000,
   ) {
     this.timer = setInterval(() => this.flush(), flushMs);
@@ -29,30 +33,36 @@ export class ViewCounter {
   }
 
   /** Notes one read of a slide's pixels (a tile, a region, a thumbnail). */
-  note(p: Principal, scope: SlideScope, ip: string): void {
+  note(p: Principal, scope: SlideScope, ip: () => string): void {
     const credential = p.sessionHash ?? p.tokenId ?? p.user.id;
     const key = `${credential}|${scope.projectSlideId}`;
-    if (!this.opened.has(key)) {
-      this.opened.add(key);
-      this.audit([{ actor: p.user.id, action: 'slide.open', projectId: scope.project.id, target: scope.projectSlideId, ip }]);
+    const open = this.opened.get(key);
+    if (open === undefined) {
+      const [written] = this.audit([{ actor: p.user.id, action: 'slide.open', projectId: scope.project.id, target: scope.projectSlideId, ip: ip() }]);
+      // 0: not written (a full store, already logged once); its reads are not counted either
+      this.opened.set(key, written?.seq ?? 0);
       return;
     }
-    const c = this.counts.get(credential) ?? { actor: p.user.id, slides: new Map<string, number>() };
-    c.slides.set(scope.projectSlideId, (c.slides.get(scope.projectSlideId) ?? 0) + 1);
-    this.counts.set(credential, c);
+    if (open === 0) return;
+    this.counts.set(open, (this.counts.get(open) ?? 0) + 1);
   }
 
-  /** Writes one `slide.views` record per session with counts, and starts over. */
+  /** Writes the counts since the last flush as `slide.views` records, and starts over. */
   flush(): void {
     const events: AuditEvent[] = [];
-    for (const c of this.counts.values()) {
-      const detail: Record<string, number> = {};
-      for (const [slide, n] of c.slides) detail[slide] = n;
-      events.push({ actor: c.actor, action: 'slide.views', detail });
+    let detail: Record<string, number> = {};
+    let n = 0;
+    for (const [open, reads] of this.counts) {
+      detail[open] = reads;
+      if (++n % PER_RECORD === 0) {
+        events.push({ actor: null, action: 'slide.views', detail });
+        detail = {};
+      }
     }
+    if (n % PER_RECORD !== 0) events.push({ actor: null, action: 'slide.views', detail });
     this.counts.clear();
     if (this.opened.size > 100_000) this.opened.clear();
-    this.audit(events);
+    if (events.length > 0) this.audit(events);
   }
 
   close(): void {

@@ -3,8 +3,11 @@
  * and DELETE, and the signed checkpoints of its hash chain. The chain itself
  * (what is hashed, how it is verified) lives in audit/audit-log.ts; this
  * module only stores and reads rows, behind an interface a PostgreSQL store
- * can implement too. Rows are compact (times in ms, digests as 32-byte
- * blobs, ids only), because every slide view and change writes one.
+ * can implement too. Rows are compact, because every slide view and change
+ * writes one: times in ms, the record's digest as a 32-byte blob (the link
+ * to the record before is inside it, so it is not stored again), ids only,
+ * and UUIDs as 16-byte blobs (a SQLite detail of this module: readers get
+ * the text form back, and the chain hashes the text form).
  */
 import type { Db } from './database.js';
 
@@ -24,7 +27,7 @@ export interface AuditRecord {
   /** Ids and counts only, as JSON (never names, file names or secrets). */
   detail: string;
   ip: string | null;
-  prevHash: Buffer;
+  /** SHA-256 over the hash of the record before and this record's fields (audit/audit-log.ts). */
   hash: Buffer;
 }
 
@@ -87,31 +90,68 @@ export const AUDIT_SCHEMA = `
   CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
 `;
 
+/**
+ * Schema version 6: the audit log without the copy of the previous record's
+ * hash (each record's own hash already covers it), and with columns that
+ * take 16-byte UUIDs. Records kept from version 5 keep their text ids.
+ */
+export const AUDIT_COMPACT_SCHEMA = `
+  CREATE TABLE audit_log_v6 (
+    seq INTEGER PRIMARY KEY,
+    at INTEGER NOT NULL,
+    actor BLOB,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'denied', 'failed')),
+    project_id BLOB,
+    target BLOB,
+    detail TEXT NOT NULL,
+    ip TEXT,
+    hash BLOB NOT NULL
+  );
+  INSERT INTO audit_log_v6 SELECT seq, at, actor, action, outcome, project_id, target, detail, ip, hash FROM audit_log;
+  DROP TABLE audit_log;
+  ALTER TABLE audit_log_v6 RENAME TO audit_log;
+  CREATE INDEX audit_by_actor ON audit_log (actor, seq);
+  CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+  CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+`;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** An id as stored: a lower-case UUID as its 16 bytes, anything else as it is. */
+function packId(id: string | null): string | Buffer | null {
+  return id !== null && UUID.test(id) ? Buffer.from(id.replace(/-/g, ''), 'hex') : id;
+}
+
+function unpackId(v: string | Buffer | null): string | null {
+  if (v === null || typeof v === 'string') return v;
+  const h = v.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
 interface Row {
   seq: number;
   at: number;
-  actor: string | null;
+  actor: string | Buffer | null;
   action: string;
   outcome: AuditOutcome;
-  project_id: string | null;
-  target: string | null;
+  project_id: string | Buffer | null;
+  target: string | Buffer | null;
   detail: string;
   ip: string | null;
-  prev_hash: Buffer;
   hash: Buffer;
 }
 
 const toRecord = (r: Row): AuditRecord => ({
   seq: r.seq,
   at: r.at,
-  actor: r.actor,
+  actor: unpackId(r.actor),
   action: r.action,
   outcome: r.outcome,
-  projectId: r.project_id,
-  target: r.target,
+  projectId: unpackId(r.project_id),
+  target: unpackId(r.target),
   detail: r.detail,
   ip: r.ip,
-  prevHash: r.prev_hash,
   hash: r.hash,
 });
 
@@ -122,8 +162,8 @@ export class SqliteAuditStore implements AuditStore {
     this.s = {
       last: db.prepare<[], Row>(`SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1`),
       insert: db.prepare(
-        `INSERT INTO audit_log (seq, at, actor, action, outcome, project_id, target, detail, ip, prev_hash, hash)
-         VALUES (@seq, @at, @actor, @action, @outcome, @project_id, @target, @detail, @ip, @prev_hash, @hash)`,
+        `INSERT INTO audit_log (seq, at, actor, action, outcome, project_id, target, detail, ip, hash)
+         VALUES (@seq, @at, @actor, @action, @outcome, @project_id, @target, @detail, @ip, @hash)`,
       ),
       scan: db.prepare<[number, number], Row>(`SELECT * FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT ?`),
       count: db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM audit_log`),
@@ -144,14 +184,13 @@ export class SqliteAuditStore implements AuditStore {
         this.s.insert.run({
           seq: r.seq,
           at: r.at,
-          actor: r.actor,
+          actor: packId(r.actor),
           action: r.action,
           outcome: r.outcome,
-          project_id: r.projectId,
-          target: r.target,
+          project_id: packId(r.projectId),
+          target: packId(r.target),
           detail: r.detail,
           ip: r.ip,
-          prev_hash: r.prevHash,
           hash: r.hash,
         });
       }
@@ -170,9 +209,14 @@ export class SqliteAuditStore implements AuditStore {
       where.push(sql);
       args.push(v);
     };
-    if (q.actor !== undefined) add('actor = ?', q.actor);
-    if (q.projectId !== undefined) add('project_id = ?', q.projectId);
-    if (q.target !== undefined) add('target = ?', q.target);
+    // an id is stored packed, or as text in records from before schema version 6
+    const id = (column: string, v: string): void => {
+      where.push(`${column} IN (?, ?)`);
+      args.push(packId(v), v);
+    };
+    if (q.actor !== undefined) id('actor', q.actor);
+    if (q.projectId !== undefined) id('project_id', q.projectId);
+    if (q.target !== undefined) id('target', q.target);
     if (q.action !== undefined) add('action = ?', q.action);
     if (q.fromMs !== undefined) add('at >= ?', q.fromMs);
     if (q.toMs !== undefined) add('at < ?', q.toMs);

@@ -8,7 +8,7 @@
 import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
 import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
-import { AUDIT_SCHEMA } from './audit-store.js';
+import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
@@ -171,6 +171,11 @@ export const MIGRATIONS: Migration[] = [
     version: 5,
     description: 'accounts, sessions, tokens, projects, memberships, project slides; the audit log and its checkpoints',
     sql: IDENTITY_SCHEMA + AUDIT_SCHEMA,
+  },
+  {
+    version: 6,
+    description: 'a compact audit log: no stored copy of the previous hash, UUIDs as 16 bytes',
+    sql: AUDIT_COMPACT_SCHEMA,
   },
 ];
 
