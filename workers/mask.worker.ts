@@ -32,8 +32,8 @@ const api: MaskWorkerApi = {
     const b = await bitmap(tile, lut, outline);
     return Comlink.transfer(b, [b]);
   },
-  async readPack(url) {
-    const res = await fetch(url);
+  async readPack(url, headers) {
+    const res = await fetch(url, { headers });
     if (!res.ok) throw new Error(`the mask could not be loaded (${res.status})`);
     const tiles = readPack(await res.arrayBuffer());
     return Comlink.transfer(tiles, tiles.flatMap((t) => buffersOf(t.tile)));

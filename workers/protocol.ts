@@ -74,15 +74,16 @@ export interface MaskWorkerApi {
   /** The tile one level up from four children (top-left, top-right, bottom-left, bottom-right; null = empty). */
   reduce(children: Array<EncodedTile | null>): Promise<EncodedTile>;
   render(tile: EncodedTile, lut: Uint32Array, outline: boolean): Promise<ImageBitmap>;
-  /** Fetches and decodes a tile pack from the server. */
-  readPack(url: string): Promise<PackedTile[]>;
+  /** Fetches and decodes a tile pack from the server (`headers`: the credential, for a portal's token). */
+  readPack(url: string, headers: Record<string, string>): Promise<PackedTile[]>;
   /** zlib of the tile's 512 × 512 bytes, as the server stores it. */
   compress(tile: EncodedTile): Promise<Uint8Array>;
 }
 
 /** workers/annotation-loader.worker.ts: fetches a page of annotations and packs it. */
 export interface AnnotationLoaderApi {
-  load(url: string): Promise<PackedPage>;
+  /** `headers`: the credential, for a portal's token (the cookie goes by itself on the same origin). */
+  load(url: string, headers: Record<string, string>): Promise<PackedPage>;
 }
 
 /** workers/index-builder.worker.ts: Flatbush builds off the main thread. */

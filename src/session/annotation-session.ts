@@ -5,6 +5,8 @@
  * and packed in a worker and indexed in another.
  */
 import * as Comlink from 'comlink';
+import { PortableWorker as Worker } from './module-worker.js';
+import { authHeaders } from '../services/http.js';
 import type { AnnotationClass } from '../core/annotation.js';
 import { DEFAULT_CLASSES } from '../core/annotation.js';
 import { AnnotationApi } from '../services/annotation-api.js';
@@ -105,10 +107,16 @@ export class AnnotationSession {
         this.workers.push(worker);
         this.loader = Comlink.wrap<AnnotationLoaderApi>(worker);
       } catch {
-        this.loader = { load: async (u) => packPage(await (await fetch(u)).json()) };
+        this.loader = {
+          load: async (u, headers) => {
+            const res = await fetch(u, { headers });
+            if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
+            return packPage(await res.json());
+          },
+        };
       }
     }
-    return this.loader.load(url);
+    return this.loader.load(url, authHeaders(url));
   }
 
   private add(p: PackedPage): void {

@@ -7,6 +7,8 @@
  * into bands of tiles so the worker never holds hundreds of dense tiles.
  */
 import * as Comlink from 'comlink';
+import { PortableWorker as Worker } from './module-worker.js';
+import { authHeaders } from '../services/http.js';
 import { flatBounds, ringsBounds } from '../core/flat-geometry.js';
 import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
 import type { PixelBox } from '../core/mask/raster.js';
@@ -19,7 +21,7 @@ import { MaskPyramid } from '../state/mask-pyramid.js';
 import { MaskStore, type MaskTileWrite } from '../state/mask-store.js';
 import type { UndoManager } from '../state/undo.js';
 import { Observers } from '../core/observers.js';
-import type { MaskWorkerApi, PaintJob, RenderRequest, RenderedTile, TileIn } from '../../workers/protocol.js';
+import type { MaskWorkerApi, PackedTile, PaintJob, RenderRequest, RenderedTile, TileIn } from '../../workers/protocol.js';
 
 /** What the session needs from the mask worker: its API (an in-process stand-in works for tests). */
 export type MaskWorker = MaskWorkerApi;
@@ -101,7 +103,8 @@ export class MaskSession {
       fetchTile: async (tx, ty) => {
         const x = tx * MASK_TILE;
         const y = ty * MASK_TILE;
-        const tiles = await alive(() => worker.readPack(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE])));
+        const url = api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE]);
+        const tiles = await alive(() => worker.readPack(url, authHeaders(url)));
         const t = tiles.find((p) => p.tx === tx && p.ty === ty);
         return t ? { tile: t.tile, version: t.version } : null;
       },
@@ -157,11 +160,17 @@ export class MaskSession {
     });
   }
 
+  /** All of this annotator's tiles, fetched in the worker with this server's credential. */
+  private readPack(): Promise<PackedTile[]> {
+    const url = this.api.packUrl();
+    return this.worker.readPack(url, authHeaders(url));
+  }
+
   /** Loads this annotator's tiles, then re-applies and resumes unsent edits. */
   async load(): Promise<void> {
     try {
       await this.sync.handOver();
-      const tiles = await this.worker.readPack(this.api.packUrl());
+      const tiles = await this.readPack();
       this.store.apply(
         tiles.map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
         'remote',
@@ -185,7 +194,7 @@ export class MaskSession {
     if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
     const r = await this.api.rasterize(newOpId(), {});
     if (r.status !== 201 && r.status !== 200) throw new Error(r.body.message ?? `the server answered ${r.status}`);
-    const tiles = await this.worker.readPack(this.api.packUrl());
+    const tiles = await this.readPack();
     this.store.apply(
       tiles.filter((t) => this.store.versionOf(tileKey(t.tx, t.ty)) !== t.version).map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
       'remote',

@@ -22,10 +22,10 @@ let strict: TestServer;
 let browser: Browser;
 let slideId = '';
 
-function page(server: string, slide: string): string {
+function page(server: string, slide: string, annotate: boolean): string {
   return `<!doctype html><html><body><h1>Lab portal</h1>
 <script type="module" src="${server}/wsi-viewer.js"></script>
-<wsi-viewer id="v" server="${server}" slide="${slide}" drawer="canvas" style="display:block;width:800px;height:500px"></wsi-viewer>
+<wsi-viewer id="v" server="${server}" slide="${slide}" drawer="canvas"${annotate ? ' annotate' : ''} style="display:block;width:800px;height:500px"></wsi-viewer>
 </body></html>`;
 }
 
@@ -35,9 +35,9 @@ beforeAll(async () => {
     return;
   }
   portal = createServer((req, res) => {
-    const target = new URL(req.url ?? '/', 'http://x').searchParams.get('server') ?? '';
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
     res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.end(page(target, slideId));
+    res.end(page(q.get('server') ?? '', slideId, q.has('annotate')));
   });
   await new Promise<void>((r) => portal.listen(0, '127.0.0.1', r));
   portalOrigin = `http://localhost:${(portal.address() as AddressInfo).port}`;
@@ -102,6 +102,31 @@ describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
     const later = sent.slice(mark).filter((r) => /_files\//.test(r.url));
     expect(later.every((r) => r.auth === `Bearer ${fresh}`)).toBe(true);
     expect(sent.every((r) => !r.url.includes(fresh))).toBe(true);
+    await p.close();
+  });
+
+  it('shows the annotations and the mask too, fetched in workers started for the portal, with the token', async () => {
+    const token = (await asSession(tiles.url, tiles.session as Session, 'POST', '/api/auth/embed-token', { scope: 'read' })).body['token'] as string;
+    const p = await browser.newPage();
+    const sent: Array<{ url: string; auth: string | undefined }> = [];
+    p.on('request', (r) => {
+      if (/\/(api|dzi|iiif)\//.test(r.url()) && r.method() === 'GET') sent.push({ url: r.url(), auth: r.headers()['authorization'] });
+    });
+    const workers: string[] = [];
+    p.on('worker', (w) => workers.push(w.url()));
+    await p.goto(`${portalOrigin}/?annotate&server=${encodeURIComponent(tiles.url)}`);
+    await expect.poll(() => p.evaluate(() => (document.getElementById('v') as HTMLElement & { error: string | null }).error), { timeout: 20_000 }).toMatch(/sign in/);
+    const mark = sent.length;
+    await p.evaluate((t) => void ((document.getElementById('v') as HTMLElement & { token: string }).token = t), token);
+    const withToken = (re: RegExp): number => sent.slice(mark).filter((r) => r.auth === `Bearer ${token}` && re.test(r.url)).length;
+    await expect.poll(() => withToken(/\/annotations(\?|$)/), { timeout: 30_000 }).toBeGreaterThan(0);
+    await expect.poll(() => withToken(/\/masks\//), { timeout: 30_000 }).toBeGreaterThan(0);
+    expect(sent.slice(mark).filter((r) => r.auth === undefined).map((r) => r.url), 'every request after the token carries it').toEqual([]);
+    // the workers run from blobs of the portal's origin (a worker of another origin is refused)
+    expect(workers.length).toBeGreaterThan(0);
+    expect(workers.every((u) => u.startsWith(`blob:${portalOrigin}/`)), workers.join(', ')).toBe(true);
+    expect(await p.evaluate(() => (document.getElementById('v') as HTMLElement & { error: string | null }).error)).toBeNull();
+    expect(sent.every((r) => !r.url.includes(token)), 'the token is in no URL').toBe(true);
     await p.close();
   });
 
