@@ -9,8 +9,8 @@ export default defineConfig({
     sourcemap: true,
     chunkSizeWarningLimit: 1024,
     rollupOptions: {
-      // the app, plus <wsi-viewer> on its own at a stable URL for portals to embed
-      input: { main: 'index.html', 'wsi-viewer': 'src/viewer/wsi-viewer.ts' },
+      // the app and the audit browser, plus <wsi-viewer> on its own at a stable URL for portals to embed
+      input: { main: 'index.html', audit: 'audit.html', 'wsi-viewer': 'src/viewer/wsi-viewer.ts' },
       output: {
         entryFileNames: (chunk) => (chunk.name === 'wsi-viewer' ? 'wsi-viewer.js' : 'assets/[name]-[hash].js'),
       },

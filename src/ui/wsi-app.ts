@@ -261,6 +261,7 @@ export class WsiApp extends LitElement {
           Slides
           <button data-testid="sign-out" style="float:right" @click=${() => void this.signOut()}>Sign out</button>
           ${this.me ? html`<div class="who" data-testid="signed-in-as">${this.me.user.displayName}</div>` : nothing}
+          ${this.me && (this.me.user.globalRole === 'admin' || this.me.user.globalRole === 'auditor') ? html`<a href="/audit.html" data-testid="audit-link">Audit log</a>` : nothing}
         </header>
         ${this.loadError ? html`<div class="problem" role="alert">${this.loadError}</div>` : nothing}
         ${this.slides === null && !this.loadError ? html`<div class="meta" style="padding:12px">Loading…</div>` : nothing}

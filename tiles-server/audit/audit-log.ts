@@ -12,6 +12,7 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { VerifyResult } from '../../src/core/audit-verify.js';
 import type { AuditOutcome, AuditRecord, AuditStore, Checkpoint } from '../store/audit-store.js';
 
 export const GENESIS: Buffer = Buffer.alloc(32);
@@ -43,16 +44,7 @@ export function recordHash(prevHash: Buffer, r: Omit<AuditRecord, 'hash'>): Buff
   return h.digest();
 }
 
-export interface VerifyResult {
-  ok: boolean;
-  records: number;
-  checkpoints: number;
-  /** The first record (seq) where the chain breaks, and why. */
-  brokenAt: number | null;
-  reason: string | null;
-  /** The signed checkpoint (or signed head) the log contradicts, if any. */
-  contradicts: number | null;
-}
+export type { VerifyResult } from '../../src/core/audit-verify.js';
 
 interface SignedHead {
   seq: number;

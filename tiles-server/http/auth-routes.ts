@@ -8,7 +8,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WsiError } from '../../src/core/errors.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 import type { AccessService } from '../identity/access-service.js';
-import { SESSION_COOKIE, type AuthService, type Principal, type SignIn } from '../identity/auth-service.js';
+import { normalizeUsername, SESSION_COOKIE, type AuthService, type Principal, type SignIn } from '../identity/auth-service.js';
 import { checkTotp, newTotpSecret, totpUri } from '../identity/totp.js';
 import type { User } from '../store/identity-store.js';
 import { clientAddress } from './authorize.js';
@@ -105,8 +105,10 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
           sendJson(ctx.res, 200, { user: publicUser(s.user), expiresAt: s.expiresAt });
         } catch (err) {
           if (err instanceof WsiError && err.code !== 'TOTP_REQUIRED') {
-            // the attempt is recorded without the name typed, which may be someone's password by mistake
-            o.audit({ actor: null, action: 'auth.login', outcome: 'failed', ip: ip(ctx), detail: { code: err.code } });
+            // the attempt is recorded against the account it names, if one exists, but never with the name
+            // typed (it may be someone's password by mistake); the answer was already the same either way
+            const target = await accountNamed(o.auth, username);
+            o.audit({ actor: target, action: 'auth.login', outcome: 'failed', ip: ip(ctx), detail: { code: err.code } });
           }
           throw err;
         }
@@ -257,4 +259,13 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
       },
     },
   ];
+}
+
+/** The id of the account a typed login name names, or null (no such account, or not a valid name). */
+async function accountNamed(auth: AuthService, typed: string): Promise<string | null> {
+  try {
+    return (await auth.store.userByName(normalizeUsername(typed)))?.id ?? null;
+  } catch {
+    return null;
+  }
 }
