@@ -6,7 +6,7 @@
  * with a cookie jar, as a browser would, for the integration tests.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 
 export interface TestProvider {
@@ -26,6 +26,15 @@ export interface ProviderOptions {
   postLogoutRedirectUri: string;
   /** The issuer the provider names itself by (default: its own loopback address). */
   issuerOf?: (port: number) => string;
+}
+
+/** A loopback port free now: our server's, which the provider must know (its redirect URI) before our server starts. */
+export async function freePort(): Promise<number> {
+  const s = createNetServer();
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = s.address() as AddressInfo;
+  await new Promise<void>((resolve) => s.close(() => resolve()));
+  return port;
 }
 
 /** People the provider knows: `sub` → claims; any other login name signs in with only its sub. */

@@ -12,12 +12,10 @@
  * provider's; the provider's logout does not end ours). Every outcome is
  * in the audit log.
  */
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonymous, asSession, type Session } from '../helpers/accounts.js';
 import { FIXTURES } from '../helpers/paths.js';
-import { Jar, browserless, providerLogout, startProvider, visit, type TestProvider } from '../helpers/oidc-provider.js';
+import { Jar, browserless, freePort, providerLogout, startProvider, visit, type TestProvider } from '../helpers/oidc-provider.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { join } from 'node:path';
 
@@ -26,14 +24,6 @@ let server: TestServer;
 let base = '';
 let admin: Session;
 
-/** A port free now, for a server whose address the provider must know first. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = s.address() as AddressInfo;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 function oidcEnv(port: number, p: TestProvider, issuer = p.issuer): Record<string, string> {
   return {
