@@ -17,6 +17,7 @@ import { anonymous, asSession, type Session } from '../helpers/accounts.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { Jar, browserless, freePort, providerLogout, startProvider, visit, type TestProvider } from '../helpers/oidc-provider.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { OidcSignIn } from '../../tiles-server/identity/oidc-sign-in.js';
 import { join } from 'node:path';
 
 let idp: TestProvider;
@@ -258,6 +259,24 @@ describe('bad callbacks are refused with a message, never a 500', () => {
     // the provider's refusal of a used code, and openid-client's nonce check
     expect(reasons).toContain('invalid_grant');
     expect(reasons).toContain('token: OAUTH_JWT_CLAIM_COMPARISON_FAILED');
+  });
+});
+
+describe('the sealed cookie of a sign-in in flight', () => {
+  it('expires after 10 minutes, opens only under the server secret that sealed it, and is never served twice', async () => {
+    let now = Date.now();
+    const settings = { issuer: idp.issuer, clientId: idp.clientId, clientSecret: idp.clientSecret, redirectUrl: `${base}/api/auth/oidc/callback`, name: 'Test IdP' };
+    const oidc = new OidcSignIn(settings, 'f'.repeat(64), () => now);
+    const { url, cookie } = await oidc.start('/after');
+    const cb = new URL((await browserless(new Jar(), url, base, 'ada-sub')).url);
+    now += 10 * 60_000 + 1;
+    await expect(oidc.finish(cb.searchParams, cookie)).rejects.toMatchObject({ code: 'expired' });
+    await expect(new OidcSignIn(settings, 'e'.repeat(64)).finish(cb.searchParams, cookie)).rejects.toMatchObject({ code: 'expired' });
+    now -= 60_000;
+    const done = await oidc.finish(cb.searchParams, cookie);
+    expect(done.next).toBe('/after');
+    expect(done.identity).toMatchObject({ issuer: idp.issuer, sub: 'ada-sub' });
+    await expect(oidc.finish(cb.searchParams, cookie)).rejects.toMatchObject({ code: 'used' });
   });
 });
 
