@@ -147,7 +147,7 @@ describe('OIDC sign-in against a real provider', () => {
     await signInAs(jar, 'admin-sub');
     const u = (await me(jar)).body['user'] as Record<string, unknown>;
     expect(u['id']).not.toBe(server.admin?.id);
-    expect(u['username']).not.toBe('admin');
+    expect(u['username']).toBe('admin-2');
     expect(u['globalRole']).toBe('user');
   });
 
