@@ -6,14 +6,14 @@
  * become it, a disabled account cannot sign in; state, replayed callbacks
  * and codes, a missing or wrong nonce, a wrong issuer, error= from the
  * provider and a lost cookie are refused with a redirect that names the
- * fault, never a 500 (SEC-08-style bad cases); the provider down stops new
- * sign-ins with a clear message while sessions go on (FAULT-05); logout
+ * fault, never a 500; the provider down stops new sign-ins with a clear
+ * message while sessions and password sign-in go on (FAULT-05); logout
  * both ways (SEC-09: our logout revokes our session and offers the
  * provider's; the provider's logout does not end ours). Every outcome is
  * in the audit log.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anonymous, asSession, type Session } from '../helpers/accounts.js';
+import { anonymous, asSession, signIn, type Session } from '../helpers/accounts.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { Jar, browserless, freePort, providerLogout, startProvider, visit, type TestProvider } from '../helpers/oidc-provider.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -312,7 +312,7 @@ describe('a provider that is not the one configured, and no provider', () => {
 });
 
 describe('the provider down (FAULT-05)', () => {
-  it('stops new sign-ins with a clear message, while sessions go on; sign-in works again when it is back', async () => {
+  it('stops new sign-ins with a clear message, while sessions and password sign-in go on; OIDC works again when it is back', async () => {
     const jar = new Jar();
     await signInAs(jar, 'ada-sub');
     // a sign-in started before the outage comes back after it began
@@ -327,6 +327,8 @@ describe('the provider down (FAULT-05)', () => {
       const late = await visit(pending, cb.href);
       expect(late.status).toBe(303);
       expect(problem(late.location as string)).toBe('unreachable');
+      // local accounts still sign in with their passwords: the way in while the provider is down
+      expect((await signIn(base, 'admin')).sessionId).toBeTruthy();
     } finally {
       await idp.resume();
     }
