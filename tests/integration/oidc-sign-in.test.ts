@@ -18,6 +18,7 @@ import { FIXTURES } from '../helpers/paths.js';
 import { Jar, browserless, freePort, providerLogout, startProvider, visit, type TestProvider } from '../helpers/oidc-provider.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { OidcSignIn } from '../../tiles-server/identity/oidc-sign-in.js';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 let idp: TestProvider;
@@ -80,7 +81,8 @@ function sessionOf(jar: Jar): Session {
 beforeAll(async () => {
   const port = await freePort();
   idp = await startProvider({ redirectUri: `http://127.0.0.1:${port}/api/auth/oidc/callback`, postLogoutRedirectUri: `http://127.0.0.1:${port}/signin.html` });
-  server = await startTestServer(join(FIXTURES, 'slides'), oidcEnv(port, idp));
+  // request lines on: the byte scan below reads them too
+  server = await startTestServer(join(FIXTURES, 'slides'), { ...oidcEnv(port, idp), LOG_REQUESTS: '1' });
   base = server.url;
   admin = server.session as Session;
 });
@@ -335,6 +337,24 @@ describe('the provider down (FAULT-05)', () => {
     await new Promise((resolve) => setTimeout(resolve, 2100));
     const { landed } = await signInAs(new Jar(), 'ada-sub');
     expect(problem(landed)).toBeNull();
+  });
+});
+
+describe('secrets stay out of the log and the database (SEC-12)', () => {
+  it('holds neither the client secret nor a sign-in code nor a sealed cookie', async () => {
+    const jar = new Jar();
+    const authUrl = await start(jar);
+    const sealed = jar.get(base, 'wsi_oidc') as string;
+    const cb = new URL((await browserless(jar, authUrl, base, 'ada-sub')).url);
+    const code = cb.searchParams.get('code') as string;
+    expect((await visit(jar, cb.href)).status).toBe(303);
+    const files = (await readdir(server.dataDir)).filter((f) => f.startsWith('wsi.db'));
+    expect(files).toContain('wsi.db');
+    expect(server.output()).toMatch(/"path":"\/api\/auth\/oidc\/callback"/);
+    const haystacks = [Buffer.from(server.output()), ...(await Promise.all(files.map((f) => readFile(join(server.dataDir, f)))))];
+    for (const needle of [idp.clientSecret, code, sealed]) {
+      for (const h of haystacks) expect(h.includes(needle)).toBe(false);
+    }
   });
 });
 
