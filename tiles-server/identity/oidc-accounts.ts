@@ -16,7 +16,8 @@ function candidate(claims: Record<string, unknown>, sub: string): string {
   for (const k of ['preferred_username', 'email']) {
     const v = claims[k];
     if (typeof v !== 'string') continue;
-    const cleaned = v.trim().toLowerCase().replace(/[^a-z0-9._@-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 56);
+    // accents dropped (José → jose), anything else outside a login name's letters becomes '-'
+    const cleaned = v.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').trim().toLowerCase().replace(/[^a-z0-9._@-]/g, '-').replace(/^[^a-z0-9]+/, '').slice(0, 56);
     if (NAME.test(cleaned)) return cleaned;
   }
   return `oidc-${sub.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 16) || 'user'}`;
