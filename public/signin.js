@@ -13,6 +13,38 @@ const next = (() => {
 // a setup link opened while this page is open changes only the fragment: read the page again
 addEventListener('hashchange', () => location.reload());
 
+// why an OIDC sign-in came back without a session (the server's codes: tiles-server/identity/oidc-sign-in.ts)
+const OIDC_PROBLEMS = {
+  unreachable: 'The identity provider cannot be reached just now. Try again in a moment; if you are signed in elsewhere, that session goes on.',
+  expired: 'That sign-in took too long or was started in another browser. Please start again.',
+  state: 'The answer from the identity provider does not belong to this sign-in. Please start again.',
+  used: 'That sign-in answer was used already. Please start again.',
+  denied: 'The identity provider did not sign you in (cancelled or refused).',
+  code: 'The identity provider refused the sign-in code (used or expired). Please start again.',
+  invalid: 'The answer from the identity provider did not check out, so you were not signed in. Tell your administrator if this keeps happening.',
+  disabled: 'Your account is disabled. Ask an administrator.',
+};
+const oidcProblem = new URLSearchParams(location.search).get('oidc');
+if (oidcProblem) {
+  $('problem').textContent = OIDC_PROBLEMS[oidcProblem] ?? 'Signing in with the identity provider failed. Please start again.';
+  // the message is shown: a reload should not show it again
+  const clean = new URL(location.href);
+  clean.searchParams.delete('oidc');
+  history.replaceState(null, '', clean.pathname + clean.search);
+}
+
+if (!setupToken) {
+  fetch('/api/auth/status')
+    .then((r) => (r.ok ? r.json() : null))
+    .then((s) => {
+      if (!s?.oidc) return;
+      $('oidc').textContent = `Sign in with ${s.oidcName}`;
+      $('oidc').href = `/api/auth/oidc/start?next=${encodeURIComponent(next)}`;
+      $('oidc-row').hidden = false;
+    })
+    .catch(() => undefined);
+}
+
 if (setupToken) {
   $('title').textContent = 'Create the administrator';
   $('intro').hidden = false;

@@ -5,6 +5,7 @@
  * `startServer` is what main.ts and the tests use.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -19,6 +20,7 @@ import { Authorizer, clientAddress, type Access } from './http/authorize.js';
 import { AuditLog, type AuditEvent } from './audit/audit-log.js';
 import { AccessService } from './identity/access-service.js';
 import { AuthService } from './identity/auth-service.js';
+import { OidcSignIn } from './identity/oidc-sign-in.js';
 import { ViewCounter } from './identity/view-counter.js';
 import { SqliteAuditStore, type AuditRecord } from './store/audit-store.js';
 import { SqliteIdentityStore } from './store/identity-store.js';
@@ -39,6 +41,7 @@ import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
 import { TileService } from './tile-service.js';
+import { loadTls } from './tls.js';
 
 export interface RunningServer {
   server: Server;
@@ -198,6 +201,8 @@ function ownOrigins(req: IncomingMessage, publicUrl: string): string[] {
 }
 
 export async function startServer(cfg: Config, opts: AppOptions): Promise<RunningServer> {
+  // a bad certificate or key stops the start before anything is opened
+  const tls = cfg.tls ? loadTls(cfg.tls) : null;
   sharp.cache(false);
   sharp.concurrency(1);
   const pool = new DecodePool({ workers: cfg.decodeWorkers, maxQueue: 1024, timeoutMs: 15_000, maxHeapMb: 256 });
@@ -224,6 +229,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     lagGuard,
   });
   const log = opts.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  if (tls && tls.validTo.getTime() < Date.now()) log(`TLS_CERT expired on ${tls.validTo.toISOString()}: browsers will refuse it until it is renewed`);
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;
   const { db, damage } = openStore(dbPath, { maxBytes, log });
@@ -268,7 +274,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const views = new ViewCounter(record);
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
-  const secureCookies = (cfg.publicUrl ?? '').startsWith('https:');
+  // under TLS (ours or a proxy's, said by PUBLIC_URL): Secure cookies and HSTS
+  const secureCookies = tls !== null || (cfg.publicUrl ?? '').startsWith('https:');
   const visibleSlides = async (p: Parameters<AccessService['projectsOf']>[0]): Promise<VisibleSlide[]> => {
     await registry.scan();
     const out: VisibleSlide[] = [];
@@ -281,7 +288,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     return out;
   };
   const routes = routeTable({
-    auth: { auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidcEnabled: () => false },
+    auth: { auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidc: cfg.oidc ? new OidcSignIn(cfg.oidc, opts.secret) : null, log },
     admin: { auth, access, registry, audit, trustProxy: cfg.trustProxy },
     audit: { log: auditLog, query: (q) => auditStore.query(q), auth, audit, trustProxy: cfg.trustProxy, dormantDays: cfg.dormantDays },
     annotations,
@@ -324,7 +331,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for
   // 5 minutes is closed.
-  const server = createServer({ keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000 }, dispatch(routes, handling));
+  // Under TLS_CERT/TLS_KEY the port speaks HTTPS only: plain HTTP to it fails its handshake (docs/identity.md).
+  const serverOptions = { keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000 };
+  const server: Server = tls ? createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, dispatch(routes, handling)) : createServer(serverOptions, dispatch(routes, handling));
   server.setTimeout(300_000);
   server.maxHeadersCount = 100;
   await new Promise<void>((resolve, reject) => {
@@ -336,7 +345,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-  publicUrl ||= `http://${boundHostName(cfg.host) ?? 'localhost'}:${addr.port}`;
+  const scheme = tls ? 'https' : 'http';
+  publicUrl ||= `${scheme}://${boundHostName(cfg.host) ?? 'localhost'}:${addr.port}`;
   handling.hosts = HostAllowlist.forServer(cfg.allowedHosts, cfg.host, publicUrl);
   if (handling.hosts.allowsAny) log('ALLOWED_HOSTS=*: any Host header is served, so the DNS rebinding protection is off');
   else if (!boundHostName(cfg.host) && cfg.allowedHosts.length === 0 && !cfg.publicUrl) {
@@ -344,7 +354,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   }
   return {
     server,
-    url: `http://${host}:${addr.port}`,
+    url: `${scheme}://${host}:${addr.port}`,
     service,
     pool,
     auth,

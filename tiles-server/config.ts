@@ -58,7 +58,24 @@ export interface Config {
   maskImportMaxPixels: number;
   /** Mask imports decoded at once; past it 503 with Retry-After. */
   maskImportConcurrency: number;
+  /** HTTPS of its own (TLS_CERT and TLS_KEY, PEM file paths); null: plain HTTP (loopback or behind a TLS proxy). */
+  tls: { certFile: string; keyFile: string } | null;
+  /** Sign-in through an OpenID Connect provider (OIDC_*); null: not configured. */
+  oidc: OidcConfig | null;
 }
+
+export interface OidcConfig {
+  issuer: string;
+  clientId: string;
+  clientSecret: string;
+  /** Where the provider sends the browser back: this server's /api/auth/oidc/callback. */
+  redirectUrl: string;
+  /** The name on the sign-in button (OIDC_NAME; the issuer's host by default). */
+  name: string;
+}
+
+/** The path OIDC_REDIRECT_URL must name: the callback route (http/oidc-routes.ts). */
+export const OIDC_CALLBACK_PATH = '/api/auth/oidc/callback';
 
 function flags(argv: string[]): Map<string, string> {
   const out = new Map<string, string>();
@@ -118,15 +135,50 @@ export function loopbackHost(host: string): boolean {
 
 /**
  * Refuses to serve slides and passwords in the clear to a network (SEC-15):
- * a HOST other than loopback needs TRUST_PROXY=1, which says a TLS reverse
- * proxy is in front (this server has no TLS of its own yet).
+ * a HOST other than loopback needs TLS of the server's own (TLS_CERT and
+ * TLS_KEY) or TRUST_PROXY=1, which says a TLS reverse proxy is in front.
  */
-export function checkBind(cfg: Pick<Config, 'host' | 'trustProxy'>): void {
-  if (!loopbackHost(cfg.host) && !cfg.trustProxy) {
+export function checkBind(cfg: Pick<Config, 'host' | 'trustProxy' | 'tls'>): void {
+  if (!loopbackHost(cfg.host) && !cfg.trustProxy && !cfg.tls) {
     throw new Error(
-      `HOST=${cfg.host} would serve slides, sessions and passwords over plain HTTP to the network. Keep HOST=127.0.0.1, or put a TLS reverse proxy in front and set TRUST_PROXY=1 (and PUBLIC_URL=https://…)`,
+      `HOST=${cfg.host} would serve slides, sessions and passwords over plain HTTP to the network. Keep HOST=127.0.0.1, or give the server a certificate (TLS_CERT and TLS_KEY), or put a TLS reverse proxy in front and set TRUST_PROXY=1 (and PUBLIC_URL=https://…)`,
     );
   }
+}
+
+function tlsOf(cert: string | undefined, key: string | undefined): Config['tls'] {
+  if (!cert && !key) return null;
+  if (!cert || !key) throw new Error(`TLS needs both TLS_CERT and TLS_KEY (PEM file paths); only ${cert ? 'TLS_CERT' : 'TLS_KEY'} is set`);
+  return { certFile: resolve(cert), keyFile: resolve(key) };
+}
+
+function absoluteUrl(name: string, v: string): URL {
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new Error(`${name} must be an absolute URL, got "${v}"`);
+  }
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopbackHost(u.hostname))) {
+    throw new Error(`${name} must be https:// (plain http only on loopback, for tests), got "${v}"`);
+  }
+  if (u.username || u.password || u.hash) throw new Error(`${name} must not carry credentials or a fragment, got "${v}"`);
+  return u;
+}
+
+/** All four OIDC_* settings or none; the redirect must be this server's callback route. */
+function oidcOf(get: (name: string) => string | undefined): OidcConfig | null {
+  const names = ['OIDC_ISSUER', 'OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET', 'OIDC_REDIRECT_URL'] as const;
+  const set = names.filter((n) => get(n));
+  if (set.length === 0) return null;
+  if (set.length < names.length) throw new Error(`OIDC sign-in needs ${names.join(', ')}; missing: ${names.filter((n) => !get(n)).join(', ')}`);
+  const issuer = absoluteUrl('OIDC_ISSUER', get('OIDC_ISSUER') as string);
+  const redirect = absoluteUrl('OIDC_REDIRECT_URL', get('OIDC_REDIRECT_URL') as string);
+  if (redirect.pathname !== OIDC_CALLBACK_PATH || redirect.search) {
+    throw new Error(`OIDC_REDIRECT_URL must be this server's ${OIDC_CALLBACK_PATH} (e.g. https://slides.example.org${OIDC_CALLBACK_PATH}), got "${redirect.href}"`);
+  }
+  const name = (get('OIDC_NAME') ?? '').trim().slice(0, 64) || issuer.hostname;
+  return { issuer: get('OIDC_ISSUER') as string, clientId: get('OIDC_CLIENT_ID') as string, clientSecret: get('OIDC_CLIENT_SECRET') as string, redirectUrl: redirect.href, name };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] = process.argv.slice(2)): Config {
@@ -169,5 +221,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     importMaxMb: intOf(get('IMPORT_MAX_MB'), 2048, 'IMPORT_MAX_MB', 1, 1 << 20),
     maskImportMaxPixels: intOf(get('MASK_IMPORT_MAX_PIXELS'), 100_000_000, 'MASK_IMPORT_MAX_PIXELS', 1, 400_000_000),
     maskImportConcurrency: intOf(get('MASK_IMPORT_CONCURRENCY'), 2, 'MASK_IMPORT_CONCURRENCY', 1, 16),
+    tls: tlsOf(get('TLS_CERT'), get('TLS_KEY')),
+    oidc: oidcOf(get),
   };
 }

@@ -8,6 +8,7 @@ import { checkBind, loadConfig } from './config.js';
 import { PRIVATE_FILE_MODE, privateDir, tighten } from './private-files.js';
 import { writeSampleSlide } from './sample/sample-slide.js';
 import { scanSlideFolder } from './slides/scan.js';
+import { loadTls } from './tls.js';
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
@@ -28,6 +29,8 @@ async function serverSecret(dataDir: string): Promise<string> {
 async function main(): Promise<void> {
   const cfg = loadConfig();
   checkBind(cfg);
+  // a bad certificate or key stops the start before anything is written (startServer reads them again)
+  if (cfg.tls) loadTls(cfg.tls);
   privateDir(cfg.dataDir, say);
   await mkdir(cfg.slidesDir, { recursive: true });
   const secret = await serverSecret(cfg.dataDir);

@@ -184,13 +184,17 @@ export class WsiApp extends LitElement {
     const outbox = await openOutbox();
     const unsent = await outbox.count();
     if (unsent > 0 && !confirm(`${unsent} edit${unsent === 1 ? ' is' : 's are'} not on the server yet. Signing out deletes ${unsent === 1 ? 'it' : 'them'} from this browser. Sign out anyway?`)) return;
+    // an account of an identity provider is signed out there too, when it offers that (docs/identity.md, SEC-09)
+    let next = '/signin.html';
     try {
-      await fetch(`${this.server}/api/auth/session`, { method: 'DELETE', headers: changeHeaders() });
+      const res = await fetch(`${this.server}/api/auth/session`, { method: 'DELETE', headers: changeHeaders() });
+      const body = (await res.json().catch(() => ({}))) as { endSessionUrl?: unknown };
+      if (res.ok && typeof body.endSessionUrl === 'string' && /^https?:\/\//.test(body.endSessionUrl)) next = body.endSessionUrl;
     } catch {
       // offline: the server ends the session at its idle timeout; this browser forgets it now
     }
     await outbox.clear();
-    location.assign('/signin.html');
+    location.assign(next);
   }
 
   /** A change was refused with 401 while working: sign in again in place (the outbox keeps the edits). */

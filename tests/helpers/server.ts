@@ -46,7 +46,7 @@ export async function startTestServer(slidesDir: string, env: Record<string, str
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start:\n${out}`)), 60_000);
     const check = (): void => {
-      const m = /Open (http:\/\/[^\s/]+)\//.exec(out);
+      const m = /Open (https?:\/\/[^\s/]+)\//.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1] as string);

@@ -45,8 +45,8 @@ describe('the route table (SEC-01)', () => {
     expect(ruleKind({ global: [] })).toBeNull();
   });
 
-  it('lets only sign-in, setup, status and health through without a credential', () => {
+  it('lets only sign-in (password and OIDC), setup, status and health through without a credential', () => {
     const open = routes.filter((r) => ruleKind(r.access) === 'public').map((r) => `${r.method} ${pathFor(r, SAMPLES)}`);
-    expect(open.sort()).toEqual(['GET /api/auth/status', 'GET /api/health', 'POST /api/auth/session', 'POST /api/auth/setup']);
+    expect(open.sort()).toEqual(['GET /api/auth/oidc/callback', 'GET /api/auth/oidc/start', 'GET /api/auth/status', 'GET /api/health', 'POST /api/auth/session', 'POST /api/auth/setup']);
   });
 });

@@ -2,6 +2,7 @@
  * Sign-in routes: the session (sign in, sign out, who am I), the first
  * admin's setup (one-time token, loopback only), a password change, the
  * TOTP second factor, API tokens and short-lived embed tokens for portals.
+ * OIDC sign-in's own routes are in oidc-routes.ts.
  * Every attempt is audited; secrets are shown once and never logged.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -10,6 +11,7 @@ import type { AuditEvent } from '../audit/audit-log.js';
 import type { AccessService } from '../identity/access-service.js';
 import { normalizeUsername, SESSION_COOKIE, type AuthService, type Principal, type SignIn } from '../identity/auth-service.js';
 import { checkTotp, newTotpSecret, totpUri } from '../identity/totp.js';
+import type { OidcSignIn } from '../identity/oidc-sign-in.js';
 import type { User } from '../store/identity-store.js';
 import { clientAddress } from './authorize.js';
 import { readJson } from './body.js';
@@ -26,7 +28,10 @@ export interface AuthRoutesOptions {
   /** Cookies get `Secure` when the server is reached over TLS. */
   secureCookies: boolean;
   trustProxy: boolean;
-  oidcEnabled: () => boolean;
+  /** OIDC sign-in, when configured (OIDC_*). */
+  oidc: OidcSignIn | null;
+  /** The server's own log (operator messages such as an unreachable identity provider). */
+  log?: (line: string) => void;
 }
 
 /** What a client may know about an account. */
@@ -87,7 +92,8 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
           signedIn: p !== null,
           user: p ? publicUser(p.user) : null,
           setupNeeded: (await o.auth.store.countAdmins()) === 0,
-          oidc: o.oidcEnabled(),
+          oidc: o.oidc !== null,
+          oidcName: o.oidc?.name ?? null,
         });
       },
     },
@@ -123,7 +129,9 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
         if (p.sessionHash) await o.auth.signOut(p.sessionHash);
         clearSessionCookies(ctx.res, o.secureCookies);
         o.audit({ actor: p.user.id, action: 'auth.logout', ip: ip(ctx) });
-        sendJson(ctx.res, 200, { signedOut: true });
+        // an OIDC account's browser goes on to end its session at the provider too (SEC-09, docs/identity.md)
+        const endSessionUrl = o.oidc?.isIssuer(p.user.oidcIssuer) ? await o.oidc.endSessionUrl() : null;
+        sendJson(ctx.res, 200, { signedOut: true, endSessionUrl });
       },
     },
     {

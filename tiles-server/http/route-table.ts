@@ -9,6 +9,7 @@ import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
 import { maskRoutes } from './mask-routes.js';
+import { oidcRoutes } from './oidc-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AnnotationService } from '../annotation-service.js';
 import type { MaskService } from '../mask-service.js';
@@ -32,6 +33,7 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...annotationRoutes(d.annotations),
     ...maskRoutes(d.masks),
     ...authRoutes(d.auth),
+    ...oidcRoutes(d.auth),
     ...adminRoutes(d.admin),
     ...auditRoutes(d.audit),
   ];

@@ -2,15 +2,15 @@
  * Headers every response carries: a Content-Security-Policy that allows no
  * inline script and no other origin's code, with `frame-ancestors` from
  * EMBED_ORIGINS (which sites may frame the app); no MIME sniffing; no
- * Referer leaving the page (it would carry slide ids); and HSTS when
- * PUBLIC_URL is https.
+ * Referer leaving the page (it would carry slide ids); and HSTS under TLS
+ * (the server's own, or PUBLIC_URL https behind a proxy).
  */
 import type { ServerResponse } from 'node:http';
 
 export interface SecurityHeaderOptions {
   /** Origins that may show the app in a frame (EMBED_ORIGINS); the app's own always may. */
   embedOrigins: readonly string[];
-  /** PUBLIC_URL is https: browsers are told to use nothing else. */
+  /** Served over TLS (TLS_CERT, or PUBLIC_URL https): browsers are told to use nothing else. */
   https: boolean;
 }
 
