@@ -9,7 +9,8 @@ import { LitElement, css, html, nothing } from 'lit';
 import { GeomType, flatArea } from '../core/flat-geometry.js';
 import { formatLength } from '../core/scale.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
-import { classifySelected, deleteSelected, subtractSelected, toggleLockSelected, unionSelected } from '../tools/selection-edits.js';
+import { setClassOfSelection } from '../tools/edit-actions.js';
+import { deleteSelected, subtractSelected, toggleLockSelected, unionSelected } from '../tools/selection-edits.js';
 import type { AnnotationLayer } from './annotation-layer.js';
 import { ObserveController } from './observe-controller.js';
 import { panelStyles } from './panel-styles.js';
@@ -77,13 +78,34 @@ export class WsiAnnotationPanel extends LitElement {
       overflow: auto;
       border-left: 1px solid var(--wsi-panel-border, #d0d0d5);
     }
+    button.of-selection {
+      border-style: dashed;
+      border-color: #333;
+    }
+    .sel-mark {
+      margin-left: 4px;
+      font-size: 10px;
+      color: #333;
+    }
     `,
   ];
 
+  /** The class of new objects and of paint; the selection keeps its class (see "Set class"). */
   private pickClass(name: string): void {
     this.currentClass = name;
-    if (this.session) classifySelected(this.session, name);
     fire(this, 'wsi-class-change', { name });
+  }
+
+  /** The classes of the selected objects (marked in the palette, apart from the current class). */
+  private selectionClasses(): Set<string | null> {
+    const s = this.session;
+    const out = new Set<string | null>();
+    if (!s) return out;
+    for (const id of s.selection.list().slice(0, 10_000)) {
+      const h = s.store.handleOf(id);
+      if (h !== undefined) out.add(s.store.record(h).classification);
+    }
+    return out;
   }
 
   private selectedRecord() {
@@ -183,6 +205,7 @@ export class WsiAnnotationPanel extends LitElement {
     const progress = s?.progress ?? null;
     const undo = s?.undo;
     const edit = s ? { store: s.store, selection: s.selection } : null;
+    const selClasses = this.selectionClasses();
     return html`
       ${st ? html`<div class="status ${syncStatusClass(st)}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, ANNOTATION_STATUS)}</div>` : nothing}
       ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
@@ -207,8 +230,14 @@ export class WsiAnnotationPanel extends LitElement {
       <div class="grid">
         ${(s?.palette ?? []).map(
           (c) =>
-            html`<button data-testid=${`class-${c.name}`} aria-pressed=${this.currentClass === c.name ? 'true' : 'false'} title=${`${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}`} @click=${() => this.pickClass(c.name)}>
-              <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
+            html`<button
+              data-testid=${`class-${c.name}`}
+              aria-pressed=${this.currentClass === c.name ? 'true' : 'false'}
+              class=${selClasses.has(c.name) ? 'of-selection' : ''}
+              title=${`Draw and paint ${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}${selClasses.has(c.name) ? '; ◆ marks the class of the selection' : ''}`}
+              @click=${() => this.pickClass(c.name)}
+            >
+              <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${selClasses.has(c.name) ? html`<span class="sel-mark" aria-label="class of the selection">◆</span>` : nothing}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
             </button>`,
         )}
       </div>
@@ -230,6 +259,11 @@ export class WsiAnnotationPanel extends LitElement {
       }} /> Show annotations (${(s?.store.size ?? 0).toLocaleString()})</label>
       <h3>Selected</h3>
       ${this.renderDetails()}
+      ${s && s.selection.size > 0 && this.host
+        ? html`<button data-testid="set-class" title="Give the selected objects the current class (C); Ctrl+Z undoes" @click=${() => this.host && this.host.setMessage('annotate', setClassOfSelection(this.host.context))}>
+            Set class → ${this.currentClass ?? '(none)'}<kbd>C</kbd>
+          </button>`
+        : nothing}
       <h3>Files</h3>
       <select id="import-format" aria-label="Import format">
         <option value="qupath-geojson">QuPath GeoJSON</option>

@@ -22,17 +22,21 @@ function setup(palette: AnnotationClass[]) {
   const selection = new Selection(store);
   const undo = new UndoManager(store);
   const log: string[] = [];
-  const tools = { store, selection, undo, palette: () => palette } as unknown as ToolContext;
+  let current: string | null = palette[0]?.name ?? null;
+  const tools = { store, selection, undo, palette: () => palette, currentClass: () => current, notify: (m: string | null) => log.push(`notify ${m}`) } as unknown as ToolContext;
   const ctx: KeyContext = {
     tools,
     finishGesture: () => log.push('finish'),
-    setClass: (n) => log.push(`class ${n}`),
+    setClass: (n) => {
+      current = n;
+      log.push(`class ${n}`);
+    },
     fit: () => log.push('fit'),
     setMagnification: (m) => log.push(`mag ${m}`),
     toggleHelp: () => log.push('help'),
     closeHelp: () => false,
   };
-  return { ctx, log, undo };
+  return { ctx, log, undo, store, selection };
 }
 
 const PALETTE: AnnotationClass[] = [
@@ -106,6 +110,26 @@ describe('keys', () => {
     expect(dispatchKey(key('3'), ctx, null, pick, false)).toBe(true);
     expect(log).toContain('mag 5');
     expect(dispatchKey(key('§'), ctx, null, pick, false)).toBe(false);
+  });
+
+  it('a class hotkey picks the class of new objects and paint only; C sets it on the selection, one undo step (issue 11)', () => {
+    const { ctx, log, undo, store, selection } = setup(PALETTE);
+    const id = '00000000-0000-4000-8000-000000000001';
+    store.apply({ create: [{ id, kind: 'rectangle', geometry: { type: 'Polygon', coordinates: [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]] }, classification: 'Tumour', name: null, note: null, locked: false, objectType: 'annotation', properties: {}, version: 0 }] }, 'local', 'Rectangle');
+    selection.set([id]);
+    const cls = (): string | null => store.record(store.handleOf(id) as number).classification;
+    expect(dispatchKey(key('u'), ctx, { tool: {} }, () => false, false)).toBe(true);
+    expect(log).toContain('class Urothelium');
+    expect(cls()).toBe('Tumour');
+    expect(dispatchKey(key('C', { shiftKey: true }), ctx, { tool: {} }, () => false, false)).toBe(true);
+    expect(cls()).toBe('Urothelium');
+    expect(log.at(-1)).toMatch(/^notify Set 1 object to Urothelium\. Ctrl\+Z undoes\.$/);
+    undo.undo();
+    expect(cls()).toBe('Tumour');
+    // nothing selected: C says why, and changes nothing
+    selection.set([]);
+    expect(dispatchKey(key('C', { shiftKey: true }), ctx, { tool: {} }, () => false, false)).toBe(true);
+    expect(log.at(-1)).toMatch(/Nothing is selected/);
   });
 
   it('paint keys need a mask; without annotations only the view keys work', () => {
