@@ -30,6 +30,12 @@ export function formatLength(um: number): string {
   return `${+(um * 1000).toPrecision(3)} nm`;
 }
 
+/** An area given in µm², in mm² from 1 mm² up (three significant digits). */
+export function formatArea(um2: number): string {
+  if (um2 >= 1e6) return `${+(um2 / 1e6).toPrecision(3)} mm²`;
+  return `${+um2.toPrecision(3)} µm²`;
+}
+
 /**
  * A scale bar no longer than `maxPx` screen pixels. With a known MPP the bar
  * measures microns; without one it measures image pixels and says so.
