@@ -5,7 +5,7 @@
  * for the help only.
  */
 import { MAGNIFICATION_PRESETS } from '../core/scale.js';
-import { registerKey } from '../tools/registry.js';
+import { keyUse, registerKey } from '../tools/registry.js';
 
 const plain = (e: KeyboardEvent): boolean => !e.ctrlKey && !e.metaKey && !e.altKey;
 
@@ -21,6 +21,18 @@ registerKey({
 });
 
 registerKey({ keys: '+ / -', label: 'zoom in / out', group: 'view', match: () => false });
-registerKey({ keys: '←↑→↓ / w a s d', label: 'pan', group: 'view', match: () => false });
+// OpenSeadragon pans with w a s d too, but only with the letters nothing here takes first (s is a class key by default)
+registerKey({
+  keys: '←↑→↓',
+  label: 'pan',
+  group: 'view',
+  match: () => false,
+  rows: (k, hasMask) => {
+    const letters = ['w', 'a', 's', 'd'];
+    const free = letters.filter((l) => keyUse(l, k, hasMask) === null);
+    const taken = letters.filter((l) => !free.includes(l)).map((l) => `${l} is ${keyUse(l, k, hasMask) ?? ''}`);
+    return [[`←↑→↓${free.length ? ` / ${free.join(' ')}` : ''}`, taken.length ? `pan (${taken.join(', ')})` : 'pan'] as const];
+  },
+});
 registerKey({ keys: '?', label: 'this help', group: 'view', match: (e) => plain(e) && e.key === '?', run: (k) => (k.toggleHelp(), true) });
-registerKey({ keys: 'Esc', label: 'close this help', group: 'view', match: (e) => e.key === 'Escape', run: (k) => k.closeHelp() });
+registerKey({ keys: 'Esc', label: 'close this help', group: 'view', beforeTool: true, match: (e) => e.key === 'Escape', run: (k) => k.closeHelp() });

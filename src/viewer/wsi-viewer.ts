@@ -136,6 +136,7 @@ export class WsiViewer extends LitElement {
   drawerInUse: DrawerKind | null = null;
   private readonly osd = new OsdController(this, {
     onOpen: () => {
+      this.takeKeyboard();
       void this.startAnnotations();
       if (this.info) fire(this, 'wsi-slide-open', { slide: this.slide, info: this.info });
     },
@@ -191,11 +192,40 @@ export class WsiViewer extends LitElement {
     this.showHelp = false;
   }
 
+  /** The viewer that keys pressed with nothing focused go to: the last one focused, or whose slide opened last. */
+  private static keyTarget: WsiViewer | null = null;
+
+  /**
+   * A slide opened (after a reload, a shared link or a pick in the list):
+   * the viewer takes the keyboard, unless someone is typing in a field.
+   */
+  private takeKeyboard(): void {
+    WsiViewer.keyTarget = this;
+    let a: Element | null = document.activeElement;
+    while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+    if (a && (/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) || (a as HTMLElement).isContentEditable)) return;
+    this.focus({ preventScroll: true });
+  }
+
+  /** A key with nothing focused (the focused button went away, the page was just loaded) is this viewer's when it is the key target. */
+  private readonly onStrayKey = (e: KeyboardEvent): void => {
+    if (WsiViewer.keyTarget !== this || e.defaultPrevented) return;
+    if (e.target !== document.body && e.target !== document.documentElement) return;
+    this.onKey(e);
+  };
+
+  private readonly onFocusIn = (): void => {
+    WsiViewer.keyTarget = this;
+  };
+
   override connectedCallback(): void {
     super.connectedCallback();
     if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
     // capture phase: our shortcuts win over OpenSeadragon's own keys
     this.addEventListener('keydown', this.onKey, true);
+    this.addEventListener('focusin', this.onFocusIn);
+    document.addEventListener('keydown', this.onStrayKey);
+    this.addEventListener('pointerdown', this.onPointerDown, true);
     window.addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onHidden);
     this.addEventListener('wsi-annotations-imported', this.onImported);
@@ -204,6 +234,10 @@ export class WsiViewer extends LitElement {
 
   override disconnectedCallback(): void {
     this.removeEventListener('keydown', this.onKey, true);
+    this.removeEventListener('focusin', this.onFocusIn);
+    document.removeEventListener('keydown', this.onStrayKey);
+    this.removeEventListener('pointerdown', this.onPointerDown, true);
+    if (WsiViewer.keyTarget === this) WsiViewer.keyTarget = null;
     window.removeEventListener('beforeunload', this.onBeforeUnload);
     document.removeEventListener('visibilitychange', this.onHidden);
     this.removeEventListener('wsi-annotations-imported', this.onImported);
@@ -419,6 +453,15 @@ export class WsiViewer extends LitElement {
     return this.osd.viewer;
   }
 
+  /** A click outside the help closes it. */
+  private readonly onPointerDown = (e: PointerEvent): void => {
+    if (!this.showHelp) return;
+    const help = this.renderRoot.querySelector('[data-testid=help]');
+    const toggle = this.renderRoot.querySelector('[data-testid=help-toggle]');
+    const path = e.composedPath();
+    if (help && !path.includes(help) && !(toggle && path.includes(toggle))) this.showHelp = false;
+  };
+
   private readonly onKey = (e: KeyboardEvent): void => {
     const target = e.composedPath()[0] as HTMLElement | undefined;
     if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
@@ -454,7 +497,7 @@ export class WsiViewer extends LitElement {
 
   private renderHelp(): unknown {
     const sections = helpSections(this.keys, this.annotate ? (this.host?.available() ?? []) : [], !!this.session?.mask);
-    return html`<div class="help" role="dialog" aria-label="Keyboard shortcuts" data-testid="help">
+    return html`<div class="help" role="dialog" aria-label="Keyboard shortcuts (Esc closes)" data-testid="help">
       ${sections.map(
         (s) => html`<h4>${s.title}</h4>
           ${s.rows.map(([k, what]) => html`<div><kbd>${k}</kbd>${what}</div>`)}`,
@@ -475,7 +518,7 @@ export class WsiViewer extends LitElement {
               (m, i) =>
                 html`<button data-testid=${`preset-${m}`} title=${`${m}× (key ${i + 1})`} @click=${() => this.setMagnification(m)}>${m}×</button>`,
             )}
-            <button title="Keyboard shortcuts (?)" @click=${() => (this.showHelp = !this.showHelp)}>?</button>
+            <button data-testid="help-toggle" title="Keyboard shortcuts (?)" @click=${() => (this.showHelp = !this.showHelp)}>?</button>
           </div>`
         : nothing}
       ${this.renderScaleBar()}

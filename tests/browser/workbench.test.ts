@@ -217,12 +217,42 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
     const over = await serverTiles();
     expect(valueAt(over, 1190, 495)).toBe(id('Tumour'));
     expect(valueAt(over, 1250, 450)).toBe(id('Tumour'));
-    await key(page, 'Control+z');
+    // (the confirmation took the focus with it when it closed: the keys still reach the viewer)
+    await page.keyboard.press('Control+z');
     await maskSaved(page);
     expect(sameMask(await serverTiles(), before)).toBe(true);
     // and redo paints it again
-    await key(page, 'Control+Shift+z');
+    await page.keyboard.press('Control+Shift+z');
     await maskSaved(page);
     expect(sameMask(await serverTiles(), over)).toBe(true);
+  });
+
+  it('keys work right after a reload, without a click; the help matches the key map and closes with Esc or a click outside', async () => {
+    const page = await open({ focus: false, width: 1366, height: 768 });
+    const tool = (): Promise<string> => page.evaluate(`(${VIEWER}).tools.active.spec.id`);
+    await page.keyboard.press('r');
+    expect(await tool()).toBe('rectangle');
+    await page.reload();
+    await waitAnnotationsLoaded(page);
+    await page.keyboard.press('e');
+    expect(await tool()).toBe('ellipse');
+
+    // the help: generated from the key registry, s is Stroma (not pan), Esc closes it
+    await page.keyboard.press('?');
+    const help = page.locator('wsi-viewer [data-testid=help]');
+    await help.waitFor();
+    const text = (await help.textContent()) ?? '';
+    expect(text).not.toMatch(/w a s d/);
+    expect(text).toMatch(/w a dpan \(s is Stroma\)/);
+    expect(text).toMatch(/sStroma/);
+    await page.screenshot({ path: '/tmp/i11-help.png' });
+    await page.keyboard.press('Escape');
+    expect(await help.count()).toBe(0);
+    // a click outside closes it too
+    await page.keyboard.press('?');
+    await help.waitFor();
+    const p = await imageToPage(page, 1500, 1000);
+    await page.mouse.click(p.x, p.y);
+    expect(await help.count()).toBe(0);
   });
 });
