@@ -131,18 +131,22 @@ export class WsiAnnotationPanel extends LitElement {
     const s = this.session;
     if (!file || !s) return;
     this.importStatus = `Uploading ${file.name}… 0%`;
+    const opId = crypto.randomUUID();
     try {
-      const r = await s.api.importFile(format, file, crypto.randomUUID(), (f) => (this.importStatus = f < 1 ? `Uploading ${file.name}… ${Math.round(f * 100)}%` : `Importing ${file.name}…`));
+      const r = await s.api.importFile(format, file, opId, (f) => (this.importStatus = f < 1 ? `Uploading ${file.name}… ${Math.round(f * 100)}%` : `Importing ${file.name}…`));
       if (r.status !== 201 && r.status !== 200) {
         this.importStatus = `Not imported: ${String(r.body['message'] ?? r.status)}`;
         return;
       }
       const per = r.body['perClass'] as Record<string, number>;
       const skipped = (r.body['skipped'] as unknown[]).length;
-      this.importStatus = `Imported ${String(r.body['imported'])} objects (${Object.entries(per)
+      const report = `Imported ${String(r.body['imported'])} objects (${Object.entries(per)
         .map(([k, v]) => `${k}: ${v}`)
         .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.`;
-      // show them: reload the annotations
+      this.importStatus = report;
+      // show them, as one undo step (the slide is not reloaded: the undo history stays)
+      const shown = await s.adoptImport(opId, `Import ${file.name}`);
+      if (shown > 0) this.importStatus = `${report} Ctrl+Z undoes the import.`;
       fire(this, 'wsi-annotations-imported', { imported: Number(r.body['imported'] ?? 0) });
     } catch (err) {
       this.importStatus = `Not imported: ${(err as Error).message}`;

@@ -228,7 +228,6 @@ export class WsiViewer extends LitElement {
     this.addEventListener('pointerdown', this.onPointerDown, true);
     window.addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onHidden);
-    this.addEventListener('wsi-annotations-imported', this.onImported);
     this.addEventListener('wsi-class-change', this.onClassChange);
   }
 
@@ -240,7 +239,6 @@ export class WsiViewer extends LitElement {
     if (WsiViewer.keyTarget === this) WsiViewer.keyTarget = null;
     window.removeEventListener('beforeunload', this.onBeforeUnload);
     document.removeEventListener('visibilitychange', this.onHidden);
-    this.removeEventListener('wsi-annotations-imported', this.onImported);
     this.removeEventListener('wsi-class-change', this.onClassChange);
     this.stopAnnotations();
     this.loadAbort?.abort();
@@ -261,9 +259,6 @@ export class WsiViewer extends LitElement {
     if (document.visibilityState === 'hidden') this.finishGesture();
   };
 
-  private readonly onImported = (): void => {
-    void this.startAnnotations();
-  };
 
   private readonly onClassChange = (e: CustomEvent<{ name: string }>): void => {
     this.setClass(e.detail.name);

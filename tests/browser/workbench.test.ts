@@ -255,4 +255,40 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
     await page.mouse.click(p.x, p.y);
     expect(await help.count()).toBe(0);
   });
+
+  it('an import is one undo step: undo deletes what it made (on the server too), redo brings it back, and the history before it stays', async () => {
+    const page = await open();
+    await view(page, 1250, 500, 1);
+    // something drawn before the import, still undoable after it
+    await key(page, 'r');
+    await drag(page, [[1150, 420], [1350, 570]]);
+    await waitSaved(page);
+    const square = (x: number, cls: string, note: string): unknown => ({
+      type: 'Feature',
+      geometry: { type: 'Polygon', coordinates: [[[x, 100], [x + 50, 100], [x + 50, 150], [x, 150], [x, 100]]] },
+      properties: { objectType: 'annotation', classification: { name: cls }, name: `r${x}`, metadata: { ANNOTATION_DESCRIPTION: note } },
+    });
+    const geojson = JSON.stringify({ type: 'FeatureCollection', features: [square(100, 'Tumour', 'a'), square(300, 'Stroma', 'b'), square(500, 'Necrosis', 'c')] });
+    await page.locator(`${PANEL} [data-testid="import-file"]`).setInputFiles({ name: 'three.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(geojson) });
+    await expect.poll(() => page.locator(`${PANEL} [data-testid=import-status]`).textContent(), { timeout: 30_000 }).toMatch(/Imported 3 objects.*Ctrl\+Z undoes the import/);
+    const live = async (): Promise<number> => (await getJson<{ annotations: unknown[] }>(`${srv.url}/api/slides/${slide}/annotations`)).body.annotations.length;
+    expect((await storeRecords(page)).length).toBe(4);
+    expect(await live()).toBe(4);
+    const undo = page.locator(`${PANEL} [data-testid=undo]`);
+    expect(await undo.getAttribute('title')).toMatch(/Undo Import three\.geojson/);
+    await undo.click();
+    await waitSaved(page);
+    expect((await storeRecords(page)).map((r) => r.kind)).toEqual(['rectangle']);
+    expect(await live()).toBe(1);
+    // redo brings the three back, notes and all
+    await page.locator(`${PANEL} [data-testid=redo]`).click();
+    await waitSaved(page);
+    expect((await storeRecords(page)).map((r) => r.note).sort()).toEqual(['a', 'b', 'c', null]);
+    expect(await live()).toBe(4);
+    // and the history from before the import is still there: two undos remove the import, then the rectangle
+    await undo.click();
+    await undo.click();
+    await waitSaved(page);
+    expect(await live()).toBe(0);
+  });
 });

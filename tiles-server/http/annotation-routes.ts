@@ -189,7 +189,10 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
           throw new WsiError('BAD_REQUEST', 'limit and after must be non-negative integers');
         }
         const bbox = parseBbox(q.get('bbox'));
-        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
+        // ?import={Idempotency-Key of an import}: the objects that import made and that still live (undoing an import)
+        const importOp = q.get('import');
+        if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
+        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
         const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;
