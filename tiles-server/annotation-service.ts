@@ -38,18 +38,20 @@ export class AnnotationService {
     return this.store.slideOf(annotationId);
   }
 
-  private async slideMpp(id: string): Promise<number | null> {
+  /** The slide's MPP and size, for the import's checks (null when the slide cannot be read). */
+  private async slideFacts(id: string): Promise<{ slideMpp: number | null; slideSize: { width: number; height: number } | null }> {
     try {
-      return (await this.registry.get(id)).meta.mpp;
+      const m = (await this.registry.get(id)).meta;
+      return { slideMpp: m.mpp, slideSize: { width: m.width, height: m.height } };
     } catch {
-      return null;
+      return { slideMpp: null, slideSize: null };
     }
   }
 
   /** Receives and runs an import (see import/import-jobs.ts); the answer for the POST. */
   async importFile(scope: SlideScope, author: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal, onReceived?: () => void): Promise<ImportAnswer> {
     const slideId = await this.slide(scope);
-    return this.imports.start({ slideId, opId, format, author, slideMpp: await this.slideMpp(scope.slideId), body, signal, ...(onReceived ? { onReceived } : {}) });
+    return this.imports.start({ slideId, opId, format, author, ...(await this.slideFacts(scope.slideId)), body, signal, ...(onReceived ? { onReceived } : {}) });
   }
 
   async exportFile(slideId: string, format: string): Promise<ExportFile> {

@@ -12,6 +12,7 @@ import type { AnnotationSession } from '../session/annotation-session.js';
 import { setClassOfSelection } from '../tools/edit-actions.js';
 import { deleteSelected, subtractSelected, toggleLockSelected, unionSelected } from '../tools/selection-edits.js';
 import type { AnnotationLayer } from './annotation-layer.js';
+import type { MaskLayer } from './mask-layer.js';
 import { ObserveController } from './observe-controller.js';
 import { panelStyles } from './panel-styles.js';
 import { syncStatusClass, syncStatusText } from './sync-status.js';
@@ -34,6 +35,7 @@ export class WsiAnnotationPanel extends LitElement {
     host: { attribute: false },
     mpp: { attribute: false },
     currentClass: { attribute: false },
+    maskLayer: { attribute: false },
     importStatus: { state: true },
   };
 
@@ -42,6 +44,8 @@ export class WsiAnnotationPanel extends LitElement {
   declare host: ToolHost | null;
   declare mpp: number | null;
   declare currentClass: string | null;
+  /** The painted mask's display, shown in the Display section (null without a mask). */
+  declare maskLayer: MaskLayer | null;
   declare importStatus: string | null;
 
   constructor() {
@@ -51,6 +55,7 @@ export class WsiAnnotationPanel extends LitElement {
     this.host = null;
     this.mpp = null;
     this.currentClass = 'Tumour';
+    this.maskLayer = null;
     this.importStatus = null;
     new ObserveController(this, () => this.session, (s, changed) => [
       s.sync.onChange(changed),
@@ -81,6 +86,28 @@ export class WsiAnnotationPanel extends LitElement {
     button.of-selection {
       border-style: dashed;
       border-color: #333;
+    }
+    .layers {
+      display: grid;
+      grid-template-columns: 1fr 80px auto;
+      gap: 4px 6px;
+      align-items: center;
+    }
+    .layers .colhead {
+      font-size: 11px;
+      color: #777;
+    }
+    .layers label.layer {
+      display: flex;
+      align-items: center;
+      gap: 4px;
+      margin: 0;
+    }
+    .layers span.layer {
+      padding-left: 21px;
+    }
+    .layers input[type='range'] {
+      width: 80px;
     }
     .sel-mark {
       margin-left: 4px;
@@ -140,9 +167,10 @@ export class WsiAnnotationPanel extends LitElement {
       }
       const per = r.body['perClass'] as Record<string, number>;
       const skipped = (r.body['skipped'] as unknown[]).length;
+      const warnings = (r.body['warnings'] as string[] | undefined) ?? [];
       const report = `Imported ${String(r.body['imported'])} objects (${Object.entries(per)
         .map(([k, v]) => `${k}: ${v}`)
-        .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.`;
+        .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.${warnings.map((w) => ` Warning: ${w}.`).join('')}`;
       this.importStatus = report;
       // show them, as one undo step (the slide is not reloaded: the undo history stays)
       const shown = await s.adoptImport(opId, `Import ${file.name}`);
@@ -151,6 +179,42 @@ export class WsiAnnotationPanel extends LitElement {
     } catch (err) {
       this.importStatus = `Not imported: ${(err as Error).message}`;
     }
+  }
+
+  /**
+   * One row per layer — the annotations, and the painted mask when there is
+   * one — each with its opacity, "outlines only" and (annotations) visibility,
+   * so no two controls share a label.
+   */
+  private renderDisplay(): unknown {
+    const layer = this.layer;
+    const mask = this.maskLayer;
+    const n = this.session?.store.size ?? 0;
+    return html`<div class="layers" role="group" aria-label="Display">
+      <span></span><span class="colhead">Opacity</span><span class="colhead" title="Outlines only">Outline</span>
+      <label class="layer"
+        ><input type="checkbox" data-testid="annotations-visible" aria-label="Show annotations" .checked=${layer?.visible ?? true} @change=${(e: Event) => {
+          if (!layer) return;
+          layer.visible = (e.target as HTMLInputElement).checked;
+          layer.redraw();
+        }} />Annotations (${n.toLocaleString()})</label
+      >
+      <input type="range" min="0" max="1" step="0.05" data-testid="annotations-opacity" aria-label="Annotation fill opacity" .value=${String(layer?.fillAlpha ?? 0.25)} @input=${(e: Event) => {
+        if (!layer) return;
+        layer.fillAlpha = Number((e.target as HTMLInputElement).value);
+        layer.restyle();
+      }} />
+      <input type="checkbox" data-testid="annotations-outline" aria-label="Annotations as outlines only" .checked=${layer?.outlineOnly ?? false} @change=${(e: Event) => {
+        if (!layer) return;
+        layer.outlineOnly = (e.target as HTMLInputElement).checked;
+        layer.restyle();
+      }} />
+      ${mask
+        ? html`<span class="layer">Mask</span>
+            <input type="range" min="0" max="1" step="0.05" data-testid="mask-opacity" aria-label="Mask opacity" .value=${String(mask.opacity)} @input=${(e: Event) => (mask.opacity = Number((e.target as HTMLInputElement).value))} />
+            <input type="checkbox" data-testid="mask-outline" aria-label="Mask as outlines only" .checked=${mask.outline} @change=${(e: Event) => (mask.outline = (e.target as HTMLInputElement).checked)} />`
+        : nothing}
+    </div>`;
   }
 
   private renderDetails(): unknown {
@@ -246,21 +310,7 @@ export class WsiAnnotationPanel extends LitElement {
         )}
       </div>
       <h3>Display</h3>
-      <label>Fill opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.layer?.fillAlpha ?? 0.25)} @input=${(e: Event) => {
-        if (!this.layer) return;
-        this.layer.fillAlpha = Number((e.target as HTMLInputElement).value);
-        this.layer.restyle();
-      }} /></label>
-      <label><input type="checkbox" .checked=${this.layer?.outlineOnly ?? false} @change=${(e: Event) => {
-        if (!this.layer) return;
-        this.layer.outlineOnly = (e.target as HTMLInputElement).checked;
-        this.layer.restyle();
-      }} /> Outlines only</label>
-      <label><input type="checkbox" .checked=${this.layer?.visible ?? true} @change=${(e: Event) => {
-        if (!this.layer) return;
-        this.layer.visible = (e.target as HTMLInputElement).checked;
-        this.layer.redraw();
-      }} /> Show annotations (${(s?.store.size ?? 0).toLocaleString()})</label>
+      ${this.renderDisplay()}
       <h3>Selected</h3>
       ${this.renderDetails()}
       ${s && s.selection.size > 0 && this.host

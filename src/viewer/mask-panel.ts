@@ -3,7 +3,7 @@
  * mask display — brush size (in µm at the current zoom), "inside ROIs
  * only", fill the selected ROIs, all ROIs → mask (previewed and confirmed:
  * it says which painted pixels it would overwrite, and by default leaves
- * them alone; one undo step); opacity and outline; why
+ * them alone; one undo step); why
  * painting is off; the mask's save status and conflicts; exports. It
  * re-renders when the tools, the painting choices or the mask's save state
  * change (ObserveController), and with the zoom (the brush in µm).
@@ -14,7 +14,6 @@ import { maskClassId } from '../core/annotation.js';
 import type { RasterizeAnswer } from '../services/mask-api.js';
 import type { MaskSession } from '../session/mask-session.js';
 import { fillSelectedRois } from '../tools/paint-actions.js';
-import type { MaskLayer } from './mask-layer.js';
 import { ObserveController } from './observe-controller.js';
 import { panelStyles } from './panel-styles.js';
 import { syncStatusClass, syncStatusText } from './sync-status.js';
@@ -33,7 +32,6 @@ export class WsiMaskPanel extends LitElement {
   static override properties = {
     host: { attribute: false },
     mask: { attribute: false },
-    maskLayer: { attribute: false },
     mpp: { attribute: false },
     zoom: { attribute: false },
     roiPreview: { state: true },
@@ -41,7 +39,6 @@ export class WsiMaskPanel extends LitElement {
 
   declare host: ToolHost | null;
   declare mask: MaskSession | null;
-  declare maskLayer: MaskLayer | null;
   declare mpp: number | null;
   /** Screen px per image px: the brush's size in µm depends on it. */
   declare zoom: number;
@@ -53,7 +50,6 @@ export class WsiMaskPanel extends LitElement {
     super();
     this.host = null;
     this.mask = null;
-    this.maskLayer = null;
     this.mpp = null;
     this.zoom = 1;
     this.roiPreview = null;
@@ -169,7 +165,6 @@ export class WsiMaskPanel extends LitElement {
     const paint = host.paint;
     const say = (m: string | null): void => host.setMessage('paint', m);
     const st = mask.sync.snapshot;
-    const layer = this.maskLayer;
     return html`
       <h3>Paint</h3>
       <div class="grid">
@@ -186,13 +181,6 @@ export class WsiMaskPanel extends LitElement {
       </div>
       <label><input type="checkbox" data-testid="inside-rois" .checked=${paint.insideRoisOnly} @change=${(e: Event) => paint.setInsideRoisOnly((e.target as HTMLInputElement).checked)} /> Paint inside ROIs only <kbd>i</kbd></label>
       ${toolStatus(host, 'paint')}
-      ${layer
-        ? html`<div class="row">
-              <span>Mask</span>
-              <input type="range" min="0" max="1" step="0.05" data-testid="mask-opacity" .value=${String(layer.opacity)} @input=${(e: Event) => (layer.opacity = Number((e.target as HTMLInputElement).value))} />
-            </div>
-            <label><input type="checkbox" data-testid="mask-outline" .checked=${layer.outline} @change=${(e: Event) => (layer.outline = (e.target as HTMLInputElement).checked)} /> Outlines only</label>`
-        : nothing}
       <div class="status ${syncStatusClass(st)}" data-testid="mask-sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, MASK_STATUS)}</div>
       ${this.renderConflict(mask)}
       <div>

@@ -523,9 +523,9 @@ export class WsiViewer extends LitElement {
       ${this.showHelp ? this.renderHelp() : nothing}
       </div>
       ${this.annotate && open
-        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass}>
+        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .maskLayer=${this.maskLayer}>
             ${this.host && this.session?.mask
-              ? html`<wsi-mask-panel slot="mask" .host=${this.host} .mask=${this.session.mask} .maskLayer=${this.maskLayer} .mpp=${this.info?.mpp ?? null} .zoom=${this.zoom}></wsi-mask-panel>`
+              ? html`<wsi-mask-panel slot="mask" .host=${this.host} .mask=${this.session.mask} .mpp=${this.info?.mpp ?? null} .zoom=${this.zoom}></wsi-mask-panel>`
               : nothing}
           </wsi-annotation-panel>`
         : nothing}

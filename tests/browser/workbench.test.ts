@@ -268,12 +268,15 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
       geometry: { type: 'Polygon', coordinates: [[[x, 100], [x + 50, 100], [x + 50, 150], [x, 150], [x, 100]]] },
       properties: { objectType: 'annotation', classification: { name: cls }, name: `r${x}`, metadata: { ANNOTATION_DESCRIPTION: note } },
     });
-    const geojson = JSON.stringify({ type: 'FeatureCollection', features: [square(100, 'Tumour', 'a'), square(300, 'Stroma', 'b'), square(500, 'Necrosis', 'c')] });
+    // three squares and a point past the slide's right edge (3,000 px wide), which the report warns about
+    const outside = { type: 'Feature', geometry: { type: 'Point', coordinates: [4418, 1000] }, properties: { objectType: 'annotation', classification: { name: 'Other' } } };
+    const geojson = JSON.stringify({ type: 'FeatureCollection', features: [square(100, 'Tumour', 'a'), square(300, 'Stroma', 'b'), square(500, 'Necrosis', 'c'), outside] });
     await page.locator(`${PANEL} [data-testid="import-file"]`).setInputFiles({ name: 'three.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(geojson) });
-    await expect.poll(() => page.locator(`${PANEL} [data-testid=import-status]`).textContent(), { timeout: 30_000 }).toMatch(/Imported 3 objects.*Ctrl\+Z undoes the import/);
+    await expect.poll(() => page.locator(`${PANEL} [data-testid=import-status]`).textContent(), { timeout: 30_000 }).toMatch(/Imported 4 objects.*1 wholly outside the slide \(3,000 × 2,000 px.*Ctrl\+Z undoes the import/);
+    await page.screenshot({ path: '/tmp/i11-import.png' });
     const live = async (): Promise<number> => (await getJson<{ annotations: unknown[] }>(`${srv.url}/api/slides/${slide}/annotations`)).body.annotations.length;
-    expect((await storeRecords(page)).length).toBe(4);
-    expect(await live()).toBe(4);
+    expect((await storeRecords(page)).length).toBe(5);
+    expect(await live()).toBe(5);
     const undo = page.locator(`${PANEL} [data-testid=undo]`);
     expect(await undo.getAttribute('title')).toMatch(/Undo Import three\.geojson/);
     await undo.click();
@@ -283,12 +286,32 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
     // redo brings the three back, notes and all
     await page.locator(`${PANEL} [data-testid=redo]`).click();
     await waitSaved(page);
-    expect((await storeRecords(page)).map((r) => r.note).sort()).toEqual(['a', 'b', 'c', null]);
-    expect(await live()).toBe(4);
+    expect((await storeRecords(page)).map((r) => r.note).sort()).toEqual(['a', 'b', 'c', null, null]);
+    expect(await live()).toBe(5);
     // and the history from before the import is still there: two undos remove the import, then the rectangle
     await undo.click();
     await undo.click();
     await waitSaved(page);
     expect(await live()).toBe(0);
+  });
+
+  it('one Display section: a row per layer (annotations, mask), each with its own opacity and outline control, no label twice', async () => {
+    const page = await open({ width: 1366, height: 768 });
+    const controls = (await page.evaluate(`(() => {
+      const panel = (${VIEWER}).shadowRoot.querySelector('wsi-annotation-panel');
+      const mask = panel.querySelector('wsi-mask-panel');
+      const all = [...panel.shadowRoot.querySelectorAll('input[type=range], input[type=checkbox]'), ...mask.shadowRoot.querySelectorAll('input[type=range], input[type=checkbox]')];
+      return all.map((e) => [e.type, e.getAttribute('aria-label') || e.closest('label')?.textContent.trim() || '']);
+    })()`)) as Array<[string, string]>;
+    const ranges = controls.filter(([t]) => t === 'range').map(([, l]) => l);
+    expect(ranges.sort()).toEqual(['Annotation fill opacity', 'Mask opacity']);
+    const labels = controls.map(([, l]) => l);
+    expect(labels.filter((l, i) => labels.indexOf(l) !== i)).toEqual([]);
+    expect(labels.filter((l) => /outline/i.test(l)).sort()).toEqual(['Annotations as outlines only', 'Mask as outlines only']);
+    // the mask row drives the mask layer
+    await page.locator(`${PANEL} [data-testid=mask-outline]`).check();
+    expect(await page.evaluate(`(${VIEWER}).maskLayer.outline`)).toBe(true);
+    await page.locator(`${PANEL} h3:has-text("Display")`).scrollIntoViewIfNeeded();
+    await page.screenshot({ path: '/tmp/i11-display.png' });
   });
 });

@@ -146,6 +146,28 @@ describe('QuPath GeoJSON', () => {
     expect((await listed(`import=${key}`)).ids).toHaveLength(qupathFile.features.length - 1);
   });
 
+  it('counts and warns about objects partly or wholly outside the slide, and imports them as written (issue 11)', async () => {
+    const slide = freshSlide();
+    const { width, height } = (await getJson<{ width: number; height: number }>(`${server.url}/api/slides/${slide}`)).body;
+    const feature = (coords: number[][]): unknown => ({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [[...coords, coords[0]]] }, properties: { objectType: 'annotation' } });
+    const file = {
+      type: 'FeatureCollection',
+      features: [
+        feature([[10, 10], [20, 10], [20, 20]]),
+        feature([[width - 10, 10], [width + 100, 10], [width - 10, 50]]),
+        { type: 'Feature', geometry: { type: 'Point', coordinates: [width + 1418, height / 2] }, properties: { objectType: 'annotation' } },
+      ],
+    };
+    const r = await importFile(slide, 'qupath-geojson', JSON.stringify(file));
+    expect(r.status).toBe(201);
+    expect(r.body.imported).toBe(3);
+    expect((r.body as unknown as { outside: unknown }).outside).toEqual({ partly: 1, wholly: 1 });
+    expect(r.body.warnings.join('\n')).toMatch(new RegExp(`1 wholly and 1 partly outside the slide \\(${width.toLocaleString('en-US')} × ${height.toLocaleString('en-US')} px`));
+    // inside only: no warning
+    const inside = await importFile(freshSlide(), 'qupath-geojson', JSON.stringify({ type: 'FeatureCollection', features: [feature([[10, 10], [20, 10], [20, 20]])] }));
+    expect([(inside.body as unknown as { outside: unknown }).outside, inside.body.warnings]).toEqual([{ partly: 0, wholly: 0 }, []]);
+  });
+
   it('keeps ids on a second import elsewhere by renaming, and says so', async () => {
     const r = await importFile(freshSlide(), 'qupath-geojson', JSON.stringify(qupathFile));
     expect(r.status).toBe(201);
