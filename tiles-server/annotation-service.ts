@@ -17,7 +17,8 @@ import type { AnnotationStore } from './store/annotation-store.js';
 
 export interface ExportFile {
   contentType: string;
-  filename: string;
+  /** The file extension (the route names the download: http/download-name.ts). */
+  ext: string;
   chunks: AsyncIterable<string>;
 }
 
@@ -32,6 +33,11 @@ export class AnnotationService {
   async slide(scope: SlideScope): Promise<string> {
     if (!(await this.registry.entryOf(scope.slideId))) throw new WsiError('SLIDE_NOT_FOUND', `no slide with id ${scope.projectSlideId}`);
     return scope.projectSlideId;
+  }
+
+  /** The slide's file name in the folder (only for callers who see file names: see http/download-name.ts). */
+  async fileNameOf(scope: SlideScope): Promise<string | undefined> {
+    return (await this.registry.entryOf(scope.slideId))?.name;
   }
 
   slideOf(annotationId: string): string | null {
@@ -72,13 +78,13 @@ export class AnnotationService {
       }
     }
     if (format === 'qupath-geojson') {
-      return { contentType: 'application/geo+json', filename: `${slideId}.geojson`, chunks: exportQupathGeojson(all(), colour) };
+      return { contentType: 'application/geo+json', ext: 'geojson', chunks: exportQupathGeojson(all(), colour) };
     }
     const { text, dropped } = exportAsapXml(all(), colour);
     const note = dropped.length ? `<!-- not representable in ASAP XML: ${dropped.length} item(s), e.g. ${dropped.slice(0, 3).join('; ').replace(/--/g, '-')} -->\n` : '';
     async function* one(): AsyncGenerator<string> {
       yield text.replace('<ASAP_Annotations>', `${note}<ASAP_Annotations>`);
     }
-    return { contentType: 'application/xml', filename: `${slideId}.xml`, chunks: one() };
+    return { contentType: 'application/xml', ext: 'xml', chunks: one() };
   }
 }

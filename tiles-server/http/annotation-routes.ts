@@ -4,6 +4,7 @@
  * import/export in the formats other tools write. Classes carry their
  * stable mask id (`id`), assigned by the store.
  */
+import { attachment, downloadName } from './download-name.js';
 import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
@@ -287,7 +288,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '');
         ctx.res.writeHead(200, {
           'Content-Type': `${file.contentType}; charset=utf-8`,
-          'Content-Disposition': `attachment; filename="${file.filename}"`,
+          'Content-Disposition': attachment(downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), 'annotations', file.ext)),
           'Cache-Control': 'no-store',
           'X-Content-Type-Options': 'nosniff',
         });
