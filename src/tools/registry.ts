@@ -45,6 +45,8 @@ export interface KeyContext {
   setClass(name: string): void;
   fit(): void;
   setMagnification(mag: number): void;
+  /** The presets as the open slide reads them (digital zoom marked; zoom factors without calibration); absent: the plain magnifications. */
+  presets?(): ReadonlyArray<{ mag: number; label: string; digital: boolean }>;
   toggleHelp(): void;
   /** Closes the help; false when it was not open. */
   closeHelp(): boolean;

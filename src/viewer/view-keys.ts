@@ -17,7 +17,7 @@ registerKey({
   group: 'view',
   match: (e) => plain(e) && e.key.length === 1 && '123456'.includes(e.key),
   run: (k, e) => (k.setMagnification(MAGNIFICATION_PRESETS['123456'.indexOf(e.key)] as number), true),
-  rows: () => MAGNIFICATION_PRESETS.map((m, i) => [String(i + 1), `${m}×`] as const),
+  rows: (k) => (k.presets?.() ?? MAGNIFICATION_PRESETS.map((mag) => ({ mag, label: `${mag}×`, digital: false }))).map((p, i) => [String(i + 1), p.digital ? `${p.label} (digital zoom)` : p.label] as const),
 });
 
 registerKey({ keys: '+ / -', label: 'zoom in / out', group: 'view', match: () => false });

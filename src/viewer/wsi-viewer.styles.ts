@@ -61,6 +61,16 @@ export const viewerStyles = css`
   button:focus-visible {
     border-color: #fff;
   }
+  /* a preset past the scan's objective: digital zoom */
+  button.digital {
+    border-style: dashed;
+    font-style: italic;
+    opacity: 0.8;
+  }
+  button.digital::after {
+    content: ' digital';
+    font-size: 10px;
+  }
   .scalebar {
     position: absolute;
     left: 8px;

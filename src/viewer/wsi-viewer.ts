@@ -15,8 +15,9 @@ import {
   formatMagnification,
   imageZoomForMagnification,
   magnification,
-  MAGNIFICATION_PRESETS,
+  presets,
   scaleBar,
+  type Preset,
 } from '../core/scale.js';
 import { authHeaders, setCredential } from '../services/http.js';
 import { dziUrl, getSlide, type SlideDetail } from '../services/slide-api.js';
@@ -161,6 +162,7 @@ export class WsiViewer extends LitElement {
     setClass: (name) => v.setClass(name),
     fit: () => v.fit(),
     setMagnification: (mag) => v.setMagnification(mag),
+    presets: () => v.presets(),
     toggleHelp: () => {
       v.showHelp = !v.showHelp;
     },
@@ -431,6 +433,11 @@ export class WsiViewer extends LitElement {
     return objective && v ? magnification(objective.power, v.zoom) : null;
   }
 
+  /** The magnification presets for the open slide (digital zoom marked; zoom factors without calibration). */
+  presets(): Preset[] {
+    return presets(this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null);
+  }
+
   /** Zooms to a magnification (1.25×…40×) around the centre of the view. */
   setMagnification(mag: number): void {
     const objective = this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null;
@@ -471,7 +478,9 @@ export class WsiViewer extends LitElement {
     const info = this.info;
     if (!info || !this.zoom) return nothing;
     const objective = effectiveObjective(info.objectivePower, info.mpp);
-    const text = objective ? `${objective.estimated ? '≈' : ''}${formatMagnification(magnification(objective.power, this.zoom))}` : `${Math.round(this.zoom * 100)}%`;
+    const mag = objective ? magnification(objective.power, this.zoom) : 0;
+    const digital = !!objective && mag > objective.power * 1.001;
+    const text = objective ? `${objective.estimated ? '≈' : ''}${formatMagnification(mag)}${digital ? ' digital' : ''}` : `${Math.round(this.zoom * 100)}%`;
     const title = objective
       ? objective.estimated
         ? `estimated from the pixel size (${info.mpp} µm/px); the file does not state its objective`
@@ -509,9 +518,9 @@ export class WsiViewer extends LitElement {
         ? html`<div class="hud" part="hud">
             ${this.renderMagnification()}
             <button data-testid="preset-fit" title="Fit the slide (0 or h)" @click=${() => this.fit()}>Fit</button>
-            ${MAGNIFICATION_PRESETS.map(
-              (m, i) =>
-                html`<button data-testid=${`preset-${m}`} title=${`${m}× (key ${i + 1})`} @click=${() => this.setMagnification(m)}>${m}×</button>`,
+            ${this.presets().map(
+              (p) =>
+                html`<button data-testid=${`preset-${p.mag}`} class=${p.digital ? 'digital' : ''} title=${p.title} aria-label=${p.digital ? `${p.label} digital zoom` : p.label} @click=${() => this.setMagnification(p.mag)}>${p.label}</button>`,
             )}
             <button data-testid="help-toggle" title="Keyboard shortcuts (?)" @click=${() => (this.showHelp = !this.showHelp)}>?</button>
           </div>`
