@@ -185,7 +185,7 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
     await page.screenshot({ path: '/tmp/i11-roi-confirm.png' });
     expect(sameMask(await serverTiles(), before)).toBe(true);
     await confirm.locator('[data-testid=roi-cancel]').click();
-    expect(await confirm.count()).toBe(0);
+    await expect.poll(() => confirm.count()).toBe(0);
 
     // confirmed with the default: painted pixels keep their class, the rest of the ROI becomes Tumour
     await page.locator(`${MASK_PANEL} [data-testid=paint-all-rois]`).click();
@@ -247,13 +247,13 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
     expect(text).toMatch(/sStroma/);
     await page.screenshot({ path: '/tmp/i11-help.png' });
     await page.keyboard.press('Escape');
-    expect(await help.count()).toBe(0);
+    await expect.poll(() => help.count()).toBe(0);
     // a click outside closes it too
     await page.keyboard.press('?');
     await help.waitFor();
     const p = await imageToPage(page, 1500, 1000);
     await page.mouse.click(p.x, p.y);
-    expect(await help.count()).toBe(0);
+    await expect.poll(() => help.count()).toBe(0);
   });
 
   it('an import is one undo step: undo deletes what it made (on the server too), redo brings it back, and the history before it stays', async () => {
