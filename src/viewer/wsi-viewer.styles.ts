@@ -117,12 +117,11 @@ export const viewerStyles = css`
     background: rgba(0, 0, 0, 0.85);
     padding: 10px 14px;
     border-radius: 6px;
-    /* fits a 768-px-high screen: the list scrolls, in columns when there is room */
+    /* fits a 768-px-high screen: the list scrolls */
     max-height: calc(100% - 56px);
-    max-width: calc(100% - 16px);
+    width: min(440px, calc(100% - 16px));
     overflow: auto;
     box-sizing: border-box;
-    columns: 2 260px;
   }
   .help h4:first-child {
     margin-top: 0;
@@ -137,7 +136,6 @@ export const viewerStyles = css`
     margin-right: 6px;
   }
   .help h4 {
-    break-after: avoid;
     margin: 6px 0 2px;
     font-size: 11px;
     text-transform: uppercase;
