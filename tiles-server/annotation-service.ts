@@ -17,7 +17,8 @@ import type { AnnotationStore } from './store/annotation-store.js';
 
 export interface ExportFile {
   contentType: string;
-  filename: string;
+  /** The file extension (the route names the download: http/download-name.ts). */
+  ext: string;
   chunks: AsyncIterable<string>;
 }
 
@@ -34,22 +35,29 @@ export class AnnotationService {
     return scope.projectSlideId;
   }
 
+  /** The slide's file name in the folder (only for callers who see file names: see http/download-name.ts). */
+  async fileNameOf(scope: SlideScope): Promise<string | undefined> {
+    return (await this.registry.entryOf(scope.slideId))?.name;
+  }
+
   slideOf(annotationId: string): string | null {
     return this.store.slideOf(annotationId);
   }
 
-  private async slideMpp(id: string): Promise<number | null> {
+  /** The slide's MPP and size, for the import's checks (null when the slide cannot be read). */
+  private async slideFacts(id: string): Promise<{ slideMpp: number | null; slideSize: { width: number; height: number } | null }> {
     try {
-      return (await this.registry.get(id)).meta.mpp;
+      const m = (await this.registry.get(id)).meta;
+      return { slideMpp: m.mpp, slideSize: { width: m.width, height: m.height } };
     } catch {
-      return null;
+      return { slideMpp: null, slideSize: null };
     }
   }
 
   /** Receives and runs an import (see import/import-jobs.ts); the answer for the POST. */
   async importFile(scope: SlideScope, author: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal, onReceived?: () => void): Promise<ImportAnswer> {
     const slideId = await this.slide(scope);
-    return this.imports.start({ slideId, opId, format, author, slideMpp: await this.slideMpp(scope.slideId), body, signal, ...(onReceived ? { onReceived } : {}) });
+    return this.imports.start({ slideId, opId, format, author, ...(await this.slideFacts(scope.slideId)), body, signal, ...(onReceived ? { onReceived } : {}) });
   }
 
   async exportFile(slideId: string, format: string): Promise<ExportFile> {
@@ -70,13 +78,13 @@ export class AnnotationService {
       }
     }
     if (format === 'qupath-geojson') {
-      return { contentType: 'application/geo+json', filename: `${slideId}.geojson`, chunks: exportQupathGeojson(all(), colour) };
+      return { contentType: 'application/geo+json', ext: 'geojson', chunks: exportQupathGeojson(all(), colour) };
     }
     const { text, dropped } = exportAsapXml(all(), colour);
     const note = dropped.length ? `<!-- not representable in ASAP XML: ${dropped.length} item(s), e.g. ${dropped.slice(0, 3).join('; ').replace(/--/g, '-')} -->\n` : '';
     async function* one(): AsyncGenerator<string> {
       yield text.replace('<ASAP_Annotations>', `${note}<ASAP_Annotations>`);
     }
-    return { contentType: 'application/xml', filename: `${slideId}.xml`, chunks: one() };
+    return { contentType: 'application/xml', ext: 'xml', chunks: one() };
   }
 }

@@ -84,6 +84,11 @@ export class MaskService {
     return scope.projectSlideId;
   }
 
+  /** The slide's file name in the folder (only for callers who see file names: see http/download-name.ts). */
+  async fileNameOf(scope: SlideScope): Promise<string | undefined> {
+    return (await this.registry.entryOf(scope.slideId))?.name;
+  }
+
   /** Checks that the slide is readable; its size and MPP (for writes, stats and exports), under the project-slide id. */
   async slide(scope: SlideScope): Promise<SlideInfo> {
     const id = await this.slideId(scope);

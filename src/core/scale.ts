@@ -30,6 +30,12 @@ export function formatLength(um: number): string {
   return `${+(um * 1000).toPrecision(3)} nm`;
 }
 
+/** An area given in µm², in mm² from 1 mm² up (three significant digits). */
+export function formatArea(um2: number): string {
+  if (um2 >= 1e6) return `${+(um2 / 1e6).toPrecision(3)} mm²`;
+  return `${+um2.toPrecision(3)} µm²`;
+}
+
 /**
  * A scale bar no longer than `maxPx` screen pixels. With a known MPP the bar
  * measures microns; without one it measures image pixels and says so.
@@ -67,3 +73,45 @@ export function formatMagnification(mag: number): string {
 }
 
 export const MAGNIFICATION_PRESETS = [1.25, 2.5, 5, 10, 20, 40] as const;
+
+/** One magnification preset as the viewer offers it. */
+export interface Preset {
+  /** The magnification asked for (1.25…40): the key and the zoom it gives. */
+  mag: number;
+  /** What its button and the help say: "20×", or a zoom factor ("25%") on an uncalibrated slide. */
+  label: string;
+  /** Above the scan's objective: pixels are only enlarged (digital zoom). */
+  digital: boolean;
+  /** The button's tooltip. */
+  title: string;
+}
+
+/** Percent of the full resolution, for an uncalibrated slide ("3.1%", "25%", "100%"). */
+function percent(f: number): string {
+  const p = f * 100;
+  return `${p >= 10 ? Math.round(p) : +p.toFixed(1)}%`;
+}
+
+/**
+ * The presets for a slide: magnifications when its objective is known or
+ * estimated — those above the scan's marked as digital zoom — and, on a
+ * slide with neither objective power nor MPP, zoom factors of the full
+ * resolution (the same zooms, read as what they are).
+ */
+export function presets(objective: { power: number; estimated: boolean } | null): Preset[] {
+  return MAGNIFICATION_PRESETS.map((mag, i) => {
+    const key = `key ${i + 1}`;
+    if (!objective) {
+      const f = imageZoomForMagnification(40, mag);
+      return { mag, label: percent(f), digital: false, title: `${percent(f)} of the full resolution (${key}); the slide states no magnification or pixel size` };
+    }
+    const digital = mag > objective.power * 1.001;
+    const scan = `${objective.estimated ? '≈' : ''}${formatMagnification(objective.power)} scan`;
+    return {
+      mag,
+      label: `${mag}×`,
+      digital,
+      title: digital ? `${mag}× (${key}): digital zoom, past the ${scan}; pixels are enlarged ${+(mag / objective.power).toFixed(2)}×, no more detail` : `${mag}× (${key})`,
+    };
+  });
+}

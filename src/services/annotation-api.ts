@@ -34,8 +34,10 @@ export class AnnotationApi {
     return `${this.server}/api/slides/${encodeURIComponent(this.slide)}/annotations`;
   }
 
-  pageUrl(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number }): string {
+  /** A page of the listing; `importOp`: only the live objects that import (its operation id) made. */
+  pageUrl(opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number }): string {
     const q = new URLSearchParams({ view: 'lean', limit: String(opts.limit ?? 10_000) });
+    if (opts.importOp) q.set('import', opts.importOp);
     if (opts.after) q.set('after', String(opts.after));
     if (opts.bbox) q.set('bbox', opts.bbox.map((v) => Math.round(v)).join(','));
     return `${this.base()}?${q.toString()}`;

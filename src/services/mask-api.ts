@@ -25,6 +25,31 @@ export interface MaskBatchResponse {
   };
 }
 
+export interface RasterizeBody {
+  annotations?: string[];
+  objectTypes?: string[];
+  /** Paint only unlabelled pixels. */
+  keepPainted?: boolean;
+  /** Write nothing: answer what a run would change. */
+  dryRun?: boolean;
+}
+
+/** The server's answer (a run's, or a dry run's preview). */
+export interface RasterizeAnswer {
+  painted?: number;
+  tiles?: number;
+  newPixels?: number;
+  /** Dry run: painted pixels per class id inside the regions that painting over would change. */
+  overwrite?: Record<string, number>;
+  overwritePixels?: number;
+  overwriteTiles?: number;
+  /** A run: what it overwrote, or (keepPainted) left alone, per class id. */
+  overwritten?: Record<string, number>;
+  kept?: Record<string, number>;
+  message?: string;
+  skipped?: Array<{ id: string; reason: string }>;
+}
+
 export class MaskApi {
   constructor(
     readonly server: string,
@@ -52,8 +77,8 @@ export class MaskApi {
     return postChange<MaskBatchResponse['body']>(`${this.base()}/tiles`, opId, { ops }, signal);
   }
 
-  /** Paints regions of interest into the mask on the server (largest first; see docs/masks.md). */
-  rasterize(opId: string, body: { annotations?: string[]; objectTypes?: string[] }): Promise<{ status: number; body: { painted?: number; tiles?: number; message?: string; skipped?: Array<{ id: string; reason: string }> } }> {
+  /** Paints regions of interest into the mask on the server (largest first; see docs/masks.md); `dryRun` only says what it would change. */
+  rasterize(opId: string, body: RasterizeBody): Promise<{ status: number; body: RasterizeAnswer }> {
     return postChange(`${this.base()}/rasterize`, opId, body);
   }
 

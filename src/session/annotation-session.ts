@@ -157,8 +157,35 @@ export class AnnotationSession {
     }
   }
 
+  /**
+   * Takes in what an import (its operation id) made on the server, without
+   * reloading the slide (the undo history stays), and the classes it added;
+   * the import becomes one undo step: undo deletes its objects (each a
+   * versioned delete, kept in the history), redo brings them back.
+   * Resolves with how many objects it took in.
+   */
+  async adoptImport(opId: string, label: string): Promise<number> {
+    try {
+      this.palette = await this.api.classes();
+    } catch {
+      // the palette as it was; the objects still show, in grey
+    }
+    const before = new Set<number>();
+    const off = this.store.observe((cs) => {
+      if (cs.label === 'Load') for (const h of cs.created) before.add(h);
+    });
+    try {
+      if (!(await this.loadPages({ importOp: opId, limit: 20_000 }))) return 0;
+    } finally {
+      off();
+    }
+    const records = [...before].map((h) => this.store.record(h));
+    if (records.length) this.undo.push({ label, undo: { delete: records.map((r) => r.id) }, redo: { create: records } });
+    return records.length;
+  }
+
   /** Reads every page of a listing; false when the session was closed meanwhile. */
-  private async loadPages(q: { bbox?: [number, number, number, number]; limit: number }): Promise<boolean> {
+  private async loadPages(q: { bbox?: [number, number, number, number]; importOp?: string; limit: number }): Promise<boolean> {
     let pending: Promise<PackedPage> | null = this.fetchPage(this.api.pageUrl(q));
     while (pending) {
       const p: PackedPage = await pending;

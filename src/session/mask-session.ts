@@ -13,12 +13,12 @@ import { flatBounds, ringsBounds } from '../core/flat-geometry.js';
 import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
 import type { PixelBox } from '../core/mask/raster.js';
 import type { EncodedTile } from '../core/mask/rle.js';
-import { MaskApi } from '../services/mask-api.js';
+import { MaskApi, type RasterizeAnswer } from '../services/mask-api.js';
 import { MaskSync } from '../services/mask-sync.js';
 import { newOpId } from '../services/outbox-sender.js';
 import type { Outbox } from '../services/outbox.js';
 import { MaskPyramid } from '../state/mask-pyramid.js';
-import { MaskStore, type MaskTileWrite } from '../state/mask-store.js';
+import { MaskStore, type MaskChange, type MaskTileWrite } from '../state/mask-store.js';
 import type { UndoManager } from '../state/undo.js';
 import { Observers } from '../core/observers.js';
 import type { MaskWorkerApi, PackedTile, PaintJob, RenderRequest, RenderedTile, TileIn } from '../../workers/protocol.js';
@@ -75,7 +75,7 @@ export class MaskSession {
     readonly worker: MaskWorker,
     private readonly terminate: () => void,
     outbox: Outbox,
-    undo: UndoManager,
+    private readonly undo: UndoManager,
     width: number,
     height: number,
   ) {
@@ -112,10 +112,15 @@ export class MaskSession {
     // one edit, one undo step; undo and redo go through the same queue as edits
     this.unsubscribe = this.store.observe((c) => {
       if (c.origin !== 'local' || this.replaying) return;
-      const before: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.before }));
-      const after: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.after }));
-      undo.push({ label: c.label, undo: () => this.replay(before, after, `Undo ${c.label}`), redo: () => this.replay(after, before, `Redo ${c.label}`) });
+      this.pushStep(c);
     });
+  }
+
+  /** Makes a change one undo step: undo writes the tiles back (as local edits, which are saved), redo writes them again. */
+  private pushStep(c: MaskChange): void {
+    const before: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.before }));
+    const after: MaskTileWrite[] = c.tiles.map((t) => ({ key: t.key, tile: t.after }));
+    this.undo.push({ label: c.label, undo: () => this.replay(before, after, `Undo ${c.label}`), redo: () => this.replay(after, before, `Redo ${c.label}`) });
   }
 
   /** Attaches a display (see MaskDisplay); returns the detach. */
@@ -185,23 +190,60 @@ export class MaskSession {
   }
 
   /**
-   * Has the server paint every region of interest into the mask (its fixed
-   * order: largest first), then reads the tiles back. Waits for unsent
-   * strokes first, so nothing of this browser's is overwritten unseen.
+   * What painting every region of interest into the mask would do (a dry run
+   * on the server: nothing is written): regions, tiles, new pixels, and the
+   * painted pixels per class id it would overwrite. Waits for unsent strokes
+   * first, so the count includes them.
    */
-  async rasterizeRois(): Promise<string> {
+  async previewRois(keepPainted = false): Promise<RasterizeAnswer> {
     await this.idle();
     if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
-    const r = await this.api.rasterize(newOpId(), {});
+    const r = await this.api.rasterize(newOpId(), { dryRun: true, ...(keepPainted ? { keepPainted } : {}) });
+    if (r.status !== 200) throw new Error(r.body.message ?? `the server answered ${r.status}`);
+    return r.body;
+  }
+
+  /**
+   * Has the server paint every region of interest into the mask (its fixed
+   * order: largest first) — only unlabelled pixels with `keepPainted` — then
+   * reads the tiles back. Waits for unsent strokes first, so nothing of this
+   * browser's is overwritten unseen. The tiles it changed become one undo
+   * step: undo writes the tiles as they were back to the server.
+   */
+  async rasterizeRois(keepPainted = true): Promise<string> {
+    await this.idle();
+    if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
+    const r = await this.api.rasterize(newOpId(), keepPainted ? { keepPainted } : {});
     if (r.status !== 201 && r.status !== 200) throw new Error(r.body.message ?? `the server answered ${r.status}`);
     const tiles = await this.readPack();
-    this.store.apply(
-      tiles.filter((t) => this.store.versionOf(tileKey(t.tx, t.ty)) !== t.version).map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
-      'remote',
-      'Regions painted on the server',
-    );
+    const label = 'All ROIs → mask';
+    // through the edit queue, so no stroke runs on tiles half read back
+    await new Promise<void>((resolve, reject) => {
+      this.chain = this.chain.then(() => {
+        try {
+          const c = this.store.apply(
+            tiles.filter((t) => this.store.versionOf(tileKey(t.tx, t.ty)) !== t.version).map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
+            'remote',
+            label,
+          );
+          if (c.tiles.length) this.pushStep(c);
+          resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
     const skipped = r.body.skipped?.length ?? 0;
-    return `Painted ${r.body.painted ?? 0} region${r.body.painted === 1 ? '' : 's'} into the mask${skipped ? `; ${skipped} skipped (no class, or no area)` : ''}.`;
+    const painted = r.body.painted ?? 0;
+    const kept = Object.values(r.body.kept ?? {}).reduce((a, b) => a + b, 0);
+    const over = Object.values(r.body.overwritten ?? {}).reduce((a, b) => a + b, 0);
+    return (
+      `Painted ${painted} region${painted === 1 ? '' : 's'} into the mask (${r.body.tiles ?? 0} tile${r.body.tiles === 1 ? '' : 's'} changed)` +
+      (kept ? `; ${kept.toLocaleString()} painted pixels left as they were` : '') +
+      (over ? `; ${over.toLocaleString()} painted pixels overwritten` : '') +
+      (skipped ? `; ${skipped} skipped (no class, or no area)` : '') +
+      '. Ctrl+Z undoes.'
+    );
   }
 
   /** Waits until every queued edit has been applied to the store. */

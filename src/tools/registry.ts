@@ -45,6 +45,8 @@ export interface KeyContext {
   setClass(name: string): void;
   fit(): void;
   setMagnification(mag: number): void;
+  /** The presets as the open slide reads them (digital zoom marked; zoom factors without calibration); absent: the plain magnifications. */
+  presets?(): ReadonlyArray<{ mag: number; label: string; digital: boolean }>;
   toggleHelp(): void;
   /** Closes the help; false when it was not open. */
   closeHelp(): boolean;
@@ -59,13 +61,15 @@ export interface KeyBinding {
   readonly group: KeyGroup;
   /** Bindings with Ctrl/⌘ are tried before the active tool sees the key; the others after it. */
   readonly withCtrl?: boolean;
+  /** Tried before the active tool too, without Ctrl (Esc closing the help before the tool drops its selection). */
+  readonly beforeTool?: boolean;
   /** Only listed and active when the slide has a mask. */
   readonly needsMask?: boolean;
   match(e: KeyboardEvent, ctx: KeyContext): boolean;
   /** Does it; false when there was nothing to do (the key then goes on to OpenSeadragon). Absent: OpenSeadragon handles the key, the binding only documents it. */
   run?(ctx: KeyContext, e: KeyboardEvent): boolean;
   /** Help rows that depend on the slide (the class hotkeys); default: one row, keys and label. */
-  rows?(ctx: KeyContext): Array<readonly [keys: string, what: string]>;
+  rows?(ctx: KeyContext, hasMask: boolean): Array<readonly [keys: string, what: string]>;
 }
 
 const tools: ToolSpec[] = [];
@@ -125,13 +129,32 @@ export function outOfRange(spec: ToolSpec, mag: number | null, paintMin: number)
  */
 export function dispatchKey(e: KeyboardEvent, ctx: KeyContext, active: { tool: Tool } | null, pick: (spec: ToolSpec) => boolean, hasMask: boolean): boolean {
   const usable = (b: KeyBinding): boolean => !!b.run && (!b.needsMask || hasMask);
-  for (const b of bindings) if (b.withCtrl && usable(b) && b.match(e, ctx) && b.run?.(ctx, e)) return true;
+  for (const b of bindings) if ((b.withCtrl || b.beforeTool) && usable(b) && b.match(e, ctx) && b.run?.(ctx, e)) return true;
   if (e.ctrlKey || e.metaKey || e.altKey) return false;
   if (active?.tool.key?.(e)) return true;
   const spec = ctx.tools ? toolForKey(e.key) : undefined;
   if (spec && pick(spec)) return true;
-  for (const b of bindings) if (!b.withCtrl && usable(b) && b.match(e, ctx) && b.run?.(ctx, e)) return true;
+  for (const b of bindings) if (!b.withCtrl && !b.beforeTool && usable(b) && b.match(e, ctx) && b.run?.(ctx, e)) return true;
   return false;
+}
+
+/** What takes a plain key (no modifier) here, before OpenSeadragon could see it: a tool, or a binding (a class hotkey named by its class); null when nothing does. */
+export function keyOwner(k: string, ctx: KeyContext, hasMask: boolean): { binding: KeyBinding | null; name: string } | null {
+  const e = { key: k, ctrlKey: false, metaKey: false, altKey: false, shiftKey: k !== k.toLowerCase() } as KeyboardEvent;
+  if (ctx.tools) {
+    const t = toolForKey(k);
+    if (t) return { binding: null, name: `the ${t.label} tool` };
+  }
+  for (const b of bindings) {
+    if (!b.run || (b.needsMask && !hasMask) || (b.group !== 'view' && !ctx.tools) || !b.match(e, ctx)) continue;
+    return { binding: b, name: b.group === 'classes' ? (ctx.tools?.palette().find((c) => c.hotkey === k)?.name ?? b.label) : b.label };
+  }
+  return null;
+}
+
+/** What a plain key does here (see keyOwner), or null. */
+export function keyUse(k: string, ctx: KeyContext, hasMask: boolean): string | null {
+  return keyOwner(k, ctx, hasMask)?.name ?? null;
 }
 
 export interface HelpSection {
@@ -158,7 +181,14 @@ export function helpSections(ctx: KeyContext, available: readonly ToolSpec[], ha
   for (const b of bindings) {
     if (b.group !== 'view' && !ctx.tools) continue;
     if (b.needsMask && !hasMask) continue;
-    group(b.group).rows.push(...(b.rows ? b.rows(ctx) : [[b.keys, b.label] as const]));
+    const rows = b.rows ? b.rows(ctx, hasMask) : [[b.keys, b.label] as const];
+    // a key listed for something it does not do here (a palette hotkey a tool takes first, `u` taken by a class) is shown as taken
+    group(b.group).rows.push(
+      ...rows.map(([k, what]) => {
+        const owner = k.length === 1 ? keyOwner(k, ctx, hasMask) : null;
+        return owner && owner.binding !== b ? (['—', `${what} (${k} is ${owner.name} here)`] as const) : ([k, what] as const);
+      }),
+    );
   }
   return out.filter((s) => s.rows.length > 0);
 }

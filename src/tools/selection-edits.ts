@@ -1,6 +1,6 @@
 /**
  * Edits of the selected annotations, each one change set (one undo step):
- * union, subtract, lock, classify, delete. Locked objects are left alone.
+ * union, subtract, lock, set class, delete. Locked objects are left alone.
  * The panel's buttons and the keys both call these.
  */
 import { GeomType } from '../core/flat-geometry.js';
@@ -61,12 +61,18 @@ export function toggleLockSelected(t: SelectionTarget): boolean {
   return true;
 }
 
-export function classifySelected(t: SelectionTarget, name: string | null): boolean {
+/**
+ * "Set class of selection": gives the selected objects (not locked, not of
+ * that class already) the class `name`, as one undo step. Picking a class in
+ * the palette or with its key never calls this: that only chooses the class
+ * of new objects and paint. Returns how many objects changed.
+ */
+export function classifySelected(t: SelectionTarget, name: string | null): number {
   const store = t.store;
-  const hs = selectedHandles(t).filter((h) => !store.lockedOf(h));
-  if (hs.length === 0) return false;
-  store.apply({ update: hs.map((h) => ({ id: store.idOf(h), changes: { classification: name } })) }, 'local', `Set class ${name ?? '(none)'}`);
-  return true;
+  const hs = selectedHandles(t).filter((h) => !store.lockedOf(h) && store.record(h).classification !== name);
+  if (hs.length === 0) return 0;
+  store.apply({ update: hs.map((h) => ({ id: store.idOf(h), changes: { classification: name } })) }, 'local', `Set class ${name ?? '(none)'} on ${hs.length} object${hs.length === 1 ? '' : 's'}`);
+  return hs.length;
 }
 
 export function deleteSelected(t: SelectionTarget): boolean {

@@ -9,8 +9,10 @@ import { LitElement, css, html, nothing } from 'lit';
 import { GeomType, flatArea } from '../core/flat-geometry.js';
 import { formatLength } from '../core/scale.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
-import { classifySelected, deleteSelected, subtractSelected, toggleLockSelected, unionSelected } from '../tools/selection-edits.js';
+import { setClassOfSelection } from '../tools/edit-actions.js';
+import { deleteSelected, subtractSelected, toggleLockSelected, unionSelected } from '../tools/selection-edits.js';
 import type { AnnotationLayer } from './annotation-layer.js';
+import type { MaskLayer } from './mask-layer.js';
 import { ObserveController } from './observe-controller.js';
 import { panelStyles } from './panel-styles.js';
 import { syncStatusClass, syncStatusText } from './sync-status.js';
@@ -33,6 +35,7 @@ export class WsiAnnotationPanel extends LitElement {
     host: { attribute: false },
     mpp: { attribute: false },
     currentClass: { attribute: false },
+    maskLayer: { attribute: false },
     importStatus: { state: true },
   };
 
@@ -41,6 +44,8 @@ export class WsiAnnotationPanel extends LitElement {
   declare host: ToolHost | null;
   declare mpp: number | null;
   declare currentClass: string | null;
+  /** The painted mask's display, shown in the Display section (null without a mask). */
+  declare maskLayer: MaskLayer | null;
   declare importStatus: string | null;
 
   constructor() {
@@ -50,6 +55,7 @@ export class WsiAnnotationPanel extends LitElement {
     this.host = null;
     this.mpp = null;
     this.currentClass = 'Tumour';
+    this.maskLayer = null;
     this.importStatus = null;
     new ObserveController(this, () => this.session, (s, changed) => [
       s.sync.onChange(changed),
@@ -77,13 +83,56 @@ export class WsiAnnotationPanel extends LitElement {
       overflow: auto;
       border-left: 1px solid var(--wsi-panel-border, #d0d0d5);
     }
+    button.of-selection {
+      border-style: dashed;
+      border-color: #333;
+    }
+    .layers {
+      display: grid;
+      grid-template-columns: 1fr 80px auto;
+      gap: 4px 6px;
+      align-items: center;
+    }
+    .layers .colhead {
+      font-size: 11px;
+      color: #777;
+    }
+    .layers label.layer {
+      display: flex;
+      align-items: center;
+      gap: 4px;
+      margin: 0;
+    }
+    .layers span.layer {
+      padding-left: 21px;
+    }
+    .layers input[type='range'] {
+      width: 80px;
+    }
+    .sel-mark {
+      margin-left: 4px;
+      font-size: 10px;
+      color: #333;
+    }
     `,
   ];
 
+  /** The class of new objects and of paint; the selection keeps its class (see "Set class"). */
   private pickClass(name: string): void {
     this.currentClass = name;
-    if (this.session) classifySelected(this.session, name);
     fire(this, 'wsi-class-change', { name });
+  }
+
+  /** The classes of the selected objects (marked in the palette, apart from the current class). */
+  private selectionClasses(): Set<string | null> {
+    const s = this.session;
+    const out = new Set<string | null>();
+    if (!s) return out;
+    for (const id of s.selection.list().slice(0, 10_000)) {
+      const h = s.store.handleOf(id);
+      if (h !== undefined) out.add(s.store.record(h).classification);
+    }
+    return out;
   }
 
   private selectedRecord() {
@@ -109,22 +158,63 @@ export class WsiAnnotationPanel extends LitElement {
     const s = this.session;
     if (!file || !s) return;
     this.importStatus = `Uploading ${file.name}… 0%`;
+    const opId = crypto.randomUUID();
     try {
-      const r = await s.api.importFile(format, file, crypto.randomUUID(), (f) => (this.importStatus = f < 1 ? `Uploading ${file.name}… ${Math.round(f * 100)}%` : `Importing ${file.name}…`));
+      const r = await s.api.importFile(format, file, opId, (f) => (this.importStatus = f < 1 ? `Uploading ${file.name}… ${Math.round(f * 100)}%` : `Importing ${file.name}…`));
       if (r.status !== 201 && r.status !== 200) {
         this.importStatus = `Not imported: ${String(r.body['message'] ?? r.status)}`;
         return;
       }
       const per = r.body['perClass'] as Record<string, number>;
       const skipped = (r.body['skipped'] as unknown[]).length;
-      this.importStatus = `Imported ${String(r.body['imported'])} objects (${Object.entries(per)
+      const warnings = (r.body['warnings'] as string[] | undefined) ?? [];
+      const report = `Imported ${String(r.body['imported'])} objects (${Object.entries(per)
         .map(([k, v]) => `${k}: ${v}`)
-        .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.`;
-      // show them: reload the annotations
+        .join(', ')})${skipped ? `; ${skipped} skipped` : ''}.${warnings.map((w) => ` Warning: ${w}.`).join('')}`;
+      this.importStatus = report;
+      // show them, as one undo step (the slide is not reloaded: the undo history stays)
+      const shown = await s.adoptImport(opId, `Import ${file.name}`);
+      if (shown > 0) this.importStatus = `${report} Ctrl+Z undoes the import.`;
       fire(this, 'wsi-annotations-imported', { imported: Number(r.body['imported'] ?? 0) });
     } catch (err) {
       this.importStatus = `Not imported: ${(err as Error).message}`;
     }
+  }
+
+  /**
+   * One row per layer — the annotations, and the painted mask when there is
+   * one — each with its opacity, "outlines only" and (annotations) visibility,
+   * so no two controls share a label.
+   */
+  private renderDisplay(): unknown {
+    const layer = this.layer;
+    const mask = this.maskLayer;
+    const n = this.session?.store.size ?? 0;
+    return html`<div class="layers" role="group" aria-label="Display">
+      <span></span><span class="colhead">Opacity</span><span class="colhead" title="Outlines only">Outline</span>
+      <label class="layer"
+        ><input type="checkbox" data-testid="annotations-visible" aria-label="Show annotations" .checked=${layer?.visible ?? true} @change=${(e: Event) => {
+          if (!layer) return;
+          layer.visible = (e.target as HTMLInputElement).checked;
+          layer.redraw();
+        }} />Annotations (${n.toLocaleString()})</label
+      >
+      <input type="range" min="0" max="1" step="0.05" data-testid="annotations-opacity" aria-label="Annotation fill opacity" .value=${String(layer?.fillAlpha ?? 0.25)} @input=${(e: Event) => {
+        if (!layer) return;
+        layer.fillAlpha = Number((e.target as HTMLInputElement).value);
+        layer.restyle();
+      }} />
+      <input type="checkbox" data-testid="annotations-outline" aria-label="Annotations as outlines only" .checked=${layer?.outlineOnly ?? false} @change=${(e: Event) => {
+        if (!layer) return;
+        layer.outlineOnly = (e.target as HTMLInputElement).checked;
+        layer.restyle();
+      }} />
+      ${mask
+        ? html`<span class="layer">Mask</span>
+            <input type="range" min="0" max="1" step="0.05" data-testid="mask-opacity" aria-label="Mask opacity" .value=${String(mask.opacity)} @input=${(e: Event) => (mask.opacity = Number((e.target as HTMLInputElement).value))} />
+            <input type="checkbox" data-testid="mask-outline" aria-label="Mask as outlines only" .checked=${mask.outline} @change=${(e: Event) => (mask.outline = (e.target as HTMLInputElement).checked)} />`
+        : nothing}
+    </div>`;
   }
 
   private renderDetails(): unknown {
@@ -183,6 +273,7 @@ export class WsiAnnotationPanel extends LitElement {
     const progress = s?.progress ?? null;
     const undo = s?.undo;
     const edit = s ? { store: s.store, selection: s.selection } : null;
+    const selClasses = this.selectionClasses();
     return html`
       ${st ? html`<div class="status ${syncStatusClass(st)}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, ANNOTATION_STATUS)}</div>` : nothing}
       ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
@@ -207,29 +298,26 @@ export class WsiAnnotationPanel extends LitElement {
       <div class="grid">
         ${(s?.palette ?? []).map(
           (c) =>
-            html`<button data-testid=${`class-${c.name}`} aria-pressed=${this.currentClass === c.name ? 'true' : 'false'} title=${`${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}`} @click=${() => this.pickClass(c.name)}>
-              <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
+            html`<button
+              data-testid=${`class-${c.name}`}
+              aria-pressed=${this.currentClass === c.name ? 'true' : 'false'}
+              class=${selClasses.has(c.name) ? 'of-selection' : ''}
+              title=${`Draw and paint ${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}${selClasses.has(c.name) ? '; ◆ marks the class of the selection' : ''}`}
+              @click=${() => this.pickClass(c.name)}
+            >
+              <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${selClasses.has(c.name) ? html`<span class="sel-mark" aria-label="class of the selection">◆</span>` : nothing}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
             </button>`,
         )}
       </div>
       <h3>Display</h3>
-      <label>Fill opacity <input type="range" min="0" max="1" step="0.05" .value=${String(this.layer?.fillAlpha ?? 0.25)} @input=${(e: Event) => {
-        if (!this.layer) return;
-        this.layer.fillAlpha = Number((e.target as HTMLInputElement).value);
-        this.layer.restyle();
-      }} /></label>
-      <label><input type="checkbox" .checked=${this.layer?.outlineOnly ?? false} @change=${(e: Event) => {
-        if (!this.layer) return;
-        this.layer.outlineOnly = (e.target as HTMLInputElement).checked;
-        this.layer.restyle();
-      }} /> Outlines only</label>
-      <label><input type="checkbox" .checked=${this.layer?.visible ?? true} @change=${(e: Event) => {
-        if (!this.layer) return;
-        this.layer.visible = (e.target as HTMLInputElement).checked;
-        this.layer.redraw();
-      }} /> Show annotations (${(s?.store.size ?? 0).toLocaleString()})</label>
+      ${this.renderDisplay()}
       <h3>Selected</h3>
       ${this.renderDetails()}
+      ${s && s.selection.size > 0 && this.host
+        ? html`<button data-testid="set-class" title="Give the selected objects the current class (C); Ctrl+Z undoes" @click=${() => this.host && this.host.setMessage('annotate', setClassOfSelection(this.host.context))}>
+            Set class → ${this.currentClass ?? '(none)'}<kbd>C</kbd>
+          </button>`
+        : nothing}
       <h3>Files</h3>
       <select id="import-format" aria-label="Import format">
         <option value="qupath-geojson">QuPath GeoJSON</option>

@@ -61,6 +61,16 @@ export const viewerStyles = css`
   button:focus-visible {
     border-color: #fff;
   }
+  /* a preset past the scan's objective: digital zoom */
+  button.digital {
+    border-style: dashed;
+    font-style: italic;
+    opacity: 0.8;
+  }
+  button.digital::after {
+    content: ' digital';
+    font-size: 10px;
+  }
   .scalebar {
     position: absolute;
     left: 8px;
@@ -107,6 +117,14 @@ export const viewerStyles = css`
     background: rgba(0, 0, 0, 0.85);
     padding: 10px 14px;
     border-radius: 6px;
+    /* fits a 768-px-high screen: the list scrolls */
+    max-height: calc(100% - 56px);
+    width: min(440px, calc(100% - 16px));
+    overflow: auto;
+    box-sizing: border-box;
+  }
+  .help h4:first-child {
+    margin-top: 0;
   }
   .help kbd {
     display: inline-block;

@@ -15,8 +15,9 @@ import {
   formatMagnification,
   imageZoomForMagnification,
   magnification,
-  MAGNIFICATION_PRESETS,
+  presets,
   scaleBar,
+  type Preset,
 } from '../core/scale.js';
 import { authHeaders, setCredential } from '../services/http.js';
 import { dziUrl, getSlide, type SlideDetail } from '../services/slide-api.js';
@@ -136,6 +137,7 @@ export class WsiViewer extends LitElement {
   drawerInUse: DrawerKind | null = null;
   private readonly osd = new OsdController(this, {
     onOpen: () => {
+      this.takeKeyboard();
       void this.startAnnotations();
       if (this.info) fire(this, 'wsi-slide-open', { slide: this.slide, info: this.info });
     },
@@ -160,6 +162,7 @@ export class WsiViewer extends LitElement {
     setClass: (name) => v.setClass(name),
     fit: () => v.fit(),
     setMagnification: (mag) => v.setMagnification(mag),
+    presets: () => v.presets(),
     toggleHelp: () => {
       v.showHelp = !v.showHelp;
     },
@@ -191,22 +194,53 @@ export class WsiViewer extends LitElement {
     this.showHelp = false;
   }
 
+  /** The viewer that keys pressed with nothing focused go to: the last one focused, or whose slide opened last. */
+  private static keyTarget: WsiViewer | null = null;
+
+  /**
+   * A slide opened (after a reload, a shared link or a pick in the list):
+   * the viewer takes the keyboard, unless someone is typing in a field.
+   */
+  private takeKeyboard(): void {
+    WsiViewer.keyTarget = this;
+    let a: Element | null = document.activeElement;
+    while (a?.shadowRoot?.activeElement) a = a.shadowRoot.activeElement;
+    if (a && (/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName) || (a as HTMLElement).isContentEditable)) return;
+    this.focus({ preventScroll: true });
+  }
+
+  /** A key with nothing focused (the focused button went away, the page was just loaded) is this viewer's when it is the key target. */
+  private readonly onStrayKey = (e: KeyboardEvent): void => {
+    if (WsiViewer.keyTarget !== this || e.defaultPrevented) return;
+    if (e.target !== document.body && e.target !== document.documentElement) return;
+    this.onKey(e);
+  };
+
+  private readonly onFocusIn = (): void => {
+    WsiViewer.keyTarget = this;
+  };
+
   override connectedCallback(): void {
     super.connectedCallback();
     if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
     // capture phase: our shortcuts win over OpenSeadragon's own keys
     this.addEventListener('keydown', this.onKey, true);
+    this.addEventListener('focusin', this.onFocusIn);
+    document.addEventListener('keydown', this.onStrayKey);
+    this.addEventListener('pointerdown', this.onPointerDown, true);
     window.addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onHidden);
-    this.addEventListener('wsi-annotations-imported', this.onImported);
     this.addEventListener('wsi-class-change', this.onClassChange);
   }
 
   override disconnectedCallback(): void {
     this.removeEventListener('keydown', this.onKey, true);
+    this.removeEventListener('focusin', this.onFocusIn);
+    document.removeEventListener('keydown', this.onStrayKey);
+    this.removeEventListener('pointerdown', this.onPointerDown, true);
+    if (WsiViewer.keyTarget === this) WsiViewer.keyTarget = null;
     window.removeEventListener('beforeunload', this.onBeforeUnload);
     document.removeEventListener('visibilitychange', this.onHidden);
-    this.removeEventListener('wsi-annotations-imported', this.onImported);
     this.removeEventListener('wsi-class-change', this.onClassChange);
     this.stopAnnotations();
     this.loadAbort?.abort();
@@ -227,9 +261,6 @@ export class WsiViewer extends LitElement {
     if (document.visibilityState === 'hidden') this.finishGesture();
   };
 
-  private readonly onImported = (): void => {
-    void this.startAnnotations();
-  };
 
   private readonly onClassChange = (e: CustomEvent<{ name: string }>): void => {
     this.setClass(e.detail.name);
@@ -402,6 +433,11 @@ export class WsiViewer extends LitElement {
     return objective && v ? magnification(objective.power, v.zoom) : null;
   }
 
+  /** The magnification presets for the open slide (digital zoom marked; zoom factors without calibration). */
+  presets(): Preset[] {
+    return presets(this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null);
+  }
+
   /** Zooms to a magnification (1.25×…40×) around the centre of the view. */
   setMagnification(mag: number): void {
     const objective = this.info ? effectiveObjective(this.info.objectivePower, this.info.mpp) : null;
@@ -419,6 +455,15 @@ export class WsiViewer extends LitElement {
     return this.osd.viewer;
   }
 
+  /** A click outside the help closes it. */
+  private readonly onPointerDown = (e: PointerEvent): void => {
+    if (!this.showHelp) return;
+    const help = this.renderRoot.querySelector('[data-testid=help]');
+    const toggle = this.renderRoot.querySelector('[data-testid=help-toggle]');
+    const path = e.composedPath();
+    if (help && !path.includes(help) && !(toggle && path.includes(toggle))) this.showHelp = false;
+  };
+
   private readonly onKey = (e: KeyboardEvent): void => {
     const target = e.composedPath()[0] as HTMLElement | undefined;
     if (target && /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName)) return;
@@ -433,7 +478,9 @@ export class WsiViewer extends LitElement {
     const info = this.info;
     if (!info || !this.zoom) return nothing;
     const objective = effectiveObjective(info.objectivePower, info.mpp);
-    const text = objective ? `${objective.estimated ? '≈' : ''}${formatMagnification(magnification(objective.power, this.zoom))}` : `${Math.round(this.zoom * 100)}%`;
+    const mag = objective ? magnification(objective.power, this.zoom) : 0;
+    const digital = !!objective && mag > objective.power * 1.001;
+    const text = objective ? `${objective.estimated ? '≈' : ''}${formatMagnification(mag)}${digital ? ' digital' : ''}` : `${Math.round(this.zoom * 100)}%`;
     const title = objective
       ? objective.estimated
         ? `estimated from the pixel size (${info.mpp} µm/px); the file does not state its objective`
@@ -454,7 +501,7 @@ export class WsiViewer extends LitElement {
 
   private renderHelp(): unknown {
     const sections = helpSections(this.keys, this.annotate ? (this.host?.available() ?? []) : [], !!this.session?.mask);
-    return html`<div class="help" role="dialog" aria-label="Keyboard shortcuts" data-testid="help">
+    return html`<div class="help" role="dialog" aria-label="Keyboard shortcuts (Esc closes)" data-testid="help">
       ${sections.map(
         (s) => html`<h4>${s.title}</h4>
           ${s.rows.map(([k, what]) => html`<div><kbd>${k}</kbd>${what}</div>`)}`,
@@ -471,11 +518,11 @@ export class WsiViewer extends LitElement {
         ? html`<div class="hud" part="hud">
             ${this.renderMagnification()}
             <button data-testid="preset-fit" title="Fit the slide (0 or h)" @click=${() => this.fit()}>Fit</button>
-            ${MAGNIFICATION_PRESETS.map(
-              (m, i) =>
-                html`<button data-testid=${`preset-${m}`} title=${`${m}× (key ${i + 1})`} @click=${() => this.setMagnification(m)}>${m}×</button>`,
+            ${this.presets().map(
+              (p) =>
+                html`<button data-testid=${`preset-${p.mag}`} class=${p.digital ? 'digital' : ''} title=${p.title} aria-label=${p.digital ? `${p.label} digital zoom` : p.label} @click=${() => this.setMagnification(p.mag)}>${p.label}</button>`,
             )}
-            <button title="Keyboard shortcuts (?)" @click=${() => (this.showHelp = !this.showHelp)}>?</button>
+            <button data-testid="help-toggle" title="Keyboard shortcuts (?)" @click=${() => (this.showHelp = !this.showHelp)}>?</button>
           </div>`
         : nothing}
       ${this.renderScaleBar()}
@@ -485,9 +532,9 @@ export class WsiViewer extends LitElement {
       ${this.showHelp ? this.renderHelp() : nothing}
       </div>
       ${this.annotate && open
-        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass}>
+        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .maskLayer=${this.maskLayer}>
             ${this.host && this.session?.mask
-              ? html`<wsi-mask-panel slot="mask" .host=${this.host} .mask=${this.session.mask} .maskLayer=${this.maskLayer} .mpp=${this.info?.mpp ?? null} .zoom=${this.zoom}></wsi-mask-panel>`
+              ? html`<wsi-mask-panel slot="mask" .host=${this.host} .mask=${this.session.mask} .mpp=${this.info?.mpp ?? null} .zoom=${this.zoom}></wsi-mask-panel>`
               : nothing}
           </wsi-annotation-panel>`
         : nothing}

@@ -105,9 +105,10 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     await click(page, 1000, 1200);
     await expect.poll(() => page.locator('wsi-annotation-panel [data-testid=measure]').textContent()).toBe('Length 250 µm');
 
-    // select the polygon, classify with its hotkey, move it, drag a vertex, insert one
+    // select the polygon, give it a class (its hotkey picks the class, C sets it on the selection), move it, drag a vertex, insert one
     await click(page, 700, 700);
     await key(page, 's');
+    await key(page, 'C');
     await drag(page, [700, 700], [750, 720]);
     await drag(page, [550, 520], [520, 470]);
     const top = await imageToPage(page, 735, 495); // middle of the top edge, (520,470)–(950,520)

@@ -12,7 +12,7 @@ import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { parsePack } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, imageToPage, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
+import { VIEWER, clientMaskTiles, dragPath, imageToPage, viewAt, waitAnnotationsLoaded, waitMaskSaved, waitSaved } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let srv: TestServer;
@@ -56,53 +56,11 @@ async function key(page: Page, k: string): Promise<void> {
   await page.locator('wsi-viewer').press(k);
 }
 
-/** Centres the view on an image point at a zoom (screen px per image px) and waits for the tiles. */
-async function view(page: Page, x: number, y: number, zoom: number): Promise<void> {
-  await page.evaluate(`(${VIEWER}).goTo({ x: ${x}, y: ${y}, zoom: ${zoom} }, true)`);
-  await page.waitForFunction(`(${VIEWER}).isFullyLoaded()`);
-}
+const view = viewAt;
+const drag = dragPath;
+const maskSaved = waitMaskSaved;
 
-async function drag(page: Page, pts: Array<[number, number]>): Promise<void> {
-  const first = await imageToPage(page, pts[0]?.[0] as number, pts[0]?.[1] as number);
-  await page.mouse.move(first.x, first.y);
-  await page.mouse.down();
-  for (const [x, y] of pts.slice(1)) {
-    const q = await imageToPage(page, x, y);
-    await page.mouse.move(q.x, q.y, { steps: 6 });
-  }
-  await page.mouse.up();
-}
-
-async function maskSaved(page: Page): Promise<void> {
-  await page.evaluate(`(${VIEWER}).annotationSession.mask.idle()`);
-  await page.waitForFunction(`(() => { const m = (${VIEWER}).annotationSession.mask; return m.sync.snapshot.status === 'saved' && m.sync.snapshot.queued === 0; })()`, undefined, { timeout: 30_000 });
-}
-
-/** Every tile of the client's mask, decoded to its 512 × 512 bytes (as base64, by key). */
-async function clientTiles(page: Page): Promise<Map<string, Buffer>> {
-  const entries = (await page.evaluate(`(() => {
-    const m = (${VIEWER}).annotationSession.mask;
-    const out = [];
-    for (const k of m.store.keys()) {
-      const t = m.store.get(k);
-      const d = new Uint8Array(${T * T});
-      if ('uniform' in t) d.fill(t.uniform);
-      else {
-        let i = 0;
-        for (let y = 0; y < ${T}; y++) {
-          const n = t.rle[i++];
-          let x = y * ${T};
-          for (let r = 0; r < n; r++) { const len = t.rle[i++]; const v = t.rle[i++]; d.fill(v, x, x + len); x += len; }
-        }
-      }
-      let s = '';
-      for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
-      out.push([k, btoa(s)]);
-    }
-    return out;
-  })()`)) as Array<[string, string]>;
-  return new Map(entries.map(([k, v]) => [k, Buffer.from(v, 'base64')]));
-}
+const clientTiles = clientMaskTiles;
 
 async function serverTiles(): Promise<Map<string, Buffer>> {
   const res = await fetch(`${srv.url}/api/slides/${slide}/masks/${srv.admin?.id ?? ''}/tiles`);
@@ -228,10 +186,13 @@ describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
     await expect.poll(() => page.locator('wsi-mask-panel [data-testid=paint-message]').textContent()).toMatch(/No region of interest/);
     // every ROI painted into the mask on the server with its own class, and read back
     const classes = (await getJson<{ classes: Array<{ name: string; id: number }> }>(`${srv.url}/api/classes`)).body.classes;
+    // (after a confirmation; the painted stroke is left alone, the rest of the ellipse gets its class)
     await page.locator('wsi-mask-panel [data-testid=paint-all-rois]').click();
+    await page.locator('wsi-mask-panel [data-testid=roi-go]').click();
     await expect.poll(() => page.locator('wsi-mask-panel [data-testid=paint-message]').textContent()).toMatch(/Painted [1-9]\d* region/);
     const after = await clientTiles(page);
-    expect(valueAt(after, 2300, 1500)).toBe(classes.find((c) => c.name === 'Tumour')?.id);
+    expect(valueAt(after, 2300, 1500)).toBe(lymph);
+    expect(valueAt(after, 2300, 1570)).toBe(classes.find((c) => c.name === 'Tumour')?.id);
     const server = await serverTiles();
     for (const [k, b] of after) expect(Buffer.compare(b, server.get(k) as Buffer)).toBe(0);
   });

@@ -166,6 +166,27 @@ describe.skipIf(!HAS_CHROMIUM)('viewer in Chromium', () => {
     await page.locator(`[data-slide="${ids.get('broken/read-16-resolution-zero-denominator.tif')}"]`).click();
     await viewer(page);
     expect(await page.locator('[data-testid=scalebar] .label').textContent()).toContain('no MPP');
+    // the presets read as what they are: zoom factors of the full resolution, not magnifications (issue 11)
+    const labels = await page.locator('[data-testid^="preset-"]:not([data-testid="preset-fit"])').allTextContents();
+    expect(labels.map((l) => l.trim())).toEqual(['3.1%', '6.3%', '13%', '25%', '50%', '100%']);
+    await page.locator('[data-testid="preset-40"]').click();
+    await settle(page);
+    expect(await page.locator('[data-testid=magnification]').textContent()).toBe('100%');
+    await page.close();
+  });
+
+  it('marks presets above a 20× scan as digital zoom, and the readout too (issue 11)', async () => {
+    const page = await openApp();
+    await page.locator(`[data-slide="${ids.get('slides/aperio-jp2k-rgb-33005.svs')}"]`).click();
+    await viewer(page);
+    const p40 = page.locator('[data-testid="preset-40"]');
+    expect(await p40.getAttribute('class')).toBe('digital');
+    expect(await p40.getAttribute('title')).toMatch(/digital zoom, past the 20× scan/);
+    expect(await page.locator('[data-testid="preset-20"]').getAttribute('class')).toBe('');
+    await p40.click();
+    await settle(page);
+    expect(await page.locator('[data-testid=magnification]').textContent()).toBe('40× digital');
+    await page.screenshot({ path: '/tmp/i11-digital.png' });
     await page.close();
   });
 

@@ -1,6 +1,8 @@
 /** Driving the annotation viewer in Chromium from tests and benchmarks. */
 import type { Page } from 'playwright-core';
 
+const MASK_TILE = 512;
+
 export interface PageRecord {
   id: string;
   kind: string;
@@ -57,3 +59,54 @@ export async function imageToPage(page: Page, x: number, y: number): Promise<{ x
     [x, y],
   );
 }
+
+/** Centres the view on an image point at a zoom (screen px per image px) and waits for the tiles. */
+export async function viewAt(page: Page, x: number, y: number, zoom: number): Promise<void> {
+  await page.evaluate(`(${VIEWER}).goTo({ x: ${x}, y: ${y}, zoom: ${zoom} }, true)`);
+  await page.waitForFunction(`(${VIEWER}).isFullyLoaded()`);
+}
+
+/** A mouse drag through image points. */
+export async function dragPath(page: Page, pts: Array<[number, number]>): Promise<void> {
+  const first = await imageToPage(page, pts[0]?.[0] as number, pts[0]?.[1] as number);
+  await page.mouse.move(first.x, first.y);
+  await page.mouse.down();
+  for (const [x, y] of pts.slice(1)) {
+    const q = await imageToPage(page, x, y);
+    await page.mouse.move(q.x, q.y, { steps: 6 });
+  }
+  await page.mouse.up();
+}
+
+/** Waits until the mask's edits are applied and saved. */
+export async function waitMaskSaved(page: Page): Promise<void> {
+  await page.evaluate(`(${VIEWER}).annotationSession.mask.idle()`);
+  await page.waitForFunction(`(() => { const m = (${VIEWER}).annotationSession.mask; return m.sync.snapshot.status === 'saved' && m.sync.snapshot.queued === 0; })()`, undefined, { timeout: 30_000 });
+}
+
+/** Every tile of the client's mask, decoded (by "tx,ty"). */
+export async function clientMaskTiles(page: Page): Promise<Map<string, Buffer>> {
+  const entries = (await page.evaluate(`(() => {
+    const m = (${VIEWER}).annotationSession.mask;
+    const out = [];
+    for (const k of m.store.keys()) {
+      const t = m.store.get(k);
+      const d = new Uint8Array(${MASK_TILE * MASK_TILE});
+      if ('uniform' in t) d.fill(t.uniform);
+      else {
+        let i = 0;
+        for (let y = 0; y < ${MASK_TILE}; y++) {
+          const n = t.rle[i++];
+          let x = y * ${MASK_TILE};
+          for (let r = 0; r < n; r++) { const len = t.rle[i++]; const v = t.rle[i++]; d.fill(v, x, x + len); x += len; }
+        }
+      }
+      let s = '';
+      for (let i = 0; i < d.length; i += 0x8000) s += String.fromCharCode(...d.subarray(i, i + 0x8000));
+      out.push([k, btoa(s)]);
+    }
+    return out;
+  })()`)) as Array<[string, string]>;
+  return new Map(entries.map(([k, v]) => [k, Buffer.from(v, 'base64')]));
+}
+

@@ -245,6 +245,18 @@ describe('roles and editing modes', () => {
     const managerSees = ((await as('admin', 'GET', `/api/slides/${ps3}/annotations`)).body['annotations'] as Array<{ id: string }>).map((x) => x.id);
     expect(managerSees.sort()).toEqual([hers['id'], his['id']].sort());
     expect((await as('admin', 'GET', `/api/slides/${ps3}`)).body['name']).toBe('slides/other.tif');
+    // exports are named after the study code for the blind reader, after the slide for the manager (issue 11)
+    const disposition = async (who: string, path: string): Promise<string | null> => {
+      const res = await anonymous(`${base}${path}`, { headers: sessionHeaders(base, who === 'admin' ? admin : (sessions[who] as Session)) });
+      await res.arrayBuffer();
+      expect(res.status, path).toBe(200);
+      return res.headers.get('content-disposition');
+    };
+    const day = new Date().toISOString().slice(0, 10);
+    const hersMask = await disposition('alice', `/api/slides/${ps3}/masks/${users['alice']?.id}/export.tiff`);
+    expect(hersMask).toBe(`attachment; filename="BL-001_mask_${day}.tiff"`);
+    expect(await disposition('admin', `/api/slides/${ps3}/annotations/export?format=qupath-geojson`)).toBe(`attachment; filename="other_annotations_${day}.geojson"`);
+    expect(await disposition('admin', `/api/slides/${ps3}/masks/${users['carol']?.id}/export.tiff`)).toBe(`attachment; filename="other_mask-${(users['carol']?.id ?? '').slice(0, 8)}_${day}.tiff"`);
   });
 
   it('lists the label and macro to managers only, and shows slides to auditors never (SEC-11)', async () => {

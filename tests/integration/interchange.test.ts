@@ -65,7 +65,7 @@ const qupathFile = {
       type: 'Feature',
       id: randomUUID(),
       geometry: { type: 'Polygon', coordinates: [[[0, 0], [100.5, 0], [100.5, 80.25], [0, 80.25], [0, 0]], [[10, 10], [20, 10], [20, 20], [10, 10]]] },
-      properties: { objectType: 'annotation', name: 'tumour region', classification: { name: 'Tumor', color: [200, 0, 0] }, isLocked: true, metadata: { reviewer: 'A' } },
+      properties: { objectType: 'annotation', name: 'tumour region', classification: { name: 'Tumor', color: [200, 0, 0] }, isLocked: true, metadata: { reviewer: 'A', ANNOTATION_DESCRIPTION: 'invasive front, see block B' } },
     },
     {
       type: 'Feature',
@@ -98,6 +98,74 @@ describe('QuPath GeoJSON', () => {
     expect(exported.type).toBe('FeatureCollection');
     const byId = new Map(exported.features.map((f) => [f.id, f]));
     for (const f of qupathFile.features) expect(byId.get(f.id), f.id).toEqual(f);
+  });
+
+  it("keeps the note: QuPath's description (metadata ANNOTATION_DESCRIPTION) in and out (issue 11)", async () => {
+    const slide = freshSlide();
+    const r = await importFile(slide, 'qupath-geojson', JSON.stringify(qupathFile));
+    expect(r.status).toBe(201);
+    const list = (await call<{ annotations: Array<{ id: string; note: string | null; properties: Record<string, unknown> }> }>(server.url, 'GET', `/api/slides/${slide}/annotations`)).body.annotations;
+    const first = list.find((a) => a.note !== null);
+    expect(first?.note).toBe('invasive front, see block B');
+    // the rest of the metadata stays where it was, without a second copy of the note
+    expect(first?.properties['metadata']).toEqual({ reviewer: 'A' });
+    // a note written in the app goes out the same way
+    const made = await call<{ id: string }>(server.url, 'POST', `/api/slides/${slide}/annotations`, {
+      body: { id: randomUUID(), kind: 'point', geometry: { type: 'Point', coordinates: [50, 50] }, classification: null, note: 'check mitoses here' },
+    });
+    expect(made.status).toBe(201);
+    const exported = JSON.parse(await exportFile(slide, 'qupath-geojson')) as { features: Array<{ geometry: { coordinates: unknown }; properties: Record<string, unknown> }> };
+    const point = exported.features.find((f) => JSON.stringify(f.geometry.coordinates) === '[50,50]');
+    expect(point?.properties['metadata']).toEqual({ ANNOTATION_DESCRIPTION: 'check mitoses here' });
+    const again = freshSlide();
+    expect((await importFile(again, 'qupath-geojson', JSON.stringify(exported))).status).toBe(201);
+    const notes = (await call<{ annotations: Array<{ note: string | null }> }>(server.url, 'GET', `/api/slides/${again}/annotations`)).body.annotations.map((a) => a.note).filter((n) => n !== null);
+    expect(notes.sort()).toEqual(['check mitoses here', 'invasive front, see block B']);
+  });
+
+  it('lists the live objects one import made (?import=its Idempotency-Key), for undoing it (issue 11)', async () => {
+    const slide = freshSlide();
+    const key = randomUUID();
+    await call(server.url, 'POST', `/api/slides/${slide}/annotations`, { body: { id: randomUUID(), kind: 'point', geometry: { type: 'Point', coordinates: [1, 1] }, classification: null } });
+    expect((await call(server.url, 'POST', `/api/slides/${slide}/annotations/import?format=qupath-geojson`, { raw: JSON.stringify(qupathFile), key })).status).toBe(201);
+    const listed = async (q: string): Promise<{ status: number; ids: string[] }> => {
+      const r = await call<{ annotations: Array<{ id: string }> }>(server.url, 'GET', `/api/slides/${slide}/annotations?${q}`);
+      return { status: r.status, ids: (r.body.annotations ?? []).map((a) => a.id) };
+    };
+    const mine = await listed(`import=${key}`);
+    expect(mine.ids).toHaveLength(qupathFile.features.length);
+    // paged like the listing
+    const page = await call<{ annotations: unknown[]; next: number | null }>(server.url, 'GET', `/api/slides/${slide}/annotations?import=${key}&limit=4`);
+    expect([page.body.annotations.length, page.body.next !== null]).toEqual([4, true]);
+    // another operation's key, or a key of nothing, lists nothing; a malformed one is refused
+    expect((await listed(`import=${randomUUID()}`)).ids).toEqual([]);
+    expect((await listed('import=%3Cscript%3E')).status).toBe(400);
+    // deleted objects are no longer listed
+    const one = (await call<{ version: number }>(server.url, 'GET', `/api/slides/${slide}/annotations/${mine.ids[0]}`)).body;
+    expect((await call(server.url, 'POST', `/api/slides/${slide}/annotations/batch`, { body: { ops: [{ op: 'delete', id: mine.ids[0], ifMatch: one.version }] } })).status).toBe(200);
+    expect((await listed(`import=${key}`)).ids).toHaveLength(qupathFile.features.length - 1);
+  });
+
+  it('counts and warns about objects partly or wholly outside the slide, and imports them as written (issue 11)', async () => {
+    const slide = freshSlide();
+    const { width, height } = (await getJson<{ width: number; height: number }>(`${server.url}/api/slides/${slide}`)).body;
+    const feature = (coords: number[][]): unknown => ({ type: 'Feature', geometry: { type: 'Polygon', coordinates: [[...coords, coords[0]]] }, properties: { objectType: 'annotation' } });
+    const file = {
+      type: 'FeatureCollection',
+      features: [
+        feature([[10, 10], [20, 10], [20, 20]]),
+        feature([[width - 10, 10], [width + 100, 10], [width - 10, 50]]),
+        { type: 'Feature', geometry: { type: 'Point', coordinates: [width + 1418, height / 2] }, properties: { objectType: 'annotation' } },
+      ],
+    };
+    const r = await importFile(slide, 'qupath-geojson', JSON.stringify(file));
+    expect(r.status).toBe(201);
+    expect(r.body.imported).toBe(3);
+    expect((r.body as unknown as { outside: unknown }).outside).toEqual({ partly: 1, wholly: 1 });
+    expect(r.body.warnings.join('\n')).toMatch(new RegExp(`1 wholly and 1 partly outside the slide \\(${width.toLocaleString('en-US')} × ${height.toLocaleString('en-US')} px`));
+    // inside only: no warning
+    const inside = await importFile(freshSlide(), 'qupath-geojson', JSON.stringify({ type: 'FeatureCollection', features: [feature([[10, 10], [20, 10], [20, 20]])] }));
+    expect([(inside.body as unknown as { outside: unknown }).outside, inside.body.warnings]).toEqual([{ partly: 0, wholly: 0 }, []]);
   });
 
   it('keeps ids on a second import elsewhere by renaming, and says so', async () => {

@@ -3,7 +3,9 @@
  * the fixed paint order (largest area first, later over earlier), holes,
  * what is skipped and why, existing paint kept where no polygon falls, the
  * result against the rasterizer's own rule pixel for pixel, idempotent
- * retries, and refusals that paint nothing.
+ * retries, and refusals that paint nothing; a dry run that counts the
+ * painted pixels a run would overwrite, and keepPainted, which leaves them
+ * alone (issue 11).
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -137,5 +139,41 @@ describe('rasterizing regions of interest into the mask', () => {
     expect((await rasterize({}, randomUUID(), 'someone.else')).status).toBe(403);
     expect((await rasterize({}, null)).status).toBe(400);
     expect((await readPack(server.url, slide, USER)).raw.equals(snapshot)).toBe(true);
+  });
+
+  it('a dry run says what would be overwritten and writes nothing; keepPainted paints only unlabelled pixels', async () => {
+    const classes = (await call<{ classes: Array<{ name: string; id: number }> }>(server.url, 'GET', '/api/classes')).body.classes;
+    const id = (n: string): number => classes.find((c) => c.name === n)?.id as number;
+    // start from an empty mask and no regions
+    const list = (await call<{ annotations: Array<{ id: string; version: number }> }>(server.url, 'GET', `/api/slides/${slide}/annotations?limit=5000`)).body.annotations;
+    if (list.length) expect((await call(server.url, 'POST', `/api/slides/${slide}/annotations/batch`, { body: { ops: list.map((a) => ({ op: 'delete', id: a.id, ifMatch: a.version })) } })).status).toBe(200);
+    const old = (await readPack(server.url, slide, USER)).tiles;
+    const empty = b64(zlib(new Uint8Array(T * T)));
+    if (old.length) expect((await postTiles(server.url, slide, USER, { ops: old.map((t) => ({ tx: t.tx, ty: t.ty, ifMatch: t.version, data: empty })) })).status).toBe(200);
+    // hand-painted: a 100 × 100 Lymphocytes block and a 20 × 50 Necrosis block in tile (1, 1), inside a Tumour region
+    const painted = tile((x, y) => (x >= 100 && x < 200 && y >= 100 && y < 200 ? id('Lymphocytes') : x >= 300 && x < 320 && y >= 300 && y < 350 ? id('Necrosis') : 0));
+    const v = (await readPack(server.url, slide, USER)).tiles.find((t) => t.tx === 1 && t.ty === 1)?.version ?? 0;
+    expect((await postTiles(server.url, slide, USER, { ops: [{ tx: 1, ty: 1, ifMatch: v, data: b64(zlib(painted)) }] })).status).toBe(200);
+    await create(square(512, 512, 512, { classification: 'Tumour' }));
+    const snapshot = (await readPack(server.url, slide, USER)).raw;
+
+    const dry = await rasterize({ dryRun: true });
+    expect(dry.status).toBe(200);
+    expect(dry.body).toMatchObject({ dryRun: true, painted: 1, tiles: 1, overwrite: { [id('Lymphocytes')]: 10_000, [id('Necrosis')]: 1_000 }, overwritePixels: 11_000, overwriteTiles: 1, newPixels: 512 * 512 - 11_000 });
+    expect((await readPack(server.url, slide, USER)).raw.equals(snapshot)).toBe(true);
+    expect((await rasterize({ dryRun: 'yes' })).status).toBe(400);
+
+    const kept = await rasterize({ keepPainted: true });
+    expect(kept.status).toBe(201);
+    expect(kept.body).toMatchObject({ painted: 1, tiles: 1, keepPainted: true, kept: { [id('Lymphocytes')]: 10_000, [id('Necrosis')]: 1_000 }, overwritten: {} });
+    const got = inflate((await readPack(server.url, slide, USER)).tiles.find((t) => t.tx === 1 && t.ty === 1)?.data as Buffer);
+    for (let i = 0; i < T * T; i++) if (got[i] !== (painted[i] || id('Tumour'))) throw new Error(`pixel ${i}: ${got[i]}`);
+    // the painted pixels were left alone, so painting over them is what is left to do
+    expect((await rasterize({ dryRun: true })).body).toMatchObject({ tiles: 1, newPixels: 0, overwritePixels: 11_000 });
+    expect((await rasterize({ dryRun: true, keepPainted: true })).body).toMatchObject({ tiles: 0, newPixels: 0 });
+    const over = await rasterize({});
+    expect(over.body).toMatchObject({ tiles: 1, overwritten: { [id('Lymphocytes')]: 10_000, [id('Necrosis')]: 1_000 } });
+    const all = inflate((await readPack(server.url, slide, USER)).tiles.find((t) => t.tx === 1 && t.ty === 1)?.data as Buffer);
+    expect(all.every((b) => b === id('Tumour'))).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDeepLink, parseDeepLink } from '../../src/core/deep-link.js';
-import { effectiveObjective, formatLength, imageZoomForMagnification, magnification, niceFloor, scaleBar } from '../../src/core/scale.js';
+import { effectiveObjective, formatLength, imageZoomForMagnification, magnification, niceFloor, presets, scaleBar } from '../../src/core/scale.js';
 
 describe('scale bar', () => {
   it.each([
@@ -63,5 +63,25 @@ describe('deep link', () => {
     const p = parseDeepLink(hash);
     expect(p.slide).toBe(slide);
     expect(p.view).toBe(view);
+  });
+});
+
+describe('magnification presets (issue 11)', () => {
+  it('mark those above the scan as digital zoom', () => {
+    const p = presets({ power: 20, estimated: false });
+    expect(p.map((x) => `${x.label}${x.digital ? ' D' : ''}`)).toEqual(['1.25×', '2.5×', '5×', '10×', '20×', '40× D']);
+    expect(p[5]?.title).toMatch(/digital zoom, past the 20× scan; pixels are enlarged 2×/);
+    expect(presets({ power: 40, estimated: false }).some((x) => x.digital)).toBe(false);
+    // estimated from MPP (0.5 µm/px ≈ 20×)
+    expect(presets(effectiveObjective(null, 0.5)).filter((x) => x.digital).map((x) => x.mag)).toEqual([40]);
+    expect(presets(effectiveObjective(null, 0.5))[5]?.title).toMatch(/≈20× scan/);
+  });
+
+  it('read as zoom factors on a slide with neither objective power nor MPP', () => {
+    const p = presets(effectiveObjective(null, null));
+    expect(p.map((x) => x.label)).toEqual(['3.1%', '6.3%', '13%', '25%', '50%', '100%']);
+    expect(p.every((x) => !x.digital && !x.label.includes('×'))).toBe(true);
+    // the same zooms as before: 100% is one screen pixel per image pixel
+    expect(imageZoomForMagnification(40, p[5]?.mag as number)).toBe(1);
   });
 });

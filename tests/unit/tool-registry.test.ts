@@ -22,17 +22,21 @@ function setup(palette: AnnotationClass[]) {
   const selection = new Selection(store);
   const undo = new UndoManager(store);
   const log: string[] = [];
-  const tools = { store, selection, undo, palette: () => palette } as unknown as ToolContext;
+  let current: string | null = palette[0]?.name ?? null;
+  const tools = { store, selection, undo, palette: () => palette, currentClass: () => current, notify: (m: string | null) => log.push(`notify ${m}`) } as unknown as ToolContext;
   const ctx: KeyContext = {
     tools,
     finishGesture: () => log.push('finish'),
-    setClass: (n) => log.push(`class ${n}`),
+    setClass: (n) => {
+      current = n;
+      log.push(`class ${n}`);
+    },
     fit: () => log.push('fit'),
     setMagnification: (m) => log.push(`mag ${m}`),
     toggleHelp: () => log.push('help'),
     closeHelp: () => false,
   };
-  return { ctx, log, undo };
+  return { ctx, log, undo, store, selection };
 }
 
 const PALETTE: AnnotationClass[] = [
@@ -108,6 +112,26 @@ describe('keys', () => {
     expect(dispatchKey(key('§'), ctx, null, pick, false)).toBe(false);
   });
 
+  it('a class hotkey picks the class of new objects and paint only; C sets it on the selection, one undo step (issue 11)', () => {
+    const { ctx, log, undo, store, selection } = setup(PALETTE);
+    const id = '00000000-0000-4000-8000-000000000001';
+    store.apply({ create: [{ id, kind: 'rectangle', geometry: { type: 'Polygon', coordinates: [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]] }, classification: 'Tumour', name: null, note: null, locked: false, objectType: 'annotation', properties: {}, version: 0 }] }, 'local', 'Rectangle');
+    selection.set([id]);
+    const cls = (): string | null => store.record(store.handleOf(id) as number).classification;
+    expect(dispatchKey(key('u'), ctx, { tool: {} }, () => false, false)).toBe(true);
+    expect(log).toContain('class Urothelium');
+    expect(cls()).toBe('Tumour');
+    expect(dispatchKey(key('C', { shiftKey: true }), ctx, { tool: {} }, () => false, false)).toBe(true);
+    expect(cls()).toBe('Urothelium');
+    expect(log.at(-1)).toMatch(/^notify Set 1 object to Urothelium\. Ctrl\+Z undoes\.$/);
+    undo.undo();
+    expect(cls()).toBe('Tumour');
+    // nothing selected: C says why, and changes nothing
+    selection.set([]);
+    expect(dispatchKey(key('C', { shiftKey: true }), ctx, { tool: {} }, () => false, false)).toBe(true);
+    expect(log.at(-1)).toMatch(/Nothing is selected/);
+  });
+
   it('paint keys need a mask; without annotations only the view keys work', () => {
     const { ctx, log } = setup(PALETTE);
     expect(dispatchKey(key('i'), ctx, { tool: {} }, () => false, false)).toBe(false);
@@ -127,12 +151,42 @@ describe('keys', () => {
     expect(rows('Tools')).toContain('b Brush');
     expect(rows('Edit')).toContain('Ctrl+Z undo');
     expect(rows('Paint')).toContain('i paint inside ROIs only (on/off)');
-    expect(rows('Classes')).toEqual(['t Tumour', 'u Urothelium', 'v Vessel']);
+    expect(rows('Classes')).toEqual(['t Tumour', 'u Urothelium', '— Vessel (v is the Select tool here)']);
     const noMask = helpSections(ctx, toolSpecs().filter((t) => t.section !== 'paint'), false);
     expect(noMask.map((s) => s.title)).not.toContain('Paint');
     expect(helpSections({ ...ctx, tools: null }, [], false).map((s) => s.title)).toEqual(['View']);
     // every binding is in the help of a slide with a mask
     const all = withMask.flatMap((s) => s.rows.map(([k]) => k));
     for (const b of keyBindings()) if (!b.rows) expect(all).toContain(b.keys);
+  });
+
+  it('the help lists only the pan letters nothing else takes, and Esc closes the help before the tool drops its selection (issue 11)', () => {
+    const palette: AnnotationClass[] = [...PALETTE, { name: 'Stroma', color: '#f28e2b', hotkey: 's' }];
+    const { ctx, log } = setup(palette);
+    const pan = helpSections(ctx, toolSpecs(), true)
+      .find((s) => s.title === 'View')
+      ?.rows.find(([, what]) => what.startsWith('pan'));
+    expect(pan).toEqual(['←↑→↓ / w a d', 'pan (s is Stroma)']);
+    // without annotations every letter pans
+    const bare = helpSections({ ...ctx, tools: null }, [], false).find((s) => s.title === 'View')?.rows.find(([, what]) => what.startsWith('pan'));
+    expect(bare).toEqual(['←↑→↓ / w a s d', 'pan']);
+    // no key in the help is listed for two things
+    const keys = helpSections(ctx, toolSpecs(), true).flatMap((s) => s.rows.flatMap(([k]) => k.split(/ \/ | /).filter((x) => x.length === 1 && x !== '—')));
+    expect(keys.length).toBeGreaterThan(20);
+    expect(keys.filter((k, i) => keys.indexOf(k) !== i)).toEqual([]);
+    // a palette hotkey a tool takes first, and a binding a class takes first, say so instead
+    const rows = helpSections(ctx, toolSpecs(), true).flatMap((s) => s.rows.map(([k, w]) => `${k} ${w}`));
+    expect(rows).toContain('— Vessel (v is the Select tool here)');
+    expect(rows).toContain('— union of the selected regions (u is Urothelium here)');
+    // Esc: the open help closes first; the tool does not see the key
+    let open = true;
+    const withHelp: KeyContext = { ...ctx, closeHelp: () => (open ? ((open = false), true) : false) };
+    const tool: Tool = { key: (e) => (log.push(`tool ${e.key}`), true) };
+    expect(dispatchKey(key('Escape'), withHelp, { tool }, () => false, false)).toBe(true);
+    expect(open).toBe(false);
+    expect(log).not.toContain('tool Escape');
+    // with the help closed, Esc is the tool's
+    expect(dispatchKey(key('Escape'), withHelp, { tool }, () => false, false)).toBe(true);
+    expect(log).toContain('tool Escape');
   });
 });

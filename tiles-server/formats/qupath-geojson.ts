@@ -2,8 +2,11 @@
  * QuPath GeoJSON, as "Export objects as GeoJSON" writes it: a
  * FeatureCollection (or a bare array) of Features whose properties carry
  * objectType, classification {name | names, color}, name, color, isLocked
- * and measurements; cells may carry a nucleusGeometry. Properties and
- * feature members we do not use are kept and written back on export.
+ * and measurements; cells may carry a nucleusGeometry. An annotation's
+ * description (our note) is in its metadata map under
+ * ANNOTATION_DESCRIPTION, where QuPath's PathAnnotationObject keeps it.
+ * Properties and feature members we do not use are kept and written back
+ * on export.
  */
 import { randomUUID } from 'node:crypto';
 import type { Annotation, AnnotationInput, AnnotationKind, Geometry } from '../../src/core/annotation.js';
@@ -12,6 +15,12 @@ import { FeatureScanner } from './json-features.js';
 import { hexRgb, rgbHex, FormatError, type ImportSink } from './types.js';
 
 const MAPPED_PROPERTIES = new Set(['objectType', 'classification', 'name', 'isLocked']);
+/** QuPath's metadata key for an annotation's description. */
+const DESCRIPTION_KEY = 'ANNOTATION_DESCRIPTION';
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
+}
 const FEATURE_MEMBERS = new Set(['type', 'id', 'geometry', 'properties']);
 /** Where unknown top-level feature members (nucleusGeometry, …) live in our properties. */
 export const FEATURE_EXTRA = '$feature';
@@ -75,6 +84,14 @@ export function featureToAnnotation(f: unknown, where: string, sink: ImportSink)
   if (cls?.color) sink.classColour(cls.name, cls.color);
   const properties: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(props)) if (!MAPPED_PROPERTIES.has(k)) properties[k] = v;
+  // the description becomes the note; the rest of the metadata map is kept as it was
+  const meta = props['metadata'];
+  const note = isPlainObject(meta) && typeof meta[DESCRIPTION_KEY] === 'string' ? (meta[DESCRIPTION_KEY] as string) : null;
+  if (note !== null && isPlainObject(meta)) {
+    const { [DESCRIPTION_KEY]: _d, ...rest } = meta;
+    if (Object.keys(rest).length > 0) properties['metadata'] = rest;
+    else delete properties['metadata'];
+  }
   // keep the classification object as written (names, colour) for the round trip
   if (props['classification'] !== undefined) properties['$classification'] = props['classification'];
   const extra: Record<string, unknown> = {};
@@ -91,7 +108,7 @@ export function featureToAnnotation(f: unknown, where: string, sink: ImportSink)
     geometry,
     classification: cls?.name ?? null,
     name: typeof props['name'] === 'string' ? props['name'] : null,
-    note: null,
+    note: note === '' ? null : note,
     locked: props['isLocked'] === true,
     objectType: typeof props['objectType'] === 'string' ? props['objectType'] : 'annotation',
     properties,
@@ -125,6 +142,7 @@ export function annotationToFeature(a: Annotation | AnnotationInput, classColour
   }
   if (a.locked) properties['isLocked'] = true;
   Object.assign(properties, kept);
+  if (a.note !== null) properties['metadata'] = { ...(isPlainObject(kept['metadata']) ? kept['metadata'] : {}), [DESCRIPTION_KEY]: a.note };
   const geometry = geomExtra && typeof geomExtra === 'object' ? { ...a.geometry, ...geomExtra } : a.kind === 'ellipse' && a.geometry.type === 'Polygon' ? { ...a.geometry, isEllipse: true } : a.geometry;
   const feature: Record<string, unknown> = { type: 'Feature', id: a.id, geometry, properties };
   if (extra && typeof extra === 'object') Object.assign(feature, extra);

@@ -46,6 +46,8 @@ export interface ImportReport {
   renamedIds: number;
   /** Polygons whose outline crosses itself (kept as written). */
   selfCrossing: number;
+  /** Objects with vertices beyond the slide's edges (kept as written; a warning says so): some inside, or none. */
+  outside: { partly: number; wholly: number };
 }
 
 export function rgbHex(r: number, g: number, b: number): string {

@@ -4,6 +4,7 @@
  * import/export in the formats other tools write. Classes carry their
  * stable mask id (`id`), assigned by the store.
  */
+import { attachment, downloadName } from './download-name.js';
 import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
@@ -189,7 +190,10 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
           throw new WsiError('BAD_REQUEST', 'limit and after must be non-negative integers');
         }
         const bbox = parseBbox(q.get('bbox'));
-        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
+        // ?import={Idempotency-Key of an import}: the objects that import made and that still live (undoing an import)
+        const importOp = q.get('import');
+        if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
+        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
         const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;
@@ -284,7 +288,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '');
         ctx.res.writeHead(200, {
           'Content-Type': `${file.contentType}; charset=utf-8`,
-          'Content-Disposition': `attachment; filename="${file.filename}"`,
+          'Content-Disposition': attachment(downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), 'annotations', file.ext)),
           'Cache-Control': 'no-store',
           'X-Content-Type-Options': 'nosniff',
         });

@@ -5,6 +5,7 @@
  * TIFF export and label-image imports. docs/masks.md describes them for
  * users.
  */
+import { attachment, downloadName } from './download-name.js';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { WsiError } from '../../src/core/errors.js';
@@ -174,11 +175,14 @@ export function maskRoutes(svc: MaskService): Route[] {
       handler: async (ctx) => {
         const { slide, annotator } = await target(ctx);
         const file = await svc.exportTiff(slide, annotator, ctx.signal);
+        // someone else's mask (a manager's export) carries the start of the annotator's id, so two readers' files differ
+        const whose = annotator === ctx.auth.principal?.user.id ? 'mask' : `mask-${annotator.slice(0, 8)}`;
+        const name = downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), whose, 'tiff');
         try {
           ctx.res.writeHead(200, {
             'Content-Type': 'image/tiff',
             'Content-Length': file.bytes,
-            'Content-Disposition': `attachment; filename="${slide.id}-${annotator.replace(/[^\w.-]/g, '_')}-mask.tiff"`,
+            'Content-Disposition': attachment(name),
             'Cache-Control': 'no-store',
             'X-Content-Type-Options': 'nosniff',
           });

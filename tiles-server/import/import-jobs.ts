@@ -48,6 +48,8 @@ export interface StartRequest {
   format: string;
   author: string;
   slideMpp: number | null;
+  /** Level-0 size: objects outside it are counted in the report. */
+  slideSize: { width: number; height: number } | null;
   body: IncomingMessage;
   /** The request's own signal: a client that leaves mid-upload abandons the import. */
   signal: AbortSignal;
@@ -180,7 +182,7 @@ export class ImportJobs {
         throw err;
       }
     }
-    const work: ImportJob = { slideId: r.slideId, opId: r.opId, format: r.format, author: r.author, slideMpp: r.slideMpp, path: spooled.path, hash: spooled.hash };
+    const work: ImportJob = { slideId: r.slideId, opId: r.opId, format: r.format, author: r.author, slideMpp: r.slideMpp, slideSize: r.slideSize, path: spooled.path, hash: spooled.hash };
     job.state = 'queued';
     job.spoolPath = spooled.path;
     job.run = () => this.runWorker(job, work);

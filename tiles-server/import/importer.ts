@@ -11,7 +11,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
-import { selfIntersections, vertexCount } from '../../src/core/annotation.js';
+import { geometryBounds, selfIntersections, vertexCount } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import { importAsapXml } from '../formats/asap-xml.js';
 import { importHistomicsJson } from '../formats/histomicstk-json.js';
@@ -24,6 +24,8 @@ import type { WriteGate } from '../store/write-gate.js';
 
 export interface ImportJob extends StagingJob {
   slideMpp: number | null;
+  /** Level-0 size of the slide (null: unknown, nothing is checked against it). */
+  slideSize: { width: number; height: number } | null;
   /** The spooled body. */
   path: string;
   /** The request hash (slide, format, body) the operation id is recorded with. */
@@ -60,20 +62,45 @@ class StagingSink implements ImportSink {
   private pending: AnnotationInput[] = [];
   private pendingVertices = 0;
   private readonly at = new Date().toISOString();
+  private firstOutside: string | null = null;
 
   constructor(
     format: ImportFormat,
     private readonly staging: ImportStaging,
     private readonly jobId: number,
-    private readonly job: StagingJob,
+    private readonly job: ImportJob,
     /** Called before each transaction: throws to stop (a cancel). */
     private readonly check: () => void,
     private readonly onStaged: (objects: number) => void,
   ) {
-    this.report = { format, imported: 0, perClass: {}, perKind: {}, vertices: 0, skipped: [], warnings: [], classesAdded: [], renamedIds: 0, selfCrossing: 0 };
+    this.report = { format, imported: 0, perClass: {}, perKind: {}, vertices: 0, skipped: [], warnings: [], classesAdded: [], renamedIds: 0, selfCrossing: 0, outside: { partly: 0, wholly: 0 } };
+  }
+
+  /** Counts an object with vertices beyond the slide's edges (kept as written: the report says so). */
+  private checkPlace(a: AnnotationInput): void {
+    const size = this.job.slideSize;
+    if (!size) return;
+    const [x0, y0, x1, y1] = geometryBounds(a.geometry);
+    if (x0 >= 0 && y0 >= 0 && x1 <= size.width && y1 <= size.height) return;
+    const wholly = x1 < 0 || y1 < 0 || x0 > size.width || y0 > size.height;
+    if (wholly) this.report.outside.wholly++;
+    else this.report.outside.partly++;
+    this.firstOutside ??= `x ${fmt(x0)}–${fmt(x1)}, y ${fmt(y0)}–${fmt(y1)}`;
+  }
+
+  /** The warning about objects outside the slide, once the whole file is read. */
+  outsideWarning(): void {
+    const { partly, wholly } = this.report.outside;
+    const size = this.job.slideSize;
+    if (partly + wholly === 0 || !size) return;
+    const parts = [wholly ? `${fmt(wholly)} wholly` : '', partly ? `${fmt(partly)} partly` : ''].filter(Boolean).join(' and ');
+    this.warn(
+      `${parts} outside the slide (${fmt(size.width)} × ${fmt(size.height)} px; the first at ${this.firstOutside ?? '?'}): imported as written; check that the file belongs to this slide and its coordinates are level-0 pixels`,
+    );
   }
 
   add(a: AnnotationInput): void {
+    this.checkPlace(a);
     // kept exactly as written (other tools draw such outlines too); counted so the report says so
     if (selfIntersections(a.geometry).length > 0) this.report.selfCrossing++;
     const vertices = vertexCount(a.geometry);
@@ -112,6 +139,10 @@ class StagingSink implements ImportSink {
     const used = Object.keys(this.report.perClass).filter((c) => c !== '(none)');
     return used.map((name) => ({ name, color: this.colours.get(name) ?? '#808080', hotkey: null }));
   }
+}
+
+function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
 }
 
 async function readText(path: string, onBytes: (n: number) => void): Promise<string> {
@@ -164,6 +195,7 @@ export async function runImport(db: Db, job: ImportJob, cancelled: () => boolean
     const sink = new StagingSink(format, staging, jobId, job, check, (objects) => progress({ ...state, objects: (state.objects = objects) }));
     await parse(format, job, sink, (n) => (state.bytesParsed = n), check);
     sink.flush();
+    sink.outsideWarning();
     if (sink.report.imported === 0) throw new FormatError(`the file holds no objects that can be imported${sink.report.skipped.length ? ` (${sink.report.skipped.length} skipped)` : ''}`, 'file');
     check();
     const done = staging.commit(jobId, job, job.hash, sink.classes(), (added) => {

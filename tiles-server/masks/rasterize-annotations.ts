@@ -11,6 +11,11 @@
  * src/core/mask/rasterize-tiles.ts), with zlib on the thread pool, so the
  * event loop keeps serving tiles meanwhile. Only tiles whose pixels change
  * are written, all in one transaction.
+ *
+ * `keepPainted` paints only unlabelled pixels (0), so hand-painted strokes
+ * inside the regions survive; `dryRun` paints nothing and answers what a
+ * run would do — regions, tiles, new pixels, and the painted pixels per
+ * class it would overwrite — for the client's confirmation.
  */
 import type { Annotation } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
@@ -28,6 +33,26 @@ export interface RasterizeRequest {
   annotations?: string[];
   /** Default ['annotation'] (regions of interest, not detections). */
   objectTypes?: string[];
+  /** Paint only pixels that are unlabelled (0): painted pixels keep their class. */
+  keepPainted?: boolean;
+  /** Write nothing; answer what a run would change (see RasterizePreview). */
+  dryRun?: boolean;
+}
+
+/** What painting the regions would change (the `dryRun` answer, also part of a run's answer). */
+export interface RasterizePreview {
+  /** Regions that would be painted. */
+  painted: number;
+  /** Tiles whose pixels would change (with keepPainted as asked). */
+  tiles: number;
+  /** Unlabelled pixels that would get a class. */
+  newPixels: number;
+  /** Painted pixels inside the regions whose class differs from the region's, per class id: what painting over them would overwrite. */
+  overwrite: Record<string, number>;
+  /** Their sum. */
+  overwritePixels: number;
+  /** Tiles holding such pixels. */
+  overwriteTiles: number;
 }
 
 export function parseRasterizeRequest(body: unknown): RasterizeRequest {
@@ -43,6 +68,12 @@ export function parseRasterizeRequest(body: unknown): RasterizeRequest {
     const t = b['objectTypes'];
     if (!Array.isArray(t) || t.length === 0 || t.some((x) => typeof x !== 'string')) throw new WsiError('BAD_REQUEST', 'objectTypes must be a non-empty list of names');
     out.objectTypes = t as string[];
+  }
+  for (const flag of ['keepPainted', 'dryRun'] as const) {
+    const v = b[flag];
+    if (v === undefined) continue;
+    if (typeof v !== 'boolean') throw new WsiError('BAD_REQUEST', `${flag} must be true or false`);
+    if (v) out[flag] = true;
   }
   return out;
 }
@@ -106,7 +137,7 @@ export async function rasterizeAnnotations(
   signal?: AbortSignal,
 ): Promise<OperationResult> {
   const hash = operationHash(['mask-rasterize', slide.id, annotator, JSON.stringify(req)]);
-  const prior = masks.prior(opId, slide.id, hash);
+  const prior = req.dryRun ? null : masks.prior(opId, slide.id, hash);
   if (prior) return prior;
   let source: Annotation[];
   if (req.annotations) {
@@ -137,6 +168,10 @@ export async function rasterizeAnnotations(
   const buffers = Array.from({ length: ZLIB_PARALLEL }, () => new Uint8Array(MASK_TILE_PIXELS));
   const befores = Array.from({ length: ZLIB_PARALLEL }, () => new Uint8Array(MASK_TILE_PIXELS));
   let pixels = 0;
+  const overwrite = new Map<number, number>();
+  let newPixels = 0;
+  let overwriteTiles = 0;
+  let wouldWrite = 0;
   for (let y = 0; y < slide.height && chosen.length > 0; y += bandHeight) {
     signal?.throwIfAborted();
     const band = { x0: 0, y0: y, x1: slide.width, y1: Math.min(slide.height, y + bandHeight) };
@@ -157,14 +192,45 @@ export async function rasterizeAnnotations(
     });
     await inParallel(changed, async (c, slot) => {
       const tile = decodeTileInto(c.tile, buffers[slot] as Uint8Array);
-      const data = await deflateTile(tile);
       const was = current.get(`${c.tx},${c.ty}`)?.tile;
       const before = was ? decodeTileInto(was, befores[slot] as Uint8Array) : null;
+      // what painting over would do to this tile; with keepPainted, painted pixels keep their class
+      let over = 0;
+      let fresh = 0;
+      for (let i = 0; i < tile.length; i++) {
+        const b = before ? (before[i] as number) : 0;
+        const a = tile[i] as number;
+        if (a === b) continue;
+        if (b === 0) fresh++;
+        else {
+          over++;
+          overwrite.set(b, (overwrite.get(b) ?? 0) + 1);
+          if (req.keepPainted) tile[i] = b;
+        }
+      }
+      newPixels += fresh;
+      if (over > 0) overwriteTiles++;
+      const writes = req.keepPainted ? fresh > 0 : fresh + over > 0;
+      if (!writes) return;
+      if (req.dryRun) {
+        wouldWrite++;
+        return;
+      }
+      const data = await deflateTile(tile);
       const history = { base: c.base, stored: await encodeVersionAsync(c.base + 1, before, tile, data) };
-      planned.push({ tx: c.tx, ty: c.ty, base: c.base, data, pixels: countsJson(tileCounts(c.tile)), history });
+      planned.push({ tx: c.tx, ty: c.ty, base: c.base, data, pixels: countsJson(tileCounts(req.keepPainted ? encodeTile(tile) : c.tile)), history });
     });
     pixels += r.pixels;
   }
+  const preview: RasterizePreview = {
+    painted: chosen.length,
+    tiles: req.dryRun ? wouldWrite : planned.length,
+    newPixels,
+    overwrite: Object.fromEntries([...overwrite].sort((a, b) => a[0] - b[0]).map(([k, v]) => [String(k), v])),
+    overwritePixels: [...overwrite.values()].reduce((a, b) => a + b, 0),
+    overwriteTiles,
+  };
+  if (req.dryRun) return { status: 200, body: { dryRun: true, keepPainted: !!req.keepPainted, ...preview, skipped } };
   return masks.runOperation(opId, slide.id, hash, 201, (at) => {
     let tiles = 0;
     for (const p of planned) {
@@ -175,6 +241,16 @@ export async function rasterizeAnnotations(
       masks.writeTile(slide.id, annotator, { tx: p.tx, ty: p.ty, ifMatch: null, data: p.data, pixels: p.pixels, history: p.history }, tiles, 'import', author, at, opId);
       tiles++;
     }
-    return { painted: chosen.length, tiles, pixels, skipped, order: 'largest area first, then creation order; later over earlier' };
+    return {
+      painted: chosen.length,
+      tiles,
+      pixels,
+      keepPainted: !!req.keepPainted,
+      newPixels,
+      overwritten: req.keepPainted ? {} : preview.overwrite,
+      kept: req.keepPainted ? preview.overwrite : {},
+      skipped,
+      order: 'largest area first, then creation order; later over earlier',
+    };
   });
 }

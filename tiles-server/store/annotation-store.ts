@@ -133,6 +133,11 @@ export class AnnotationStore {
       head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ? AND ${VISIBLE}`),
       taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
       page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ORDER BY a.rowid LIMIT ?`),
+      // the live objects one committed import made (the client's undo of an import)
+      byImport: db.prepare<[string, string, number, number], HeadRow>(
+        `${HEAD} JOIN import_jobs j ON j.id = a.import_job
+         WHERE a.slide_id = ? AND j.op_id = ? AND j.state = 'committed' AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`,
+      ),
       bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(
         `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
          FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
@@ -198,13 +203,16 @@ export class AnnotationStore {
     return this.stmts.countBy.get(slideId, createdBy)?.n ?? 0;
   }
 
-  /** A page of live annotations of a slide, optionally within a box; `after` is the cursor. */
-  list(slideId: string, opts: { bbox?: [number, number, number, number]; after?: number; limit?: number } = {}): { annotations: Annotation[]; next: number | null } {
+  /** A page of live annotations of a slide, optionally within a box or only those an import (its operation id) made; `after` is the cursor. */
+  list(slideId: string, opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number } = {}): { annotations: Annotation[]; next: number | null } {
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
     const after = opts.after ?? 0;
-    const rows = opts.bbox
-      ? this.stmts.bbox.all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
-      : this.stmts.page.all(slideId, after, limit);
+    const rows =
+      opts.importOp !== undefined
+        ? this.stmts.byImport.all(slideId, opts.importOp, after, limit)
+        : opts.bbox
+          ? this.stmts.bbox.all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
+          : this.stmts.page.all(slideId, after, limit);
     const last = rows[rows.length - 1];
     return { annotations: rows.map(toAnnotation), next: rows.length === limit && last ? last.rowid : null };
   }
