@@ -64,7 +64,7 @@ export class AnnotationService {
     if (!EXPORT_FORMATS.includes(format as (typeof EXPORT_FORMATS)[number])) {
       throw new WsiError('BAD_REQUEST', `format must be one of ${EXPORT_FORMATS.join(', ')}`);
     }
-    const colours = new Map(this.store.classes().map((c) => [c.name, c.color]));
+    const colours = new Map(this.store.palettes.ofSlide(slideId).map((c) => [c.name, c.color]));
     const colour = (name: string): string | null => colours.get(name) ?? null;
     const store = this.store;
     // read in pages so a million objects never sit in memory at once

@@ -292,6 +292,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     admin: { auth, access, registry, audit, trustProxy: cfg.trustProxy },
     audit: { log: auditLog, query: (q) => auditStore.query(q), auth, audit, trustProxy: cfg.trustProxy, dormantDays: cfg.dormantDays },
     annotations,
+    palettes: { store: annotationStore, audit, trustProxy: cfg.trustProxy },
     masks,
     tiles: service,
     tileOptions: {

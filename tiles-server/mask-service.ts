@@ -112,10 +112,10 @@ export class MaskService {
     if (annotator !== userId) throw new WsiError('FORBIDDEN', `you paint your own mask (annotator ${userId}); the mask of ${annotator} is theirs to change`);
   }
 
-  /** The class table: the palette's classes with ids, plus removed classes whose ids `present` holds. */
-  classTable(present: Iterable<string | number> = []): ClassEntry[] {
+  /** The class table of a slide's mask: its project's palette with ids, plus classes not in it (removed, or another project's) whose ids `present` holds. */
+  classTable(slideId: string, present: Iterable<string | number> = []): ClassEntry[] {
     const out: ClassEntry[] = [];
-    for (const c of this.classes.classes()) if (c.id !== null) out.push({ id: c.id, name: c.name, color: c.color });
+    for (const c of this.classes.palettes.ofSlide(slideId)) if (c.id !== null) out.push({ id: c.id, name: c.name, color: c.color });
     const listed = new Set(out.map((c) => c.id));
     const want = new Set([...present].map(Number));
     for (const c of this.classes.everyClassId()) if (want.has(c.id) && !listed.has(c.id)) out.push({ id: c.id, name: c.name, color: c.color, removed: true });
@@ -132,7 +132,7 @@ export class MaskService {
     const hash = operationHash(['mask-tiles', s.id, annotator, JSON.stringify(body)]);
     const prior = this.store.prior(opId, s.id, hash);
     if (prior) return prior;
-    const known = new Set(this.classTable().filter((c) => !c.removed).map((c) => c.id));
+    const known = new Set(this.classTable(s.id).filter((c) => !c.removed).map((c) => c.id));
     const writes = await validateTileOps(ops, s.width, s.height, (id) => known.has(id), signal);
     await this.store.prepareHistory(s.id, annotator, writes, signal);
     return this.store.applyBatch(s.id, annotator, opId, hash, annotator, writes);
@@ -146,7 +146,7 @@ export class MaskService {
       annotator,
       slide: s.id,
       mpp,
-      classes: this.classTable(Object.keys(pixels)),
+      classes: this.classTable(s.id, Object.keys(pixels)),
       pixels,
       areaUm2,
       tiles,
@@ -166,7 +166,7 @@ export class MaskService {
       mpp: s.mpp,
       tile: MASK_TILE,
       unlabelled: 0,
-      classes: this.classTable(present),
+      classes: this.classTable(s.id, present),
       pyramid: PYRAMID_RULE,
       exportedAt: new Date().toISOString(),
     });

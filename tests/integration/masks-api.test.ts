@@ -81,7 +81,7 @@ describe('class registry with stable mask ids', () => {
   it('refuses a client-chosen id and running out of ids, changing nothing', async () => {
     const before = await ids();
     const wrong = await call<Problem>(server.url, 'PUT', '/api/classes', { body: { classes: [{ name: 'Tumour', color: '#ff0000', hotkey: null, id: 3 }] } });
-    expect([wrong.status, wrong.body.code]).toEqual([400, 'BAD_REQUEST']);
+    expect([wrong.status, wrong.body.code]).toEqual([400, 'PALETTE_INVALID']);
     expect(wrong.body.message).toMatch(/Tumour has mask id 1/);
     const same = await call(server.url, 'PUT', '/api/classes', { body: { classes: [...before.map(([name, id]) => ({ name, id, color: '#123456', hotkey: null }))] } });
     expect(same.status).toBe(200);

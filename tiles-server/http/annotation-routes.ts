@@ -1,11 +1,10 @@
 /**
  * Annotation routes: CRUD with ETag/If-Match and Idempotency-Key, atomic
- * batches, history and restore, bounding-box reads, the class palette, and
- * import/export in the formats other tools write. Classes carry their
- * stable mask id (`id`), assigned by the store.
+ * batches, history and restore, bounding-box reads, and import/export in
+ * the formats other tools write (the class palettes: palette-routes.ts).
  */
 import { attachment, downloadName } from './download-name.js';
-import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
+import type { AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { AnnotationService } from '../annotation-service.js';
@@ -132,49 +131,6 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
   const view = { slide: 0, action: 'view' } as const;
   const annotate = { slide: 0, action: 'annotate' } as const;
   return [
-    {
-      method: 'GET',
-      pattern: /^\/api\/classes$/,
-      access: { signedIn: true },
-      handler: async (ctx) => sendJson(ctx.res, 200, { classes: svc.store.classes() }),
-    },
-    {
-      method: 'PUT',
-      pattern: /^\/api\/classes$/,
-      // one palette for the whole server until projects have their own: only admins change it
-      access: { global: ['admin'] },
-      handler: async (ctx) => {
-        const body = (await readJson(ctx.req, 1 << 20, ctx.signal)) as { classes?: unknown };
-        const list = body?.classes;
-        if (!Array.isArray(list) || list.length === 0 || list.length > 256) throw new WsiError('BAD_REQUEST', 'send {"classes": [{name, color, hotkey}]} with 1–256 classes (each gets a mask id 1–255 that it keeps)');
-        const seen = new Set<string>();
-        const classes = list.map((c: unknown, i: number): AnnotationClass => {
-          const o = c as Record<string, unknown>;
-          if (typeof o?.['name'] !== 'string' || !o['name'].trim() || o['name'].length > 100) throw new WsiError('BAD_REQUEST', `classes[${i}].name must be a short non-empty string`);
-          if (typeof o['color'] !== 'string' || !/^#[0-9a-fA-F]{6}$/.test(o['color'])) throw new WsiError('BAD_REQUEST', `classes[${i}].color must be #rrggbb`);
-          const hk = o['hotkey'] ?? null;
-          if (hk !== null && (typeof hk !== 'string' || hk.length !== 1)) throw new WsiError('BAD_REQUEST', `classes[${i}].hotkey must be one character or null`);
-          if (seen.has(o['name'])) throw new WsiError('BAD_REQUEST', `class ${o['name']} appears twice`);
-          seen.add(o['name']);
-          // mask ids are the server's: a client may send back what it read, but not choose one
-          const id = o['id'];
-          if (id !== undefined && id !== null) {
-            const known = svc.store.classIdOf(o['name']);
-            if (id !== known) {
-              throw new WsiError(
-                'BAD_REQUEST',
-                known === null
-                  ? `classes[${i}].id: the server assigns mask ids; leave id out for the new class ${o['name']}`
-                  : `classes[${i}].id: class ${o['name']} has mask id ${known}, not ${String(id)}; ids follow the name and never change (rename = a new class)`,
-              );
-            }
-          }
-          return { name: o['name'], color: o['color'].toLowerCase(), hotkey: hk as string | null };
-        });
-        svc.store.setClasses(classes);
-        sendJson(ctx.res, 200, { classes: svc.store.classes() });
-      },
-    },
     {
       method: 'GET',
       pattern: new RegExp(`${base}$`),

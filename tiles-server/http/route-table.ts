@@ -10,6 +10,7 @@ import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
+import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AnnotationService } from '../annotation-service.js';
 import type { MaskService } from '../mask-service.js';
@@ -20,6 +21,7 @@ export interface RouteTableDeps {
   admin: AdminRoutesOptions;
   audit: AuditRoutesOptions;
   annotations: AnnotationService;
+  palettes: PaletteRoutesOptions;
   masks: MaskService;
   tiles: TileService;
   tileOptions: TileRoutesOptions;
@@ -36,5 +38,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...oidcRoutes(d.auth),
     ...adminRoutes(d.admin),
     ...auditRoutes(d.audit),
+    ...paletteRoutes(d.palettes),
   ];
 }

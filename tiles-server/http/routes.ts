@@ -208,6 +208,14 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
           studyCode: scope.studyCode,
           seesFileNames: scope.seesFileNames,
         });
+        // what the caller may do here, so the viewer disables what the server would refuse (and says why)
+        body['access'] = {
+          projectName: scope.project.name,
+          role: scope.role,
+          editingMode: scope.project.editingMode,
+          blind: scope.project.blind,
+          actions: [...scope.actions].sort(),
+        };
         if (open) {
           const m = open.meta;
           Object.assign(body, {

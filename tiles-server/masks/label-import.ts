@@ -45,14 +45,14 @@ interface CodeMap {
 }
 
 /** Which class id each code of the image becomes, and the classes to add; refuses unknown codes. */
-function codeMap(classes: AnnotationStore, codes: number[], tableText: string | null): CodeMap {
+function codeMap(classes: AnnotationStore, slideId: string, codes: number[], tableText: string | null): CodeMap {
   const lut = new Uint8Array(256);
-  const palette = classes.classes();
+  const palette = classes.palettes.ofSlide(slideId);
   if (tableText === null) {
     const ids = new Set(palette.map((c) => c.id));
     const unknown = codes.filter((c) => !ids.has(c));
     if (unknown.length > 0) {
-      throw new WsiError('INVALID_MASK', `the image holds the value${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 20).join(', ')}, which ${unknown.length > 1 ? 'are' : 'is'} not a class id in the registry (GET /api/classes); send a class table (classes) that names them`, { values: unknown });
+      throw new WsiError('INVALID_MASK', `the image holds the value${unknown.length > 1 ? 's' : ''} ${unknown.slice(0, 20).join(', ')}, which ${unknown.length > 1 ? 'are' : 'is'} not the mask id of a class in this project's palette (GET /api/slides/{id}/classes); send a class table (classes) that names them`, { values: unknown });
     }
     for (const c of codes) lut[c] = c;
     return { lut, names: null, add: [], warnings: [] };
@@ -96,7 +96,7 @@ export async function importLabelImage(store: MaskStore, classes: AnnotationStor
   const hist = await codeHistogram(img);
   const codes: number[] = [];
   for (let c = 1; c < 256; c++) if ((hist[c] as number) > 0) codes.push(c);
-  const { lut, names, add, warnings: tableWarnings } = codeMap(classes, codes, job.table);
+  const { lut, names, add, warnings: tableWarnings } = codeMap(classes, s.id, codes, job.table);
   const p: Placement = { x: job.x, y: job.y, downsample: job.downsample, slideWidth: s.width, slideHeight: s.height };
   const r = importRegion(img, p);
   const warnings = [...img.warnings, ...tableWarnings, ...r.warnings];
@@ -123,7 +123,7 @@ export async function importLabelImage(store: MaskStore, classes: AnnotationStor
     }
   }
   return store.runOperation(job.opId, s.id, job.hash, 201, (at) => {
-    const classesAdded = add.length > 0 ? classes.ensureClasses(add) : [];
+    const classesAdded = add.length > 0 ? classes.palettes.ensureForSlide(s.id, add) : [];
     // the registry may have given other ids than foreseen (a concurrent class change): redo all
     const lutNow = names === null ? lut : lutFor(classes, names, lut);
     let tiles = 0;

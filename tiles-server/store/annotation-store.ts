@@ -19,6 +19,7 @@ import {
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
 import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
 import { writeTransaction, type Db } from './database.js';
+import { ProjectPalettes } from './project-palettes.js';
 
 export type BatchOp =
   | { op: 'create'; annotation: AnnotationInput }
@@ -125,6 +126,8 @@ function idsExhausted(name: string): WsiError {
 
 export class AnnotationStore {
   private readonly stmts;
+  /** Each project's palette, over this store's registry of class names and mask ids. */
+  readonly palettes: ProjectPalettes;
 
   constructor(private readonly db: Db) {
     const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
@@ -177,6 +180,7 @@ export class AnnotationStore {
       setLastClassId: db.prepare(`INSERT INTO counters (name, value) VALUES ('class_id', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`),
     };
     if (this.stmts.classes.all().length === 0) this.setClasses(DEFAULT_CLASSES);
+    this.palettes = new ProjectPalettes(db, this);
   }
 
   /** The slide an annotation belongs to, or null if there is no such annotation. */
@@ -229,8 +233,9 @@ export class AnnotationStore {
   }
 
   /**
-   * The palette in order, each class with its mask id (the value painted
-   * into masks). `id` is null only for a class past the 255th that a
+   * The server's starting palette (what a new project's palette is copied
+   * from; a project's own palette is `palettes.of(project)`), in order, each
+   * class with its mask id (the value painted into masks). `id` is null only for a class past the 255th that a
    * version-1 database held when it was migrated.
    */
   classes(): RegisteredClass[] {
@@ -271,7 +276,7 @@ export class AnnotationStore {
    * Gives `name` its permanent mask id: the one it already had, else the next
    * never-used id. Call inside a transaction.
    */
-  private assignClassId(name: string, color: string): number {
+  assignClassId(name: string, color: string): number {
     const known = this.stmts.classId.get(name);
     if (known) {
       this.stmts.recolourClassId.run(color, name, color);
@@ -285,7 +290,7 @@ export class AnnotationStore {
   }
 
   /**
-   * Replaces the palette. A class keeps its mask id (matched by name); a new
+   * Replaces the starting palette. A class keeps its mask id (matched by name); a new
    * name gets the next never-used id; more than 255 ids ever is refused
    * (409 CLASS_IDS_EXHAUSTED) and nothing changes.
    */

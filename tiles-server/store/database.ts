@@ -10,6 +10,7 @@ import { WsiError } from '../../src/core/errors.js';
 import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
 import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
+import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
 
@@ -176,6 +177,11 @@ export const MIGRATIONS: Migration[] = [
     version: 6,
     description: 'a compact audit log: no stored copy of the previous hash, UUIDs as 16 bytes',
     sql: AUDIT_COMPACT_SCHEMA,
+  },
+  {
+    version: 7,
+    description: 'a class palette per project (store/project-palettes.ts); the global palette becomes each existing project\'s',
+    sql: PROJECT_PALETTE_SCHEMA,
   },
 ];
 

@@ -6,6 +6,7 @@
  * and tokens are stored as SHA-256 digests, passwords as Argon2id hashes.
  */
 import type { Db } from './database.js';
+import { SEED_PROJECT_PALETTE } from './project-palettes.js';
 
 export type GlobalRole = 'user' | 'admin' | 'auditor';
 export type ProjectRole = 'manager' | 'reviewer' | 'annotator' | 'viewer';
@@ -347,6 +348,7 @@ export class SqliteIdentityStore implements IdentityStore {
       tokensOf: db.prepare<[string], TokenRow>(`SELECT * FROM api_tokens WHERE user_id = ? AND kind = 'api' ORDER BY created_at`),
       touchToken: db.prepare<[string, string]>(`UPDATE api_tokens SET last_used_at = ? WHERE id = ?`),
       revokeToken: db.prepare<[string, string]>(`UPDATE api_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+      seedPalette: db.prepare(SEED_PROJECT_PALETTE),
       insertProject: db.prepare(`INSERT INTO projects (id, name, editing_mode, blind, all_slides, created_at) VALUES (@id, @name, @editing_mode, @blind, @all_slides, @created_at)`),
       projectById: db.prepare<[string], ProjectRow>(`SELECT * FROM projects WHERE id = ?`),
       projectByName: db.prepare<[string], ProjectRow>(`SELECT * FROM projects WHERE name = ?`),
@@ -490,7 +492,11 @@ export class SqliteIdentityStore implements IdentityStore {
   }
 
   createProject(p: Project): Promise<void> {
-    this.s.insertProject.run({ id: p.id, name: p.name, editing_mode: p.editingMode, blind: p.blind ? 1 : 0, all_slides: p.allSlides ? 1 : 0, created_at: p.createdAt });
+    this.db.transaction(() => {
+      this.s.insertProject.run({ id: p.id, name: p.name, editing_mode: p.editingMode, blind: p.blind ? 1 : 0, all_slides: p.allSlides ? 1 : 0, created_at: p.createdAt });
+      // a new project starts with a copy of the Default project's palette (store/project-palettes.ts)
+      this.s.seedPalette.run({ id: p.id });
+    })();
     return Promise.resolve();
   }
 

@@ -160,8 +160,8 @@ export class ImportStaging {
     return writeTransaction(this.db, () => {
       const prior = this.prior(job.opId);
       if (prior) return { prior };
-      const before = new Set(this.annotations.classes().map((c) => c.name));
-      this.annotations.ensureClasses(classes);
+      const before = new Set(this.annotations.palettes.ofSlide(job.slideId).map((c) => c.name));
+      this.annotations.palettes.ensureForSlide(job.slideId, classes);
       const body = report(classes.filter((c) => !before.has(c.name)));
       this.annotations.recordOperation(job.opId, job.slideId, hash, 201, body);
       if (this.stmts.commit.run(new Date().toISOString(), jobId).changes !== 1) throw new StagingGone(jobId);
