@@ -1,13 +1,16 @@
 /**
  * Painting in Chromium: brush strokes at 40×, the eraser, filling an ROI,
  * the painted picture at 1×, undo and redo, the tools switched off below
- * 10×, "inside ROIs only", and a reload that restores the mask byte for byte
- * (compared with the server's tiles too).
+ * 10×, "inside ROIs only", a reload that restores the mask byte for byte
+ * (compared with the server's tiles too), and a session that expires in
+ * the middle of painting: signing in again in place loses no stroke
+ * (SEC-07, SEC-08, DATA-05).
  */
 import { inflateSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signInBrowser } from '../helpers/accounts.js';
+import { browserCookies } from '../../scripts/credentials.js';
+import { asSession, signIn, signInBrowser, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { parsePack } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
@@ -39,10 +42,12 @@ afterAll(async () => {
   await srv?.stop();
 });
 
-async function open(context?: BrowserContext): Promise<Page> {
+/** Opens the slide signed in as the test server's admin (or with `session`, a session of the admin's own). */
+async function open(context?: BrowserContext, session?: Session): Promise<Page> {
   const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
   if (!context) contexts.push(ctx);
-  await signInBrowser(ctx, srv);
+  if (session) await ctx.addCookies(browserCookies(srv.url, session));
+  else await signInBrowser(ctx, srv);
   const page = await ctx.newPage();
   page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
   await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
@@ -195,5 +200,54 @@ describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
     expect(valueAt(after, 2300, 1570)).toBe(classes.find((c) => c.name === 'Tumour')?.id);
     const server = await serverTiles();
     for (const [k, b] of after) expect(Buffer.compare(b, server.get(k) as Buffer)).toBe(0);
+  });
+
+  it('a session that expires in the middle of painting loses nothing: after signing in again in place the server holds every stroke, byte for byte (SEC-07, SEC-08, DATA-05)', async () => {
+    // a session of its own, so ending it leaves the other tests' session alone
+    const session = await signIn(srv.url, srv.admin?.username ?? 'admin');
+    const page = await open(undefined, session);
+    await view(page, 800, 1600, 1);
+    await key(page, 'b'); // the brush
+    await key(page, 'n'); // Necrosis
+    await drag(page, [[500, 1500], [900, 1550]]);
+    await maskSaved(page);
+    const necrosis = valueAt(await clientTiles(page), 700, 1525);
+    expect(necrosis).toBeGreaterThan(0);
+    // the session ends on the server mid-work (as an idle or absolute expiry, or a sign-out elsewhere, would end it)
+    expect((await asSession(srv.url, session, 'DELETE', '/api/auth/session')).status).toBe(200);
+    await page.evaluate('window.__notReloaded = true');
+    await drag(page, [[500, 1700], [1000, 1750]]);
+    await key(page, 'B'); // the eraser, across the first stroke
+    await drag(page, [[700, 1450], [700, 1600]]);
+    await key(page, 'b');
+    await drag(page, [[1050, 1400], [1100, 1850]]);
+    await page.evaluate(`(${VIEWER}).annotationSession.mask.idle()`);
+    await expect.poll(() => page.evaluate(`(${VIEWER}).annotationSession.mask.sync.snapshot.message`), { timeout: 10_000 }).toMatch(/session has ended/);
+    const painted = await clientTiles(page);
+    expect(valueAt(painted, 750, 1725)).toBe(necrosis);
+    expect(valueAt(painted, 700, 1525)).toBe(0);
+    expect(valueAt(painted, 1075, 1625)).toBe(necrosis);
+    // nothing after the expiry reached the server yet
+    const early = await serverTiles();
+    expect(valueAt(early, 750, 1725)).toBe(0);
+    expect(valueAt(early, 700, 1525)).toBe(necrosis);
+    // the app asks to sign in again in place (no page load); the outbox then sends every stroke
+    await page.locator('[data-testid=reauth-username]').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.fill('[data-testid=reauth-username]', srv.admin?.username ?? 'admin');
+    await page.fill('[data-testid=reauth-password]', TEST_PASSWORD);
+    await page.click('[data-testid=reauth-submit]');
+    await page.locator('[data-testid=reauth-username]').waitFor({ state: 'hidden' });
+    await maskSaved(page);
+    expect(await page.evaluate('window.__notReloaded')).toBe(true);
+    const client = await clientTiles(page);
+    const server = await serverTiles();
+    expect([...server.keys()].sort()).toEqual([...client.keys()].sort());
+    for (const [k, b] of client) expect(Buffer.compare(b, server.get(k) as Buffer), k).toBe(0);
+    // and the server's pixel counts are the client's
+    const counts = new Map<number, number>();
+    for (const b of client.values()) for (const v of b) if (v) counts.set(v, (counts.get(v) ?? 0) + 1);
+    const summary = (await getJson<{ pixels: Record<string, number> }>(`${srv.url}/api/slides/${slide}/masks/${srv.admin?.id ?? ''}/summary`)).body.pixels;
+    expect(Object.fromEntries([...counts].map(([id, n]) => [String(id), n]))).toEqual(summary);
+    expect(counts.get(necrosis) ?? 0).toBeGreaterThan(0);
   });
 });
