@@ -63,8 +63,9 @@ export class AnnotationApi {
     return postChange<BatchResponse['body']>(`${this.base()}/batch`, opId, { ops }, signal);
   }
 
+  /** The palette of the project this slide is opened in. */
   async classes(): Promise<AnnotationClass[]> {
-    const url = `${this.server}/api/classes`;
+    const url = `${this.server}/api/slides/${encodeURIComponent(this.slide)}/classes`;
     const res = await fetch(url, { headers: authHeaders(url) });
     if (!res.ok) throw new Error(`classes could not be loaded (${res.status})`);
     return ((await res.json()) as { classes: AnnotationClass[] }).classes;

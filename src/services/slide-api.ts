@@ -1,5 +1,6 @@
 /** Typed access to the tiles-server's slide API. */
 import type { ErrorCode } from '../core/errors.js';
+import type { SlideAccess } from '../core/slide-access.js';
 import { authHeaders } from './http.js';
 
 export interface SlideSummary {
@@ -24,6 +25,8 @@ export interface SlideDetail extends SlideSummary {
   tileSize?: number;
   levelDimensions?: Array<{ width: number; height: number; downsample: number }>;
   warnings?: string[];
+  /** The caller's role and actions in the project the slide is opened in. */
+  access?: SlideAccess;
 }
 
 export class ApiError extends Error {

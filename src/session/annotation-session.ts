@@ -46,6 +46,11 @@ export class AnnotationSession {
   readonly undo: UndoManager;
   readonly selection: Selection;
   palette: AnnotationClass[] = DEFAULT_CLASSES;
+
+  /** Why this user may not change anything on this slide, or null (the store and the mask refuse local edits then). */
+  get readOnly(): string | null {
+    return this.store.readOnly;
+  }
   /** This annotator's painted mask (null when the server has no mask support). */
   mask: MaskSession | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
@@ -68,9 +73,14 @@ export class AnnotationSession {
     this.selection = new Selection(store);
   }
 
-  static async open(server: string, slide: string, width: number, height: number): Promise<AnnotationSession> {
+  /**
+   * @param readOnly why this user may not change anything on this slide
+   *   (src/core/slide-access.ts), or null: local edits are then not made
+   */
+  static async open(server: string, slide: string, width: number, height: number, readOnly: string | null = null): Promise<AnnotationSession> {
     const api = new AnnotationApi(server, slide);
     const store = new AnnotationStore();
+    store.readOnly = readOnly;
     const outbox = await openOutbox();
     const sync = new SyncEngine(store, outbox, api);
     const { builder, worker } = workerBuilder();
@@ -83,6 +93,7 @@ export class AnnotationSession {
     try {
       const annotator = await MaskApi.me(server);
       session.mask = MaskSession.open(server, slide, annotator, width, height, outbox, session.undo);
+      session.mask.readOnly = readOnly;
     } catch {
       // a server without masks: annotation tools only
     }

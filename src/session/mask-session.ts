@@ -123,6 +123,9 @@ export class MaskSession {
     this.undo.push({ label: c.label, undo: () => this.replay(before, after, `Undo ${c.label}`), redo: () => this.replay(after, before, `Redo ${c.label}`) });
   }
 
+  /** Why this user may not paint here (a read-only project, a viewer), or null: edits are then refused with it. */
+  readOnly: string | null = null;
+
   /** Attaches a display (see MaskDisplay); returns the detach. */
   attachDisplay(display: MaskDisplay): () => void {
     this.displays.add(display);
@@ -196,6 +199,7 @@ export class MaskSession {
    * first, so the count includes them.
    */
   async previewRois(keepPainted = false): Promise<RasterizeAnswer> {
+    if (this.readOnly !== null) throw new Error(this.readOnly);
     await this.idle();
     if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
     const r = await this.api.rasterize(newOpId(), { dryRun: true, ...(keepPainted ? { keepPainted } : {}) });
@@ -211,6 +215,7 @@ export class MaskSession {
    * step: undo writes the tiles as they were back to the server.
    */
   async rasterizeRois(keepPainted = true): Promise<string> {
+    if (this.readOnly !== null) throw new Error(this.readOnly);
     await this.idle();
     if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
     const r = await this.api.rasterize(newOpId(), keepPainted ? { keepPainted } : {});
@@ -280,6 +285,7 @@ export class MaskSession {
    * what it did not see.
    */
   private edit(spec: JobSpec, box: PixelBox, label: string): Promise<EditOutcome> {
+    if (this.readOnly !== null) return Promise.resolve({ keys: [], pixels: 0, refused: this.readOnly });
     const run = this.chain.then(async (): Promise<EditOutcome> => {
       for (let attempt = 0; attempt < 3; attempt++) {
         const out = await this.editOnce(spec, box, label);

@@ -298,9 +298,17 @@ export class AnnotationStore {
     return h;
   }
 
-  /** Applies an edit as one change set and tells every observer. */
+  /**
+   * Why this user may not change anything here (a read-only project, a
+   * viewer), or null. Local edits are then not applied at all: the tools are
+   * disabled with this reason, and this keeps a shortcut from slipping past.
+   */
+  readOnly: string | null = null;
+
+  /** Applies an edit as one change set and tells every observer (a local edit of a read-only store: nothing). */
   apply(edit: Edit, origin: Origin, label = 'Edit'): ChangeSet {
     const cs: ChangeSet = { origin, label, created: [], updated: [], deleted: [] };
+    if (origin === 'local' && this.readOnly !== null) return cs;
     for (const r of edit.create ?? []) {
       const existing = this.handleOf(r.id);
       if (existing !== undefined && origin !== 'local') {

@@ -1,7 +1,8 @@
 /**
- * <wsi-app>: the slide list (thumbnail, size, status) and the viewer. The
- * URL hash holds the open slide and the view, so a reload or a shared link
- * returns to the same place.
+ * <wsi-app>: the project picker, the chosen project's slide list
+ * (thumbnail, size, status) and the viewer. The URL hash holds the open
+ * slide and the view, so a reload or a shared link returns to the same
+ * place; the chosen project is remembered in this browser, per user.
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { changeHeaders, SESSION_ENDED } from '../services/http.js';
@@ -12,10 +13,27 @@ import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link
 import '../viewer/wsi-viewer.js';
 import type { ViewChangeDetail } from '../viewer/viewer-events.js';
 
+interface MeProject {
+  id: string;
+  name: string;
+  role: string;
+  editingMode?: string;
+  blind?: boolean;
+}
+
 interface Me {
   user: { id: string; username: string; displayName: string; globalRole: string };
-  projects: Array<{ id: string; name: string; role: string }>;
+  projects: MeProject[];
 }
+
+/** Where the chosen project is remembered (per user: a shared browser keeps each one's choice). */
+const projectKey = (userId: string): string => `wsi-annotate.project.${userId}`;
+
+/** What a project's editing mode means for the people in it (shown under the picker). */
+const MODE_TEXT: Record<string, string> = {
+  restricted: 'Restricted: annotators change only their own objects.',
+  'read-only': 'Read-only: nothing can be drawn, painted or imported.',
+};
 
 function formatBytes(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(1)} GB`;
@@ -31,6 +49,7 @@ export class WsiApp extends LitElement {
     initialView: { state: true },
     loadError: { state: true },
     me: { state: true },
+    project: { state: true },
   };
 
   declare server: string;
@@ -40,6 +59,8 @@ export class WsiApp extends LitElement {
   declare loadError: string | null;
   /** The signed-in account and its projects (GET /api/auth/me). */
   declare me: Me | null;
+  /** The chosen project's id (null: not known yet, or no project). */
+  declare project: string | null;
 
   private hashTimer = 0;
   /** `?drawer=canvas|webgl` forces OpenSeadragon's drawer (default: by capability). */
@@ -53,6 +74,7 @@ export class WsiApp extends LitElement {
     this.initialView = null;
     this.loadError = null;
     this.me = null;
+    this.project = null;
   }
 
   static override styles = css`
@@ -137,10 +159,34 @@ export class WsiApp extends LitElement {
       text-transform: uppercase;
       letter-spacing: 0.03em;
     }
+    .picker {
+      padding: 8px 10px 4px;
+      border-bottom: 1px solid #e3e3e8;
+    }
+    .picker label {
+      display: grid;
+      gap: 2px;
+      font-size: 12px;
+      color: #444;
+    }
+    .picker select {
+      font: inherit;
+      padding: 3px;
+    }
+    .picker .project {
+      padding: 6px 0 2px;
+    }
     .who {
       font-weight: 400;
       color: #555;
       font-size: 12px;
+    }
+    .notice {
+      margin: 12px;
+      padding: 10px 12px;
+      background: #fff7e6;
+      border: 1px solid #f0d9a8;
+      border-radius: 4px;
     }
     .problem {
       padding: 12px;
@@ -167,11 +213,41 @@ export class WsiApp extends LitElement {
       this.slides = await listSlides(this.server);
       this.loadError = null;
       const me = await fetch(`${this.server}/api/auth/me`, { headers: { Accept: 'application/json' } });
-      if (me.ok) this.me = (await me.json()) as Me;
+      if (me.ok) {
+        this.me = (await me.json()) as Me;
+        this.project = this.initialProject(this.me);
+      }
     } catch (err) {
       // not signed in (or the session ended): the sign-in page brings the user back here
       if (err instanceof ApiError && err.status === 401) return void location.assign(`/signin.html?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
       this.loadError = `Slides could not be listed: ${(err as Error).message}`;
+    }
+  }
+
+  /**
+   * The project to show first: the one of a slide the link opens, else the
+   * one chosen last time in this browser, else the first.
+   */
+  private initialProject(me: Me): string | null {
+    const ids = new Set(me.projects.map((p) => p.id));
+    const linked = this.slides?.find((s) => s.id === this.selected)?.project;
+    if (linked && ids.has(linked)) return linked;
+    let remembered: string | null = null;
+    try {
+      remembered = localStorage.getItem(projectKey(me.user.id));
+    } catch {
+      // storage disabled: no memory of the choice
+    }
+    if (remembered && ids.has(remembered)) return remembered;
+    return me.projects[0]?.id ?? null;
+  }
+
+  private chooseProject(id: string): void {
+    this.project = id;
+    try {
+      if (this.me) localStorage.setItem(projectKey(this.me.user.id), id);
+    } catch {
+      // storage disabled: the choice lasts for this page
     }
   }
 
@@ -208,6 +284,9 @@ export class WsiApp extends LitElement {
     if (link.slide !== this.selected) {
       this.initialView = link.view;
       this.selected = link.slide;
+      // a link to a slide of another of one's projects shows that project's list
+      const project = this.slides?.find((s) => s.id === link.slide)?.project;
+      if (project && this.me?.projects.some((p) => p.id === project)) this.project = project;
     }
   };
 
@@ -229,14 +308,36 @@ export class WsiApp extends LitElement {
     }, 150);
   }
 
-  /** The slide list grouped by project, in the order of the caller's projects (one group, unnamed, before that is known). */
-  private byProject(): Array<{ name: string | null; role: string | null; slides: SlideSummary[] }> {
+  /** The slides listed: the chosen project's (all of them before the projects are known). */
+  private listed(): SlideSummary[] {
     const slides = this.slides ?? [];
-    const projects = this.me?.projects ?? [];
-    if (projects.length === 0) return [{ name: null, role: null, slides }];
-    const groups = projects.map((p) => ({ name: p.name, role: p.role, slides: slides.filter((s) => s.project === p.id) }));
-    const rest = slides.filter((s) => !projects.some((p) => p.id === s.project));
-    return [...groups.filter((g) => g.slides.length > 0), ...(rest.length ? [{ name: null, role: null, slides: rest }] : [])];
+    if (!this.me || this.project === null) return slides;
+    return slides.filter((s) => s.project === this.project);
+  }
+
+  /** The project picker (a choice only with two projects or more), the project's name, role and mode. */
+  private renderProject(): unknown {
+    const me = this.me;
+    if (!me) return nothing;
+    if (me.projects.length === 0) {
+      return html`<div class="notice" role="status" data-testid="no-project">
+        You are not in any project yet, so there are no slides to show. Ask a manager to add you to a project.
+      </div>`;
+    }
+    const current = me.projects.find((p) => p.id === this.project) ?? null;
+    return html`<div class="picker">
+      ${me.projects.length > 1
+        ? html`<label>Project
+            <select data-testid="project-picker" @change=${(e: Event) => this.chooseProject((e.target as HTMLSelectElement).value)}>
+              ${me.projects.map((p) => html`<option value=${p.id} ?selected=${p.id === this.project}>${p.name}</option>`)}
+            </select>
+          </label>`
+        : nothing}
+      ${current
+        ? html`<div class="project" data-testid="project">${current.name} · ${current.role}</div>
+            ${MODE_TEXT[current.editingMode ?? ''] ? html`<div class="meta" data-testid="project-mode">${MODE_TEXT[current.editingMode ?? '']}</div>` : nothing}`
+        : nothing}
+    </div>`;
   }
 
   private renderSlide(s: SlideSummary): unknown {
@@ -269,17 +370,18 @@ export class WsiApp extends LitElement {
         </header>
         ${this.loadError ? html`<div class="problem" role="alert">${this.loadError}</div>` : nothing}
         ${this.slides === null && !this.loadError ? html`<div class="meta" style="padding:12px">Loading…</div>` : nothing}
-        ${this.slides?.length === 0 ? html`<div class="meta" style="padding:12px">No slides in the slide folder.</div>` : nothing}
+        ${this.renderProject()}
+        ${this.slides !== null && this.listed().length === 0 && this.project !== null
+          ? html`<div class="meta" style="padding:12px" data-testid="no-slides">No slides in this project yet.</div>`
+          : nothing}
+        ${this.slides?.length === 0 && this.project === null && this.me === null ? html`<div class="meta" style="padding:12px">No slides.</div>` : nothing}
         <ul>
-          ${this.byProject().map(
-            ({ name, role, slides }) => html`${name ? html`<li class="project" data-testid="project">${name}${role ? html` · ${role}` : nothing}</li>` : nothing}
-              ${slides.map((s) => this.renderSlide(s))}`,
-          )}
+          ${this.listed().map((s) => this.renderSlide(s))}
         </ul>
       </aside>
       ${this.selected
         ? html`<wsi-viewer annotate .server=${this.server} .drawer=${this.drawer} .slide=${this.selected} .view=${view} @wsi-view-change=${this.onView}></wsi-viewer>`
-        : html`<div class="empty">Choose a slide</div>`}
+        : html`<div class="empty">${this.me?.projects.length === 0 ? 'No slides to show yet' : 'Choose a slide'}</div>`}
       <wsi-reauth-dialog></wsi-reauth-dialog>
     `;
   }

@@ -238,9 +238,9 @@ export class WsiAnnotationPanel extends LitElement {
         <div>${r.kind} · ${r.classification ?? 'no class'}${r.locked ? ' · locked' : ''}</div>
         <div data-testid="measure">${measure}</div>
         <label for="name">Name</label>
-        <input id="name" type="text" .value=${r.name ?? ''} ?disabled=${r.locked} @change=${(e: Event) => this.setField('name', (e.target as HTMLInputElement).value)} />
+        <input id="name" type="text" .value=${r.name ?? ''} ?disabled=${r.locked || !!this.session?.readOnly} @change=${(e: Event) => this.setField('name', (e.target as HTMLInputElement).value)} />
         <label for="note">Note</label>
-        <textarea id="note" rows="3" .value=${r.note ?? ''} ?disabled=${r.locked} @change=${(e: Event) => this.setField('note', (e.target as HTMLTextAreaElement).value)}></textarea>
+        <textarea id="note" rows="3" .value=${r.note ?? ''} ?disabled=${r.locked || !!this.session?.readOnly} @change=${(e: Event) => this.setField('note', (e.target as HTMLTextAreaElement).value)}></textarea>
       </div>
     `;
   }
@@ -274,6 +274,8 @@ export class WsiAnnotationPanel extends LitElement {
     const undo = s?.undo;
     const edit = s ? { store: s.store, selection: s.selection } : null;
     const selClasses = this.selectionClasses();
+    // read-only (a read-only project, a viewer): what would change something is disabled, the reason is under Tools
+    const ro = s?.readOnly ?? null;
     return html`
       ${st ? html`<div class="status ${syncStatusClass(st)}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, ANNOTATION_STATUS)}</div>` : nothing}
       ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
@@ -288,10 +290,10 @@ export class WsiAnnotationPanel extends LitElement {
       <div class="grid">
         <button data-testid="undo" ?disabled=${!undo?.canUndo} title=${`Undo ${undo?.undoLabel ?? ''} (Ctrl+Z)`} @click=${() => undo?.undo()}>Undo</button>
         <button data-testid="redo" ?disabled=${!undo?.canRedo} title=${`Redo ${undo?.redoLabel ?? ''} (Ctrl+Shift+Z)`} @click=${() => undo?.redo()}>Redo</button>
-        <button data-testid="union" title="Merge the selected regions (u)" @click=${() => edit && unionSelected(edit)}>Union</button>
-        <button data-testid="subtract" title="Cut the other selected regions out of the first (U)" @click=${() => edit && subtractSelected(edit)}>Subtract</button>
-        <button data-testid="lock" title="Lock or unlock the selection (L)" @click=${() => edit && toggleLockSelected(edit)}>Lock</button>
-        <button data-testid="delete" title="Delete the selection (Del)" @click=${() => edit && deleteSelected(edit)}>Delete</button>
+        <button data-testid="union" ?disabled=${!!ro} title="Merge the selected regions (u)" @click=${() => edit && unionSelected(edit)}>Union</button>
+        <button data-testid="subtract" ?disabled=${!!ro} title="Cut the other selected regions out of the first (U)" @click=${() => edit && subtractSelected(edit)}>Subtract</button>
+        <button data-testid="lock" ?disabled=${!!ro} title="Lock or unlock the selection (L)" @click=${() => edit && toggleLockSelected(edit)}>Lock</button>
+        <button data-testid="delete" ?disabled=${!!ro} title="Delete the selection (Del)" @click=${() => edit && deleteSelected(edit)}>Delete</button>
       </div>
       <slot name="mask"></slot>
       <h3>Classes</h3>
@@ -301,8 +303,9 @@ export class WsiAnnotationPanel extends LitElement {
             html`<button
               data-testid=${`class-${c.name}`}
               aria-pressed=${this.currentClass === c.name ? 'true' : 'false'}
+              ?disabled=${!!ro}
               class=${selClasses.has(c.name) ? 'of-selection' : ''}
-              title=${`Draw and paint ${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}${selClasses.has(c.name) ? '; ◆ marks the class of the selection' : ''}`}
+              title=${ro ?? `Draw and paint ${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}${selClasses.has(c.name) ? '; ◆ marks the class of the selection' : ''}`}
               @click=${() => this.pickClass(c.name)}
             >
               <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${selClasses.has(c.name) ? html`<span class="sel-mark" aria-label="class of the selection">◆</span>` : nothing}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
@@ -314,18 +317,18 @@ export class WsiAnnotationPanel extends LitElement {
       <h3>Selected</h3>
       ${this.renderDetails()}
       ${s && s.selection.size > 0 && this.host
-        ? html`<button data-testid="set-class" title="Give the selected objects the current class (C); Ctrl+Z undoes" @click=${() => this.host && this.host.setMessage('annotate', setClassOfSelection(this.host.context))}>
+        ? html`<button data-testid="set-class" ?disabled=${!!ro} title="Give the selected objects the current class (C); Ctrl+Z undoes" @click=${() => this.host && this.host.setMessage('annotate', setClassOfSelection(this.host.context))}>
             Set class → ${this.currentClass ?? '(none)'}<kbd>C</kbd>
           </button>`
         : nothing}
       <h3>Files</h3>
-      <select id="import-format" aria-label="Import format">
+      <select id="import-format" aria-label="Import format" ?disabled=${!!ro}>
         <option value="qupath-geojson">QuPath GeoJSON</option>
         <option value="asap-xml">ASAP XML</option>
         <option value="imagescope-xml">ImageScope XML</option>
         <option value="histomicstk-json">HistomicsTK JSON</option>
       </select>
-      <input type="file" data-testid="import-file" @change=${(e: Event) => void this.importFile(e)} />
+      <input type="file" data-testid="import-file" ?disabled=${!!ro} title=${ro ?? 'Import annotations from a file'} @change=${(e: Event) => void this.importFile(e)} />
       ${this.importStatus ? html`<div data-testid="import-status">${this.importStatus}</div>` : nothing}
       ${s
         ? html`<div class="grid">

@@ -169,8 +169,8 @@ export class WsiMaskPanel extends LitElement {
       <h3>Paint</h3>
       <div class="grid">
         ${toolButtons(host, 'paint')}
-        <button data-testid="fill-rois" title="Fill the selected regions with the current class (G)" @click=${() => void fillSelectedRois(host.context).then(say)}>Fill ROIs<kbd>G</kbd></button>
-        <button data-testid="paint-all-rois" title="Paint every region of interest into the mask with its own class, largest first; it shows what would change and asks first (undoable)" @click=${() =>
+        <button data-testid="fill-rois" ?disabled=${!!host.readOnly} title="Fill the selected regions with the current class (G)" @click=${() => void fillSelectedRois(host.context).then(say)}>Fill ROIs<kbd>G</kbd></button>
+        <button data-testid="paint-all-rois" ?disabled=${!!host.readOnly} title="Paint every region of interest into the mask with its own class, largest first; it shows what would change and asks first (undoable)" @click=${() =>
           void this.previewRois(mask, say)}>All ROIs → mask</button>
       </div>
       ${this.renderRoiConfirm(mask, host, say)}

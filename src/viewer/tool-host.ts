@@ -149,6 +149,11 @@ export class ToolHost {
   setTool(id: string): boolean {
     const next = this.tools.get(id);
     if (!next) return false;
+    if (this.readOnly !== null && this.edits(id)) {
+      // a key for a drawing tool: stay on Select and say why
+      this.setMessage(next.spec.section, this.readOnly);
+      return false;
+    }
     if (next === this.current) return true;
     this.current.tool.finish?.();
     this.current = next;
@@ -169,10 +174,21 @@ export class ToolHost {
     return t && this.opts.objectivePower ? magnification(this.opts.objectivePower, t.zoom) : null;
   }
 
-  /** Why a tool cannot be used now (its magnification range, then its own reason), or null. */
+  /** Why nothing can be changed on this slide (a read-only project, a viewer), or null. */
+  get readOnly(): string | null {
+    return this.session.readOnly;
+  }
+
+  /** Whether a tool changes annotations or the mask (every tool but Select): none of those works read-only. */
+  edits(id: string): boolean {
+    return id !== 'select';
+  }
+
+  /** Why a tool cannot be used now (read-only, its magnification range, then its own reason), or null. */
   unavailable(id = this.current.spec.id): string | null {
     const t = this.tools.get(id);
     if (!t) return null;
+    if (this.readOnly !== null && this.edits(id)) return this.readOnly;
     return outOfRange(t.spec, this.magnification(), this.paintMin) ?? t.tool.unavailable?.() ?? null;
   }
 

@@ -10,6 +10,7 @@
  */
 import { LitElement, html, nothing, type PropertyValues } from 'lit';
 import type { ViewState } from '../core/deep-link.js';
+import { readOnlyReason } from '../core/slide-access.js';
 import {
   effectiveObjective,
   formatMagnification,
@@ -284,7 +285,7 @@ export class WsiViewer extends LitElement {
     if (!viewer) return;
     const slide = this.slide;
     const info = this.info;
-    const session = await AnnotationSession.open(this.server, slide, info.width ?? 0, info.height ?? 0);
+    const session = await AnnotationSession.open(this.server, slide, info.width ?? 0, info.height ?? 0, readOnlyReason(info.access));
     if (slide !== this.slide || this.osd.viewer !== viewer) {
       session.dispose();
       return;
