@@ -7,6 +7,7 @@
 import { LitElement, css, html, nothing } from 'lit';
 import { changeHeaders, SESSION_ENDED } from '../services/http.js';
 import { openOutbox } from '../services/outbox.js';
+import './palette-editor.js';
 import './reauth-dialog.js';
 import { ApiError, listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
@@ -173,6 +174,11 @@ export class WsiApp extends LitElement {
       font: inherit;
       padding: 3px;
     }
+    .picker .classes {
+      font: inherit;
+      font-size: 12px;
+      margin: 2px 0 4px;
+    }
     .picker .project {
       padding: 6px 0 2px;
     }
@@ -249,6 +255,11 @@ export class WsiApp extends LitElement {
     } catch {
       // storage disabled: the choice lasts for this page
     }
+  }
+
+  /** A manager saved a project's palette: the open slide, if it is that project's, is redrawn with it. */
+  private paletteSaved(project: string): void {
+    if (this.slides?.find((s) => s.id === this.selected)?.project === project) void this.renderRoot.querySelector('wsi-viewer')?.reloadPalette();
   }
 
   /**
@@ -335,6 +346,9 @@ export class WsiApp extends LitElement {
         : nothing}
       ${current
         ? html`<div class="project" data-testid="project">${current.name} · ${current.role}</div>
+            ${current.role === 'manager'
+              ? html`<button class="classes" data-testid="edit-classes" title="The classes of this project: names, colours, hotkeys, order" @click=${() => void this.renderRoot.querySelector('wsi-palette-editor')?.show()}>Classes…</button>`
+              : nothing}
             ${MODE_TEXT[current.editingMode ?? ''] ? html`<div class="meta" data-testid="project-mode">${MODE_TEXT[current.editingMode ?? '']}</div>` : nothing}`
         : nothing}
     </div>`;
@@ -383,6 +397,14 @@ export class WsiApp extends LitElement {
         ? html`<wsi-viewer annotate .server=${this.server} .drawer=${this.drawer} .slide=${this.selected} .view=${view} @wsi-view-change=${this.onView}></wsi-viewer>`
         : html`<div class="empty">${this.me?.projects.length === 0 ? 'No slides to show yet' : 'Choose a slide'}</div>`}
       <wsi-reauth-dialog></wsi-reauth-dialog>
+      ${this.me && this.project
+        ? html`<wsi-palette-editor
+            .server=${this.server}
+            .project=${this.project}
+            .projectName=${this.me.projects.find((p) => p.id === this.project)?.name ?? ''}
+            @wsi-palette-saved=${(e: CustomEvent<{ project: string }>) => this.paletteSaved(e.detail.project)}
+          ></wsi-palette-editor>`
+        : nothing}
     `;
   }
 }

@@ -30,7 +30,7 @@ import './view-keys.js';
 import { AnnotationLayer } from './annotation-layer.js';
 import './annotation-panel.js';
 import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
-import { MaskLayer } from './mask-layer.js';
+import { MaskLayer, paletteLut } from './mask-layer.js';
 import './mask-panel.js';
 import { OsdController } from './osd-controller.js';
 import { ToolHost } from './tool-host.js';
@@ -327,6 +327,21 @@ export class WsiViewer extends LitElement {
     this.layer = null;
     this.maskLayer = null;
     this.session = null;
+  }
+
+  /**
+   * Reads the palette of the slide's project again (after a manager changed
+   * it) and redraws the annotations, the mask and the panel with it.
+   */
+  async reloadPalette(): Promise<void> {
+    const session = this.session;
+    if (!session) return;
+    const palette = await session.api.classes();
+    if (session !== this.session) return;
+    session.palette = palette;
+    this.maskLayer?.setColours(paletteLut(palette));
+    this.layer?.restyle();
+    this.renderRoot.querySelector('wsi-annotation-panel')?.requestUpdate();
   }
 
   /** The annotation layer of the open slide (for integrations and tests). */

@@ -198,4 +198,38 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     expect(await manager.evaluate(`(${PANEL}).querySelector('[data-testid=tool-freehand]').disabled`)).toBe(false);
     expect(await manager.locator('wsi-viewer [data-testid=annotate-read-only]').count()).toBe(0);
   });
+
+  it("a manager edits the project's classes in the app: the open slide takes them; a bad palette is refused with the server's reason", async () => {
+    const page = await (await contextOf('pam')).newPage();
+    await openSlide(page, psLung);
+    const classes = (): Promise<string[]> => page.evaluate(`[...(${PANEL}).querySelectorAll('[data-testid^=class-]')].map((b) => b.textContent.trim())`);
+    await expect.poll(classes).toEqual(['Mitosisy', 'Tumourt']);
+    await page.locator('[data-testid=edit-classes]').click();
+    const editor = page.locator('[data-testid=palette-editor]');
+    await editor.waitFor();
+    expect(await editor.locator('[data-testid=palette-name]').evaluateAll((els) => els.map((e) => (e as HTMLInputElement).value))).toEqual(['Mitosis', 'Tumour']);
+    // a second "tumour" is refused with the server's reason, and nothing changes
+    await editor.locator('[data-testid=palette-add]').click();
+    await editor.locator('[data-testid=palette-name]').nth(2).fill('tumour');
+    await editor.locator('[data-testid=palette-name]').nth(2).dispatchEvent('change');
+    await editor.locator('[data-testid=palette-save]').click();
+    await expect.poll(() => editor.locator('[data-testid=palette-problem]').textContent()).toMatch(/appears twice/);
+    expect((await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes']).toHaveLength(2);
+    // named Gland with hotkey g instead: saved, and the open slide shows it
+    await editor.locator('[data-testid=palette-name]').nth(2).fill('Gland');
+    await editor.locator('[data-testid=palette-name]').nth(2).dispatchEvent('change');
+    await editor.locator('[data-testid=palette-hotkey]').nth(2).fill('g');
+    await editor.locator('[data-testid=palette-hotkey]').nth(2).dispatchEvent('change');
+    await editor.locator('[data-testid=palette-save]').click();
+    await editor.waitFor({ state: 'hidden' });
+    await expect.poll(classes).toEqual(['Mitosisy', 'Tumourt', 'Glandg']);
+    const saved = (await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes'] as Array<{ name: string; id: number }>;
+    expect(saved.map((c) => c.name)).toEqual(['Mitosis', 'Tumour', 'Gland']);
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.palette.map((c) => c.id)`)).toEqual(saved.map((c) => c.id));
+    // not for a viewer of the project
+    const viewer = await (await contextOf('vic')).newPage();
+    await viewer.goto(`${srv.url}/?drawer=canvas`);
+    await viewer.locator('[data-testid=project]').waitFor();
+    expect(await viewer.locator('[data-testid=edit-classes]').count()).toBe(0);
+  });
 });

@@ -67,14 +67,14 @@ export function parsePalette(body: unknown, idOf: (name: string) => number | nul
     const name = typeof o['name'] === 'string' ? o['name'].trim() : '';
     if (!name || name.length > 100) throw new WsiError('PALETTE_INVALID', `classes[${i}].name must be a non-empty name of at most 100 characters`, { index: i });
     const key = name.toLowerCase();
-    if (names.has(key)) throw new WsiError('PALETTE_DUPLICATE_NAME', `class "${name}" appears twice (classes[${names.get(key)}] and classes[${i}])`, { index: i, name });
+    if (names.has(key)) throw new WsiError('PALETTE_DUPLICATE_NAME', `class "${name}" appears twice: as classes ${(names.get(key) ?? 0) + 1} and ${i + 1} (counting from 1; names are compared ignoring case)`, { index: i, name });
     names.set(key, i);
     if (typeof o['color'] !== 'string' || !/^#[0-9a-fA-F]{6}$/.test(o['color'])) throw new WsiError('PALETTE_BAD_COLOR', `classes[${i}].color must be #rrggbb`, { index: i });
     const hk = o['hotkey'] ?? null;
     if (hk !== null && (typeof hk !== 'string' || [...hk].length !== 1 || hk.trim() === '')) throw new WsiError('PALETTE_INVALID', `classes[${i}].hotkey must be one visible character or null`, { index: i });
     if (hk !== null) {
       const k = hk.toLowerCase();
-      if (hotkeys.has(k)) throw new WsiError('PALETTE_DUPLICATE_HOTKEY', `hotkey "${hk}" is given to classes[${hotkeys.get(k)}] and classes[${i}]`, { index: i, hotkey: hk });
+      if (hotkeys.has(k)) throw new WsiError('PALETTE_DUPLICATE_HOTKEY', `hotkey "${hk}" is given to classes ${(hotkeys.get(k) ?? 0) + 1} and ${i + 1} (counting from 1; hotkeys are compared ignoring case)`, { index: i, hotkey: hk });
       hotkeys.set(k, i);
     }
     const id = o['id'];
