@@ -3,13 +3,15 @@
  * palette (names, colours, hotkeys, order). It reads and replaces the
  * palette through /api/projects/{id}/classes; the server gives mask ids
  * and checks everything (duplicate names or hotkeys, colours, 255 classes),
- * and its refusal is shown as it says it. A class keeps its mask id by its
+ * and its refusal is shown as it says it; a hotkey that a tool already has
+ * is refused here, before sending. A class keeps its mask id by its
  * name, so renaming is said to make a new class. Fires `wsi-palette-saved`
  * with the new palette.
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { AnnotationClass } from '../core/annotation.js';
 import { authHeaders, changeHeaders } from '../services/http.js';
+import { toolForKey } from '../tools/registry.js';
 
 type Row = AnnotationClass & { id?: number | null };
 
@@ -126,9 +128,19 @@ export class WsiPaletteEditor extends LitElement {
     this.rows = next;
   }
 
+  /** A hotkey a tool already has would never reach the class (the tool's key wins): said before saving. */
+  private hotkeyClash(): string | null {
+    for (const r of this.rows) {
+      const tool = r.hotkey ? toolForKey(r.hotkey) : undefined;
+      if (tool) return `The hotkey "${r.hotkey}" of ${r.name || 'a new class'} is the ${tool.label} tool's key; choose another.`;
+    }
+    return null;
+  }
+
   private async save(): Promise<void> {
+    this.problem = this.hotkeyClash();
+    if (this.problem) return;
     this.busy = true;
-    this.problem = null;
     const url = `${this.server}/api/projects/${encodeURIComponent(this.project)}/classes`;
     try {
       const classes = this.rows.map((r) => ({ name: r.name, color: r.color, hotkey: r.hotkey || null, ...(r.id ? { id: r.id } : {}) }));

@@ -215,9 +215,14 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     await editor.locator('[data-testid=palette-save]').click();
     await expect.poll(() => editor.locator('[data-testid=palette-problem]').textContent()).toMatch(/appears twice/);
     expect((await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes']).toHaveLength(2);
-    // named Gland with hotkey g instead: saved, and the open slide shows it
+    // named Gland, with the rectangle tool's key: refused before sending
     await editor.locator('[data-testid=palette-name]').nth(2).fill('Gland');
     await editor.locator('[data-testid=palette-name]').nth(2).dispatchEvent('change');
+    await editor.locator('[data-testid=palette-hotkey]').nth(2).fill('r');
+    await editor.locator('[data-testid=palette-hotkey]').nth(2).dispatchEvent('change');
+    await editor.locator('[data-testid=palette-save]').click();
+    await expect.poll(() => editor.locator('[data-testid=palette-problem]').textContent()).toMatch(/"r" of Gland is the Rectangle tool's key/);
+    // with g instead: saved, and the open slide shows it
     await editor.locator('[data-testid=palette-hotkey]').nth(2).fill('g');
     await editor.locator('[data-testid=palette-hotkey]').nth(2).dispatchEvent('change');
     await editor.locator('[data-testid=palette-save]').click();
