@@ -12,6 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSession, createUser, signIn, type Session, type TestUser } from '../helpers/accounts.js';
+import { square } from '../helpers/annotations.js';
 import { b64, tile, zlib } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -123,6 +124,19 @@ describe('per-project class palettes', () => {
     const summary = (await as('ann', 'GET', `/api/slides/${psA}/masks/${users['ann']?.id}/summary`)).body as { classes: Cls[]; pixels: Record<string, number> };
     expect(summary.pixels[String(mitosis.id)]).toBe(10 * 512);
     expect(summary.classes.find((c) => c.id === mitosis.id)?.name).toBe('Mitosis');
+  });
+
+  it("regions are painted into a mask only with classes of the slide's project palette", async () => {
+    const mitosis = (await palette('ann', `/api/slides/${psA}/classes`)).find((c) => c.name === 'Mitosis') as Cls;
+    const inPalette = square(600, 600, 100, { classification: 'Mitosis' });
+    const elsewhere = square(800, 600, 100, { classification: 'Stroma' });
+    for (const a of [inPalette, elsewhere]) expect((await as('ann', 'POST', `/api/slides/${psA}/annotations`, a)).status).toBe(201);
+    const r = await as('ann', 'POST', `/api/slides/${psA}/masks/${users['ann']?.id}/rasterize`, {});
+    expect(r.status).toBe(201);
+    expect(r.body['painted']).toBe(1);
+    expect(r.body['skipped']).toEqual([{ id: elsewhere['id'], reason: `class "Stroma" is not in this project's palette` }]);
+    const summary = (await as('ann', 'GET', `/api/slides/${psA}/masks/${users['ann']?.id}/summary`)).body as { pixels: Record<string, number> };
+    expect(Object.keys(summary.pixels)).toEqual([String(mitosis.id)]);
   });
 
   it.each([

@@ -101,7 +101,7 @@ async function choose(annotations: Annotation[], classId: (name: string) => numb
     }
     const id = a.classification === null ? null : classId(a.classification);
     if (id === null) {
-      skipped.push({ id: a.id, reason: a.classification === null ? 'it has no class' : `class "${a.classification}" has no mask id` });
+      skipped.push({ id: a.id, reason: a.classification === null ? 'it has no class' : `class "${a.classification}" is not in this project's palette` });
       continue;
     }
     const f = flatten(a.geometry);
@@ -158,7 +158,9 @@ export async function rasterizeAnnotations(
       signal?.throwIfAborted();
     }
   }
-  const { chosen, skipped } = await choose(source, (name) => annotations.classIdOf(name), signal);
+  // only the classes of the slide's project palette are painted (a mask takes nothing else)
+  const ids = new Map(annotations.palettes.ofSlide(slide.id).map((c) => [c.name, c.id]));
+  const { chosen, skipped } = await choose(source, (name) => ids.get(name) ?? null, signal);
   const polygons = new PolygonIndex(chosen.map((c) => c.polygon));
   // paint off the transaction, band by band, noting the version each tile had; zlib runs on
   // the thread pool and a band is two tile rows, so tile requests are served meanwhile

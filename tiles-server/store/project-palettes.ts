@@ -169,7 +169,12 @@ export class ProjectPalettes {
     if (project === null) return this.registry.ensureClasses(classes);
     const palette = this.of(project);
     const have = new Set(palette.map((c) => c.name));
-    const add = classes.filter((c) => !have.has(c.name) && (have.add(c.name), true));
+    const add: AnnotationClass[] = [];
+    for (const c of classes) {
+      if (have.has(c.name)) continue;
+      have.add(c.name);
+      add.push(c);
+    }
     if (add.length === 0) return [];
     if (palette.length + add.length > MAX_PALETTE) {
       throw new WsiError('PALETTE_TOO_LARGE', `this project's palette would hold ${palette.length + add.length} classes; at most ${MAX_PALETTE}`, { max: MAX_PALETTE });
