@@ -12,6 +12,8 @@ export interface SlideAccess {
   role: 'manager' | 'reviewer' | 'annotator' | 'viewer';
   editingMode: 'classic' | 'restricted' | 'read-only';
   blind: boolean;
+  /** What the credential allows: a read-scoped token changes nothing, whatever the role. */
+  credential?: 'read' | 'write';
   /** The server's actions for this caller here (view, annotate, edit-others, import, export, manage, …). */
   actions: string[];
 }
@@ -19,6 +21,7 @@ export interface SlideAccess {
 /** Why nothing can be changed here, or null when the caller may annotate. */
 export function readOnlyReason(access: SlideAccess | null | undefined): string | null {
   if (!access || access.actions.includes('annotate')) return null;
+  if (access.credential === 'read') return 'This page was given a read-only token: it can show the slide and its annotations, but not change them.';
   if (access.editingMode === 'read-only') return `The project “${access.projectName}” is read-only: you can look and export, but not draw, paint, import or change classes.`;
   if (access.role === 'viewer') return `You are a viewer in “${access.projectName}”: you can look and export, but not draw, paint, import or change classes. A manager can change your role.`;
   return `Your role in “${access.projectName}” (${access.role}) does not allow changes.`;

@@ -184,9 +184,14 @@ describe('per-project class palettes', () => {
 
   it("the slide route says the caller's role, the project's mode and what they may do", async () => {
     const access = async (who: string, ps: string): Promise<Record<string, unknown>> => (await as(who, 'GET', `/api/slides/${ps}`)).body['access'] as Record<string, unknown>;
-    expect(await access('ann', psA)).toEqual({ projectName: 'Palette study', role: 'annotator', editingMode: 'classic', blind: false, actions: ['annotate', 'edit-others', 'export', 'import', 'view'] });
+    expect(await access('ann', psA)).toEqual({ projectName: 'Palette study', role: 'annotator', editingMode: 'classic', blind: false, credential: 'write', actions: ['annotate', 'edit-others', 'export', 'import', 'view'] });
     expect(await access('vera', psA)).toMatchObject({ role: 'viewer', actions: ['export', 'view'] });
     expect(await access('ann', psR)).toMatchObject({ role: 'annotator', editingMode: 'read-only', actions: ['export', 'view'] });
     expect((await access('mia', psR))['actions']).toContain('manage');
+    // a read-scoped token of the same annotator: nothing that changes
+    const token = await as('ann', 'POST', '/api/auth/tokens', { name: 'reader', scope: 'read', expiresInDays: 1 });
+    expect(token.status).toBe(201);
+    const res = await fetch(`${base}/api/slides/${psA}`, { headers: { Authorization: `Bearer ${token.body['token'] as string}` } });
+    expect(((await res.json()) as { access: Record<string, unknown> }).access).toMatchObject({ role: 'annotator', credential: 'read', actions: ['export', 'view'] });
   });
 });

@@ -7,6 +7,7 @@ import type { Access, Authorized } from './authorize.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { SlideScope } from '../identity/access-service.js';
 import type { Principal } from '../identity/auth-service.js';
+import { WRITE_ACTIONS } from '../identity/permissions.js';
 import { dziTileSize, type TileResult, type TileService } from '../tile-service.js';
 import { PRESENTATION_CONTEXT } from '../iiif/manifest.js';
 import { sendBytes, sendJson } from './respond.js';
@@ -208,13 +209,16 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
           studyCode: scope.studyCode,
           seesFileNames: scope.seesFileNames,
         });
-        // what the caller may do here, so the viewer disables what the server would refuse (and says why)
+        // what the caller may do here, so the viewer disables what the server would refuse (and says why);
+        // a read-scoped token changes nothing, whatever its user's role
+        const credential = principal(ctx).scope;
         body['access'] = {
           projectName: scope.project.name,
           role: scope.role,
           editingMode: scope.project.editingMode,
           blind: scope.project.blind,
-          actions: [...scope.actions].sort(),
+          credential,
+          actions: [...scope.actions].filter((a) => credential === 'write' || !WRITE_ACTIONS.has(a)).sort(),
         };
         if (open) {
           const m = open.meta;
