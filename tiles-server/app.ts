@@ -25,7 +25,7 @@ import { ViewCounter } from './identity/view-counter.js';
 import { SqliteAuditStore, type AuditRecord } from './store/audit-store.js';
 import { SqliteIdentityStore } from './store/identity-store.js';
 import { sendProblem } from './http/respond.js';
-import { securityHeaders } from './http/security-headers.js';
+import { asPage, secureResponseClass } from './http/security-headers.js';
 import { RotatingFile } from './log-file.js';
 import { routeTable } from './http/route-table.js';
 import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
@@ -72,7 +72,6 @@ interface DispatchOptions {
   /** Records an event in the audit log; never throws (a failure is logged). */
   audit: (e: AuditEvent) => void;
   trustProxy: boolean;
-  secure: (res: ServerResponse) => void;
 }
 
 const routeNames = new WeakMap<Route, string>();
@@ -109,7 +108,6 @@ function dispatch(routes: Route[], o: DispatchOptions) {
       () => controller.abort(new DOMException('client went away', 'AbortError')),
     );
     try {
-      o.secure(res);
       o.hosts.check(req.headers.host);
       applyCors(req, res, o.corsOrigins);
       if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
@@ -166,6 +164,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
         throw new WsiError('METHOD_NOT_ALLOWED', `method ${req.method ?? '?'} is not allowed here`);
       }
       statics = true;
+      asPage(res);
       await serveStatic(o.staticDir, req, res, url.pathname);
     } catch (caught) {
       o.guard.noteError(caught, o.dbPath);
@@ -327,13 +326,13 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     authorizer: new Authorizer(auth, access, audit, (req) => ownOrigins(req, publicUrl), cfg.trustProxy),
     audit,
     trustProxy: cfg.trustProxy,
-    secure: securityHeaders({ embedOrigins: cfg.embedOrigins, https: secureCookies }),
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for
   // 5 minutes is closed.
   // Under TLS_CERT/TLS_KEY the port speaks HTTPS only: plain HTTP to it fails its handshake (docs/identity.md).
-  const serverOptions = { keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000 };
+  // every answer carries the security headers (http/security-headers.ts)
+  const serverOptions = { keepAlive: true, keepAliveTimeout: 65_000, headersTimeout: 30_000, requestTimeout: 3_600_000, ServerResponse: secureResponseClass({ embedOrigins: cfg.embedOrigins, https: secureCookies }) };
   const server: Server = tls ? createHttpsServer({ ...serverOptions, cert: tls.cert, key: tls.key }, dispatch(routes, handling)) : createServer(serverOptions, dispatch(routes, handling));
   server.setTimeout(300_000);
   server.maxHeadersCount = 100;

@@ -19,7 +19,8 @@ import { randomMix } from './workloads.js';
 import { writeSampleSlide } from '../../tiles-server/sample/sample-slide.js';
 
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 20);
-const ROUNDS = 3;
+/** Alternating rounds of each (BENCH_ACCOUNTS_ROUNDS). */
+const ROUNDS = Number(process.env['BENCH_ACCOUNTS_ROUNDS'] ?? 3);
 const C = 8;
 const SESSIONS = 20;
 /** Slides each reader opens in a session (BENCH_AUDIT_SLIDES). */

@@ -420,14 +420,15 @@ describe('secure defaults (SEC-15)', () => {
     }
   });
 
-  it('sends a script policy with no inline script, no referrer and no sniffing on every answer', async () => {
-    for (const path of ['/', '/signin.html', '/api/health', `/dzi/${ps1}.dzi`]) {
+  it('sends a script policy with no inline script on pages and one that allows nothing on data, no referrer and no sniffing on every answer', async () => {
+    for (const path of ['/', '/signin.html', '/audit.html', '/favicon.svg', '/api/health', `/dzi/${ps1}.dzi`, `/dzi/${ps1}_files/0/0_0.jpeg`, '/api/nothing-here']) {
       const res = await anonymous(`${base}${path}`, { headers: sessionHeaders(base, sessions['alice'] as Session) });
       await res.arrayBuffer();
       const csp = res.headers.get('content-security-policy') ?? '';
-      expect(csp, path).toMatch(/script-src 'self'(;|$)/);
+      if (/^\/(api|dzi|iiif)\//.test(path)) expect(csp, path).toMatch(/^default-src 'none'; /);
+      else expect(csp, path).toMatch(/script-src 'self'(;|$)/);
       expect(csp, path).toMatch(/frame-ancestors 'self'/);
-      expect(csp, path).not.toMatch(/unsafe-eval/);
+      expect(csp, path).not.toMatch(/unsafe-eval|unsafe-inline'[^;]*script|script-src[^;]*unsafe-inline/);
       expect(res.headers.get('referrer-policy'), path).toBe('no-referrer');
       expect(res.headers.get('x-content-type-options'), path).toBe('nosniff');
     }

@@ -6,8 +6,17 @@
  * is checked — resolving the project slide or project it names. Refusals
  * are audited. Handlers receive the principal and the resolved scope and
  * never decide permissions themselves.
+ *
+ * A viewer's keep-alive connection sends the same credential with every
+ * tile: what it resolved to (the principal, and the slide scopes asked for)
+ * is remembered on the connection for at most a second, and forgotten at
+ * once when the credential differs or an account, credential, membership
+ * or project changes in this process. That keeps accounts' cost per tile to
+ * a string comparison, and revocations still take effect within the caches'
+ * 5 s plus this second.
  */
 import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
 import { WsiError } from '../../src/core/errors.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 import type { AccessService, ProjectScope, SlideScope } from '../identity/access-service.js';
@@ -34,6 +43,20 @@ export interface Authorized {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
+/** How long a connection's resolved credential and scopes are reused. */
+const REUSE_MS = 1000;
+
+interface Remembered {
+  authorization: string | undefined;
+  cookie: string | undefined;
+  principal: Principal | null;
+  at: number;
+  authGeneration: number;
+  accessGeneration: number;
+  /** `${project-slide id}|${action}` → its scope. */
+  slides: Map<string, SlideScope>;
+}
+
 export function readCookie(req: IncomingMessage, name: string): string | null {
   const header = req.headers.cookie;
   if (!header) return null;
@@ -54,6 +77,8 @@ export function clientAddress(req: IncomingMessage, trustProxy: boolean): string
 }
 
 export class Authorizer {
+  private readonly remembered = new WeakMap<Socket, Remembered>();
+
   constructor(
     private readonly auth: AuthService,
     private readonly access: AccessService,
@@ -88,13 +113,18 @@ export class Authorizer {
   async authorize(req: IncomingMessage, rule: Access, params: readonly string[], action: string): Promise<Authorized> {
     // only refusals need the address
     const ip = (): string => clientAddress(req, this.trustProxy);
-    let principal: Principal | null;
-    try {
-      principal = await this.identify(req);
-    } catch (err) {
-      this.audit({ actor: null, action: 'auth.token', outcome: 'denied', ip: ip(), detail: { route: action } });
-      throw err;
+    let memo = this.recall(req);
+    if (!memo) {
+      let identified: Principal | null;
+      try {
+        identified = await this.identify(req);
+      } catch (err) {
+        this.audit({ actor: null, action: 'auth.token', outcome: 'denied', ip: ip(), detail: { route: action } });
+        throw err;
+      }
+      memo = this.remember(req, identified);
     }
+    const principal = memo.principal;
     if ('public' in rule) return { principal, slide: null, project: null };
     if (!principal) throw new WsiError('UNAUTHENTICATED', 'sign in to continue');
     try {
@@ -107,7 +137,13 @@ export class Authorizer {
       if ('slide' in rule) {
         const id = params[rule.slide];
         if (id === undefined) throw new WsiError('INTERNAL', 'route rule names a missing parameter');
-        return { principal, slide: await this.access.slide(principal, id, rule.action), project: null };
+        const key = `${id}|${rule.action}`;
+        let scope = memo.slides.get(key);
+        if (!scope) {
+          scope = await this.access.slide(principal, id, rule.action);
+          if (memo.slides.size < 64) memo.slides.set(key, scope);
+        }
+        return { principal, slide: scope, project: null };
       }
       const id = params[rule.project];
       if (id === undefined) throw new WsiError('INTERNAL', 'route rule names a missing parameter');
@@ -118,9 +154,35 @@ export class Authorizer {
       }
       throw err;
     } finally {
-      // last-seen times are best effort: a busy or damaged store must not fail the request, nor crash the process
-      this.auth.touch(principal).catch(() => undefined);
+      this.auth.touch(principal);
     }
+  }
+
+  /** What this request's connection resolved the same credential to within the last second, if nothing changed since. */
+  private recall(req: IncomingMessage): Remembered | null {
+    const m = this.remembered.get(req.socket);
+    if (!m) return null;
+    const fresh =
+      m.authorization === req.headers.authorization &&
+      m.cookie === req.headers.cookie &&
+      Date.now() - m.at < REUSE_MS &&
+      m.authGeneration === this.auth.generation &&
+      m.accessGeneration === this.access.generation;
+    return fresh ? m : null;
+  }
+
+  private remember(req: IncomingMessage, principal: Principal | null): Remembered {
+    const m: Remembered = {
+      authorization: req.headers.authorization,
+      cookie: req.headers.cookie,
+      principal,
+      at: Date.now(),
+      authGeneration: this.auth.generation,
+      accessGeneration: this.access.generation,
+      slides: new Map(),
+    };
+    this.remembered.set(req.socket, m);
+    return m;
   }
 }
 

@@ -40,6 +40,8 @@ export class AccessService {
   /** Project slides and their projects by id (a tile request must not query the store each time). */
   private readonly slides = new Map<string, { at: number; ps: ProjectSlide | null; project: Project | null }>();
   private allSlidesProject: { at: number; project: Project | null } | null = null;
+  /** Moves on at every invalidate(): scopes remembered elsewhere are stale. */
+  generation = 0;
 
   constructor(
     readonly store: IdentityStore,
@@ -50,6 +52,7 @@ export class AccessService {
 
   /** Drops cached memberships (after a change in this process). */
   invalidate(): void {
+    this.generation++;
     this.memberships.clear();
     this.allSlidesProject = null;
     this.slides.clear();

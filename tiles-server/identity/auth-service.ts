@@ -46,6 +46,8 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 export class AuthService {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  /** Moves on whenever a credential or an account is revoked or changed here: what was remembered of it is stale. */
+  generation = 0;
   readonly byAccount = new FailureLimiter({ maxFailures: 5, windowMs: 15 * 60_000, lockoutMs: 15 * 60_000 });
   readonly byAddress = new FailureLimiter({ maxFailures: 30, windowMs: 15 * 60_000, lockoutMs: 15 * 60_000 });
   private readonly touched = new Map<string, number>();
@@ -103,6 +105,7 @@ export class AuthService {
 
   private forgetUser(userId: string): void {
     for (const [k, v] of this.cache) if (v.principal?.user.id === userId) this.cache.delete(k);
+    this.generation++;
   }
 
   // ---- the first admin
@@ -184,6 +187,7 @@ export class AuthService {
   async signOut(sessionHash: string): Promise<void> {
     await this.store.revokeSession(sessionHash, iso(Date.now()));
     this.cache.delete(`s:${sessionHash}`);
+    this.generation++;
   }
 
   // ---- tokens
@@ -212,6 +216,7 @@ export class AuthService {
     if (!asAdmin && !mine.some((t) => t.id === tokenId)) throw new WsiError('NOT_FOUND', 'no such token');
     await this.store.revokeToken(tokenId, iso(Date.now()));
     for (const [k, v] of this.cache) if (v.principal?.tokenId === tokenId) this.cache.delete(k);
+    this.generation++;
   }
 
   embedLifetimeMs(): number {
@@ -256,15 +261,20 @@ export class AuthService {
     return principal;
   }
 
-  /** Records activity on a session or token (at most once a minute per credential: not a write per tile). */
-  async touch(p: Principal): Promise<void> {
+  /** Records activity on a session or token (at most once a minute per credential: not a write per tile; never throws). */
+  touch(p: Principal): void {
     const key = p.sessionHash ?? p.tokenId;
     if (!key) return;
     const now = Date.now();
     if ((this.touched.get(key) ?? 0) > now - 60_000) return;
     this.touched.set(key, now);
-    if (p.sessionHash) await this.store.touchSession(p.sessionHash, iso(now));
-    else if (p.tokenId) await this.store.touchToken(p.tokenId, iso(now));
+    // best effort: a busy or damaged store must not fail the request, nor crash the process
+    try {
+      const write = p.sessionHash ? this.store.touchSession(p.sessionHash, iso(now)) : this.store.touchToken(p.tokenId as string, iso(now));
+      write.catch(() => undefined);
+    } catch {
+      // the store refused at once (busy, read-only): the next request after a minute tries again
+    }
   }
 
   /** Whether a request's CSRF token belongs to its session. */
