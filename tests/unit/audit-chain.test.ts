@@ -92,6 +92,30 @@ describe('audit chain (SEC-11)', () => {
     expect(log.verify()).toMatchObject({ ok: false, brokenAt: 200, contradicts: 200, reason: expect.stringContaining('signed checkpoint') as string });
   });
 
+  it('finds a tail rewritten after the last checkpoint with one record added, through the signed head', () => {
+    // records 245–250 rehashed with another actor at 245, and a record 251 appended: the head (250) no longer
+    // matches. The server is not closed first (as after a crash), so no checkpoint covers 250: only the head does
+    db.close();
+    const raw = new Database(join(dir, 'wsi.db'));
+    raw.exec('DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;');
+    const rows = raw.prepare('SELECT * FROM audit_log WHERE seq >= 244 ORDER BY seq').all() as Array<Record<string, unknown>>;
+    let prev = rows[0]?.['hash'] as Buffer;
+    const update = raw.prepare('UPDATE audit_log SET actor = ?, hash = ? WHERE seq = ?');
+    const fields = (row: Record<string, unknown>, actor: string) => ({ seq: row['seq'] as number, at: row['at'] as number, actor, action: row['action'] as string, outcome: row['outcome'] as 'ok', projectId: row['project_id'] as string, target: row['target'] as string, detail: row['detail'] as string, ip: row['ip'] as string });
+    for (const row of rows.slice(1)) {
+      const actor = row['seq'] === 245 ? 'someone-else' : (row['actor'] as string);
+      const hash = recordHash(prev, fields(row, actor));
+      update.run(actor, hash, row['seq']);
+      prev = hash;
+    }
+    const extra = { seq: 251, at: 1_700_000_001_000, actor: 'someone-else', action: 'slide.open', outcome: 'ok' as const, projectId: 'p1', target: 't-x', detail: '{}', ip: '127.0.0.1' };
+    raw.prepare('INSERT INTO audit_log (seq, at, actor, action, outcome, project_id, target, detail, ip, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(extra.seq, extra.at, extra.actor, extra.action, extra.outcome, extra.projectId, extra.target, extra.detail, extra.ip, recordHash(prev, extra));
+    raw.close();
+    db = openDatabase(join(dir, 'wsi.db'));
+    log = new AuditLog(new SqliteAuditStore(db), dir, { checkpointEvery: 100 });
+    expect(log.verify()).toMatchObject({ ok: false, brokenAt: 250, contradicts: 250, reason: expect.stringContaining('signed head') as string });
+  });
+
   it('finds reordered records', () => {
     tamper(`UPDATE audit_log SET seq = -1 WHERE seq = 30; UPDATE audit_log SET seq = 30 WHERE seq = 31; UPDATE audit_log SET seq = 31 WHERE seq = -1;`);
     expect(log.verify()).toMatchObject({ ok: false, brokenAt: 30 });

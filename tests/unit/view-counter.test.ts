@@ -83,12 +83,34 @@ describe('slide views in the audit log', () => {
     expect(counts).toEqual([1000, 1000, 500]);
   });
 
-  it('asks a store that refused the open record no more for that slide and session (no write per tile)', () => {
-    const log = memoryLog(true);
-    const views = new ViewCounter(log.append, 60_000);
-    for (let i = 0; i < 100; i++) views.note(principal('u-a', 's-a'), scope('slide-1'), () => '10.0.0.1');
+  it('asks a store that refused the open record again only every 5 s, and records the view once it takes it', () => {
+    const log = memoryLog();
+    let refusing = true;
+    let attempts = 0;
+    let clock = 1_000_000;
+    const views = new ViewCounter(
+      (e) => {
+        attempts++;
+        return refusing ? [] : log.append(e);
+      },
+      60_000,
+      () => clock,
+    );
+    const a = principal('u-a', 's-a');
+    for (let i = 0; i < 100; i++) views.note(a, scope('slide-1'), () => '10.0.0.1');
+    expect(attempts, 'one attempt, not one per tile').toBe(1);
+    clock += 4000;
+    views.note(a, scope('slide-1'), () => '10.0.0.1');
+    expect(attempts).toBe(1);
+    // the store has recovered: the next read after 5 s records the view, and reads after it are counted
+    refusing = false;
+    clock += 1000;
+    views.note(a, scope('slide-1'), () => '10.0.0.1');
+    views.note(a, scope('slide-1'), () => '10.0.0.1');
     views.close();
-    // the open record only: nothing was counted for the flush to write
-    expect(log.calls).toBe(1);
+    expect(log.written.map((r) => [r.action, r.detail ?? null])).toEqual([
+      ['slide.open', null],
+      ['slide.views', { '1': 1 }],
+    ]);
   });
 });

@@ -179,6 +179,10 @@ export class AuditLog {
     let expected = 1;
     let count = 0;
     const nextCheckpointAfter = (seq: number): number | null => checkpoints.find((c) => c.seq >= seq)?.seq ?? null;
+    // the signed head is a checkpoint too: the record it names must hash to it, even when records follow it
+    const head = this.readHead();
+    const headHash = head ? Buffer.from(head.hash, 'hex') : null;
+    if (head && headHash && !this.signedOk(head.seq, headHash, Buffer.from(head.mac, 'hex'))) return result(head.seq, 'the signed head (audit.head) has an invalid signature', null, 0);
     for (let from = 1; ; ) {
       const page = this.store.scan(from, 5000);
       if (page.length === 0) break;
@@ -188,6 +192,7 @@ export class AuditLog {
         if (!recordHash(prev, r).equals(r.hash)) return result(r.seq, `record ${r.seq} was altered, or does not follow the record before it`, nextCheckpointAfter(r.seq), count);
         const c = bySeq.get(r.seq);
         if (c && !c.hash.equals(r.hash)) return result(r.seq, `record ${r.seq} differs from the signed checkpoint`, c.seq, count);
+        if (head && headHash && r.seq === head.seq && !headHash.equals(r.hash)) return result(r.seq, `record ${r.seq} differs from the signed head`, head.seq, count);
         prev = r.hash;
         expected++;
         count++;
@@ -197,13 +202,7 @@ export class AuditLog {
     const lastSeq = expected - 1;
     const beyond = checkpoints.find((c) => c.seq > lastSeq);
     if (beyond) return result(lastSeq + 1, `the log ends at ${lastSeq} but a signed checkpoint covers ${beyond.seq}: records were removed from its end`, beyond.seq, count);
-    const head = this.readHead();
-    if (head) {
-      const headHash = Buffer.from(head.hash, 'hex');
-      if (!this.signedOk(head.seq, headHash, Buffer.from(head.mac, 'hex'))) return result(lastSeq, 'the signed head (audit.head) has an invalid signature', null, count);
-      if (head.seq > lastSeq) return result(lastSeq + 1, `the log ends at ${lastSeq} but the signed head is at ${head.seq}: records were removed from its end`, head.seq, count);
-      if (head.seq === lastSeq && !headHash.equals(prev)) return result(lastSeq, `record ${lastSeq} differs from the signed head`, head.seq, count);
-    }
+    if (head && head.seq > lastSeq) return result(lastSeq + 1, `the log ends at ${lastSeq} but the signed head is at ${head.seq}: records were removed from its end`, head.seq, count);
     return result(null, null, null, count);
   }
 }

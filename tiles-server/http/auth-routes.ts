@@ -111,10 +111,10 @@ export function authRoutes(o: AuthRoutesOptions): Route[] {
           sendJson(ctx.res, 200, { user: publicUser(s.user), expiresAt: s.expiresAt });
         } catch (err) {
           if (err instanceof WsiError && err.code !== 'TOTP_REQUIRED') {
-            // the attempt is recorded against the account it names, if one exists, but never with the name
-            // typed (it may be someone's password by mistake); the answer was already the same either way
+            // nobody is known to have acted: the account the attempt names (if one exists) is its object, never
+            // the name typed (it may be someone's password by mistake); the answer was the same either way
             const target = await accountNamed(o.auth, username);
-            o.audit({ actor: target, action: 'auth.login', outcome: 'failed', ip: ip(ctx), detail: { code: err.code } });
+            o.audit({ actor: null, action: 'auth.login', outcome: 'failed', target, ip: ip(ctx), detail: { code: err.code } });
           }
           throw err;
         }

@@ -115,6 +115,8 @@ export class Authorizer {
     const ip = (): string => clientAddress(req, this.trustProxy);
     let memo = this.recall(req);
     if (!memo) {
+      // the generations before resolving: a revocation while it runs makes what it found stale
+      const generations = { auth: this.auth.generation, access: this.access.generation };
       let identified: Principal | null;
       try {
         identified = await this.identify(req);
@@ -122,7 +124,7 @@ export class Authorizer {
         this.audit({ actor: null, action: 'auth.token', outcome: 'denied', ip: ip(), detail: { route: action } });
         throw err;
       }
-      memo = this.remember(req, identified);
+      memo = this.remember(req, identified, generations);
     }
     const principal = memo.principal;
     if ('public' in rule) return { principal, slide: null, project: null };
@@ -140,8 +142,10 @@ export class Authorizer {
         const key = `${id}|${rule.action}`;
         let scope = memo.slides.get(key);
         if (!scope) {
+          const generation = this.access.generation;
           scope = await this.access.slide(principal, id, rule.action);
-          if (memo.slides.size < 64) memo.slides.set(key, scope);
+          // not kept if access changed while it was worked out
+          if (memo.slides.size < 64 && generation === memo.accessGeneration && generation === this.access.generation) memo.slides.set(key, scope);
         }
         return { principal, slide: scope, project: null };
       }
@@ -171,14 +175,14 @@ export class Authorizer {
     return fresh ? m : null;
   }
 
-  private remember(req: IncomingMessage, principal: Principal | null): Remembered {
+  private remember(req: IncomingMessage, principal: Principal | null, generations: { auth: number; access: number }): Remembered {
     const m: Remembered = {
       authorization: req.headers.authorization,
       cookie: req.headers.cookie,
       principal,
       at: Date.now(),
-      authGeneration: this.auth.generation,
-      accessGeneration: this.access.generation,
+      authGeneration: generations.auth,
+      accessGeneration: generations.access,
       slides: new Map(),
     };
     this.remembered.set(req.socket, m);

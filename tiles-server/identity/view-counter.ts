@@ -13,12 +13,17 @@ import type { AuditRecord } from '../store/audit-store.js';
 import type { SlideScope } from './access-service.js';
 import type { Principal } from './auth-service.js';
 
+/** How long after a refused slide.open record the next read of that slide tries again (not a write per tile). */
+const RETRY_MS = 5000;
+
 /** Counts per `slide.views` record, so that no record grows without bound. */
 const PER_RECORD = 1000;
 
 export class ViewCounter {
   /** credential|project slide → the seq of its slide.open record */
   private readonly opened = new Map<string, number>();
+  /** credential|project slide → when writing its slide.open record last failed (tried again after RETRY_MS) */
+  private readonly failedAt = new Map<string, number>();
   /** seq of a slide.open record → reads since the last flush */
   private readonly counts = new Map<number, number>();
   private readonly timer: NodeJS.Timeout;
@@ -27,6 +32,7 @@ export class ViewCounter {
     /** Appends records; returns those written ([] when the store refused them). */
     private readonly audit: (events: AuditEvent[]) => AuditRecord[],
     flushMs = 10 * 60_000,
+    private readonly now: () => number = Date.now,
   ) {
     this.timer = setInterval(() => this.flush(), flushMs);
     this.timer.unref();
@@ -38,12 +44,16 @@ export class ViewCounter {
     const key = `${credential}|${scope.projectSlideId}`;
     const open = this.opened.get(key);
     if (open === undefined) {
+      // a store that refused the record (full, busy) is asked again after RETRY_MS, not at every tile
+      const failed = this.failedAt.get(key);
+      if (failed !== undefined && this.now() - failed < RETRY_MS) return;
       const [written] = this.audit([{ actor: p.user.id, action: 'slide.open', projectId: scope.project.id, target: scope.projectSlideId, ip: ip() }]);
-      // 0: not written (a full store, already logged once); its reads are not counted either
-      this.opened.set(key, written?.seq ?? 0);
+      if (written) {
+        this.opened.set(key, written.seq);
+        this.failedAt.delete(key);
+      } else this.failedAt.set(key, this.now());
       return;
     }
-    if (open === 0) return;
     this.counts.set(open, (this.counts.get(open) ?? 0) + 1);
   }
 
@@ -62,6 +72,7 @@ export class ViewCounter {
     if (n % PER_RECORD !== 0) events.push({ actor: null, action: 'slide.views', detail });
     this.counts.clear();
     if (this.opened.size > 100_000) this.opened.clear();
+    if (this.failedAt.size > 10_000) this.failedAt.clear();
     if (events.length > 0) this.audit(events);
   }
 
