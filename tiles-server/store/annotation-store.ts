@@ -306,13 +306,7 @@ export class AnnotationStore {
 
   /** Adds classes that are not in the palette yet (imports bring their own); returns those added. */
   ensureClasses(classes: AnnotationClass[]): RegisteredClass[] {
-    const have = new Set(this.classes().map((c) => c.name));
-    const add: AnnotationClass[] = [];
-    for (const c of classes) {
-      if (have.has(c.name)) continue;
-      have.add(c.name);
-      add.push(c);
-    }
+    const add = classesMissing(this.classes(), classes);
     if (add.length === 0) return [];
     this.setClasses([...this.classes().map(({ name, color, hotkey }) => ({ name, color, hotkey })), ...add]);
     const names = new Set(add.map((c) => c.name));
@@ -423,3 +417,15 @@ export class AnnotationStore {
 }
 
 export { GeometryError };
+
+/** The classes of `classes` whose names `palette` lacks, each name once, in order. */
+export function classesMissing(palette: ReadonlyArray<{ name: string }>, classes: AnnotationClass[]): AnnotationClass[] {
+  const have = new Set(palette.map((c) => c.name));
+  const add: AnnotationClass[] = [];
+  for (const c of classes) {
+    if (have.has(c.name)) continue;
+    have.add(c.name);
+    add.push(c);
+  }
+  return add;
+}

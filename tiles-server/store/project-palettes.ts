@@ -14,7 +14,7 @@
 import type { AnnotationClass } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
-import type { AnnotationStore, RegisteredClass } from './annotation-store.js';
+import { classesMissing, type AnnotationStore, type RegisteredClass } from './annotation-store.js';
 import { writeTransaction, type Db } from './database.js';
 
 export const PROJECT_PALETTE_SCHEMA = `
@@ -168,13 +168,7 @@ export class ProjectPalettes {
     const project = this.projectOfSlide(projectSlideId);
     if (project === null) return this.registry.ensureClasses(classes);
     const palette = this.of(project);
-    const have = new Set(palette.map((c) => c.name));
-    const add: AnnotationClass[] = [];
-    for (const c of classes) {
-      if (have.has(c.name)) continue;
-      have.add(c.name);
-      add.push(c);
-    }
+    const add = classesMissing(palette, classes);
     if (add.length === 0) return [];
     if (palette.length + add.length > MAX_PALETTE) {
       throw new WsiError('PALETTE_TOO_LARGE', `this project's palette would hold ${palette.length + add.length} classes; at most ${MAX_PALETTE}`, { max: MAX_PALETTE });
