@@ -259,6 +259,22 @@ describe('roles and editing modes', () => {
     expect(await disposition('admin', `/api/slides/${ps3}/masks/${users['carol']?.id}/export.tiff`)).toBe(`attachment; filename="other_mask-${(users['carol']?.id ?? '').slice(0, 8)}_${day}.tiff"`);
   });
 
+  it("answers the audit browser's malformed filters with 400 and a reason, never 500", async () => {
+    for (const [query, reason] of [
+      ['from=yesterday', /ISO 8601/],
+      ['to=2026-13-45T99:00', /ISO 8601/],
+      ['limit=0', /limit/],
+      ['limit=100000', /limit/],
+      ['after=-3', /record number/],
+      [`user=${encodeURIComponent('../../etc/passwd')}`, /must be an id/],
+      [`object=${encodeURIComponent("x' OR 1=1 --")}`, /must be an id/],
+    ] as const) {
+      const res = await as('aud', 'GET', `/api/audit?${query}`);
+      expect(res.status, query).toBe(400);
+      expect(String(res.body['message']), query).toMatch(reason);
+    }
+  });
+
   it('lists the label and macro to managers only, and shows slides to auditors never (SEC-11)', async () => {
     const viewer = (await as('vic', 'GET', `/api/slides/${ps1}`)).body;
     expect(viewer['associatedImages']).toEqual([]);
