@@ -5,7 +5,8 @@ import { jsonTooDeep } from '../formats/nesting.js';
 
 const DRAIN_FACTOR = 4;
 
-function drained(req: IncomingMessage, signal?: AbortSignal): Promise<void> {
+/** Resolves once the request body has been read to its end (or the request is gone). */
+export function drained(req: IncomingMessage, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (req.readableEnded) return resolve();
     const done = (): void => resolve();

@@ -9,10 +9,13 @@ import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { WsiError } from '../../src/core/errors.js';
+import { drained } from '../http/body.js';
 import { checkDeclaredLength, spoolBody, spoolStream, type Spooled } from '../import/spool.js';
 
 export const MAX_IMPORT_BYTES = 256 * 1024 * 1024;
 const MAX_TABLE_BYTES = 1 << 20;
+/** A refused form up to this size is read to its end before the answer, so its sender gets the 400 rather than a broken pipe. */
+const DRAIN_BYTES = 16 << 20;
 
 export interface Upload {
   image: Spooled;
@@ -42,7 +45,9 @@ function readMultipart(req: IncomingMessage, dir: string, signal?: AbortSignal):
       req.resume();
       // a file already spooled goes too
       void image?.then((s) => rm(s.path, { force: true }), () => undefined);
-      reject(err);
+      const declared = Number(req.headers['content-length'] ?? Number.NaN);
+      if (declared <= DRAIN_BYTES) void drained(req, signal).then(() => reject(err));
+      else reject(err);
     };
     const setClasses = (value: string): void => {
       if (classes !== null) return fail(new WsiError('BAD_REQUEST', 'the form has more than one part "classes"'));
