@@ -29,6 +29,15 @@ export interface LaneOptions {
   priority: Priority;
   /** What a refused caller is told, e.g. "too many large renders". */
   busyMessage: string;
+  /** A job that waited longer than this for its turn is refused (503) when its turn comes (0: never). */
+  maxWaitMs?: number;
+  /**
+   * Hand a freed slot to the next job in a later turn of the event loop
+   * (setImmediate), not in the same one: jobs that finish without I/O (a
+   * cached tile) then cannot run the whole queue in one turn, and whatever
+   * else is ready (a health check, another connection) is served in between.
+   */
+  yieldBetween?: boolean;
 }
 
 export interface LaneStats {
@@ -36,48 +45,83 @@ export interface LaneStats {
   queued: number;
   admitted: number;
   refused: number;
+  /** Refused because they waited longer than maxWaitMs. */
+  stale: number;
+}
+
+interface Waiter {
+  /** Called with the slot already counted as this job's. */
+  go(): void;
+  queuedAt: number;
 }
 
 export class Lane {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private readonly waiting: Waiter[] = [];
   private admitted = 0;
   private refused = 0;
+  private stale = 0;
 
   constructor(readonly opts: LaneOptions) {}
 
   get stats(): LaneStats {
-    return { active: this.active, queued: this.waiting.length, admitted: this.admitted, refused: this.refused };
+    return { active: this.active, queued: this.waiting.length, admitted: this.admitted, refused: this.refused, stale: this.stale };
   }
 
   async run<T>(fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
-    if (this.active >= this.opts.concurrency) {
+    // first come, first served: a job arriving while others wait queues behind them even if a slot is in hand-off
+    if (this.active >= this.opts.concurrency || this.waiting.length > 0) {
       if (this.waiting.length >= this.opts.maxQueued) {
         this.refused++;
         throw new WsiError('OVERLOADED', `${this.opts.busyMessage}; retry shortly`, { lane: this.opts.name });
       }
+      const queuedAt = performance.now();
       await new Promise<void>((resolve, reject) => {
-        const go = (): void => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        };
         const onAbort = (): void => {
-          const i = this.waiting.indexOf(go);
+          const i = this.waiting.indexOf(waiter);
           if (i >= 0) this.waiting.splice(i, 1);
           reject(signal?.reason);
         };
+        const waiter: Waiter = {
+          queuedAt,
+          go: () => {
+            signal?.removeEventListener('abort', onAbort);
+            if (signal?.aborted) {
+              // the caller left between the hand-off and its turn: the slot goes on
+              this.release();
+              reject(signal.reason);
+            } else resolve();
+          },
+        };
         signal?.addEventListener('abort', onAbort, { once: true });
-        this.waiting.push(go);
+        this.waiting.push(waiter);
       });
-    }
-    this.active++;
+      const waited = performance.now() - queuedAt;
+      const maxWait = this.opts.maxWaitMs ?? 0;
+      if (maxWait > 0 && waited > maxWait) {
+        this.stale++;
+        this.refused++;
+        this.release();
+        throw new WsiError('OVERLOADED', `${this.opts.busyMessage}; retry shortly`, { lane: this.opts.name, waitedMs: Math.round(waited) });
+      }
+    } else this.active++;
     this.admitted++;
     try {
       return await priorityContext.run(this.opts.priority, fn);
     } finally {
-      this.active--;
-      this.waiting.shift()?.();
+      this.release();
     }
+  }
+
+  /** Frees a slot: it passes straight to the next waiter, if any. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (!next) {
+      this.active--;
+      return;
+    }
+    if (this.opts.yieldBetween) setImmediate(() => next.go());
+    else next.go();
   }
 }
 

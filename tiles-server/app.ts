@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
-import { LagGuard } from './admission.js';
+import { Lane, LagGuard } from './admission.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
@@ -72,6 +72,8 @@ interface DispatchOptions {
   /** Records an event in the audit log; never throws (a failure is logged). */
   audit: (e: AuditEvent) => void;
   trustProxy: boolean;
+  /** The queue image requests wait in (routes marked `image`). */
+  images: Lane;
 }
 
 const routeNames = new WeakMap<Route, string>();
@@ -124,34 +126,39 @@ function dispatch(routes: Route[], o: DispatchOptions) {
           continue;
         }
         matched = route.pattern;
-        const params = m.slice(1);
-        const name = routeName(route);
-        const auth = await o.authorizer.authorize(req, route.access, params, name);
-        // a damaged store is open read-only: no change, and no new session (tokens and sessions made before still read)
-        o.guard.checkWrite(method);
-        const ctx: RouteContext = { req, res, url, params, signal: controller.signal, auth };
-        const scope = auth.slide ?? auth.project;
-        const actor = auth.principal?.user.id ?? null;
-        const ip = (): string => clientAddress(req, o.trustProxy);
-        try {
-          await route.handler(ctx);
-        } catch (err) {
-          if (err instanceof WsiError && err.status === 403 && actor) {
-            o.audit({ actor, action: 'access.denied', outcome: 'denied', projectId: scope?.project.id ?? null, target: auth.slide?.projectSlideId ?? params[0] ?? null, ip: ip(), detail: { route: name, code: err.code } });
+        const serve = async (): Promise<void> => {
+          const params = m.slice(1);
+          const name = routeName(route);
+          const auth = await o.authorizer.authorize(req, route.access, params, name);
+          // a damaged store is open read-only: no change, and no new session (tokens and sessions made before still read)
+          o.guard.checkWrite(method);
+          const ctx: RouteContext = { req, res, url, params, signal: controller.signal, auth };
+          const scope = auth.slide ?? auth.project;
+          const actor = auth.principal?.user.id ?? null;
+          const ip = (): string => clientAddress(req, o.trustProxy);
+          try {
+            await route.handler(ctx);
+          } catch (err) {
+            if (err instanceof WsiError && err.status === 403 && actor) {
+              o.audit({ actor, action: 'access.denied', outcome: 'denied', projectId: scope?.project.id ?? null, target: auth.slide?.projectSlideId ?? params[0] ?? null, ip: ip(), detail: { route: name, code: err.code } });
+            }
+            throw err;
           }
-          throw err;
-        }
-        if (audited(route) && res.statusCode < 400) {
-          const opId = req.headers['idempotency-key'];
-          o.audit({
-            actor,
-            action: method === 'GET' ? 'download' : 'change',
-            projectId: scope?.project.id ?? null,
-            target: auth.slide?.projectSlideId ?? params[0] ?? null,
-            ip: ip(),
-            detail: { route: name, status: res.statusCode, opId: typeof opId === 'string' ? opId.slice(0, 128) : null },
-          });
-        }
+          if (audited(route) && res.statusCode < 400) {
+            const opId = req.headers['idempotency-key'];
+            o.audit({
+              actor,
+              action: method === 'GET' ? 'download' : 'change',
+              projectId: scope?.project.id ?? null,
+              target: auth.slide?.projectSlideId ?? params[0] ?? null,
+              ip: ip(),
+              detail: { route: name, status: res.statusCode, opId: typeof opId === 'string' ? opId.slice(0, 128) : null },
+            });
+          }
+        };
+        // an image request waits its turn first, in order, before its authorisation is even looked at
+        if (route.image) await o.images.run(serve, controller.signal);
+        else await serve();
         return;
       }
       if (allowed.length > 0) {
@@ -286,6 +293,17 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     }
     return out;
   };
+  // a freed place goes to the next request in a later turn of the event loop, so cached tiles
+  // cannot run the whole queue at once and /api/health (never queued) answers in between
+  const images = new Lane({
+    name: 'image-requests',
+    concurrency: cfg.imageRequests,
+    maxQueued: cfg.imageQueue,
+    maxWaitMs: cfg.imageQueueWaitMs,
+    priority: 'interactive',
+    busyMessage: 'too many image requests are waiting',
+    yieldBetween: true,
+  });
   const routes = routeTable({
     auth: { auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidc: cfg.oidc ? new OidcSignIn(cfg.oidc, opts.secret) : null, log },
     admin: { auth, access, registry, audit, trustProxy: cfg.trustProxy },
@@ -308,7 +326,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         tileCache: { ...service.cacheStats, maxBytes: cfg.tileCacheMb * 1024 * 1024 },
         decodedCache: { entries: decodedCache.size, bytes: decodedCache.calculatedSize, maxBytes: cfg.decodedCacheMb * 1024 * 1024 },
         tiles: service.stats,
-        lanes: { tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
+        lanes: { requests: images.stats, tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
         eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
         store: guard.health(),
       }),
@@ -326,6 +344,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     authorizer: new Authorizer(auth, access, audit, (req) => ownOrigins(req, publicUrl), cfg.trustProxy),
     audit,
     trustProxy: cfg.trustProxy,
+    images,
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for

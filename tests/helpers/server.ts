@@ -36,8 +36,8 @@ export async function startTestServer(slidesDir: string, env: Record<string, str
   requireBuild();
   const dataDir = await mkdtemp(join(tmpdir(), 'wsi-test-data-'));
   const proc = spawn(process.execPath, [SERVER_MAIN], {
-    // load shedding (MAX_LAG_MS) answers 503 on a busy machine: tests that want it turn it on
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SLIDES_DIR: slidesDir, DATA_DIR: dataDir, STATIC_DIR: DIST, SAMPLE_SLIDE: '0', MAX_LAG_MS: '0', ...env },
+    // load shedding (MAX_LAG_MS, IMAGE_QUEUE_WAIT_MS) answers 503 on a busy machine: tests that want it turn it on
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SLIDES_DIR: slidesDir, DATA_DIR: dataDir, STATIC_DIR: DIST, SAMPLE_SLIDE: '0', MAX_LAG_MS: '0', IMAGE_QUEUE_WAIT_MS: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

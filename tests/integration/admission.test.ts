@@ -58,3 +58,40 @@ describe('admission control', () => {
     expect(health.lanes.largeRenders.refused).toBe(refused.length);
   });
 });
+
+describe('the image queue (LOAD-06 in the small)', () => {
+  let small: TestServer;
+  let id: string;
+
+  beforeAll(async () => {
+    small = await startTestServer(FIXTURES, { IMAGE_REQUESTS: '1', IMAGE_QUEUE: '1', LARGE_RENDERS: '4', DECODE_WORKERS: '1' });
+    const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${small.url}/api/slides`);
+    id = (body.slides.find((s) => s.name === 'slides/generic-deflate-256.tif') as { id: string }).id;
+  }, 120_000);
+
+  afterAll(async () => {
+    await small?.stop();
+  });
+
+  it('refuses image requests past its bound with 503 and Retry-After at once, while /api/health (never queued) answers', async () => {
+    const large = fetch(`${small.url}/iiif/${id}/full/^2400,/0/default.png`);
+    await new Promise((r) => setTimeout(r, 50));
+    // the large render holds the only place: one tile waits, the others are refused
+    const tiles = await Promise.all(
+      [1, 2, 3, 4, 5].map((c) => fetch(`${small.url}/dzi/${id}_files/9/${c}_0.jpeg`).then(async (r) => ({ status: r.status, retry: r.headers.get('retry-after'), code: r.status === 503 ? ((await r.json()) as { code: string }).code : null }))),
+    );
+    const health = await fetch(`${small.url}/api/health`);
+    expect(health.status).toBe(200);
+    expect((await large).status).toBe(200);
+    const refused = tiles.filter((t) => t.status === 503);
+    expect(tiles.filter((t) => t.status === 200).length).toBeGreaterThanOrEqual(1);
+    expect(refused.length).toBeGreaterThanOrEqual(1);
+    expect(tiles.every((t) => t.status === 200 || t.status === 503)).toBe(true);
+    for (const r of refused) {
+      expect(r.retry).toBe('1');
+      expect(r.code).toBe('OVERLOADED');
+    }
+    const { body } = await getJson<{ lanes: { requests: { refused: number; active: number; queued: number } } }>(`${small.url}/api/health`);
+    expect(body.lanes.requests).toMatchObject({ refused: refused.length, active: 0, queued: 0 });
+  });
+});

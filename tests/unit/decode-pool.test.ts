@@ -120,6 +120,61 @@ describe('lanes', () => {
     await first;
     await expect(third).resolves.toBe('third');
   });
+  it('serve waiters first come, first served, and a new arrival queues behind them even while a slot is handed over', async () => {
+    const lane = new Lane({ name: 'fifo', concurrency: 1, maxQueued: 10, priority: 'interactive', busyMessage: 'busy', yieldBetween: true });
+    const order: string[] = [];
+    let release: () => void = () => undefined;
+    const first = lane.run(() => new Promise<void>((r) => (release = r)));
+    const a = lane.run(async () => void order.push('a'));
+    const b = lane.run(async () => void order.push('b'));
+    release();
+    await first;
+    // the slot is in hand-off to 'a' (next turn of the loop): a newcomer must not take it
+    const c = lane.run(async () => void order.push('c'));
+    await Promise.all([a, b, c]);
+    expect(order).toEqual(['a', 'b', 'c']);
+    expect(lane.stats).toMatchObject({ active: 0, queued: 0, admitted: 4 });
+  });
+
+  it('with yieldBetween, jobs that finish at once still let other callbacks of the loop run between them (a health check is not held up)', async () => {
+    const lane = new Lane({ name: 'yield', concurrency: 1, maxQueued: 1000, priority: 'interactive', busyMessage: 'busy', yieldBetween: true });
+    let done = 0;
+    const jobs = Array.from({ length: 200 }, () => lane.run(async () => void done++));
+    // a timer due now: without the yield the whole queue would run (in microtasks) before it
+    const seenAt = await new Promise<number>((r) => setImmediate(() => r(done)));
+    await Promise.all(jobs);
+    expect(done).toBe(200);
+    expect(seenAt).toBeLessThan(10);
+  });
+
+  it('refuse a job that waited past maxWaitMs when its turn comes (503 OVERLOADED), and pass the slot on', async () => {
+    const lane = new Lane({ name: 'stale', concurrency: 1, maxQueued: 10, priority: 'interactive', busyMessage: 'busy', maxWaitMs: 30 });
+    let release: () => void = () => undefined;
+    const first = lane.run(() => new Promise<void>((r) => (release = r)));
+    const late = lane.run(async () => 'late');
+    await new Promise((r) => setTimeout(r, 60));
+    release();
+    await first;
+    await expect(late).rejects.toMatchObject({ code: 'OVERLOADED', detail: { lane: 'stale' } });
+    expect(lane.stats).toMatchObject({ active: 0, stale: 1, refused: 1 });
+    await expect(lane.run(async () => 'fresh')).resolves.toBe('fresh');
+  });
+
+  it('pass the slot on when the waiter it was handed to has gone meanwhile', async () => {
+    const lane = new Lane({ name: 'gone', concurrency: 1, maxQueued: 10, priority: 'interactive', busyMessage: 'busy', yieldBetween: true });
+    let release: () => void = () => undefined;
+    const first = lane.run(() => new Promise<void>((r) => (release = r)));
+    const ctl = new AbortController();
+    const leaving = lane.run(async () => 'never', ctl.signal);
+    const next = lane.run(async () => 'next');
+    release();
+    await first;
+    // handed over (in the next turn), then aborted before that turn
+    ctl.abort(new DOMException('gone', 'AbortError'));
+    await expect(leaving).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(next).resolves.toBe('next');
+    expect(lane.stats).toMatchObject({ active: 0, queued: 0 });
+  });
 });
 
 describe('event-loop lag guard', () => {

@@ -33,6 +33,12 @@ export interface Route {
   /** Who may call it: checked before the handler runs. */
   access: Access;
   handler: (ctx: RouteContext) => Promise<void>;
+  /**
+   * An image request (a tile, a IIIF image, a thumbnail): it waits its turn
+   * in the server's image queue before anything else is done for it
+   * (admission.ts), so a crowd of viewers never delays the rest.
+   */
+  image?: true;
 }
 
 /** Private (never in a shared cache), and varying on the credential that fetched it (SEC-03). */
@@ -239,6 +245,7 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
     {
       method: 'GET',
       pattern: new RegExp(`^/api/slides/${ID}/thumbnail$`),
+      image: true,
       access: view,
       handler: async (ctx) => {
         const sizeParam = ctx.url.searchParams.get('size') ?? '256';
@@ -260,6 +267,7 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
     {
       method: 'GET',
       pattern: new RegExp(`^/dzi/${ID}_files/([^/]{1,20})/([^/_]{1,20})_([^/.]{1,20})\\.(jpeg|jpg)$`),
+      image: true,
       access: view,
       handler: async (ctx) => {
         const [, l, c, r] = ctx.params as [string, string, string, string];
@@ -306,6 +314,7 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
     {
       method: 'GET',
       pattern: new RegExp(`^/iiif/${ID}/([^/]{1,100})/([^/]{1,100})/([^/]{1,20})/([^/]{1,40})$`),
+      image: true,
       access: view,
       handler: async (ctx) => {
         const [, region, size, rotation, qf] = ctx.params.map(safeDecode) as [string, string, string, string, string];
