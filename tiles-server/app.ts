@@ -36,6 +36,8 @@ import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
 import { StoreGuard } from './store/store-guard.js';
+import { walSyncOf, type Durability } from './store/wal-sync.js';
+import { holdUntilDurable } from './http/durable-answer.js';
 import { ImportStaging } from './store/import-staging.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
@@ -74,6 +76,9 @@ interface DispatchOptions {
   trustProxy: boolean;
   /** The queue image requests wait in (routes marked `image`). */
   images: Lane;
+  /** Syncs the store's commits before a change is answered (http/durable-answer.ts). */
+  durability: Durability;
+  log: (line: string) => void;
 }
 
 const routeNames = new WeakMap<Route, string>();
@@ -109,6 +114,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
       () => (statics ? '(static)' : loggedPath(pathname, matched)),
       () => controller.abort(new DOMException('client went away', 'AbortError')),
     );
+    holdUntilDurable(req.method, res, o.durability, o.log);
     try {
       o.hosts.check(req.headers.host);
       applyCors(req, res, o.corsOrigins);
@@ -239,6 +245,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;
   const { db, damage } = openStore(dbPath, { maxBytes, log });
+  const durability = walSyncOf(db, dbPath);
   const guard = new StoreGuard('wsi.db in the server\'s DATA_DIR', log);
   if (damage) guard.markDamaged(damage, dbPath);
   const annotationStore = new AnnotationStore(db);
@@ -345,6 +352,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     audit,
     trustProxy: cfg.trustProxy,
     images,
+    durability,
+    log,
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for
@@ -392,6 +401,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       views.close();
       auditLog.close();
       db.close();
+      durability.close();
     },
   };
 }

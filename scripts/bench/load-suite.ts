@@ -150,7 +150,9 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
   const { dir, bombs: bombNames } = await ensureSlides(root, emit);
   const dataDir = await mkdtemp(join(tmpdir(), 'bench-load-data-'));
   const port = await freePort();
-  const proc = spawn(process.execPath, [join(root, 'build', 'tiles-server', 'main.js')], {
+  // BENCH_SERVER_NODE_ARGS: node flags for the server under test, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, join(root, 'build', 'tiles-server', 'main.js')], {
     env: { ...process.env, PORT: String(port), SLIDES_DIR: dir, DATA_DIR: dataDir, SAMPLE_SLIDE: '0', STATIC_DIR: join(root, 'dist') },
     stdio: ['ignore', 'pipe', 'inherit'],
   });

@@ -1,6 +1,7 @@
 /**
  * The embedded SQLite database (better-sqlite3) in DATA_DIR: WAL journal,
- * synchronous=FULL so an acknowledged write survives a crash or power loss,
+ * synchronous=FULL so a commit survives a crash or power loss (the server's
+ * own connection trades it for a grouped sync before each answer: wal-sync.ts),
  * a versioned schema applied by numbered migrations, files only the
  * server's user can read, and an integrity check at open so a damaged file
  * is never silently written to (openStore keeps serving what still reads).
