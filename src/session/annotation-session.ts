@@ -5,7 +5,7 @@
  * and packed in a worker and indexed in another.
  */
 import * as Comlink from 'comlink';
-import { PortableWorker as Worker } from './module-worker.js';
+import { PortableWorker as Worker, whenBroken } from './module-worker.js';
 import { authHeaders } from '../services/http.js';
 import type { AnnotationClass } from '../core/annotation.js';
 import { DEFAULT_CLASSES } from '../core/annotation.js';
@@ -31,14 +31,40 @@ export interface LoadProgress {
 }
 
 function workerBuilder(): { builder: IndexBuilder; worker: Worker | null } {
+  let worker: Worker;
   try {
-    const worker = new Worker(new URL('../../workers/index-builder.worker.ts', import.meta.url), { type: 'module' });
-    const api = Comlink.wrap<IndexBuilderApi>(worker);
-    return { builder: (boxes) => api.build(Comlink.transfer(boxes, [boxes.buffer])), worker };
+    worker = new Worker(new URL('../../workers/index-builder.worker.ts', import.meta.url), { type: 'module' });
   } catch {
     return { builder: localBuilder, worker: null };
   }
+  const api = Comlink.wrap<IndexBuilderApi>(worker);
+  // a worker that cannot start (an embedding page's CORS, the network) hands its builds to this thread
+  let failed = false;
+  const broken = whenBroken(worker).then(() => void (failed = true));
+  let proven = false;
+  const builder: IndexBuilder = async (boxes) => {
+    if (failed) return localBuilder(boxes);
+    // the boxes are transferred: until the worker has built once, a copy is kept to build here instead
+    const copy = proven ? null : boxes.slice();
+    const built = await Promise.race([api.build(Comlink.transfer(boxes, [boxes.buffer])), broken.then(() => null)]);
+    if (built) {
+      proven = true;
+      return built;
+    }
+    if (copy) return localBuilder(copy);
+    throw new Error('the index worker failed during a build');
+  };
+  return { builder, worker };
 }
+
+/** Loads a page on this thread (no worker in this environment, or one that could not start). */
+const inProcessLoader: AnnotationLoaderApi = {
+  load: async (u, headers) => {
+    const res = await fetch(u, { headers });
+    if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
+    return packPage(await res.json());
+  },
+};
 
 export class AnnotationSession {
   readonly index: SpatialIndex;
@@ -116,15 +142,20 @@ export class AnnotationSession {
       try {
         const worker = new Worker(new URL('../../workers/annotation-loader.worker.ts', import.meta.url), { type: 'module' });
         this.workers.push(worker);
-        this.loader = Comlink.wrap<AnnotationLoaderApi>(worker);
-      } catch {
+        const remote = Comlink.wrap<AnnotationLoaderApi>(worker);
+        const broken = whenBroken(worker);
+        let failed = false;
+        void broken.then(() => (failed = true));
+        // a worker that cannot start hands its pages to this thread (the page is fetched again here)
         this.loader = {
           load: async (u, headers) => {
-            const res = await fetch(u, { headers });
-            if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
-            return packPage(await res.json());
+            if (failed) return inProcessLoader.load(u, headers);
+            const page = await Promise.race([remote.load(u, headers), broken.then(() => null)]);
+            return page ?? inProcessLoader.load(u, headers);
           },
         };
+      } catch {
+        this.loader = inProcessLoader;
       }
     }
     return this.loader.load(url, authHeaders(url));

@@ -7,7 +7,7 @@
  * into bands of tiles so the worker never holds hundreds of dense tiles.
  */
 import * as Comlink from 'comlink';
-import { PortableWorker as Worker } from './module-worker.js';
+import { PortableWorker as Worker, whenBroken } from './module-worker.js';
 import { authHeaders } from '../services/http.js';
 import { flatBounds, ringsBounds } from '../core/flat-geometry.js';
 import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
@@ -80,23 +80,8 @@ export class MaskSession {
     height: number,
   ) {
     this.slideBox = { x0: 0, y0: 0, x1: width, y1: height };
-    const alive = <T>(call: () => Promise<T>): Promise<T> => {
-      if (this.workerEnded) return Promise.reject(new Error('the mask worker has ended'));
-      return new Promise<T>((resolve, reject) => {
-        this.inFlight.add(reject);
-        call().then(
-          (v) => {
-            this.inFlight.delete(reject);
-            resolve(v);
-          },
-          (e: unknown) => {
-            this.inFlight.delete(reject);
-            reject(e as Error);
-          },
-        );
-      });
-    };
-    this.pyramid = new MaskPyramid(this.store, width, height, (children) => worker.reduce(children));
+    const alive = <T>(call: () => Promise<T>): Promise<T> => this.alive(call);
+    this.pyramid = new MaskPyramid(this.store, width, height, (children) => alive(() => worker.reduce(children)));
     this.sync = new MaskSync(this.store, outbox, api, {
       // the sender can outlive the session (it keeps sending after the slide is left)
       compress: (t) => alive(() => worker.compress(t)),
@@ -134,6 +119,38 @@ export class MaskSession {
     };
   }
 
+  /** A call on the worker that fails, rather than hangs, once the worker has ended or could not start. */
+  private alive<T>(call: () => Promise<T>): Promise<T> {
+    if (this.workerEnded) return Promise.reject(new Error(this.loadError ?? 'the mask worker has ended'));
+    return new Promise<T>((resolve, reject) => {
+      this.inFlight.add(reject);
+      call().then(
+        (v) => {
+          this.inFlight.delete(reject);
+          resolve(v);
+        },
+        (e: unknown) => {
+          this.inFlight.delete(reject);
+          reject(e as Error);
+        },
+      );
+    });
+  }
+
+  /** A tile coloured for display, in the worker (fails once the worker has ended). */
+  renderTile(...args: Parameters<MaskWorker['render']>): ReturnType<MaskWorker['render']> {
+    return this.alive(() => this.worker.render(...args));
+  }
+
+  /** The worker could not start: every call on it, now and later, fails with `err`, and the mask says why. */
+  workerFailed(err: Error): void {
+    if (this.workerEnded) return;
+    this.workerEnded = true;
+    this.loadError ??= err.message;
+    for (const reject of this.inFlight) reject(err);
+    this.inFlight.clear();
+  }
+
   /** Tells `fn` whenever an undo or redo left tiles alone; returns the unsubscribe. */
   onReplaySkipped(fn: (e: ReplaySkipped) => void): () => void {
     return this.skipped.add(fn);
@@ -141,7 +158,10 @@ export class MaskSession {
 
   static open(server: string, slide: string, annotator: string, width: number, height: number, outbox: Outbox, undo: UndoManager): MaskSession {
     const w = new Worker(new URL('../../workers/mask.worker.ts', import.meta.url), { type: 'module' });
-    return new MaskSession(new MaskApi(server, slide, annotator), Comlink.wrap<MaskWorkerApi>(w), () => w.terminate(), outbox, undo, width, height);
+    const session = new MaskSession(new MaskApi(server, slide, annotator), Comlink.wrap<MaskWorkerApi>(w), () => w.terminate(), outbox, undo, width, height);
+    // a worker that cannot start: the mask's calls fail with the reason instead of waiting forever
+    void whenBroken(w).then((err) => session.workerFailed(err));
+    return session;
   }
 
   /** A session on a given worker (tests run the mask operations in-process). */
@@ -171,7 +191,7 @@ export class MaskSession {
   /** All of this annotator's tiles, fetched in the worker with this server's credential. */
   private readPack(): Promise<PackedTile[]> {
     const url = this.api.packUrl();
-    return this.worker.readPack(url, authHeaders(url));
+    return this.alive(() => this.worker.readPack(url, authHeaders(url)));
   }
 
   /** Loads this annotator's tiles, then re-applies and resumes unsent edits. */
@@ -320,7 +340,7 @@ export class MaskSession {
       const tiles = this.tilesIn(part);
       for (const t of tiles) read.set(t.key, t.tile);
       const job: PaintJob = { ...spec, bounds: spec.kind === 'flood' ? b : part, tiles, ...(render ? { render } : {}) };
-      const r = await this.worker.paint(job, this.slideBox);
+      const r = await this.alive(() => this.worker.paint(job, this.slideBox));
       if (r.refused) return { keys: [], pixels: 0, refused: r.refused };
       for (const c of r.changed) writes.set(c.key, c.tile);
       if (r.bitmaps) bitmaps.push(...r.bitmaps);

@@ -55,7 +55,7 @@ export class SpatialIndex {
     }
     // fold when the dynamic set is large against the static one: a million
     // loaded in pages costs O(n log n) in all, not a rebuild per page
-    if (this.dynamic.size > Math.max(this.foldAt, this.staticHandles.length / 2)) void this.rebuild();
+    if (this.dynamic.size > Math.max(this.foldAt, this.staticHandles.length / 2)) this.rebuild().catch(() => undefined);
   }
 
   /** Rebuilds the static index from the store (coalesced). */
@@ -65,40 +65,48 @@ export class SpatialIndex {
       return this.rebuilding;
     }
     this.rebuilding = (async () => {
-      do {
-        this.rebuildWanted = false;
-        this.touched.clear();
-        const t0 = performance.now();
-        const n = this.store.capacity;
-        const all = this.store.boundsColumn();
-        const handles = new Int32Array(this.store.size);
-        const boxes = new Float64Array(this.store.size * 4);
-        let k = 0;
-        for (let h = 0; h < n; h++) {
-          if (!this.store.isLive(h)) continue;
-          handles[k] = h;
-          boxes[k * 4] = all[h * 4] as number;
-          boxes[k * 4 + 1] = all[h * 4 + 1] as number;
-          boxes[k * 4 + 2] = all[h * 4 + 2] as number;
-          boxes[k * 4 + 3] = all[h * 4 + 3] as number;
-          k++;
-        }
-        // everything changed after this point stays dynamic
-        const snapshot = new Set(this.dynamic);
-        const buf = await this.builder(boxes);
-        this.static = Flatbush.from(buf);
-        this.staticHandles = handles;
-        for (const h of snapshot) {
-          if (this.touched.has(h)) continue; // changed again during the build
-          this.dynamic.delete(h);
-          this.stale.delete(h);
-        }
-        this.lastBuildMs = performance.now() - t0;
-        this.builds++;
-      } while (this.rebuildWanted);
-      this.rebuilding = null;
+      try {
+        await this.build();
+      } finally {
+        // a failed build (its worker gone) leaves the changes in the dynamic set; the next change tries again
+        this.rebuilding = null;
+      }
     })();
     return this.rebuilding;
+  }
+
+  private async build(): Promise<void> {
+    do {
+      this.rebuildWanted = false;
+      this.touched.clear();
+      const t0 = performance.now();
+      const n = this.store.capacity;
+      const all = this.store.boundsColumn();
+      const handles = new Int32Array(this.store.size);
+      const boxes = new Float64Array(this.store.size * 4);
+      let k = 0;
+      for (let h = 0; h < n; h++) {
+        if (!this.store.isLive(h)) continue;
+        handles[k] = h;
+        boxes[k * 4] = all[h * 4] as number;
+        boxes[k * 4 + 1] = all[h * 4 + 1] as number;
+        boxes[k * 4 + 2] = all[h * 4 + 2] as number;
+        boxes[k * 4 + 3] = all[h * 4 + 3] as number;
+        k++;
+      }
+      // everything changed after this point stays dynamic
+      const snapshot = new Set(this.dynamic);
+      const buf = await this.builder(boxes);
+      this.static = Flatbush.from(buf);
+      this.staticHandles = handles;
+      for (const h of snapshot) {
+        if (this.touched.has(h)) continue; // changed again during the build
+        this.dynamic.delete(h);
+        this.stale.delete(h);
+      }
+      this.lastBuildMs = performance.now() - t0;
+      this.builds++;
+    } while (this.rebuildWanted);
   }
 
   get dynamicSize(): number {

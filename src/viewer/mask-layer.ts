@@ -176,7 +176,7 @@ export class MaskLayer implements MaskDisplay {
     this.inflight.set(key, gen);
     void this.pyramid
       .get(level, tx, ty)
-      .then((tile) => (tile ? this.mask.worker.render(tile, this.lut, this.outlineValue) : null))
+      .then((tile) => (tile ? this.mask.renderTile(tile, this.lut, this.outlineValue) : null))
       .then((bitmap) => {
         if ((this.generation.get(key) ?? 0) !== gen) {
           bitmap?.close();

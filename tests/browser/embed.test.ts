@@ -130,6 +130,20 @@ describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
     await p.close();
   });
 
+  it('loads the annotations on the page itself, and says why the mask cannot paint, when the workers cannot start (no hang)', async () => {
+    const token = (await asSession(tiles.url, tiles.session as Session, 'POST', '/api/auth/embed-token', { scope: 'read' })).body['token'] as string;
+    const p = await browser.newPage();
+    // the portal's network refuses the worker scripts (a proxy, a CORS rule): each blob's import fails
+    await p.route(/\.worker-[^/]*\.js$/, (route) => route.abort('blockedbyclient'));
+    await p.goto(`${portalOrigin}/?annotate&server=${encodeURIComponent(tiles.url)}`);
+    await expect.poll(() => p.evaluate(() => (document.getElementById('v') as HTMLElement & { error: string | null }).error), { timeout: 20_000 }).toMatch(/sign in/);
+    await p.evaluate((t) => void ((document.getElementById('v') as HTMLElement & { token: string }).token = t), token);
+    type Viewer = HTMLElement & { annotationSession: { progress: { done: boolean; error: string | null }; mask: { loadError: string | null } | null } | null };
+    await expect.poll(() => p.evaluate(() => (document.getElementById('v') as Viewer).annotationSession?.progress ?? null), { timeout: 30_000 }).toMatchObject({ done: true, error: null });
+    await expect.poll(() => p.evaluate(() => (document.getElementById('v') as Viewer).annotationSession?.mask?.loadError ?? null), { timeout: 30_000 }).toMatch(/could not start/);
+    await p.close();
+  });
+
   it('a server that does not allow the portal refuses to serve it the viewer', async () => {
     const p = await browser.newPage();
     await p.goto(`${portalOrigin}/?server=${encodeURIComponent(strict.url)}`);
