@@ -12,6 +12,8 @@ import { flatBounds, flatten } from '../core/flat-geometry.js';
 import { centroidOf, containerArea, containsPoint, ranksAbove } from '../core/hierarchy-rule.js';
 
 const ROOT = -1;
+/** Objects handled between two yields of the first build. */
+const SLICE = 50_000;
 
 export class Hierarchy {
   private parent = new Int32Array(0);
@@ -20,6 +22,10 @@ export class Hierarchy {
   private cy = new Float64Array(0);
   private readonly children = new Map<Handle, Set<Handle>>();
   private built = false;
+  private building: Promise<void> | null = null;
+  /** Change sets that arrived while the build was running: applied once it is done. */
+  private readonly during: ChangeSet[] = [];
+  private readonly unobserve: () => void;
   /** Objects whose parent was worked out again by the last change (for tests and benches). */
   lastRecomputed = 0;
 
@@ -27,21 +33,49 @@ export class Hierarchy {
     private readonly store: AnnotationStore,
     private readonly index: SpatialIndex,
   ) {
-    store.observe((cs) => this.built && this.onChange(cs));
+    this.unobserve = store.observe((cs) => {
+      if (this.built) this.onChange(cs);
+      else if (this.building) this.during.push(cs);
+    });
+  }
+
+  /** Stops following the store. */
+  dispose(): void {
+    this.unobserve();
   }
 
   get ready(): boolean {
     return this.built;
   }
 
-  /** Builds the hierarchy of everything loaded (once; later edits keep it current). */
-  async build(): Promise<void> {
-    if (this.built) return;
+  /**
+   * Builds the hierarchy of everything loaded (once; later edits keep it
+   * current). Works in slices of SLICE objects, yielding between them so a
+   * million cells never freeze the page; edits made meanwhile are applied
+   * when it is done.
+   */
+  build(): Promise<void> {
+    if (this.built) return Promise.resolve();
+    this.building ??= this.buildAll();
+    return this.building;
+  }
+
+  private async buildAll(): Promise<void> {
     if (this.index.dynamicSize > 4096) await this.index.rebuild();
-    this.grow(this.store.capacity);
-    for (let h = 0; h < this.store.capacity; h++) if (this.store.isLive(h)) this.measure(h);
-    for (let h = 0; h < this.store.capacity; h++) if (this.store.isLive(h)) this.attach(h, this.findParent(h));
+    const n = this.store.capacity;
+    this.grow(n);
+    const yieldNow = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+    for (let h = 0; h < n; h++) {
+      if (this.store.isLive(h)) this.measure(h);
+      if (h % SLICE === SLICE - 1) await yieldNow();
+    }
+    for (let h = 0; h < n; h++) {
+      if (this.store.isLive(h)) this.attach(h, this.findParent(h));
+      if (h % SLICE === SLICE - 1) await yieldNow();
+    }
     this.built = true;
+    // what changed during the build: objects edited after they were measured, and those created past n
+    for (const cs of this.during.splice(0)) this.onChange(cs);
   }
 
   private grow(n: number): void {

@@ -207,4 +207,31 @@ describe('the hierarchy follows edits', () => {
     expect(total).toBeLessThan(100_000);
     expect(total).toBeGreaterThan(99_000);
   });
+  it('edits made while the first build runs (it yields every 50,000 objects) are applied when it ends', async () => {
+    const store = new AnnotationStore();
+    const index = new SpatialIndex(store);
+    const h = new Hierarchy(store, index);
+    const cells: AnnotationRecord[] = [];
+    for (let k = 0; k < 120_000; k++) cells.push(cell(5 + (k % 400) * 10, 5 + Math.floor(k / 400) * 10, 'Tumour', 1));
+    const left = box(0, 0, 2000, 3000);
+    store.apply({ create: [left, ...cells] }, 'remote');
+    await index.rebuild();
+    const building = h.build();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(h.ready).toBe(false);
+    // during the build: a new ROI over the right half, and a cell moved from the left into it
+    const right = box(2000, 0, 2000, 3000);
+    const moved = cells[0] as AnnotationRecord;
+    store.apply({ create: [right], update: [{ id: moved.id, changes: { geometry: cell(3000, 100).geometry } }] }, 'local');
+    await building;
+    const parentId = (r: AnnotationRecord): string | null => {
+      const p = h.parentOf(store.handleOf(r.id) as number);
+      return p === null ? null : store.idOf(p);
+    };
+    expect(parentId(moved)).toBe(right.id);
+    expect(parentId(cells[1] as AnnotationRecord)).toBe(left.id);
+    const rightCount = [...h.countsUnder(store.handleOf(right.id) as number).values()].reduce((a, b) => a + b, 0);
+    // cells with x in [2000, 4000] (x = 5 + 10k for k ≥ 200: 200 columns of 300 rows) plus the moved one
+    expect(rightCount).toBe(200 * 300 + 1);
+  });
 });
