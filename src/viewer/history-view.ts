@@ -121,7 +121,11 @@ export class WsiHistoryView extends LitElement {
         changed();
         void this.reloadIfSelectionChanged();
       }),
-      s.sync.onChange(changed),
+      s.sync.onChange(() => {
+        changed();
+        this.refreshIfSaved();
+      }),
+      s.store.observe(changed),
     ]);
   }
 
@@ -196,7 +200,20 @@ export class WsiHistoryView extends LitElement {
   }
 
   private async reloadIfSelectionChanged(): Promise<void> {
-    if (this.mode === 'object' && this.selectedId() !== this.loadedFor) await this.reload();
+    if (this.mode !== 'object' || this.selectedId() === this.loadedFor) return;
+    this.status = null;
+    this.preview(null);
+    await this.reload();
+  }
+
+  /** After a save: the object's list again when the server holds a newer version than it shows (a restore, an undo, any edit). */
+  private refreshIfSaved(): void {
+    const s = this.session;
+    const h = this.objectHistory;
+    if (!s || !h || this.busy || this.mode !== 'object') return;
+    const handle = s.store.handleOf(h.id);
+    const shown = h.history[h.history.length - 1]?.version ?? 0;
+    if (handle !== undefined && s.store.versionOf(handle) > shown) void this.reload();
   }
 
   private async reload(): Promise<void> {
@@ -283,7 +300,8 @@ export class WsiHistoryView extends LitElement {
   private restoreVersion(v: ObjectHistory['history'][number]): void {
     const s = this.session;
     const id = this.objectHistory?.id;
-    if (!s || !id || s.store.handleOf(id) === undefined) return;
+    const handle = id === undefined ? undefined : s?.store.handleOf(id);
+    if (!s || !id || handle === undefined || s.store.lockedOf(handle)) return;
     const a = v.annotation;
     s.store.apply(
       { update: [{ id, changes: { kind: a.kind, geometry: a.geometry, classification: a.classification, name: a.name, note: a.note, locked: a.locked, objectType: a.objectType, properties: a.properties } }] },
@@ -292,16 +310,7 @@ export class WsiHistoryView extends LitElement {
     );
     this.preview(null);
     this.status = `Version ${v.version} restored as a new version. Ctrl+Z undoes.`;
-    // the list shows the new version once the save went through (the store then holds the server's version)
-    const h = s.store.handleOf(id) as number;
-    const before = s.store.versionOf(h);
-    const started = Date.now();
-    const poll = (): void => {
-      if (this.mode !== 'object' || this.loadedFor !== id) return;
-      if (s.store.versionOf(h) > before) void this.reload();
-      else if (Date.now() - started < 30_000) setTimeout(poll, 200);
-    };
-    setTimeout(poll, 200);
+    // the list shows the new version once the save went through (refreshIfSaved)
   }
 
   private async restoreOperation(o: RegionHistory['operations'][number]): Promise<void> {
@@ -328,7 +337,9 @@ export class WsiHistoryView extends LitElement {
     if (!s) return nothing;
     if (!this.selectedId()) return html`<div class="where">Select one object to see its versions.</div>`;
     if (!h) return nothing;
-    const ro = s.readOnly;
+    const handle = s.store.handleOf(h.id);
+    // a locked object is not changed until it is unlocked, by a restore no more than by any edit
+    const ro = s.readOnly ?? (handle !== undefined && s.store.lockedOf(handle) ? 'The object is locked: unlock it (L) to restore a version.' : null);
     const current = h.history[h.history.length - 1]?.version;
     return html`<table data-testid="object-history">
       <thead>

@@ -113,6 +113,10 @@ describe.skipIf(!HAS_CHROMIUM)('history in the UI', () => {
     await waitSaved(page);
     await expect.poll(async () => (await serverObject(id)).version).toBe(4);
     expect((await serverObject(id)).geometry).toEqual(v2);
+    // the open list follows (the undo is version 4), and a locked object offers no restore
+    await expect.poll(() => view.locator('tbody tr').count(), { timeout: 10_000 }).toBe(4);
+    await page.evaluate(`(${VIEWER}).annotationSession.store.apply({ update: [{ id: '${id}', changes: { locked: true } }] }, 'local', 'Lock')`);
+    await expect.poll(() => view.locator('[data-testid=restore-v1]').isDisabled()).toBe(true);
   });
 
   it('restores the mask tiles under the view to an earlier change, as one undo step', async () => {
