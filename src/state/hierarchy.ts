@@ -26,6 +26,8 @@ export class Hierarchy {
   /** Change sets that arrived while the build was running: applied once it is done. */
   private readonly during: ChangeSet[] = [];
   private readonly unobserve: () => void;
+  /** Reused by findParent (a million look-ups make no garbage of their own). */
+  private readonly scratch: Handle[] = [];
   /** Objects whose parent was worked out again by the last change (for tests and benches). */
   lastRecomputed = 0;
 
@@ -69,9 +71,39 @@ export class Hierarchy {
       if (this.store.isLive(h)) this.measure(h);
       if (h % SLICE === SLICE - 1) await yieldNow();
     }
+    // ROI by ROI, largest (highest rank) first: every object whose centroid a ROI holds takes it as its
+    // parent, so the last to claim an object is the smallest ROI holding it — one pass over each ROI's
+    // box, rather than a point search per object
+    const rois: Handle[] = [];
+    for (let h = 0; h < n; h++) if (this.store.isLive(h) && (this.area[h] as number) > 0) rois.push(h);
+    rois.sort((a, b) => (this.ranks(a, b) ? -1 : 1));
+    const parent = this.parent;
+    let work = 0;
+    for (const r of rois) {
+      const g = this.store.geometry(r);
+      const [x0, y0, x1, y1] = this.store.bounds(r);
+      const found = this.scratch;
+      found.length = 0;
+      for (const h of this.index.query(x0, y0, x1, y1, found)) {
+        if (h === r || h >= n) continue;
+        const x = this.cx[h] as number;
+        const y = this.cy[h] as number;
+        if (x < x0 || x > x1 || y < y0 || y > y1) continue;
+        if ((this.area[h] as number) > 0 && !this.ranks(r, h)) continue;
+        if (containsPoint(g, x, y)) parent[h] = r;
+      }
+      work += found.length;
+      if (work > SLICE) {
+        work = 0;
+        await yieldNow();
+      }
+    }
     for (let h = 0; h < n; h++) {
-      if (this.store.isLive(h)) this.attach(h, this.findParent(h));
-      if (h % SLICE === SLICE - 1) await yieldNow();
+      const p = parent[h] as number;
+      if (p !== ROOT && this.store.isLive(h)) {
+        parent[h] = ROOT;
+        this.attach(h, p);
+      }
     }
     this.built = true;
     // what changed during the build: objects edited after they were measured, and those created past n
@@ -99,6 +131,11 @@ export class Hierarchy {
     this.cy[h] = y;
   }
 
+  /** True when ROI a ranks above ROI b (may be its parent). */
+  private ranks(a: Handle, b: Handle): boolean {
+    return ranksAbove(this.area[a] as number, this.store.idOf(a), this.area[b] as number, this.store.idOf(b));
+  }
+
   /** The smallest ROI containing h's centroid that may be its parent, or ROOT. */
   private findParent(h: Handle): Handle {
     const x = this.cx[h] as number;
@@ -107,7 +144,9 @@ export class Hierarchy {
     const selfArea = this.area[h] as number;
     const selfId = this.store.idOf(h);
     let best = ROOT;
-    for (const c of this.index.query(x, y, x, y)) {
+    const found = this.scratch;
+    found.length = 0;
+    for (const c of this.index.query(x, y, x, y, found)) {
       const a = this.area[c] as number;
       if (c === h || a <= 0) continue;
       if (selfArea > 0 && !ranksAbove(a, this.store.idOf(c), selfArea, selfId)) continue;
