@@ -54,7 +54,10 @@ export class WsiAnnotationPanel extends LitElement {
   /** The floating view shown beside the panel: the history or the per-region measurements. */
   declare openView: 'history' | 'measurements' | null;
   private readonly closeOnEsc = (e: KeyboardEvent): void => {
-    if (e.key === 'Escape' && this.openView) this.showView(null);
+    if (e.key !== 'Escape' || !this.openView) return;
+    // first (capture on window), and only this: Esc closes the view without also clearing the selection
+    e.stopPropagation();
+    this.showView(null);
   };
 
   constructor() {
@@ -129,14 +132,14 @@ export class WsiAnnotationPanel extends LitElement {
 
   private showView(v: 'history' | 'measurements' | null, historyOf: 'object' | 'mask' = 'object'): void {
     this.openView = v;
-    if (v) addEventListener('keydown', this.closeOnEsc);
-    else removeEventListener('keydown', this.closeOnEsc);
+    if (v) addEventListener('keydown', this.closeOnEsc, true);
+    else removeEventListener('keydown', this.closeOnEsc, true);
     if (v === 'history') void this.updateComplete.then(() => (this.renderRoot.querySelector('wsi-history-view') as WsiHistoryView | null)?.open(historyOf));
   }
 
   override disconnectedCallback(): void {
     super.disconnectedCallback();
-    removeEventListener('keydown', this.closeOnEsc);
+    removeEventListener('keydown', this.closeOnEsc, true);
   }
 
   /** The class of new objects and of paint; the selection keeps its class (see "Set class"). */

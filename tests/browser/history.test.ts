@@ -168,5 +168,22 @@ describe.skipIf(!HAS_CHROMIUM)('history in the UI', () => {
     await page.evaluate(`(${VIEWER}).annotationSession.store.apply({ update: [{ id: '${inner}', changes: { geometry: ${JSON.stringify(rect(2200, 2200, 100, 100))} } }] }, 'local', 'Move')`);
     await expect.poll(() => cell(inner, 'Lymphocytes')).toBe('0');
     expect(await cell(outer, 'Lymphocytes')).toBe('3');
+    // the CSV says the same
+    const [download] = await Promise.all([page.waitForEvent('download'), page.locator('wsi-measurements-view [data-testid=measurements-csv]').click()]);
+    const csv = await new Promise<string>((resolve, reject) => {
+      void download.createReadStream().then((stream) => {
+        let text = '';
+        stream.on('data', (d: Buffer) => (text += d.toString()));
+        stream.on('end', () => resolve(text));
+        stream.on('error', reject);
+      });
+    });
+    const lines = csv.trimEnd().split('\r\n');
+    const header = (lines[0] as string).split(',');
+    const outerLine = (lines.find((l) => l.startsWith(outer)) as string).split(',');
+    expect(outerLine[header.indexOf('objects: Lymphocytes')]).toBe('3');
+    // Esc closes the view
+    await page.keyboard.press('Escape');
+    await expect.poll(() => page.locator('wsi-measurements-view').count()).toBe(0);
   });
 });
