@@ -14,6 +14,7 @@ import type { SlideScope } from './identity/access-service.js';
 import type { ImportAnswer, ImportJobs } from './import/import-jobs.js';
 import type { SlideRegistry } from './slides/registry.js';
 import type { AnnotationStore } from './store/annotation-store.js';
+import { nobody, type WhoIs } from './http/authors.js';
 
 export interface ExportFile {
   contentType: string;
@@ -23,6 +24,9 @@ export interface ExportFile {
 }
 
 export class AnnotationService {
+  /** Account names for history answers (set once accounts exist: app.ts). */
+  whoIs: WhoIs = nobody;
+
   constructor(
     readonly store: AnnotationStore,
     private readonly registry: SlideRegistry,

@@ -262,6 +262,11 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   });
   // accounts, projects and the audit log (docs/identity.md)
   const identity = new SqliteIdentityStore(db);
+  // history answers name their authors' accounts
+  annotations.whoIs = masks.whoIs = async (id) => {
+    const u = await identity.userById(id);
+    return u ? { username: u.username, displayName: u.displayName } : null;
+  };
   const auth = new AuthService(identity, {
     idleMs: cfg.sessionIdleMin * 60_000,
     maxMs: cfg.sessionMaxH * 3_600_000,

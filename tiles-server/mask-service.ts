@@ -5,6 +5,7 @@
  * their user id, and so is the author of every change), tile batches, stats, the TIFF export and label-image imports
  * (each decoded in a child process of its own, a few at a time).
  */
+import { nobody, type WhoIs } from './http/authors.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,8 @@ export const PYRAMID_RULE =
 
 export class MaskService {
   private importing = 0;
+  /** Account names for history answers (set once accounts exist: app.ts). */
+  whoIs: WhoIs = nobody;
 
   constructor(
     readonly store: MaskStore,

@@ -18,6 +18,17 @@ export interface BatchResponse {
   };
 }
 
+export interface AuthorName {
+  username: string;
+  displayName: string;
+}
+
+export interface ObjectHistory {
+  id: string;
+  history: Array<{ version: number; op: string; author: string; at: string; annotation: Omit<Annotation, 'version'> & { deleted?: boolean } }>;
+  authors: Record<string, AuthorName | null>;
+}
+
 export interface Page {
   annotations: Annotation[];
   next: number | null;
@@ -56,6 +67,14 @@ export class AnnotationApi {
     if (res.status === 404) return null;
     if (!res.ok) throw new Error(`annotation ${id} could not be loaded (${res.status})`);
     return (await res.json()) as Annotation;
+  }
+
+  /** Every version of an object, oldest first, with its authors' account names (null: not shown to this user). */
+  async history(id: string): Promise<ObjectHistory> {
+    const url = `${this.base()}/${encodeURIComponent(id)}/history`;
+    const res = await fetch(url, { headers: authHeaders(url) });
+    if (!res.ok) throw new Error(res.status === 404 ? 'this object has no history on the server yet (not saved)' : `the history could not be loaded (${res.status})`);
+    return (await res.json()) as ObjectHistory;
   }
 
   /** Sends one batch; network failures throw, HTTP answers are returned. */

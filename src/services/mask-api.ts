@@ -50,6 +50,12 @@ export interface RasterizeAnswer {
   skipped?: Array<{ id: string; reason: string }>;
 }
 
+export interface RegionHistory {
+  operations: Array<{ seq: number; opId: string; op: string; author: string; at: string; tiles: Array<{ tx: number; ty: number; version: number }> }>;
+  truncated: boolean;
+  authors: Record<string, { username: string; displayName: string } | null>;
+}
+
 export class MaskApi {
   constructor(
     readonly server: string,
@@ -80,6 +86,27 @@ export class MaskApi {
   /** Paints regions of interest into the mask on the server (largest first; see docs/masks.md); `dryRun` only says what it would change. */
   rasterize(opId: string, body: RasterizeBody): Promise<{ status: number; body: RasterizeAnswer }> {
     return postChange(`${this.base()}/rasterize`, opId, body);
+  }
+
+  /** The operations that wrote tiles under a level-0 box, newest first (docs/masks.md, "Region history"). */
+  async regionHistory(bbox: [number, number, number, number]): Promise<RegionHistory> {
+    const url = `${this.base()}/history?bbox=${bbox.map((v) => Math.round(v)).join(',')}`;
+    const res = await fetch(url, { headers: authHeaders(url) });
+    if (!res.ok) throw new Error(`the mask history could not be loaded (${res.status}: ${((await res.json().catch(() => ({}))) as { message?: string }).message ?? ''})`);
+    return (await res.json()) as RegionHistory;
+  }
+
+  /** Each tile's version under the box right after operation `seq`, and now (0 = no tile). */
+  async regionAsOf(bbox: [number, number, number, number], seq: number): Promise<Array<{ tx: number; ty: number; then: number; now: number }>> {
+    const url = `${this.base()}/history?bbox=${bbox.map((v) => Math.round(v)).join(',')}&asOf=${seq}`;
+    const res = await fetch(url, { headers: authHeaders(url) });
+    if (!res.ok) throw new Error(`the mask history could not be loaded (${res.status})`);
+    return ((await res.json()) as { tiles: Array<{ tx: number; ty: number; then: number; now: number }> }).tiles;
+  }
+
+  /** One version of one tile, as a pack. */
+  versionUrl(tx: number, ty: number, version: number): string {
+    return `${this.base()}/tiles/${tx}/${ty}/versions/${version}`;
   }
 
   exportUrl(): string {

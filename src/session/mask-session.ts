@@ -12,7 +12,7 @@ import { authHeaders } from '../services/http.js';
 import { flatBounds, ringsBounds } from '../core/flat-geometry.js';
 import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
 import type { PixelBox } from '../core/mask/raster.js';
-import type { EncodedTile } from '../core/mask/rle.js';
+import { EMPTY_TILE, type EncodedTile } from '../core/mask/rle.js';
 import { MaskApi, type RasterizeAnswer } from '../services/mask-api.js';
 import { MaskSync } from '../services/mask-sync.js';
 import { newOpId } from '../services/outbox-sender.js';
@@ -269,6 +269,43 @@ export class MaskSession {
       (skipped ? `; ${skipped} skipped (no class, or no area)` : '') +
       '. Ctrl+Z undoes.'
     );
+  }
+
+  /**
+   * Puts the tiles under a box back as they were right after operation
+   * `seq` of the region's history (whole tiles: docs/masks.md), as one
+   * local edit — saved like any stroke, and one undo step. Waits for unsent
+   * strokes first. Returns how many tiles changed.
+   */
+  async restoreRegion(bbox: [number, number, number, number], seq: number, label: string): Promise<number> {
+    if (this.readOnly !== null) throw new Error(this.readOnly);
+    await this.idle();
+    if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
+    const tiles = (await this.api.regionAsOf(bbox, seq)).filter((t) => t.then !== t.now);
+    const writes: MaskTileWrite[] = [];
+    for (const t of tiles) {
+      let tile: EncodedTile = EMPTY_TILE;
+      if (t.then > 0) {
+        const url = this.api.versionUrl(t.tx, t.ty, t.then);
+        const got = (await this.worker.readPack(url, authHeaders(url)))[0];
+        if (!got) throw new Error(`version ${t.then} of tile (${t.tx}, ${t.ty}) could not be read`);
+        tile = got.tile;
+      }
+      writes.push({ key: tileKey(t.tx, t.ty), tile });
+    }
+    if (writes.length === 0) return 0;
+    // through the edit queue, as a local edit: the sync saves it and the store's observer makes it one undo step
+    await new Promise<void>((resolve, reject) => {
+      this.chain = this.chain.then(() => {
+        try {
+          this.store.apply(writes, 'local', label);
+          resolve();
+        } catch (err) {
+          reject(err as Error);
+        }
+      });
+    });
+    return writes.length;
   }
 
   /** Waits until every queued edit has been applied to the store. */

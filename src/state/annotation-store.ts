@@ -224,6 +224,10 @@ export class AnnotationStore {
     };
   }
 
+  objectTypeOf(h: Handle): string {
+    return this.extras.get(h)?.objectType ?? (this.objectTypes[this.otype[h] as number] as string);
+  }
+
   nameOf(h: Handle): string | null {
     return this.extras.get(h)?.name ?? null;
   }

@@ -32,6 +32,10 @@ export class AnnotationLayer {
   private readonly scratch: Handle[] = [];
   /** Draws what the tools show on top (gestures in progress, the selection). */
   overlay: OverlayDrawer | null = null;
+  /** Draws a preview on top of everything (a version from the history: history-view.ts). */
+  preview: OverlayDrawer | null = null;
+  /** The level-0 box last drawn (the view), for "the current view" as a region. */
+  lastViewBox: [number, number, number, number] | null = null;
   /** Above this many objects in view, draw cached raster tiles instead of outlines each frame. */
   vectorLimit = VECTOR_LIMIT;
   fillAlpha = 0.25;
@@ -112,6 +116,7 @@ export class AnnotationLayer {
     const t = canvasTransform(vt);
     const box = visibleImageBox(vt, frame.width, frame.height);
     const { x0, y0, x1, y1 } = box;
+    this.lastViewBox = [x0, y0, x1, y1];
     let lodBusy = false;
     if (this.visible) {
       const estimate = this.session.density.estimate(x0, y0, x1, y1);
@@ -134,6 +139,7 @@ export class AnnotationLayer {
     }
     const toScreen = (x: number, y: number): [number, number] => [t.ox + x * t.scale, t.oy + y * t.scale];
     this.overlay?.(ctx, toScreen);
+    this.preview?.(ctx, toScreen);
     this.drawTimes.push(performance.now() - t0);
     if (this.drawTimes.length > 600) this.drawTimes.splice(0, 300);
     if (lodBusy) this.redraw();

@@ -19,6 +19,9 @@ import { syncStatusClass, syncStatusText } from './sync-status.js';
 import { toolButtons, toolStatus } from './tool-buttons.js';
 import type { ToolHost } from './tool-host.js';
 import { fire } from './viewer-events.js';
+import './history-view.js';
+import './measurements-view.js';
+import type { WsiHistoryView } from './history-view.js';
 
 const ANNOTATION_STATUS = {
   saved: 'All changes saved',
@@ -37,6 +40,7 @@ export class WsiAnnotationPanel extends LitElement {
     currentClass: { attribute: false },
     maskLayer: { attribute: false },
     importStatus: { state: true },
+    openView: { state: true },
   };
 
   declare layer: AnnotationLayer | null;
@@ -47,6 +51,14 @@ export class WsiAnnotationPanel extends LitElement {
   /** The painted mask's display, shown in the Display section (null without a mask). */
   declare maskLayer: MaskLayer | null;
   declare importStatus: string | null;
+  /** The floating view shown beside the panel: the history or the per-region measurements. */
+  declare openView: 'history' | 'measurements' | null;
+  private readonly closeOnEsc = (e: KeyboardEvent): void => {
+    if (e.key !== 'Escape' || !this.openView) return;
+    // first (capture on window), and only this: Esc closes the view without also clearing the selection
+    e.stopPropagation();
+    this.showView(null);
+  };
 
   constructor() {
     super();
@@ -57,6 +69,7 @@ export class WsiAnnotationPanel extends LitElement {
     this.currentClass = 'Tumour';
     this.maskLayer = null;
     this.importStatus = null;
+    this.openView = null;
     new ObserveController(this, () => this.session, (s, changed) => [
       s.sync.onChange(changed),
       s.onProgress(changed),
@@ -116,6 +129,18 @@ export class WsiAnnotationPanel extends LitElement {
     }
     `,
   ];
+
+  private showView(v: 'history' | 'measurements' | null, historyOf: 'object' | 'mask' = 'object'): void {
+    this.openView = v;
+    if (v) addEventListener('keydown', this.closeOnEsc, true);
+    else removeEventListener('keydown', this.closeOnEsc, true);
+    if (v === 'history') void this.updateComplete.then(() => (this.renderRoot.querySelector('wsi-history-view') as WsiHistoryView | null)?.open(historyOf));
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    removeEventListener('keydown', this.closeOnEsc, true);
+  }
 
   /** The class of new objects and of paint; the selection keeps its class (see "Set class"). */
   private pickClass(name: string): void {
@@ -321,6 +346,12 @@ export class WsiAnnotationPanel extends LitElement {
             Set class → ${this.currentClass ?? '(none)'}<kbd>C</kbd>
           </button>`
         : nothing}
+      <div class="grid">
+        <button data-testid="open-history" title="Versions of the selected object, or of the mask under the selected region or the view: who, when, preview, restore" @click=${() => this.showView('history', s && s.selection.size === 1 ? 'object' : 'mask')}>History</button>
+        <button data-testid="open-measurements" title="Area, perimeter, objects and mask area per class in each region; CSV" @click=${() => this.showView('measurements')}>Measurements</button>
+      </div>
+      ${this.openView === 'history' ? html`<wsi-history-view .session=${s} .layer=${this.layer} @wsi-close=${() => this.showView(null)}></wsi-history-view>` : nothing}
+      ${this.openView === 'measurements' ? html`<wsi-measurements-view .session=${s} .mpp=${this.mpp} @wsi-close=${() => this.showView(null)}></wsi-measurements-view>` : nothing}
       <h3>Files</h3>
       <select id="import-format" aria-label="Import format" ?disabled=${!!ro}>
         <option value="qupath-geojson">QuPath GeoJSON</option>

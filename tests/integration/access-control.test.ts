@@ -245,6 +245,14 @@ describe('roles and editing modes', () => {
     const managerSees = ((await as('admin', 'GET', `/api/slides/${ps3}/annotations`)).body['annotations'] as Array<{ id: string }>).map((x) => x.id);
     expect(managerSees.sort()).toEqual([hers['id'], his['id']].sort());
     expect((await as('admin', 'GET', `/api/slides/${ps3}`)).body['name']).toBe('slides/other.tif');
+    // history names (issue 11): the manager changes alice's object; alice's history names her own account, the manager only as "another reader"
+    expect((await as('admin', 'PATCH', `/api/slides/${ps3}/annotations/${String(hers['id'])}`, { name: 'checked' }, { 'If-Match': '"1"' })).status).toBe(200);
+    const hist = (await as('alice', 'GET', `/api/slides/${ps3}/annotations/${String(hers['id'])}/history`)).body;
+    const authors = hist['authors'] as Record<string, { username: string; displayName: string } | null>;
+    expect(authors[users['alice']?.id ?? '']?.username).toBe('alice');
+    expect(authors[server.admin?.id ?? '']).toEqual({ username: '', displayName: 'another reader' });
+    const managerView = (await as('admin', 'GET', `/api/slides/${ps3}/annotations/${String(hers['id'])}/history`)).body['authors'] as Record<string, { username: string } | null>;
+    expect(managerView[users['alice']?.id ?? '']?.username).toBe('alice');
     // exports are named after the study code for the blind reader, after the slide for the manager (issue 11)
     const disposition = async (who: string, path: string): Promise<string | null> => {
       const res = await anonymous(`${base}${path}`, { headers: sessionHeaders(base, who === 'admin' ? admin : (sessions[who] as Session)) });

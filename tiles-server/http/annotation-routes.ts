@@ -4,6 +4,7 @@
  * the formats other tools write (the class palettes: palette-routes.ts).
  */
 import { attachment, downloadName } from './download-name.js';
+import { authorNames } from './authors.js';
 import type { AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
@@ -318,7 +319,10 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const id = ctx.params[1] as string;
         const a = svc.store.get(id);
         if (svc.slideOf(id) !== slideId || (a && !visibleTo(ctx, a))) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${id} on this slide`);
-        sendJson(ctx.res, 200, { id, history: svc.store.history(id) });
+        const history = svc.store.history(id);
+        // a deleted object keeps its history (restorable); an id never stored here has none
+        if (history.length === 0) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${id} on this slide`);
+        sendJson(ctx.res, 200, { id, history, authors: await authorNames(ctx, svc.whoIs, history.map((h) => h.author)) });
       },
     },
   ];

@@ -6,15 +6,17 @@
  * users.
  */
 import { attachment, downloadName } from './download-name.js';
+import { authorNames } from './authors.js';
 import { createReadStream } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { WsiError } from '../../src/core/errors.js';
+import { MASK_TILE } from '../../src/core/mask/mask-grid.js';
 import type { MaskService } from '../mask-service.js';
 import { encodePack, PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
 import { parseRasterizeRequest } from '../masks/rasterize-annotations.js';
 import { rm } from 'node:fs/promises';
 import { receiveUpload } from '../masks/upload.js';
-import type { OperationResult } from '../store/mask-store.js';
+import type { OperationResult, RegionRow } from '../store/mask-store.js';
 import { operationId, readJson } from './body.js';
 import { sendJson } from './respond.js';
 import { principal, slideScope, type Route, type RouteContext } from './routes.js';
@@ -30,6 +32,32 @@ function parseBbox(s: string | null): [number, number, number, number] | undefin
   if (parts.length !== 4 || parts.some((v) => !Number.isFinite(v) || Math.abs(v) > 1e9)) throw new WsiError('BAD_REQUEST', 'bbox must be x0,y0,x1,y1 in level-0 pixels');
   const [x0, y0, x1, y1] = parts as [number, number, number, number];
   return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
+}
+
+/** At most this many tiles (256 × 256 of them: 131,072 px square) in one region's history. */
+const MAX_REGION_TILES = 65_536;
+/** Tile versions read for one region's history (grouped into operations). */
+const MAX_REGION_ROWS = 20_000;
+
+/** The tile range [tx0, tx1] × [ty0, ty1] under a level-0 bbox (required), refused past MAX_REGION_TILES. */
+function tileRange(url: URL): [number, number, number, number] {
+  const bbox = parseBbox(url.searchParams.get('bbox'));
+  if (!bbox) throw new WsiError('BAD_REQUEST', 'bbox=x0,y0,x1,y1 (level-0 pixels) is required');
+  const T = MASK_TILE;
+  const r: [number, number, number, number] = [Math.max(0, Math.floor(bbox[0] / T)), Math.max(0, Math.floor((bbox[2] - 1e-9) / T)), Math.max(0, Math.floor(bbox[1] / T)), Math.max(0, Math.floor((bbox[3] - 1e-9) / T))];
+  if ((r[1] - r[0] + 1) * (r[3] - r[2] + 1) > MAX_REGION_TILES) throw new WsiError('BAD_REQUEST', `a region's history covers at most ${MAX_REGION_TILES.toLocaleString('en')} tiles; choose a smaller region`);
+  return r;
+}
+
+/** Groups a region's tile versions (newest first) into operations, newest first. */
+function operationsOf(rows: RegionRow[]): Array<{ seq: number; opId: string; op: string; author: string; at: string; tiles: Array<{ tx: number; ty: number; version: number }> }> {
+  const byOp = new Map<string, { seq: number; opId: string; op: string; author: string; at: string; tiles: Array<{ tx: number; ty: number; version: number }> }>();
+  for (const r of rows) {
+    let o = byOp.get(r.op_id);
+    if (!o) byOp.set(r.op_id, (o = { seq: r.seq, opId: r.op_id, op: r.op, author: r.author, at: r.at, tiles: [] }));
+    o.tiles.push({ tx: r.tx, ty: r.ty, version: r.version });
+  }
+  return [...byOp.values()];
 }
 
 function tileIndex(s: string, what: string): number {
@@ -140,6 +168,35 @@ export function maskRoutes(svc: MaskService): Route[] {
         const { slideId, annotator, tx, ty } = await tileAddress(svc, ctx);
         const withData = ctx.url.searchParams.get('data') === '1';
         sendJson(ctx.res, 200, { slide: slideId, annotator, tx, ty, versions: await svc.store.history(slideId, annotator, tx, ty, withData) });
+      },
+    },
+    {
+      // a region's history: the operations that wrote tiles under bbox (who, when, which tiles), newest first;
+      // ?asOf={seq of an operation}: each tile's version right after it and now (what restoring it would write)
+      method: 'GET',
+      pattern: new RegExp(`${mask}/history$`),
+      access: view,
+      handler: async (ctx) => {
+        const slideId = await svc.slideId(slideScope(ctx));
+        const annotator = readableAnnotator(svc, ctx);
+        const [tx0, tx1, ty0, ty1] = tileRange(ctx.url);
+        const asOfRaw = ctx.url.searchParams.get('asOf');
+        if (asOfRaw !== null) {
+          if (!/^[1-9]\d{0,14}$/.test(asOfRaw)) throw new WsiError('BAD_REQUEST', 'asOf must be the seq of an operation in this history (a positive integer)');
+          const seq = Number(asOfRaw);
+          const r = svc.store.regionAsOf(slideId, annotator, tx0, tx1, ty0, ty1, seq);
+          if (!r) throw new WsiError('NOT_FOUND', `this mask has no version ${seq} (it may belong to another slide or reader)`);
+          const tiles = [...new Set([...r.then.keys(), ...r.now.keys()])].map((k) => {
+            const [tx, ty] = k.split(',').map(Number) as [number, number];
+            return { tx, ty, then: r.then.get(k) ?? 0, now: r.now.get(k) ?? 0 };
+          });
+          return sendJson(ctx.res, 200, { slide: slideId, annotator, asOf: seq, tiles });
+        }
+        const rows = svc.store.regionHistory(slideId, annotator, tx0, tx1, ty0, ty1, MAX_REGION_ROWS + 1);
+        const operations = operationsOf(rows.slice(0, MAX_REGION_ROWS));
+        // the oldest operation may be cut short by the row limit: dropped rather than shown with part of its tiles
+        if (rows.length > MAX_REGION_ROWS) operations.pop();
+        sendJson(ctx.res, 200, { slide: slideId, annotator, operations, truncated: rows.length > MAX_REGION_ROWS, authors: await authorNames(ctx, svc.whoIs, operations.map((o) => o.author)) });
       },
     },
     {

@@ -64,6 +64,18 @@ interface VersionRow {
   data: Buffer;
 }
 
+/** One tile version written inside a region (regionHistory). */
+export interface RegionRow {
+  seq: number;
+  tx: number;
+  ty: number;
+  version: number;
+  op: MaskOp;
+  author: string;
+  at: string;
+  op_id: string;
+}
+
 export interface OperationResult {
   status: number;
   body: Record<string, unknown>;
@@ -119,6 +131,18 @@ export class MaskStore {
            AND version >= (SELECT max(version) FROM mask_history
                            WHERE slide_id = @s AND annotator = @a AND tx = @x AND ty = @y AND version <= @v AND encoding = 'zlib')
          ORDER BY version`,
+      ),
+      // a region's history: every tile version written inside a tile range, newest first (the unique key's prefix serves it)
+      regionRows: db.prepare<[string, string, number, number, number, number, number], RegionRow>(
+        `SELECT seq, tx, ty, version, op, author, at, op_id FROM mask_history
+         WHERE slide_id = ? AND annotator = ? AND tx BETWEEN ? AND ? AND ty BETWEEN ? AND ? ORDER BY seq DESC LIMIT ?`,
+      ),
+      rangeVersions: db.prepare<[string, string, number, number, number, number], { tx: number; ty: number; version: number }>(
+        `SELECT tx, ty, version FROM mask_tiles WHERE slide_id = ? AND annotator = ? AND tx BETWEEN ? AND ? AND ty BETWEEN ? AND ?`,
+      ),
+      regionAsOf: db.prepare<[string, string, number, number, number, number, number], { tx: number; ty: number; version: number }>(
+        `SELECT tx, ty, max(version) AS version FROM mask_history
+         WHERE slide_id = ? AND annotator = ? AND tx BETWEEN ? AND ? AND ty BETWEEN ? AND ? AND seq <= ? GROUP BY tx, ty`,
       ),
       insertHistory: db.prepare(
         `INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, encoding, data, pixels, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -185,6 +209,28 @@ export class MaskStore {
     if (!last || last.version !== version) return null;
     if (isKeyframe(last.encoding)) return Buffer.from(last.data);
     return deflateSync(rebuild(rows), { level: 3 });
+  }
+
+  /**
+   * The tile versions written inside tiles [tx0, tx1] × [ty0, ty1], newest
+   * first, at most `limit` rows (the caller groups them by operation).
+   */
+  regionHistory(slideId: string, annotator: string, tx0: number, tx1: number, ty0: number, ty1: number, limit: number): RegionRow[] {
+    return this.stmts.regionRows.all(slideId, annotator, tx0, tx1, ty0, ty1, limit);
+  }
+
+  /**
+   * The region as it was right after history row `seq` of this mask: each
+   * tile's version then (tiles not yet written then are absent), and each
+   * tile's version now. Null when `seq` is no row of this slide's and
+   * annotator's mask (another slide's, another reader's, or none).
+   */
+  regionAsOf(slideId: string, annotator: string, tx0: number, tx1: number, ty0: number, ty1: number, seq: number): { then: Map<string, number>; now: Map<string, number> } | null {
+    const row = this.stmts.rowAt.get(seq);
+    if (!row || row.slide_id !== slideId || row.annotator !== annotator) return null;
+    const then = new Map(this.stmts.regionAsOf.all(slideId, annotator, tx0, tx1, ty0, ty1, seq).map((r) => [`${r.tx},${r.ty}`, r.version]));
+    const now = new Map(this.stmts.rangeVersions.all(slideId, annotator, tx0, tx1, ty0, ty1).map((r) => [`${r.tx},${r.ty}`, r.version]));
+    return { then, now };
   }
 
   /** Per-class pixel counts over the whole mask, and its tile count. */
