@@ -29,7 +29,7 @@ export interface LaneOptions {
   priority: Priority;
   /** What a refused caller is told, e.g. "too many large renders". */
   busyMessage: string;
-  /** A job that waited longer than this for its turn is refused (503) when its turn comes (0: never). */
+  /** A job that has waited this long for its turn is refused (503) then (0: never). */
   maxWaitMs?: number;
   /**
    * Hand a freed slot to the next job in a later turn of the event loop
@@ -52,7 +52,8 @@ export interface LaneStats {
 interface Waiter {
   /** Called with the slot already counted as this job's. */
   go(): void;
-  queuedAt: number;
+  /** Refuses the job once it has waited maxWaitMs (cleared when it is handed a slot). */
+  timer: NodeJS.Timeout | null;
 }
 
 export class Lane {
@@ -75,15 +76,29 @@ export class Lane {
         this.refused++;
         throw new WsiError('OVERLOADED', `${this.opts.busyMessage}; retry shortly`, { lane: this.opts.name });
       }
-      const queuedAt = performance.now();
+      const maxWait = this.opts.maxWaitMs ?? 0;
       await new Promise<void>((resolve, reject) => {
-        const onAbort = (): void => {
+        const leave = (): void => {
           const i = this.waiting.indexOf(waiter);
           if (i >= 0) this.waiting.splice(i, 1);
+        };
+        const onAbort = (): void => {
+          if (waiter.timer) clearTimeout(waiter.timer);
+          leave();
           reject(signal?.reason);
         };
         const waiter: Waiter = {
-          queuedAt,
+          // refused when it has waited too long, whether or not a place frees meanwhile
+          timer:
+            maxWait > 0
+              ? setTimeout(() => {
+                  signal?.removeEventListener('abort', onAbort);
+                  leave();
+                  this.stale++;
+                  this.refused++;
+                  reject(new WsiError('OVERLOADED', `${this.opts.busyMessage}; retry shortly`, { lane: this.opts.name, waitedMs: maxWait }));
+                }, maxWait)
+              : null,
           go: () => {
             signal?.removeEventListener('abort', onAbort);
             if (signal?.aborted) {
@@ -96,14 +111,6 @@ export class Lane {
         signal?.addEventListener('abort', onAbort, { once: true });
         this.waiting.push(waiter);
       });
-      const waited = performance.now() - queuedAt;
-      const maxWait = this.opts.maxWaitMs ?? 0;
-      if (maxWait > 0 && waited > maxWait) {
-        this.stale++;
-        this.refused++;
-        this.release();
-        throw new WsiError('OVERLOADED', `${this.opts.busyMessage}; retry shortly`, { lane: this.opts.name, waitedMs: Math.round(waited) });
-      }
     } else this.active++;
     this.admitted++;
     try {
@@ -120,6 +127,7 @@ export class Lane {
       this.active--;
       return;
     }
+    if (next.timer) clearTimeout(next.timer);
     if (this.opts.yieldBetween) setImmediate(() => next.go());
     else next.go();
   }

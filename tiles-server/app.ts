@@ -114,7 +114,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
       () => (statics ? '(static)' : loggedPath(pathname, matched)),
       () => controller.abort(new DOMException('client went away', 'AbortError')),
     );
-    holdUntilDurable(req.method, res, o.durability, o.log);
+    const held = holdUntilDurable(req.method, res, o.durability, o.log);
     try {
       o.hosts.check(req.headers.host);
       applyCors(req, res, o.corsOrigins);
@@ -132,10 +132,11 @@ function dispatch(routes: Route[], o: DispatchOptions) {
           continue;
         }
         matched = route.pattern;
+        const params = m.slice(1);
+        const name = routeName(route);
+        // who is asking is settled before an image request queues: an unauthorised crowd takes no place in line
+        const auth = await o.authorizer.authorize(req, route.access, params, name);
         const serve = async (): Promise<void> => {
-          const params = m.slice(1);
-          const name = routeName(route);
-          const auth = await o.authorizer.authorize(req, route.access, params, name);
           // a damaged store is open read-only: no change, and no new session (tokens and sessions made before still read)
           o.guard.checkWrite(method);
           const ctx: RouteContext = { req, res, url, params, signal: controller.signal, auth };
@@ -162,7 +163,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
             });
           }
         };
-        // an image request waits its turn first, in order, before its authorisation is even looked at
+        // an image request then waits its turn, in order
         if (route.image) await o.images.run(serve, controller.signal);
         else await serve();
         return;
@@ -188,6 +189,8 @@ function dispatch(routes: Route[], o: DispatchOptions) {
       }
       sendProblem(res, err);
     } finally {
+      // a change's answer goes out once it and its audit record are on disk
+      await held.release();
       tracked.handlerDone();
     }
   };
@@ -245,9 +248,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;
   const { db, damage } = openStore(dbPath, { maxBytes, log });
-  const durability = walSyncOf(db, dbPath);
   const guard = new StoreGuard('wsi.db in the server\'s DATA_DIR', log);
   if (damage) guard.markDamaged(damage, dbPath);
+  // a journal that could not be synced: no change can be acknowledged any more, so none is taken
+  const durability = walSyncOf(db, dbPath, (err) => guard.markDamaged(`the journal could not be synced to disk (${(err as NodeJS.ErrnoException).code ?? err.message}); restart the server once the disk is sound`, dbPath));
   const annotationStore = new AnnotationStore(db);
   const imports = new ImportJobs(new ImportStaging(db), { dbPath, dbMaxBytes: maxBytes, dataDir: cfg.dataDir, maxBytes: cfg.importMaxMb * 1024 * 1024 });
   // imports a stopped server left half staged are discarded in the background, in short transactions
@@ -279,7 +283,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const auditLog = new AuditLog(auditStore, cfg.dataDir);
   const record = (events: AuditEvent[]): AuditRecord[] => {
     try {
-      return auditLog.append(events);
+      const out = auditLog.append(events);
+      // on disk soon, whether or not an answer waits for it (a download's record, a view)
+      durability.flush().catch(() => undefined);
+      return out;
     } catch (err) {
       // the answer was given (or refused) already; a full or damaged store must not turn it into a 500
       log(`audit record not written (${(err as Error).message}): ${events.map((e) => e.action).join(', ')}`);
@@ -406,7 +413,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       views.close();
       auditLog.close();
       db.close();
-      durability.close();
+      await durability.close();
     },
   };
 }

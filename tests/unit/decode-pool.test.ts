@@ -147,16 +147,21 @@ describe('lanes', () => {
     expect(seenAt).toBeLessThan(10);
   });
 
-  it('refuse a job that waited past maxWaitMs when its turn comes (503 OVERLOADED), and pass the slot on', async () => {
-    const lane = new Lane({ name: 'stale', concurrency: 1, maxQueued: 10, priority: 'interactive', busyMessage: 'busy', maxWaitMs: 30 });
+  it('refuse a job that has waited maxWaitMs (503 OVERLOADED) even while the place it waits for is still taken, and pass the slot on later', async () => {
+    const lane = new Lane({ name: 'stale', concurrency: 1, maxQueued: 10, priority: 'interactive', busyMessage: 'busy', maxWaitMs: 30, yieldBetween: true });
     let release: () => void = () => undefined;
     const first = lane.run(() => new Promise<void>((r) => (release = r)));
     const late = lane.run(async () => 'late');
-    await new Promise((r) => setTimeout(r, 60));
+    // the slot is still held when the wait runs out
+    await expect(late).rejects.toMatchObject({ code: 'OVERLOADED', detail: { lane: 'stale' } });
+    expect(lane.stats).toMatchObject({ active: 1, queued: 0, stale: 1, refused: 1 });
+    // a job handed the slot before its time ran out is not refused by its timer
+    const next = lane.run(async () => 'next');
     release();
     await first;
-    await expect(late).rejects.toMatchObject({ code: 'OVERLOADED', detail: { lane: 'stale' } });
-    expect(lane.stats).toMatchObject({ active: 0, stale: 1, refused: 1 });
+    await new Promise((r) => setTimeout(r, 60));
+    await expect(next).resolves.toBe('next');
+    expect(lane.stats).toMatchObject({ active: 0, queued: 0, stale: 1 });
     await expect(lane.run(async () => 'fresh')).resolves.toBe('fresh');
   });
 

@@ -5,6 +5,7 @@
  * a failed sync answers nothing.
  */
 import { createServer, request, type Server } from 'node:http';
+import { closeSync, openSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,9 +27,9 @@ describe('the WAL sync', () => {
     const { db } = openStore(path, { check: false });
     expect(db.pragma('synchronous', { simple: true })).toBe(2);
     const sync = walSyncOf(db, path);
-    cleanups.push(() => {
+    cleanups.push(async () => {
       db.close();
-      sync.close();
+      await sync.close();
     });
     expect(db.pragma('synchronous', { simple: true })).toBe(1);
     db.prepare("INSERT INTO classes (position, name, color) VALUES (99, 'x', '#000000')").run();
@@ -47,9 +48,9 @@ describe('the WAL sync', () => {
     const path = join(dir, 'wsi.db');
     const { db } = openStore(path, { check: false });
     const sync = walSyncOf(db, path);
-    cleanups.push(() => {
+    cleanups.push(async () => {
       db.close();
-      sync.close();
+      await sync.close();
     });
     const first = sync.flush();
     const a = sync.flush();
@@ -62,11 +63,14 @@ describe('the WAL sync', () => {
   });
 });
 
-async function serve(durability: Durability, lines: string[]): Promise<{ server: Server; port: number }> {
+async function serve(durability: Durability, lines: string[], afterEnd: () => void = () => undefined): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
-    holdUntilDurable(req.method, res, durability, (l) => lines.push(l));
+    const held = holdUntilDurable(req.method, res, durability, (l) => lines.push(l));
     res.writeHead(200, { 'Content-Type': 'text/plain' });
     res.end('done');
+    // what dispatch does after the handler: the audit record, then the release
+    afterEnd();
+    void held.release();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
@@ -93,7 +97,7 @@ describe('holding a change until it is durable', () => {
         flushes++;
         return new Promise<void>((r) => (release = r));
       },
-      close: () => undefined,
+      close: () => Promise.resolve(),
     };
     const { port } = await serve(durability, []);
     await expect(call(port, 'GET')).resolves.toMatchObject({ status: 200 });
@@ -112,10 +116,47 @@ describe('holding a change until it is durable', () => {
 
   it('answers nothing when the sync fails (the client retries under its Idempotency-Key), and says why in the log', async () => {
     const lines: string[] = [];
-    const failing: Durability = { flush: () => Promise.reject(Object.assign(new Error('I/O error'), { code: 'EIO' })), close: () => undefined };
+    const failing: Durability = { flush: () => Promise.reject(Object.assign(new Error('I/O error'), { code: 'EIO' })), close: () => Promise.resolve() };
     const { port } = await serve(failing, lines);
     const r = await call(port, 'POST');
     expect(r).toMatchObject({ error: expect.stringMatching(/ECONNRESET|socket hang up/) });
     expect(lines.join('\n')).toMatch(/could not be synced to disk \(EIO\)/);
+  });
+
+  it('syncs after what the request wrote once its answer was ended (its audit record), not from the end', async () => {
+    const events: string[] = [];
+    const durability: Durability = {
+      flush: () => {
+        events.push('flush');
+        return Promise.resolve();
+      },
+      close: () => Promise.resolve(),
+    };
+    const { port } = await serve(durability, [], () => events.push('audit commit'));
+    await expect(call(port, 'POST')).resolves.toMatchObject({ status: 200 });
+    expect(events).toEqual(['audit commit', 'flush']);
+  });
+});
+
+describe('a failed sync', () => {
+  it('fails every later flush too (a write-back error is reported once), tells the server once, and a closed sync flushes nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wal-sync-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const path = join(dir, 'wsi.db');
+    const { db } = openStore(path, { check: false });
+    const failures: Error[] = [];
+    const sync = walSyncOf(db, path, (e) => failures.push(e));
+    await sync.flush();
+    // the descriptor fails: closed under the sync (EBADF stands in for EIO)
+    const fd = (sync as unknown as { fd: number }).fd;
+    closeSync(fd);
+    await expect(sync.flush()).rejects.toMatchObject({ code: 'EBADF' });
+    // a new descriptor on the same number would sync fine: the failure must stay
+    (sync as unknown as { fd: number }).fd = openSync(`${path}-wal`, 'r');
+    await expect(sync.flush()).rejects.toMatchObject({ code: 'EBADF' });
+    expect(failures).toHaveLength(1);
+    db.close();
+    await sync.close();
+    await expect(sync.flush()).rejects.toThrow();
   });
 });

@@ -21,27 +21,38 @@ import type { Db } from './database.js';
 /** Makes the changes committed so far durable before their answers go out. */
 export interface Durability {
   flush(): Promise<void>;
-  close(): void;
+  /** After a running sync has ended. */
+  close(): Promise<void>;
 }
 
 /** For stores whose commits are durable when they return. */
-export const DURABLE_AT_COMMIT: Durability = { flush: () => Promise.resolve(), close: () => undefined };
+export const DURABLE_AT_COMMIT: Durability = { flush: () => Promise.resolve(), close: () => Promise.resolve() };
 
 class WalSync implements Durability {
   private running: Promise<void> | null = null;
   private next: Promise<void> | null = null;
   private closed = false;
+  /**
+   * The first failed sync, for good: Linux reports a write-back error to a
+   * descriptor once, so a later fdatasync may succeed without the lost pages
+   * ever reaching the disk. Every later flush fails with it.
+   */
+  private failure: Error | null = null;
 
   private fd: number;
   private ino: number;
 
-  constructor(private readonly path: string) {
+  constructor(
+    private readonly path: string,
+    private readonly onFailure: (err: Error) => void,
+  ) {
     this.fd = openSync(path, 'r');
     this.ino = fstatSync(this.fd).ino;
   }
 
   flush(): Promise<void> {
-    if (this.closed) return Promise.resolve();
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error('the store is closed'));
     if (!this.running) return this.start();
     // the sync under way may have begun before the caller's commit: the next one covers it
     this.next ??= this.running.then(
@@ -53,11 +64,18 @@ class WalSync implements Durability {
 
   private afterRunning(): Promise<void> {
     this.next = null;
-    return this.closed ? Promise.resolve() : this.start();
+    if (this.failure) return Promise.reject(this.failure);
+    return this.closed ? Promise.reject(new Error('the store is closed')) : this.start();
   }
 
   private start(): Promise<void> {
-    const run = this.sync();
+    const run = this.sync().catch((err: unknown) => {
+      if (!this.failure) {
+        this.failure = err as Error;
+        this.onFailure(this.failure);
+      }
+      throw this.failure;
+    });
     this.running = run;
     const clear = (): void => {
       if (this.running === run) this.running = null;
@@ -83,9 +101,11 @@ class WalSync implements Durability {
     await new Promise<void>((resolve, reject) => fdatasync(this.fd, (err) => (err ? reject(err) : resolve())));
   }
 
-  close(): void {
+  async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // the descriptor is closed only once no sync of the thread pool can still be using its number
+    await Promise.allSettled([this.running, this.next]);
     closeSync(this.fd);
   }
 }
@@ -95,14 +115,15 @@ class WalSync implements Durability {
  * WAL's sync; or, when the WAL file cannot be opened (an in-memory database,
  * a store opened read-only after damage), leaves the connection at FULL and
  * returns DURABLE_AT_COMMIT. Call once, after the migrations (the WAL file
- * exists then), and close it after the database.
+ * exists then), and close it after the database. `onFailure` hears of the
+ * first failed sync (after which no change can be acknowledged).
  */
-export function walSyncOf(db: Db, path: string): Durability {
+export function walSyncOf(db: Db, path: string, onFailure: (err: Error) => void = () => undefined): Durability {
   if (path === ':memory:' || db.pragma('journal_mode', { simple: true }) !== 'wal' || db.pragma('query_only', { simple: true }) === 1) return DURABLE_AT_COMMIT;
   let sync: WalSync;
   try {
     // read-only: fdatasync works on any descriptor of the file, and this one writes nothing
-    sync = new WalSync(`${path}-wal`);
+    sync = new WalSync(`${path}-wal`, onFailure);
   } catch {
     return DURABLE_AT_COMMIT;
   }
