@@ -5,7 +5,7 @@
  * and packed in a worker and indexed in another.
  */
 import * as Comlink from 'comlink';
-import { PortableWorker as Worker, whenBroken } from './module-worker.js';
+import { PortableWorker as Worker, forWorker, whenBroken } from './module-worker.js';
 import { authHeaders } from '../services/http.js';
 import type { AnnotationClass } from '../core/annotation.js';
 import { DEFAULT_CLASSES } from '../core/annotation.js';
@@ -158,7 +158,8 @@ export class AnnotationSession {
         this.loader = inProcessLoader;
       }
     }
-    return this.loader.load(url, authHeaders(url));
+    const absolute = forWorker(url);
+    return this.loader.load(absolute, authHeaders(absolute));
   }
 
   private add(p: PackedPage): void {

@@ -7,7 +7,7 @@
  * into bands of tiles so the worker never holds hundreds of dense tiles.
  */
 import * as Comlink from 'comlink';
-import { PortableWorker as Worker, whenBroken } from './module-worker.js';
+import { PortableWorker as Worker, forWorker, whenBroken } from './module-worker.js';
 import { authHeaders } from '../services/http.js';
 import { flatBounds, ringsBounds } from '../core/flat-geometry.js';
 import { MASK_TILE, maskGridSize, tileKey } from '../core/mask/mask-grid.js';
@@ -88,7 +88,7 @@ export class MaskSession {
       fetchTile: async (tx, ty) => {
         const x = tx * MASK_TILE;
         const y = ty * MASK_TILE;
-        const url = api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE]);
+        const url = forWorker(api.packUrl([x, y, x + MASK_TILE, y + MASK_TILE]));
         const tiles = await alive(() => worker.readPack(url, authHeaders(url)));
         const t = tiles.find((p) => p.tx === tx && p.ty === ty);
         return t ? { tile: t.tile, version: t.version } : null;
@@ -190,7 +190,7 @@ export class MaskSession {
 
   /** All of this annotator's tiles, fetched in the worker with this server's credential. */
   private readPack(): Promise<PackedTile[]> {
-    const url = this.api.packUrl();
+    const url = forWorker(this.api.packUrl());
     return this.alive(() => this.worker.readPack(url, authHeaders(url)));
   }
 
@@ -286,8 +286,8 @@ export class MaskSession {
     for (const t of tiles) {
       let tile: EncodedTile = EMPTY_TILE;
       if (t.then > 0) {
-        const url = this.api.versionUrl(t.tx, t.ty, t.then);
-        const got = (await this.worker.readPack(url, authHeaders(url)))[0];
+        const url = forWorker(this.api.versionUrl(t.tx, t.ty, t.then));
+        const got = (await this.alive(() => this.worker.readPack(url, authHeaders(url))))[0];
         if (!got) throw new Error(`version ${t.then} of tile (${t.tx}, ${t.ty}) could not be read`);
         tile = got.tile;
       }
