@@ -37,11 +37,14 @@ function parseBbox(s: string | null): [number, number, number, number] | undefin
   return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
 }
 
+const SERVER_OWNED = new Set(['id', 'version', 'source', 'parent', 'score', 'readOnly']);
+
 function parseChanges(body: unknown): Partial<Omit<AnnotationInput, 'id'>> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WsiError('INVALID_ANNOTATION', 'the change must be a JSON object');
   const b = body as Record<string, unknown>;
   const allowed = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'];
-  const unknown = Object.keys(b).filter((k) => !allowed.includes(k) && k !== 'id' && k !== 'version');
+  // id, version and provenance are the server's: a client echoing them back changes nothing
+  const unknown = Object.keys(b).filter((k) => !allowed.includes(k) && !SERVER_OWNED.has(k));
   if (unknown.length > 0) throw new WsiError('INVALID_ANNOTATION', `fields that cannot be changed: ${unknown.join(', ')}`);
   const out: Record<string, unknown> = {};
   for (const k of allowed) if (b[k] !== undefined) out[k] = b[k];
@@ -66,8 +69,12 @@ export function parseBatch(body: unknown): BatchOp[] {
     };
     try {
       switch (o?.['op']) {
-        case 'create':
-          return { op: 'create', annotation: parseAnnotationInput(o['annotation']) };
+        case 'create': {
+          const parent = o['parent'];
+          if (parent !== undefined && !isAnnotationId(parent)) throw new WsiError('INVALID_ANNOTATION', `${where}: parent must be the id of a prediction`);
+          const annotation = parseAnnotationInput(o['annotation']);
+          return parent === undefined ? { op: 'create', annotation } : { op: 'create', annotation, parent: parent as string };
+        }
         case 'update':
           return { op: 'update', id: id(), ifMatch: version(), changes: parseChanges(o['changes']) };
         case 'delete':
@@ -107,7 +114,7 @@ function sendBatch(ctx: RouteContext, r: BatchResult, single?: { created?: boole
  * restricted projects, and in blind ones): every update, delete or restore
  * of an object someone else made is checked here, before the store runs.
  */
-function requireMayChange(ctx: RouteContext, svc: AnnotationService, ids: readonly string[]): void {
+export function requireMayChange(ctx: RouteContext, svc: AnnotationService, ids: readonly string[]): void {
   const scope = slideScope(ctx);
   if (scope.actions.has('edit-others')) return;
   const me = principal(ctx).user.id;

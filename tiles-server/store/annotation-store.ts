@@ -22,7 +22,8 @@ import { writeTransaction, type Db } from './database.js';
 import { ProjectPalettes } from './project-palettes.js';
 
 export type BatchOp =
-  | { op: 'create'; annotation: AnnotationInput }
+  /** `parent`: the prediction this object corrects (it then carries that prediction's model run as its source). */
+  | { op: 'create'; annotation: AnnotationInput; parent?: string }
   | { op: 'update'; id: string; ifMatch: number; changes: Partial<Omit<AnnotationInput, 'id'>> }
   | { op: 'delete'; id: string; ifMatch: number }
   | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
@@ -55,6 +56,9 @@ interface HeadRow {
   data: string;
   author: string;
   at: string;
+  source: string | null;
+  parent: string | null;
+  score: number | null;
 }
 
 type StoredState = AnnotationInput & { deleted: boolean };
@@ -96,7 +100,24 @@ export function toAnnotation(row: HeadRow): Annotation {
     createdAt: row.created_at,
     updatedBy: row.author,
     updatedAt: row.at,
+    ...provenanceOf(row),
   };
+}
+
+/**
+ * Where an object came from: `source` is 'manual' or a model run id,
+ * `parent` the prediction a corrected object was derived from. A
+ * prediction (a run's object with no parent) is read-only and has its score.
+ */
+function provenanceOf(row: HeadRow): Pick<Annotation, 'source' | 'parent' | 'score' | 'readOnly'> {
+  if (row.source === null) return { source: 'manual', parent: null };
+  if (row.parent === null) return { source: row.source, parent: null, score: row.score, readOnly: true };
+  return { source: row.source, parent: row.parent };
+}
+
+/** Whether a head row is a model's prediction (read-only). */
+function isPrediction(row: HeadRow): boolean {
+  return row.source !== null && row.parent === null;
 }
 
 function requestHash(slideId: string, ops: unknown): string {
@@ -130,11 +151,14 @@ export class AnnotationStore {
   readonly palettes: ProjectPalettes;
 
   constructor(private readonly db: Db) {
-    const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
+    const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
                   FROM annotations a JOIN history h ON h.seq = a.head_seq`;
     this.stmts = {
       head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ? AND ${VISIBLE}`),
       taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
+      // the corrected object derived from a prediction (never staged by an import: no VISIBLE needed)
+      child: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.parent = ?`),
+      insertDerived: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, source, parent) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?)`),
       page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ORDER BY a.rowid LIMIT ?`),
       // the live objects one committed import made (the client's undo of an import)
       byImport: db.prepare<[string, string, number, number], HeadRow>(
@@ -142,7 +166,7 @@ export class AnnotationStore {
          WHERE a.slide_id = ? AND j.op_id = ? AND j.state = 'committed' AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`,
       ),
       bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(
-        `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
+        `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
          FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
          WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE}
          ORDER BY a.rowid LIMIT ?`,
@@ -195,6 +219,12 @@ export class AnnotationStore {
 
   get(id: string): Annotation | null {
     const row = this.stmts.head.get(id);
+    return row ? toAnnotation(row) : null;
+  }
+
+  /** The corrected object derived from a prediction (live or deleted), or null. */
+  correctedOf(predictionId: string): Annotation | null {
+    const row = this.stmts.child.get(predictionId);
     return row ? toAnnotation(row) : null;
   }
 
@@ -329,13 +359,20 @@ export class AnnotationStore {
       // across slides, but what another slide holds is none of this request's business
       if (existing && existing.slide_id === slideId) throw new OpError('ANNOTATION_EXISTS', `annotation ${op.annotation.id} already exists`, index, toAnnotation(existing));
       if (this.stmts.taken.get(op.annotation.id)) throw new OpError('ANNOTATION_EXISTS', `the id ${op.annotation.id} is already taken; create the annotation with a new id`, index);
+      const source = op.parent === undefined ? null : this.derivable(slideId, op.parent, index);
       const seq = this.writeVersion(slideId, op.annotation.id, 1, 'create', stateOf(op.annotation, false), author, at, opId);
-      const rowid = Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid);
+      const rowid =
+        source === null
+          ? Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid)
+          : Number(this.stmts.insertDerived.run(op.annotation.id, slideId, seq, author, at, source, op.parent).lastInsertRowid);
       this.box(rowid, op.annotation);
       return { id: op.annotation.id, version: 1, deleted: false };
     }
     const row = this.stmts.head.get(op.id);
     if (!row || row.slide_id !== slideId) throw new OpError('ANNOTATION_NOT_FOUND', `no annotation ${op.id} on this slide`, index);
+    if (isPrediction(row)) {
+      throw new OpError('MODEL_OBJECT_READ_ONLY', `annotation ${op.id} is a prediction of model run ${row.source ?? '?'} and is read-only; correct it through its corrected object (POST …/model-runs/{run}/review, or create one with "parent")`, index);
+    }
     const current = toAnnotation(row);
     if (op.ifMatch !== current.version) {
       throw new OpError('PRECONDITION_FAILED', `annotation ${op.id} is at version ${current.version}, the change was based on version ${op.ifMatch}`, index, current);
@@ -379,6 +416,18 @@ export class AnnotationStore {
   }
 
   /**
+   * Checks that `parent` is a prediction of this slide that has no corrected
+   * object yet; returns its model run (the new object's source).
+   */
+  private derivable(slideId: string, parent: string, index: number): string {
+    const p = this.stmts.head.get(parent);
+    if (!p || p.slide_id !== slideId || !isPrediction(p)) throw new OpError('PREDICTION_NOT_FOUND', `no prediction ${parent} on this slide`, index);
+    const child = this.stmts.child.get(parent);
+    if (child) throw new OpError('ANNOTATION_EXISTS', `prediction ${parent} already has a corrected object (${child.id}); change that one`, index, toAnnotation(child));
+    return p.source as string;
+  }
+
+  /**
    * Applies a batch atomically. A repeated op id returns the stored answer;
    * the same op id with a different request is refused.
    */
@@ -402,12 +451,17 @@ export class AnnotationStore {
       });
     } catch (err) {
       if (!(err instanceof OpError)) throw err;
-      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400 }[err.code as string] ?? 400;
+      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400, MODEL_OBJECT_READ_ONLY: 409, PREDICTION_NOT_FOUND: 404 }[err.code as string] ?? 400;
       result = { status, body: { code: err.code, message: err.message, detail: { opId, index: err.index, ...(err.current ? { current: err.current } : {}) } } };
       // remember the refusal so a retry gets the same answer
       this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(result.body), at);
     }
     return result;
+  }
+
+  /** Whether an answer is recorded under this operation id. */
+  recordedOperation(opId: string): boolean {
+    return this.stmts.getOp.get(opId) !== undefined;
   }
 
   /** Remembers the answer to an operation so a retry gets it again. */
