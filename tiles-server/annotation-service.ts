@@ -55,9 +55,19 @@ export class AnnotationService {
   }
 
   /** Receives and runs an import (see import/import-jobs.ts); the answer for the POST. */
-  async importFile(scope: SlideScope, author: string, opId: string, format: string, body: IncomingMessage, signal: AbortSignal, onReceived?: () => void): Promise<ImportAnswer> {
+  async importFile(
+    scope: SlideScope,
+    author: string,
+    opId: string,
+    format: string,
+    body: IncomingMessage,
+    signal: AbortSignal,
+    onReceived?: () => void,
+    /** The file holds this model run's predictions (model-run-service.ts). */
+    run?: { id: string; scoreKey: string | null },
+  ): Promise<ImportAnswer> {
     const slideId = await this.slide(scope);
-    return this.imports.start({ slideId, opId, format, author, ...(await this.slideFacts(scope.slideId)), body, signal, ...(onReceived ? { onReceived } : {}) });
+    return this.imports.start({ slideId, opId, format, author, ...(await this.slideFacts(scope.slideId)), body, signal, ...(onReceived ? { onReceived } : {}), ...(run ? { run } : {}) });
   }
 
   async exportFile(slideId: string, format: string): Promise<ExportFile> {

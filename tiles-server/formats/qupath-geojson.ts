@@ -12,15 +12,12 @@ import { randomUUID } from 'node:crypto';
 import type { Annotation, AnnotationInput, AnnotationKind, Geometry } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, normaliseGeometry } from '../../src/core/annotation.js';
 import { FeatureScanner } from './json-features.js';
-import { hexRgb, rgbHex, FormatError, type ImportSink } from './types.js';
+import { hexRgb, rgbHex, FormatError, isPlainObject, type ImportSink } from './types.js';
 
 const MAPPED_PROPERTIES = new Set(['objectType', 'classification', 'name', 'isLocked']);
 /** QuPath's metadata key for an annotation's description. */
 const DESCRIPTION_KEY = 'ANNOTATION_DESCRIPTION';
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
 const FEATURE_MEMBERS = new Set(['type', 'id', 'geometry', 'properties']);
 /** Where unknown top-level feature members (nucleusGeometry, …) live in our properties. */
 export const FEATURE_EXTRA = '$feature';
