@@ -7,6 +7,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Annotation } from '../src/core/annotation.js';
 import { WsiError } from '../src/core/errors.js';
+import { correctionState, type CorrectionState } from './corrections/correction-state.js';
 import { exportAsapXml } from './formats/asap-xml.js';
 import { exportQupathGeojson } from './formats/qupath-geojson.js';
 import { EXPORT_FORMATS } from './formats/types.js';
@@ -42,6 +43,14 @@ export class AnnotationService {
 
   slideOf(annotationId: string): string | null {
     return this.store.slideOf(annotationId);
+  }
+
+  /** A model object's correction state (a prediction's, or its corrected object's); null for manual objects. */
+  correctionOf(a: Annotation): CorrectionState | null {
+    if (a.source === undefined || a.source === 'manual') return null;
+    if (a.readOnly) return correctionState(a, this.store.correctedOf(a.id));
+    const prediction = a.parent ? this.store.get(a.parent) : null;
+    return prediction ? correctionState(prediction, a) : null;
   }
 
   /** The slide's MPP and size, for the import's checks (null when the slide cannot be read). */

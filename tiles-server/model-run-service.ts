@@ -17,7 +17,7 @@ import { correctionReport, type CorrectionReport } from './corrections/report.js
 import { correctionState, sameGeometry, type CorrectionState } from './corrections/correction-state.js';
 import type { SlideScope } from './identity/access-service.js';
 import type { ImportAnswer } from './import/import-jobs.js';
-import type { BatchOp } from './store/annotation-store.js';
+import type { BatchOp, BatchResult } from './store/annotation-store.js';
 import type { CheckedArea, ModelRun, ModelRunStore } from './store/model-runs.js';
 import { isPlainObject } from './formats/types.js';
 
@@ -164,6 +164,15 @@ export class ModelRunService {
     const slideId = await this.annotations.slide(scope);
     const run = this.runs.ofSlide(slideId, runId);
     const decisions = parseReview(body);
+    const request = { review: runId, body };
+    /** The batch's answer, and each prediction's corrected object and state now. */
+    const answer = (r: BatchResult): Record<string, unknown> & { status: number } => ({
+      ...r.body,
+      status: r.status,
+      ...(r.status === 200 ? { corrections: decisions.map((d) => this.describe(d.prediction)) } : {}),
+    });
+    // a retry is answered from the record, before the decisions are read against a state they changed
+    if (this.store.recordedOperation(opId)) return answer(this.store.applyBatch(slideId, opId, author, [], request));
     const palette = new Set(this.store.palettes.ofSlide(slideId).map((c) => c.name));
     const ops: BatchOp[] = [];
     const existing: string[] = [];
@@ -216,8 +225,8 @@ export class ModelRunService {
       else if (!child.deleted && v !== child.version) throw new WsiError('PRECONDITION_FAILED', `ops[${i}]: corrected object ${child.id} is at version ${child.version}, not ${v}`);
     });
     mayChange(existing);
-    const result = this.store.applyBatch(slideId, opId, author, ops, { review: runId, body });
-    return { ...result.body, status: result.status, ...(result.status === 200 ? { corrections: decisions.map((d) => this.describe(d.prediction)) } : {}) };
+    const result = this.store.applyBatch(slideId, opId, author, ops, request);
+    return answer(result);
   }
 
   /** A prediction's corrected object and correction state now. */

@@ -322,9 +322,22 @@ describe('a model run: import, triage through HTTP, and the report (AI-01, AI-02
     const c = child.find((a) => a.parent === ids[415]) as { id: string; version: number };
     const stale = await as(tina, 'POST', `/api/slides/${slideA}/model-runs/${run}/review`, { ops: [{ prediction: ids[415], action: 'accept', ifMatch: c.version + 7 }] });
     expect(stale.status).toBe(412);
-    const ok = await as(tina, 'POST', `/api/slides/${slideA}/model-runs/${run}/review`, { ops: [{ prediction: ids[415], action: 'accept', ifMatch: c.version }] });
+    const key = randomUUID();
+    const ok = await as(tina, 'POST', `/api/slides/${slideA}/model-runs/${run}/review`, { ops: [{ prediction: ids[415], action: 'accept', ifMatch: c.version }] }, { 'Idempotency-Key': key });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect((ok.body['corrections'] as Json[])[0]).toMatchObject({ prediction: ids[415], corrected: c.id, state: 'accepted' });
+    // the same request retried (a lost answer) is answered from its record, not refused as stale
+    const retried = await as(tina, 'POST', `/api/slides/${slideA}/model-runs/${run}/review`, { ops: [{ prediction: ids[415], action: 'accept', ifMatch: c.version }] }, { 'Idempotency-Key': key });
+    expect(retried.status, JSON.stringify(retried.body)).toBe(200);
+    expect(retried.body).toMatchObject({ replayed: true, results: ok.body['results'] });
+    // each model object says its state
+    const stateOf = async (id: string): Promise<unknown> => (await as(admin, 'GET', `/api/slides/${slideA}/annotations/${id}`)).body['correction'];
+    expect(await stateOf(ids[415] as string)).toBe('accepted');
+    expect(await stateOf(c.id)).toBe('accepted');
+    expect(await stateOf(ids[999] as string)).toBe('untouched');
+    expect(await stateOf(ids[505] as string)).toBe('both');
+    expect(await stateOf(ids[305] as string)).toBe('relabelled');
+    expect(await stateOf(ids[312] as string)).toBe('rejected');
     const areas = (await as(admin, 'GET', `/api/slides/${slideA}/model-runs/${run}/checked-areas`)).body['areas'] as Array<{ id: string }>;
     expect(areas).toHaveLength(1);
     expect((await as(tina, 'DELETE', `/api/slides/${slideA}/model-runs/${run}/checked-areas/${areas[0]?.id as string}`)).status).toBe(200);
@@ -510,13 +523,23 @@ describe('bad input gets a 4xx with its code and leaves nothing behind', () => {
     expect(r.counts).toMatchObject({ untouched: 2, accepted: 0, rejected: 0 });
   });
 
-  it('refuses a second corrected object for one prediction, and triage by a viewer-less stranger', async () => {
+  it('refuses a second corrected object for one prediction, triage by a viewer, and by a stranger', async () => {
     const make = (): Promise<{ status: number; body: Json }> =>
       as(admin, 'POST', `/api/slides/${slideC}/annotations/batch`, { ops: [{ op: 'create', parent: prediction, annotation: { id: randomUUID(), kind: 'point', geometry: { type: 'Point', coordinates: [1, 1] } } }] });
     expect((await make()).status).toBe(200);
     const second = await make();
     expect(second.status).toBe(409);
     expect(second.body['code']).toBe('ANNOTATION_EXISTS');
+    // a viewer may read the report but not triage
+    const vera = (await createUser(base, admin, 'vera')).id;
+    const projects = (await as(admin, 'GET', '/api/projects')).body['projects'] as Array<{ id: string; name: string }>;
+    expect((await as(admin, 'PUT', `/api/projects/${projects.find((p) => p.name === 'Default')?.id ?? ''}/members/${vera}`, { role: 'viewer' })).status).toBe(200);
+    const v = await signIn(base, 'vera');
+    const refused = await as(v, 'POST', `/api/slides/${slideC}/model-runs/${run}/review`, { ops: [{ prediction, action: 'accept' }] });
+    expect(refused.status).toBe(403);
+    expect(refused.body['code']).toBe('FORBIDDEN');
+    expect((await as(v, 'POST', `/api/slides/${slideC}/model-runs`, { model: { name: 'x', version: '1' } })).status).toBe(403);
+    expect((await as(v, 'GET', `/api/slides/${slideC}/model-runs/${run}/report`)).status).toBe(200);
     // someone in no project does not learn that the slide exists
     const stranger = (await createUser(base, admin, 'stranger')).id;
     expect(stranger).toBeTruthy();

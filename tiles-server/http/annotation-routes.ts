@@ -270,7 +270,8 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const slideId = await svc.slide(slideScope(ctx));
         const a = svc.store.get(ctx.params[1] as string);
         if (!a || svc.slideOf(a.id) !== slideId || !visibleTo(ctx, a)) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${ctx.params[1] as string} on this slide`);
-        sendJson(ctx.res, 200, a, { ETag: etag(a.version) });
+        const correction = svc.correctionOf(a);
+        sendJson(ctx.res, 200, correction === null ? a : { ...a, correction }, { ETag: etag(a.version) });
       },
     },
     {
