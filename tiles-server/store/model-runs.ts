@@ -6,8 +6,8 @@
  * store/import-staging.ts) that carry the run's id in `annotations.source`
  * and their score in `annotations.score`; they are read-only. A corrected
  * object is an annotation whose `parent` is the prediction it came from
- * (one at most per prediction: a unique index; NULLs do not collide, in
- * SQLite as in PostgreSQL). A checked area is a region an annotator marked
+ * (one at most per prediction: a unique partial index, as portable to
+ * PostgreSQL as the rest). A checked area is a region an annotator marked
  * as fully reviewed for a run: objects added by hand inside it count as
  * the model's misses. The SQL here is portable; nothing SQLite-only.
  */
@@ -45,8 +45,9 @@ export const MODEL_RUN_SCHEMA = `
   ALTER TABLE annotations ADD COLUMN parent TEXT;
   -- a prediction's score (0..1), NULL when the file gave none
   ALTER TABLE annotations ADD COLUMN score REAL;
-  CREATE INDEX annotations_by_source ON annotations (source);
-  CREATE UNIQUE INDEX annotations_by_parent ON annotations (parent);
+  -- partial indexes (SQLite and PostgreSQL both have them): manual objects, most rows, add nothing to them
+  CREATE INDEX annotations_by_source ON annotations (source) WHERE source IS NOT NULL;
+  CREATE UNIQUE INDEX annotations_by_parent ON annotations (parent) WHERE parent IS NOT NULL;
   CREATE TABLE checked_areas (
     id TEXT PRIMARY KEY,
     run_id TEXT NOT NULL REFERENCES model_runs(id),
