@@ -3,7 +3,8 @@
  * table (a label-only change is a correction, AI-02), IoU against areas
  * counted on a pixel grid here, the point-in-area test of misses, and the
  * score reader (keys, QuPath measurement lists, HistomicsTK user data, and
- * scores out of range or not numbers refused).
+ * scores out of range or not numbers refused), and migration 8 on a store
+ * that already holds annotations.
  */
 import { describe, expect, it } from 'vitest';
 import type { Geometry } from '../../src/core/annotation.js';
@@ -165,5 +166,35 @@ describe('scores', () => {
       expect(() => scoreOf({ probability: v }, null, 'object 7'), JSON.stringify(v)).toThrow(FormatError);
     }
     expect(() => scoreOf({ measurements: { score: 2 } }, null, 'object 7')).toThrow(/object 7: the score "score" is 2/);
+  });
+});
+
+describe('migration 8 (model runs) on a store that has annotations', () => {
+  it('keeps every annotation, as manual, and starts with no runs', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const { MIGRATIONS, migrate } = await import('../../tiles-server/store/database.js');
+    const { AnnotationStore } = await import('../../tiles-server/store/annotation-store.js');
+    const runs = MIGRATIONS.find((m) => m.description.startsWith('model runs'))?.version as number;
+    const db = new Database(':memory:');
+    for (const m of MIGRATIONS.filter((x) => x.version < runs)) {
+      db.exec(m.sql);
+      m.run?.(db, () => undefined);
+    }
+    db.pragma(`user_version = ${runs - 1}`);
+    // rows as a version-7 server wrote them (its store's statements, by hand: this one's need the new columns)
+    const ids = ['a1b2c3d4e5', 'f6g7h8i9j0'];
+    for (const id of ids) {
+      const state = JSON.stringify({ id, kind: 'polygon', geometry: rect(0, 0, 5, 5), classification: 'Tumour', name: null, note: null, locked: false, objectType: 'annotation', properties: {}, deleted: false });
+      const seq = db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES (?, 'slide', 1, 'create', ?, 'u1', 'x', 'op-before-8')`).run(id, state).lastInsertRowid;
+      db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at) VALUES (?, 'slide', 1, 0, ?, 'u1', 'x')`).run(id, seq);
+    }
+    expect(migrate(db)).toEqual({ from: runs - 1, to: MIGRATIONS[MIGRATIONS.length - 1]?.version });
+    const after = new AnnotationStore(db);
+    for (const id of ids) expect(after.get(id)).toMatchObject({ id, version: 1, source: 'manual', parent: null, classification: 'Tumour' });
+    expect(db.prepare('SELECT count(*) AS n FROM model_runs').get()).toEqual({ n: 0 });
+    // an old object is not a prediction: it cannot be a parent
+    const derived = after.applyBatch('slide', 'op-after-8', 'u1', [{ op: 'create', parent: ids[0] as string, annotation: { id: 'k1l2m3n4o5', kind: 'point', geometry: { type: 'Point', coordinates: [1, 1] }, classification: null, name: null, note: null, locked: false, objectType: 'annotation', properties: {} } }]);
+    expect(derived.status).toBe(404);
+    expect(derived.body['code']).toBe('PREDICTION_NOT_FOUND');
   });
 });
