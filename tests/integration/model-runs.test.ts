@@ -343,6 +343,16 @@ describe('a model run: import, triage through HTTP, and the report (AI-01, AI-02
     expect((await as(tina, 'DELETE', `/api/slides/${slideA}/model-runs/${run}/checked-areas/${areas[0]?.id as string}`)).status).toBe(200);
     const r = (await as(admin, 'GET', `/api/slides/${slideA}/model-runs/${run}/report`)).body as { counts: Json };
     expect(r.counts).toMatchObject({ accepted: 301, relabelled: 49, missed: 0 });
+    // the layers of the list: 520 predictions acted on (100 of them rejected), 35 objects drawn by hand
+    const count = async (layer: string): Promise<number> => ((await as(admin, 'GET', `/api/slides/${slideA}/annotations?limit=5000&layer=${layer}`)).body['annotations'] as Json[]).length;
+    expect(await count('model')).toBe(N);
+    expect(await count('corrected')).toBe(420);
+    expect(await count('manual')).toBe(35);
+    expect(await count('working')).toBe(35 + 420 + 480);
+    expect(await count('all')).toBe(N + 420 + 35);
+    const bad = await as(admin, 'GET', `/api/slides/${slideA}/annotations?layer=predictions`);
+    expect(bad.status).toBe(400);
+    expect(bad.body['code']).toBe('BAD_REQUEST');
   });
 
   it('records every model-run request in the audit log', async () => {

@@ -8,7 +8,7 @@ import type { AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { AnnotationService } from '../annotation-service.js';
-import type { BatchOp, BatchResult } from '../store/annotation-store.js';
+import { LAYERS, type BatchOp, type BatchResult, type Layer } from '../store/annotation-store.js';
 import { operationId, readJson, requireIfMatch } from './body.js';
 import { once } from 'node:events';
 import { sendJson } from './respond.js';
@@ -156,7 +156,12 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         // ?import={Idempotency-Key of an import}: the objects that import made and that still live (undoing an import)
         const importOp = q.get('import');
         if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
-        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
+        // ?layer=working|model|corrected|manual: which of a model run's objects (store LAYERS; default all)
+        const layerRaw = q.get('layer');
+        if (layerRaw !== null && !Object.hasOwn(LAYERS, layerRaw)) throw new WsiError('BAD_REQUEST', `layer must be one of ${Object.keys(LAYERS).join(', ')}`);
+        if (layerRaw !== null && importOp !== null) throw new WsiError('BAD_REQUEST', 'layer and import cannot be combined');
+        const layer = (layerRaw ?? 'all') as Layer;
+        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}), layer });
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
         const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;

@@ -7,6 +7,7 @@
  * so a retried request returns the first answer instead of writing twice.
  */
 import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import {
   DEFAULT_CLASSES,
   GeometryError,
@@ -80,7 +81,41 @@ class OpError extends Error {
  */
 export const VISIBLE = `a.import_job NOT IN (SELECT id FROM import_jobs WHERE state <> 'committed')`;
 
+/**
+ * Which objects a list shows, as an SQL condition on the head row `a`:
+ * `working` is what an annotator works on (manual objects, corrected
+ * objects, and the predictions nobody has acted on yet), `model` only a
+ * run's predictions, `corrected` only objects derived from them, `manual`
+ * only objects made by hand. `all` (no condition) shows predictions and
+ * their corrected objects side by side.
+ */
+export const LAYERS = {
+  all: '',
+  working: `AND NOT (a.source IS NOT NULL AND a.parent IS NULL AND EXISTS (SELECT 1 FROM annotations c WHERE c.parent = a.id))`,
+  model: `AND a.source IS NOT NULL AND a.parent IS NULL`,
+  corrected: `AND a.parent IS NOT NULL`,
+  manual: `AND a.source IS NULL`,
+} as const;
+
+export type Layer = keyof typeof LAYERS;
+
 const MUTABLE_FIELDS = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'] as const;
+
+const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
+              FROM annotations a JOIN history h ON h.seq = a.head_seq`;
+
+/** A slide's live objects in rowid pages (`layer`: a LAYERS condition). */
+function pageSql(layer: string): string {
+  return `${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer} ORDER BY a.rowid LIMIT ?`;
+}
+
+/** The same within a box, through the R*Tree. */
+function bboxSql(layer: string): string {
+  return `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
+         FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
+         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer}
+         ORDER BY a.rowid LIMIT ?`;
+}
 
 export function toAnnotation(row: HeadRow): Annotation {
   const state = JSON.parse(row.data) as StoredState;
@@ -150,27 +185,23 @@ export class AnnotationStore {
   /** Each project's palette, over this store's registry of class names and mask ids. */
   readonly palettes: ProjectPalettes;
 
+  /** Page and box statements of the layers other than `all`, prepared when first asked for. */
+  private readonly layered = new Map<string, Database.Statement<unknown[], HeadRow>>();
+
   constructor(private readonly db: Db) {
-    const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
-                  FROM annotations a JOIN history h ON h.seq = a.head_seq`;
     this.stmts = {
       head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ? AND ${VISIBLE}`),
       taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
       // the corrected object derived from a prediction (never staged by an import: no VISIBLE needed)
       child: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.parent = ?`),
       insertDerived: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, source, parent) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?)`),
-      page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ORDER BY a.rowid LIMIT ?`),
+      page: db.prepare<[string, number, number], HeadRow>(pageSql('')),
       // the live objects one committed import made (the client's undo of an import)
       byImport: db.prepare<[string, string, number, number], HeadRow>(
         `${HEAD} JOIN import_jobs j ON j.id = a.import_job
          WHERE a.slide_id = ? AND j.op_id = ? AND j.state = 'committed' AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`,
       ),
-      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(
-        `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
-         FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
-         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE}
-         ORDER BY a.rowid LIMIT ?`,
-      ),
+      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(bboxSql('')),
       // staged rows are all live, and each import counts its own: subtracting keeps the count on the index
       count: db.prepare<[string, string], { n: number }>(
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
@@ -238,17 +269,28 @@ export class AnnotationStore {
   }
 
   /** A page of live annotations of a slide, optionally within a box or only those an import (its operation id) made; `after` is the cursor. */
-  list(slideId: string, opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number } = {}): { annotations: Annotation[]; next: number | null } {
+  list(
+    slideId: string,
+    opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number; layer?: Layer } = {},
+  ): { annotations: Annotation[]; next: number | null } {
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
     const after = opts.after ?? 0;
+    const layer = opts.layer ?? 'all';
     const rows =
       opts.importOp !== undefined
         ? this.stmts.byImport.all(slideId, opts.importOp, after, limit)
         : opts.bbox
-          ? this.stmts.bbox.all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
-          : this.stmts.page.all(slideId, after, limit);
+          ? (layer === 'all' ? this.stmts.bbox : this.layerStatement('bbox', layer)).all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
+          : (layer === 'all' ? this.stmts.page : this.layerStatement('page', layer)).all(slideId, after, limit);
     const last = rows[rows.length - 1];
     return { annotations: rows.map(toAnnotation), next: rows.length === limit && last ? last.rowid : null };
+  }
+
+  private layerStatement(kind: 'page' | 'bbox', layer: Layer): Database.Statement<unknown[], HeadRow> {
+    const key = `${kind}|${layer}`;
+    let stmt = this.layered.get(key);
+    if (!stmt) this.layered.set(key, (stmt = this.db.prepare<unknown[], HeadRow>((kind === 'page' ? pageSql : bboxSql)(LAYERS[layer]))));
+    return stmt;
   }
 
   history(id: string): HistoryEntry[] {
