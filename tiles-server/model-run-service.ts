@@ -218,7 +218,8 @@ export class ModelRunService {
       if ((target.classification ?? null) !== (child.classification ?? null)) changes.classification = target.classification;
       if (!sameGeometry(target.geometry, child.geometry)) {
         changes.geometry = target.geometry;
-        changes.kind = kindFor(child.kind, child.geometry, target.geometry);
+        // accepting brings the model's outline back, and the kind it had
+        changes.kind = d.action === 'accept' ? pred.kind : kindFor(child.kind, child.geometry, target.geometry);
       }
       if (child.deleted) ops.push({ op: 'restore', id: child.id, ifMatch: v++ });
       if (Object.keys(changes).length > 0) ops.push({ op: 'update', id: child.id, ifMatch: v, changes });
