@@ -489,6 +489,21 @@ describe('bad input gets a 4xx with its code and leaves nothing behind', () => {
     expect(prediction).toBeTruthy();
   });
 
+  it('takes one of two files sent at once into one run, and nothing of the other', async () => {
+    const race = (await newRun(slideC)).body['id'] as string;
+    const before = (await as(admin, 'GET', `/api/slides/${slideC}/annotations?limit=1`)).body['total'] as number;
+    const files = [fc(point(0.1), point(0.2), point(0.3)), fc(point(0.4), point(0.5))];
+    const answers = await Promise.all(files.map((f) => upload(`/api/slides/${slideC}/model-runs/${race}/predictions?format=qupath-geojson`, f)));
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses, JSON.stringify(answers.map((a) => a.body))).toEqual([201, 409]);
+    const won = answers.find((a) => a.status === 201)?.body['imported'] as number;
+    expect(answers.find((a) => a.status === 409)?.body['code']).toBe('MODEL_RUN_HAS_PREDICTIONS');
+    expect((await as(admin, 'GET', `/api/slides/${slideC}/model-runs/${race}`)).body).toMatchObject({ state: 'imported', objects: won });
+    // the loser's objects were discarded (they may take a moment: discards run in short transactions)
+    const after = (await as(admin, 'GET', `/api/slides/${slideC}/annotations?limit=1`)).body['total'] as number;
+    expect(after - before).toBe(won);
+  });
+
   it('refuses bad run descriptions', async () => {
     for (const body of [{}, { model: { name: 'x' } }, { model: { name: '', version: '1' } }, { model: { name: 'x', version: '1' }, parameters: [1] }, { model: { name: 'x', version: '1' }, scoreKey: '../etc' }, { model: { name: 'x', version: '1' }, extra: 1 }]) {
       const r = await as(admin, 'POST', `/api/slides/${slideC}/model-runs`, body);
