@@ -14,7 +14,7 @@ import { EXPORT_FORMATS } from './formats/types.js';
 import type { SlideScope } from './identity/access-service.js';
 import type { ImportAnswer, ImportJobs } from './import/import-jobs.js';
 import type { SlideRegistry } from './slides/registry.js';
-import type { AnnotationStore } from './store/annotation-store.js';
+import type { AnnotationStore, Layer } from './store/annotation-store.js';
 
 export interface ExportFile {
   contentType: string;
@@ -79,19 +79,24 @@ export class AnnotationService {
     return this.imports.start({ slideId, opId, format, author, ...(await this.slideFacts(scope.slideId)), body, signal, ...(onReceived ? { onReceived } : {}), ...(run ? { run } : {}) });
   }
 
-  async exportFile(slideId: string, format: string): Promise<ExportFile> {
+  /** The file of a slide's objects (`layer`: which of a model run's, store LAYERS). */
+  async exportFile(slideId: string, format: string, layer: Layer = 'all'): Promise<ExportFile> {
     if (!EXPORT_FORMATS.includes(format as (typeof EXPORT_FORMATS)[number])) {
       throw new WsiError('BAD_REQUEST', `format must be one of ${EXPORT_FORMATS.join(', ')}`);
     }
     const colours = new Map(this.store.palettes.ofSlide(slideId).map((c) => [c.name, c.color]));
     const colour = (name: string): string | null => colours.get(name) ?? null;
     const store = this.store;
+    const correction = (a: Annotation): Annotation => {
+      const c = this.correctionOf(a);
+      return c === null ? a : { ...a, correction: c };
+    };
     // read in pages so a million objects never sit in memory at once
     function* all(): Generator<Annotation> {
       let after = 0;
       for (;;) {
-        const page = store.list(slideId, { after, limit: 5000 });
-        yield* page.annotations;
+        const page = store.list(slideId, { after, limit: 5000, layer });
+        for (const a of page.annotations) yield correction(a);
         if (page.next === null) return;
         after = page.next;
       }

@@ -49,6 +49,8 @@ export interface Annotation extends AnnotationInput {
   score?: number | null;
   /** True on a model's predictions: they are corrected through a derived object, never changed. */
   readOnly?: boolean;
+  /** A model object's correction state (untouched, accepted, edited, relabelled, both, rejected), where the server says it. */
+  correction?: string;
 }
 
 export interface AnnotationClass {

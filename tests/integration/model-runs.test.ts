@@ -350,6 +350,17 @@ describe('a model run: import, triage through HTTP, and the report (AI-01, AI-02
     expect(await count('manual')).toBe(35);
     expect(await count('working')).toBe(35 + 420 + 480);
     expect(await count('all')).toBe(N + 420 + 35);
+    // the corrected set exported with its provenance in QuPath GeoJSON properties
+    const exported = await fetch(`${base}/api/slides/${slideA}/annotations/export?format=qupath-geojson&layer=working`, { headers: bearer(base) });
+    expect(exported.status).toBe(200);
+    const features = ((await exported.json()) as { features: Array<{ id: string; properties: Json }> }).features;
+    expect(features).toHaveLength(35 + 420 + 480);
+    const byId = new Map(features.map((f) => [f.id, f.properties]));
+    expect(byId.get(ids[900] as string)?.['provenance']).toEqual({ source: run, parent: null, score: scoreOf(900), correction: 'untouched' });
+    const edited = features.find((f) => (f.properties['provenance'] as Json | undefined)?.['parent'] === ids[450]);
+    expect(edited?.properties['provenance']).toEqual({ source: run, parent: ids[450], correction: 'edited' });
+    expect(byId.has(ids[450] as string)).toBe(false);
+    expect(features.filter((f) => f.properties['provenance'] === undefined)).toHaveLength(35);
     const bad = await as(admin, 'GET', `/api/slides/${slideA}/annotations?layer=predictions`);
     expect(bad.status).toBe(400);
     expect(bad.body['code']).toBe('BAD_REQUEST');

@@ -140,6 +140,10 @@ export function annotationToFeature(a: Annotation | AnnotationInput, classColour
   if (a.locked) properties['isLocked'] = true;
   Object.assign(properties, kept);
   if (a.note !== null) properties['metadata'] = { ...(isPlainObject(kept['metadata']) ? kept['metadata'] : {}), [DESCRIPTION_KEY]: a.note };
+  // where a model's object came from and what became of it (docs/ai-corrections.md)
+  if ('source' in a && a.source !== undefined && a.source !== 'manual') {
+    properties['provenance'] = { source: a.source, parent: a.parent ?? null, ...(a.score !== undefined ? { score: a.score } : {}), ...(a.correction !== undefined ? { correction: a.correction } : {}) };
+  }
   const geometry = geomExtra && typeof geomExtra === 'object' ? { ...a.geometry, ...geomExtra } : a.kind === 'ellipse' && a.geometry.type === 'Polygon' ? { ...a.geometry, isEllipse: true } : a.geometry;
   const feature: Record<string, unknown> = { type: 'Feature', id: a.id, geometry, properties };
   if (extra && typeof extra === 'object') Object.assign(feature, extra);

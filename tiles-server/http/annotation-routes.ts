@@ -29,6 +29,13 @@ function invalid(err: unknown): never {
   throw err;
 }
 
+/** ?layer=: which of a model run's objects (store LAYERS); all when absent. */
+function parseLayer(s: string | null): Layer {
+  if (s === null) return 'all';
+  if (!Object.hasOwn(LAYERS, s)) throw new WsiError('BAD_REQUEST', `layer must be one of ${Object.keys(LAYERS).join(', ')}`);
+  return s as Layer;
+}
+
 function parseBbox(s: string | null): [number, number, number, number] | undefined {
   if (s === null) return undefined;
   const parts = s.split(',').map(Number);
@@ -158,9 +165,8 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
         // ?layer=working|model|corrected|manual: which of a model run's objects (store LAYERS; default all)
         const layerRaw = q.get('layer');
-        if (layerRaw !== null && !Object.hasOwn(LAYERS, layerRaw)) throw new WsiError('BAD_REQUEST', `layer must be one of ${Object.keys(LAYERS).join(', ')}`);
         if (layerRaw !== null && importOp !== null) throw new WsiError('BAD_REQUEST', 'layer and import cannot be combined');
-        const layer = (layerRaw ?? 'all') as Layer;
+        const layer = parseLayer(layerRaw);
         const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}), layer });
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
@@ -253,7 +259,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         if (!slideScope(ctx).seesOthers) throw new WsiError('FORBIDDEN', 'in a blind project only managers and reviewers export everyone\'s annotations');
         const slideId = await svc.slide(slideScope(ctx));
-        const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '');
+        const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '', parseLayer(ctx.url.searchParams.get('layer')));
         ctx.res.writeHead(200, {
           'Content-Type': `${file.contentType}; charset=utf-8`,
           'Content-Disposition': attachment(downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), 'annotations', file.ext)),
