@@ -7,6 +7,9 @@
  * are renamed. Only when the whole file has been read does one short
  * transaction make it visible. A malformed file, a full store or a cancel
  * discards what was staged. Runs in a worker thread (import-worker.ts).
+ * A model run's prediction file takes the same path: each object's score is
+ * read (scores.ts), the rows are written as the run's read-only predictions,
+ * and the commit marks the run imported (store/model-runs.ts).
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
