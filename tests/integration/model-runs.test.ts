@@ -431,6 +431,29 @@ describe('prediction formats and their scores', () => {
     ]);
   });
 
+  it('answers 202 at once with Prefer: respond-async, and the import can be followed to its end', async () => {
+    const run = (await newRun(slideB)).body['id'] as string;
+    const key = randomUUID();
+    const features = Array.from({ length: 50 }, (_, i) => ({ type: 'Feature', geometry: { type: 'Point', coordinates: [i, i] }, properties: { classification: { name: 'Tumour' }, score: i / 50 } }));
+    const res = await fetch(`${base}/api/slides/${slideB}/model-runs/${run}/predictions?format=qupath-geojson`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': key, Prefer: 'respond-async', ...bearer(base) },
+      body: JSON.stringify({ type: 'FeatureCollection', features }),
+    });
+    expect(res.status).toBe(202);
+    const where = res.headers.get('location') as string;
+    expect(where).toBe(`/api/slides/${slideB}/annotations/import/${key}`);
+    await res.text();
+    let state = '';
+    for (let i = 0; i < 100 && state !== 'done'; i++) {
+      const p = await as(admin, 'GET', where);
+      state = p.body['state'] as string;
+      if (state !== 'done') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(state).toBe('done');
+    expect((await as(admin, 'GET', `/api/slides/${slideB}/model-runs/${run}`)).body).toMatchObject({ state: 'imported', objects: 50 });
+  });
+
   it('reads the score under a configured key, in QuPath measurement lists too', async () => {
     const run = (await newRun(slideB, { scoreKey: 'Detection probability' })).body['id'] as string;
     const file = {

@@ -8,6 +8,7 @@ import type { AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { AnnotationService } from '../annotation-service.js';
+import type { ImportAnswer } from '../import/import-jobs.js';
 import { LAYERS, type BatchOp, type BatchResult, type Layer } from '../store/annotation-store.js';
 import { operationId, readJson, requireIfMatch } from './body.js';
 import { once } from 'node:events';
@@ -140,6 +141,30 @@ function visibleTo(ctx: RouteContext, a: { createdBy: string }): boolean {
 
 const author = (ctx: RouteContext): string => principal(ctx).user.id;
 
+/**
+ * Answers an import's POST: with its report when it ends, or — with
+ * `Prefer: respond-async` — 202 as soon as the file is received, pointing
+ * at …/annotations/import/{key} to follow it (annotation and model-run imports alike).
+ */
+export async function answerImport(ctx: RouteContext, svc: AnnotationService, slideId: string, opId: string, start: (received: () => void) => Promise<ImportAnswer>): Promise<void> {
+  const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
+  let received!: () => void;
+  const whenReceived = new Promise<null>((r) => {
+    received = () => {
+      // the body is in: the client now waits for the answer, for as long as the import takes,
+      // on a connection with nothing to say meanwhile (the 5-minute idle timeout would cut it)
+      ctx.req.socket.setTimeout(0);
+      r(null);
+    };
+  });
+  const run = start(received);
+  const answer = early ? await Promise.race([run, whenReceived]) : await run;
+  if (answer) return sendJson(ctx.res, answer.status, answer.body);
+  run.catch(() => undefined);
+  const where = `/api/slides/${slideId}/annotations/import/${encodeURIComponent(opId)}`;
+  sendJson(ctx.res, 202, svc.imports.progress(slideId, opId), { Location: where, 'Preference-Applied': 'respond-async' });
+}
+
 export function annotationRoutes(svc: AnnotationService): Route[] {
   const base = `^/api/slides/${SLIDE}/annotations`;
   const view = { slide: 0, action: 'view' } as const;
@@ -214,23 +239,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slide(slideScope(ctx));
         const opId = operationId(ctx.req);
-        // Prefer: respond-async answers 202 once the file is received; follow it at …/import/{key}
-        const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
-        let received!: () => void;
-        const whenReceived = new Promise<null>((r) => {
-          received = () => {
-            // the body is in: the client now waits for the answer, for as long as the import takes,
-            // on a connection with nothing to say meanwhile (the 5-minute idle timeout would cut it)
-            ctx.req.socket.setTimeout(0);
-            r(null);
-          };
-        });
-        const run = svc.importFile(slideScope(ctx), author(ctx), opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
-        const answer = early ? await Promise.race([run, whenReceived]) : await run;
-        if (answer) return sendJson(ctx.res, answer.status, answer.body);
-        run.catch(() => undefined);
-        const where = `/api/slides/${slideId}/annotations/import/${encodeURIComponent(opId)}`;
-        sendJson(ctx.res, 202, svc.imports.progress(slideId, opId), { Location: where, 'Preference-Applied': 'respond-async' });
+        await answerImport(ctx, svc, slideId, opId, (received) => svc.importFile(slideScope(ctx), author(ctx), opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received));
       },
     },
     {

@@ -8,7 +8,7 @@
 import { WsiError } from '../../src/core/errors.js';
 import type { ModelRunService } from '../model-run-service.js';
 import type { AnnotationService } from '../annotation-service.js';
-import { requireMayChange } from './annotation-routes.js';
+import { answerImport, requireMayChange } from './annotation-routes.js';
 import { operationId, readJson } from './body.js';
 import { sendJson } from './respond.js';
 import { principal, slideScope, type Route, type RouteContext } from './routes.js';
@@ -55,9 +55,10 @@ export function modelRunRoutes(svc: ModelRunService, annotations: AnnotationServ
       access: imports,
       handler: async (ctx) => {
         const opId = operationId(ctx.req);
-        const received = (): void => void ctx.req.socket.setTimeout(0);
-        const answer = await svc.importPredictions(slideScope(ctx), author(ctx), opId, ctx.params[1] as string, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
-        sendJson(ctx.res, answer.status, answer.body);
+        const slideId = await annotations.slide(slideScope(ctx));
+        await answerImport(ctx, annotations, slideId, opId, (received) =>
+          svc.importPredictions(slideScope(ctx), author(ctx), opId, ctx.params[1] as string, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received),
+        );
       },
     },
     {
