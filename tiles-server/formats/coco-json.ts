@@ -12,10 +12,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AnnotationInput, Geometry, LinearRing } from '../../src/core/annotation.js';
-import { GeometryError, normaliseGeometry } from '../../src/core/annotation.js';
 import { cssColour } from './histomicstk-json.js';
 import { jsonTooDeep } from './nesting.js';
-import { FormatError, isPlainObject, type ImportSink } from './types.js';
+import { fileGeometry, FormatError, isPlainObject, type ImportSink } from './types.js';
 
 function finite(v: unknown, where: string): number {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw new FormatError('must be a finite number', where);
@@ -110,13 +109,7 @@ export function importCocoJson(text: string, sink: ImportSink): void {
       sink.skip({ where, reason: geometry });
       return;
     }
-    let normal: Geometry;
-    try {
-      normal = normaliseGeometry(geometry, 'geometry');
-    } catch (err) {
-      if (err instanceof GeometryError) throw new FormatError(err.message, where);
-      throw err;
-    }
+    const normal = fileGeometry(geometry, where);
     const coco: Record<string, unknown> = { category_id: cat };
     for (const k of ['id', 'image_id', 'area', 'iscrowd'] as const) if (raw[k] !== undefined) coco[k] = raw[k];
     const properties: Record<string, unknown> = { coco };

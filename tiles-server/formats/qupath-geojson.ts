@@ -10,9 +10,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Annotation, AnnotationInput, AnnotationKind, Geometry } from '../../src/core/annotation.js';
-import { GeometryError, isAnnotationId, normaliseGeometry } from '../../src/core/annotation.js';
+import { isAnnotationId } from '../../src/core/annotation.js';
 import { FeatureScanner } from './json-features.js';
-import { hexRgb, rgbHex, FormatError, isPlainObject, type ImportSink } from './types.js';
+import { fileGeometry, hexRgb, rgbHex, FormatError, isPlainObject, type ImportSink } from './types.js';
 
 const MAPPED_PROPERTIES = new Set(['objectType', 'classification', 'name', 'isLocked']);
 /** QuPath's metadata key for an annotation's description. */
@@ -68,13 +68,7 @@ export function featureToAnnotation(f: unknown, where: string, sink: ImportSink)
     sink.skip({ where, reason: 'GeometryCollection is not supported; split it into separate features' });
     return null;
   }
-  let geometry: Geometry;
-  try {
-    geometry = normaliseGeometry(g, 'geometry');
-  } catch (err) {
-    if (err instanceof GeometryError) throw new FormatError(err.message, where);
-    throw err;
-  }
+  const geometry = fileGeometry(g, where);
   const props = (feat['properties'] ?? {}) as Record<string, unknown>;
   if (typeof props !== 'object' || Array.isArray(props)) throw new FormatError('"properties" must be an object', where);
   const cls = classNameOf(props['classification'], where);

@@ -1,5 +1,6 @@
 /** What every annotation-file reader produces. */
-import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
+import type { AnnotationClass, AnnotationInput, Geometry } from '../../src/core/annotation.js';
+import { GeometryError, normaliseGeometry } from '../../src/core/annotation.js';
 
 export type ImportFormat = 'qupath-geojson' | 'asap-xml' | 'imagescope-xml' | 'histomicstk-json' | 'coco-json';
 export type ExportFormat = 'qupath-geojson' | 'asap-xml';
@@ -18,6 +19,16 @@ export interface ImportSink {
   skip(s: Skipped): void;
   warn(message: string): void;
   classColour(name: string, color: string): void;
+}
+
+/** A file's geometry, checked and normalised; a bad one is the file's error, at `where`. */
+export function fileGeometry(g: unknown, where: string): Geometry {
+  try {
+    return normaliseGeometry(g, 'geometry');
+  } catch (err) {
+    if (err instanceof GeometryError) throw new FormatError(err.message, where);
+    throw err;
+  }
 }
 
 /** A JSON object (not an array, not null). */
