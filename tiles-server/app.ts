@@ -32,6 +32,8 @@ import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
+import { ModelRunService } from './model-run-service.js';
+import { ModelRunStore } from './store/model-runs.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
@@ -94,11 +96,13 @@ function nameOf(route: Route): string {
   return `${route.method} ${route.pattern.source.replace(/^\^/, '').replace(/\$$/, '').replace(/\((?:[^()]|\([^()]*\))*\)/g, '*').replace(/\\/g, '')}`;
 }
 
-/** Changes are audited after they succeed, and downloads of annotations and masks. */
-function audited(route: Route): boolean {
+/** Changes are audited after they succeed, downloads of annotations and masks, and the reads a route asks for. */
+function audited(route: Route): 'change' | 'download' | 'read' | null {
   const a: Access = route.access;
-  if (!('slide' in a) && !('project' in a)) return false;
-  return route.method !== 'GET' || a.action === 'export';
+  if (!('slide' in a) && !('project' in a)) return null;
+  if (route.method !== 'GET') return 'change';
+  if (a.action === 'export') return 'download';
+  return route.auditReads ? 'read' : null;
 }
 
 function dispatch(routes: Route[], o: DispatchOptions) {
@@ -151,11 +155,12 @@ function dispatch(routes: Route[], o: DispatchOptions) {
             }
             throw err;
           }
-          if (audited(route) && res.statusCode < 400) {
+          const kind = audited(route);
+          if (kind && res.statusCode < 400) {
             const opId = req.headers['idempotency-key'];
             o.audit({
               actor,
-              action: method === 'GET' ? 'download' : 'change',
+              action: kind,
               projectId: scope?.project.id ?? null,
               target: auth.slide?.projectSlideId ?? params[0] ?? null,
               ip: ip(),
@@ -257,6 +262,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   // imports a stopped server left half staged are discarded in the background, in short transactions
   const recovered = imports.recover().catch((err: unknown) => process.stderr.write(`unfinished imports could not be discarded yet: ${(err as Error).message}\n`));
   const annotations = new AnnotationService(annotationStore, registry, imports);
+  const modelRuns = new ModelRunService(new ModelRunStore(db), annotations);
   const masks = new MaskService(new MaskStore(db), annotationStore, registry, {
     dbPath,
     dbMaxBytes: maxBytes,
@@ -330,6 +336,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     annotations,
     palettes: { store: annotationStore, audit, trustProxy: cfg.trustProxy },
     masks,
+    modelRuns,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

@@ -41,6 +41,16 @@ export interface Annotation extends AnnotationInput {
   createdAt: string;
   updatedBy: string;
   updatedAt: string;
+  /** Provenance (server-owned, never changed by a client): 'manual', or the model run the object came from. */
+  source?: string;
+  /** The prediction a corrected object was derived from; null otherwise. */
+  parent?: string | null;
+  /** A prediction's score (0..1), null when its file gave none; only on predictions. */
+  score?: number | null;
+  /** True on a model's predictions: they are corrected through a derived object, never changed. */
+  readOnly?: boolean;
+  /** A model object's correction state (untouched, accepted, edited, relabelled, both, rejected), where the server says it. */
+  correction?: string;
 }
 
 export interface AnnotationClass {

@@ -13,7 +13,7 @@ import { ApiError } from '../services/slide-api.js';
 /** The actions the server records (docs/identity.md), offered as suggestions. */
 const ACTIONS = [
   'auth.login', 'auth.logout', 'auth.password', 'auth.totp', 'auth.token', 'access.denied', 'slide.open', 'slide.views',
-  'change', 'download', 'token.create', 'token.embed', 'token.revoke', 'user.create', 'user.update', 'project.create',
+  'change', 'download', 'read', 'token.create', 'token.embed', 'token.revoke', 'user.create', 'user.update', 'project.create',
   'project.update', 'project.slide.add', 'project.slide.remove', 'member.set', 'member.remove', 'audit.read', 'audit.verify',
   'audit.access-review', 'backup',
 ];

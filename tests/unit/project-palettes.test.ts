@@ -44,7 +44,8 @@ describe('project palettes', () => {
     db.prepare(`INSERT INTO classes (position, name, color, hotkey) VALUES (0, 'Stroma', '#abcdef', 's'), (1, 'Tumour', '#c8102e', 't')`).run();
     db.prepare(`INSERT INTO projects (id, name, editing_mode, blind, all_slides, created_at) VALUES ('def', 'Default', 'classic', 0, 1, 'x'), ('other', 'Other', 'classic', 0, 0, 'x')`).run();
     expect(PALETTES).toBe(7);
-    expect(migrate(db)).toEqual({ from: 6, to: 7 });
+    // to the latest schema: later migrations run too
+    expect(migrate(db)).toEqual({ from: 6, to: MIGRATIONS[MIGRATIONS.length - 1]?.version });
     const identity = new SqliteIdentityStore(db);
     const store = new AnnotationStore(db);
     const want = [

@@ -118,6 +118,8 @@ export function importHistomicsJson(text: string, sink: ImportSink): void {
       if (group && colour) sink.classColour(group, colour);
       const properties: Record<string, unknown> = { histomicstk: { document: d.name, ...(typeof o['id'] === 'string' ? { id: o['id'] } : {}) } };
       for (const k of ['lineColor', 'fillColor', 'lineWidth'] as const) if (o[k] !== undefined) (properties['histomicstk'] as Record<string, unknown>)[k] = o[k];
+      // the element's own data (a model's score, say) is kept as it was written
+      if (o['user'] && typeof o['user'] === 'object' && !Array.isArray(o['user'])) properties['user'] = o['user'];
       sink.add({
         id: randomUUID(),
         kind: r.kind,

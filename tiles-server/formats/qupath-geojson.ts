@@ -10,17 +10,14 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Annotation, AnnotationInput, AnnotationKind, Geometry } from '../../src/core/annotation.js';
-import { GeometryError, isAnnotationId, normaliseGeometry } from '../../src/core/annotation.js';
+import { isAnnotationId } from '../../src/core/annotation.js';
 import { FeatureScanner } from './json-features.js';
-import { hexRgb, rgbHex, FormatError, type ImportSink } from './types.js';
+import { fileGeometry, hexRgb, rgbHex, FormatError, isPlainObject, type ImportSink } from './types.js';
 
 const MAPPED_PROPERTIES = new Set(['objectType', 'classification', 'name', 'isLocked']);
 /** QuPath's metadata key for an annotation's description. */
 const DESCRIPTION_KEY = 'ANNOTATION_DESCRIPTION';
 
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return !!v && typeof v === 'object' && !Array.isArray(v);
-}
 const FEATURE_MEMBERS = new Set(['type', 'id', 'geometry', 'properties']);
 /** Where unknown top-level feature members (nucleusGeometry, …) live in our properties. */
 export const FEATURE_EXTRA = '$feature';
@@ -71,13 +68,7 @@ export function featureToAnnotation(f: unknown, where: string, sink: ImportSink)
     sink.skip({ where, reason: 'GeometryCollection is not supported; split it into separate features' });
     return null;
   }
-  let geometry: Geometry;
-  try {
-    geometry = normaliseGeometry(g, 'geometry');
-  } catch (err) {
-    if (err instanceof GeometryError) throw new FormatError(err.message, where);
-    throw err;
-  }
+  const geometry = fileGeometry(g, where);
   const props = (feat['properties'] ?? {}) as Record<string, unknown>;
   if (typeof props !== 'object' || Array.isArray(props)) throw new FormatError('"properties" must be an object', where);
   const cls = classNameOf(props['classification'], where);
@@ -143,6 +134,10 @@ export function annotationToFeature(a: Annotation | AnnotationInput, classColour
   if (a.locked) properties['isLocked'] = true;
   Object.assign(properties, kept);
   if (a.note !== null) properties['metadata'] = { ...(isPlainObject(kept['metadata']) ? kept['metadata'] : {}), [DESCRIPTION_KEY]: a.note };
+  // where a model's object came from and what became of it (docs/ai-corrections.md)
+  if ('source' in a && a.source !== undefined && a.source !== 'manual') {
+    properties['provenance'] = { source: a.source, parent: a.parent ?? null, ...(a.score !== undefined ? { score: a.score } : {}), ...(a.correction !== undefined ? { correction: a.correction } : {}) };
+  }
   const geometry = geomExtra && typeof geomExtra === 'object' ? { ...a.geometry, ...geomExtra } : a.kind === 'ellipse' && a.geometry.type === 'Polygon' ? { ...a.geometry, isEllipse: true } : a.geometry;
   const feature: Record<string, unknown> = { type: 'Feature', id: a.id, geometry, properties };
   if (extra && typeof extra === 'object') Object.assign(feature, extra);

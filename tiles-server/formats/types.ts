@@ -1,10 +1,11 @@
 /** What every annotation-file reader produces. */
-import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
+import type { AnnotationClass, AnnotationInput, Geometry } from '../../src/core/annotation.js';
+import { GeometryError, normaliseGeometry } from '../../src/core/annotation.js';
 
-export type ImportFormat = 'qupath-geojson' | 'asap-xml' | 'imagescope-xml' | 'histomicstk-json';
+export type ImportFormat = 'qupath-geojson' | 'asap-xml' | 'imagescope-xml' | 'histomicstk-json' | 'coco-json';
 export type ExportFormat = 'qupath-geojson' | 'asap-xml';
 
-export const IMPORT_FORMATS: readonly ImportFormat[] = ['qupath-geojson', 'asap-xml', 'imagescope-xml', 'histomicstk-json'];
+export const IMPORT_FORMATS: readonly ImportFormat[] = ['qupath-geojson', 'asap-xml', 'imagescope-xml', 'histomicstk-json', 'coco-json'];
 export const EXPORT_FORMATS: readonly ExportFormat[] = ['qupath-geojson', 'asap-xml'];
 
 export interface Skipped {
@@ -18,6 +19,21 @@ export interface ImportSink {
   skip(s: Skipped): void;
   warn(message: string): void;
   classColour(name: string, color: string): void;
+}
+
+/** A file's geometry, checked and normalised; a bad one is the file's error, at `where`. */
+export function fileGeometry(g: unknown, where: string): Geometry {
+  try {
+    return normaliseGeometry(g, 'geometry');
+  } catch (err) {
+    if (err instanceof GeometryError) throw new FormatError(err.message, where);
+    throw err;
+  }
+}
+
+/** A JSON object (not an array, not null). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return !!v && typeof v === 'object' && !Array.isArray(v);
 }
 
 /** An error in the file itself, with where it is. */
@@ -48,6 +64,8 @@ export interface ImportReport {
   selfCrossing: number;
   /** Objects with vertices beyond the slide's edges (kept as written; a warning says so): some inside, or none. */
   outside: { partly: number; wholly: number };
+  /** Predictions imported into a model run: the run, and how many objects had a score. */
+  modelRun?: { id: string; scored: number; unscored: number; scoreKey: string | null };
 }
 
 export function rgbHex(r: number, g: number, b: number): string {

@@ -9,7 +9,8 @@ import type { AnnotationInput } from '../../src/core/annotation.js';
 import { GeometryError, isAnnotationId, parseAnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { AnnotationService } from '../annotation-service.js';
-import type { BatchOp, BatchResult } from '../store/annotation-store.js';
+import type { ImportAnswer } from '../import/import-jobs.js';
+import { LAYERS, type BatchOp, type BatchResult, type Layer } from '../store/annotation-store.js';
 import { operationId, readJson, requireIfMatch } from './body.js';
 import { once } from 'node:events';
 import { sendJson } from './respond.js';
@@ -30,6 +31,13 @@ function invalid(err: unknown): never {
   throw err;
 }
 
+/** ?layer=: which of a model run's objects (store LAYERS); all when absent. */
+function parseLayer(s: string | null): Layer {
+  if (s === null) return 'all';
+  if (!Object.hasOwn(LAYERS, s)) throw new WsiError('BAD_REQUEST', `layer must be one of ${Object.keys(LAYERS).join(', ')}`);
+  return s as Layer;
+}
+
 function parseBbox(s: string | null): [number, number, number, number] | undefined {
   if (s === null) return undefined;
   const parts = s.split(',').map(Number);
@@ -38,11 +46,14 @@ function parseBbox(s: string | null): [number, number, number, number] | undefin
   return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
 }
 
+const SERVER_OWNED = new Set(['id', 'version', 'source', 'parent', 'score', 'readOnly']);
+
 function parseChanges(body: unknown): Partial<Omit<AnnotationInput, 'id'>> {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WsiError('INVALID_ANNOTATION', 'the change must be a JSON object');
   const b = body as Record<string, unknown>;
   const allowed = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'];
-  const unknown = Object.keys(b).filter((k) => !allowed.includes(k) && k !== 'id' && k !== 'version');
+  // id, version and provenance are the server's: a client echoing them back changes nothing
+  const unknown = Object.keys(b).filter((k) => !allowed.includes(k) && !SERVER_OWNED.has(k));
   if (unknown.length > 0) throw new WsiError('INVALID_ANNOTATION', `fields that cannot be changed: ${unknown.join(', ')}`);
   const out: Record<string, unknown> = {};
   for (const k of allowed) if (b[k] !== undefined) out[k] = b[k];
@@ -67,8 +78,12 @@ export function parseBatch(body: unknown): BatchOp[] {
     };
     try {
       switch (o?.['op']) {
-        case 'create':
-          return { op: 'create', annotation: parseAnnotationInput(o['annotation']) };
+        case 'create': {
+          const parent = o['parent'];
+          if (parent !== undefined && !isAnnotationId(parent)) throw new WsiError('INVALID_ANNOTATION', `${where}: parent must be the id of a prediction`);
+          const annotation = parseAnnotationInput(o['annotation']);
+          return parent === undefined ? { op: 'create', annotation } : { op: 'create', annotation, parent: parent as string };
+        }
         case 'update':
           return { op: 'update', id: id(), ifMatch: version(), changes: parseChanges(o['changes']) };
         case 'delete':
@@ -108,7 +123,7 @@ function sendBatch(ctx: RouteContext, r: BatchResult, single?: { created?: boole
  * restricted projects, and in blind ones): every update, delete or restore
  * of an object someone else made is checked here, before the store runs.
  */
-function requireMayChange(ctx: RouteContext, svc: AnnotationService, ids: readonly string[]): void {
+export function requireMayChange(ctx: RouteContext, svc: AnnotationService, ids: readonly string[]): void {
   const scope = slideScope(ctx);
   if (scope.actions.has('edit-others')) return;
   const me = principal(ctx).user.id;
@@ -126,6 +141,30 @@ function visibleTo(ctx: RouteContext, a: { createdBy: string }): boolean {
 }
 
 const author = (ctx: RouteContext): string => principal(ctx).user.id;
+
+/**
+ * Answers an import's POST: with its report when it ends, or — with
+ * `Prefer: respond-async` — 202 as soon as the file is received, pointing
+ * at …/annotations/import/{key} to follow it (annotation and model-run imports alike).
+ */
+export async function answerImport(ctx: RouteContext, svc: AnnotationService, slideId: string, opId: string, start: (received: () => void) => Promise<ImportAnswer>): Promise<void> {
+  const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
+  let received!: () => void;
+  const whenReceived = new Promise<null>((r) => {
+    received = () => {
+      // the body is in: the client now waits for the answer, for as long as the import takes,
+      // on a connection with nothing to say meanwhile (the 5-minute idle timeout would cut it)
+      ctx.req.socket.setTimeout(0);
+      r(null);
+    };
+  });
+  const run = start(received);
+  const answer = early ? await Promise.race([run, whenReceived]) : await run;
+  if (answer) return sendJson(ctx.res, answer.status, answer.body);
+  run.catch(() => undefined);
+  const where = `/api/slides/${slideId}/annotations/import/${encodeURIComponent(opId)}`;
+  sendJson(ctx.res, 202, svc.imports.progress(slideId, opId), { Location: where, 'Preference-Applied': 'respond-async' });
+}
 
 export function annotationRoutes(svc: AnnotationService): Route[] {
   const base = `^/api/slides/${SLIDE}/annotations`;
@@ -150,7 +189,11 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         // ?import={Idempotency-Key of an import}: the objects that import made and that still live (undoing an import)
         const importOp = q.get('import');
         if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
-        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}) });
+        // ?layer=working|model|corrected|manual: which of a model run's objects (store LAYERS; default all)
+        const layerRaw = q.get('layer');
+        if (layerRaw !== null && importOp !== null) throw new WsiError('BAD_REQUEST', 'layer and import cannot be combined');
+        const layer = parseLayer(layerRaw);
+        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}), layer });
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
         const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;
@@ -197,23 +240,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slide(slideScope(ctx));
         const opId = operationId(ctx.req);
-        // Prefer: respond-async answers 202 once the file is received; follow it at …/import/{key}
-        const early = /\brespond-async\b/i.test(String(ctx.req.headers['prefer'] ?? ''));
-        let received!: () => void;
-        const whenReceived = new Promise<null>((r) => {
-          received = () => {
-            // the body is in: the client now waits for the answer, for as long as the import takes,
-            // on a connection with nothing to say meanwhile (the 5-minute idle timeout would cut it)
-            ctx.req.socket.setTimeout(0);
-            r(null);
-          };
-        });
-        const run = svc.importFile(slideScope(ctx), author(ctx), opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received);
-        const answer = early ? await Promise.race([run, whenReceived]) : await run;
-        if (answer) return sendJson(ctx.res, answer.status, answer.body);
-        run.catch(() => undefined);
-        const where = `/api/slides/${slideId}/annotations/import/${encodeURIComponent(opId)}`;
-        sendJson(ctx.res, 202, svc.imports.progress(slideId, opId), { Location: where, 'Preference-Applied': 'respond-async' });
+        await answerImport(ctx, svc, slideId, opId, (received) => svc.importFile(slideScope(ctx), author(ctx), opId, ctx.url.searchParams.get('format') ?? '', ctx.req, ctx.signal, received));
       },
     },
     {
@@ -242,7 +269,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         if (!slideScope(ctx).seesOthers) throw new WsiError('FORBIDDEN', 'in a blind project only managers and reviewers export everyone\'s annotations');
         const slideId = await svc.slide(slideScope(ctx));
-        const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '');
+        const file = await svc.exportFile(slideId, ctx.url.searchParams.get('format') ?? '', parseLayer(ctx.url.searchParams.get('layer')));
         ctx.res.writeHead(200, {
           'Content-Type': `${file.contentType}; charset=utf-8`,
           'Content-Disposition': attachment(downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), 'annotations', file.ext)),
@@ -264,7 +291,8 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         const slideId = await svc.slide(slideScope(ctx));
         const a = svc.store.get(ctx.params[1] as string);
         if (!a || svc.slideOf(a.id) !== slideId || !visibleTo(ctx, a)) throw new WsiError('ANNOTATION_NOT_FOUND', `no annotation ${ctx.params[1] as string} on this slide`);
-        sendJson(ctx.res, 200, a, { ETag: etag(a.version) });
+        const correction = svc.correctionOf(a);
+        sendJson(ctx.res, 200, correction === null ? a : { ...a, correction }, { ETag: etag(a.version) });
       },
     },
     {

@@ -9,11 +9,13 @@ import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
 import { maskRoutes } from './mask-routes.js';
+import { modelRunRoutes } from './model-run-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AnnotationService } from '../annotation-service.js';
 import type { MaskService } from '../mask-service.js';
+import type { ModelRunService } from '../model-run-service.js';
 import type { TileService } from '../tile-service.js';
 
 export interface RouteTableDeps {
@@ -23,6 +25,7 @@ export interface RouteTableDeps {
   annotations: AnnotationService;
   palettes: PaletteRoutesOptions;
   masks: MaskService;
+  modelRuns: ModelRunService;
   tiles: TileService;
   tileOptions: TileRoutesOptions;
 }
@@ -34,6 +37,7 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...makeRoutes(d.tiles, d.tileOptions),
     ...annotationRoutes(d.annotations),
     ...maskRoutes(d.masks),
+    ...modelRunRoutes(d.modelRuns, d.annotations),
     ...authRoutes(d.auth),
     ...oidcRoutes(d.auth),
     ...adminRoutes(d.admin),

@@ -32,6 +32,8 @@ export interface Route {
   pattern: RegExp;
   /** Who may call it: checked before the handler runs. */
   access: Access;
+  /** A GET whose successful answers are audited too (as 'read'); changes and exports always are. */
+  auditReads?: true;
   handler: (ctx: RouteContext) => Promise<void>;
   /**
    * An image request (a tile, a IIIF image, a thumbnail): it waits its turn

@@ -55,6 +55,8 @@ export interface StartRequest {
   signal: AbortSignal;
   /** Told when the whole body is on disk and the import is queued. */
   onReceived?: () => void;
+  /** The file is a model run's predictions (read-only objects with scores; store/model-runs.ts). */
+  run?: { id: string; scoreKey: string | null };
 }
 
 interface Job {
@@ -87,6 +89,11 @@ const cancelledError = (): WsiError => new WsiError('IMPORT_CANCELLED', 'the imp
 function replay(prior: PriorOperation, slideId: string, hash: string, opId: string): ImportAnswer {
   if (prior.hash !== hash || prior.slideId !== slideId) throw new WsiError('IDEMPOTENCY_KEY_REUSED', `operation id ${opId} was already used for a different request`);
   return { status: 200, body: { ...(JSON.parse(prior.response) as Record<string, unknown>), replayed: true } };
+}
+
+/** What the operation id's request hash covers besides the body: the slide, the format, and a model run's id. */
+function hashPrefix(r: StartRequest): string[] {
+  return r.run ? [r.slideId, r.format, r.run.id] : [r.slideId, r.format];
 }
 
 export class ImportJobs {
@@ -144,7 +151,7 @@ export class ImportJobs {
     if (earlier && !earlier.finishedAt) {
       // the same key again while its import runs (a client retrying after a dropped
       // connection): read this body too, then answer as a retry after that import would be
-      const spooled = await spoolBody(r.body, { dir: this.dir, maxBytes: this.opts.maxBytes, hashPrefix: [r.slideId, r.format], signal: r.signal });
+      const spooled = await spoolBody(r.body, { dir: this.dir, maxBytes: this.opts.maxBytes, hashPrefix: hashPrefix(r), signal: r.signal });
       await earlier.settled.catch(() => undefined);
       return this.afterReceiving(this.register(r, declared, spooled.bytes), r, spooled);
     }
@@ -156,7 +163,7 @@ export class ImportJobs {
       spooled = await spoolBody(r.body, {
         dir: this.dir,
         maxBytes: this.opts.maxBytes,
-        hashPrefix: [r.slideId, r.format],
+        hashPrefix: hashPrefix(r),
         signal: AbortSignal.any([r.signal, job.abort.signal]),
         onBytes: (n) => (job.bytesReceived = n),
       });
@@ -182,7 +189,17 @@ export class ImportJobs {
         throw err;
       }
     }
-    const work: ImportJob = { slideId: r.slideId, opId: r.opId, format: r.format, author: r.author, slideMpp: r.slideMpp, slideSize: r.slideSize, path: spooled.path, hash: spooled.hash };
+    const work: ImportJob = {
+      slideId: r.slideId,
+      opId: r.opId,
+      format: r.format,
+      author: r.author,
+      slideMpp: r.slideMpp,
+      slideSize: r.slideSize,
+      path: spooled.path,
+      hash: spooled.hash,
+      ...(r.run ? { runId: r.run.id, scoreKey: r.run.scoreKey } : {}),
+    };
     job.state = 'queued';
     job.spoolPath = spooled.path;
     job.run = () => this.runWorker(job, work);

@@ -7,6 +7,9 @@
  * are renamed. Only when the whole file has been read does one short
  * transaction make it visible. A malformed file, a full store or a cancel
  * discards what was staged. Runs in a worker thread (import-worker.ts).
+ * A model run's prediction file takes the same path: each object's score is
+ * read (scores.ts), the rows are written as the run's read-only predictions,
+ * and the commit marks the run imported (store/model-runs.ts).
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
@@ -14,12 +17,14 @@ import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation
 import { geometryBounds, selfIntersections, vertexCount } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import { importAsapXml } from '../formats/asap-xml.js';
+import { importCocoJson } from '../formats/coco-json.js';
 import { importHistomicsJson } from '../formats/histomicstk-json.js';
 import { importImageScopeXml } from '../formats/imagescope-xml.js';
 import { importQupathGeojson } from '../formats/qupath-geojson.js';
 import { FormatError, IMPORT_FORMATS, type ImportFormat, type ImportReport, type ImportSink } from '../formats/types.js';
 import type { Db } from '../store/database.js';
 import { ImportStaging, type PriorOperation, type StagingJob } from '../store/import-staging.js';
+import { scoreOf } from './scores.js';
 import type { WriteGate } from '../store/write-gate.js';
 
 export interface ImportJob extends StagingJob {
@@ -30,6 +35,8 @@ export interface ImportJob extends StagingJob {
   path: string;
   /** The request hash (slide, format, body) the operation id is recorded with. */
   hash: string;
+  /** The key a model run's scores are read under (null: SCORE_KEYS); only with `runId`. */
+  scoreKey?: string | null;
 }
 
 export interface ImportProgress {
@@ -60,6 +67,8 @@ class StagingSink implements ImportSink {
   private readonly colours = new Map<string, string>();
   private readonly seen = new Set<string>();
   private pending: AnnotationInput[] = [];
+  /** The pending objects' scores (model runs only). */
+  private pendingScores: Array<number | null> = [];
   private pendingVertices = 0;
   private readonly at = new Date().toISOString();
   private firstOutside: string | null = null;
@@ -74,6 +83,17 @@ class StagingSink implements ImportSink {
     private readonly onStaged: (objects: number) => void,
   ) {
     this.report = { format, imported: 0, perClass: {}, perKind: {}, vertices: 0, skipped: [], warnings: [], classesAdded: [], renamedIds: 0, selfCrossing: 0, outside: { partly: 0, wholly: 0 } };
+    if (job.runId !== undefined) this.report.modelRun = { id: job.runId, scored: 0, unscored: 0, scoreKey: job.scoreKey ?? null };
+  }
+
+  /** A prediction's score (counted in the report); a score out of range refuses the whole file. */
+  private score(a: AnnotationInput): void {
+    const run = this.report.modelRun;
+    if (!run) return;
+    const s = scoreOf(a.properties, run.scoreKey, `object ${this.report.imported + 1}${a.name ? ` ("${a.name.slice(0, 40)}")` : ''}`);
+    if (s === null) run.unscored++;
+    else run.scored++;
+    this.pendingScores.push(s);
   }
 
   /** Counts an object with vertices beyond the slide's edges (kept as written: the report says so). */
@@ -86,6 +106,12 @@ class StagingSink implements ImportSink {
     if (wholly) this.report.outside.wholly++;
     else this.report.outside.partly++;
     this.firstOutside ??= `x ${fmt(x0)}–${fmt(x1)}, y ${fmt(y0)}–${fmt(y1)}`;
+  }
+
+  /** The warning about predictions without a score, once the whole file is read. */
+  unscoredWarning(): void {
+    const run = this.report.modelRun;
+    if (run && run.unscored > 0) this.warn(`${fmt(run.unscored)} prediction(s) have no score under ${run.scoreKey === null ? 'probability, score or confidence' : `"${run.scoreKey}"`}: kept, with no score`);
   }
 
   /** The warning about objects outside the slide, once the whole file is read. */
@@ -104,6 +130,7 @@ class StagingSink implements ImportSink {
     // kept exactly as written (other tools draw such outlines too); counted so the report says so
     if (selfIntersections(a.geometry).length > 0) this.report.selfCrossing++;
     const vertices = vertexCount(a.geometry);
+    this.score(a);
     this.pending.push(a);
     this.pendingVertices += vertices;
     this.report.imported++;
@@ -117,8 +144,9 @@ class StagingSink implements ImportSink {
   flush(): void {
     if (this.pending.length === 0) return;
     this.check();
-    this.report.renamedIds += this.staging.stage(this.jobId, this.job, this.at, this.pending, this.seen);
+    this.report.renamedIds += this.staging.stage(this.jobId, this.job, this.at, this.pending, this.seen, this.pendingScores);
     this.pending = [];
+    this.pendingScores = [];
     this.pendingVertices = 0;
     this.onStaged(this.report.imported);
   }
@@ -163,17 +191,19 @@ async function* fileChunks(path: string, onBytes: (n: number) => void, check: ()
   }
 }
 
-async function parse(format: ImportFormat, job: ImportJob, sink: ImportSink, onBytes: (n: number) => void, check: () => void): Promise<void> {
-  switch (format) {
-    case 'qupath-geojson':
-      return importQupathGeojson(fileChunks(job.path, onBytes, check), sink);
-    case 'asap-xml':
-      return importAsapXml(await readText(job.path, onBytes), sink);
-    case 'imagescope-xml':
-      return importImageScopeXml(await readText(job.path, onBytes), sink, job.slideMpp);
-    case 'histomicstk-json':
-      return importHistomicsJson(await readText(job.path, onBytes), sink);
-  }
+type Parse = (job: ImportJob, sink: ImportSink, onBytes: (n: number) => void, check: () => void) => Promise<void>;
+
+/** Each import format's reader: streamed (GeoJSON) or over the whole text (the rest, up to TEXT_FORMAT_LIMIT). */
+const PARSERS: Record<ImportFormat, Parse> = {
+  'qupath-geojson': (job, sink, onBytes, check) => importQupathGeojson(fileChunks(job.path, onBytes, check), sink),
+  'asap-xml': async (job, sink, onBytes) => importAsapXml(await readText(job.path, onBytes), sink),
+  'imagescope-xml': async (job, sink, onBytes) => importImageScopeXml(await readText(job.path, onBytes), sink, job.slideMpp),
+  'histomicstk-json': async (job, sink, onBytes) => importHistomicsJson(await readText(job.path, onBytes), sink),
+  'coco-json': async (job, sink, onBytes) => importCocoJson(await readText(job.path, onBytes), sink),
+};
+
+function parse(format: ImportFormat, job: ImportJob, sink: ImportSink, onBytes: (n: number) => void, check: () => void): Promise<void> {
+  return PARSERS[format](job, sink, onBytes, check);
 }
 
 /**
@@ -196,12 +226,13 @@ export async function runImport(db: Db, job: ImportJob, cancelled: () => boolean
     await parse(format, job, sink, (n) => (state.bytesParsed = n), check);
     sink.flush();
     sink.outsideWarning();
+    sink.unscoredWarning();
     if (sink.report.imported === 0) throw new FormatError(`the file holds no objects that can be imported${sink.report.skipped.length ? ` (${sink.report.skipped.length} skipped)` : ''}`, 'file');
     check();
     const done = staging.commit(jobId, job, job.hash, sink.classes(), (added) => {
       sink.report.classesAdded = added;
       return sink.report;
-    });
+    }, sink.report.imported);
     if (done.prior) {
       await discard(staging, jobId);
       return { prior: done.prior };

@@ -7,6 +7,7 @@
  * so a retried request returns the first answer instead of writing twice.
  */
 import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
 import {
   DEFAULT_CLASSES,
   GeometryError,
@@ -22,7 +23,8 @@ import { writeTransaction, type Db } from './database.js';
 import { ProjectPalettes } from './project-palettes.js';
 
 export type BatchOp =
-  | { op: 'create'; annotation: AnnotationInput }
+  /** `parent`: the prediction this object corrects (it then carries that prediction's model run as its source). */
+  | { op: 'create'; annotation: AnnotationInput; parent?: string }
   | { op: 'update'; id: string; ifMatch: number; changes: Partial<Omit<AnnotationInput, 'id'>> }
   | { op: 'delete'; id: string; ifMatch: number }
   | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
@@ -55,6 +57,9 @@ interface HeadRow {
   data: string;
   author: string;
   at: string;
+  source: string | null;
+  parent: string | null;
+  score: number | null;
 }
 
 type StoredState = AnnotationInput & { deleted: boolean };
@@ -76,7 +81,41 @@ class OpError extends Error {
  */
 export const VISIBLE = `a.import_job NOT IN (SELECT id FROM import_jobs WHERE state <> 'committed')`;
 
+/**
+ * Which objects a list shows, as an SQL condition on the head row `a`:
+ * `working` is what an annotator works on (manual objects, corrected
+ * objects, and the predictions nobody has acted on yet), `model` only a
+ * run's predictions, `corrected` only objects derived from them, `manual`
+ * only objects made by hand. `all` (no condition) shows predictions and
+ * their corrected objects side by side.
+ */
+export const LAYERS = {
+  all: '',
+  working: `AND NOT (a.source IS NOT NULL AND a.parent IS NULL AND EXISTS (SELECT 1 FROM annotations c WHERE c.parent = a.id))`,
+  model: `AND a.source IS NOT NULL AND a.parent IS NULL`,
+  corrected: `AND a.parent IS NOT NULL`,
+  manual: `AND a.source IS NULL`,
+} as const;
+
+export type Layer = keyof typeof LAYERS;
+
 const MUTABLE_FIELDS = ['kind', 'geometry', 'classification', 'name', 'note', 'locked', 'objectType', 'properties'] as const;
+
+const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
+              FROM annotations a JOIN history h ON h.seq = a.head_seq`;
+
+/** A slide's live objects in rowid pages (`layer`: a LAYERS condition). */
+function pageSql(layer: string): string {
+  return `${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer} ORDER BY a.rowid LIMIT ?`;
+}
+
+/** The same within a box, through the R*Tree. */
+function bboxSql(layer: string): string {
+  return `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
+         FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
+         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer}
+         ORDER BY a.rowid LIMIT ?`;
+}
 
 export function toAnnotation(row: HeadRow): Annotation {
   const state = JSON.parse(row.data) as StoredState;
@@ -96,7 +135,24 @@ export function toAnnotation(row: HeadRow): Annotation {
     createdAt: row.created_at,
     updatedBy: row.author,
     updatedAt: row.at,
+    ...provenanceOf(row),
   };
+}
+
+/**
+ * Where an object came from: `source` is 'manual' or a model run id,
+ * `parent` the prediction a corrected object was derived from. A
+ * prediction (a run's object with no parent) is read-only and has its score.
+ */
+function provenanceOf(row: HeadRow): Pick<Annotation, 'source' | 'parent' | 'score' | 'readOnly'> {
+  if (row.source === null) return { source: 'manual', parent: null };
+  if (row.parent === null) return { source: row.source, parent: null, score: row.score, readOnly: true };
+  return { source: row.source, parent: row.parent };
+}
+
+/** Whether a head row is a model's prediction (read-only). */
+function isPrediction(row: HeadRow): boolean {
+  return row.source !== null && row.parent === null;
 }
 
 function requestHash(slideId: string, ops: unknown): string {
@@ -129,24 +185,23 @@ export class AnnotationStore {
   /** Each project's palette, over this store's registry of class names and mask ids. */
   readonly palettes: ProjectPalettes;
 
+  /** Page and box statements of the layers other than `all`, prepared when first asked for. */
+  private readonly layered = new Map<string, Database.Statement<unknown[], HeadRow>>();
+
   constructor(private readonly db: Db) {
-    const HEAD = `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
-                  FROM annotations a JOIN history h ON h.seq = a.head_seq`;
     this.stmts = {
       head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ? AND ${VISIBLE}`),
       taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
-      page: db.prepare<[string, number, number], HeadRow>(`${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ORDER BY a.rowid LIMIT ?`),
+      // the corrected object derived from a prediction (never staged by an import: no VISIBLE needed)
+      child: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.parent = ?`),
+      insertDerived: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, source, parent) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?)`),
+      page: db.prepare<[string, number, number], HeadRow>(pageSql('')),
       // the live objects one committed import made (the client's undo of an import)
       byImport: db.prepare<[string, string, number, number], HeadRow>(
         `${HEAD} JOIN import_jobs j ON j.id = a.import_job
          WHERE a.slide_id = ? AND j.op_id = ? AND j.state = 'committed' AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`,
       ),
-      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(
-        `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at
-         FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
-         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE}
-         ORDER BY a.rowid LIMIT ?`,
-      ),
+      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(bboxSql('')),
       // staged rows are all live, and each import counts its own: subtracting keeps the count on the index
       count: db.prepare<[string, string], { n: number }>(
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
@@ -198,6 +253,12 @@ export class AnnotationStore {
     return row ? toAnnotation(row) : null;
   }
 
+  /** The corrected object derived from a prediction (live or deleted), or null. */
+  correctedOf(predictionId: string): Annotation | null {
+    const row = this.stmts.child.get(predictionId);
+    return row ? toAnnotation(row) : null;
+  }
+
   count(slideId: string): number {
     return this.stmts.count.get(slideId, slideId)?.n ?? 0;
   }
@@ -208,17 +269,28 @@ export class AnnotationStore {
   }
 
   /** A page of live annotations of a slide, optionally within a box or only those an import (its operation id) made; `after` is the cursor. */
-  list(slideId: string, opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number } = {}): { annotations: Annotation[]; next: number | null } {
+  list(
+    slideId: string,
+    opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number; layer?: Layer } = {},
+  ): { annotations: Annotation[]; next: number | null } {
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
     const after = opts.after ?? 0;
+    const layer = opts.layer ?? 'all';
     const rows =
       opts.importOp !== undefined
         ? this.stmts.byImport.all(slideId, opts.importOp, after, limit)
         : opts.bbox
-          ? this.stmts.bbox.all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
-          : this.stmts.page.all(slideId, after, limit);
+          ? (layer === 'all' ? this.stmts.bbox : this.layerStatement('bbox', layer)).all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
+          : (layer === 'all' ? this.stmts.page : this.layerStatement('page', layer)).all(slideId, after, limit);
     const last = rows[rows.length - 1];
     return { annotations: rows.map(toAnnotation), next: rows.length === limit && last ? last.rowid : null };
+  }
+
+  private layerStatement(kind: 'page' | 'bbox', layer: Layer): Database.Statement<unknown[], HeadRow> {
+    const key = `${kind}|${layer}`;
+    let stmt = this.layered.get(key);
+    if (!stmt) this.layered.set(key, (stmt = this.db.prepare<unknown[], HeadRow>((kind === 'page' ? pageSql : bboxSql)(LAYERS[layer]))));
+    return stmt;
   }
 
   history(id: string): HistoryEntry[] {
@@ -329,13 +401,20 @@ export class AnnotationStore {
       // across slides, but what another slide holds is none of this request's business
       if (existing && existing.slide_id === slideId) throw new OpError('ANNOTATION_EXISTS', `annotation ${op.annotation.id} already exists`, index, toAnnotation(existing));
       if (this.stmts.taken.get(op.annotation.id)) throw new OpError('ANNOTATION_EXISTS', `the id ${op.annotation.id} is already taken; create the annotation with a new id`, index);
+      const source = op.parent === undefined ? null : this.derivable(slideId, op.parent, index);
       const seq = this.writeVersion(slideId, op.annotation.id, 1, 'create', stateOf(op.annotation, false), author, at, opId);
-      const rowid = Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid);
+      const rowid =
+        source === null
+          ? Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid)
+          : Number(this.stmts.insertDerived.run(op.annotation.id, slideId, seq, author, at, source, op.parent).lastInsertRowid);
       this.box(rowid, op.annotation);
       return { id: op.annotation.id, version: 1, deleted: false };
     }
     const row = this.stmts.head.get(op.id);
     if (!row || row.slide_id !== slideId) throw new OpError('ANNOTATION_NOT_FOUND', `no annotation ${op.id} on this slide`, index);
+    if (isPrediction(row)) {
+      throw new OpError('MODEL_OBJECT_READ_ONLY', `annotation ${op.id} is a prediction of model run ${row.source ?? '?'} and is read-only; correct it through its corrected object (POST …/model-runs/{run}/review, or create one with "parent")`, index);
+    }
     const current = toAnnotation(row);
     if (op.ifMatch !== current.version) {
       throw new OpError('PRECONDITION_FAILED', `annotation ${op.id} is at version ${current.version}, the change was based on version ${op.ifMatch}`, index, current);
@@ -379,6 +458,18 @@ export class AnnotationStore {
   }
 
   /**
+   * Checks that `parent` is a prediction of this slide that has no corrected
+   * object yet; returns its model run (the new object's source).
+   */
+  private derivable(slideId: string, parent: string, index: number): string {
+    const p = this.stmts.head.get(parent);
+    if (!p || p.slide_id !== slideId || !isPrediction(p)) throw new OpError('PREDICTION_NOT_FOUND', `no prediction ${parent} on this slide`, index);
+    const child = this.stmts.child.get(parent);
+    if (child) throw new OpError('ANNOTATION_EXISTS', `prediction ${parent} already has a corrected object (${child.id}); change that one`, index, toAnnotation(child));
+    return p.source as string;
+  }
+
+  /**
    * Applies a batch atomically. A repeated op id returns the stored answer;
    * the same op id with a different request is refused.
    */
@@ -402,12 +493,17 @@ export class AnnotationStore {
       });
     } catch (err) {
       if (!(err instanceof OpError)) throw err;
-      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400 }[err.code as string] ?? 400;
+      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400, MODEL_OBJECT_READ_ONLY: 409, PREDICTION_NOT_FOUND: 404 }[err.code as string] ?? 400;
       result = { status, body: { code: err.code, message: err.message, detail: { opId, index: err.index, ...(err.current ? { current: err.current } : {}) } } };
       // remember the refusal so a retry gets the same answer
       this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(result.body), at);
     }
     return result;
+  }
+
+  /** Whether an answer is recorded under this operation id. */
+  recordedOperation(opId: string): boolean {
+    return this.stmts.getOp.get(opId) !== undefined;
   }
 
   /** Remembers the answer to an operation so a retry gets it again. */

@@ -11,6 +11,7 @@ import { WsiError } from '../../src/core/errors.js';
 import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../private-files.js';
 import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
+import { MODEL_RUN_SCHEMA } from './model-runs.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
@@ -183,6 +184,11 @@ export const MIGRATIONS: Migration[] = [
     version: 7,
     description: 'a class palette per project (store/project-palettes.ts); the global palette becomes each existing project\'s',
     sql: PROJECT_PALETTE_SCHEMA,
+  },
+  {
+    version: 8,
+    description: 'model runs; provenance of annotations (source, parent, score); checked areas (store/model-runs.ts)',
+    sql: MODEL_RUN_SCHEMA,
   },
 ];
 

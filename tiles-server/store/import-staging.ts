@@ -14,7 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { geometryBounds, type AnnotationClass, type AnnotationInput } from '../../src/core/annotation.js';
+import { WsiError } from '../../src/core/errors.js';
 import { AnnotationStore, stateOf } from './annotation-store.js';
+import { ModelRunStore } from './model-runs.js';
 import { writeGateOf, writeTransaction, type Db } from './database.js';
 import { WriteGate } from './write-gate.js';
 
@@ -23,6 +25,8 @@ export interface StagingJob {
   opId: string;
   format: string;
   author: string;
+  /** Predictions of this model run (store/model-runs.ts): written read-only, with their scores. */
+  runId?: string;
 }
 
 export interface PriorOperation {
@@ -45,6 +49,7 @@ const IMPORT_CHECKPOINT_PAGES = 16384;
 export class ImportStaging {
   private readonly stmts;
   private readonly annotations: AnnotationStore;
+  private readonly runs: ModelRunStore;
 
   /**
    * `gate`: in an import worker, the server connection's write gate
@@ -55,11 +60,13 @@ export class ImportStaging {
     private readonly gate: WriteGate | null = null,
   ) {
     this.annotations = new AnnotationStore(db);
+    this.runs = new ModelRunStore(db);
     this.stmts = {
       begin: db.prepare(`INSERT INTO import_jobs (slide_id, op_id, format, author, state, started_at) VALUES (?, ?, ?, ?, 'staging', ?)`),
       taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
       insertHistory: db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id, import_job) VALUES (?, ?, 1, 'import', ?, ?, ?, ?, ?)`),
       insertHead: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job) VALUES (?, ?, 1, 0, ?, ?, ?, ?)`),
+      insertPrediction: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job, source, score) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?, ?)`),
       insertBox: db.prepare(`INSERT INTO annotations_rtree (rowid, min_x, max_x, min_y, max_y) VALUES (?, ?, ?, ?, ?)`),
       staged: db.prepare(`UPDATE import_jobs SET staged = staged + ?, first_row = coalesce(first_row, ?), first_seq = coalesce(first_seq, ?) WHERE id = ? AND state = 'staging'`),
       commit: db.prepare(`UPDATE import_jobs SET state = 'committed', finished_at = ? WHERE id = ? AND state = 'staging'`),
@@ -113,10 +120,11 @@ export class ImportStaging {
    * Writes `items` as one short transaction. An id already taken (by any
    * slide, by another import, or earlier in this file: `seen`) gets a fresh
    * one and keeps the old as `properties.sourceId`. Returns how many were renamed.
+   * `scores[i]` is item i's score when the job imports a model run's predictions.
    */
-  stage(jobId: number, job: StagingJob, at: string, items: AnnotationInput[], seen: Set<string>): number {
+  stage(jobId: number, job: StagingJob, at: string, items: AnnotationInput[], seen: Set<string>, scores: ReadonlyArray<number | null> = []): number {
     // everything but the inserts is done before the lock is taken
-    const rows = items.map((a) => ({ a, state: stateOf(a, false), box: geometryBounds(a.geometry) }));
+    const rows = items.map((a, i) => ({ a, state: stateOf(a, false), box: geometryBounds(a.geometry), score: scores[i] ?? null }));
     this.gate?.yieldToWriters();
     return writeTransaction(this.db, () => {
       let renamed = 0;
@@ -131,7 +139,11 @@ export class ImportStaging {
         }
         seen.add(a.id);
         const seq = Number(this.stmts.insertHistory.run(a.id, job.slideId, state, job.author, at, job.opId, jobId).lastInsertRowid);
-        const rowid = Number(this.stmts.insertHead.run(a.id, job.slideId, seq, job.author, at, jobId).lastInsertRowid);
+        const rowid = Number(
+          job.runId === undefined
+            ? this.stmts.insertHead.run(a.id, job.slideId, seq, job.author, at, jobId).lastInsertRowid
+            : this.stmts.insertPrediction.run(a.id, job.slideId, seq, job.author, at, jobId, job.runId, row.score).lastInsertRowid,
+        );
         const [minX, minY, maxX, maxY] = row.box;
         this.stmts.insertBox.run(rowid, minX, maxX, minY, maxY);
         firstRow ??= rowid;
@@ -154,7 +166,7 @@ export class ImportStaging {
    * meanwhile (the same key, imported concurrently by another process),
    * nothing is committed and that answer is returned instead.
    */
-  commit(jobId: number, job: StagingJob, hash: string, classes: AnnotationClass[], report: (added: AnnotationClass[]) => unknown): { prior: PriorOperation | null } {
+  commit(jobId: number, job: StagingJob, hash: string, classes: AnnotationClass[], report: (added: AnnotationClass[]) => unknown, objects = 0): { prior: PriorOperation | null } {
     // this commit is acknowledged to the client: it (and so every staged frame before it) reaches the disk
     this.db.pragma('synchronous = FULL');
     return writeTransaction(this.db, () => {
@@ -162,6 +174,10 @@ export class ImportStaging {
       if (prior) return { prior };
       const before = new Set(this.annotations.palettes.ofSlide(job.slideId).map((c) => c.name));
       this.annotations.palettes.ensureForSlide(job.slideId, classes);
+      // a model run takes one prediction file: another import that committed into it first wins
+      if (job.runId !== undefined && !this.runs.markImported(job.runId, job.format, job.opId, objects, job.author)) {
+        throw new WsiError('MODEL_RUN_HAS_PREDICTIONS', `model run ${job.runId} already has its predictions (another import finished first); create a new run for another file`);
+      }
       const body = report(classes.filter((c) => !before.has(c.name)));
       this.annotations.recordOperation(job.opId, job.slideId, hash, 201, body);
       if (this.stmts.commit.run(new Date().toISOString(), jobId).changes !== 1) throw new StagingGone(jobId);
