@@ -47,6 +47,19 @@ export interface GeometryView {
   parts: Uint32Array;
 }
 
+/** An object's geometry as offsets into the pools (see `locate`): coords[at … at+length), parts[partAt … partAt+partLength). */
+export interface GeometrySpan {
+  type: GeomTypeCode;
+  coords: Float64Array;
+  at: number;
+  length: number;
+  parts: Uint32Array;
+  partAt: number;
+  partLength: number;
+}
+
+const NO_PARTS = new Uint32Array(0);
+
 /** Fields most objects leave empty, kept only for those that have them. */
 interface Extra {
   name: string | null;
@@ -219,6 +232,18 @@ export class AnnotationStore {
   /** The raw bounds column (4 numbers per handle), for bulk index builds. */
   boundsColumn(): Float64Array {
     return this.box.subarray(0, this.n * 4);
+  }
+
+  /** Where an object's geometry lies in the pools, written into `out` (no allocation: for passes over every object). */
+  locate(h: Handle, out: GeometrySpan): GeometrySpan {
+    out.type = this.gtype[h] as GeomTypeCode;
+    out.coords = this.coords.chunks[this.cChunk[h] as number] as Float64Array;
+    out.at = this.cAt[h] as number;
+    out.length = this.cLen[h] as number;
+    out.partLength = this.pLen[h] as number;
+    out.parts = out.partLength === 0 ? NO_PARTS : (this.parts.chunks[this.pChunk[h] as number] as Uint32Array);
+    out.partAt = this.pAt[h] as number;
+    return out;
   }
 
   geometry(h: Handle): GeometryView {
