@@ -40,24 +40,25 @@ export function lengthText(px: number, mpp: number | null): string {
   return formatLength(px * mpp);
 }
 
-/** Local date and time to the minute ("2026-12-07 05:13"), or '' when unknown. */
-export function timeText(ms: number): string {
+/** When something changed, short: the time ("05:13") on the day of `now`, the date ("2026-12-07") before it; '' when unknown. */
+export function timeText(ms: number, now = Date.now()): string {
   if (!Number.isFinite(ms)) return '';
   const d = new Date(ms);
   const p = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
+  const day = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
+  return new Date(now).toDateString() === d.toDateString() ? `${p(d.getHours())}:${p(d.getMinutes())}` : day;
 }
 
 export const LIST_COLUMNS: readonly ListColumn[] = [
-  { id: 'class', label: 'Class', width: 'minmax(96px, 1.2fr)', numeric: false, title: 'Sort by class', text: (c, h) => c.store.classOf(h) ?? '(none)' },
-  { id: 'name', label: 'Name', width: 'minmax(60px, 1.2fr)', numeric: false, title: 'Sort by name (unnamed last)', text: (c, h) => c.store.nameOf(h) ?? '' },
+  { id: 'class', label: 'Class', width: 'minmax(78px, 1.2fr)', numeric: false, title: 'Sort by class', text: (c, h) => c.store.classOf(h) ?? '(none)' },
+  { id: 'name', label: 'Name', width: 'minmax(50px, 1.2fr)', numeric: false, title: 'Sort by name (unnamed last)', text: (c, h) => c.store.nameOf(h) ?? '' },
   { id: 'kind', label: 'Kind', width: '58px', numeric: false, title: 'Sort by kind', text: (c, h) => c.store.kindOf(h) },
   { id: 'area', label: 'Area', width: '80px', numeric: true, title: 'Sort by area (µm², mm² from 1 mm²; px² without MPP)', text: (c, h) => areaText(c.table.area[h] as number, c.mpp) },
   { id: 'perimeter', label: 'Perimeter', width: '72px', numeric: true, title: 'Sort by perimeter (a line: its length)', text: (c, h) => lengthText(c.table.perimeter[h] as number, c.mpp) },
   {
     id: 'author',
     label: 'Author',
-    width: 'minmax(56px, 0.8fr)',
+    width: 'minmax(44px, 0.8fr)',
     numeric: false,
     title: 'Sort by who drew it',
     text: (c, h) => {
@@ -65,5 +66,5 @@ export const LIST_COLUMNS: readonly ListColumn[] = [
       return a === null ? '?' : c.table.authorLabel(a);
     },
   },
-  { id: 'updated', label: 'Updated', width: '116px', numeric: true, title: 'Sort by last change', text: (c, h) => timeText(c.store.updatedOf(h)) },
+  { id: 'updated', label: 'Updated', width: '76px', numeric: true, title: 'Sort by last change (today: the time; before: the date)', text: (c, h) => timeText(c.store.updatedOf(h)) },
 ];

@@ -74,7 +74,8 @@ export class WsiAnnotationList extends LitElement {
         top: 44px;
         right: 8px;
         bottom: 36px;
-        width: min(720px, calc(100% - 16px));
+        /* room for the slide beside it (fly-to centres the object there): at least 520 px, at most 720 */
+        width: min(calc(100% - 16px), clamp(520px, calc(100% - 260px), 720px));
         display: flex;
         flex-direction: column;
         gap: 6px;

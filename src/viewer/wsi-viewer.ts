@@ -458,10 +458,12 @@ export class WsiViewer extends LitElement {
     this.osd.goTo(view, immediately);
   }
 
-  /** Moves the view (animated) to show a level-0 box with room around it: the annotation list's fly-to. */
+  /** Moves the view (animated) to show a level-0 box with room around it (beside the annotation list when it is open): the list's fly-to. */
   showBox(box: ImageBox): void {
     const el = this.renderRoot.querySelector<HTMLElement>('.osd');
-    if (el) this.osd.goTo(viewShowing(box, el.clientWidth, el.clientHeight), false);
+    const list = this.renderRoot.querySelector<HTMLElement>('wsi-annotation-list');
+    const covered = list && el ? el.getBoundingClientRect().right - list.getBoundingClientRect().left : 0;
+    if (el) this.osd.goTo(viewShowing(box, el.clientWidth, el.clientHeight, 64, covered), false);
   }
 
   private readonly flyTo = (box: ImageBox): void => this.showBox(box);

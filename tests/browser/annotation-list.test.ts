@@ -17,7 +17,7 @@ import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES, ROOT } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
+import { VIEWER, imageToPage, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let srv: TestServer;
@@ -162,12 +162,23 @@ describe.skipIf(!HAS_CHROMIUM)('the annotation list (issue 11)', () => {
   it('a click flies to the object and selects it; Shift-picked rows are deleted as one undo step after a confirmation naming the count; set class undoes', async () => {
     const made = await put(slide, objects());
     const gamma = made[4] as Made;
-    const page = await open(slide);
+    const page = await open(slide, { width: 1366, height: 768 });
     await page.evaluate(`(${VIEWER}).fit()`);
     await openList(page);
     await row(page, gamma.id).click();
-    // the view flies to the centre of Gamma (1000..1200, 300..500) and the viewer selects it
-    await expect.poll(() => page.evaluate(`(() => { const v = (${VIEWER}).getView(); return Math.round(v.x) + ',' + Math.round(v.y); })()`), { timeout: 10_000 }).toBe('1100,400');
+    // the view flies to Gamma (1000..1200, 300..500), centred in the part of the slide the list leaves free, and the viewer selects it
+    const free = await page.evaluate<{ left: number; right: number; mid: number }>(`(() => {
+      const v = ${VIEWER};
+      const osd = v.shadowRoot.querySelector('.osd').getBoundingClientRect();
+      const list = ${LIST}.getBoundingClientRect();
+      return { left: osd.left, right: list.left, mid: (osd.top + osd.bottom) / 2 };
+    })()`);
+    await expect
+      .poll(async () => {
+        const p = await imageToPage(page, 1100, 400);
+        return Math.abs(p.x - (free.left + free.right) / 2) < 2 && Math.abs(p.y - free.mid) < 2;
+      }, { timeout: 10_000 })
+      .toBe(true);
     expect(await page.evaluate(`(${VIEWER}).annotationSession.selection.list()`)).toEqual([gamma.id]);
 
     // Shift-click picks rows 1..3

@@ -65,7 +65,9 @@ describe('cell text', () => {
     expect(lengthText(400, null)).toBe('400 px');
     expect(lengthText(0, 0.25)).toBe('—');
     expect(timeText(Number.NaN)).toBe('');
-    expect(timeText(new Date(2026, 11, 7, 5, 3).getTime())).toBe('2026-12-07 05:03');
+    const t = new Date(2026, 11, 7, 5, 3).getTime();
+    expect(timeText(t, new Date(2026, 11, 7, 23, 59).getTime())).toBe('05:03'); // today: the time
+    expect(timeText(t, new Date(2026, 11, 8, 0, 1).getTime())).toBe('2026-12-07'); // before: the date
   });
 });
 
@@ -190,8 +192,12 @@ describe('annotation table', () => {
 });
 
 describe('fly-to view', () => {
-  it('shows a box at a third of the shorter side, a point as a 64-px box', () => {
+  it('shows a box at a third of the shorter side, a point as a 64-px box, beside what covers the right', () => {
     expect(viewShowing({ x0: 100, y0: 100, x1: 300, y1: 200 }, 1200, 600)).toEqual({ x: 200, y: 150, zoom: 1 });
     expect(viewShowing({ x0: 50, y0: 50, x1: 50, y1: 50 }, 960, 768)).toEqual({ x: 50, y: 50, zoom: 4 });
+    // beside a list covering 600 of 1200 px: centred in the 600 px left, zoomed for them
+    expect(viewShowing({ x0: 100, y0: 100, x1: 300, y1: 200 }, 1200, 900, 64, 600)).toEqual({ x: 500, y: 150, zoom: 1 });
+    // too little left beside it (< 200 px): the list is ignored
+    expect(viewShowing({ x0: 100, y0: 100, x1: 300, y1: 200 }, 1200, 600, 64, 1100)).toEqual({ x: 200, y: 150, zoom: 1 });
   });
 });
