@@ -234,12 +234,13 @@ async function sortListByArea(page: Page, descending: boolean): Promise<{ ms: nu
  * the same frames with the list still, the baseline of this run — and
  * records the frame intervals and long tasks.
  */
-async function scrollList(page: Page, mode: 'none' | 'smooth' | 'jump', seconds: number): Promise<{ frames: number[]; longTasks: number[]; rowsSeen: number }> {
+async function scrollList(page: Page, mode: 'none' | 'smooth' | 'jump', seconds: number): Promise<{ frames: number[]; longTasks: number[]; rowsSeen: number; paints: number[] }> {
   return page.evaluate(`(async () => {
     const list = ${LIST};
     const vp = list.shadowRoot.querySelector('.viewport');
     list.scrollToRow(0);
     await ${NEXT_FRAME};
+    list.paintTimes.length = 0;
     const longTasks = [];
     const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e.duration); });
     obs.observe({ type: 'longtask' });
@@ -263,7 +264,7 @@ async function scrollList(page: Page, mode: 'none' | 'smooth' | 'jump', seconds:
     });
     await new Promise((r) => setTimeout(r, 100));
     obs.disconnect();
-    return { frames: frames.slice(1), longTasks, rowsSeen: seen.size };
+    return { frames: frames.slice(1), longTasks, rowsSeen: seen.size, paints: list.paintTimes.slice() };
   })()`);
 }
 
@@ -392,6 +393,10 @@ export async function annotationsSuite(root: string, emit: Emit): Promise<void> 
         longTasks: r.longTasks.length,
         longestTaskMs: Math.round(r.longTasks.length ? Math.max(...r.longTasks) : 0),
         distinctTopRows: r.rowsSeen,
+        // the list's own work per scroll: filling the row pool (script only; style and layout follow in the frame)
+        rowPaints: r.paints.length,
+        rowPaintMedianMs: stats(r.paints).median,
+        rowPaintP95Ms: stats(r.paints).p95,
       });
     }
     const listOpenMs = median(opens.map((o) => o.openMs));
