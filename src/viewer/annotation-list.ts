@@ -168,6 +168,8 @@ export class WsiAnnotationList extends LitElement {
         font-variant-numeric: tabular-nums;
         font-size: 12px;
         outline: none;
+        /* the rows are moved by script: the browser must not move the scroll position to keep one in place */
+        overflow-anchor: none;
       }
       .rows {
         position: absolute;
