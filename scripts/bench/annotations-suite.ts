@@ -8,9 +8,12 @@
  *   annotations of the view and to all of them, spatial-index build time;
  * - memory: JS heap (CDP), typed arrays of the client store, Chromium RSS;
  * - hit-test latency (10,000 random points at 20×);
- * - frame times and the longest main-thread task while panning at 1× and 20×.
+ * - frame times and the longest main-thread task while panning at 1× and 20×;
+ * - the annotation list over every object: time to open it, to sort by area,
+ *   and frame times while it scrolls (issue 11).
  *
- * BENCH_CELLS (default 1,000,000), BENCH_PAN_SECONDS (default 8).
+ * BENCH_CELLS (default 1,000,000), BENCH_PAN_SECONDS (default 8),
+ * BENCH_LIST_ROUNDS (default 3), BENCH_SCROLL_SECONDS (default 4).
  */
 import { spawnSync } from 'node:child_process';
 import { createReadStream, existsSync } from 'node:fs';
@@ -28,7 +31,12 @@ import { browserCookies } from '../credentials.js';
 const CELLS = Number(process.env['BENCH_CELLS'] ?? 1_000_000);
 const PAN_SECONDS = Number(process.env['BENCH_PAN_SECONDS'] ?? 8);
 const VIEWPORT = { width: 1600, height: 900 };
+const LIST_ROUNDS = Number(process.env['BENCH_LIST_ROUNDS'] ?? 3);
+const SCROLL_SECONDS = Number(process.env['BENCH_SCROLL_SECONDS'] ?? 4);
 const VIEWER = `document.querySelector('wsi-app')?.shadowRoot?.querySelector('wsi-viewer')`;
+const LIST = `(${VIEWER}).shadowRoot.querySelector('wsi-annotation-list')`;
+/** Resolves after the next frame has been produced (two animation frames). */
+const NEXT_FRAME = `new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`;
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -174,6 +182,92 @@ async function pan(page: Page, zoom: number, seconds: number, step = 12): Promis
   })()`);
 }
 
+function median(values: number[]): number {
+  return stats(values).median;
+}
+
+interface ListRound {
+  /** From the toggle to the first rows drawn and a frame produced. */
+  openMs: number;
+  measureMs: number;
+  sortMs: number;
+  rows: number;
+  drawn: number;
+}
+
+/** Opens the annotation list (closed first) and times it to the first frame with its rows. */
+async function openList(page: Page): Promise<ListRound> {
+  await page.evaluate(`(async () => { const v = ${VIEWER}; v.showList = false; await v.updateComplete; })()`);
+  await page.evaluate(NEXT_FRAME);
+  return page.evaluate(`(async () => {
+    const v = ${VIEWER};
+    const t0 = performance.now();
+    v.showList = true;
+    await v.updateComplete;
+    const list = ${LIST};
+    await list.updateComplete;
+    await ${NEXT_FRAME};
+    const openMs = performance.now() - t0;
+    return { openMs, measureMs: list.table.timings.measureMs, sortMs: list.table.timings.sortMs, rows: list.table.rows.length, drawn: list.visibleHandles().length };
+  })()`);
+}
+
+/** Sorts the open list by area (largest first, or the other way) and times it to the next frame. */
+async function sortListByArea(page: Page, descending: boolean): Promise<{ ms: number; sortMs: number; first: number; last: number }> {
+  return page.evaluate(`(async () => {
+    const list = ${LIST};
+    list.scrollToRow(0);
+    const t0 = performance.now();
+    list.sortBy('area', ${descending});
+    await list.updateComplete;
+    await ${NEXT_FRAME};
+    const ms = performance.now() - t0;
+    const t = list.table;
+    return { ms, sortMs: t.timings.sortMs, first: t.area[t.rows[0]], last: t.area[t.rows[t.rows.length - 1]] };
+  })()`);
+}
+
+/**
+ * Scrolls the open list for `seconds`, moving the scroll position every
+ * animation frame — `smooth`: a few rows a frame, as a wheel does; `jump`:
+ * anywhere in the million rows, as dragging the scroll thumb does; `none`:
+ * the same frames with the list still, the baseline of this run — and
+ * records the frame intervals and long tasks.
+ */
+async function scrollList(page: Page, mode: 'none' | 'smooth' | 'jump', seconds: number): Promise<{ frames: number[]; longTasks: number[]; rowsSeen: number; paints: number[] }> {
+  return page.evaluate(`(async () => {
+    const list = ${LIST};
+    const vp = list.shadowRoot.querySelector('.viewport');
+    list.scrollToRow(0);
+    await ${NEXT_FRAME};
+    list.paintTimes.length = 0;
+    const longTasks = [];
+    const obs = new PerformanceObserver((l) => { for (const e of l.getEntries()) longTasks.push(e.duration); });
+    obs.observe({ type: 'longtask' });
+    const frames = [];
+    const seen = new Set();
+    let s = 4242;
+    const rnd = () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 2147483648; };
+    await new Promise((resolve) => {
+      let last = performance.now();
+      const t0 = last;
+      const tick = (now) => {
+        frames.push(now - last);
+        last = now;
+        const h = list.visibleHandles();
+        if (h.length) seen.add(h[0]);
+        if (${JSON.stringify(mode)} === 'smooth') vp.scrollTop += 66; // three rows a frame
+        else if (${JSON.stringify(mode)} === 'jump') vp.scrollTop = rnd() * (vp.scrollHeight - vp.clientHeight);
+        if (now - t0 < ${seconds * 1000}) requestAnimationFrame(tick); else resolve();
+      };
+      requestAnimationFrame(tick);
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    obs.disconnect();
+    return { frames: frames.slice(1), longTasks, rowsSeen: seen.size, paints: list.paintTimes.slice() };
+  })()`);
+}
+
 export async function annotationsSuite(root: string, emit: Emit): Promise<void> {
   if (!existsSync(join(root, 'build', 'tiles-server', 'main.js')) || !existsSync(join(root, 'dist', 'index.html'))) throw new Error('run npm run build first');
   if (!HAS_CHROMIUM) {
@@ -209,7 +303,8 @@ export async function annotationsSuite(root: string, emit: Emit): Promise<void> 
     });
 
     // ---- load in the browser
-    const context = await browser.newContext({ viewport: VIEWPORT });
+    // the app's CSP has no 'unsafe-eval', which Playwright's polled string predicates need
+    const context = await browser.newContext({ viewport: VIEWPORT, bypassCSP: true });
     if (server.session) await context.addCookies(browserCookies(new URL(server.dziUrl).origin, server.session));
     const page = await context.newPage();
     page.on('pageerror', (e) => process.stderr.write(`[bench] page error: ${e.message}\n`));
@@ -246,6 +341,67 @@ export async function annotationsSuite(root: string, emit: Emit): Promise<void> 
       chromiumRssMB: rss.totalMB,
       largestProcessRssMB: rss.largestMB,
     });
+
+    // ---- the annotation list over every object (issue 11): open, sort by area, scroll
+    const opens: ListRound[] = [];
+    for (let i = 0; i < LIST_ROUNDS; i++) opens.push(await openList(page));
+    const open = opens[opens.length - 1] as ListRound;
+    if (open.rows !== loaded.size || open.drawn === 0) throw new Error(`the list shows ${open.rows} rows (${open.drawn} drawn) of ${loaded.size} objects`);
+    emit({
+      suite: 'annotations',
+      metric: 'list_open',
+      objects: loaded.size,
+      rounds: opens.length,
+      openMsMedian: Math.round(median(opens.map((o) => o.openMs))),
+      openMs: opens.map((o) => Math.round(o.openMs)),
+      measureMsMedian: Math.round(median(opens.map((o) => o.measureMs))),
+      firstSortMsMedian: Math.round(median(opens.map((o) => o.sortMs))),
+      rowsDrawn: open.drawn,
+    });
+    const sorts: Array<{ ms: number; sortMs: number; first: number; last: number }> = [];
+    for (let i = 0; i < LIST_ROUNDS; i++) {
+      // alternate directions, so every round really re-sorts
+      const r = await sortListByArea(page, i % 2 === 0);
+      if (i % 2 === 0 ? !(r.first >= r.last) : !(r.first <= r.last)) throw new Error(`sort by area gave first ${r.first}, last ${r.last}`);
+      sorts.push(r);
+    }
+    emit({
+      suite: 'annotations',
+      metric: 'list_sort_area',
+      objects: loaded.size,
+      rounds: sorts.length,
+      msMedian: Math.round(median(sorts.map((r) => r.ms))),
+      ms: sorts.map((r) => Math.round(r.ms)),
+      radixSortMsMedian: Math.round(median(sorts.map((r) => r.sortMs))),
+    });
+    const scrolls: Record<string, number> = {};
+    for (const mode of ['none', 'smooth', 'jump'] as const) {
+      const r = await scrollList(page, mode, SCROLL_SECONDS);
+      const f = stats(r.frames);
+      scrolls[mode] = f.p95;
+      emit({
+        suite: 'annotations',
+        metric: 'list_scroll',
+        mode,
+        objects: loaded.size,
+        seconds: SCROLL_SECONDS,
+        frames: f.n,
+        fps: +(f.n / SCROLL_SECONDS).toFixed(1),
+        frameMedianMs: f.median,
+        frameP95Ms: f.p95,
+        frameMaxMs: f.max,
+        longTasks: r.longTasks.length,
+        longestTaskMs: Math.round(r.longTasks.length ? Math.max(...r.longTasks) : 0),
+        distinctTopRows: r.rowsSeen,
+        // the list's own work per scroll: filling the row pool (script only; style and layout follow in the frame)
+        rowPaints: r.paints.length,
+        rowPaintMedianMs: stats(r.paints).median,
+        rowPaintP95Ms: stats(r.paints).p95,
+      });
+    }
+    const listOpenMs = median(opens.map((o) => o.openMs));
+    const listSortMs = median(sorts.map((r) => r.ms));
+    await page.evaluate(`(async () => { const v = ${VIEWER}; v.showList = false; await v.updateComplete; })()`);
 
     // ---- drawing every object from scratch: the whole slide at 1× (raster level of detail)
     const mid = SLIDE_SIZE / 2;
@@ -335,6 +491,13 @@ export async function annotationsSuite(root: string, emit: Emit): Promise<void> 
       longestTaskWhilePanningMs: Math.round(Math.max(results['1x']?.longest ?? 0, results['20x']?.longest ?? 0)),
       noTaskOver200ms: Math.max(results['1x']?.longest ?? 0, results['20x']?.longest ?? 0) <= 200,
       chromiumRssMBAfterPanning: after.totalMB,
+      listOpenMs: Math.round(listOpenMs),
+      listOpenUnder1s: listOpenMs <= 1000,
+      listSortAreaMs: Math.round(listSortMs),
+      listSortUnder500ms: listSortMs <= 500,
+      listScrollFrameP95Ms: Math.max(scrolls['smooth'] ?? Infinity, scrolls['jump'] ?? Infinity),
+      listScrollP95Under33ms: (scrolls['smooth'] ?? Infinity) < 33 && (scrolls['jump'] ?? Infinity) < 33,
+      listStillFrameP95Ms: scrolls['none'],
     });
     await context.close();
   } finally {

@@ -16,6 +16,9 @@ export interface LeanRecord {
   locked: boolean;
   objectType: string;
   version: number;
+  /** Who drew it and when it last changed (the annotation list shows them). */
+  createdBy: string;
+  updatedAt: string;
 }
 
 export interface PackedPage {
@@ -56,6 +59,8 @@ export function packPage(page: { annotations: Annotation[]; next: number | null;
     locked: a.locked,
     objectType: a.objectType,
     version: a.version,
+    createdBy: a.createdBy,
+    updatedAt: a.updatedAt,
   }));
   return { records, types, coords, coordAt, parts, partAt, next: page.next, total: page.total };
 }

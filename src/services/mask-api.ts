@@ -64,10 +64,16 @@ export class MaskApi {
   ) {}
 
   static async me(server: string): Promise<string> {
+    return (await MaskApi.identity(server)).user;
+  }
+
+  /** The signed-in user's id and the name to show for it. */
+  static async identity(server: string): Promise<{ user: string; displayName: string | null }> {
     const url = `${server}/api/me`;
     const res = await fetch(url, { headers: authHeaders(url) });
     if (!res.ok) throw new Error(`the user could not be read (${res.status})`);
-    return ((await res.json()) as { user: string }).user;
+    const b = (await res.json()) as { user: string; displayName?: string; username?: string };
+    return { user: b.user, displayName: b.displayName ?? b.username ?? null };
   }
 
   private base(): string {

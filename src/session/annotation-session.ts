@@ -79,6 +79,8 @@ export class AnnotationSession {
   }
   /** This annotator's painted mask (null when the server has no mask support). */
   mask: MaskSession | null = null;
+  /** The signed-in annotator (null when the server has no accounts or could not say). */
+  me: { user: string; displayName: string | null } | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
   private loader: AnnotationLoaderApi | null = null;
   private aborted = false;
@@ -117,7 +119,10 @@ export class AnnotationSession {
       // the defaults until the server answers
     }
     try {
-      const annotator = await MaskApi.me(server);
+      const me = await MaskApi.identity(server);
+      const annotator = me.user;
+      store.localAuthor = annotator;
+      session.me = me;
       session.mask = MaskSession.open(server, slide, annotator, width, height, outbox, session.undo);
       session.mask.readOnly = readOnly;
     } catch {

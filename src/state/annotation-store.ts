@@ -34,12 +34,31 @@ export interface Edit {
   delete?: string[];
 }
 
+/** Who made an object and when it last changed, as the server lists them (absent from older servers). */
+export interface Provenance {
+  createdBy?: string | null;
+  updatedAt?: string | null;
+}
+
 /** Geometry of one annotation as views into the pools (do not keep them). */
 export interface GeometryView {
   type: GeomTypeCode;
   coords: Float64Array;
   parts: Uint32Array;
 }
+
+/** An object's geometry as offsets into the pools (see `locate`): coords[at … at+length), parts[partAt … partAt+partLength). */
+export interface GeometrySpan {
+  type: GeomTypeCode;
+  coords: Float64Array;
+  at: number;
+  length: number;
+  parts: Uint32Array;
+  partAt: number;
+  partLength: number;
+}
+
+const NO_PARTS = new Uint32Array(0);
 
 /** Fields most objects leave empty, kept only for those that have them. */
 interface Extra {
@@ -48,6 +67,28 @@ interface Extra {
   properties: Record<string, unknown>;
   /** Only when more than 65,535 distinct object types exist (never in practice). */
   objectType?: string;
+}
+
+/** Strings kept once each under a stable index (class names, authors): a million objects share a handful. */
+class Names {
+  readonly list: string[] = [];
+  private readonly index = new Map<string, number>();
+
+  /** The index of `name` (added when new); -1 for none. */
+  intern(name: string | null | undefined): number {
+    if (name === null || name === undefined) return -1;
+    let i = this.index.get(name);
+    if (i === undefined) {
+      i = this.list.length;
+      this.list.push(name);
+      this.index.set(name, i);
+    }
+    return i;
+  }
+
+  at(i: number): string | null {
+    return i < 0 ? null : (this.list[i] ?? null);
+  }
 }
 
 const CHUNK = 1 << 22; // doubles per coordinate chunk (32 MiB)
@@ -110,8 +151,13 @@ export class AnnotationStore {
   private readonly coords = new Pool<Float64Array>((k) => new Float64Array(k), CHUNK);
   private readonly parts = new Pool<Uint32Array>((k) => new Uint32Array(k), 1 << 18);
   private readonly extras = new Map<Handle, Extra>();
-  private readonly classNames: string[] = [];
-  private readonly classIndex = new Map<string, number>();
+  /** Who drew each object (index into `authors`, -1 unknown) and when it last changed (epoch ms, NaN unknown). */
+  private author = new Int32Array(1024);
+  private updated = new Float64Array(1024);
+  private readonly authors = new Names();
+  /** The author of objects created here (the signed-in annotator), or null while unknown. */
+  localAuthor: string | null = null;
+  private readonly classNames = new Names();
   private readonly observers = new Set<(cs: ChangeSet) => void>();
 
   get size(): number {
@@ -164,24 +210,18 @@ export class AnnotationStore {
 
   classOf(h: Handle): string | null {
     const c = this.cls[h] as number;
-    return c < 0 ? null : (this.classNames[c] as string);
+    return this.classNames.at(c);
   }
 
   /** Every class name seen so far; indices are stable. */
   classes(): readonly string[] {
-    return this.classNames;
+    return this.classNames.list;
   }
 
   internClass(name: string | null): number {
-    if (name === null) return -1;
-    let i = this.classIndex.get(name);
-    if (i === undefined) {
-      i = this.classNames.length;
-      this.classNames.push(name);
-      this.classIndex.set(name, i);
-    }
-    return i;
+    return this.classNames.intern(name);
   }
+
 
   /** Bounds as [x0, y0, x1, y1] (level-0 pixels). */
   bounds(h: Handle): [number, number, number, number] {
@@ -192,6 +232,18 @@ export class AnnotationStore {
   /** The raw bounds column (4 numbers per handle), for bulk index builds. */
   boundsColumn(): Float64Array {
     return this.box.subarray(0, this.n * 4);
+  }
+
+  /** Where an object's geometry lies in the pools, written into `out` (no allocation: for passes over every object). */
+  locate(h: Handle, out: GeometrySpan): GeometrySpan {
+    out.type = this.gtype[h] as GeomTypeCode;
+    out.coords = this.coords.chunks[this.cChunk[h] as number] as Float64Array;
+    out.at = this.cAt[h] as number;
+    out.length = this.cLen[h] as number;
+    out.partLength = this.pLen[h] as number;
+    out.parts = out.partLength === 0 ? NO_PARTS : (this.parts.chunks[this.pChunk[h] as number] as Uint32Array);
+    out.partAt = this.pAt[h] as number;
+    return out;
   }
 
   geometry(h: Handle): GeometryView {
@@ -232,6 +284,49 @@ export class AnnotationStore {
     return this.extras.get(h)?.name ?? null;
   }
 
+  noteOf(h: Handle): string | null {
+    return this.extras.get(h)?.note ?? null;
+  }
+
+  /** Index of the object's author in `authorNames()`, or -1 when unknown. */
+  authorIndexOf(h: Handle): number {
+    return this.author[h] as number;
+  }
+
+  authorOf(h: Handle): string | null {
+    const a = this.author[h] as number;
+    return this.authors.at(a);
+  }
+
+  /** Every author seen so far; indices are stable. */
+  authorNames(): readonly string[] {
+    return this.authors.list;
+  }
+
+  /** When the object last changed (epoch ms; NaN when unknown). */
+  updatedOf(h: Handle): number {
+    return this.updated[h] as number;
+  }
+
+  /** The raw column of last-change times (epoch ms, one per handle), for tables. */
+  updatedColumn(): Float64Array {
+    return this.updated.subarray(0, this.n);
+  }
+
+
+
+  /** Sets who made an object and when it changed: from the server's record, or now and this annotator for a local edit. */
+  private stamp(h: Handle, meta: Provenance | null, isNew: boolean): void {
+    if (meta) {
+      if (meta.createdBy !== undefined || isNew) this.author[h] = this.authors.intern(meta.createdBy);
+      const t = meta.updatedAt ? Date.parse(meta.updatedAt) : Number.NaN;
+      this.updated[h] = Number.isFinite(t) ? t : isNew ? Number.NaN : (this.updated[h] as number);
+      return;
+    }
+    if (isNew) this.author[h] = this.authors.intern(this.localAuthor);
+    this.updated[h] = Date.now();
+  }
+
   private ensure(need: number): void {
     if (need <= this.version.length) return;
     this.version = grow(this.version, (k) => new Int32Array(k), need);
@@ -247,6 +342,8 @@ export class AnnotationStore {
     this.pAt = grow(this.pAt, (k) => new Uint32Array(k), need);
     this.pLen = grow(this.pLen, (k) => new Uint32Array(k), need);
     this.box = grow(this.box, (k) => new Float64Array(k), need * 4);
+    this.author = grow(this.author, (k) => new Int32Array(k), need);
+    this.updated = grow(this.updated, (k) => new Float64Array(k), need);
   }
 
   private setGeometry(h: Handle, f: FlatGeometry): void {
@@ -286,8 +383,9 @@ export class AnnotationStore {
   }
 
   /** Adds (or revives) one annotation without notifying. */
-  private put(r: AnnotationRecord, geom?: FlatGeometry): Handle {
+  private put(r: AnnotationRecord, geom?: FlatGeometry, meta: Provenance | null = null): Handle {
     let h = this.byId.get(r.id);
+    const isNew = h === undefined;
     if (h === undefined) {
       h = this.n++;
       this.ensure(this.n);
@@ -298,6 +396,8 @@ export class AnnotationStore {
     }
     this.setFields(h, r);
     this.setGeometry(h, geom ?? flatten(r.geometry));
+    // an object brought back (undo of a delete) keeps its author
+    this.stamp(h, meta, isNew);
     this.live++;
     return h;
   }
@@ -320,9 +420,11 @@ export class AnnotationStore {
         cs.updated.push({ handle: existing, before: this.record(existing) });
         this.setFields(existing, r);
         this.setGeometry(existing, flatten(r.geometry));
+        this.stamp(existing, null, false);
         continue;
       }
-      cs.created.push(this.put(r));
+      // the server's records may say who made them; a local or replayed one is this annotator's
+      cs.created.push(this.put(r, undefined, origin === 'remote' ? (r as Provenance) : null));
     }
     for (const u of edit.update ?? []) {
       const h = this.handleOf(u.id);
@@ -331,6 +433,7 @@ export class AnnotationStore {
       const next: AnnotationRecord = { ...before, ...u.changes, id: before.id };
       this.setFields(h, next);
       if (u.changes.geometry) this.setGeometry(h, flatten(u.changes.geometry));
+      this.stamp(h, null, false);
       cs.updated.push({ handle: h, before });
     }
     for (const id of edit.delete ?? []) {
@@ -348,7 +451,7 @@ export class AnnotationStore {
    * Adds many server records at once (initial load). Geometry may come
    * pre-flattened from a worker. One change set with origin "remote".
    */
-  bulkLoad(items: Array<{ record: Omit<AnnotationRecord, 'geometry'>; geometry: FlatGeometry }>): ChangeSet {
+  bulkLoad(items: Array<{ record: Omit<AnnotationRecord, 'geometry'> & Provenance; geometry: FlatGeometry }>): ChangeSet {
     const cs: ChangeSet = { origin: 'remote', label: 'Load', created: [], updated: [], deleted: [] };
     this.ensure(this.n + items.length);
     for (const { record, geometry } of items) {
@@ -357,7 +460,7 @@ export class AnnotationStore {
         // already here (edited locally before the load finished): local wins
         continue;
       }
-      cs.created.push(this.put({ ...record, geometry: { type: 'Point', coordinates: [0, 0] } }, geometry));
+      cs.created.push(this.put({ ...record, geometry: { type: 'Point', coordinates: [0, 0] } }, geometry, record));
     }
     if (cs.created.length) for (const fn of this.observers) fn(cs);
     return cs;
@@ -371,7 +474,7 @@ export class AnnotationStore {
 
   /** Bytes held in typed arrays (columns and geometry pools). */
   typedBytes(): number {
-    let n = this.box.byteLength + this.version.byteLength + this.flags.byteLength + this.kind.byteLength + this.cls.byteLength + this.gtype.byteLength + this.otype.byteLength;
+    let n = this.box.byteLength + this.author.byteLength + this.updated.byteLength + this.version.byteLength + this.flags.byteLength + this.kind.byteLength + this.cls.byteLength + this.gtype.byteLength + this.otype.byteLength;
     n += this.cChunk.byteLength + this.cAt.byteLength + this.cLen.byteLength + this.pChunk.byteLength + this.pAt.byteLength + this.pLen.byteLength;
     for (const c of this.coords.chunks) n += c.byteLength;
     for (const c of this.parts.chunks) n += c.byteLength;

@@ -48,6 +48,8 @@ export interface KeyContext {
   /** The presets as the open slide reads them (digital zoom marked; zoom factors without calibration); absent: the plain magnifications. */
   presets?(): ReadonlyArray<{ mag: number; label: string; digital: boolean }>;
   toggleHelp(): void;
+  /** Opens or closes the annotation list (absent: there is none). */
+  toggleList?(): void;
   /** Closes the help; false when it was not open. */
   closeHelp(): boolean;
 }

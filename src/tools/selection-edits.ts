@@ -68,17 +68,25 @@ export function toggleLockSelected(t: SelectionTarget): boolean {
  * of new objects and paint. Returns how many objects changed.
  */
 export function classifySelected(t: SelectionTarget, name: string | null): number {
-  const store = t.store;
-  const hs = selectedHandles(t).filter((h) => !store.lockedOf(h) && store.record(h).classification !== name);
+  return classifyHandles(t.store, selectedHandles(t), name);
+}
+
+/** Gives objects (not locked, not of that class already) the class `name`, as one undo step; returns how many changed. The annotation list's "Set class" uses it too. */
+export function classifyHandles(store: AnnotationStore, handles: Iterable<Handle>, name: string | null): number {
+  const hs = [...handles].filter((h) => store.isLive(h) && !store.lockedOf(h) && store.classOf(h) !== name);
   if (hs.length === 0) return 0;
   store.apply({ update: hs.map((h) => ({ id: store.idOf(h), changes: { classification: name } })) }, 'local', `Set class ${name ?? '(none)'} on ${hs.length} object${hs.length === 1 ? '' : 's'}`);
   return hs.length;
 }
 
 export function deleteSelected(t: SelectionTarget): boolean {
-  const store = t.store;
-  const hs = selectedHandles(t).filter((h) => !store.lockedOf(h));
-  if (hs.length === 0) return false;
+  return deleteHandles(t.store, selectedHandles(t)) > 0;
+}
+
+/** Deletes objects (locked ones are kept) as one undo step; returns how many. The annotation list's "Delete" uses it too. */
+export function deleteHandles(store: AnnotationStore, handles: Iterable<Handle>): number {
+  const hs = [...handles].filter((h) => store.isLive(h) && !store.lockedOf(h));
+  if (hs.length === 0) return 0;
   store.apply({ delete: hs.map((h) => store.idOf(h)) }, 'local', hs.length > 1 ? `Delete ${hs.length} objects` : 'Delete');
-  return true;
+  return hs.length;
 }

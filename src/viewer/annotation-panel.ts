@@ -339,6 +339,7 @@ export class WsiAnnotationPanel extends LitElement {
       </div>
       <h3>Display</h3>
       ${this.renderDisplay()}
+      <button data-testid="list-toggle" title="Every object in a table: sort, search, filter, fly to (T)" @click=${() => this.dispatchEvent(new Event('wsi-list-toggle', { bubbles: true, composed: true }))}>☰ Annotation list<kbd>T</kbd></button>
       <h3>Selected</h3>
       ${this.renderDetails()}
       ${s && s.selection.size > 0 && this.host

@@ -112,6 +112,21 @@ export function viewBox(view: ViewState, width: number, height: number): ImageBo
 }
 
 /**
+ * The view that shows a level-0 box with room around it in a `width` ×
+ * `height` screen: the box fills about a third of the shorter side, and a
+ * point or a tiny cell is shown as a box of at least `minSide` level-0 px
+ * (OpenSeadragon then caps the zoom at the viewer's maximum). With
+ * `coveredRight` screen px hidden on the right (the annotation list over the
+ * slide) the box is centred in what is left, when that is 200 px or more.
+ */
+export function viewShowing(box: ImageBox, width: number, height: number, minSide = 64, coveredRight = 0): ViewState {
+  const covered = width - coveredRight >= 200 ? Math.max(0, coveredRight) : 0;
+  const side = Math.max(box.x1 - box.x0, box.y1 - box.y0, minSide);
+  const zoom = Math.max(1e-6, Math.min(width - covered, height) / (side * 3));
+  return { x: (box.x0 + box.x1) / 2 + covered / 2 / zoom, y: (box.y0 + box.y1) / 2, zoom };
+}
+
+/**
  * The power-of-two reduction whose pixels are at least as fine as the
  * drawing's: level k is drawn at 2^-k or more display px per level-0 px
  * (`pxPerImagePx`), clamped to [0, maxLevel].

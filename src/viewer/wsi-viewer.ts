@@ -29,13 +29,14 @@ import { dispatchKey, helpSections, type KeyContext } from '../tools/registry.js
 import './view-keys.js';
 import { AnnotationLayer } from './annotation-layer.js';
 import './annotation-panel.js';
+import './annotation-list.js';
 import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
 import { MaskLayer, paletteLut } from './mask-layer.js';
 import './mask-panel.js';
 import { OsdController } from './osd-controller.js';
 import { ToolHost } from './tool-host.js';
 import { fire } from './viewer-events.js';
-import { viewBox } from './view-transform.js';
+import { viewBox, viewShowing, type ImageBox } from './view-transform.js';
 import { viewerStyles } from './wsi-viewer.styles.js';
 
 export type { AnnotationsImportedDetail, ClassChangeDetail, SlideErrorDetail, SlideOpenDetail, ViewChangeDetail, WsiViewerEventMap } from './viewer-events.js';
@@ -105,6 +106,7 @@ export class WsiViewer extends LitElement {
     error: { state: true },
     failedTiles: { state: true },
     showHelp: { state: true },
+    showList: { state: true },
   };
 
   static override styles = viewerStyles;
@@ -133,6 +135,8 @@ export class WsiViewer extends LitElement {
   declare error: string | null;
   declare failedTiles: number;
   declare showHelp: boolean;
+  /** The annotation list is open (T, or the panel's button). */
+  declare showList: boolean;
 
   /** The drawer actually in use (after capability detection). */
   drawerInUse: DrawerKind | null = null;
@@ -167,6 +171,9 @@ export class WsiViewer extends LitElement {
     toggleHelp: () => {
       v.showHelp = !v.showHelp;
     },
+    toggleList: () => {
+      v.showList = !v.showList;
+    },
     closeHelp: () => {
       if (!v.showHelp) return false;
       v.showHelp = false;
@@ -193,6 +200,7 @@ export class WsiViewer extends LitElement {
     this.error = null;
     this.failedTiles = 0;
     this.showHelp = false;
+    this.showList = false;
   }
 
   /** The viewer that keys pressed with nothing focused go to: the last one focused, or whose slide opened last. */
@@ -232,6 +240,8 @@ export class WsiViewer extends LitElement {
     window.addEventListener('beforeunload', this.onBeforeUnload);
     document.addEventListener('visibilitychange', this.onHidden);
     this.addEventListener('wsi-class-change', this.onClassChange);
+    this.addEventListener('wsi-list-toggle', this.onListToggle);
+    this.addEventListener('wsi-list-close', this.onListClose);
   }
 
   override disconnectedCallback(): void {
@@ -243,6 +253,8 @@ export class WsiViewer extends LitElement {
     window.removeEventListener('beforeunload', this.onBeforeUnload);
     document.removeEventListener('visibilitychange', this.onHidden);
     this.removeEventListener('wsi-class-change', this.onClassChange);
+    this.removeEventListener('wsi-list-toggle', this.onListToggle);
+    this.removeEventListener('wsi-list-close', this.onListClose);
     this.stopAnnotations();
     this.loadAbort?.abort();
     super.disconnectedCallback();
@@ -262,6 +274,15 @@ export class WsiViewer extends LitElement {
     if (document.visibilityState === 'hidden') this.finishGesture();
   };
 
+
+  private readonly onListToggle = (): void => {
+    this.showList = !this.showList;
+  };
+
+  private readonly onListClose = (): void => {
+    this.showList = false;
+    this.focus({ preventScroll: true });
+  };
 
   private readonly onClassChange = (e: CustomEvent<{ name: string }>): void => {
     this.setClass(e.detail.name);
@@ -437,6 +458,16 @@ export class WsiViewer extends LitElement {
     this.osd.goTo(view, immediately);
   }
 
+  /** Moves the view (animated) to show a level-0 box with room around it (beside the annotation list when it is open): the list's fly-to. */
+  showBox(box: ImageBox): void {
+    const el = this.renderRoot.querySelector<HTMLElement>('.osd');
+    const list = this.renderRoot.querySelector<HTMLElement>('wsi-annotation-list');
+    const covered = list && el ? el.getBoundingClientRect().right - list.getBoundingClientRect().left : 0;
+    if (el) this.osd.goTo(viewShowing(box, el.clientWidth, el.clientHeight, 64, covered), false);
+  }
+
+  private readonly flyTo = (box: ImageBox): void => this.showBox(box);
+
   /** Shows the whole slide. */
   fit(): void {
     this.osd.fit();
@@ -546,6 +577,9 @@ export class WsiViewer extends LitElement {
       ${this.error ? html`<div class="error" role="alert" data-testid="viewer-error">${this.error}</div>` : nothing}
       ${this.failedTiles > 0 ? html`<div class="tilewarn" role="status">${this.failedTiles} tile(s) failed to load</div>` : nothing}
       ${this.showHelp ? this.renderHelp() : nothing}
+      ${this.showList && this.session
+        ? html`<wsi-annotation-list .session=${this.session} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .fly=${this.flyTo}></wsi-annotation-list>`
+        : nothing}
       </div>
       ${this.annotate && open
         ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .maskLayer=${this.maskLayer}>

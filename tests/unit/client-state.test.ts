@@ -1,5 +1,5 @@
-import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { rect } from '../helpers/records.js';
 import type { Geometry } from '../../src/core/annotation.js';
 import { flatten, unflatten } from '../../src/core/flat-geometry.js';
 import { AnnotationStore, type AnnotationRecord, type ChangeSet } from '../../src/state/annotation-store.js';
@@ -7,21 +7,6 @@ import { hitTest } from '../../src/state/hit-test.js';
 import { SpatialIndex } from '../../src/state/spatial-index.js';
 import { UndoManager } from '../../src/state/undo.js';
 
-function rect(x: number, y: number, w: number, h: number, extra: Partial<AnnotationRecord> = {}): AnnotationRecord {
-  return {
-    id: randomUUID(),
-    kind: 'polygon',
-    geometry: { type: 'Polygon', coordinates: [[[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]]] },
-    classification: 'Tumour',
-    name: null,
-    note: null,
-    locked: false,
-    objectType: 'annotation',
-    properties: {},
-    version: 0,
-    ...extra,
-  };
-}
 
 describe('flat geometry', () => {
   it.each<Geometry>([
