@@ -218,7 +218,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     largeRenderQueue: intOf(get('LARGE_RENDER_QUEUE'), 4, 'LARGE_RENDER_QUEUE', 0, 1024),
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
-    imageRequests: intOf(get('IMAGE_REQUESTS'), 32, 'IMAGE_REQUESTS', 1, 4096),
+    imageRequests: intOf(get('IMAGE_REQUESTS'), 16, 'IMAGE_REQUESTS', 1, 4096),
     imageQueue: intOf(get('IMAGE_QUEUE'), 4096, 'IMAGE_QUEUE', 0, 1 << 20),
     imageQueueWaitMs: intOf(get('IMAGE_QUEUE_WAIT_MS'), 1000, 'IMAGE_QUEUE_WAIT_MS', 0, 600_000),
     allowedHosts: (get('ALLOWED_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
