@@ -21,6 +21,7 @@ import { AuditLog, type AuditEvent } from './audit/audit-log.js';
 import { AccessService } from './identity/access-service.js';
 import { AuthService } from './identity/auth-service.js';
 import { OidcSignIn } from './identity/oidc-sign-in.js';
+import { seesFileNames, seesOthers } from './identity/permissions.js';
 import { ViewCounter } from './identity/view-counter.js';
 import { SqliteAuditStore, type AuditRecord } from './store/audit-store.js';
 import { SqliteIdentityStore } from './store/identity-store.js';
@@ -311,9 +312,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     await registry.scan();
     const out: VisibleSlide[] = [];
     for (const { project, role } of await access.projectsOf(p)) {
-      const names = !project.blind || role === 'manager';
+      const names = seesFileNames(role, project);
+      const others = seesOthers(role, project);
       for (const ps of await access.slidesOf(project, () => registry.list().map((e) => e.id))) {
-        out.push({ id: ps.id, slideId: ps.slideId, projectId: project.id, studyCode: ps.studyCode, seesFileNames: names });
+        out.push({ id: ps.id, slideId: ps.slideId, projectId: project.id, studyCode: ps.studyCode, seesFileNames: names, seesOthers: others, addedAt: ps.addedAt });
       }
     }
     return out;
@@ -341,6 +343,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     tileOptions: {
       publicUrl: () => publicUrl,
       visibleSlides,
+      workOn: (v, userId) => ({
+        objects: v.seesOthers ? annotationStore.count(v.id) : annotationStore.countBy(v.id, userId),
+        labelledPx: masks.store.labelledPixels(v.id, v.seesOthers ? null : userId),
+      }),
       viewed: (ctx) => {
         if (ctx.auth.principal && ctx.auth.slide) views.note(ctx.auth.principal, ctx.auth.slide, () => clientAddress(ctx.req, cfg.trustProxy));
       },

@@ -19,6 +19,11 @@ export interface SlideSummary {
   vendor: string | null;
   status: 'ok' | 'error';
   error?: { code: ErrorCode; message: string };
+  /** In the slide list only: when it was added to the project, its folder (null for those who see study codes), and the work on it the caller may see. */
+  addedAt?: string;
+  folder?: string | null;
+  objects?: number;
+  labelledPx?: number;
 }
 
 export interface SlideDetail extends SlideSummary {

@@ -11,6 +11,7 @@ import './palette-editor.js';
 import './reauth-dialog.js';
 import { ApiError, listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
+import { byFolder, filterAndSort, isSlideSort, nameInFolder, paintedArea, SLIDE_SORTS, type SlideSort } from '../state/slide-list.js';
 import '../viewer/wsi-viewer.js';
 import type { ViewChangeDetail } from '../viewer/viewer-events.js';
 
@@ -51,6 +52,8 @@ export class WsiApp extends LitElement {
     loadError: { state: true },
     me: { state: true },
     project: { state: true },
+    query: { state: true },
+    sort: { state: true },
   };
 
   declare server: string;
@@ -62,6 +65,9 @@ export class WsiApp extends LitElement {
   declare me: Me | null;
   /** The chosen project's id (null: not known yet, or no project). */
   declare project: string | null;
+  /** The slide list's search text and order. */
+  declare query: string;
+  declare sort: SlideSort;
 
   private hashTimer = 0;
   /** `?drawer=canvas|webgl` forces OpenSeadragon's drawer (default: by capability). */
@@ -76,6 +82,8 @@ export class WsiApp extends LitElement {
     this.loadError = null;
     this.me = null;
     this.project = null;
+    this.query = '';
+    this.sort = 'name';
   }
 
   static override styles = css`
@@ -198,6 +206,38 @@ export class WsiApp extends LitElement {
       padding: 12px;
       color: #b42318;
     }
+    .find {
+      display: grid;
+      grid-template-columns: minmax(0, 1fr) auto;
+      gap: 6px;
+      padding: 8px 10px;
+      border-bottom: 1px solid #e3e3e8;
+    }
+    .find input,
+    .find select {
+      font: inherit;
+      font-size: 13px;
+      padding: 3px 4px;
+      min-width: 0;
+    }
+    .folder {
+      padding: 6px 10px 4px;
+      font-size: 12px;
+      font-weight: 600;
+      color: #444;
+      background: #eeeef2;
+      border-bottom: 1px solid #e3e3e8;
+      word-break: break-all;
+    }
+    .badge {
+      display: inline-block;
+      margin-top: 2px;
+      padding: 0 6px;
+      border-radius: 8px;
+      background: #e4ebfb;
+      color: #1f3b7a;
+      font-size: 11px;
+    }
   `;
 
   override connectedCallback(): void {
@@ -222,6 +262,12 @@ export class WsiApp extends LitElement {
       if (me.ok) {
         this.me = (await me.json()) as Me;
         this.project = this.initialProject(this.me);
+        try {
+          const sort = localStorage.getItem(`${projectKey(this.me.user.id)}.sort`);
+          if (sort && isSlideSort(sort)) this.sort = sort;
+        } catch {
+          // storage disabled: name order
+        }
       }
     } catch (err) {
       // not signed in (or the session ended): the sign-in page brings the user back here
@@ -246,6 +292,16 @@ export class WsiApp extends LitElement {
     }
     if (remembered && ids.has(remembered)) return remembered;
     return me.projects[0]?.id ?? null;
+  }
+
+  private chooseSort(value: string): void {
+    if (!isSlideSort(value)) return;
+    this.sort = value;
+    try {
+      if (this.me) localStorage.setItem(`${projectKey(this.me.user.id)}.sort`, value);
+    } catch {
+      // storage disabled: the order lasts for this page
+    }
   }
 
   private chooseProject(id: string): void {
@@ -360,16 +416,51 @@ export class WsiApp extends LitElement {
       <button data-testid="slide-item" data-slide=${s.id} aria-current=${this.selected === s.id ? 'true' : 'false'} @click=${() => this.open(s.id)}>
         ${ok ? html`<img alt="" loading="lazy" src=${thumbnailUrl(this.server, s.id, 128)} />` : html`<div class="noimg"></div>`}
         <span>
-          <div class="name">${s.name}</div>
+          <div class="name" title=${s.name}>${nameInFolder(s)}</div>
           ${ok
             ? html`<div class="meta">
                 ${s.width?.toLocaleString()} × ${s.height?.toLocaleString()} px · ${s.levels} level${s.levels === 1 ? '' : 's'} ·
                 ${s.mpp ? `${s.mpp.toFixed(3)} µm/px` : 'no MPP'}${s.objectivePower ? ` · ${s.objectivePower}×` : ''} · ${formatBytes(s.bytes)}
               </div>`
             : html`<div class="status-error" data-testid="slide-error">${s.error?.code}: ${s.error?.message}</div>`}
+          ${(s.objects ?? 0) > 0 || (s.labelledPx ?? 0) > 0
+            ? html`<span class="badge" data-testid="slide-badge" title="What you can see of the work on this slide"
+                >${[(s.objects ?? 0) > 0 ? `${(s.objects ?? 0).toLocaleString('en-US')} annotation${s.objects === 1 ? '' : 's'}` : '', paintedArea(s.labelledPx ?? 0, s.mpp)].filter(Boolean).join(' · ')}</span
+              >`
+            : nothing}
         </span>
       </button>
     </li>`;
+  }
+
+  /** The search box and order, then the slides found, in their folders. */
+  private renderSlides(): unknown {
+    const listed = this.listed();
+    if (listed.length === 0) return nothing;
+    const found = filterAndSort(listed, this.query, this.sort);
+    const groups = byFolder(found);
+    return html`<div class="find">
+        <input
+          type="search"
+          data-testid="slide-search"
+          placeholder="Find a slide"
+          aria-label="Find a slide by name or folder"
+          .value=${this.query}
+          @input=${(e: Event) => (this.query = (e.target as HTMLInputElement).value)}
+        />
+        <select data-testid="slide-sort" aria-label="Order of the slides" title="Order of the slides" @change=${(e: Event) => this.chooseSort((e.target as HTMLSelectElement).value)}>
+          ${Object.entries(SLIDE_SORTS).map(([id, s]) => html`<option value=${id} ?selected=${id === this.sort}>${s.label}</option>`)}
+        </select>
+      </div>
+      ${found.length === 0 ? html`<div class="meta" style="padding:12px" data-testid="no-match">No slide matches “${this.query}”.</div>` : nothing}
+      ${groups.map(
+        (g) => html`${groups.length > 1 || g.folder !== ''
+            ? html`<div class="folder" data-testid="slide-folder">${g.folder === '' ? 'Slide folder' : `${g.folder}/`} <span class="who">(${g.slides.length})</span></div>`
+            : nothing}
+          <ul>
+            ${g.slides.map((s) => this.renderSlide(s))}
+          </ul>`,
+      )}`;
   }
 
   protected override render(): unknown {
@@ -389,9 +480,7 @@ export class WsiApp extends LitElement {
           ? html`<div class="meta" style="padding:12px" data-testid="no-slides">No slides in this project yet.</div>`
           : nothing}
         ${this.slides?.length === 0 && this.project === null && this.me === null ? html`<div class="meta" style="padding:12px">No slides.</div>` : nothing}
-        <ul>
-          ${this.listed().map((s) => this.renderSlide(s))}
-        </ul>
+        ${this.renderSlides()}
       </aside>
       ${this.selected
         ? html`<wsi-viewer annotate .server=${this.server} .drawer=${this.drawer} .slide=${this.selected} .view=${view} @wsi-view-change=${this.onView}></wsi-viewer>`

@@ -11,6 +11,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { browserCookies } from '../../scripts/credentials.js';
 import { asSession, createUser, signIn, type Session } from '../helpers/accounts.js';
+import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -104,6 +105,32 @@ async function drag(page: Page, from: [number, number], to: [number, number]): P
 }
 
 describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
+  it('finds a slide by name, sorts by annotation count and shows what was done on each (issue 11: slide list)', async () => {
+    const pam = sessions['pam'] as Session;
+    const made = await asSession(srv.url, pam, 'POST', `/api/slides/${psLung2}/annotations`, square(10, 10, 50), { 'Idempotency-Key': crypto.randomUUID() });
+    expect(made.status, JSON.stringify(made.body)).toBe(201);
+    const page = await (await contextOf('pam')).newPage();
+    await page.goto(`${srv.url}/?drawer=canvas`);
+    await page.locator('[data-testid=project-picker]').selectOption({ label: 'Lung study' });
+    await expect.poll(() => listed(page)).toEqual([psLung, psLung2]);
+    const badge = page.locator(`[data-testid=slide-item][data-slide="${psLung2}"] [data-testid=slide-badge]`);
+    expect(await badge.textContent()).toMatch(/^\s*1 annotation\s*$/);
+    expect(await page.locator(`[data-testid=slide-item][data-slide="${psLung}"] [data-testid=slide-badge]`).count()).toBe(0);
+    await page.locator('[data-testid=slide-sort]').selectOption('objects');
+    await expect.poll(() => listed(page)).toEqual([psLung2, psLung]);
+    await page.locator('[data-testid=slide-search]').fill('DEFLATE');
+    await expect.poll(() => listed(page)).toEqual([psLung2]);
+    await page.locator('[data-testid=slide-search]').fill('no such slide');
+    await expect.poll(() => listed(page)).toEqual([]);
+    expect(await page.locator('[data-testid=no-match]').textContent()).toContain('no such slide');
+    await page.locator('[data-testid=slide-search]').fill('');
+    // the order is remembered in this browser
+    await page.reload();
+    await expect.poll(() => listed(page)).toEqual([psLung2, psLung]);
+    expect(await page.locator('[data-testid=slide-sort]').inputValue()).toBe('objects');
+    await page.locator('[data-testid=slide-sort]').selectOption('name');
+  });
+
   it('a user in two projects picks one, sees only its slides, and the choice is remembered', async () => {
     const page = await (await contextOf('pam')).newPage();
     await page.goto(`${srv.url}/?drawer=canvas`);

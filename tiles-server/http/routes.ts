@@ -70,6 +70,17 @@ export interface VisibleSlide {
   projectId: string;
   studyCode: string;
   seesFileNames: boolean;
+  /** Whether the caller sees others' annotations and masks here (not in blind projects, but for managers and reviewers). */
+  seesOthers: boolean;
+  /** When the slide was added to the project. */
+  addedAt: string;
+}
+
+/** What has been done on a slide, as far as the caller may see it: the slide list's badge. */
+export interface SlideWork {
+  objects: number;
+  /** Labelled mask pixels, summed over the masks the caller sees. */
+  labelledPx: number;
 }
 
 export interface TileRoutesOptions {
@@ -77,6 +88,8 @@ export interface TileRoutesOptions {
   publicUrl: () => string;
   /** The slides of every project the caller is in. */
   visibleSlides: (p: Principal) => Promise<VisibleSlide[]>;
+  /** The work on a slide the caller may see (`userId`'s own only, where others' is hidden). */
+  workOn: (v: VisibleSlide, userId: string) => SlideWork;
   /** Notes a read of a slide's pixels for the audit log (first per session, then counts). */
   viewed: (ctx: RouteContext) => void;
 }
@@ -107,7 +120,7 @@ function sendTile(ctx: RouteContext, t: TileResult): void {
  * Public description of a slide: what GET /api/slides lists, under the
  * project-slide id; blind projects show the study code instead of the file name.
  */
-export function describeSlide(entry: SlideEntry, open: OpenSlide | null, error: unknown, as?: VisibleSlide): Record<string, unknown> {
+export function describeSlide(entry: SlideEntry, open: OpenSlide | null, error: unknown, as?: Pick<VisibleSlide, 'id' | 'slideId' | 'projectId' | 'studyCode' | 'seesFileNames'>): Record<string, unknown> {
   const base = as
     ? { id: as.id, name: as.seesFileNames ? entry.name : as.studyCode, studyCode: as.studyCode, project: as.projectId, bytes: entry.size }
     : { id: entry.id, name: entry.name, bytes: entry.size };
@@ -139,7 +152,13 @@ export function describeSlide(entry: SlideEntry, open: OpenSlide | null, error: 
   };
 }
 
-async function describeAll(service: TileService, visible: VisibleSlide[]): Promise<Array<Record<string, unknown>>> {
+/**
+ * The slide list: each slide as describeSlide gives it, with when it was
+ * added to the project, its folder in the slide folder (only to those who
+ * see file names: folder names can carry PHI, TEST-CATALOGUE DEID-10), and
+ * the work on it the caller may see.
+ */
+async function describeAll(service: TileService, visible: VisibleSlide[], workOn: (v: VisibleSlide) => SlideWork): Promise<Array<Record<string, unknown>>> {
   await service.registry.scan();
   const shown = visible.flatMap((v) => {
     const e = service.registry.entry(v.slideId);
@@ -153,11 +172,14 @@ async function describeAll(service: TileService, visible: VisibleSlide[]): Promi
       while (next < shown.length) {
         const i = next++;
         const { e, v } = shown[i] as { e: SlideEntry; v: VisibleSlide };
+        let d: Record<string, unknown>;
         try {
-          out[i] = describeSlide(e, await service.registry.get(e.id), null, v);
+          d = describeSlide(e, await service.registry.get(e.id), null, v);
         } catch (err) {
-          out[i] = describeSlide(e, null, err, v);
+          d = describeSlide(e, null, err, v);
         }
+        const slash = e.name.lastIndexOf('/');
+        out[i] = { ...d, addedAt: v.addedAt, folder: v.seesFileNames && slash > 0 ? e.name.slice(0, slash) : null, ...workOn(v) };
       }
     }),
   );
@@ -192,7 +214,10 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
       method: 'GET',
       pattern: /^\/api\/slides$/,
       access: { signedIn: true },
-      handler: async (ctx) => sendJson(ctx.res, 200, { slides: await describeAll(service, await o.visibleSlides(principal(ctx))) }),
+      handler: async (ctx) => {
+        const p = principal(ctx);
+        sendJson(ctx.res, 200, { slides: await describeAll(service, await o.visibleSlides(p), (v) => o.workOn(v, p.user.id)) });
+      },
     },
     {
       method: 'GET',

@@ -101,6 +101,8 @@ export function operationHash(parts: Array<string | Uint8Array>): string {
 
 export class MaskStore {
   private readonly stmts;
+  /** labelledPixels' answers, with the state of the masks they were counted on */
+  private readonly labelled = new Map<string, { stamp: string; pixels: number }>();
 
   constructor(private readonly db: Db) {
     this.stmts = {
@@ -119,6 +121,13 @@ export class MaskStore {
         `SELECT tx, ty, head_seq AS seq, pixels, length(data) AS bytes FROM mask_tiles WHERE slide_id = ? AND annotator = ?`,
       ),
       counts: db.prepare<[string, string], { pixels: string }>(`SELECT pixels FROM mask_tiles WHERE slide_id = ? AND annotator = ?`),
+      // what a slide's (or one annotator's) masks are now: changes when any tile is written
+      stamp: db.prepare<[string, string | null, string | null], { n: number; seq: number | null }>(
+        `SELECT count(*) AS n, max(head_seq) AS seq FROM mask_tiles WHERE slide_id = ? AND (? IS NULL OR annotator = ?)`,
+      ),
+      labelled: db.prepare<[string, string | null, string | null], { pixels: string }>(
+        `SELECT pixels FROM mask_tiles WHERE slide_id = ? AND (? IS NULL OR annotator = ?)`,
+      ),
       rowAt: db.prepare<[number], { slide_id: string; annotator: string; tx: number; ty: number; version: number }>(`SELECT slide_id, annotator, tx, ty, version FROM mask_history WHERE seq = ?`),
       headAt: db.prepare<[number], { data: Buffer }>(`SELECT data FROM mask_tiles WHERE head_seq = ?`),
       history: db.prepare<[string, string, number, number], VersionRow>(
@@ -231,6 +240,27 @@ export class MaskStore {
     const then = new Map(this.stmts.regionAsOf.all(slideId, annotator, tx0, tx1, ty0, ty1, seq).map((r) => [`${r.tx},${r.ty}`, r.version]));
     const now = new Map(this.stmts.rangeVersions.all(slideId, annotator, tx0, tx1, ty0, ty1).map((r) => [`${r.tx},${r.ty}`, r.version]));
     return { then, now };
+  }
+
+  /**
+   * Labelled pixels of a slide's masks, summed over every annotator's (or
+   * one's): the slide list's badge. Remembered until a tile of the slide
+   * changes (its tile count and newest head), so a list of many slides does
+   * not parse every tile's counts on every request.
+   */
+  labelledPixels(slideId: string, annotator: string | null = null): number {
+    const key = `${slideId}|${annotator ?? ''}`;
+    const now = this.stmts.stamp.get(slideId, annotator, annotator);
+    const stamp = `${now?.n ?? 0}|${now?.seq ?? 0}`;
+    const known = this.labelled.get(key);
+    if (known && known.stamp === stamp) return known.pixels;
+    let pixels = 0;
+    for (const r of this.stmts.labelled.iterate(slideId, annotator, annotator)) {
+      for (const n of Object.values(JSON.parse(r.pixels) as Record<string, number>)) pixels += n;
+    }
+    if (this.labelled.size > 10_000) this.labelled.clear();
+    this.labelled.set(key, { stamp, pixels });
+    return pixels;
   }
 
   /** Per-class pixel counts over the whole mask, and its tile count. */
