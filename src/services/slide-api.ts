@@ -28,8 +28,14 @@ export interface SlideSummary {
 
 export interface SlideDetail extends SlideSummary {
   tileSize?: number;
-  levelDimensions?: Array<{ width: number; height: number; downsample: number }>;
+  levelDimensions?: Array<{ width: number; height: number; downsample: number; tileWidth?: number; tileHeight?: number }>;
   warnings?: string[];
+  /** How the stored tiles are compressed (jpeg, jp2k, lzw, deflate, …). */
+  compression?: string;
+  /** The label and macro (may carry PHI): listed to those allowed to see them only. */
+  associatedImages?: Array<{ kind: string; width: number; height: number }>;
+  /** Named channels of a multi-channel slide, else null. */
+  channels?: Array<{ name: string; color: [number, number, number]; biomarker?: string }> | null;
   /** The caller's role and actions in the project the slide is opened in. */
   access?: SlideAccess;
 }

@@ -9,6 +9,7 @@ import { changeHeaders, SESSION_ENDED } from '../services/http.js';
 import { openOutbox } from '../services/outbox.js';
 import './palette-editor.js';
 import './reauth-dialog.js';
+import './slide-info.js';
 import { ApiError, listSlides, thumbnailUrl, type SlideSummary } from '../services/slide-api.js';
 import { formatDeepLink, parseDeepLink, type ViewState } from '../core/deep-link.js';
 import { byFolder, filterAndSort, isSlideSort, nameInFolder, paintedArea, SLIDE_SORTS, type SlideSort } from '../state/slide-list.js';
@@ -229,6 +230,16 @@ export class WsiApp extends LitElement {
       border-bottom: 1px solid #e3e3e8;
       word-break: break-all;
     }
+    .details {
+      padding: 2px 10px 8px 82px;
+      border-bottom: 1px solid #e3e3e8;
+      background: #dbe5fd;
+    }
+    .details summary {
+      cursor: pointer;
+      font-size: 12px;
+      color: #1f3b7a;
+    }
     .badge {
       display: inline-block;
       margin-top: 2px;
@@ -430,6 +441,12 @@ export class WsiApp extends LitElement {
             : nothing}
         </span>
       </button>
+      ${this.selected === s.id
+        ? html`<details class="details" data-testid="slide-details">
+            <summary>Slide details</summary>
+            <wsi-slide-info .server=${this.server} .slide=${s.id}></wsi-slide-info>
+          </details>`
+        : nothing}
     </li>`;
   }
 

@@ -129,6 +129,18 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     await expect.poll(() => listed(page)).toEqual([psLung2, psLung]);
     expect(await page.locator('[data-testid=slide-sort]').inputValue()).toBe('objects');
     await page.locator('[data-testid=slide-sort]').selectOption('name');
+    // the open slide's details: scanner, objective, pixel size, levels, compression (issue 11: slide metadata)
+    await page.locator(`[data-testid=slide-item][data-slide="${psLung}"]`).click();
+    await page.locator('[data-testid=slide-details] summary').click();
+    const info = page.locator('wsi-slide-info [data-testid=slide-info]');
+    await info.waitFor();
+    const field = (k: string): Promise<string | null> => info.locator(`dd[data-field="${k}"]`).textContent();
+    expect(await field('Scanner')).toBe('aperio');
+    expect(await field('Pixel size')).toMatch(/^0\.\d{4} µm\/px$/);
+    expect(await field('Compression')).toBe('jpeg');
+    expect(await page.locator('wsi-slide-info [data-testid=slide-levels] tr').count()).toBeGreaterThan(2);
+    // pam manages the lung study: the label and macro are listed to her (counted, never shown in the list)
+    expect(await info.locator('dt').allTextContents()).toContain('Associated');
   });
 
   it('a user in two projects picks one, sees only its slides, and the choice is remembered', async () => {
