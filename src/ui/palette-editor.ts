@@ -5,8 +5,10 @@
  * and checks everything (duplicate names or hotkeys, colours, 255 classes),
  * and its refusal is shown as it says it; a hotkey that a tool already has
  * is refused here, before sending. A class keeps its mask id by its
- * name, so renaming is said to make a new class. Fires `wsi-palette-saved`
- * with the new palette.
+ * name, so renaming is said to make a new class. Each class shows what
+ * uses it on the project's slides (GET …/classes/usage), and removing or
+ * renaming a class in use asks first, naming its objects, paint and slides.
+ * Fires `wsi-palette-saved` with the new palette.
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { AnnotationClass } from '../core/annotation.js';
@@ -15,6 +17,32 @@ import { toolForKey } from '../tools/registry.js';
 
 type Row = AnnotationClass & { id?: number | null };
 
+/** What uses a class on the project's slides (the server's classes/usage answer). */
+export interface ClassUse {
+  name: string;
+  id: number | null;
+  inPalette: boolean;
+  objects: number;
+  labelledPx: number;
+  slides: number;
+}
+
+/** A class's use in words: "1,203 objects · 52,000 px painted · 4 slides", or "" when unused. */
+export function useText(u: ClassUse | undefined): string {
+  if (!u || (u.objects === 0 && u.labelledPx === 0)) return '';
+  const parts: string[] = [];
+  if (u.objects > 0) parts.push(`${u.objects.toLocaleString('en-US')} object${u.objects === 1 ? '' : 's'}`);
+  if (u.labelledPx > 0) parts.push(`${u.labelledPx.toLocaleString('en-US')} px painted`);
+  parts.push(`${u.slides} slide${u.slides === 1 ? '' : 's'}`);
+  return parts.join(' · ');
+}
+
+/** The classes in use that a new palette leaves out (by name: a renamed class leaves its old name). */
+export function removedInUse(before: readonly ClassUse[], rows: readonly { name: string }[]): ClassUse[] {
+  const kept = new Set(rows.map((r) => r.name.trim().toLowerCase()));
+  return before.filter((u) => u.inPalette && !kept.has(u.name.toLowerCase()) && (u.objects > 0 || u.labelledPx > 0));
+}
+
 export class WsiPaletteEditor extends LitElement {
   static override properties = {
     server: { type: String },
@@ -22,6 +50,8 @@ export class WsiPaletteEditor extends LitElement {
     projectName: { type: String },
     open: { type: Boolean, reflect: true },
     rows: { state: true },
+    usage: { state: true },
+    confirming: { state: true },
     problem: { state: true },
     busy: { state: true },
   };
@@ -31,6 +61,10 @@ export class WsiPaletteEditor extends LitElement {
   declare projectName: string;
   declare open: boolean;
   declare rows: Row[];
+  /** What uses each class (null: not known, e.g. the server could not say). */
+  declare usage: ClassUse[] | null;
+  /** Classes in use that the save would remove: shown for confirmation. */
+  declare confirming: ClassUse[] | null;
   declare problem: string | null;
   declare busy: boolean;
 
@@ -41,6 +75,8 @@ export class WsiPaletteEditor extends LitElement {
     this.projectName = '';
     this.open = false;
     this.rows = [];
+    this.usage = null;
+    this.confirming = null;
     this.problem = null;
     this.busy = false;
   }
@@ -93,6 +129,23 @@ export class WsiPaletteEditor extends LitElement {
       color: #b42318;
       margin: 8px 0;
     }
+    .use {
+      grid-column: 1 / -1;
+      margin: -2px 0 4px;
+      color: #555;
+      font-size: 11px;
+    }
+    .confirm {
+      margin: 10px 0;
+      padding: 8px 10px;
+      background: #fff4e5;
+      border: 1px solid #f0c890;
+      border-radius: 4px;
+    }
+    .confirm ul {
+      margin: 4px 0;
+      padding-left: 18px;
+    }
     .actions {
       display: flex;
       gap: 8px;
@@ -113,6 +166,15 @@ export class WsiPaletteEditor extends LitElement {
       this.rows = (body.classes ?? []).map((c) => ({ ...c }));
     } catch (err) {
       this.problem = `The palette could not be read: ${(err as Error).message}`;
+    }
+    this.confirming = null;
+    this.usage = null;
+    const usageUrl = `${url}/usage`;
+    try {
+      const res = await fetch(usageUrl, { headers: { Accept: 'application/json', ...authHeaders(usageUrl) } });
+      if (res.ok) this.usage = ((await res.json()) as { classes: ClassUse[] }).classes;
+    } catch {
+      // offline: the uses are not shown, and a removal is not checked against them (said in the dialog)
     }
   }
 
@@ -137,9 +199,15 @@ export class WsiPaletteEditor extends LitElement {
     return null;
   }
 
-  private async save(): Promise<void> {
+  private async save(confirmed = false): Promise<void> {
     this.problem = this.hotkeyClash();
     if (this.problem) return;
+    const removed = removedInUse(this.usage ?? [], this.rows);
+    if (removed.length > 0 && !confirmed) {
+      this.confirming = removed;
+      return;
+    }
+    this.confirming = null;
     this.busy = true;
     const url = `${this.server}/api/projects/${encodeURIComponent(this.project)}/classes`;
     try {
@@ -180,13 +248,34 @@ export class WsiPaletteEditor extends LitElement {
             <button title="Down" aria-label="Move down" ?disabled=${i === this.rows.length - 1} @click=${() => this.move(i, 1)}>↓</button>
           </span>
           <button title="Remove from this palette (masks keep the id)" data-testid="palette-remove" @click=${() => (this.rows = this.rows.filter((_, j) => j !== i))}>Remove</button>
+          ${useText(this.usage?.find((u) => u.name === r.name)) ? html`<div class="use" data-testid="palette-usage">Used by ${useText(this.usage?.find((u) => u.name === r.name))}</div>` : nothing}
         </div>`,
       )}
+      ${this.usage === null ? html`<p class="hint" data-testid="palette-usage-unknown">What uses each class could not be read: removals are not checked.</p>` : nothing}
+      ${(this.usage ?? []).some((u) => !u.inPalette)
+        ? html`<p class="hint" data-testid="palette-outside">In use but not in this palette: ${(this.usage ?? [])
+            .filter((u) => !u.inPalette)
+            .map((u) => `${u.name} (${useText(u)})`)
+            .join('; ')}</p>`
+        : nothing}
+      ${this.confirming
+        ? html`<div class="confirm" role="alertdialog" data-testid="palette-confirm">
+            <strong>${this.confirming.length === 1 ? 'This class is' : 'These classes are'} in use:</strong>
+            <ul>
+              ${this.confirming.map((u) => html`<li>${u.name}: ${useText(u)}</li>`)}
+            </ul>
+            Removing ${this.confirming.length === 1 ? 'it' : 'them'} from the palette changes none of those objects or pixels: they keep the class, which this project will no longer offer for new work.
+            <div class="actions">
+              <button data-testid="palette-keep" @click=${() => (this.confirming = null)}>Keep ${this.confirming.length === 1 ? 'it' : 'them'}</button>
+              <button data-testid="palette-remove-anyway" @click=${() => void this.save(true)}>Remove anyway</button>
+            </div>
+          </div>`
+        : nothing}
       <button data-testid="palette-add" @click=${() => (this.rows = [...this.rows, { name: '', color: '#888888', hotkey: null, id: null }])}>Add a class</button>
       ${this.problem ? html`<div class="problem" role="alert" data-testid="palette-problem">${this.problem}</div>` : nothing}
       <div class="actions">
         <button @click=${() => (this.open = false)}>Cancel</button>
-        <button data-testid="palette-save" ?disabled=${this.busy} @click=${() => void this.save()}>Save</button>
+        <button data-testid="palette-save" ?disabled=${this.busy || this.confirming !== null} @click=${() => void this.save()}>Save</button>
       </div>
     </div>`;
   }

@@ -270,6 +270,28 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     const saved = (await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes'] as Array<{ name: string; id: number }>;
     expect(saved.map((c) => c.name)).toEqual(['Mitosis', 'Tumour', 'Gland']);
     expect(await page.evaluate(`(${VIEWER}).annotationSession.palette.map((c) => c.id)`)).toEqual(saved.map((c) => c.id));
+    // removing a class in use asks first, naming its uses (issue 11: class management)
+    const made = await asSession(srv.url, sessions['pam'] as Session, 'POST', `/api/slides/${psLung}/annotations`, square(300, 300, 40), { 'Idempotency-Key': crypto.randomUUID() });
+    expect(made.status).toBe(201);
+    await page.locator('[data-testid=edit-classes]').click();
+    await editor.waitFor();
+    const tumourRow = editor.locator('.row', { has: page.locator('[data-testid=palette-name]') }).nth(1);
+    await expect.poll(() => tumourRow.locator('[data-testid=palette-usage]').textContent()).toMatch(/^Used by \d+ objects? · [12] slides?$/);
+    await tumourRow.locator('[data-testid=palette-remove]').click();
+    await editor.locator('[data-testid=palette-save]').click();
+    const confirmBox = editor.locator('[data-testid=palette-confirm]');
+    await confirmBox.waitFor();
+    expect(await confirmBox.textContent()).toMatch(/Tumour: \d+ objects? · [12] slides?/);
+    await confirmBox.locator('[data-testid=palette-keep]').click();
+    expect(await confirmBox.count()).toBe(0);
+    expect((await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes']).toHaveLength(3);
+    await editor.locator('[data-testid=palette-save]').click();
+    await confirmBox.locator('[data-testid=palette-remove-anyway]').click();
+    await editor.waitFor({ state: 'hidden' });
+    const after = (await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes'] as Array<{ name: string }>;
+    expect(after.map((c) => c.name)).toEqual(['Mitosis', 'Gland']);
+    await page.locator('[data-testid=edit-classes]').click();
+    await expect.poll(() => editor.locator('[data-testid=palette-outside]').textContent()).toMatch(/In use but not in this palette: Tumour \(\d+ objects?/);
     // not for a viewer of the project
     const viewer = await (await contextOf('vic')).newPage();
     await viewer.goto(`${srv.url}/?drawer=canvas`);

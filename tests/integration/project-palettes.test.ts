@@ -195,3 +195,40 @@ describe('per-project class palettes', () => {
     expect(((await res.json()) as { access: Record<string, unknown> }).access).toMatchObject({ role: 'annotator', credential: 'read', actions: ['export', 'view'] });
   });
 });
+
+describe('what uses each class (issue 11: class management)', () => {
+  it('counts objects, painted pixels and slides per class for managers; keeps counting a class the palette dropped; audited as a read', async () => {
+    const pu = ((await as('admin', 'POST', '/api/projects', { name: 'Usage study' })).body['project'] as { id: string }).id;
+    const ps = (await as('admin', 'POST', `/api/projects/${pu}/slides`, { slideId: folderSlide })).body['id'] as string;
+    for (const [who, role] of [['mia', 'manager'], ['ann', 'annotator']] as const) expect((await as('admin', 'PUT', `/api/projects/${pu}/members/${users[who]?.id}`, { role })).status).toBe(200);
+    const fresh = await as('mia', 'GET', `/api/projects/${pu}/classes/usage`);
+    expect(fresh.status).toBe(200);
+    expect(fresh.body['slides']).toBe(1);
+    expect((fresh.body['classes'] as Array<{ objects: number; labelledPx: number }>).every((c) => c.objects === 0 && c.labelledPx === 0)).toBe(true);
+    for (const x of [10, 50]) expect((await as('ann', 'POST', `/api/slides/${ps}/annotations`, square(x, 10, 20, { classification: 'Tumour' }))).status).toBe(201);
+    expect((await as('ann', 'POST', `/api/slides/${ps}/annotations`, square(90, 10, 20, { classification: null }))).status).toBe(201);
+    const stroma = (await palette('mia', `/api/projects/${pu}/classes`)).find((c) => c.name === 'Stroma') as Cls;
+    const w = await as('ann', 'POST', `/api/slides/${ps}/masks/${users['ann']?.id}/tiles`, { ops: [{ tx: 0, ty: 0, ifMatch: 0, data: b64(zlib(tile((x, y) => (x < 30 && y < 40 ? stroma.id : 0)))) }] });
+    expect(w.status, JSON.stringify(w.body)).toBe(200);
+    type Use = { name: string; id: number | null; inPalette: boolean; objects: number; labelledPx: number; slides: number };
+    const usage = async (): Promise<{ classes: Use[]; unclassified: number }> => (await as('mia', 'GET', `/api/projects/${pu}/classes/usage`)).body as unknown as { classes: Use[]; unclassified: number };
+    const u1 = await usage();
+    expect(u1.classes.find((c) => c.name === 'Tumour')).toMatchObject({ inPalette: true, objects: 2, labelledPx: 0, slides: 1 });
+    expect(u1.classes.find((c) => c.name === 'Stroma')).toMatchObject({ id: stroma.id, inPalette: true, objects: 0, labelledPx: 30 * 40, slides: 1 });
+    expect(u1.classes.find((c) => c.name === 'Necrosis')).toMatchObject({ objects: 0, labelledPx: 0, slides: 0 });
+    expect(u1.unclassified).toBe(1);
+    // the manager drops Tumour and Stroma: their uses stay counted, outside the palette
+    const kept = (await palette('mia', `/api/projects/${pu}/classes`)).filter((c) => c.name !== 'Tumour' && c.name !== 'Stroma');
+    expect((await as('mia', 'PUT', `/api/projects/${pu}/classes`, { classes: kept })).status).toBe(200);
+    const u2 = await usage();
+    expect(u2.classes.find((c) => c.name === 'Tumour')).toMatchObject({ inPalette: false, objects: 2, slides: 1 });
+    expect(u2.classes.find((c) => c.name === 'Stroma')).toMatchObject({ inPalette: false, labelledPx: 30 * 40 });
+    expect(u2.classes.filter((c) => c.inPalette).map((c) => c.name)).toEqual(kept.map((c) => c.name));
+    // annotators 403, outsiders 404, never 500
+    expect((await as('ann', 'GET', `/api/projects/${pu}/classes/usage`)).status).toBe(403);
+    expect((await as('otto', 'GET', `/api/projects/${pu}/classes/usage`)).status).toBe(404);
+    expect((await as('mia', 'GET', `/api/projects/nope/classes/usage`)).status).toBe(404);
+    const reads = (await as('admin', 'GET', `/api/audit?user=${users['mia']?.id}&action=read`)).body['records'] as Array<{ detail: { route?: string } }>;
+    expect(reads.filter((r) => JSON.stringify(r).includes('/classes/usage')).length).toBeGreaterThanOrEqual(3);
+  });
+});

@@ -9,7 +9,9 @@
  */
 import { WsiError } from '../../src/core/errors.js';
 import type { AuditEvent } from '../audit/audit-log.js';
+import type { ProjectScope } from '../identity/access-service.js';
 import type { AnnotationStore, RegisteredClass } from '../store/annotation-store.js';
+import type { Project } from '../store/identity-store.js';
 import { parsePalette } from '../store/project-palettes.js';
 import { clientAddress } from './authorize.js';
 import { readJson } from './body.js';
@@ -28,6 +30,10 @@ function projectOf(ctx: RouteContext): string {
 
 export interface PaletteRoutesOptions {
   store: AnnotationStore;
+  /** Labelled mask pixels per class id of a project slide (every annotator's). */
+  classPixels: (projectSlideId: string) => Readonly<Record<string, number>>;
+  /** The project-slide ids of a project. */
+  projectSlides: (project: Project) => Promise<string[]>;
   audit: (e: AuditEvent) => void;
   trustProxy: boolean;
 }
@@ -90,6 +96,19 @@ export function paletteRoutes(o: PaletteRoutesOptions): Route[] {
       handler: async (ctx) => sendJson(ctx.res, 200, { project: projectOf(ctx), classes: store().palettes.of(projectOf(ctx)) }),
     },
     {
+      // what uses each class on the project's slides, for a manager about to remove or change one
+      method: 'GET',
+      pattern: new RegExp(`^/api/projects/${PID}/classes/usage$`),
+      access: { project: 0, action: 'manage' },
+      auditReads: true,
+      handler: async (ctx) => {
+        const project = projectOf(ctx);
+        const slides = await o.projectSlides((ctx.auth.project as ProjectScope).project);
+        const names = new Map(store().everyClassId().map((c) => [String(c.id), c.name]));
+        sendJson(ctx.res, 200, { project, slides: slides.length, ...classUsage(store().palettes.of(project), slides, (id) => store().classCounts(id), o.classPixels, names) });
+      },
+    },
+    {
       method: 'PUT',
       pattern: new RegExp(`^/api/projects/${PID}/classes$`),
       access: { project: 0, action: 'manage' },
@@ -101,4 +120,58 @@ export function paletteRoutes(o: PaletteRoutesOptions): Route[] {
       },
     },
   ];
+}
+
+export interface ClassUse {
+  name: string;
+  /** Its mask id (null: never given one). */
+  id: number | null;
+  inPalette: boolean;
+  objects: number;
+  labelledPx: number;
+  /** Slides with an object or a labelled pixel of the class. */
+  slides: number;
+}
+
+/**
+ * Each class's use on a project's slides: the palette's classes in their
+ * order (unused ones with zeros), then the classes objects or masks use
+ * that the palette no longer has, by name. Objects without a class are
+ * counted apart.
+ */
+export function classUsage(
+  palette: readonly RegisteredClass[],
+  slides: readonly string[],
+  objectsOf: (slide: string) => Array<{ name: string | null; n: number }>,
+  pixelsOf: (slide: string) => Readonly<Record<string, number>>,
+  nameOfId: ReadonlyMap<string, string>,
+): { classes: ClassUse[]; unclassified: number } {
+  const uses = new Map<string, ClassUse>();
+  const use = (name: string): ClassUse => {
+    let u = uses.get(name);
+    if (!u) uses.set(name, (u = { name, id: null, inPalette: false, objects: 0, labelledPx: 0, slides: 0 }));
+    return u;
+  };
+  for (const c of palette) Object.assign(use(c.name), { id: c.id, inPalette: true });
+  let unclassified = 0;
+  for (const slide of slides) {
+    const seen = new Set<ClassUse>();
+    for (const { name, n } of objectsOf(slide)) {
+      if (name === null || name === '') {
+        unclassified += n;
+        continue;
+      }
+      const u = use(name);
+      u.objects += n;
+      seen.add(u);
+    }
+    for (const [id, n] of Object.entries(pixelsOf(slide))) {
+      const u = use(nameOfId.get(id) ?? `mask id ${id}`);
+      if (u.id === null) u.id = Number(id);
+      u.labelledPx += n;
+      seen.add(u);
+    }
+    for (const u of seen) u.slides++;
+  }
+  return { classes: [...uses.values()], unclassified };
 }

@@ -207,6 +207,12 @@ export class AnnotationStore {
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
               - (SELECT coalesce(sum(staged), 0) FROM import_jobs WHERE slide_id = ? AND state <> 'committed') AS n`,
       ),
+      // json_extract is SQLite's (PostgreSQL: (h.data::jsonb)->>'classification'): it stays in this module
+      byClass: db.prepare<[string], { name: string | null; n: number }>(
+        `SELECT json_extract(h.data, '$.classification') AS name, count(*) AS n
+           FROM annotations a JOIN history h ON h.seq = a.head_seq
+          WHERE a.slide_id = ? AND a.deleted = 0 AND ${VISIBLE} GROUP BY name`,
+      ),
       countBy: db.prepare<[string, string], { n: number }>(
         `SELECT count(*) AS n FROM annotations WHERE slide_id = ? AND deleted = 0 AND created_by = ?
            AND (import_job = 0 OR import_job IN (SELECT id FROM import_jobs WHERE state = 'committed'))`,
@@ -261,6 +267,11 @@ export class AnnotationStore {
 
   count(slideId: string): number {
     return this.stmts.count.get(slideId, slideId)?.n ?? 0;
+  }
+
+  /** Live annotations of a slide per class name (null: objects without a class). */
+  classCounts(slideId: string): Array<{ name: string | null; n: number }> {
+    return this.stmts.byClass.all(slideId);
   }
 
   /** Live annotations of a slide made by one author (what a blind project shows an annotator). */

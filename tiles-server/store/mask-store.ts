@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto';
 import { deflateSync } from 'node:zlib';
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
-import { deflateTile, inflateTile } from '../masks/tile-codec.js';
+import { addCounts, deflateTile, inflateTile } from '../masks/tile-codec.js';
 import { writeTransaction, type Db } from './database.js';
 import { decodeKeyframe, encodeVersion, encodeVersionAsync, isKeyframe, rebuild, replay, type EncodedVersion, type HistoryEncoding, type HistoryRow } from './mask-history.js';
 
@@ -102,7 +102,7 @@ export function operationHash(parts: Array<string | Uint8Array>): string {
 export class MaskStore {
   private readonly stmts;
   /** labelledPixels' answers, with the state of the masks they were counted on */
-  private readonly labelled = new Map<string, { stamp: string; pixels: number }>();
+  private readonly labelled = new Map<string, { stamp: string; pixels: Readonly<Record<string, number>> }>();
 
   constructor(private readonly db: Db) {
     this.stmts = {
@@ -243,24 +243,30 @@ export class MaskStore {
   }
 
   /**
-   * Labelled pixels of a slide's masks, summed over every annotator's (or
-   * one's): the slide list's badge. Remembered until a tile of the slide
-   * changes (its tile count and newest head), so a list of many slides does
-   * not parse every tile's counts on every request.
+   * Labelled pixels per class id of a slide's masks, summed over every
+   * annotator's (or one's): the slide list's badge and the class usage a
+   * manager sees before removing a class. Remembered until a tile of the
+   * slide changes (its tile count and newest head), so a list of many
+   * slides does not parse every tile's counts on every request.
    */
-  labelledPixels(slideId: string, annotator: string | null = null): number {
+  classPixels(slideId: string, annotator: string | null = null): Readonly<Record<string, number>> {
     const key = `${slideId}|${annotator ?? ''}`;
     const now = this.stmts.stamp.get(slideId, annotator, annotator);
     const stamp = `${now?.n ?? 0}|${now?.seq ?? 0}`;
     const known = this.labelled.get(key);
     if (known && known.stamp === stamp) return known.pixels;
-    let pixels = 0;
-    for (const r of this.stmts.labelled.iterate(slideId, annotator, annotator)) {
-      for (const n of Object.values(JSON.parse(r.pixels) as Record<string, number>)) pixels += n;
-    }
+    const pixels: Record<string, number> = {};
+    for (const r of this.stmts.labelled.iterate(slideId, annotator, annotator)) addCounts(pixels, r.pixels);
     if (this.labelled.size > 10_000) this.labelled.clear();
     this.labelled.set(key, { stamp, pixels });
     return pixels;
+  }
+
+  /** All labelled pixels of a slide's masks (every annotator's, or one's). */
+  labelledPixels(slideId: string, annotator: string | null = null): number {
+    let n = 0;
+    for (const v of Object.values(this.classPixels(slideId, annotator))) n += v;
+    return n;
   }
 
   /** Per-class pixel counts over the whole mask, and its tile count. */
