@@ -27,6 +27,17 @@ let slide = '';
 const contexts: BrowserContext[] = [];
 const SHOTS = process.env['SCREENSHOTS'] === '1';
 
+/** With SCREENSHOTS=1: the page at a laptop's 1366×768 and at 1920×1080, into docs/. */
+async function shoot(page: Page, name: string): Promise<void> {
+  if (!SHOTS) return;
+  await page.screenshot({ path: `docs/${name}-1366x768.png` });
+  await page.setViewportSize({ width: 1920, height: 1080 });
+  await page.waitForTimeout(400);
+  await page.screenshot({ path: `docs/${name}-1920x1080.png` });
+  await page.setViewportSize({ width: 1366, height: 768 });
+  await page.waitForTimeout(400);
+}
+
 if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
 
 beforeAll(async () => {
@@ -93,7 +104,7 @@ describe.skipIf(!HAS_CHROMIUM)('history in the UI', () => {
     expect(await view.locator('[data-testid=restore-v2]').count()).toBe(0);
     await view.locator('[data-testid=preview-v1]').click();
     expect(await page.evaluate(`(${VIEWER}).annotationLayer?.preview !== null`)).toBe(true);
-    if (SHOTS) await page.screenshot({ path: 'docs/history-1366x768.png' });
+    await shoot(page, 'history');
 
     await view.locator('[data-testid=restore-v1]').click();
     await expect.poll(() => view.locator('[data-testid=history-status]').textContent()).toContain('Version 1 restored');
@@ -134,7 +145,7 @@ describe.skipIf(!HAS_CHROMIUM)('history in the UI', () => {
     await expect.poll(() => view.locator('tbody tr').count()).toBeGreaterThanOrEqual(2);
     expect((await view.locator('[data-testid=who]').allTextContents())[0]).toBe(srv.admin?.username);
     await view.locator('[data-testid=preview-op1]').click();
-    if (SHOTS) await page.screenshot({ path: 'docs/mask-history-1366x768.png' });
+    await shoot(page, 'mask-history');
     await view.locator('[data-testid=restore-op1]').click();
     await expect.poll(() => view.locator('[data-testid=history-status]').textContent()).toContain('put back');
     await waitMaskSaved(page);
@@ -163,7 +174,7 @@ describe.skipIf(!HAS_CHROMIUM)('history in the UI', () => {
     await expect.poll(() => cell(outer, 'Lymphocytes')).toBe('3');
     expect(await cell(outer, 'Tumour')).toBe('1');
     expect(await cell(inner, 'Lymphocytes')).toBe('3');
-    if (SHOTS) await page.screenshot({ path: 'docs/measurements-1366x768.png' });
+    await shoot(page, 'measurements');
     // move the inner region away from the points: they now count only for the outer one
     await page.evaluate(`(${VIEWER}).annotationSession.store.apply({ update: [{ id: '${inner}', changes: { geometry: ${JSON.stringify(rect(2200, 2200, 100, 100))} } }] }, 'local', 'Move')`);
     await expect.poll(() => cell(inner, 'Lymphocytes')).toBe('0');
