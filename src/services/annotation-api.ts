@@ -29,6 +29,13 @@ export interface ObjectHistory {
   authors: Record<string, AuthorName | null>;
 }
 
+/** A page of a slide's deleted objects, latest deletion first (`updatedBy`/`updatedAt`: who deleted each, when). */
+export interface DeletedPage {
+  annotations: Annotation[];
+  next: number | null;
+  authors: Record<string, AuthorName | null>;
+}
+
 export interface Page {
   annotations: Annotation[];
   next: number | null;
@@ -75,6 +82,14 @@ export class AnnotationApi {
     const res = await fetch(url, { headers: authHeaders(url) });
     if (!res.ok) throw new Error(res.status === 404 ? 'this object has no history on the server yet (not saved)' : `the history could not be loaded (${res.status})`);
     return (await res.json()) as ObjectHistory;
+  }
+
+  /** The slide's deleted objects, latest deletion first; `before` is the previous page's `next`. */
+  async deleted(before?: number): Promise<DeletedPage> {
+    const url = `${this.server}/api/slides/${encodeURIComponent(this.slide)}/deleted-annotations?limit=200${before !== undefined ? `&before=${before}` : ''}`;
+    const res = await fetch(url, { headers: authHeaders(url) });
+    if (!res.ok) throw new Error(`the deleted objects could not be listed (${res.status})`);
+    return (await res.json()) as DeletedPage;
   }
 
   /** Sends one batch; network failures throw, HTTP answers are returned. */

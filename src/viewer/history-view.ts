@@ -7,20 +7,22 @@
  * Ctrl+Z). For the painted mask: the operations that wrote tiles under the
  * selected ROI (or the current view), a preview of the tiles each wrote, and
  * "Restore", which puts those tiles back as they were right after it — whole
- * tiles, as one undo step (MaskSession.restoreRegion).
+ * tiles, as one undo step (MaskSession.restoreRegion). And the slide's
+ * deleted objects, latest first, with who deleted them and when: "Restore"
+ * brings one back as a local edit (saved, audited, one Ctrl+Z).
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { Geometry } from '../core/annotation.js';
 import { MASK_TILE } from '../core/mask/mask-grid.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
-import type { AuthorName, ObjectHistory } from '../services/annotation-api.js';
+import type { AuthorName, DeletedPage, ObjectHistory } from '../services/annotation-api.js';
 import type { RegionHistory } from '../services/mask-api.js';
 import type { AnnotationLayer, OverlayDrawer } from './annotation-layer.js';
 import { ObserveController } from './observe-controller.js';
 import { floatingStyles } from './floating-styles.js';
 import { panelStyles } from './panel-styles.js';
 
-type Mode = 'object' | 'mask';
+type Mode = 'object' | 'mask' | 'deleted';
 type Box = [number, number, number, number];
 
 const OPS: Record<string, string> = { create: 'created', update: 'edited', delete: 'deleted', restore: 'restored', paint: 'painted', import: 'imported' };
@@ -88,6 +90,7 @@ export class WsiHistoryView extends LitElement {
     objectHistory: { state: true },
     region: { state: true },
     regionBox: { state: true },
+    deleted: { state: true },
     previewing: { state: true },
     busy: { state: true },
     status: { state: true },
@@ -99,6 +102,8 @@ export class WsiHistoryView extends LitElement {
   declare objectHistory: ObjectHistory | null;
   declare region: RegionHistory | null;
   declare regionBox: Box | null;
+  /** The slide's deleted objects (mode 'deleted'). */
+  declare deleted: DeletedPage | null;
   /** The version (object) or operation seq (mask) previewed on the slide. */
   declare previewing: number | null;
   declare busy: boolean;
@@ -113,6 +118,7 @@ export class WsiHistoryView extends LitElement {
     this.objectHistory = null;
     this.region = null;
     this.regionBox = null;
+    this.deleted = null;
     this.previewing = null;
     this.busy = false;
     this.status = null;
@@ -232,6 +238,8 @@ export class WsiHistoryView extends LitElement {
           return;
         }
         this.objectHistory = await s.api.history(id);
+      } else if (this.mode === 'deleted') {
+        this.deleted = await s.api.deleted();
       } else {
         const mask = s.mask;
         if (!mask) {
@@ -311,6 +319,65 @@ export class WsiHistoryView extends LitElement {
     this.preview(null);
     this.status = `Version ${v.version} restored as a new version. Ctrl+Z undoes.`;
     // the list shows the new version once the save went through (refreshIfSaved)
+  }
+
+  /** Brings a deleted object back as it was when deleted: a local edit (the sync restores it on the server; Ctrl+Z deletes it again). */
+  private restoreDeleted(a: DeletedPage['annotations'][number]): void {
+    const s = this.session;
+    if (!s || s.readOnly) return;
+    if (s.store.handleOf(a.id) !== undefined) {
+      this.status = 'This object is on the slide already.';
+      return;
+    }
+    s.store.apply(
+      { create: [{ id: a.id, kind: a.kind, geometry: a.geometry, classification: a.classification, name: a.name, note: a.note, locked: a.locked, objectType: a.objectType, properties: a.properties, version: a.version }] },
+      'local',
+      'Restore deleted object',
+    );
+    this.preview(null);
+    this.deleted = this.deleted ? { ...this.deleted, annotations: this.deleted.annotations.filter((x) => x.id !== a.id) } : null;
+    this.status = `${a.name || a.classification || 'The object'} is back on the slide. Ctrl+Z deletes it again.`;
+  }
+
+  private previewDeleted(a: DeletedPage['annotations'][number], i: number): void {
+    if (this.previewing === i) return this.preview(null);
+    const g = a.geometry;
+    this.preview(
+      previewDrawer('deleted', (ctx, toScreen) => {
+        pathOf(ctx, g, toScreen);
+        const first = g.type === 'Point' ? g.coordinates : g.type === 'Polygon' ? g.coordinates[0]?.[0] : g.type === 'MultiPolygon' ? g.coordinates[0]?.[0]?.[0] : g.coordinates[0];
+        return first ? toScreen(first[0], first[1]) : null;
+      }),
+      i,
+    );
+  }
+
+  private renderDeleted(): unknown {
+    const d = this.deleted;
+    const s = this.session;
+    if (!d || !s) return nothing;
+    if (d.annotations.length === 0) return html`<div class="where">No deleted objects on this slide${s.readOnly ? '' : ' that you may restore'}.</div>`;
+    const ro = s.readOnly;
+    return html`<div class="where">Deleted objects on this slide, latest first. Restore brings one back as it was when deleted.</div>
+      <table data-testid="deleted-objects">
+        <thead>
+          <tr><th>Object</th><th>Deleted by</th><th>When</th><th></th></tr>
+        </thead>
+        <tbody>
+          ${d.annotations.map(
+            (a, i) => html`<tr class=${this.previewing === i ? 'previewing' : ''} data-id=${a.id}>
+              <td>${a.name || a.kind}${a.classification ? html`<br /><small>${a.classification}</small>` : nothing}</td>
+              <td data-testid="who">${authorLabel(a.updatedBy, d.authors)}</td>
+              <td>${when(a.updatedAt)}</td>
+              <td class="actions">
+                <button data-testid=${`preview-deleted${i}`} aria-pressed=${this.previewing === i ? 'true' : 'false'} title="Outline it on the slide (dashed magenta)" @click=${() => this.previewDeleted(a, i)}>Preview</button>
+                <button data-testid=${`restore-deleted${i}`} ?disabled=${!!ro} title=${ro ?? 'Bring it back as it was when deleted (Ctrl+Z undoes)'} @click=${() => this.restoreDeleted(a)}>Restore</button>
+              </td>
+            </tr>`,
+          )}
+        </tbody>
+      </table>
+      ${d.next !== null ? html`<div class="where">Only the latest ${d.annotations.length} deletions are listed.</div>` : nothing}`;
   }
 
   private async restoreOperation(o: RegionHistory['operations'][number]): Promise<void> {
@@ -405,12 +472,13 @@ export class WsiHistoryView extends LitElement {
         <span class="tabs" role="group" aria-label="History of">
           <button data-testid="history-object" aria-pressed=${this.mode === 'object' ? 'true' : 'false'} @click=${() => void this.open('object')}>Object</button>
           <button data-testid="history-mask" aria-pressed=${this.mode === 'mask' ? 'true' : 'false'} ?disabled=${!this.session?.mask} @click=${() => void this.open('mask')}>Mask region</button>
+          <button data-testid="history-deleted" aria-pressed=${this.mode === 'deleted' ? 'true' : 'false'} @click=${() => void this.open('deleted')}>Deleted</button>
         </span>
         <button data-testid="history-close" aria-label="Close the history" title="Close (Esc)" @click=${() => this.dispatchEvent(new CustomEvent('wsi-close', { bubbles: true, composed: true }))}>✕</button>
       </header>
       <div class="body">
         ${this.busy ? html`<div>Loading…</div>` : nothing}
-        ${this.mode === 'object' ? this.renderObject() : this.renderMask()}
+        ${this.mode === 'object' ? this.renderObject() : this.mode === 'deleted' ? this.renderDeleted() : this.renderMask()}
         ${this.status ? html`<div class="status" data-testid="history-status" role="status">${this.status}</div>` : nothing}
       </div>`;
   }

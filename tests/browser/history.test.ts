@@ -130,6 +130,35 @@ describe.skipIf(!HAS_CHROMIUM)('history in the UI', () => {
     await expect.poll(() => view.locator('[data-testid=restore-v1]').isDisabled()).toBe(true);
   });
 
+  it('brings a deleted object back from the history view’s Deleted list, and Ctrl+Z deletes it again (issue 11)', async () => {
+    const id = crypto.randomUUID();
+    const shape = rect(700, 300, 120, 80);
+    expect((await call(srv.url, 'POST', `/api/slides/${slide}/annotations`, { body: { id, kind: 'polygon', geometry: shape, classification: 'Stroma', name: 'gone by mistake' } })).status).toBe(201);
+    expect((await call(srv.url, 'DELETE', `/api/slides/${slide}/annotations/${id}`, { ifMatch: 1 })).status).toBe(200);
+    const page = await open();
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.store.handleOf('${id}') === undefined`)).toBe(true);
+    await page.locator('wsi-annotation-panel [data-testid=open-history]').click();
+    const view = page.locator('wsi-history-view');
+    await view.locator('[data-testid=history-deleted]').click();
+    const row = view.locator(`[data-testid=deleted-objects] tr[data-id="${id}"]`);
+    await row.waitFor();
+    expect(await row.locator('[data-testid=who]').textContent()).toBe(srv.admin?.username);
+    await row.locator('button', { hasText: 'Preview' }).click();
+    expect(await page.evaluate(`(${VIEWER}).annotationLayer?.preview !== null`)).toBe(true);
+    await row.locator('button', { hasText: 'Restore' }).click();
+    await expect.poll(() => view.locator('[data-testid=history-status]').textContent()).toContain('gone by mistake is back on the slide');
+    expect(await row.count()).toBe(0);
+    await waitSaved(page);
+    const back = await serverObject(id);
+    expect([back.version, back.geometry, back.name]).toEqual([back.version, shape, 'gone by mistake']);
+    expect(back.version).toBeGreaterThanOrEqual(3);
+    // one undo step: it is deleted again, on the server too
+    await page.locator('wsi-viewer').focus();
+    await page.keyboard.press('Control+z');
+    await waitSaved(page);
+    await expect.poll(async () => (await call<{ deleted?: boolean }>(srv.url, 'GET', `/api/slides/${slide}/annotations/${id}`)).body.deleted).toBe(true);
+  });
+
   it('restores the mask tiles under the view to an earlier change, as one undo step', async () => {
     const user = srv.admin?.id ?? '';
     const first = tile((x, y) => (x < 256 && y < 256 ? 1 : 0));

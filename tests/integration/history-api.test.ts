@@ -73,6 +73,46 @@ describe('annotation history', () => {
   });
 });
 
+describe('deleted objects (issue 11: restore a deleted object from the UI)', () => {
+  interface Deleted {
+    annotations: Array<{ id: string; deleted: boolean; version: number; updatedBy: string; updatedAt: string; geometry: unknown }>;
+    next: number | null;
+    authors: Record<string, { username: string } | null>;
+  }
+  it('lists a slide’s deleted objects, latest deletion first, with who and when, in pages; a restored one leaves the list', async () => {
+    const slide = slides[2] as string;
+    const made = [square(10, 10, 20), square(40, 10, 20), square(70, 10, 20)];
+    for (const a of made) expect((await call(server.url, 'POST', `/api/slides/${slide}/annotations`, { body: a })).status).toBe(201);
+    for (const i of [1, 2, 0]) expect((await call(server.url, 'DELETE', `/api/slides/${slide}/annotations/${made[i]?.['id'] as string}`, { ifMatch: 1 })).status).toBe(200);
+    const list = await call<Deleted>(server.url, 'GET', `/api/slides/${slide}/deleted-annotations`);
+    expect(list.status).toBe(200);
+    expect(list.body.annotations.map((a) => a.id)).toEqual([0, 2, 1].map((i) => made[i]?.['id']));
+    expect(list.body.annotations.every((a) => a.deleted && a.version === 2 && a.updatedBy === USER && !Number.isNaN(Date.parse(a.updatedAt)))).toBe(true);
+    expect(list.body.annotations[0]?.geometry).toEqual(made[0]?.['geometry']);
+    expect(list.body.authors[USER]?.username).toBe(server.admin?.username);
+    // pages of two
+    const p1 = await call<Deleted>(server.url, 'GET', `/api/slides/${slide}/deleted-annotations?limit=2`);
+    expect([p1.body.annotations.length, p1.body.next === null]).toEqual([2, false]);
+    const p2 = await call<Deleted>(server.url, 'GET', `/api/slides/${slide}/deleted-annotations?limit=2&before=${p1.body.next}`);
+    expect([p2.body.annotations.map((a) => a.id), p2.body.next]).toEqual([[made[1]?.['id']], null]);
+    // brought back (what the history view's Restore sends): it leaves the list, live again
+    const back = await call(server.url, 'POST', `/api/slides/${slide}/annotations/batch`, { body: { ops: [{ op: 'restore', id: made[2]?.['id'], ifMatch: 2 }] } });
+    expect(back.status).toBe(200);
+    expect((await call<Deleted>(server.url, 'GET', `/api/slides/${slide}/deleted-annotations`)).body.annotations.map((a) => a.id)).toEqual([made[0]?.['id'], made[1]?.['id']]);
+    // another slide has none of them
+    expect((await call<Deleted>(server.url, 'GET', `/api/slides/${slides[3] as string}/deleted-annotations`)).body.annotations.filter((a) => made.some((m) => m['id'] === a.id))).toEqual([]);
+  });
+
+  it.each(['limit=0', 'limit=1001', 'limit=abc', 'before=0', 'before=-3', 'before=1e3', 'limit=99999999999999999999'])('refuses %s with 400, never 500', async (query) => {
+    const r = await call<{ code: string }>(server.url, 'GET', `/api/slides/${slides[2] as string}/deleted-annotations?${query}`);
+    expect([r.status, r.body.code]).toEqual([400, 'BAD_REQUEST']);
+  });
+
+  it('answers 404 for an unknown slide', async () => {
+    expect((await call(server.url, 'GET', '/api/slides/nosuchslide/deleted-annotations')).status).toBe(404);
+  });
+});
+
 interface RegionHistory {
   operations: Array<{ seq: number; opId: string; op: string; author: string; at: string; tiles: Array<{ tx: number; ty: number; version: number }> }>;
   truncated: boolean;

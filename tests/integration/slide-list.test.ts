@@ -109,5 +109,10 @@ describe('the slide list (issue 11)', () => {
     const del = await asSession(server.url, sessions['carol'] as Session, 'DELETE', `/api/slides/${blindSlide}/annotations/${page[0]?.id}`, undefined, { 'Idempotency-Key': randomUUID(), 'If-Match': '"1"' });
     expect(del.status).toBe(200);
     expect((await listed('admin', blindSlide))?.objects).toBe(2);
+    // the deleted objects' list keeps the blind rule too (TEST-CATALOGUE AGR-06): carol's is not alice's to see
+    const deleted = async (who: string): Promise<string[]> => ((await as(who, 'GET', `/api/slides/${blindSlide}/deleted-annotations`)).body['annotations'] as Array<{ id: string }>).map((a) => a.id);
+    expect(await deleted('carol')).toEqual([page[0]?.id]);
+    expect(await deleted('alice')).toEqual([]);
+    expect(await deleted('admin')).toEqual([page[0]?.id]);
   });
 });

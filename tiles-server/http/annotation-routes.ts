@@ -353,5 +353,26 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
         sendJson(ctx.res, 200, { id, history, authors: await authorNames(ctx, svc.whoIs, history.map((h) => h.author)) });
       },
     },
+    {
+      // the slide's deleted objects, latest deletion first, to bring one back (a restore through the batch route)
+      method: 'GET',
+      pattern: new RegExp(`^/api/slides/${SLIDE}/deleted-annotations$`),
+      access: view,
+      handler: async (ctx) => {
+        const slideId = await svc.slide(slideScope(ctx));
+        const q = new URL(ctx.req.url ?? '/', 'http://x').searchParams;
+        const count = (name: string, max: number): number | undefined => {
+          const raw = q.get(name);
+          if (raw === null) return undefined;
+          if (!/^[0-9]{1,16}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) throw new WsiError('BAD_REQUEST', `${name} must be a whole number from 1 to ${max}`);
+          return Number(raw);
+        };
+        const limit = count('limit', 1000);
+        const before = count('before', Number.MAX_SAFE_INTEGER);
+        const page = svc.store.deletedOf(slideId, { ...(limit !== undefined ? { limit } : {}), ...(before !== undefined ? { before } : {}) });
+        const annotations = page.annotations.filter((a) => visibleTo(ctx, a));
+        sendJson(ctx.res, 200, { annotations, next: page.next, authors: await authorNames(ctx, svc.whoIs, annotations.map((a) => a.updatedBy)) });
+      },
+    },
   ];
 }

@@ -207,6 +207,12 @@ export class AnnotationStore {
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
               - (SELECT coalesce(sum(staged), 0) FROM import_jobs WHERE slide_id = ? AND state <> 'committed') AS n`,
       ),
+      // deleted objects newest first (their head is the deletion: who and when), before a head seq
+      deleted: db.prepare<[string, number, number], HeadRow & { head_seq: number }>(
+        `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score, a.head_seq
+           FROM annotations a JOIN history h ON h.seq = a.head_seq
+          WHERE a.slide_id = ? AND a.deleted = 1 AND a.head_seq < ? AND ${VISIBLE} ORDER BY a.head_seq DESC LIMIT ?`,
+      ),
       // json_extract is SQLite's (PostgreSQL: (h.data::jsonb)->>'classification'): it stays in this module
       byClass: db.prepare<[string], { name: string | null; n: number }>(
         `SELECT json_extract(h.data, '$.classification') AS name, count(*) AS n
@@ -267,6 +273,18 @@ export class AnnotationStore {
 
   count(slideId: string): number {
     return this.stmts.count.get(slideId, slideId)?.n ?? 0;
+  }
+
+  /**
+   * A slide's deleted objects, the latest deletion first, as they were when
+   * deleted (`updatedBy`/`updatedAt` say who deleted them and when);
+   * `before` is the cursor (the head seq of the last one seen).
+   */
+  deletedOf(slideId: string, opts: { before?: number; limit?: number } = {}): { annotations: Annotation[]; next: number | null } {
+    const limit = Math.min(Math.max(1, opts.limit ?? 100), 1000);
+    const rows = this.stmts.deleted.all(slideId, opts.before ?? Number.MAX_SAFE_INTEGER, limit);
+    const last = rows[rows.length - 1];
+    return { annotations: rows.map(toAnnotation), next: rows.length === limit && last ? last.head_seq : null };
   }
 
   /** Live annotations of a slide per class name (null: objects without a class). */
