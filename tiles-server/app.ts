@@ -34,6 +34,9 @@ import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
+import { ReadingStore } from './store/readings.js';
+import { ReviewStore } from './store/reviews.js';
+import { ReviewService } from './review-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
@@ -303,6 +306,11 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     record([e]);
   };
   const views = new ViewCounter(record);
+  // reviews (issue 14): they lock reviewed objects and regions, and readings unblind a reader who submitted
+  const reviews = new ReviewService({ db, store: new ReviewStore(db), readings: new ReadingStore(db), annotations: annotationStore, access, folderSlides: () => registry.list().map((e) => e.id), audit });
+  annotationStore.writeGuards.push(reviews.annotationGuard);
+  masks.writeGuard = (slideId, annotator, tiles) => reviews.maskGuard(slideId, annotator, tiles);
+  access.unblind = reviews.unblinds;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
   // under TLS (ours or a proxy's, said by PUBLIC_URL): Secure cookies and HSTS
@@ -337,6 +345,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     palettes: { store: annotationStore, audit, trustProxy: cfg.trustProxy },
     masks,
     modelRuns,
+    reviews,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,
