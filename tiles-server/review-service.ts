@@ -7,7 +7,7 @@
  * object under review closes its review (REV-04). Every transition writes
  * its event and its audit record in one transaction with the change.
  */
-import { geometryBounds, type Annotation } from '../src/core/annotation.js';
+import { geometryBounds, type Annotation, type Geometry } from '../src/core/annotation.js';
 import { WsiError } from '../src/core/errors.js';
 import { MASK_TILE } from '../src/core/mask/mask-grid.js';
 import type { AuditEvent } from './audit/audit-log.js';
@@ -24,6 +24,22 @@ const REASON_CODE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 type Body = Record<string, unknown>;
+
+/** Whether (x, y) lies inside a polygon's outline (even-odd over every ring: holes are outside). */
+function insideRegion(g: Geometry, x: number, y: number): boolean {
+  const polygons = g.type === 'Polygon' ? [g.coordinates] : g.type === 'MultiPolygon' ? g.coordinates : [];
+  let inside = false;
+  for (const rings of polygons) {
+    for (const ring of rings) {
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        const [xi, yi] = ring[i] as [number, number];
+        const [xj, yj] = ring[j] as [number, number];
+        if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+      }
+    }
+  }
+  return inside;
+}
 
 function object(body: unknown): Body {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WsiError('BAD_REQUEST', 'the body must be a JSON object');
@@ -235,6 +251,33 @@ export class ReviewService {
       if (comment !== null && item.kind === 'object') this.d.store.addComment({ projectId: scope.project.id, slideId: scope.projectSlideId, targetId: item.targetId, replyTo: null, author: p.user.id, text: comment, point: null });
       return out;
     });
+  }
+
+  /**
+   * Accepts, in one transaction, the items a reviewer saw inside an ROI:
+   * `{roi, items: [{id, version}]}` (each an object whose bounding-box
+   * centre lies inside the ROI's outline). All or nothing: one stale
+   * version (412), illegal move or refusal leaves every item as it was.
+   */
+  bulkAccept(scope: SlideScope, p: Principal, raw: unknown): ItemView[] {
+    const body = object(raw);
+    const roi = this.annotationOn(scope, p.user.id, body['roi']);
+    if (roi.deleted || (roi.geometry.type !== 'Polygon' && roi.geometry.type !== 'MultiPolygon')) throw new WsiError('BAD_REQUEST', 'roi must be a live region (a polygon) on this slide');
+    const list = body['items'];
+    if (!Array.isArray(list) || list.length === 0 || list.length > 5000) throw new WsiError('BAD_REQUEST', 'items must list 1 to 5,000 {id, version}');
+    const wanted = list.map((x, i) => {
+      const o = x as Body | null;
+      if (!o || typeof o !== 'object' || typeof o['id'] !== 'string' || typeof o['version'] !== 'number' || !Number.isInteger(o['version'])) throw new WsiError('BAD_REQUEST', `items[${i}] must be {id, version}`);
+      return { id: o['id'], version: o['version'] };
+    });
+    const items = wanted.map((w) => ({ item: this.item(scope, p.user.id, w.id), version: w.version }));
+    for (const { item } of items) {
+      const a = item.kind === 'object' ? this.d.annotations.get(item.targetId) : null;
+      if (!a) throw new WsiError('BAD_REQUEST', `review item ${item.id} is not an object`);
+      const [x0, y0, x1, y1] = geometryBounds(a.geometry);
+      if (!insideRegion(roi.geometry, (x0 + x1) / 2, (y0 + y1) / 2)) throw new WsiError('BAD_REQUEST', `object ${a.id} (review item ${item.id}) is not inside ROI ${roi.id}`);
+    }
+    return writeTransaction(this.d.db, () => items.map(({ item, version }) => this.transitionIn(item, version, 'accept', p, scope, { comment: null, reason: null })));
   }
 
   /** The author (or a manager) reopens accepted or rejected work: a new round starts, the earlier one stays in the history. */

@@ -374,6 +374,29 @@ describe('expert review, queue and progress', () => {
   });
 });
 
+describe('bulk accept inside an ROI', () => {
+  it('accepts the submitted objects inside an ROI in one step, and nothing when one is stale or outside', async () => {
+    const roi = square(4000, 0, 1000, { classification: 'Tumour' });
+    expect((await as('ann', 'POST', `/api/slides/${slide}/annotations`, roi)).status).toBe(201);
+    const inside = [await submit('bob', slide, await draw('bob', slide, 4100)), await submit('bob', slide, await draw('bob', slide, 4400))];
+    const outside = await submit('bob', slide, await draw('bob', slide, 6000));
+    const bulk = (who: string, items: Item[], roiId = roi['id']): Promise<{ status: number; body: Json }> =>
+      as(who, 'POST', `/api/slides/${slide}/reviews/bulk-accept`, { roi: roiId, items: items.map((i) => ({ id: i.id, version: i.version })) });
+    // one outside the ROI, one stale version, an annotator, an unknown ROI: nothing changes
+    expect((await bulk('rev1', [...inside, outside])).status).toBe(400);
+    expect((await bulk('rev1', [inside[0] as Item, { ...(inside[1] as Item), version: 0 }])).status).toBe(412);
+    expect((await bulk('ann', inside)).status).toBe(403);
+    expect((await bulk('rev1', inside, randomUUID())).status).toBe(404);
+    expect((await as('rev1', 'POST', `/api/slides/${slide}/reviews/bulk-accept`, { roi: roi['id'], items: [] })).status).toBe(400);
+    for (const i of [...inside, outside]) expect(((await as('rev1', 'GET', `/api/slides/${slide}/reviews/${i.id}`)).body as unknown as Item).state).toBe('submitted');
+    const ok = await bulk('rev1', inside);
+    expect(ok.status).toBe(200);
+    expect((ok.body['items'] as Item[]).map((i) => i.state)).toEqual(['accepted', 'accepted']);
+    expect(((await as('rev1', 'GET', `/api/slides/${slide}/reviews/${outside.id}`)).body as unknown as Item).state).toBe('submitted');
+    expect((await audit('action=review.accept')).filter((r) => inside.some((i) => i.id === r.detail['item'])).length).toBe(2);
+  });
+});
+
 describe('comments on an object', () => {
   it('threads comments placed on the slide, and refuses bad ones', async () => {
     const a = await draw('ann', slide, 2700);

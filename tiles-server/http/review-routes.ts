@@ -61,6 +61,12 @@ export function reviewRoutes(svc: ReviewService): Route[] {
       },
     },
     {
+      method: 'POST',
+      pattern: new RegExp(`${slideBase}/bulk-accept$`),
+      access: { slide: 0, action: 'review' },
+      handler: async (ctx) => sendJson(ctx.res, 200, { items: svc.bulkAccept(slideScope(ctx), principal(ctx), await readJson(ctx.req, 4 * 1024 * 1024, ctx.signal)) }),
+    },
+    {
       method: 'GET',
       pattern: new RegExp(`${slideBase}/${ITEM}$`),
       access: view,
