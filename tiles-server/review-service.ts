@@ -13,8 +13,10 @@ import { MASK_TILE } from '../src/core/mask/mask-grid.js';
 import type { AuditEvent } from './audit/audit-log.js';
 import type { AccessService, ProjectScope, SlideScope } from './identity/access-service.js';
 import type { Principal } from './identity/auth-service.js';
+import { seesOthers } from './identity/permissions.js';
 import { LOCKED_STATES, nextState, REVIEWER_ACTIONS, UNDELETABLE_STATES, type ReviewAction, REVIEW_STATES } from './reviews/review-states.js';
 import type { AnnotationStore, WriteGuard } from './store/annotation-store.js';
+import type { ProjectRole } from './store/identity-store.js';
 import { writeTransaction, type Db } from './store/database.js';
 import type { Reading, ReadingStore } from './store/readings.js';
 import type { ItemKind, ReviewComment, ReviewItem, ReviewSettings, ReviewStore } from './store/reviews.js';
@@ -73,6 +75,11 @@ function versionOf(body: Body, ifMatch: number | null): number {
   }
   if (ifMatch !== null) return ifMatch;
   throw new WsiError('PRECONDITION_REQUIRED', 'send the review state version you acted on (version in the body, or If-Match), so a stale decision cannot overwrite a newer one');
+}
+
+/** Roles that see every reader's work even in a blind project (permissions.ts decides which): they see every reading. */
+function oversees(role: ProjectRole): boolean {
+  return seesOthers(role, { editingMode: 'classic', blind: true });
 }
 
 export interface ReviewServiceDeps {
@@ -376,8 +383,8 @@ export class ReviewService {
    */
   async progress(scope: ProjectScope, p: Principal): Promise<{ slides: Array<{ slideId: string; done: boolean; annotators: Array<{ annotator: string; counts: Record<string, number> }> }> }> {
     const slides = await this.projectSlides(scope.project);
-    const seesOthers = !scope.project.blind || scope.role === 'manager' || scope.role === 'reviewer';
-    const rows = this.d.store.progress(slides).filter((r) => seesOthers || r.annotator === p.user.id);
+    const others = seesOthers(scope.role, scope.project);
+    const rows = this.d.store.progress(slides).filter((r) => others || r.annotator === p.user.id);
     const bySlide = new Map<string, Map<string, Record<string, number>>>();
     const done = new Map<string, boolean>();
     for (const r of rows) {
@@ -509,14 +516,13 @@ export class ReviewService {
 
   /** Managers and reviewers see every reading of the project; others the readings they are assigned. */
   readingsFor(scope: ProjectScope, p: Principal): Reading[] {
-    const all = scope.role === 'manager' || scope.role === 'reviewer';
-    return all ? this.d.readings.ofProject(scope.project.id) : this.d.readings.ofReader(scope.project.id, p.user.id);
+    return oversees(scope.role) ? this.d.readings.ofProject(scope.project.id) : this.d.readings.ofReader(scope.project.id, p.user.id);
   }
 
   reading(scope: ProjectScope, p: Principal, id: string): Reading {
     const r = UUID.test(id) ? this.d.readings.get(id) : null;
     const mine = r?.readers.some((x) => x.userId === p.user.id) ?? false;
-    if (!r || r.projectId !== scope.project.id || !(mine || scope.role === 'manager' || scope.role === 'reviewer')) throw new WsiError('READING_NOT_FOUND', `no reading ${id.slice(0, 64)} in this project`);
+    if (!r || r.projectId !== scope.project.id || !(mine || oversees(scope.role))) throw new WsiError('READING_NOT_FOUND', `no reading ${id.slice(0, 64)} in this project`);
     return r;
   }
 

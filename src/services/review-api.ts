@@ -90,3 +90,13 @@ export function comments(server: string, slide: string, annotation: string): Pro
 export function addComment(server: string, slide: string, annotation: string, text: string, at: [number, number] | null, replyTo: string | null = null): Promise<ReviewComment> {
   return call('POST', `${slideUrl(server, slide)}/annotations/${encodeURIComponent(annotation)}/comments`, { text, ...(at ? { at } : {}), ...(replyTo ? { replyTo } : {}) });
 }
+
+/** The caller's review items on one object (empty when it was never submitted). */
+export function itemsOfObject(server: string, slide: string, object: string): Promise<ReviewItem[]> {
+  return call<{ items: ReviewItem[] }>('GET', `${slideUrl(server, slide)}/reviews?object=${encodeURIComponent(object)}`).then((r) => r.items);
+}
+
+/** The author submits an object, naming the review state version they saw (0: never submitted). */
+export function submitObject(server: string, slide: string, object: string, version: number): Promise<ReviewItem> {
+  return call('POST', `${slideUrl(server, slide)}/reviews`, { object, version });
+}

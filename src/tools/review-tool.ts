@@ -11,12 +11,16 @@
  * comments. While the mode is on, its keys come before the class hotkeys.
  * The server decides everything (roles, self-review, expert stage, stale
  * versions); what it refuses is said in the panel.
+ *
+ * The author's side: `S` submits the selected objects for review (each
+ * with the review state version the server has for it, so a stale submit is
+ * refused), and says how many went and why any did not.
  */
 import { html, nothing } from 'lit';
 import { live } from 'lit/directives/live.js';
-import { bulkAccept, addComment, comments as loadComments, decide, reasons as loadReasons, slideQueue, type Reason, type ReviewComment, type ReviewItem } from '../services/review-api.js';
+import { bulkAccept, addComment, comments as loadComments, decide, itemsOfObject, reasons as loadReasons, slideQueue, submitObject, type Reason, type ReviewComment, type ReviewItem } from '../services/review-api.js';
 import { hitTest } from '../state/hit-test.js';
-import { registerTool } from './registry.js';
+import { registerKey, registerTool } from './registry.js';
 import type { ImagePoint, Overlay, Tool, ToolContext } from './tool.js';
 
 const STATE_LABEL: Record<string, string> = {
@@ -304,4 +308,44 @@ registerTool({
   ],
   create: (ctx) => new ReviewTool(ctx),
   panel: reviewPanel,
+});
+
+/** At most this many selected objects are submitted at once (one request each). */
+const MAX_SUBMIT = 200;
+
+/** Submits the selection for review; returns what happened, for the panel. */
+export async function submitSelection(ctx: ToolContext): Promise<string> {
+  const r = ctx.review;
+  if (!r) return 'Submitting needs the slide’s project (open the slide from the app).';
+  const ids = ctx.selection.list();
+  if (ids.length === 0) return 'Select your objects first, then S submits them for review.';
+  if (ids.length > MAX_SUBMIT) return `Select at most ${MAX_SUBMIT} objects to submit at once.`;
+  let sent = 0;
+  const refused: string[] = [];
+  for (const id of ids) {
+    try {
+      const mine = (await itemsOfObject(r.server, r.slideId, id)).find((i) => i.kind === 'object');
+      await submitObject(r.server, r.slideId, id, mine?.version ?? 0);
+      sent++;
+    } catch (err) {
+      refused.push((err as Error).message);
+    }
+  }
+  const first = refused[0];
+  return `Submitted ${sent} object${sent === 1 ? '' : 's'} for review.${first ? ` ${refused.length} not: ${first}` : ''}`;
+}
+
+registerKey({
+  keys: 'S',
+  label: 'submit the selection for review',
+  group: 'edit',
+  match: (e) => e.key === 'S' && !e.ctrlKey && !e.metaKey && !e.altKey,
+  run: (k) => {
+    const tools = k.tools;
+    if (!tools?.review) return false;
+    k.finishGesture();
+    tools.notify('Submitting…', 'annotate');
+    void submitSelection(tools).then((m) => tools.notify(m, 'annotate'));
+    return true;
+  },
 });

@@ -6,7 +6,9 @@
  * the last with the project's reason (X). Each decision must be in the
  * server's item history and in the audit log as review.<action> by the
  * reviewer; the comment is on the object's thread. A screenshot at
- * 1366×768 is kept in tests/.generated for a look.
+ * 1366×768 is kept in tests/.generated for a look. The annotator's side:
+ * selecting an object and pressing S submits it (and a second S is refused
+ * with the server's reason).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,7 +19,7 @@ import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES, GENERATED } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
+import { VIEWER, imageToPage, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let srv: TestServer;
@@ -125,5 +127,29 @@ describe.skipIf(!HAS_CHROMIUM)('review mode in the viewer', () => {
     expect(thread.find((c) => c.text === 'Blurred: rescan?')?.point).not.toBeNull();
     expect(objects).toContain(rejectedObject);
     await page.close();
+  });
+
+  it('lets the author submit the selection with S, and says why a second submit is refused', async () => {
+    const a = square(1800, 600, 150, { classification: 'Stroma' });
+    expect((await asSession(srv.url, ann, 'POST', `/api/slides/${slide}/annotations`, a, { 'Idempotency-Key': crypto.randomUUID() })).status).toBe(201);
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const page = await context.newPage();
+    await signInBrowser(page, { url: srv.url, session: ann });
+    await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
+    await waitAnnotationsLoaded(page);
+    await viewAt(page, 1875, 675, 1);
+    await page.locator('wsi-viewer').focus();
+    await page.locator('wsi-viewer').press('v');
+    const p = await imageToPage(page, 1875, 675);
+    await page.mouse.click(p.x, p.y);
+    await expect.poll(() => page.evaluate(`(${VIEWER}).annotationSession.selection.list()`)).toEqual([a['id']]);
+    const message = page.locator('wsi-annotation-panel [data-testid=annotate-message]');
+    await page.locator('wsi-viewer').press('S');
+    await expect.poll(() => message.textContent()).toMatch(/Submitted 1 object for review\./);
+    const items = (await asSession(srv.url, ann, 'GET', `/api/slides/${slide}/reviews?object=${String(a['id'])}`)).body['items'] as Array<{ state: string; version: number }>;
+    expect(items.map((i) => [i.state, i.version])).toEqual([['submitted', 1]]);
+    await page.locator('wsi-viewer').press('S');
+    await expect.poll(() => message.textContent()).toMatch(/Submitted 0 objects for review\. 1 not: cannot submit an item that is submitted/);
+    await context.close();
   });
 });

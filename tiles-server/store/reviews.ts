@@ -41,6 +41,8 @@ export const REVIEW_SCHEMA = `
   );
   CREATE INDEX review_items_by_project ON review_items (project_id, state);
   CREATE INDEX review_items_by_slide ON review_items (slide_id);
+  -- the write paths' guard looks items up by the object (or ROI) on every change of one
+  CREATE INDEX review_items_by_target ON review_items (target_id);
   CREATE TABLE review_events (
     id TEXT PRIMARY KEY,
     item_id TEXT NOT NULL REFERENCES review_items(id),
