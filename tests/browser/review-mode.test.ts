@@ -8,7 +8,9 @@
  * reviewer; the comment is on the object's thread. A screenshot at
  * 1366×768 is kept in tests/.generated for a look. The annotator's side:
  * selecting an object and pressing S submits it (and a second S is refused
- * with the server's reason).
+ * with the server's reason). Blind readings: in a blind project a reader's
+ * viewer holds none of the other reader's objects until the reader submits
+ * the reading, and holds them after (AGR-06 in the browser).
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -19,7 +21,7 @@ import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES, GENERATED } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, imageToPage, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
+import { VIEWER, imageToPage, storeRecords, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let srv: TestServer;
@@ -150,6 +152,34 @@ describe.skipIf(!HAS_CHROMIUM)('review mode in the viewer', () => {
     expect(items.map((i) => [i.state, i.version])).toEqual([['submitted', 1]]);
     await page.locator('wsi-viewer').press('S');
     await expect.poll(() => message.textContent()).toMatch(/Submitted 0 objects for review\. 1 not: cannot submit an item that is submitted/);
+    await context.close();
+  });
+
+  it("shows a blind reader none of the other reader's objects until they submit the reading, and them after (AGR-06)", async () => {
+    const admin = srv.session as Session;
+    const call = (who: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> =>
+      asSession(srv.url, who, method, path, body, method === 'GET' ? {} : { 'Idempotency-Key': crypto.randomUUID() });
+    const blind = ((await call(admin, 'POST', '/api/projects', { name: 'Blind reading', blind: true })).body['project'] as { id: string }).id;
+    const folder = ((await call(admin, 'GET', '/api/admin/slides')).body['slides'] as Array<{ id: string; name: string }>).find((x) => x.name === 'aperio-jpeg-256-x2.svs')?.id;
+    const ps = (await call(admin, 'POST', `/api/projects/${blind}/slides`, { slideId: folder, studyCode: 'BR-001' })).body['id'] as string;
+    const bobId = (await createUser(srv.url, admin, 'bob')).id;
+    for (const who of [annId, bobId]) expect((await call(admin, 'PUT', `/api/projects/${blind}/members/${who}`, { role: 'annotator' })).status).toBe(200);
+    const bob = await signIn(srv.url, 'bob');
+    const hers = square(500, 500, 200, { classification: 'Tumour' });
+    const his = square(900, 500, 200, { classification: 'Stroma' });
+    expect((await call(ann, 'POST', `/api/slides/${ps}/annotations`, hers)).status).toBe(201);
+    expect((await call(bob, 'POST', `/api/slides/${ps}/annotations`, his)).status).toBe(201);
+    const reading = (await call(admin, 'POST', `/api/projects/${blind}/readings`, { name: 'BR reading', slides: [ps], readers: [annId, bobId] })).body['id'] as string;
+    const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+    const page = await context.newPage();
+    await signInBrowser(page, { url: srv.url, session: bob });
+    await page.goto(`${srv.url}/?drawer=canvas#slide=${ps}`);
+    await waitAnnotationsLoaded(page);
+    expect((await storeRecords(page)).map((r) => r.id)).toEqual([his['id']]);
+    expect((await call(bob, 'POST', `/api/projects/${blind}/readings/${reading}/submit`)).status).toBe(200);
+    await page.reload();
+    await waitAnnotationsLoaded(page);
+    expect((await storeRecords(page)).map((r) => r.id).sort()).toEqual([hers['id'], his['id']].sort());
     await context.close();
   });
 });
