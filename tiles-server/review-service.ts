@@ -203,6 +203,8 @@ export class ReviewService {
     if (step.by === 'author-or-manager' && item.annotator !== me && scope.role !== 'manager') throw new WsiError('FORBIDDEN', 'only the author or a manager reopens reviewed work');
     if (step.by === 'reviewer' || step.by === 'expert') {
       if (step.by === 'expert' && !this.d.store.isExpert(item.projectId, me)) throw new WsiError('REVIEW_NOT_EXPERT', 'this item needs its expert stage: only the project\'s experts decide it');
+      // the expert stage is a second pair of eyes: not the reviewer who accepted this round's first stage
+      if (step.by === 'expert' && this.firstStageBy(item) === me) throw new WsiError('REVIEW_SAME_REVIEWER', 'you accepted the first stage of this item: another expert decides its expert stage');
       if (item.annotator === me) {
         if (!this.d.store.settings(item.projectId).allowSelfReview) throw new WsiError('REVIEW_SELF_REVIEW', 'you cannot review your own work in this project (a manager may allow self-review)');
         selfReview = true;
@@ -235,6 +237,16 @@ export class ReviewService {
       detail: { item: item.id, kind: item.kind, object: item.targetId, from: item.state, to: step.to, version: after.version, selfReview, expert: step.by === 'expert', reason: t.reason },
     });
     return this.view(after);
+  }
+
+  /** Who accepted the first stage of the item's current round (null: nobody yet). */
+  private firstStageBy(item: ReviewItem): string | null {
+    const events = this.d.store.events(item.id);
+    let since = 0;
+    events.forEach((e, i) => {
+      if (e.action === 'submit' || e.action === 'reopen') since = i;
+    });
+    return events.slice(since).find((e) => e.action === 'accept' && !e.expert)?.actor ?? null;
   }
 
   /** A reviewer's decision: `{action: accept|request-changes|reject, version, comment?, reason?}`. */

@@ -292,8 +292,8 @@ describe('expert review, queue and progress', () => {
     const notReviewer = await as('admin', 'PUT', `/api/projects/${project}/reviews/settings`, { experts: [ids['ann']] });
     expect(notReviewer.status).toBe(400);
     expect((await as('admin', 'PUT', `/api/projects/${project}/reviews/settings`, { significantClasses: 'Mitosis' })).status).toBe(400);
-    const set = await as('admin', 'PUT', `/api/projects/${project}/reviews/settings`, { significantClasses: ['Mitosis'], experts: [ids['exp']] });
-    expect(set.body).toMatchObject({ significantClasses: ['Mitosis'], experts: [ids['exp']] });
+    const set = await as('admin', 'PUT', `/api/projects/${project}/reviews/settings`, { significantClasses: ['Mitosis'], experts: [ids['exp'], ids['rev1']] });
+    expect(set.body).toMatchObject({ significantClasses: ['Mitosis'], experts: [ids['exp'], ids['rev1']].sort() });
     const progress = async (): Promise<{ done: boolean; counts: Record<string, number> }> => {
       const p = (await as('admin', 'GET', `/api/projects/${project}/reviews/progress`)).body['slides'] as Array<{ slideId: string; done: boolean; annotators: Array<{ annotator: string; counts: Record<string, number> }> }>;
       const s = p.find((x) => x.slideId === slide2);
@@ -315,6 +315,9 @@ describe('expert review, queue and progress', () => {
     expect(queue.map((i) => i.id)).toEqual([m1.id]);
     const notExpert = await as('rev2', 'POST', `/api/slides/${slide2}/reviews/${m1.id}/transition`, { action: 'accept', version: first.body['version'] });
     expect([notExpert.status, notExpert.body['code']]).toEqual([403, 'REVIEW_NOT_EXPERT']);
+    // an expert who accepted the first stage does not decide the second
+    const same = await as('rev1', 'POST', `/api/slides/${slide2}/reviews/${m1.id}/transition`, { action: 'accept', version: first.body['version'] });
+    expect([same.status, same.body['code']]).toEqual([403, 'REVIEW_SAME_REVIEWER']);
     const expert = await as('exp', 'POST', `/api/slides/${slide2}/reviews/${m1.id}/transition`, { action: 'accept', version: first.body['version'] });
     expect(expert.body).toMatchObject({ state: 'accepted', expertDone: true });
     expect(await progress()).toEqual({ done: true, counts: expect.objectContaining({ accepted: 2, expert_review: 0, owesExpert: 0 }) });
@@ -507,18 +510,19 @@ describe('blind projects and readings (AGR-06)', () => {
     // ann paints too
     const paint = await as('ann', 'POST', `/api/slides/${blindSlide}/masks/${ids['ann']}/tiles`, { ops: [{ tx: 0, ty: 0, ifMatch: 0, data: b64(zlib(tile(() => 1))) }] });
     expect(paint.status).toBe(200);
-    const bobSees = async (): Promise<{ objects: string[]; masks: string[]; tiles: number; summary: number; export: number }> => {
+    const bobSees = async (): Promise<{ objects: string[]; masks: string[]; tiles: number; summary: number; export: number; maskExport: number }> => {
       const objects = ((await as('bob', 'GET', `/api/slides/${blindSlide}/annotations`)).body['annotations'] as Array<{ id: string }>).map((a) => a.id);
       const masks = ((await as('bob', 'GET', `/api/slides/${blindSlide}/masks`)).body['masks'] as Array<{ annotator: string }>).map((m) => m.annotator);
       const tiles = (await as('bob', 'GET', `/api/slides/${blindSlide}/masks/${ids['ann']}/tiles`)).status;
       const summary = (await as('bob', 'GET', `/api/slides/${blindSlide}/masks/${ids['ann']}/summary`)).status;
       const exp = (await as('bob', 'GET', `/api/slides/${blindSlide}/annotations/export?format=qupath-geojson`)).status;
-      return { objects, masks, tiles, summary, export: exp };
+      const maskExport = (await as('bob', 'GET', `/api/slides/${blindSlide}/masks/${ids['ann']}/export.tiff`)).status;
+      return { objects, masks, tiles, summary, export: exp, maskExport };
     };
     const before = await bobSees();
     expect(before.objects).toEqual([bobObject]);
     expect(before.masks).not.toContain(ids['ann']);
-    expect([before.tiles, before.summary, before.export]).toEqual([404, 404, 403]);
+    expect([before.tiles, before.summary, before.export, before.maskExport]).toEqual([404, 404, 403, 404]);
     const submitted = await as('bob', 'POST', `/api/projects/${blind}/readings/${reading}/submit`);
     expect(submitted.status).toBe(200);
     expect((submitted.body['readers'] as Array<{ userId: string; submittedAt: string | null }>).find((r) => r.userId === ids['bob'])?.submittedAt).toBeTruthy();
@@ -527,7 +531,7 @@ describe('blind projects and readings (AGR-06)', () => {
     const after = await bobSees();
     expect(after.objects.sort()).toEqual([annObject, bobObject].sort());
     expect(after.masks).toContain(ids['ann']);
-    expect([after.tiles, after.summary, after.export]).toEqual([200, 200, 200]);
+    expect([after.tiles, after.summary, after.export, after.maskExport]).toEqual([200, 200, 200, 200]);
     // still no changing it
     const edit = await as('bob', 'PATCH', `/api/slides/${blindSlide}/annotations/${annObject}`, { name: 'x' }, { 'If-Match': '"1"' });
     expect(edit.status).toBe(403);

@@ -12,6 +12,9 @@
  *   accepted | rejected ─reopen (author or manager)→ draft (a new round)
  *   any open state ─close (the object was deleted)→ closed
  *
+ * The expert is never the reviewer who accepted the first stage of the same
+ * round (review-service.ts checks who that was).
+ *
  * An accepted item whose class (or ROI) was marked significant after it was
  * accepted still owes its expert stage: an expert may 'accept' it from
  * 'accepted' (expert_done becomes true); until then its slide is not done.
