@@ -36,6 +36,7 @@ import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
 import { ReadingStore } from './store/readings.js';
 import { ReviewStore } from './store/reviews.js';
+import { ReadingService } from './reading-service.js';
 import { ReviewService } from './review-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
@@ -307,10 +308,12 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   };
   const views = new ViewCounter(record);
   // reviews (issue 14): they lock reviewed objects and regions, and readings unblind a reader who submitted
-  const reviews = new ReviewService({ db, store: new ReviewStore(db), readings: new ReadingStore(db), annotations: annotationStore, access, folderSlides: () => registry.list().map((e) => e.id), audit });
+  const folderSlides = (): string[] => registry.list().map((e) => e.id);
+  const reviews = new ReviewService({ db, store: new ReviewStore(db), annotations: annotationStore, access, folderSlides, audit });
   annotationStore.writeGuards.push(reviews.annotationGuard);
   masks.writeGuard = (slideId, annotator, tiles) => reviews.maskGuard(slideId, annotator, tiles);
-  access.unblind = reviews.unblinds;
+  const readings = new ReadingService({ db, readings: new ReadingStore(db), annotations: annotationStore, access, folderSlides, audit });
+  access.unblind = readings.unblinds;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
   // under TLS (ours or a proxy's, said by PUBLIC_URL): Secure cookies and HSTS
@@ -346,6 +349,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     masks,
     modelRuns,
     reviews,
+    readings,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

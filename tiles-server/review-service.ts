@@ -2,7 +2,7 @@
  * Reviews for the HTTP routes (issue 14, docs in README "Reviews"): submit,
  * the reviewer's transitions (state machine: reviews/review-states.ts),
  * reopening, the queue, project progress, reject reasons, significance and
- * experts, threaded comments, and readings. It also guards the write paths:
+ * experts, threaded comments (readings: reading-service.ts). It also guards the write paths:
  * reviewed objects and painted regions are locked (REV-01), and deleting an
  * object under review closes its review (REV-04). Every transition writes
  * its event and its audit record in one transaction with the change.
@@ -16,16 +16,13 @@ import type { Principal } from './identity/auth-service.js';
 import { seesOthers } from './identity/permissions.js';
 import { LOCKED_STATES, nextState, REVIEWER_ACTIONS, UNDELETABLE_STATES, type ReviewAction, REVIEW_STATES } from './reviews/review-states.js';
 import type { AnnotationStore, WriteGuard } from './store/annotation-store.js';
-import type { ProjectRole } from './store/identity-store.js';
 import { writeTransaction, type Db } from './store/database.js';
-import type { Reading, ReadingStore } from './store/readings.js';
+import { object, stringList, text, type Body } from './reviews/body-checks.js';
 import type { ItemKind, ReviewComment, ReviewItem, ReviewSettings, ReviewStore } from './store/reviews.js';
 
-const MAX_TEXT = 4000;
 const REASON_CODE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-type Body = Record<string, unknown>;
 
 /** Whether (x, y) lies inside a polygon's outline (even-odd over every ring: holes are outside). */
 function insideRegion(g: Geometry, x: number, y: number): boolean {
@@ -43,28 +40,6 @@ function insideRegion(g: Geometry, x: number, y: number): boolean {
   return inside;
 }
 
-function object(body: unknown): Body {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new WsiError('BAD_REQUEST', 'the body must be a JSON object');
-  return body as Body;
-}
-
-function text(v: unknown, what: string, required: boolean): string | null {
-  if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) {
-    if (required) throw new WsiError(what === 'comment' ? 'REVIEW_COMMENT_REQUIRED' : 'BAD_REQUEST', `${what} is required`);
-    return null;
-  }
-  if (typeof v !== 'string') throw new WsiError('BAD_REQUEST', `${what} must be a string`);
-  if (v.length > MAX_TEXT) throw new WsiError('BAD_REQUEST', `${what} holds at most ${MAX_TEXT} characters`);
-  return v;
-}
-
-function stringList(v: unknown, what: string, max = 1000): string[] {
-  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0 || x.length > 200) || v.length > max) {
-    throw new WsiError('BAD_REQUEST', `${what} must be a list of at most ${max} non-empty strings of up to 200 characters`);
-  }
-  return v as string[];
-}
-
 /** The state version a transition was made on: the body's `version`, or If-Match. */
 function versionOf(body: Body, ifMatch: number | null): number {
   const v = body['version'];
@@ -77,15 +52,9 @@ function versionOf(body: Body, ifMatch: number | null): number {
   throw new WsiError('PRECONDITION_REQUIRED', 'send the review state version you acted on (version in the body, or If-Match), so a stale decision cannot overwrite a newer one');
 }
 
-/** Roles that see every reader's work even in a blind project (permissions.ts decides which): they see every reading. */
-function oversees(role: ProjectRole): boolean {
-  return seesOthers(role, { editingMode: 'classic', blind: true });
-}
-
 export interface ReviewServiceDeps {
   db: Db;
   store: ReviewStore;
-  readings: ReadingStore;
   annotations: AnnotationStore;
   access: AccessService;
   /** The ids of the folder's slides (the Default project holds them all). */
@@ -496,59 +465,4 @@ export class ReviewService {
     this.record(p, scope, scope.projectSlideId, 'review.comment', { object: a.id, comment: c.id });
     return c;
   }
-
-  // ---- readings ----
-
-  /** A manager creates a reading: `{name, slides: [projectSlideId | {slide, roi}], readers: [userId]}`. */
-  async createReading(scope: ProjectScope, p: Principal, raw: unknown): Promise<Reading> {
-    const body = object(raw);
-    const name = text(body['name'], 'name', true) as string;
-    if (name.length > 200) throw new WsiError('BAD_REQUEST', 'name holds at most 200 characters');
-    if (!Array.isArray(body['slides']) || body['slides'].length === 0 || body['slides'].length > 10_000) throw new WsiError('BAD_REQUEST', 'slides must list 1 to 10,000 slides of the project');
-    const projectSlides = new Set(await this.projectSlides(scope.project));
-    const slides = (body['slides'] as unknown[]).map((s) => {
-      const slideId = typeof s === 'string' ? s : typeof s === 'object' && s !== null ? (s as Body)['slide'] : undefined;
-      const roi = typeof s === 'object' && s !== null ? (s as Body)['roi'] : undefined;
-      if (typeof slideId !== 'string' || !projectSlides.has(slideId)) throw new WsiError('BAD_REQUEST', `slide ${String(slideId).slice(0, 64)} is not a slide of this project`);
-      if (roi !== undefined && (typeof roi !== 'string' || this.d.annotations.slideOf(roi) !== slideId)) throw new WsiError('BAD_REQUEST', `roi ${String(roi).slice(0, 64)} is not an object on slide ${slideId}`);
-      return { slideId, roiId: (roi as string | undefined) ?? null };
-    });
-    const readers = stringList(body['readers'], 'readers', 100);
-    if (readers.length < 1) throw new WsiError('BAD_REQUEST', 'a reading has at least one reader');
-    const members = new Map((await this.d.access.store.membersOf(scope.project.id)).map((m) => [m.userId, m.role]));
-    for (const u of readers) {
-      const role = members.get(u);
-      if (role === undefined || role === 'viewer') throw new WsiError('BAD_REQUEST', `reader ${u.slice(0, 64)} is not a member of this project who annotates`);
-    }
-    const uniqueSlides = [...new Map(slides.map((s) => [`${s.slideId}|${s.roiId ?? ''}`, s])).values()];
-    const r = writeTransaction(this.d.db, () => this.d.readings.create({ projectId: scope.project.id, name, createdBy: p.user.id, slides: uniqueSlides, readers: [...new Set(readers)] }));
-    this.record(p, scope, scope.project.id, 'reading.create', { reading: r.id, slides: r.slides.length, readers: r.readers.length });
-    return r;
-  }
-
-  /** Managers and reviewers see every reading of the project; others the readings they are assigned. */
-  readingsFor(scope: ProjectScope, p: Principal): Reading[] {
-    return oversees(scope.role) ? this.d.readings.ofProject(scope.project.id) : this.d.readings.ofReader(scope.project.id, p.user.id);
-  }
-
-  reading(scope: ProjectScope, p: Principal, id: string): Reading {
-    const r = UUID.test(id) ? this.d.readings.get(id) : null;
-    const mine = r?.readers.some((x) => x.userId === p.user.id) ?? false;
-    if (!r || r.projectId !== scope.project.id || !(mine || oversees(scope.role))) throw new WsiError('READING_NOT_FOUND', `no reading ${id.slice(0, 64)} in this project`);
-    return r;
-  }
-
-  /** A reader ends the reading for themselves; in a blind project they see the others' work on its slides from now on. */
-  submitReading(scope: ProjectScope, p: Principal, id: string): Reading {
-    const r = this.reading(scope, p, id);
-    if (!r.readers.some((x) => x.userId === p.user.id)) throw new WsiError('FORBIDDEN', 'only the reading\'s readers submit it');
-    if (!writeTransaction(this.d.db, () => this.d.readings.submit(r.id, p.user.id))) throw new WsiError('CONFLICT', 'you have submitted this reading already');
-    // slide scopes remembered anywhere are stale now (what the reader sees changed)
-    this.d.access.invalidate();
-    this.record(p, scope, scope.project.id, 'reading.submit', { reading: r.id });
-    return this.d.readings.get(r.id) as Reading;
-  }
-
-  /** For AccessService: whether a reader has submitted a reading holding this project slide (then a blind project shows them others' work there). */
-  readonly unblinds = (userId: string, projectSlideId: string): boolean => this.d.readings.submittedOn(userId, projectSlideId);
 }

@@ -21,7 +21,6 @@ import { ReviewService } from '../../tiles-server/review-service.js';
 import { AnnotationStore } from '../../tiles-server/store/annotation-store.js';
 import { SqliteAuditStore } from '../../tiles-server/store/audit-store.js';
 import { openDatabase } from '../../tiles-server/store/database.js';
-import { ReadingStore } from '../../tiles-server/store/readings.js';
 import { ReviewStore } from '../../tiles-server/store/reviews.js';
 import type { Emit } from './tiles-suite.js';
 
@@ -76,7 +75,6 @@ export async function reviewsSuite(_root: string, emit: Emit): Promise<void> {
     const service = new ReviewService({
       db,
       store: new ReviewStore(db),
-      readings: new ReadingStore(db),
       annotations,
       access: access as never,
       folderSlides: () => [slide],

@@ -1,8 +1,8 @@
 /**
  * Review routes (issue 14): submit, the reviewer's transitions, reopening,
  * the queue, project progress, reject reasons, review settings
- * (self-review, significant classes and ROIs, experts), threaded comments on
- * objects, and readings. Each route's access rule is here; the dispatcher
+ * (self-review, significant classes and ROIs, experts) and threaded comments
+ * on objects (readings: reading-routes.ts). Each route's access rule is here; the dispatcher
  * audits every change (and the service writes a review.* record with each
  * transition, in the same transaction). Blind projects: an annotator reads
  * only their own items, comments and progress rows.
@@ -21,7 +21,8 @@ const AID = '([A-Za-z0-9_-]{8,64})';
 const CODE = '([a-z0-9_-]{1,40})';
 const MAX_JSON = 256 * 1024;
 
-function projectScope(ctx: RouteContext): ProjectScope {
+/** The project the route's rule resolved (routes whose rule is `{ project: n }`). */
+export function projectScope(ctx: RouteContext): ProjectScope {
   const s = ctx.auth.project;
   if (!s) throw new WsiError('INTERNAL', 'this route has no project rule');
   return s;
@@ -153,30 +154,6 @@ export function reviewRoutes(svc: ReviewService): Route[] {
       pattern: new RegExp(`${projectBase}/reviews/settings$`),
       access: manage,
       handler: async (ctx) => sendJson(ctx.res, 200, await svc.putSettings(projectScope(ctx), principal(ctx), await readJson(ctx.req, MAX_JSON, ctx.signal))),
-    },
-    {
-      method: 'GET',
-      pattern: new RegExp(`${projectBase}/readings$`),
-      access: projectView,
-      handler: async (ctx) => sendJson(ctx.res, 200, { readings: svc.readingsFor(projectScope(ctx), principal(ctx)) }),
-    },
-    {
-      method: 'POST',
-      pattern: new RegExp(`${projectBase}/readings$`),
-      access: manage,
-      handler: async (ctx) => sendJson(ctx.res, 201, await svc.createReading(projectScope(ctx), principal(ctx), await readJson(ctx.req, MAX_JSON, ctx.signal))),
-    },
-    {
-      method: 'GET',
-      pattern: new RegExp(`${projectBase}/readings/${ITEM}$`),
-      access: projectView,
-      handler: async (ctx) => sendJson(ctx.res, 200, svc.reading(projectScope(ctx), principal(ctx), ctx.params[1] as string)),
-    },
-    {
-      method: 'POST',
-      pattern: new RegExp(`${projectBase}/readings/${ITEM}/submit$`),
-      access: { project: 0, action: 'annotate' },
-      handler: async (ctx) => sendJson(ctx.res, 200, svc.submitReading(projectScope(ctx), principal(ctx), ctx.params[1] as string)),
     },
   ];
 }
