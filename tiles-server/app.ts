@@ -35,6 +35,10 @@ import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
+import { ReadingStore } from './store/readings.js';
+import { ReviewStore } from './store/reviews.js';
+import { ReadingService } from './reading-service.js';
+import { ReviewService } from './review-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
@@ -304,6 +308,13 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     record([e]);
   };
   const views = new ViewCounter(record);
+  // reviews (issue 14): they lock reviewed objects and regions, and readings unblind a reader who submitted
+  const folderSlides = (): string[] => registry.list().map((e) => e.id);
+  const reviews = new ReviewService({ db, store: new ReviewStore(db), annotations: annotationStore, access, folderSlides, audit });
+  annotationStore.writeGuards.push(reviews.annotationGuard);
+  masks.writeGuard = (slideId, annotator, tiles) => reviews.maskGuard(slideId, annotator, tiles);
+  const readings = new ReadingService({ db, readings: new ReadingStore(db), annotations: annotationStore, access, folderSlides, audit });
+  access.unblind = readings.unblinds;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
   // under TLS (ours or a proxy's, said by PUBLIC_URL): Secure cookies and HSTS
@@ -345,6 +356,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     },
     masks,
     modelRuns,
+    reviews,
+    readings,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

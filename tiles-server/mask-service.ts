@@ -110,6 +110,13 @@ export class MaskService {
     return name;
   }
 
+  /**
+   * Checks a write to a mask before it runs (reviews lock painted regions
+   * under review or accepted: review-service.ts). `tiles` null: a write whose
+   * tiles are not known beforehand (label import, rasterize). Set at start.
+   */
+  writeGuard: (slideId: string, annotator: string, tiles: ReadonlyArray<{ tx: number; ty: number }> | null) => void = () => undefined;
+
   /** A user writes only their own mask (the annotator in the URL is their user id). */
   requireWriter(annotator: string, userId: string): void {
     if (annotator !== userId) throw new WsiError('FORBIDDEN', `you paint your own mask (annotator ${userId}); the mask of ${annotator} is theirs to change`);
@@ -135,6 +142,7 @@ export class MaskService {
     const hash = operationHash(['mask-tiles', s.id, annotator, JSON.stringify(body)]);
     const prior = this.store.prior(opId, s.id, hash);
     if (prior) return prior;
+    this.writeGuard(s.id, annotator, ops);
     const known = new Set(this.classTable(s.id).filter((c) => !c.removed).map((c) => c.id));
     const writes = await validateTileOps(ops, s.width, s.height, (id) => known.has(id), signal);
     await this.store.prepareHistory(s.id, annotator, writes, signal);
@@ -209,6 +217,7 @@ export class MaskService {
     const hash = operationHash(['mask-import', s.id, annotator, `${inp.x},${inp.y},${inp.downsample}`, inp.table ?? '', inp.upload.image.hash]);
     const prior = this.store.prior(opId, s.id, hash);
     if (prior) return prior;
+    this.writeGuard(s.id, annotator, null);
     if (inp.x >= s.width || inp.y >= s.height) {
       throw new WsiError('BAD_REQUEST', `the image would start at (${inp.x}, ${inp.y}), outside the slide (${s.width} × ${s.height} px); nothing was imported`);
     }
@@ -225,6 +234,8 @@ export class MaskService {
 
   /** Paints regions of interest (or chosen annotations) into the mask, largest first (see masks/rasterize-annotations.ts). */
   rasterize(s: SlideInfo, annotator: string, opId: string, req: RasterizeRequest, signal?: AbortSignal): Promise<OperationResult> {
+    // a dry run writes nothing
+    if (!req.dryRun) this.writeGuard(s.id, annotator, null);
     return rasterizeAnnotations(this.store, this.classes, s, annotator, annotator, opId, req, signal);
   }
 

@@ -48,6 +48,18 @@ export interface MaskEditing {
   fillPolygons(polygons: Float64Array[][], value: number, label: string): Promise<EditOutcome>;
 }
 
+/** What the review mode needs beyond the annotations (the viewer provides it when it knows the slide's project). */
+export interface ReviewHost {
+  server: string;
+  /** The project-slide id. */
+  slideId: string;
+  projectId: string;
+  /** The server's actions for the caller here include `review`. */
+  canReview: boolean;
+  /** Brings a level-0 box into view. */
+  show(box: PixelBox): void;
+}
+
 export interface ToolContext {
   store: AnnotationStore;
   index: SpatialIndex;
@@ -78,6 +90,8 @@ export interface ToolContext {
   paint: PaintSettings;
   /** Resolves (with the time) once these level-0 mask tiles are drawn on screen, when in view. */
   maskShown(keys: string[]): Promise<number>;
+  /** Reviews on this slide (null when the viewer does not know its project). */
+  review: ReviewHost | null;
 }
 
 export type Overlay = (ctx: CanvasRenderingContext2D, toScreen: (x: number, y: number) => [number, number]) => void;

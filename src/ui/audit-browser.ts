@@ -16,6 +16,9 @@ const ACTIONS = [
   'change', 'download', 'read', 'token.create', 'token.embed', 'token.revoke', 'user.create', 'user.update', 'project.create',
   'project.update', 'project.slide.add', 'project.slide.remove', 'member.set', 'member.remove', 'audit.read', 'audit.verify',
   'audit.access-review', 'backup',
+  // reviews and readings (README "Reviews and readings")
+  'review.submit', 'review.accept', 'review.request-changes', 'review.reject', 'review.reopen', 'review.close', 'review.comment',
+  'review.settings', 'review.reason.add', 'review.reason.retire', 'reading.create', 'reading.submit',
 ];
 
 type Tab = 'records' | 'access';

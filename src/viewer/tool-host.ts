@@ -14,7 +14,7 @@ import type { AnnotationRecord } from '../state/annotation-store.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
 import { PaintSettings } from '../tools/paint-settings.js';
 import { outOfRange, toolSpecs, type ToolSection, type ToolSpec } from '../tools/registry.js';
-import type { ImagePoint, MaskEditing, Modifiers, Tool, ToolContext } from '../tools/tool.js';
+import type { ImagePoint, MaskEditing, Modifiers, ReviewHost, Tool, ToolContext } from '../tools/tool.js';
 import type { AnnotationLayer } from './annotation-layer.js';
 import type { MaskLayer } from './mask-layer.js';
 import { imagePxPerScreenPx, readViewTransform, screenToImage, visibleImageBox, type ViewTransform } from './view-transform.js';
@@ -31,6 +31,8 @@ export interface ToolHostOptions {
   layer: AnnotationLayer;
   /** The mask's display (null without a mask): edits wait for their tiles to be drawn. */
   maskLayer: MaskLayer | null;
+  /** What the review mode needs (null: no review mode on this slide). */
+  review?: ReviewHost | null;
 }
 
 export interface ActiveTool {
@@ -113,6 +115,7 @@ export class ToolHost {
       mask,
       paint: this.paint,
       maskShown: (keys) => (this.opts.maskLayer ? this.opts.maskLayer.whenVisible(keys) : Promise.resolve(performance.now())),
+      review: this.opts.review ?? null,
     };
   }
 

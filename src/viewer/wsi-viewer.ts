@@ -322,6 +322,10 @@ export class WsiViewer extends LitElement {
       paintMinMagnification: this.paintMinMagnification,
       layer,
       maskLayer,
+      // review mode (src/tools/review-tool.ts): the slide's project and whether the caller reviews there
+      review: info.project
+        ? { server: this.server, slideId: slide, projectId: info.project, canReview: info.access?.actions.includes('review') ?? false, show: (box) => this.showBox(box) }
+        : null,
     });
     this.offSkipped =
       session.mask?.onReplaySkipped(({ tiles: n, label }) =>

@@ -12,10 +12,14 @@ import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
+import { readingRoutes } from './reading-routes.js';
+import { reviewRoutes } from './review-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AnnotationService } from '../annotation-service.js';
 import type { MaskService } from '../mask-service.js';
 import type { ModelRunService } from '../model-run-service.js';
+import type { ReadingService } from '../reading-service.js';
+import type { ReviewService } from '../review-service.js';
 import type { TileService } from '../tile-service.js';
 
 export interface RouteTableDeps {
@@ -26,6 +30,8 @@ export interface RouteTableDeps {
   palettes: PaletteRoutesOptions;
   masks: MaskService;
   modelRuns: ModelRunService;
+  reviews: ReviewService;
+  readings: ReadingService;
   tiles: TileService;
   tileOptions: TileRoutesOptions;
 }
@@ -43,5 +49,7 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...adminRoutes(d.admin),
     ...auditRoutes(d.audit),
     ...paletteRoutes(d.palettes),
+    ...reviewRoutes(d.reviews),
+    ...readingRoutes(d.readings),
   ];
 }

@@ -40,6 +40,12 @@ export class AccessService {
   /** Project slides and their projects by id (a tile request must not query the store each time). */
   private readonly slides = new Map<string, { at: number; ps: ProjectSlide | null; project: Project | null }>();
   private allSlidesProject: { at: number; project: Project | null } | null = null;
+  /**
+   * Whether a user who does not see others' work in a blind project sees it
+   * on this project slide all the same: they submitted a reading that holds
+   * it (review-service.ts). Set once at start.
+   */
+  unblind: (userId: string, projectSlideId: string) => boolean = () => false;
   /** Moves on at every invalidate(): scopes remembered elsewhere are stale. */
   generation = 0;
 
@@ -122,7 +128,7 @@ export class AccessService {
       studyCode: ps.studyCode,
       role,
       actions,
-      seesOthers: seesOthers(role, project),
+      seesOthers: seesOthers(role, project) || this.unblind(p.user.id, ps.id),
       seesFileNames: seesFileNames(role, project),
     };
   }

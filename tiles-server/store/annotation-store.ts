@@ -17,7 +17,7 @@ import {
   type AnnotationClass,
   type AnnotationInput,
 } from '../../src/core/annotation.js';
-import { WsiError, type ErrorCode } from '../../src/core/errors.js';
+import { ERROR_STATUS, WsiError, type ErrorCode } from '../../src/core/errors.js';
 import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
 import { writeTransaction, type Db } from './database.js';
 import { ProjectPalettes } from './project-palettes.js';
@@ -28,6 +28,14 @@ export type BatchOp =
   | { op: 'update'; id: string; ifMatch: number; changes: Partial<Omit<AnnotationInput, 'id'>> }
   | { op: 'delete'; id: string; ifMatch: number }
   | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
+
+/**
+ * Told of every update, delete and restore of an existing object inside the
+ * batch's transaction, before it is written (reviews.ts locks reviewed work
+ * and closes the review of a deleted object). Throwing a WsiError refuses the
+ * batch with that code.
+ */
+export type WriteGuard = (e: { slideId: string; op: 'update' | 'delete' | 'restore'; current: Annotation; author: string; opId: string }) => void;
 
 /** A palette class with its stable mask id (1–255). */
 export type RegisteredClass = AnnotationClass & { id: number | null };
@@ -184,6 +192,8 @@ export class AnnotationStore {
   private readonly stmts;
   /** Each project's palette, over this store's registry of class names and mask ids. */
   readonly palettes: ProjectPalettes;
+  /** Checks run on every change of an existing object, in its transaction (see WriteGuard). */
+  readonly writeGuards: WriteGuard[] = [];
 
   /** Page and box statements of the layers other than `all`, prepared when first asked for. */
   private readonly layered = new Map<string, Database.Statement<unknown[], HeadRow>>();
@@ -448,6 +458,14 @@ export class AnnotationStore {
     if (op.ifMatch !== current.version) {
       throw new OpError('PRECONDITION_FAILED', `annotation ${op.id} is at version ${current.version}, the change was based on version ${op.ifMatch}`, index, current);
     }
+    for (const guard of this.writeGuards) {
+      try {
+        guard({ slideId, op: op.op, current, author, opId });
+      } catch (err) {
+        if (err instanceof WsiError) throw new OpError(err.code, err.message, index, current);
+        throw err;
+      }
+    }
     const version = current.version + 1;
     if (op.op === 'update') {
       if (current.deleted) throw new OpError('ANNOTATION_DELETED', `annotation ${op.id} was deleted by ${current.updatedBy}; restore it or save a copy`, index, current);
@@ -522,7 +540,7 @@ export class AnnotationStore {
       });
     } catch (err) {
       if (!(err instanceof OpError)) throw err;
-      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400, MODEL_OBJECT_READ_ONLY: 409, PREDICTION_NOT_FOUND: 404 }[err.code as string] ?? 400;
+      const status = { PRECONDITION_FAILED: 412, ANNOTATION_EXISTS: 409, ANNOTATION_DELETED: 409, ANNOTATION_NOT_FOUND: 404, INVALID_ANNOTATION: 400, MODEL_OBJECT_READ_ONLY: 409, PREDICTION_NOT_FOUND: 404 }[err.code as string] ?? ERROR_STATUS[err.code];
       result = { status, body: { code: err.code, message: err.message, detail: { opId, index: err.index, ...(err.current ? { current: err.current } : {}) } } };
       // remember the refusal so a retry gets the same answer
       this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(result.body), at);

@@ -13,6 +13,8 @@ import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
 import { MODEL_RUN_SCHEMA } from './model-runs.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
+import { READING_SCHEMA } from './readings.js';
+import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
 
@@ -189,6 +191,11 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     description: 'model runs; provenance of annotations (source, parent, score); checked areas (store/model-runs.ts)',
     sql: MODEL_RUN_SCHEMA,
+  },
+  {
+    version: 9,
+    description: 'review items and events, comments, reject reasons, significant classes and ROIs, experts; readings (store/reviews.ts, store/readings.ts)',
+    sql: REVIEW_SCHEMA + READING_SCHEMA,
   },
 ];
 
