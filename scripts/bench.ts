@@ -1,17 +1,19 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews (default: all). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints (default: all). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
  * BENCH_LOAD_SLIDE_SIZE (load suite), BENCH_HIER_CELLS (hierarchy suite), BENCH_REVIEW_OBJECTS and
- * BENCH_REVIEW_ROUNDS (reviews suite).
+ * BENCH_REVIEW_ROUNDS (reviews suite), BENCH_CHECKPOINT_SECONDS and BENCH_CHECKPOINT_ROUNDS
+ * (checkpoints suite).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accountsSuite } from './bench/accounts-suite.js';
 import { annotationsSuite } from './bench/annotations-suite.js';
 import { bombsSuite } from './bench/bombs-suite.js';
+import { checkpointsSuite } from './bench/checkpoints-suite.js';
 import { hierarchySuite } from './bench/hierarchy-suite.js';
 import { importsSuite } from './bench/imports-suite.js';
 import { jp2kSuite } from './bench/jp2k-suite.js';
@@ -34,6 +36,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   accounts: accountsSuite,
   hierarchy: hierarchySuite,
   reviews: reviewsSuite,
+  checkpoints: checkpointsSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);

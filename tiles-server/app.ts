@@ -43,6 +43,7 @@ import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
 import { StoreGuard } from './store/store-guard.js';
+import { checkpointerOf } from './store/checkpointer.js';
 import { walSyncOf, type Durability } from './store/wal-sync.js';
 import { holdUntilDurable } from './http/durable-answer.js';
 import { ImportStaging } from './store/import-staging.js';
@@ -262,6 +263,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   if (damage) guard.markDamaged(damage, dbPath);
   // a journal that could not be synced: no change can be acknowledged any more, so none is taken
   const durability = walSyncOf(db, dbPath, (err) => guard.markDamaged(`the journal could not be synced to disk (${(err as NodeJS.ErrnoException).code ?? err.message}); restart the server once the disk is sound`, dbPath));
+  // checkpoints off the event loop too: a worker thread copies the WAL into the file (store/checkpointer.ts)
+  const checkpoints = checkpointerOf(db, dbPath, { log });
   const annotationStore = new AnnotationStore(db);
   const imports = new ImportJobs(new ImportStaging(db), { dbPath, dbMaxBytes: maxBytes, dataDir: cfg.dataDir, maxBytes: cfg.importMaxMb * 1024 * 1024 });
   // imports a stopped server left half staged are discarded in the background, in short transactions
@@ -444,6 +447,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       await logFile?.close();
       views.close();
       auditLog.close();
+      await checkpoints.close();
       db.close();
       await durability.close();
     },
