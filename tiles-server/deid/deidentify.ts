@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, rm, stat } from 'node:fs/promises';
-import { basename, dirname, extname } from 'node:path';
+import { dirname, extname } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../../src/core/errors.js';
 import { isAperioDescription } from '../slides/aperio-description.js';
@@ -33,8 +33,6 @@ export interface DeidOptions {
   studyCode: string;
   rules?: DeidRules;
   strict?: boolean;
-  /** The name OME-XML file references get; the output's base name by default. */
-  outputName?: string;
   /** Replace an existing output (the CLI's --force); otherwise DEID_OUTPUT_EXISTS. */
   overwrite?: boolean;
   /** Where bytes go (tests inject a failing sink). */
@@ -132,6 +130,24 @@ function classify(file: TiffFile, layout: ReturnType<typeof planLayout>): Map<Ti
   return roles;
 }
 
+/**
+ * The reader's layout. Our OME reader refuses any TiffData UUID with a
+ * FileName (it takes it for a multi-file set), while single-file Bio-Formats
+ * output names itself there: such a file is planned on its rewritten XML,
+ * which has no file names (a set naming several files is still refused).
+ */
+export function layoutFor(file: TiffFile, rules: DeidRules): ReturnType<typeof planLayout> {
+  try {
+    return planLayout(file);
+  } catch (err) {
+    const first = file.images.find((i) => i.ifd.chainIndex === 0);
+    if (!(err instanceof WsiError && err.code === 'UNSUPPORTED_FORMAT' && /multi-file OME/.test(err.message)) || !first?.description) throw err;
+    const xml = rewriteOmeXml(first.description, 'layout', rules, true, new Findings());
+    const images = file.images.map((i) => (i === first ? { ...i, description: xml } : i));
+    return planLayout(Object.assign(Object.create(Object.getPrototypeOf(file) as object) as TiffFile, file, { images }));
+  }
+}
+
 class Run {
   readonly f = new Findings();
   readonly w: TiffLayoutWriter;
@@ -143,7 +159,7 @@ class Run {
   constructor(
     readonly file: TiffFile,
     readonly inPath: string,
-    readonly opts: DeidOptions & { outputName: string },
+    readonly opts: DeidOptions,
   ) {
     this.w = new TiffLayoutWriter(file.structure.bigTiff, file.structure.littleEndian);
     this.rules = opts.rules ?? DEFAULT_RULES;
@@ -216,7 +232,7 @@ class Run {
           if (!desc.trim()) next = desc;
           else if (vendor === 'aperio' && isAperioDescription(desc)) next = rewriteAperioDescription(desc, where, this.rules, this.strict, this.f);
           else if (vendor === 'ome-tiff' && ifd.chainIndex === 0 && /<OME[\s>]/.test(desc)) {
-            next = rewriteOmeXml(desc, where, this.rules, this.strict, { outputName: this.opts.outputName }, this.f);
+            next = rewriteOmeXml(desc, where, this.rules, this.strict, this.f);
           } else if (this.strict || this.rules.tiff.otherDescriptions === 'delete') {
             this.f.removed(where, field, 'deleted', desc, 'free text');
             next = null;
@@ -264,7 +280,7 @@ class Run {
     const { width, height } = img.ifd;
     let raw: Buffer;
     try {
-      raw = await sharp(this.inPath, { page: img.ifd.chainIndex, limitInputPixels: 1e8 }).removeAlpha().toColourspace('srgb').raw().toBuffer();
+      raw = await sharp(this.inPath, { page: img.ifd.chainIndex, limitInputPixels: 1e8, failOn: 'none' }).removeAlpha().toColourspace('srgb').raw().toBuffer();
     } catch (err) {
       throw new WsiError('DEID_UNSUPPORTED_FORMAT', `${img.ifd.path}: the macro image cannot be decoded to blank its label (${(err as Error).message.split('\n')[0] ?? ''}); set images.macro to "remove"`);
     }
@@ -491,14 +507,14 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
     const file = await TiffFile.open(src);
     const first = file.images.find((i) => i.ifd.chainIndex === 0);
     if (first?.ifd.entries.has(65420)) throw unsupported('Hamamatsu NDPI');
-    const layout = planLayout(file);
+    const layout = layoutFor(file, rules);
     report.format = layout.vendor;
     if (layout.vendor === 'qptiff') throw unsupported('PerkinElmer QPTIFF (its XML rules are not implemented)');
     if (layout.vendor === 'ome-tiff' && layout.associated.some((a) => a.kind === 'label' || a.kind === 'macro')) {
       throw unsupported('OME-TIFF with label or macro Image elements (renumbering its TiffData is not implemented)');
     }
     const roles = classify(file, layout);
-    run = new Run(file, input, { ...opts, outputName: opts.outputName ?? basename(output) });
+    run = new Run(file, input, opts);
     if (layout.vendor === 'aperio') {
       const head = (first?.description ?? '').split(/\r?\n|\|/)[0]?.trim() ?? '';
       if (/^Aperio(?: [A-Za-z0-9.-]+){0,8}$/.test(head)) run.aperioHeader = head;

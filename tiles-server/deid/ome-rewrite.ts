@@ -3,7 +3,7 @@
  * It works on an allow-list: the elements a single-file OME-TIFF needs
  * (images, pixels, channels, planes, TIFF data, instrument optics) are kept
  * with their attributes; Image names become neutral, acquisition dates keep
- * their year, file names become the output's, and the people, projects,
+ * their year, file names (not needed in a single-file OME-TIFF) are dropped, and the people, projects,
  * annotations and free text the rules name are deleted. Any element, text
  * or ID the list does not cover stops the file (strict: deleted).
  * Parsed with the same precautions as slide XML (no DTD, no entities).
@@ -57,13 +57,8 @@ function serialize(nodes: OrderedNode[]): string {
   return out;
 }
 
-export interface OmeRewriteOptions {
-  /** The file name OME `UUID FileName` attributes get (the output's). */
-  outputName: string;
-}
-
 /** Rewrites OME-XML; returns the new XML (unchanged text when nothing needed rewriting). */
-export function rewriteOmeXml(xml: string, where: string, rules: DeidRules, strict: boolean, opts: OmeRewriteOptions, f: Findings): string {
+export function rewriteOmeXml(xml: string, where: string, rules: DeidRules, strict: boolean, f: Findings): string {
   if (xml.length > MAX_SLIDE_XML_BYTES) throw new WsiError('OME_XML_INVALID', `OME-XML is ${xml.length} bytes (limit ${MAX_SLIDE_XML_BYTES})`);
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) throw new WsiError('OME_XML_INVALID', 'OME-XML with a DOCTYPE or ENTITY declaration is refused');
   let doc: OrderedNode[];
@@ -163,13 +158,11 @@ export function rewriteOmeXml(xml: string, where: string, rules: DeidRules, stri
           } else if (uncovered(field, 'an attribute no rule covers', v)) delete attrs[k];
         } else if (local === 'UUID') {
           if (k === 'FileName') {
+            // a single-file OME-TIFF needs no file name (the attribute is optional), and readers then take the file itself
             fileNames.add(v);
-            if (v === opts.outputName) f.field(at, field, 'kept');
-            else {
-              f.removed(at, field, 'rewritten', v, 'the output file name');
-              attrs[k] = opts.outputName;
-              changed = true;
-            }
+            f.removed(at, field, 'deleted', v, 'single-file OME-TIFF: the file name is not needed');
+            delete attrs[k];
+            changed = true;
           } else if (uncovered(field, 'an attribute no rule covers', v)) delete attrs[k];
         } else if (local === 'StageLabel' && k === 'Name') {
           f.removed(at, field, 'deleted', v);
