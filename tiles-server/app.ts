@@ -45,6 +45,7 @@ import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
 import { TileService } from './tile-service.js';
+import { startInbox } from './deid/inbox-wiring.js';
 import { loadTls } from './tls.js';
 
 export interface RunningServer {
@@ -329,6 +330,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     busyMessage: 'too many image requests are waiting',
     yieldBetween: true,
   });
+  // the quarantine inbox (INBOX_DIR, issue 15): de-identified copies wait for a manager's approval
+  const inbox = cfg.inbox ? await startInbox(cfg.inbox, { cfg, db, identity, access, registry, audit, log, secret: opts.secret }) : null;
   const routes = routeTable({
     auth: { auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidc: cfg.oidc ? new OidcSignIn(cfg.oidc, opts.secret) : null, log },
     admin: { auth, access, registry, audit, trustProxy: cfg.trustProxy },
@@ -337,6 +340,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     palettes: { store: annotationStore, audit, trustProxy: cfg.trustProxy },
     masks,
     modelRuns,
+    inbox: { inbox, trustProxy: cfg.trustProxy },
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,
@@ -411,6 +415,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         server.closeAllConnections();
       });
       await imports.close();
+      await inbox?.close();
       await recovered;
       await registry.close();
       lagGuard?.close();

@@ -12,6 +12,7 @@ import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../privat
 import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
 import { MODEL_RUN_SCHEMA } from './model-runs.js';
+import { DEID_JOB_SCHEMA } from './deid-jobs.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
@@ -189,6 +190,11 @@ export const MIGRATIONS: Migration[] = [
     version: 8,
     description: 'model runs; provenance of annotations (source, parent, score); checked areas (store/model-runs.ts)',
     sql: MODEL_RUN_SCHEMA,
+  },
+  {
+    version: 11,
+    description: 'de-identification jobs of the quarantine inbox (store/deid-jobs.ts)',
+    sql: DEID_JOB_SCHEMA,
   },
 ];
 
