@@ -9,9 +9,14 @@
 import type { Findings } from './report.js';
 import { yearOnly, type DeidRules } from './rules.js';
 
+/**
+ * The scanner and library line: "Aperio Image Library v11.2.1", "Aperio Leica Biosystems GT450 v1.0.1".
+ * Known wordings only, with a version: free words after "Aperio" could be a name.
+ */
+export const APERIO_VENDOR_LINE = /^Aperio (?:Image Library|Leica Biosystems [A-Z0-9]+(?: [A-Z0-9]+){0,2}|ScanScope [A-Z0-9]+) v\d+(?:\.\d+){0,3}$/;
+
 const HEADER_PIECES: readonly RegExp[] = [
-  // scanner and library: "Aperio Image Library v11.2.1", "Aperio Leica Biosystems GT450 v1.0.1"
-  /^Aperio(?: [A-Za-z0-9.-]+){0,8}$/,
+  APERIO_VENDOR_LINE,
   // geometry: "46000x32914 [0,100 46000x32914] (256x256) JPEG/RGB Q=30", "46000x32914 -> 11500x8228 - "
   /^\d+x\d+(?: \[\d+,\d+ \d+x\d+\])?(?: \(\d+x\d+\))?(?: -> \d+x\d+)?(?: -)?(?: [A-Za-z0-9]+\/[A-Za-z0-9]+(?: Q=\d+)?)?(?: -)?$/,
   // associated images: "label 387x463", "macro 1280x431"

@@ -19,7 +19,7 @@ import type { TiffIfd } from '../tiff/structure.js';
 import { Compression, FieldType, Tag } from '../tiff/tags.js';
 import { decodeTiffText } from '../tiff/text.js';
 import { TiffFile, type TiffImage } from '../tiff/tiff-file.js';
-import { rewriteAperioDescription } from './aperio-rewrite.js';
+import { APERIO_VENDOR_LINE, rewriteAperioDescription } from './aperio-rewrite.js';
 import { checkStudyCode, lzwStrips, renderLabel } from './blank-label.js';
 import { stripTextSegments, textSegmentIn } from './jpeg-segments.js';
 import { rewriteOmeXml } from './ome-rewrite.js';
@@ -517,7 +517,7 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
     run = new Run(file, input, opts);
     if (layout.vendor === 'aperio') {
       const head = (first?.description ?? '').split(/\r?\n|\|/)[0]?.trim() ?? '';
-      if (/^Aperio(?: [A-Za-z0-9.-]+){0,8}$/.test(head)) run.aperioHeader = head;
+      if (APERIO_VENDOR_LINE.test(head)) run.aperioHeader = head;
     }
     const plans = await run.plan(layout.vendor, roles);
     run.f.throwIfUncovered();
