@@ -69,6 +69,9 @@ describe('Aperio ImageDescription (DEID-01)', () => {
     const f = new Findings();
     rewriteAperioDescription(`Aperio Image Library v12\r\nPatient Jane Doe\r\n100x100 (256x256)|AppMag = 20|Mystery = 1`, 'IFD 0', rulesFrom({ extends: 'default', aperio: { otherKeys: 'refuse' } }), false, f);
     expect(f.uncovered.join()).toMatch(/Aperio header line/);
+    const geometryName = new Findings();
+    rewriteAperioDescription('Aperio Image Library v12\r\n100x100 (256x256) Smith/Jane Q=30|AppMag = 20', 'IFD 0', DEFAULT_RULES, false, geometryName);
+    expect(geometryName.uncovered.join()).toMatch(/Aperio header line/);
     const named = new Findings();
     rewriteAperioDescription('Aperio Jane Doe v1\r\n100x100 (256x256)|AppMag = 20', 'IFD 0', DEFAULT_RULES, false, named);
     expect(named.uncovered.join()).toMatch(/Aperio header line/);
@@ -88,6 +91,7 @@ describe('Aperio ImageDescription (DEID-01)', () => {
       'Aperio Image Library v11.0.37\r\n4443x3567 (256x256) -> 2221x1783 J2K/KDU Q=70',
       'Aperio Image Library v12.0.0\nlabel 387x463',
       'Aperio Leica Biosystems GT450 v1.0.1',
+      'Aperio Image Library v12.0.0 \r\n16384x16384 [0,0 16384x16384] (256x256) JPEG/YCC Q=85 -> 512x512 - ',
     ]) {
       const f = new Findings();
       expect(rewriteAperioDescription(`${header}|AppMag = 20`, 'IFD 0', DEFAULT_RULES, false, f)).toBe(`${header}|AppMag = 20`);

@@ -17,8 +17,9 @@ export const APERIO_VENDOR_LINE = /^Aperio (?:Image Library|Leica Biosystems [A-
 
 const HEADER_PIECES: readonly RegExp[] = [
   APERIO_VENDOR_LINE,
-  // geometry: "46000x32914 [0,100 46000x32914] (256x256) JPEG/RGB Q=30", "46000x32914 -> 11500x8228 - "
-  /^\d+x\d+(?: \[\d+,\d+ \d+x\d+\])?(?: \(\d+x\d+\))?(?: -> \d+x\d+)?(?: -)?(?: [A-Za-z0-9]+\/[A-Za-z0-9]+(?: Q=\d+)?)?(?: -)?$/,
+  // geometry, its tokens in the orders writers use: "46000x32914 [0,100 46000x32914] (256x256) JPEG/RGB Q=30",
+  // "46000x32914 -> 11500x8228 - ", "16384x16384 (256x256) JPEG/YCC Q=85 -> 512x512 - "; codecs by known names only
+  /^\d+x\d+(?: +(?:\[\d+,\d+ \d+x\d+\]|\(\d+x\d+\)|->|-|\d+x\d+|(?:JPEG|J2K|JP2K|LZW|RAW)\/[A-Z]{2,5}|Q=\d+))* *$/,
   // associated images: "label 387x463", "macro 1280x431"
   /^(?:label|macro|thumbnail)(?: \d+x\d+)?$/i,
   /^$/,

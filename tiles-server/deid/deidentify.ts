@@ -148,6 +148,29 @@ export function layoutFor(file: TiffFile, rules: DeidRules): ReturnType<typeof p
   }
 }
 
+const WRITE_RUN = 8 * 1024 * 1024;
+const READ_WINDOW = 8 * 1024 * 1024;
+
+/** Reads blocks through a window of READ_WINDOW bytes: a pyramid's blocks mostly lie one after another. */
+class WindowReader {
+  private start = 0;
+  private buf: Buffer = Buffer.alloc(0);
+
+  constructor(private readonly src: FileByteSource | TiffFile['src']) {}
+
+  async read(offset: number, length: number): Promise<Buffer> {
+    if (offset >= this.start && offset + length <= this.start + this.buf.length) {
+      // a copy: the window is replaced while earlier blocks may still wait in the write run
+      return Buffer.from(this.buf.subarray(offset - this.start, offset - this.start + length));
+    }
+    if (length >= READ_WINDOW) return this.src.read(offset, length);
+    const size = Math.min(Math.max(length, READ_WINDOW), this.src.size - offset);
+    this.buf = await this.src.read(offset, size);
+    this.start = offset;
+    return Buffer.from(this.buf.subarray(0, length));
+  }
+}
+
 class Run {
   readonly f = new Findings();
   readonly w: TiffLayoutWriter;
@@ -347,17 +370,32 @@ class Run {
   async write(plans: ImagePlan[], sink: OutputSink): Promise<number> {
     let pos = this.w.headerSize;
     const limit = this.w.bigTiff ? Number.MAX_SAFE_INTEGER : 0xffffffff;
+    // writes are gathered into runs of WRITE_RUN bytes (one syscall each, not one per block)
+    let run: Buffer[] = [];
+    let runStart = pos;
+    let runBytes = 0;
+    const flush = async (): Promise<void> => {
+      if (runBytes === 0) return;
+      await sink.write(run.length === 1 ? (run[0] as Buffer) : Buffer.concat(run, runBytes), runStart);
+      run = [];
+      runStart = pos;
+      runBytes = 0;
+    };
     const put = async (data: Uint8Array): Promise<number> => {
       const at = pos;
       if (at + data.byteLength > limit) throw new WsiError('DEID_UNSUPPORTED_FORMAT', 'the rewritten classic TIFF would pass 4 GiB');
-      await sink.write(data, at);
+      run.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+      runBytes += data.byteLength;
       pos += data.byteLength;
       if (pos & 1) {
-        await sink.write(Buffer.alloc(1), pos);
+        run.push(Buffer.alloc(1));
+        runBytes++;
         pos++;
       }
+      if (runBytes >= WRITE_RUN) await flush();
       return at;
     };
+    const reader = new WindowReader(this.file.src);
     const tables = new Map<ImagePlan, { offsets: number[]; counts: number[] }>();
     const all: ImagePlan[] = [];
     const flatten = (p: ImagePlan): void => {
@@ -383,7 +421,7 @@ class Run {
             counts.push(0);
             continue;
           }
-          const block = await this.file.src.read(t.offsets[i] as number, c);
+          const block = await reader.read(t.offsets[i] as number, c);
           if (jpeg) {
             const seg = textSegmentIn(block);
             if (seg) throw new WsiError('DEID_UNCOVERED_FIELD', `${p.image.ifd.path} block ${i} holds a JPEG ${seg} segment; tiles are copied bit for bit, so the file is refused`, { uncovered: [`${p.image.ifd.path}: JPEG ${seg} segment in block ${i}`] });
@@ -427,6 +465,7 @@ class Run {
       p.subs.forEach((s) => serialize(s, 0));
     };
     plans.forEach((p, i) => serialize(p, i + 1 < plans.length ? (at.get(plans[i + 1] as ImagePlan) as number) : 0));
+    await flush();
     const tail = Buffer.concat(chunks);
     if (pos + tail.length > limit) throw new WsiError('DEID_UNSUPPORTED_FORMAT', 'the rewritten classic TIFF would pass 4 GiB');
     await sink.write(tail, pos);

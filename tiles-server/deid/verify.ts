@@ -29,10 +29,60 @@ function encodings(value: string): Array<{ enc: string; bytes: Buffer }> {
   ];
 }
 
+interface Pattern {
+  label: string;
+  enc: string;
+  bytes: Buffer;
+}
+
+interface PatternIndex {
+  /** 1 where some pattern starts with these two bytes (first byte × 256 + second). */
+  starts: Uint8Array;
+  byPrefix: Map<number, Pattern[]>;
+}
+
+function indexOf(patterns: Pattern[]): PatternIndex {
+  const starts = new Uint8Array(65536);
+  const byPrefix = new Map<number, Pattern[]>();
+  for (const p of patterns) {
+    if (p.bytes.length < 2) continue;
+    const key = ((p.bytes[0] as number) << 8) | (p.bytes[1] as number);
+    starts[key] = 1;
+    const list = byPrefix.get(key);
+    if (list) list.push(p);
+    else byPrefix.set(key, [p]);
+  }
+  return { starts, byPrefix };
+}
+
+/**
+ * Every occurrence of every pattern in one pass: a two-byte prefix table
+ * says where a pattern may start, and only there are the patterns compared
+ * (one pass however many values are looked for, instead of one per value
+ * and encoding).
+ */
+function* findAll(view: Buffer, index: PatternIndex): Generator<{ at: number; pattern: Pattern }> {
+  const { starts, byPrefix } = index;
+  const end = view.length - 1;
+  let key = view.length > 0 ? (view[0] as number) : 0;
+  for (let i = 0; i < end; i++) {
+    key = ((key << 8) | (view[i + 1] as number)) & 0xffff;
+    if (starts[key] === 0) continue;
+    for (const p of byPrefix.get(key) as Pattern[]) {
+      const n = p.bytes.length;
+      if (i + n > view.length) continue;
+      let j = 2;
+      while (j < n && view[i + j] === p.bytes[j]) j++;
+      if (j === n) yield { at: i, pattern: p };
+    }
+  }
+}
+
 /** Scans a whole file for the needles; returns hits (label, encoding, offset) and the bytes scanned. */
 export async function scanForNeedles(path: string, needles: Needle[]): Promise<{ bytesScanned: number; hits: string[] }> {
   const patterns = needles.flatMap((n) => encodings(n.value).map((e) => ({ label: n.label, ...e })));
   const longest = patterns.reduce((m, p) => Math.max(m, p.bytes.length), 1);
+  const index = indexOf(patterns);
   const hits: string[] = [];
   const fh = await open(path, 'r');
   let scanned = 0;
@@ -46,13 +96,9 @@ export async function scanForNeedles(path: string, needles: Needle[]): Promise<{
       if (bytesRead === 0) break;
       const view = buf.subarray(0, carry + bytesRead);
       const base = pos - carry;
-      for (const p of patterns) {
-        let at = view.indexOf(p.bytes);
-        while (at >= 0) {
-          // a match lying wholly in the carried-over bytes was found in the previous chunk
-          if (at + p.bytes.length > carry) hits.push(`${p.label} at byte ${base + at} (${p.enc})`);
-          at = view.indexOf(p.bytes, at + 1);
-        }
+      for (const h of findAll(view, index)) {
+        // a match lying wholly in the carried-over bytes was found in the previous chunk
+        if (h.at + h.pattern.bytes.length > carry) hits.push(`${h.pattern.label} at byte ${base + h.at} (${h.pattern.enc})`);
       }
       pos += bytesRead;
       scanned += bytesRead;
