@@ -558,6 +558,19 @@ describe('refusals', () => {
     expect(await readFile(output, 'utf8')).toBe('keep me');
   });
 
+  it('a missing input, a missing output folder and OUT = IN are clear errors that name no path; nothing is lost', async () => {
+    const missing = await deidentifyFile(join(dir, 'Doe_Jane_absent.svs'), join(dir, 'absent-out.svs'), { studyCode: 'STUDY-0021' });
+    expect(missing.error).toEqual({ code: 'NOT_FOUND', message: 'the input does not exist (ENOENT)' });
+    const { input } = paths('paths');
+    await writePhiSvs(input, { noMacro: true });
+    const before = await readFile(input);
+    const noDir = await deidentifyFile(input, join(dir, 'no-such-folder', 'Doe_Jane.svs'), { studyCode: 'STUDY-0021' });
+    expect(noDir.error).toEqual({ code: 'NOT_FOUND', message: "the output's folder does not exist (ENOENT)" });
+    const same = await deidentifyFile(input, input, { studyCode: 'STUDY-0021', overwrite: true });
+    expect(same.error?.code).toBe('DEID_OUTPUT_EXISTS');
+    expect((await readFile(input)).equals(before)).toBe(true);
+  });
+
   it('a bad study code is refused before anything is read', async () => {
     await expect(deidentifyFile(join(dir, 'x'), join(dir, 'y'), { studyCode: '../Doe Jane' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });

@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { open, rm, stat } from 'node:fs/promises';
-import { dirname, extname } from 'node:path';
+import { dirname, extname, resolve } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../../src/core/errors.js';
 import { isAperioDescription } from '../slides/aperio-description.js';
@@ -23,7 +23,7 @@ import { APERIO_VENDOR_LINE, rewriteAperioDescription } from './aperio-rewrite.j
 import { checkStudyCode, lzwStrips, renderLabel } from './blank-label.js';
 import { stripTextSegments, textSegmentIn } from './jpeg-segments.js';
 import { rewriteOmeXml } from './ome-rewrite.js';
-import { checkFreeSpace, commitOutput, fileSink, partialPathFor, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
+import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
 import { Findings, type DeidReport, type ImageAction } from './report.js';
 import { DEFAULT_RULES, yearOnly, type DeidRules } from './rules.js';
 import { TiffLayoutWriter, type OutEntry } from './tiff-out.js';
@@ -535,8 +535,11 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
   let run: Run | null = null;
   let src: FileByteSource | null = null;
   try {
+    if (resolve(input) === resolve(output)) throw new WsiError('DEID_OUTPUT_EXISTS', 'the output must be a new file, not the input');
     await sweepPartials(dirname(output));
-    report.input.bytes = (await stat(input)).size;
+    report.input.bytes = await stat(input).then((st) => st.size, (err: unknown) => {
+      throw pathError(err, 'input');
+    });
     await sniff(input);
     if (!opts.overwrite) {
       const exists = await stat(output).then(() => true, () => false);
@@ -564,7 +567,9 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
 
     await checkFreeSpace(dirname(output), report.input.bytes);
     partial = partialPathFor(output);
-    const sink = await (opts.openSink ?? fileSink)(partial);
+    const sink = await (opts.openSink ?? fileSink)(partial).catch((err: unknown) => {
+      throw pathError(err, 'output');
+    });
     let written: number;
     try {
       written = await run.write(plans, sink);
@@ -579,7 +584,7 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
     const hits = [...scan.hits, ...gaps.map(([a, b]) => `unreferenced bytes ${a}..${b}`)];
     report.verification = { bytesScanned: scan.bytesScanned, needles: needles.length, skippedShort, skippedKept, hits, result: hits.length ? 'fail' : 'pass' };
     if (hits.length) throw new WsiError('DEID_VERIFY_FAILED', `verification found ${hits.length} problem(s) in the de-identified copy: ${hits.slice(0, 3).join('; ')}`);
-    if (opts.overwrite) await rm(output, { force: true });
+    // rename replaces an existing output (--force) atomically
     await commitOutput(partial, output);
     partial = null;
     report.output = { bytes: written, sha256: await sha256Of(output) };

@@ -29,6 +29,24 @@ export function writeError(err: unknown): unknown {
   return err;
 }
 
+const PATH_ERRORS: Record<string, { code: 'NOT_FOUND' | 'FORBIDDEN' | 'BAD_REQUEST'; what: string }> = {
+  ENOENT: { code: 'NOT_FOUND', what: 'does not exist' },
+  ENOTDIR: { code: 'NOT_FOUND', what: 'does not exist' },
+  EACCES: { code: 'FORBIDDEN', what: 'may not be read or written' },
+  EPERM: { code: 'FORBIDDEN', what: 'may not be read or written' },
+  EISDIR: { code: 'BAD_REQUEST', what: 'is a folder, not a file' },
+  EROFS: { code: 'FORBIDDEN', what: 'is on a read-only file system' },
+};
+
+/** Maps a file-system error on the input or output to a clear error; the message names no path (it may be a patient's name). */
+export function pathError(err: unknown, which: 'input' | 'output'): unknown {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  const known = code ? PATH_ERRORS[code] : undefined;
+  if (!known) return err;
+  const subject = which === 'output' && known.code === 'NOT_FOUND' ? "output's folder" : which;
+  return new WsiError(known.code, `the ${subject} ${known.what} (${code as string})`);
+}
+
 /** Writes through a file descriptor opened exclusively with mode 0600. */
 export const fileSink: OpenSink = async (path) => {
   const fh = await open(path, 'wx', 0o600);
