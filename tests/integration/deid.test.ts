@@ -23,6 +23,7 @@ import { parseOmeXml } from '../../tiles-server/slides/ome-xml.js';
 import { planLayout } from '../../tiles-server/slides/tiff-layouts.js';
 import { FileByteSource } from '../../tiles-server/tiff/byte-source.js';
 import { TiffFile } from '../../tiles-server/tiff/tiff-file.js';
+import { TiffWriter } from '../../tiles-server/tiff/writer.js';
 import { APERIO_PHI_KEYS, S, SENTINELS, phiOmeXml, plantBytes, sentinelsIn, writePhiSvs } from '../helpers/deid-fixtures.js';
 import { HAS_OPENSLIDE, openslideProperties } from '../helpers/openslide.js';
 import { ROOT, SHARED_FIXTURES } from '../helpers/paths.js';
@@ -547,6 +548,17 @@ describe('refusals', () => {
     const report = await deidentifyFile(input, join(dir, `${name}.out`), { studyCode: 'STUDY-0019' });
     expect(report.result).toBe('refused');
     expect(report.error?.code).toBe('DEID_UNSUPPORTED_FORMAT');
+  });
+
+  it('NDPI by structure (tag 65420 in a .tif): DEID_UNSUPPORTED_FORMAT (DEID-06 refused for now)', async () => {
+    const input = join(dir, 'renamed-ndpi.tif');
+    const w = await TiffWriter.create(input);
+    const page = w.addPage({ width: 16, height: 16, rowsPerStrip: 16, samplesPerPixel: 3, photometric: 2, compression: 1, extraTags: [{ tag: 65420, type: 4, value: [1] }] });
+    await w.writeBlock(page, 0, Buffer.alloc(16 * 16 * 3, 200));
+    await w.finish();
+    const report = await deidentifyFile(input, join(dir, 'renamed-ndpi-out.tif'), { studyCode: 'STUDY-0022' });
+    expect(report.error?.code).toBe('DEID_UNSUPPORTED_FORMAT');
+    expect(report.error?.message).toMatch(/NDPI/);
   });
 
   it('an existing output is not overwritten without the flag', async () => {
