@@ -20,7 +20,8 @@ import { privateDir, type LogLine } from '../private-files.js';
 import type { DeidJob, DeidJobStore } from '../store/deid-jobs.js';
 import { FileByteSource } from '../tiff/byte-source.js';
 import { TiffFile } from '../tiff/tiff-file.js';
-import { deidentifyFile, layoutFor } from './deidentify.js';
+import { layoutFor } from './classify.js';
+import { deidentifyFile } from './deidentify.js';
 import type { DeidReport } from './report.js';
 import { DEFAULT_RULES, type DeidRules } from './rules.js';
 
