@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints (default: all). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
@@ -14,6 +14,7 @@ import { accountsSuite } from './bench/accounts-suite.js';
 import { annotationsSuite } from './bench/annotations-suite.js';
 import { bombsSuite } from './bench/bombs-suite.js';
 import { checkpointsSuite } from './bench/checkpoints-suite.js';
+import { deidSuite } from './bench/deid-suite.js';
 import { hierarchySuite } from './bench/hierarchy-suite.js';
 import { importsSuite } from './bench/imports-suite.js';
 import { jp2kSuite } from './bench/jp2k-suite.js';
@@ -37,6 +38,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   hierarchy: hierarchySuite,
   reviews: reviewsSuite,
   checkpoints: checkpointsSuite,
+  deid: deidSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);

@@ -51,6 +51,7 @@ import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
 import { TileService } from './tile-service.js';
+import { startInbox } from './deid/inbox-wiring.js';
 import { loadTls } from './tls.js';
 
 export interface RunningServer {
@@ -345,6 +346,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     busyMessage: 'too many image requests are waiting',
     yieldBetween: true,
   });
+  // the quarantine inbox (INBOX_DIR, issue 15): de-identified copies wait for a manager's approval
+  const inbox = cfg.inbox ? await startInbox(cfg.inbox, { cfg, db, identity, access, registry, audit, log, secret: opts.secret }) : null;
   const routes = routeTable({
     auth: { auth, access, audit, secureCookies, trustProxy: cfg.trustProxy, oidc: cfg.oidc ? new OidcSignIn(cfg.oidc, opts.secret) : null, log },
     admin: { auth, access, registry, audit, trustProxy: cfg.trustProxy },
@@ -361,6 +364,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     modelRuns,
     reviews,
     readings,
+    inbox: { inbox, trustProxy: cfg.trustProxy },
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,
@@ -439,6 +443,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         server.closeAllConnections();
       });
       await imports.close();
+      await inbox?.close();
       await recovered;
       await registry.close();
       lagGuard?.close();

@@ -67,6 +67,43 @@ export interface Config {
   tls: { certFile: string; keyFile: string } | null;
   /** Sign-in through an OpenID Connect provider (OIDC_*); null: not configured. */
   oidc: OidcConfig | null;
+  /** The quarantine inbox (INBOX_*, issue 15); null: not configured. */
+  inbox: InboxConfig | null;
+}
+
+export interface InboxConfig {
+  /** Slides arriving here are de-identified by a job before anyone sees them (INBOX_DIR). */
+  dir: string;
+  /** The project whose managers approve the copies, by name (INBOX_PROJECT). */
+  project: string;
+  /** Keep the original in the inbox after approval instead of deleting it (INBOX_KEEP_ORIGINALS). */
+  keepOriginals: boolean;
+  /** Study codes are `<prefix>-0001`, … (INBOX_STUDY_PREFIX). */
+  prefix: string;
+  /** A project rule file (INBOX_RULES, JSON; `"extends": "default"` to change a few rules), or null: the built-in rules. */
+  rules: string | null;
+  /** The strict profile: delete everything not structural instead of refusing the file (INBOX_STRICT). */
+  strict: boolean;
+  /** How often the inbox is looked at, in seconds (INBOX_SCAN_S); a file gets a job once two looks find it unchanged. */
+  scanS: number;
+}
+
+function inboxOf(get: (name: string) => string | undefined): InboxConfig | null {
+  const dir = get('INBOX_DIR');
+  if (!dir) return null;
+  const project = (get('INBOX_PROJECT') ?? '').trim();
+  if (!project) throw new Error('INBOX_DIR needs INBOX_PROJECT: the name of the project whose managers approve the de-identified copies');
+  const prefix = get('INBOX_STUDY_PREFIX') ?? 'DEID';
+  if (!/^[A-Za-z0-9]{1,16}$/.test(prefix)) throw new Error(`INBOX_STUDY_PREFIX must be 1–16 letters or digits, got "${prefix}"`);
+  return {
+    dir: resolve(dir),
+    project,
+    keepOriginals: boolOf(get('INBOX_KEEP_ORIGINALS'), false),
+    prefix,
+    rules: get('INBOX_RULES') ? resolve(get('INBOX_RULES') as string) : null,
+    strict: boolOf(get('INBOX_STRICT'), false),
+    scanS: intOf(get('INBOX_SCAN_S'), 10, 'INBOX_SCAN_S', 0, 86400),
+  };
 }
 
 export interface OidcConfig {
@@ -231,5 +268,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maskImportConcurrency: intOf(get('MASK_IMPORT_CONCURRENCY'), 2, 'MASK_IMPORT_CONCURRENCY', 1, 16),
     tls: tlsOf(get('TLS_CERT'), get('TLS_KEY')),
     oidc: oidcOf(get),
+    inbox: inboxOf(get),
   };
 }

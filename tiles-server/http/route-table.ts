@@ -8,6 +8,7 @@ import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
+import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
@@ -34,6 +35,8 @@ export interface RouteTableDeps {
   readings: ReadingService;
   tiles: TileService;
   tileOptions: TileRoutesOptions;
+  /** The quarantine inbox (issue 15); its routes answer 404 when it is not configured. */
+  inbox?: InboxRoutesOptions;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -51,5 +54,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...paletteRoutes(d.palettes),
     ...reviewRoutes(d.reviews),
     ...readingRoutes(d.readings),
+    ...inboxRoutes(d.inbox),
   ];
 }

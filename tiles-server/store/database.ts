@@ -12,6 +12,7 @@ import { privateFile, tighten, PRIVATE_FILE_MODE, type LogLine } from '../privat
 import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
 import { MODEL_RUN_SCHEMA } from './model-runs.js';
+import { DEID_JOB_SCHEMA } from './deid-jobs.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
 import { REVIEW_SCHEMA } from './reviews.js';
@@ -196,6 +197,11 @@ export const MIGRATIONS: Migration[] = [
     version: 9,
     description: 'review items and events, comments, reject reasons, significant classes and ROIs, experts; readings (store/reviews.ts, store/readings.ts)',
     sql: REVIEW_SCHEMA + READING_SCHEMA,
+  },
+  {
+    version: 11,
+    description: 'de-identification jobs of the quarantine inbox (store/deid-jobs.ts)',
+    sql: DEID_JOB_SCHEMA,
   },
 ];
 
