@@ -6,7 +6,7 @@
  * few seconds under fifty writers (LOAD-05), during which no tile and no
  * /api/health is answered. Instead the server's connection never
  * checkpoints (wal_autocheckpoint = 0) and a worker thread checkpoints the
- * WAL from its own connection every `everyMs` (checkpoint-worker.ts). Should
+ * WAL from its own connection every `everyMs` (checkpoint-worker.ts; 250 ms by default). Should
  * that thread fail, the connection checkpoints by itself again, as before.
  *
  * SQLite specifics stay in the store module: another store needs none of this.
@@ -30,7 +30,7 @@ export function checkpointerOf(db: Db, path: string, opts: { everyMs?: number; l
   if (path === ':memory:' || db.pragma('journal_mode', { simple: true }) !== 'wal' || db.pragma('query_only', { simple: true }) === 1) return NONE;
   const log = opts.log ?? (() => undefined);
   const stats = { checkpoints: 0, pages: 0, failed: null as string | null };
-  const worker = spawnModuleWorker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { dbPath: path, everyMs: opts.everyMs ?? 1000 } });
+  const worker = spawnModuleWorker(new URL('./checkpoint-worker.js', import.meta.url), { workerData: { dbPath: path, everyMs: opts.everyMs ?? 250 } });
   worker.unref();
   let stopping = false;
   db.pragma('wal_autocheckpoint = 0');
