@@ -8,6 +8,7 @@ import type { Annotation } from '../core/annotation.js';
 import type { AnnotationRecord, AnnotationStore, ChangeSet } from '../state/annotation-store.js';
 import type { AnnotationApi, BatchOpJson } from './annotation-api.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import type { PredictionRouter } from './prediction-routing.js';
 import { OutboxSender, newOpId, type SendResponse, type SenderState } from './outbox-sender.js';
 
 export type { SyncStatus } from './outbox-sender.js';
@@ -51,6 +52,8 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
   /** Last version the server acknowledged per id (for restores after undo). */
   private readonly serverVersion = new Map<string, number>();
   private unsubscribe: () => void;
+  /** Turns ops on a model's read-only predictions into ops on their corrected objects (prediction-routing.ts); null: none loaded. */
+  router: PredictionRouter | null = null;
 
   constructor(
     private readonly store: AnnotationStore,
@@ -59,8 +62,17 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
   ) {
     super(outbox, api.slide, api.server);
     this.unsubscribe = store.observe((cs) => {
-      if (cs.origin === 'local') this.enqueueOps(this.toOps(cs), cs.label);
+      if (cs.origin === 'local') this.enqueueOps(this.routed(this.toOps(cs)), cs.label);
     });
+  }
+
+  private routed(ops: BatchOpJson[]): BatchOpJson[] {
+    return this.router ? this.router.route(ops) : ops;
+  }
+
+  /** Queues ops that no local edit makes (accepting a prediction as it is), as one outbox entry. */
+  sendOps(ops: BatchOpJson[], label: string): void {
+    if (ops.length > 0) this.enqueueOps(ops, label);
   }
 
   protected unobserve(): void {
@@ -126,10 +138,12 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
     results.forEach((r, i) => {
       const op = entry.ops[i] as BatchOpJson;
       const before = op.op === 'create' ? 0 : op.ifMatch;
-      this.serverVersion.set(r.id, r.version);
-      const h = this.store.handleOf(r.id);
+      // a prediction's corrected object made here is known locally by the prediction's id
+      const local = this.router ? this.router.localId(r.id) : r.id;
+      this.serverVersion.set(local, r.version);
+      const h = this.store.handleOf(local);
       // the client's copy now builds on this version (unless it already knows a newer one)
-      if (h === undefined || this.store.versionOf(h) < r.version) this.store.setVersion(r.id, r.version);
+      if (h === undefined || this.store.versionOf(h) < r.version) this.store.setVersion(local, r.version);
       // queued edits of the same object were based on this one
       for (const e of later) {
         for (const o of e.ops) {

@@ -14,3 +14,4 @@ import './flood-tool.js';
 import './paint-actions.js';
 import './edit-actions.js';
 import './count-points-tool.js';
+import './triage-tool.js';
