@@ -7,7 +7,8 @@
  * a lost connection or an ended session like any edit.
  */
 import type { Annotation, Geometry } from '../core/annotation.js';
-import { authHeaders } from './http.js';
+import { authHeaders, postChange } from './http.js';
+import { newOpId } from './outbox-sender.js';
 
 export interface ModelRunInfo {
   id: string;
@@ -82,6 +83,17 @@ export class ModelRunApi {
       after = page.next;
     }
     return out;
+  }
+
+  /**
+   * Marks an area as fully checked for a run: objects drawn by hand inside
+   * it afterwards count as the model's misses. Throws with the server's
+   * message when refused; a lost connection throws too (nothing is marked).
+   */
+  async addCheckedArea(runId: string, ring: Array<[number, number]>): Promise<{ id: string }> {
+    const r = await postChange<{ id?: string; message?: string }>(`${this.base()}/model-runs/${encodeURIComponent(runId)}/checked-areas`, newOpId(), { geometry: { type: 'Polygon', coordinates: [ring] } });
+    if (r.status !== 201 && r.status !== 200) throw new Error(`the area could not be marked as checked (${r.status}${r.body.message ? `: ${r.body.message}` : ''})`);
+    return { id: String(r.body.id) };
   }
 
   reportUrl(runId: string): string {

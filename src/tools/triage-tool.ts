@@ -273,6 +273,27 @@ export class TriageTool implements Tool {
     this.bulk(action, (it) => centreInside(it, rois), 'inside the selected ROI');
   }
 
+  /** Marks what the view shows as checked for the run: objects drawn by hand in it count as the model's misses. */
+  async markViewChecked(): Promise<void> {
+    const m = this.models;
+    if (!m || !this.runId) return;
+    const b = this.ctx.visibleBox();
+    const ring: Array<[number, number]> = [
+      [b.x0, b.y0],
+      [b.x1, b.y0],
+      [b.x1, b.y1],
+      [b.x0, b.y1],
+      [b.x0, b.y0],
+    ].map(([x, y]) => [Math.round(x as number), Math.round(y as number)] as [number, number]);
+    try {
+      await m.api.addCheckedArea(this.runId, ring);
+      this.ctx.notify('The view is marked as checked: objects drawn by hand in it count as the model\'s misses.');
+    } catch (err) {
+      this.ctx.notify((err as Error).message);
+    }
+    this.ctx.panelChanged();
+  }
+
   key(e: KeyboardEvent): boolean {
     if (e.ctrlKey || e.metaKey || e.altKey || !this.runId) return false;
     if (e.key === 'A') this.decide('accept');
@@ -436,6 +457,7 @@ function triagePanel(tool: Tool, ctx: ToolContext): unknown {
             <button data-testid="triage-accept-above" @click=${() => t.bulk('accept', (it) => it.score !== null && it.score >= t.threshold, `with a score of ${t.threshold} or more`)}>Accept ≥ score</button>
             <button data-testid="triage-reject-below" @click=${() => t.bulk('reject', (it) => it.score !== null && it.score < t.threshold, `with a score below ${t.threshold}`)}>Reject &lt; score</button>
           </div>
+          <button data-testid="triage-checked" @click=${() => void t.markViewChecked()}>Mark the view as checked</button>
           <p><a href=${m.reportPage(t.runId)} target="_blank" rel="noopener" data-testid="triage-report">Corrections report</a></p>
         `}
   </div>`;
