@@ -205,6 +205,7 @@ describe.skipIf(!HAS_CHROMIUM)('triage of a model run in the viewer (AI-01, AI-0
       [1360, 950],
     ]);
     added++;
+    const drawnClass = (await page.evaluate(`(${VIEWER}).currentClass`)) as string;
     await waitSaved(page);
 
     // the report equals the script
@@ -224,6 +225,9 @@ describe.skipIf(!HAS_CHROMIUM)('triage of a model run in the viewer (AI-01, AI-0
         row[to] = (row[to] ?? 0) + 1;
       }
     }
+    // the miss is counted under the class it was drawn with
+    const mc = (perClass[drawnClass] ??= { untouched: 0, accepted: 0, edited: 0, relabelled: 0, both: 0, rejected: 0 });
+    mc['missed'] = added;
     const r = report.body as { predictions: number; counts: Record<string, number>; corrected: number; perClass: Record<string, Record<string, unknown>>; relabelMatrix: unknown; iou: { objects: number; min: number | null } };
     expect(r.predictions).toBe(N);
     expect(r.counts).toEqual(want);
@@ -235,6 +239,29 @@ describe.skipIf(!HAS_CHROMIUM)('triage of a model run in the viewer (AI-01, AI-0
     // the two edited outlines were measured, each below 1
     expect(r.iou.objects).toBe(want.edited + want.both);
     expect(r.iou.min).toBeLessThan(1);
+
+    // the same report as a page with plots: every drawn number is the JSON's
+    const rp = await context.newPage();
+    await rp.setViewportSize({ width: 1366, height: 768 });
+    await rp.goto(`${srv.url}/report.html?slide=${slide}&run=${runId}`);
+    const rep = rp.locator('wsi-corrections-report');
+    await expect.poll(() => rep.locator('[data-testid=n-predictions]').textContent()).toBe(String(N));
+    expect(await rep.locator('[data-testid=n-corrected]').textContent()).toBe(String(r.corrected));
+    expect(await rep.locator('[data-testid=n-missed]').textContent()).toBe(String(want.missed));
+    for (const [cls, c] of Object.entries(perClass)) {
+      const drawn = await rep.locator(`[data-testid=class-bars] g[data-row=${cls}] rect`).evaluateAll((els) => els.map((e) => `${e.getAttribute('data-key')}=${e.getAttribute('data-value')}`));
+      const expected = Object.entries(c)
+        .filter(([, v]) => v > 0)
+        .map(([k, v]) => `${k}=${v}`);
+      expect(drawn.sort(), cls).toEqual(expected.sort());
+    }
+    const cells = await rep.locator('[data-testid=matrix] g[data-cell]').evaluateAll((els) => els.map((e) => [e.getAttribute('data-cell'), Number(e.getAttribute('data-value'))] as const));
+    for (const [from, row] of Object.entries(matrix)) for (const [to, n] of Object.entries(row)) expect(cells).toContainEqual([`${from}→${to}`, n]);
+    const bins = await rep.locator('[data-testid=iou] g[data-bin]').evaluateAll((els) => els.map((e) => Number(e.getAttribute('data-value'))));
+    expect(bins).toHaveLength(10);
+    expect(bins.reduce((a, b) => a + b, 0)).toBe(want.edited + want.both);
+    if (process.env['REPORT_SCREENSHOT']) await rp.screenshot({ path: process.env['REPORT_SCREENSHOT'] });
+    await rp.close();
 
     // after a reload the viewer shows the working layer: corrected objects in place of their predictions, no rejected one
     await page.reload();
