@@ -35,6 +35,11 @@ export class PredictionRouter {
     return this.prov.localId(serverId);
   }
 
+  /** Someone else's corrected object of `predictionId` exists: this client's ops go to it from now on. */
+  retarget(predictionId: string, correctedId: string): void {
+    this.prov.alias(predictionId, correctedId);
+  }
+
   /** Rewrites ops on predictions; other ops pass unchanged. */
   route(ops: BatchOpJson[]): BatchOpJson[] {
     const out: BatchOpJson[] = [];

@@ -166,7 +166,10 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
     const c = this.state.conflict;
     if (!c) return;
     const cur = c.current;
-    const id = 'id' in c.mine ? c.mine.id : (c.mine.annotation['id'] as string);
+    let id = 'id' in c.mine ? c.mine.id : (c.mine.annotation['id'] as string);
+    if (c.mine.op === 'create' && c.mine.parent && cur && cur.id !== id) id = await this.retarget(c.mine.parent, id, cur, choice);
+    // the local object (a prediction corrected here is known by the prediction's id)
+    const local = this.router ? this.router.localId(id) : id;
     const ops: BatchOpJson[] = [];
     if (cur) {
       const v = cur.version;
@@ -182,7 +185,7 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
       if (choice === 'theirs' && !(cur.deleted && c.mine.op === 'delete')) ops.push({ op: 'restore', id, ifMatch: base + 1, toVersion: v });
     } else if (choice === 'mine' && c.mine.op !== 'delete') {
       // the object is gone for good on the server: save mine as a new object
-      const rec = c.mine.op === 'create' ? c.mine.annotation : { ...toServer(this.store.record(this.store.handleOf(id) as number)) };
+      const rec = c.mine.op === 'create' ? c.mine.annotation : { ...toServer(this.store.record(this.store.handleOf(local) as number)), id };
       ops.push({ op: 'create', annotation: rec });
     }
     const entry = c.entry;
@@ -204,17 +207,42 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
         }
         if (touched && e.seq !== undefined) await this.outbox.update(e);
       }
-      this.store.setVersion(id, base);
+      this.store.setVersion(local, base);
     }
     if (choice === 'theirs') {
       // show the server's version again
       if (cur && !cur.deleted) {
         const { version, createdAt: _a, createdBy: _b, updatedAt: _c, updatedBy: _d, deleted: _e, ...fields } = cur;
-        if (this.store.has(id)) this.store.apply({ update: [{ id, changes: { ...fields, version } }] }, 'remote');
-        else this.store.apply({ create: [{ ...fields, version }] }, 'remote');
-      } else if (this.store.has(id)) this.store.apply({ delete: [id] }, 'remote');
+        if (this.store.has(local)) this.store.apply({ update: [{ id: local, changes: { ...fields, version } }] }, 'remote');
+        else this.store.apply({ create: [{ ...fields, id: local, version }] }, 'remote');
+      } else if (this.store.has(local)) this.store.apply({ delete: [local] }, 'remote');
     }
     await this.resumeAfterConflict();
+  }
+
+  /**
+   * Someone else corrected the prediction first (409 ANNOTATION_EXISTS with
+   * their corrected object): this client's corrected object was never made,
+   * so its ops go to theirs — the local prediction now stands for it, and
+   * queued ops that named mine name theirs, at the versions the resolution
+   * leaves (mine: their version + 1; theirs: + 2, the restore on top).
+   */
+  private async retarget(prediction: string, mine: string, theirs: Annotation, choice: 'mine' | 'theirs'): Promise<string> {
+    this.router?.retarget(prediction, theirs.id);
+    const base = theirs.deleted ? theirs.version + 1 : theirs.version;
+    const shift = choice === 'mine' ? base : base + 1;
+    const entry = this.state.conflict?.entry;
+    for (const e of this.queue) {
+      let touched = false;
+      e.ops.forEach((o, i) => {
+        if (o.op === 'create' || o.id !== mine || (e === entry && i <= (this.state.conflict?.index ?? -1))) return;
+        o.id = theirs.id;
+        o.ifMatch += shift;
+        touched = true;
+      });
+      if (touched && e !== entry && e.seq !== undefined) await this.outbox.update(e);
+    }
+    return theirs.id;
   }
 
 }

@@ -141,6 +141,36 @@ describe('edits of predictions go to corrected objects', () => {
     expect(c?.version).toBeGreaterThanOrEqual(4);
   });
 
+  it('two people correct the same prediction: the second gets a conflict (409 ANNOTATION_EXISTS), and either choice ends on their corrected object, nothing lost', async () => {
+    for (const choice of ['mine', 'theirs'] as const) {
+      const s = serverWithPredictions(1);
+      const a = client(s);
+      const b = client(s);
+      const p = s.preds[0] as AnnotationRecord;
+      a.store.apply({ update: [{ id: p.id, changes: { classification: 'Stroma' } }] }, 'local', 'Set class');
+      await settle(a.sync);
+      // b still sees the prediction untouched and relabels it too
+      b.store.apply({ update: [{ id: p.id, changes: { classification: 'Necrosis' } }] }, 'local', 'Set class');
+      await settle(b.sync);
+      expect(b.sync.snapshot.status).toBe('conflict');
+      expect(b.sync.snapshot.conflict?.code).toBe('ANNOTATION_EXISTS');
+      const theirs = s.server.correctedOf(p.id);
+      await b.sync.resolve(choice);
+      await settle(b.sync);
+      expect(b.sync.snapshot.status).toBe('saved');
+      // still one corrected object, a's; b's local prediction now stands for it
+      expect(s.server.correctedOf(p.id)?.id).toBe(theirs?.id);
+      expect(b.prov.serverId(p.id)).toBe(theirs?.id);
+      expect(s.server.correctedOf(p.id)?.classification).toBe(choice === 'mine' ? 'Necrosis' : 'Stroma');
+      expect(b.store.classOf(b.store.handleOf(p.id) as number)).toBe(choice === 'mine' ? 'Necrosis' : 'Stroma');
+      // b's next edit goes to it at the right version
+      b.store.apply({ update: [{ id: p.id, changes: { geometry: square(0, 0, 14) } }] }, 'local', 'Move vertex');
+      await settle(b.sync);
+      expect(b.sync.snapshot.status).toBe('saved');
+      expect(serverState(s.server, p.id)).toBe('both');
+    }
+  });
+
   it('manual objects pass unchanged, and a direct edit of a prediction without the router is refused (409 MODEL_OBJECT_READ_ONLY)', async () => {
     const s = serverWithPredictions(1);
     const { store, sync } = client(s);
