@@ -10,16 +10,21 @@
  * view as checked and draws an object by hand there (a miss). The report's
  * numbers must equal the script's, counted here from the actions; after a
  * reload the viewer shows the working layer: each corrected object in place
- * of its prediction, no rejected one.
+ * of its prediction, no rejected one. The report page's plots draw the
+ * JSON's numbers. A second walk: the queue by position, the score filter
+ * (objects outside it hidden), a bulk rejection inside an ROI drawn by hand,
+ * and a decision made after the session ended, kept and sent once signed in
+ * again in place (SEC-07, DATA-05).
  */
 import { randomUUID } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { asSession, bearer, signInBrowser, type Session } from '../helpers/accounts.js';
+import { browserCookies } from '../../scripts/credentials.js';
+import { asSession, bearer, signIn, signInBrowser, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, dragPath, storeRecords, viewAt, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
+import { VIEWER, dragPath, imageToPage, storeRecords, viewAt, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let srv: TestServer;
@@ -279,6 +284,77 @@ describe.skipIf(!HAS_CHROMIUM)('triage of a model run in the viewer (AI-01, AI-0
       if (s.state !== 'rejected') expect(here[0]?.classification).toBe(s.finalClass);
     }
     await page.close();
+    await context.close();
+  }, 180_000);
+
+  it('orders by position, filters by score, rejects in bulk inside an ROI, and keeps a decision made after the session ended', async () => {
+    const admin = srv.session as Session;
+    const scores = [0.25, 0.6, 0.1, 0.45, 0.8, 0.35, 0.7, 0.5];
+    const pids = scores.map(() => randomUUID());
+    const pos = (i: number): [number, number] => [300 + i * 200, 1500];
+    const run = await asSession(srv.url, admin, 'POST', `/api/slides/${slide}/model-runs`, { model: { name: 'bulknet', version: '1' } }, { 'Idempotency-Key': randomUUID() });
+    const runId = run.body['id'] as string;
+    const file = JSON.stringify({
+      type: 'FeatureCollection',
+      features: pids.map((id, i) => ({ type: 'Feature', id, geometry: { type: 'Polygon', coordinates: square(...pos(i), SIZE) }, properties: { objectType: 'detection', classification: { name: modelClass(i) }, measurements: { probability: scores[i] } } })),
+    });
+    const imp = await fetch(`${srv.url}/api/slides/${slide}/model-runs/${runId}/predictions?format=qupath-geojson`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID(), ...bearer(srv.url) }, body: file });
+    expect(imp.status).toBeLessThan(300);
+    // a session of its own, so ending it leaves the other test's alone
+    const session = await signIn(srv.url, srv.admin?.username ?? 'admin');
+    const context = await browser.newContext({ viewport: { width: 1400, height: 900 } });
+    await context.addCookies(browserCookies(srv.url, session));
+    const page = await context.newPage();
+    await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
+    await waitAnnotationsLoaded(page);
+    await viewAt(page, 1000, 1520, 0.5);
+    await page.locator('wsi-viewer').focus();
+    await press(page, 'g');
+    // two runs on this slide now: pick this one
+    await panel(page, 'triage-run').selectOption(runId);
+    await expect.poll(() => current(page)).toBe(pids[2]); // lowest score first
+    // by position: left to right in the band, the current object kept
+    await panel(page, 'triage-sort').selectOption('position');
+    await press(page, ',');
+    await press(page, ',');
+    await expect.poll(() => current(page)).toBe(pids[0]);
+    await press(page, '.');
+    await expect.poll(() => current(page)).toBe(pids[1]);
+    // filtered by score: 0.3 and up; the two below leave the queue and the layer
+    await panel(page, 'triage-min').fill('0.3');
+    await panel(page, 'triage-min').dispatchEvent('change');
+    await expect.poll(() => panel(page, 'triage-current').textContent()).toMatch(/1\s*of 6/);
+    await expect.poll(() => page.evaluate(`(${VIEWER}).annotationLayer.hidden.size`)).toBe(2);
+    // an ROI drawn by hand around the first four, selected, then rejected in bulk: only those in the filter
+    await press(page, 'r');
+    await dragPath(page, [
+      [250, 1440],
+      [700, 1520],
+      [1050, 1600],
+    ]);
+    await waitSaved(page);
+    await press(page, 'v');
+    const inside = await imageToPage(page, 1000, 1520);
+    await page.mouse.click(inside.x, inside.y);
+    await expect.poll(() => page.evaluate(`(${VIEWER}).annotationSession.selection.list().length`)).toBe(1);
+    await press(page, 'g');
+    await panel(page, 'triage-reject-roi').click();
+    const rejected = [0, 1, 2, 3].filter((i) => (scores[i] as number) >= 0.3);
+    await expect.poll(() => page.locator('wsi-annotation-panel [data-testid=annotate-message]').textContent()).toMatch(new RegExp(`Rejected ${rejected.length} predictions inside the selected ROI`));
+    // the session ends on the server; a decision made now is kept, shown as not saved, and sent after signing in again
+    expect((await asSession(srv.url, session, 'DELETE', '/api/auth/session')).status).toBe(200);
+    while ((await current(page)) !== pids[4]) await press(page, '.');
+    await press(page, 'A');
+    await expect.poll(() => panel(page, 'triage-saving').textContent(), { timeout: 15_000 }).toMatch(/not saved yet/);
+    await page.locator('[data-testid=reauth-username]').waitFor({ state: 'visible', timeout: 10_000 });
+    await page.fill('[data-testid=reauth-username]', srv.admin?.username ?? 'admin');
+    await page.fill('[data-testid=reauth-password]', TEST_PASSWORD);
+    await page.click('[data-testid=reauth-submit]');
+    await page.locator('[data-testid=reauth-username]').waitFor({ state: 'hidden' });
+    await waitSaved(page);
+    const report = await asSession(srv.url, admin, 'GET', `/api/slides/${slide}/model-runs/${runId}/report`);
+    const counts = report.body['counts'] as Record<string, number>;
+    expect(counts).toEqual({ untouched: scores.length - rejected.length - 1, accepted: 1, edited: 0, relabelled: 0, both: 0, rejected: rejected.length, missed: 0 });
     await context.close();
   }, 180_000);
 });
