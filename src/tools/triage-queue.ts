@@ -12,7 +12,8 @@
 import type { Prediction } from '../services/model-run-api.js';
 import type { AnnotationStore, Handle } from '../state/annotation-store.js';
 import type { ModelProvenance } from '../state/model-provenance.js';
-import { flatBounds, flatten, pointInRings } from '../core/flat-geometry.js';
+import { geometryBounds } from '../core/annotation.js';
+import { flatten, pointInRings } from '../core/flat-geometry.js';
 
 export type SortMode = 'score' | 'position';
 export type TriageState = 'untouched' | 'accepted' | 'edited' | 'relabelled' | 'both' | 'rejected';
@@ -22,14 +23,17 @@ export interface QueueItem extends Prediction {
   bbox: [number, number, number, number];
   cx: number;
   cy: number;
-  /** Flat coordinates, to compare outlines without building objects. */
-  coords: Float64Array;
+  /** Flat coordinates, to compare outlines without building objects: made when first compared (coordsOf), not for every queued object. */
+  coords?: Float64Array;
 }
 
 export function toItem(p: Prediction): QueueItem {
-  const f = flatten(p.geometry);
-  const bbox = flatBounds(f.coords);
-  return { ...p, bbox, cx: (bbox[0] + bbox[2]) / 2, cy: (bbox[1] + bbox[3]) / 2, coords: f.coords };
+  const bbox = geometryBounds(p.geometry);
+  return { ...p, bbox, cx: (bbox[0] + bbox[2]) / 2, cy: (bbox[1] + bbox[3]) / 2 };
+}
+
+export function coordsOf(item: QueueItem): Float64Array {
+  return (item.coords ??= flatten(item.geometry).coords);
 }
 
 /** Position order: bands of `band` pixels from the top, left to right in each. */
@@ -78,7 +82,7 @@ export function stateOf(item: QueueItem, store: AnnotationStore, prov: ModelProv
   if (!acted) return 'untouched';
   if (handle === null) return 'rejected';
   const relabelled = (store.classOf(handle) ?? null) !== (item.classification ?? null);
-  const edited = !sameCoords(store.geometry(handle).coords, item.coords);
+  const edited = !sameCoords(store.geometry(handle).coords, coordsOf(item));
   if (relabelled && edited) return 'both';
   if (relabelled) return 'relabelled';
   if (edited) return 'edited';

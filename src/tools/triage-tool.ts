@@ -23,7 +23,7 @@ import { forEachRing } from '../core/flat-geometry.js';
 import type { ModelContext } from './model-context.js';
 import { registerTool } from './registry.js';
 import type { Tool, ToolContext } from './tool.js';
-import { centreInside, inRange, progressByClass, scoreColour, sortItems, standIn, stateOf, toItem, type QueueItem, type ScoreFilter, type SortMode, type TriageState } from './triage-queue.js';
+import { centreInside, inRange, progressByClass, scoreColour, sortItems, standIn, stateOf, toItem, type ClassProgress, type QueueItem, type ScoreFilter, type SortMode, type TriageState } from './triage-queue.js';
 
 /** Above this many predictions in view the score colours are not drawn (zoom in). */
 const MAX_DRAWN = 20_000;
@@ -45,6 +45,9 @@ export class TriageTool implements Tool {
   error: string | null = null;
   private readonly byId = new Map<string, QueueItem>();
   private readonly states = new Map<string, TriageState>();
+  /** Done and remaining per model class over the queue, kept as states change (not counted on every render). */
+  progress = new Map<string, ClassProgress>();
+  private readonly queued = new Set<QueueItem>();
   private hiddenApplied = false;
   private offStore: (() => void) | null = null;
 
@@ -119,7 +122,16 @@ export class TriageTool implements Tool {
 
   private refresh(it: QueueItem): void {
     const m = this.models;
-    if (m) this.states.set(it.id, stateOf(it, this.ctx.store, m.provenance));
+    if (!m) return;
+    const before = this.states.get(it.id) ?? 'untouched';
+    const now = stateOf(it, this.ctx.store, m.provenance);
+    this.states.set(it.id, now);
+    if (!this.queued.has(it) || (before === 'untouched') === (now === 'untouched')) return;
+    const p = this.progress.get(it.classification ?? '(none)');
+    if (!p) return;
+    const d = now === 'untouched' ? -1 : 1;
+    p.done += d;
+    p.remaining -= d;
   }
 
   state(it: QueueItem): TriageState {
@@ -134,6 +146,9 @@ export class TriageTool implements Tool {
       this.mode,
     );
     this.cursor = cur ? this.order.indexOf(cur) : -1;
+    this.queued.clear();
+    for (const it of this.order) this.queued.add(it);
+    this.progress = progressByClass(this.order, (it) => this.state(it));
     this.hiddenApplied = false;
     this.ctx.redraw();
     this.ctx.panelChanged();
@@ -391,7 +406,7 @@ function triagePanel(tool: Tool, ctx: ToolContext): unknown {
   t.ensureRuns();
   const saving = m.saving();
   const cur = t.current();
-  const progress = progressByClass(t.order, (it) => t.state(it));
+  const progress = t.progress;
   const colour = new Map(ctx.palette().map((c) => [c.name, c.color]));
   let done = 0;
   let remaining = 0;
@@ -443,6 +458,7 @@ function triagePanel(tool: Tool, ctx: ToolContext): unknown {
           </div>
           <h3>Done / remaining</h3>
           <table data-testid="triage-progress">
+            <tr><th>model class</th><th>done</th><th>to do</th></tr>
             ${[...progress].map(
               ([name, p]) => html`<tr data-class=${name}><td><span class="swatch" style=${`background:${colour.get(name) ?? '#888'}`}></span>${name}</td><td data-testid="done">${p.done}</td><td data-testid="remaining">${p.remaining}</td></tr>`,
             )}

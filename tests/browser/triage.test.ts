@@ -184,6 +184,10 @@ describe.skipIf(!HAS_CHROMIUM)('triage of a model run in the viewer (AI-01, AI-0
     await context.setOffline(false);
     await waitSaved(page);
     await expect.poll(() => panel(page, 'triage-saving').count()).toBe(0);
+    if (process.env['TRIAGE_SCREENSHOT']) {
+      await viewAt(page, 1400, 720, 0.5);
+      await page.screenshot({ path: process.env['TRIAGE_SCREENSHOT'] });
+    }
     // bulk: accept every undecided prediction with a score of 0.9 or more
     await panel(page, 'triage-threshold').fill('0.9');
     await panel(page, 'triage-threshold').dispatchEvent('change');
