@@ -14,6 +14,7 @@ import type { AnnotationStore, Handle } from '../state/annotation-store.js';
 import type { ModelProvenance } from '../state/model-provenance.js';
 import { geometryBounds } from '../core/annotation.js';
 import { flatten, pointInRings } from '../core/flat-geometry.js';
+import { sortByKey } from '../state/radix-sort.js';
 
 export type SortMode = 'score' | 'position';
 export type TriageState = 'untouched' | 'accepted' | 'edited' | 'relabelled' | 'both' | 'rejected';
@@ -25,26 +26,39 @@ export interface QueueItem extends Prediction {
   cy: number;
   /** Flat coordinates, to compare outlines without building objects: made when first compared (coordsOf), not for every queued object. */
   coords?: Float64Array;
+  /** Kept by the tool: the state last read, and whether the item is in the (filtered) queue. */
+  state?: TriageState;
+  queued?: boolean;
 }
 
 export function toItem(p: Prediction): QueueItem {
   const bbox = geometryBounds(p.geometry);
-  return { ...p, bbox, cx: (bbox[0] + bbox[2]) / 2, cy: (bbox[1] + bbox[3]) / 2 };
+  return { id: p.id, classification: p.classification, score: p.score, kind: p.kind, geometry: p.geometry, version: p.version, bbox, cx: (bbox[0] + bbox[2]) / 2, cy: (bbox[1] + bbox[3]) / 2 };
 }
 
 export function coordsOf(item: QueueItem): Float64Array {
   return (item.coords ??= flatten(item.geometry).coords);
 }
 
-/** Position order: bands of `band` pixels from the top, left to right in each. */
+/**
+ * The queue's order: by score, lowest first (the likeliest mistakes),
+ * unscored last; or by position, in bands of `band` pixels from the top,
+ * left to right in each. A stable radix argsort (the annotation list's), so
+ * ties keep the run's own order and a million objects sort in tens of ms.
+ */
 export function sortItems(items: QueueItem[], mode: SortMode, band = 1024): QueueItem[] {
-  const out = [...items];
-  if (mode === 'score') {
-    // lowest score first (the likeliest mistakes); objects without a score last; ties by id, so the order is stable
-    out.sort((a, b) => (a.score ?? Infinity) - (b.score ?? Infinity) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  } else {
-    out.sort((a, b) => Math.floor(a.cy / band) - Math.floor(b.cy / band) || a.cx - b.cx || (a.id < b.id ? -1 : 1));
+  const n = items.length;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const it = items[i] as QueueItem;
+    // NaN (no score) sorts last; a band and the x within it make one exact float64 key
+    keys[i] = mode === 'score' ? (it.score ?? Number.NaN) : Math.floor(it.cy / band) * 2 ** 32 + Math.max(0, it.cx);
   }
+  const idx = new Uint32Array(n);
+  for (let i = 0; i < n; i++) idx[i] = i;
+  const order = sortByKey(idx, keys);
+  const out = new Array<QueueItem>(n);
+  for (let i = 0; i < n; i++) out[i] = items[order[i] as number] as QueueItem;
   return out;
 }
 

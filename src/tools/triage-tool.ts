@@ -44,10 +44,8 @@ export class TriageTool implements Tool {
   loading: string | null = null;
   error: string | null = null;
   private readonly byId = new Map<string, QueueItem>();
-  private readonly states = new Map<string, TriageState>();
   /** Done and remaining per model class over the queue, kept as states change (not counted on every render). */
   progress = new Map<string, ClassProgress>();
-  private readonly queued = new Set<QueueItem>();
   private hiddenApplied = false;
   private offStore: (() => void) | null = null;
 
@@ -96,7 +94,6 @@ export class TriageTool implements Tool {
       this.items = preds.map(toItem);
       this.byId.clear();
       for (const it of this.items) this.byId.set(it.id, it);
-      this.states.clear();
       for (const it of this.items) this.refresh(it);
       this.offStore ??= this.ctx.store.observe((cs) => {
         for (const h of cs.created) this.touched(h);
@@ -123,10 +120,10 @@ export class TriageTool implements Tool {
   private refresh(it: QueueItem): void {
     const m = this.models;
     if (!m) return;
-    const before = this.states.get(it.id) ?? 'untouched';
+    const before = it.state ?? 'untouched';
     const now = stateOf(it, this.ctx.store, m.provenance);
-    this.states.set(it.id, now);
-    if (!this.queued.has(it) || (before === 'untouched') === (now === 'untouched')) return;
+    it.state = now;
+    if (!it.queued || (before === 'untouched') === (now === 'untouched')) return;
     const p = this.progress.get(it.classification ?? '(none)');
     if (!p) return;
     const d = now === 'untouched' ? -1 : 1;
@@ -135,7 +132,7 @@ export class TriageTool implements Tool {
   }
 
   state(it: QueueItem): TriageState {
-    return this.states.get(it.id) ?? 'untouched';
+    return it.state ?? 'untouched';
   }
 
   /** Sorts and filters the queue again, keeping the current object when it stays in. */
@@ -146,8 +143,8 @@ export class TriageTool implements Tool {
       this.mode,
     );
     this.cursor = cur ? this.order.indexOf(cur) : -1;
-    this.queued.clear();
-    for (const it of this.order) this.queued.add(it);
+    for (const it of this.items) it.queued = false;
+    for (const it of this.order) it.queued = true;
     this.progress = progressByClass(this.order, (it) => this.state(it));
     this.hiddenApplied = false;
     this.ctx.redraw();
@@ -226,7 +223,8 @@ export class TriageTool implements Tool {
       this.ctx.commit({ delete: [id] }, 'Reject prediction');
       return true;
     }
-    if (action === 'accept' && !acted) {
+    // the class key of the model's own class on an untouched object confirms it: an acceptance
+    if (!acted && (action === 'accept' || (target ?? null) === (it.classification ?? null))) {
       m.accept([id], 'Accept prediction');
       return true;
     }
