@@ -1,12 +1,12 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
  * BENCH_LOAD_SLIDE_SIZE (load suite), BENCH_HIER_CELLS (hierarchy suite), BENCH_REVIEW_OBJECTS and
  * BENCH_REVIEW_ROUNDS (reviews suite), BENCH_CHECKPOINT_SECONDS and BENCH_CHECKPOINT_ROUNDS
- * (checkpoints suite).
+ * (checkpoints suite), BENCH_TRIAGE_CELLS (triage suite).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +23,7 @@ import { masksSuite } from './bench/masks-suite.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
+import { triageSuite } from './bench/triage-suite.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
@@ -39,6 +40,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   reviews: reviewsSuite,
   checkpoints: checkpointsSuite,
   deid: deidSuite,
+  triage: triageSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);

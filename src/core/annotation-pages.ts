@@ -19,6 +19,11 @@ export interface LeanRecord {
   /** Who drew it and when it last changed (the annotation list shows them). */
   createdBy: string;
   updatedAt: string;
+  /** Provenance of model objects (docs/ai-corrections.md), only when the server gave it: the run, the prediction a corrected object came from, the score, read-only. */
+  source?: string;
+  parent?: string | null;
+  score?: number | null;
+  readOnly?: boolean;
 }
 
 export interface PackedPage {
@@ -61,6 +66,7 @@ export function packPage(page: { annotations: Annotation[]; next: number | null;
     version: a.version,
     createdBy: a.createdBy,
     updatedAt: a.updatedAt,
+    ...(a.source !== undefined && a.source !== 'manual' ? { source: a.source, parent: a.parent ?? null, score: a.score ?? null, readOnly: a.readOnly === true } : {}),
   }));
   return { records, types, coords, coordAt, parts, partAt, next: page.next, total: page.total };
 }

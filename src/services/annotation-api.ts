@@ -3,7 +3,7 @@ import type { Annotation, AnnotationClass } from '../core/annotation.js';
 import { authHeaders, changeHeaders, postChange } from './http.js';
 
 export type BatchOpJson =
-  | { op: 'create'; annotation: Record<string, unknown> }
+  | { op: 'create'; annotation: Record<string, unknown>; parent?: string }
   | { op: 'update'; id: string; ifMatch: number; changes: Record<string, unknown> }
   | { op: 'delete'; id: string; ifMatch: number }
   | { op: 'restore'; id: string; ifMatch: number; toVersion?: number };
@@ -53,15 +53,17 @@ export class AnnotationApi {
   }
 
   /** A page of the listing; `importOp`: only the live objects that import (its operation id) made. */
-  pageUrl(opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number }): string {
+  pageUrl(opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number; layer?: 'working' | 'model' | 'corrected' | 'manual' }): string {
     const q = new URLSearchParams({ view: 'lean', limit: String(opts.limit ?? 10_000) });
     if (opts.importOp) q.set('import', opts.importOp);
+    // the working layer: a prediction's corrected object in its place (docs/ai-corrections.md)
+    if (opts.layer) q.set('layer', opts.layer);
     if (opts.after) q.set('after', String(opts.after));
     if (opts.bbox) q.set('bbox', opts.bbox.map((v) => Math.round(v)).join(','));
     return `${this.base()}?${q.toString()}`;
   }
 
-  async page(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number }, signal?: AbortSignal): Promise<Page> {
+  async page(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number; layer?: 'working' | 'model' | 'corrected' | 'manual' }, signal?: AbortSignal): Promise<Page> {
     const url = this.pageUrl(opts);
     const res = await fetch(url, { signal: signal ?? null, headers: authHeaders(url) });
     if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);

@@ -8,6 +8,7 @@ import type { Annotation } from '../core/annotation.js';
 import type { AnnotationRecord, AnnotationStore, ChangeSet } from '../state/annotation-store.js';
 import type { AnnotationApi, BatchOpJson } from './annotation-api.js';
 import type { Outbox, OutboxEntry } from './outbox.js';
+import type { PredictionRouter } from './prediction-routing.js';
 import { OutboxSender, newOpId, type SendResponse, type SenderState } from './outbox-sender.js';
 
 export type { SyncStatus } from './outbox-sender.js';
@@ -51,6 +52,8 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
   /** Last version the server acknowledged per id (for restores after undo). */
   private readonly serverVersion = new Map<string, number>();
   private unsubscribe: () => void;
+  /** Turns ops on a model's read-only predictions into ops on their corrected objects (prediction-routing.ts); null: none loaded. */
+  router: PredictionRouter | null = null;
 
   constructor(
     private readonly store: AnnotationStore,
@@ -59,8 +62,17 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
   ) {
     super(outbox, api.slide, api.server);
     this.unsubscribe = store.observe((cs) => {
-      if (cs.origin === 'local') this.enqueueOps(this.toOps(cs), cs.label);
+      if (cs.origin === 'local') this.enqueueOps(this.routed(this.toOps(cs)), cs.label);
     });
+  }
+
+  private routed(ops: BatchOpJson[]): BatchOpJson[] {
+    return this.router ? this.router.route(ops) : ops;
+  }
+
+  /** Queues ops that no local edit makes (accepting a prediction as it is), as one outbox entry. */
+  sendOps(ops: BatchOpJson[], label: string): void {
+    if (ops.length > 0) this.enqueueOps(ops, label);
   }
 
   protected unobserve(): void {
@@ -126,10 +138,12 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
     results.forEach((r, i) => {
       const op = entry.ops[i] as BatchOpJson;
       const before = op.op === 'create' ? 0 : op.ifMatch;
-      this.serverVersion.set(r.id, r.version);
-      const h = this.store.handleOf(r.id);
+      // a prediction's corrected object made here is known locally by the prediction's id
+      const local = this.router ? this.router.localId(r.id) : r.id;
+      this.serverVersion.set(local, r.version);
+      const h = this.store.handleOf(local);
       // the client's copy now builds on this version (unless it already knows a newer one)
-      if (h === undefined || this.store.versionOf(h) < r.version) this.store.setVersion(r.id, r.version);
+      if (h === undefined || this.store.versionOf(h) < r.version) this.store.setVersion(local, r.version);
       // queued edits of the same object were based on this one
       for (const e of later) {
         for (const o of e.ops) {
@@ -152,7 +166,10 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
     const c = this.state.conflict;
     if (!c) return;
     const cur = c.current;
-    const id = 'id' in c.mine ? c.mine.id : (c.mine.annotation['id'] as string);
+    let id = 'id' in c.mine ? c.mine.id : (c.mine.annotation['id'] as string);
+    if (c.mine.op === 'create' && c.mine.parent && cur && cur.id !== id) id = await this.retarget(c.mine.parent, id, cur, choice);
+    // the local object (a prediction corrected here is known by the prediction's id)
+    const local = this.router ? this.router.localId(id) : id;
     const ops: BatchOpJson[] = [];
     if (cur) {
       const v = cur.version;
@@ -168,7 +185,7 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
       if (choice === 'theirs' && !(cur.deleted && c.mine.op === 'delete')) ops.push({ op: 'restore', id, ifMatch: base + 1, toVersion: v });
     } else if (choice === 'mine' && c.mine.op !== 'delete') {
       // the object is gone for good on the server: save mine as a new object
-      const rec = c.mine.op === 'create' ? c.mine.annotation : { ...toServer(this.store.record(this.store.handleOf(id) as number)) };
+      const rec = c.mine.op === 'create' ? c.mine.annotation : { ...toServer(this.store.record(this.store.handleOf(local) as number)), id };
       ops.push({ op: 'create', annotation: rec });
     }
     const entry = c.entry;
@@ -190,17 +207,42 @@ export class SyncEngine extends OutboxSender<BatchOpJson, Result, Conflict> {
         }
         if (touched && e.seq !== undefined) await this.outbox.update(e);
       }
-      this.store.setVersion(id, base);
+      this.store.setVersion(local, base);
     }
     if (choice === 'theirs') {
       // show the server's version again
       if (cur && !cur.deleted) {
         const { version, createdAt: _a, createdBy: _b, updatedAt: _c, updatedBy: _d, deleted: _e, ...fields } = cur;
-        if (this.store.has(id)) this.store.apply({ update: [{ id, changes: { ...fields, version } }] }, 'remote');
-        else this.store.apply({ create: [{ ...fields, version }] }, 'remote');
-      } else if (this.store.has(id)) this.store.apply({ delete: [id] }, 'remote');
+        if (this.store.has(local)) this.store.apply({ update: [{ id: local, changes: { ...fields, version } }] }, 'remote');
+        else this.store.apply({ create: [{ ...fields, id: local, version }] }, 'remote');
+      } else if (this.store.has(local)) this.store.apply({ delete: [local] }, 'remote');
     }
     await this.resumeAfterConflict();
+  }
+
+  /**
+   * Someone else corrected the prediction first (409 ANNOTATION_EXISTS with
+   * their corrected object): this client's corrected object was never made,
+   * so its ops go to theirs — the local prediction now stands for it, and
+   * queued ops that named mine name theirs, at the versions the resolution
+   * leaves (mine: their version + 1; theirs: + 2, the restore on top).
+   */
+  private async retarget(prediction: string, mine: string, theirs: Annotation, choice: 'mine' | 'theirs'): Promise<string> {
+    this.router?.retarget(prediction, theirs.id);
+    const base = theirs.deleted ? theirs.version + 1 : theirs.version;
+    const shift = choice === 'mine' ? base : base + 1;
+    const entry = this.state.conflict?.entry;
+    for (const e of this.queue) {
+      let touched = false;
+      e.ops.forEach((o, i) => {
+        if (o.op === 'create' || o.id !== mine || (e === entry && i <= (this.state.conflict?.index ?? -1))) return;
+        o.id = theirs.id;
+        o.ifMatch += shift;
+        touched = true;
+      });
+      if (touched && e !== entry && e.seq !== undefined) await this.outbox.update(e);
+    }
+    return theirs.id;
   }
 
 }

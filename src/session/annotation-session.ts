@@ -21,6 +21,8 @@ import { MaskApi } from '../services/mask-api.js';
 import { MaskSession } from './mask-session.js';
 import { packPage, type PackedPage } from '../core/annotation-pages.js';
 import { Observers } from '../core/observers.js';
+import { ModelProvenance } from '../state/model-provenance.js';
+import { PredictionRouter } from '../services/prediction-routing.js';
 import type { AnnotationLoaderApi, IndexBuilderApi } from '../../workers/protocol.js';
 
 export interface LoadProgress {
@@ -72,6 +74,8 @@ export class AnnotationSession {
   readonly undo: UndoManager;
   readonly selection: Selection;
   palette: AnnotationClass[] = DEFAULT_CLASSES;
+  /** Which loaded objects are a model's predictions and corrected objects (issue 13). */
+  readonly provenance = new ModelProvenance();
 
   /** Why this user may not change anything on this slide, or null (the store and the mask refuse local edits then). */
   get readOnly(): string | null {
@@ -99,6 +103,11 @@ export class AnnotationSession {
     this.density = new DensityGrid(store, width, height);
     this.undo = new UndoManager(store);
     this.selection = new Selection(store);
+    // edits of a model's read-only predictions go to their corrected objects
+    sync.router = new PredictionRouter(this.provenance, (id) => {
+      const h = store.handleOf(id) ?? this.provenance.predictionHandle(id);
+      return h === undefined ? null : store.record(h);
+    });
   }
 
   /**
@@ -177,6 +186,11 @@ export class AnnotationSession {
       },
     }));
     this.store.bulkLoad(items);
+    for (const r of p.records) {
+      if (r.source === undefined) continue;
+      const h = this.store.handleOf(r.id);
+      if (h !== undefined) this.provenance.note(h, r);
+    }
     // the versions loaded are in the store; the sync engine only tracks what it has sent since
   }
 
@@ -233,7 +247,9 @@ export class AnnotationSession {
   }
 
   /** Reads every page of a listing; false when the session was closed meanwhile. */
-  private async loadPages(q: { bbox?: [number, number, number, number]; importOp?: string; limit: number }): Promise<boolean> {
+  private async loadPages(query: { bbox?: [number, number, number, number]; importOp?: string; limit: number }): Promise<boolean> {
+    // the working layer: corrected objects in place of their predictions (an import's own listing has no layer)
+    const q = query.importOp ? query : { ...query, layer: 'working' as const };
     let pending: Promise<PackedPage> | null = this.fetchPage(this.api.pageUrl(q));
     while (pending) {
       const p: PackedPage = await pending;

@@ -15,3 +15,4 @@ import './paint-actions.js';
 import './edit-actions.js';
 import './count-points-tool.js';
 import './review-tool.js';
+import './triage-tool.js';

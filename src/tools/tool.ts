@@ -13,6 +13,7 @@ import type { Selection } from '../state/selection.js';
 import type { SpatialIndex } from '../state/spatial-index.js';
 import type { UndoManager } from '../state/undo.js';
 import type { PaintSettings } from './paint-settings.js';
+import type { ModelContext } from './model-context.js';
 
 /** Where a tool's button, messages and panel content go: the annotation tools, or the painting tools (only when the server keeps masks). */
 export type ToolSection = 'annotate' | 'paint';
@@ -92,6 +93,8 @@ export interface ToolContext {
   maskShown(keys: string[]): Promise<number>;
   /** Reviews on this slide (null when the viewer does not know its project). */
   review: ReviewHost | null;
+  /** The slide's model runs and their predictions, for triage (absent: not available here). */
+  models?: ModelContext;
 }
 
 export type Overlay = (ctx: CanvasRenderingContext2D, toScreen: (x: number, y: number) => [number, number]) => void;

@@ -9,7 +9,9 @@
 import OpenSeadragon from 'openseadragon';
 import { type AnnotationClass, type AnnotationKind, type Geometry } from '../core/annotation.js';
 import { Observers } from '../core/observers.js';
-import { magnification } from '../core/scale.js';
+import { imageZoomForMagnification, magnification } from '../core/scale.js';
+import { ModelRunApi } from '../services/model-run-api.js';
+import type { ModelContext } from '../tools/model-context.js';
 import type { AnnotationRecord } from '../state/annotation-store.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
 import { PaintSettings } from '../tools/paint-settings.js';
@@ -17,7 +19,7 @@ import { outOfRange, toolSpecs, type ToolSection, type ToolSpec } from '../tools
 import type { ImagePoint, MaskEditing, Modifiers, ReviewHost, Tool, ToolContext } from '../tools/tool.js';
 import type { AnnotationLayer } from './annotation-layer.js';
 import type { MaskLayer } from './mask-layer.js';
-import { imagePxPerScreenPx, readViewTransform, screenToImage, visibleImageBox, type ViewTransform } from './view-transform.js';
+import { goToView, imagePxPerScreenPx, readView, readViewTransform, screenToImage, visibleImageBox, type ViewTransform } from './view-transform.js';
 
 export interface ToolHostOptions {
   mpp: number | null;
@@ -116,6 +118,38 @@ export class ToolHost {
       paint: this.paint,
       maskShown: (keys) => (this.opts.maskLayer ? this.opts.maskLayer.whenVisible(keys) : Promise.resolve(performance.now())),
       review: this.opts.review ?? null,
+      models: this.modelContext(),
+    };
+  }
+
+  /** Model runs for the triage tool (issue 13): the session's provenance and outbox, the view. */
+  private modelContext(): ModelContext {
+    const s = this.session;
+    const power = this.opts.objectivePower ?? 40;
+    return {
+      api: new ModelRunApi(s.api.server, s.api.slide),
+      provenance: s.provenance,
+      accept: (ids, label) => {
+        if (s.store.readOnly !== null) return 0;
+        const router = s.sync.router;
+        const ops = router ? router.accept(ids) : [];
+        s.sync.sendOps(ops, label);
+        return ops.length;
+      },
+      flyTo: (x, y, mag) => {
+        const now = readView(this.viewer);
+        if (!now) return;
+        goToView(this.viewer, { x, y, zoom: mag === null ? now.zoom : imageZoomForMagnification(power, mag) }, false);
+      },
+      magnification: () => {
+        const now = readView(this.viewer);
+        return now && this.opts.objectivePower !== null ? magnification(this.opts.objectivePower, now.zoom) : null;
+      },
+      saving: () => {
+        const st = s.sync.snapshot;
+        return { status: st.status, queued: st.queued, message: st.message };
+      },
+      reportPage: (runId) => `${s.api.server}/report.html?slide=${encodeURIComponent(s.api.slide)}&run=${encodeURIComponent(runId)}`,
     };
   }
 

@@ -445,7 +445,7 @@ describe('secure defaults (SEC-15)', () => {
   });
 
   it('sends a script policy with no inline script on pages and one that allows nothing on data, no referrer and no sniffing on every answer', async () => {
-    for (const path of ['/', '/signin.html', '/audit.html', '/favicon.svg', '/api/health', `/dzi/${ps1}.dzi`, `/dzi/${ps1}_files/0/0_0.jpeg`, '/api/nothing-here']) {
+    for (const path of ['/', '/signin.html', '/audit.html', '/report.html', '/favicon.svg', '/api/health', `/dzi/${ps1}.dzi`, `/dzi/${ps1}_files/0/0_0.jpeg`, '/api/nothing-here']) {
       const res = await anonymous(`${base}${path}`, { headers: sessionHeaders(base, sessions['alice'] as Session) });
       await res.arrayBuffer();
       const csp = res.headers.get('content-security-policy') ?? '';

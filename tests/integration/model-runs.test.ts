@@ -312,6 +312,10 @@ describe('a model run: import, triage through HTTP, and the report (AI-01, AI-02
     expect(r.iou.mean).toBeCloseTo(ious.reduce((s, v) => s + v, 0) / ious.length, 9);
     expect(r.iou.min).toBeCloseTo(1 / 3, 9);
     expect(r.iou.max).toBeCloseTo(0.6, 9);
+    // the report page's histogram: the same IoUs per tenth
+    const bins = new Array<number>(10).fill(0);
+    for (const v of ious) bins[Math.min(9, Math.floor(v * 10 + 1e-9))]++;
+    expect((r.iou as unknown as { histogram: number[] }).histogram).toEqual(bins);
   });
 
   it('follows the final state: accepting a relabelled object again makes it accepted, withdrawing the area removes the misses', async () => {

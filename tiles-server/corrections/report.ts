@@ -25,6 +25,8 @@ export interface IouSummary {
   median: number | null;
   min: number | null;
   max: number | null;
+  /** Measured objects per tenth of IoU: [0, 0.1), [0.1, 0.2) … [0.9, 1] (the report page plots it). */
+  histogram: number[];
 }
 
 export interface CorrectionReport {
@@ -48,12 +50,22 @@ function zero(): Counts {
   return { untouched: 0, accepted: 0, edited: 0, relabelled: 0, both: 0, rejected: 0, missed: 0 };
 }
 
+function histogram(values: number[]): number[] {
+  const bins = new Array<number>(10).fill(0);
+  for (const v of values) {
+    // a hair above, so an IoU computed as 0.59999… lands with 0.6
+    const b = Math.min(9, Math.floor(v * 10 + 1e-9));
+    bins[b] = (bins[b] as number) + 1;
+  }
+  return bins;
+}
+
 function summarise(values: number[], unmeasured: number): IouSummary {
-  if (values.length === 0) return { objects: 0, unmeasured, mean: null, median: null, min: null, max: null };
+  if (values.length === 0) return { objects: 0, unmeasured, mean: null, median: null, min: null, max: null, histogram: histogram([]) };
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   const median = sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
-  return { objects: values.length, unmeasured, mean: values.reduce((s, v) => s + v, 0) / values.length, median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number };
+  return { objects: values.length, unmeasured, mean: values.reduce((s, v) => s + v, 0) / values.length, median, min: sorted[0] as number, max: sorted[sorted.length - 1] as number, histogram: histogram(sorted) };
 }
 
 /**

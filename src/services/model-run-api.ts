@@ -1,0 +1,106 @@
+/**
+ * The browser's client for a slide's model runs (issue 13,
+ * docs/ai-corrections.md): the runs, the predictions of one run (read from
+ * the annotation listing's `layer=model`, the model's own objects, whatever
+ * anyone did since), and the corrections report. Decisions themselves go
+ * through the sync engine's outbox (prediction-routing.ts), so they survive
+ * a lost connection or an ended session like any edit.
+ */
+import type { Annotation, Geometry } from '../core/annotation.js';
+import { authHeaders, postChange } from './http.js';
+import { newOpId } from './outbox-sender.js';
+
+export interface ModelRunInfo {
+  id: string;
+  modelName: string;
+  modelVersion: string;
+  state: 'pending' | 'imported';
+  objects: number;
+  importedAt?: string | null;
+}
+
+export interface Prediction {
+  id: string;
+  classification: string | null;
+  score: number | null;
+  kind: Annotation['kind'];
+  geometry: Geometry;
+  version: number;
+}
+
+async function getJson<T>(url: string, what: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { headers: authHeaders(url), signal: signal ?? null });
+  if (!res.ok) {
+    let message = '';
+    try {
+      message = ((await res.json()) as { message?: string }).message ?? '';
+    } catch {
+      // not JSON
+    }
+    throw new Error(`${what} could not be loaded (${res.status}${message ? `: ${message}` : ''})`);
+  }
+  return (await res.json()) as T;
+}
+
+export class ModelRunApi {
+  constructor(
+    readonly server: string,
+    readonly slide: string,
+  ) {}
+
+  private base(): string {
+    return `${this.server}/api/slides/${encodeURIComponent(this.slide)}`;
+  }
+
+  async runs(signal?: AbortSignal): Promise<ModelRunInfo[]> {
+    const body = await getJson<{ runs: Array<Record<string, unknown>> }>(`${this.base()}/model-runs`, 'the model runs', signal);
+    return body.runs.map((r) => {
+      const model = (r['model'] ?? {}) as { name?: string; version?: string };
+      return {
+        id: String(r['id']),
+        modelName: String(model.name ?? ''),
+        modelVersion: String(model.version ?? ''),
+        state: r['state'] === 'imported' ? 'imported' : 'pending',
+        objects: typeof r['objects'] === 'number' ? r['objects'] : 0,
+        importedAt: typeof r['importedAt'] === 'string' ? r['importedAt'] : null,
+      };
+    });
+  }
+
+  /** Every prediction of run `runId` as the model made it (pages of the model layer, lean). */
+  async predictions(runId: string, signal?: AbortSignal): Promise<Prediction[]> {
+    const out: Prediction[] = [];
+    let after = 0;
+    for (;;) {
+      const q = new URLSearchParams({ view: 'lean', layer: 'model', limit: '10000' });
+      if (after) q.set('after', String(after));
+      const page = await getJson<{ annotations: Annotation[]; next: number | null }>(`${this.base()}/annotations?${q.toString()}`, 'the predictions', signal);
+      for (const a of page.annotations) {
+        if (a.source !== runId) continue;
+        out.push({ id: a.id, classification: a.classification, score: a.score ?? null, kind: a.kind, geometry: a.geometry, version: a.version });
+      }
+      if (page.next === null) break;
+      after = page.next;
+    }
+    return out;
+  }
+
+  /**
+   * Marks an area as fully checked for a run: objects drawn by hand inside
+   * it afterwards count as the model's misses. Throws with the server's
+   * message when refused; a lost connection throws too (nothing is marked).
+   */
+  async addCheckedArea(runId: string, ring: Array<[number, number]>): Promise<{ id: string }> {
+    const r = await postChange<{ id?: string; message?: string }>(`${this.base()}/model-runs/${encodeURIComponent(runId)}/checked-areas`, newOpId(), { geometry: { type: 'Polygon', coordinates: [ring] } });
+    if (r.status !== 201 && r.status !== 200) throw new Error(`the area could not be marked as checked (${r.status}${r.body.message ? `: ${r.body.message}` : ''})`);
+    return { id: String(r.body.id) };
+  }
+
+  reportUrl(runId: string): string {
+    return `${this.base()}/model-runs/${encodeURIComponent(runId)}/report`;
+  }
+
+  async report<T>(runId: string, signal?: AbortSignal): Promise<T> {
+    return getJson<T>(this.reportUrl(runId), 'the corrections report', signal);
+  }
+}
