@@ -4,7 +4,7 @@
  * one at a time — each is selected, framed and outlined — and decides them
  * with keys: Enter accept, `E` request changes (with the comment typed in
  * the panel), `X` reject (with the reason chosen in the panel), `>` / `<`
- * next and previous, `A` accept every waiting object inside the selected
+ * next and previous, `Y` accept every waiting object inside the selected
  * ROI (the server's bulk accept: all or nothing). The keys are ones nothing
  * else takes, so the `?` help lists each key for one thing. The panel shows the object's
  * comment thread, placed on the slide (drawn as pins), and takes new
@@ -195,7 +195,7 @@ export class ReviewTool implements Tool {
       X: () => void this.decide('reject'),
       '>': () => this.step(1),
       '<': () => this.step(-1),
-      A: () => void this.bulkInSelected(),
+      Y: () => void this.bulkInSelected(),
     };
     const f = run[e.key];
     if (!f) return false;
@@ -296,7 +296,7 @@ registerTool({
   id: 'review',
   label: 'Review',
   icon: '✓',
-  key: 'R',
+  key: 'W',
   cursor: 'default',
   section: 'annotate',
   help: [
@@ -304,7 +304,7 @@ registerTool({
     ['E', 'review: request changes (with the comment)'],
     ['X', 'review: reject (with the reason)'],
     ['> / <', 'review: next / previous'],
-    ['A', 'review: accept all inside the selected ROI'],
+    ['Y', 'review: accept all inside the selected ROI'],
   ],
   create: (ctx) => new ReviewTool(ctx),
   panel: reviewPanel,

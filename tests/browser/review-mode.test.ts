@@ -1,7 +1,7 @@
 /**
  * The viewer's review mode (src/tools/review-tool.ts, issue 14): an
  * annotator submits three objects through the API; a reviewer opens the
- * slide, picks Review (R), and with keys accepts one (Enter), requests
+ * slide, picks Review (W), and with keys accepts one (Enter), requests
  * changes on the next with a comment typed in the panel (E), and rejects
  * the last with the project's reason (X). Each decision must be in the
  * server's item history and in the audit log as review.<action> by the
@@ -69,7 +69,7 @@ describe.skipIf(!HAS_CHROMIUM)('review mode in the viewer', () => {
     await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
     await waitAnnotationsLoaded(page);
     await page.locator('wsi-viewer').focus();
-    await page.locator('wsi-viewer').press('R');
+    await page.locator('wsi-viewer').press('W');
     expect(await page.evaluate(`(${VIEWER}).tools.active.spec.id`)).toBe('review');
     const position = page.locator('wsi-annotation-panel [data-testid=review-position]');
     await expect.poll(() => position.textContent(), { timeout: 20_000 }).toBe('1 of 3');
