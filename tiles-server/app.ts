@@ -32,6 +32,8 @@ import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
+import { AgreementService } from './agreement-service.js';
+import { AgreementStore } from './store/agreement-store.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
 import { AnnotationStore } from './store/annotation-store.js';
@@ -302,6 +304,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const audit = (e: AuditEvent): void => {
     record([e]);
   };
+  // agreement between readers' masks (issue 14): counted in worker threads on read-only connections
+  const agreement = new AgreementService(masks, annotationStore, new AgreementStore(db), { dbPath, maxPixels: cfg.agreementMaxPixels });
+  agreement.audit = audit;
   const views = new ViewCounter(record);
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
@@ -337,6 +342,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     palettes: { store: annotationStore, audit, trustProxy: cfg.trustProxy },
     masks,
     modelRuns,
+    agreement,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

@@ -5,6 +5,7 @@
  * Nothing else registers routes.
  */
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
+import { agreementRoutes } from './agreement-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
@@ -13,6 +14,7 @@ import { modelRunRoutes } from './model-run-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
+import type { AgreementService } from '../agreement-service.js';
 import type { AnnotationService } from '../annotation-service.js';
 import type { MaskService } from '../mask-service.js';
 import type { ModelRunService } from '../model-run-service.js';
@@ -28,6 +30,7 @@ export interface RouteTableDeps {
   modelRuns: ModelRunService;
   tiles: TileService;
   tileOptions: TileRoutesOptions;
+  agreement: AgreementService;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -43,5 +46,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...adminRoutes(d.admin),
     ...auditRoutes(d.audit),
     ...paletteRoutes(d.palettes),
+    ...agreementRoutes(d.agreement),
   ];
 }
