@@ -1,14 +1,16 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy (default: all). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, agreement (default: all). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
- * BENCH_LOAD_SLIDE_SIZE (load suite), BENCH_HIER_CELLS (hierarchy suite).
+ * BENCH_LOAD_SLIDE_SIZE (load suite), BENCH_HIER_CELLS (hierarchy suite), BENCH_AGREEMENT_SIDE and
+ * BENCH_MAP_TILES (agreement suite).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accountsSuite } from './bench/accounts-suite.js';
+import { agreementSuite } from './bench/agreement-suite.js';
 import { annotationsSuite } from './bench/annotations-suite.js';
 import { bombsSuite } from './bench/bombs-suite.js';
 import { hierarchySuite } from './bench/hierarchy-suite.js';
@@ -31,6 +33,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   bombs: bombsSuite,
   accounts: accountsSuite,
   hierarchy: hierarchySuite,
+  agreement: agreementSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
