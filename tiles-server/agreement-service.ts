@@ -36,6 +36,11 @@ export const AGREEMENT_CONCURRENCY = 2;
 
 const READER = /^[\w.@-]{1,64}$/;
 
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return Math.round((d.user + d.system) / 1000);
+}
+
 export interface AgreementOptions {
   dbPath: string;
   /** AGREEMENT_MAX_PIXELS: the largest ROI (its bounding box inside the slide, level-0 pixels) one computation counts. */
@@ -63,7 +68,8 @@ export interface AgreementReport {
     consensus: Record<string, number>;
   };
   rules: Record<string, string>;
-  timing: { ms: number; workers: number; inflatedTiles: number; uniformTiles: number };
+  /** `cpuMs`: the server process's CPU time during the computation, all threads (other requests' included). */
+  timing: { ms: number; cpuMs: number; workers: number; inflatedTiles: number; uniformTiles: number };
 }
 
 export class AgreementService {
@@ -71,6 +77,9 @@ export class AgreementService {
   private readonly maps = new LRUCache<string, Promise<DisagreementMap>>({ max: 4 });
   /** Audit records of computations (set by app.ts). */
   audit: (e: AuditEvent) => void = () => undefined;
+  /** Per slide: a count of the mask writes this process saw (MaskService.onChange), and what was read from the store at that count. */
+  private readonly generations = new Map<string, number>();
+  private readonly known = new Map<string, { generation: number; painted: Set<string>; stamps: Map<string, string> }>();
 
   constructor(
     private readonly masks: MaskService,
@@ -88,9 +97,34 @@ export class AgreementService {
     if (new Set(ids).size !== ids.length) throw new WsiError('BAD_REQUEST', 'a reader is named twice in readers');
     if (ids.length < 2) throw new WsiError('BAD_REQUEST', 'agreement needs at least 2 readers');
     if (ids.length > MAX_READERS) throw new WsiError('BAD_REQUEST', `agreement compares at most ${MAX_READERS} readers at once`);
-    const painted = new Set(this.masks.store.list(slideId).map((m) => m.annotator));
+    const painted = this.current(slideId).painted;
     for (const id of ids) if (!painted.has(id)) throw new WsiError('NOT_FOUND', `reader ${id} has no mask on this slide`);
     return ids;
+  }
+
+  /** A write to the slide's masks happened: the readers and versions known for it are read again. */
+  touched(slideId: string): void {
+    this.generations.set(slideId, (this.generations.get(slideId) ?? 0) + 1);
+  }
+
+  /** The slide's painters and mask versions as of the last write this process saw (read from the store once per write). */
+  private current(slideId: string): { painted: Set<string>; stamps: Map<string, string> } {
+    const generation = this.generations.get(slideId) ?? 0;
+    let k = this.known.get(slideId);
+    if (!k || k.generation !== generation) {
+      k = { generation, painted: new Set(this.masks.store.list(slideId).map((m) => m.annotator)), stamps: new Map() };
+      this.known.set(slideId, k);
+      if (this.known.size > 256) this.known.delete(this.known.keys().next().value as string);
+    }
+    return k;
+  }
+
+  /** A reader's mask version (see AgreementStore.stamp), read once per write to the slide. */
+  private stamp(slideId: string, reader: string): string {
+    const k = this.current(slideId);
+    let s = k.stamps.get(reader);
+    if (s === undefined) k.stamps.set(reader, (s = this.store.stamp(slideId, reader)));
+    return s;
   }
 
   /** The ROI: a polygon annotation of this slide, as flat rings, and its pixel box inside the slide. */
@@ -149,6 +183,7 @@ export class AgreementService {
   /** The agreement of `readers` inside the ROI. */
   async compute(scope: SlideScope, actor: string, q: { roi: string | null; readers: string | null }, signal?: AbortSignal): Promise<AgreementReport> {
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
     const slide = await this.masks.slide(scope);
     const readers = this.readers(slide.id, q.readers);
     const roi = this.roi(slide, q.roi);
@@ -187,7 +222,7 @@ export class AgreementService {
         majority: 'a tie between the most frequent classes stays undecided',
         staple: 'multi-class STAPLE (Warfield et al. 2004): prior fixed to the readers\' label shares, EM started from the votes, stopped when no confusion entry moves by more than 1e-10 (at most 5000 steps)',
       },
-      timing: { ms: Math.round(performance.now() - t0), workers: parts.length, inflatedTiles: parts.reduce((s, p) => s + p.inflated, 0), uniformTiles: parts.reduce((s, p) => s + p.uniform, 0) },
+      timing: { ms: Math.round(performance.now() - t0), cpuMs: cpuMsSince(cpu0), workers: parts.length, inflatedTiles: parts.reduce((s, p) => s + p.inflated, 0), uniformTiles: parts.reduce((s, p) => s + p.uniform, 0) },
     };
     this.audit({ actor, action: 'agreement.computed', projectId: scope.project.id, target: slide.id, detail: { roi: roi.id, readers: readers.join(','), pixels: metrics.pixels, ms: report.timing.ms } });
     return report;
@@ -197,15 +232,18 @@ export class AgreementService {
   async map(scope: SlideScope, actor: string, rawReaders: string | null): Promise<{ map: DisagreementMap; readers: string[] }> {
     const slide = await this.masks.slide(scope);
     const readers = this.readers(slide.id, rawReaders);
-    const key = `${slide.id}|${[...readers].sort().map((r) => `${r}@${this.store.stamp(slide.id, r)}`).join(',')}`;
+    const key = `${slide.id}|${[...readers].sort().map((r) => `${r}@${this.stamp(slide.id, r)}`).join(',')}`;
     let m = this.maps.get(key);
     if (!m) {
       this.admit();
       const rows = [...new Set(readers.flatMap((r) => this.store.paintedRows(slide.id, r)))].sort((a, b) => a - b);
       const started = performance.now();
+      const cpu0 = process.cpuUsage();
       m = this.count({ slideId: slide.id, readers, slideWidth: slide.width, slideHeight: slide.height, box: { x0: 0, y0: 0, x1: slide.width, y1: slide.height }, rings: null, mode: 'map' }, rows).then((parts) => {
         const built = new DisagreementMap(slide.width, slide.height, readers.length, parts.map((p) => p.map).filter((x) => x !== null));
-        this.audit({ actor, action: 'agreement.map', projectId: scope.project.id, target: slide.id, detail: { readers: readers.join(','), blocks: built.paintedBlocks, ms: Math.round(performance.now() - started) } });
+        this.audit({ actor, action: 'agreement.map', projectId: scope.project.id, target: slide.id, detail: { readers: readers.join(','), blocks: built.paintedBlocks, ms: Math.round(performance.now() - started), cpuMs: cpuMsSince(cpu0) } });
+        built.buildMs = Math.round(performance.now() - started);
+        built.buildCpuMs = cpuMsSince(cpu0);
         return built;
       });
       this.maps.set(key, m);

@@ -307,6 +307,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   // agreement between readers' masks (issue 14): counted in worker threads on read-only connections
   const agreement = new AgreementService(masks, annotationStore, new AgreementStore(db), { dbPath, maxPixels: cfg.agreementMaxPixels });
   agreement.audit = audit;
+  masks.onChange = (slideId) => agreement.touched(slideId);
   const views = new ViewCounter(record);
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';

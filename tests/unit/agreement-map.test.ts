@@ -86,26 +86,33 @@ describe('the counting job', () => {
     expect(parts.reduce((s, p) => s + p.uniform, 0)).toBeGreaterThanOrEqual(2);
   });
 
-  it('sums each 64-px block\'s share of disagreeing readers over painted pixels, and the pyramid keeps weighted means', () => {
-    const job = runCountJob(store, { slideId: 's', readers: ['a', 'b', 'c'], slideWidth: W, slideHeight: H, box: { x0: 0, y0: 0, x1: W, y1: H }, rings: null, rows: [0, 1, 2], mode: 'map' });
-    const map = new DisagreementMap(W, H, 3, [job.map as MapTiles]);
-    const cols = Math.ceil(W / 64);
-    const rows = Math.ceil(H / 64);
-    for (let by = 0; by < rows; by++) {
-      for (let bx = 0; bx < cols; bx++) {
-        let sum = 0;
-        let n = 0;
-        for (let y = by * 64; y < Math.min(H, by * 64 + 64); y++) {
-          for (let x = bx * 64; x < Math.min(W, bx * 64 + 64); x++) {
-            const l = [a[y * W + x], b[y * W + x], c[y * W + x]] as number[];
-            if (l.every((v) => v === 0)) continue;
-            sum += 1 - Math.max(...l.map((v) => l.filter((w) => w === v).length)) / 3;
-            n++;
+  it('sums each 64-px block\'s share of disagreeing readers over painted pixels (2, 3 and 4 readers), and the pyramid keeps weighted means', () => {
+    const d = new Uint8Array(W * H);
+    for (let i = 0; i < d.length; i++) d[i] = (a[i] as number) === 1 ? 2 : (a[i] as number);
+    const four = fakeStore({ a, b, c, d });
+    let map = new DisagreementMap(W, H, 1, []);
+    for (const readers of [['a', 'b'], ['a', 'b', 'c'], ['a', 'b', 'c', 'd']]) {
+      const rasters = readers.map((x) => ({ a, b, c, d })[x as 'a'] as Uint8Array);
+      const job = runCountJob(four, { slideId: 's', readers, slideWidth: W, slideHeight: H, box: { x0: 0, y0: 0, x1: W, y1: H }, rings: null, rows: [0, 1, 2], mode: 'map' });
+      map = new DisagreementMap(W, H, readers.length, [job.map as MapTiles]);
+      const cols = Math.ceil(W / 64);
+      const rows = Math.ceil(H / 64);
+      for (let by = 0; by < rows; by++) {
+        for (let bx = 0; bx < cols; bx++) {
+          let sum = 0;
+          let n = 0;
+          for (let y = by * 64; y < Math.min(H, by * 64 + 64); y++) {
+            for (let x = bx * 64; x < Math.min(W, bx * 64 + 64); x++) {
+              const l = rasters.map((r) => r[y * W + x] as number);
+              if (l.every((v) => v === 0)) continue;
+              sum += 1 - Math.max(...l.map((v) => l.filter((w) => w === v).length)) / l.length;
+              n++;
+            }
           }
+          const v = map.value(0, bx, by);
+          if (n === 0) expect(v).toBeNull();
+          else expect(v, `${readers.length} readers, block ${bx},${by}`).toBeCloseTo(sum / n, 5);
         }
-        const v = map.value(0, bx, by);
-        if (n === 0) expect(v).toBeNull();
-        else expect(v).toBeCloseTo(sum / n, 5);
       }
     }
     expect(BLOCKS_PER_TILE).toBe(8);

@@ -16,7 +16,7 @@ import { majorityOf, majoritySummary, majorityVote, staple, stapleFromCounts, UN
 import { maskAgreement } from '../../src/core/agreement/mask-metrics.js';
 import { hungarian, matchCandidates, type Candidate } from '../../src/core/agreement/matching.js';
 import { cellIou, matchCells, matchPoints, pairwise, type Cell } from '../../src/core/agreement/objects.js';
-import { countTuples, labelsOf, tupleKey } from '../../src/core/agreement/tuples.js';
+import { countRange, countTuples, labelsOf, TupleCounter, tupleKey, type TupleCounts } from '../../src/core/agreement/tuples.js';
 
 function randomMask(r: () => number, n: number, classes: number[]): Uint8Array {
   const m = new Uint8Array(n);
@@ -49,6 +49,35 @@ describe('joint counts', () => {
       }
       expect(counts).toEqual(direct);
       for (const k of counts.keys()) expect(tupleKey(labelsOf(k, readers))).toBe(k);
+    }
+  });
+});
+
+describe('the dense counter', () => {
+  it('gives the same counts as run-by-run map counting: few classes, more classes than its capacity, ids met mid-range, 2 to 6 readers', () => {
+    const r = rng(12);
+    for (const [readers, capacity, classes] of [
+      [2, 32, [0, 1, 2, 3]],
+      [3, 32, [0, 1, 2, 3, 4, 5]],
+      [3, 4, [0, 1, 2, 3, 7, 9, 200]], // overflows its capacity part-way
+      [4, 8, [0, 1, 2]],
+      [5, 32, [0, 1, 2]], // too many cells for a dense array: a map from the start
+      [6, 32, [0, 255]],
+    ] as Array<[number, number, number[]]>) {
+      const masks = Array.from({ length: readers }, () => randomMask(r, 6000, classes));
+      const counter = new TupleCounter(readers, capacity);
+      const want: TupleCounts = new Map();
+      // in pieces, with some pixels added by key (the path for tiles of one class)
+      for (let i = 0; i < 6000; i += 1000) {
+        counter.addRange(masks, i, i + 700);
+        countRange(want, masks, i, i + 700);
+        for (let j = i + 700; j < i + 1000; j++) {
+          const key = tupleKey(masks.map((m) => m[j] as number));
+          counter.addKey(key, 1);
+          want.set(key, (want.get(key) ?? 0) + 1);
+        }
+      }
+      expect(counter.result(), `${readers} readers, capacity ${capacity}`).toEqual(want);
     }
   });
 });

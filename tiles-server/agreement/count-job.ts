@@ -4,7 +4,9 @@
  * read-only connection), a tile of one class is taken from its stored
  * counts without inflating it, the others are inflated once, and every
  * pixel is counted exactly:
- * - `counts` mode: the joint label counts (src/core/agreement/tuples.ts)
+ * - `counts` mode: the joint label counts (src/core/agreement/tuples.ts,
+ *   kept dense while the class ids are few: each tile's stored counts name
+ *   its ids before its pixels are counted)
  *   of every pixel whose centre lies inside the ROI (the rasterizer's
  *   pixel-centre, even-odd rule: the same pixels painting the ROI would
  *   cover), unpainted pixels counting as class 0;
@@ -14,7 +16,7 @@
  *   of pixels some reader painted (pixels nobody painted are left out).
  */
 import { inflateSync } from 'node:zlib';
-import { addCount, countRange, type TupleCounts } from '../../src/core/agreement/tuples.js';
+import { TupleCounter } from '../../src/core/agreement/tuples.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { polygonSpans, type PixelBox } from '../../src/core/mask/raster.js';
 import type { AgreementStore } from '../store/agreement-store.js';
@@ -77,6 +79,7 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
     job.readers.map((reader) => {
       const m = new Map<number, { data: Uint8Array; uniform: number | null }>();
       for (const t of store.row(job.slideId, reader, ty, tx0, tx1)) {
+        if (job.mode === 'counts') counts.expect(Object.keys(JSON.parse(t.pixels) as Record<string, number>).map(Number));
         const u = uniformClass(t.pixels);
         if (u !== null) {
           uniform++;
@@ -90,7 +93,7 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
       return m;
     });
   const zero = constantTile(0);
-  const counts: TupleCounts = new Map();
+  const counts = new TupleCounter(R);
   const mapTx: number[] = [];
   const mapTy: number[] = [];
   const B = BLOCKS_PER_TILE;
@@ -141,8 +144,8 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
           const a = Math.max(x0, tx * MASK_TILE);
           const b = Math.min(x1, (tx + 1) * MASK_TILE);
           const k = uniformKey.get(tx);
-          if (k !== null && k !== undefined) addCount(counts, k, b - a);
-          else countRange(counts, sources.get(tx) as Uint8Array[], base + a - tx * MASK_TILE, base + b - tx * MASK_TILE);
+          if (k !== null && k !== undefined) counts.addKey(k, b - a);
+          else counts.addRange(sources.get(tx) as Uint8Array[], base + a - tx * MASK_TILE, base + b - tx * MASK_TILE);
         }
       });
     } else {
@@ -154,26 +157,58 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
         const validW = Math.min(MASK_TILE, job.slideWidth - tx * MASK_TILE);
         const sum = new Float64Array(B * B);
         const n = new Float64Array(B * B);
-        for (let y = 0; y < validH; y++) {
-          keys.fill(0);
-          for (let r = R - 1; r >= 0; r--) {
-            const s = src[r] as Uint8Array;
-            const off = y * MASK_TILE;
-            for (let x = 0; x < validW; x++) keys[x] = (keys[x] as number) * 256 + (s[off + x] as number);
-          }
-          const by = Math.floor(y / MAP_BLOCK) * B;
-          for (let bx = 0; bx * MAP_BLOCK < validW; bx++) {
-            const end = Math.min(validW, (bx + 1) * MAP_BLOCK);
-            let x = bx * MAP_BLOCK;
-            while (x < end) {
-              const k = keys[x] as number;
-              let e = x + 1;
-              while (e < end && keys[e] === k) e++;
-              if (k !== 0) {
-                sum[by + bx] = (sum[by + bx] as number) + shareOf(k) * (e - x);
-                n[by + bx] = (n[by + bx] as number) + (e - x);
+        if (R === 2 || R === 3) {
+          // the share of disagreeing readers pixel by pixel, without keys: 2 readers 0 or 1/2; 3 readers 0, 1/3 or 2/3
+          const A = src[0] as Uint8Array;
+          const Bs = src[1] as Uint8Array;
+          const C = (R === 3 ? src[2] : src[1]) as Uint8Array;
+          for (let y = 0; y < validH; y++) {
+            const by = Math.floor(y / MAP_BLOCK) * B;
+            for (let bx = 0; bx * MAP_BLOCK < validW; bx++) {
+              const end = y * MASK_TILE + Math.min(validW, (bx + 1) * MAP_BLOCK);
+              let s1 = 0;
+              let s2 = 0;
+              let np = 0;
+              for (let i = y * MASK_TILE + bx * MAP_BLOCK; i < end; i++) {
+                const a = A[i] as number;
+                const b = Bs[i] as number;
+                const c = C[i] as number;
+                if ((a | b | c) === 0) continue;
+                np++;
+                if (R === 2) {
+                  if (a !== b) s1++;
+                } else if (a === b) {
+                  if (b !== c) s1++;
+                } else if (b === c || a === c) s1++;
+                else s2++;
               }
-              x = e;
+              // R = 2: s1 pixels at 1/2; R = 3: s1 at 1/3, s2 at 2/3
+              sum[by + bx] = (sum[by + bx] as number) + (R === 2 ? s1 / 2 : (s1 + 2 * s2) / 3);
+              n[by + bx] = (n[by + bx] as number) + np;
+            }
+          }
+        } else {
+          for (let y = 0; y < validH; y++) {
+            keys.fill(0);
+            for (let r = R - 1; r >= 0; r--) {
+              const s = src[r] as Uint8Array;
+              const off = y * MASK_TILE;
+              for (let x = 0; x < validW; x++) keys[x] = (keys[x] as number) * 256 + (s[off + x] as number);
+            }
+            const by = Math.floor(y / MAP_BLOCK) * B;
+            for (let bx = 0; bx * MAP_BLOCK < validW; bx++) {
+              const end = Math.min(validW, (bx + 1) * MAP_BLOCK);
+              let x = bx * MAP_BLOCK;
+              while (x < end) {
+                const k = keys[x] as number;
+                let e = x + 1;
+                while (e < end && keys[e] === k) e++;
+                if (k !== 0) {
+                  sum[by + bx] = (sum[by + bx] as number) + shareOf(k) * (e - x);
+                  n[by + bx] = (n[by + bx] as number) + (e - x);
+                }
+                x = e;
+              }
             }
           }
         }
@@ -192,5 +227,5 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
     painted.forEach((s, i) => n.set(s, i * B * B));
     map = { tx: Int32Array.from(mapTx), ty: Int32Array.from(mapTy), sum, painted: n };
   }
-  return { counts: [...counts], map, inflated, uniform };
+  return { counts: [...counts.result()], map, inflated, uniform };
 }

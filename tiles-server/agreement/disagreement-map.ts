@@ -27,10 +27,17 @@ interface Level {
   painted: Float32Array;
 }
 
+/** Encoded tiles kept per map. */
+const PNG_CACHE = 512;
+
 export class DisagreementMap {
   readonly levels: Level[] = [];
+  private readonly pngs = new Map<string, Promise<Buffer>>();
   /** Blocks with something painted. */
   readonly paintedBlocks: number;
+  /** How long the build took (wall and the process's CPU, all threads), when known. */
+  buildMs: number | null = null;
+  buildCpuMs: number | null = null;
 
   constructor(
     readonly slideWidth: number,
@@ -97,6 +104,8 @@ export class DisagreementMap {
       height: this.levels[0]?.rows ?? 0,
       levels: this.levels.length,
       paintedBlocks: this.paintedBlocks,
+      buildMs: this.buildMs,
+      buildCpuMs: this.buildCpuMs,
       maxShare: 1 - 1 / this.readers,
       levelRule: 'level 0: one pixel per 64 × 64 level-0 block; each level above halves it (painted-pixel-weighted means)',
     };
@@ -130,8 +139,21 @@ export class DisagreementMap {
     return { data, width, height };
   }
 
-  async png(level: number, col: number, row: number): Promise<Buffer> {
+  /** A tile as PNG; the map never changes, so each tile is encoded once (the last PNG_CACHE kept). */
+  png(level: number, col: number, row: number): Promise<Buffer> {
+    const key = `${level}/${col}/${row}`;
+    let p = this.pngs.get(key);
+    if (p) {
+      // most recently used last
+      this.pngs.delete(key);
+      this.pngs.set(key, p);
+      return p;
+    }
     const t = this.rgba(level, col, row);
-    return sharp(t.data, { raw: { width: t.width, height: t.height, channels: 4 } }).png({ compressionLevel: 3 }).toBuffer();
+    p = sharp(t.data, { raw: { width: t.width, height: t.height, channels: 4 } }).png({ compressionLevel: 3 }).toBuffer();
+    this.pngs.set(key, p);
+    p.catch(() => this.pngs.delete(key));
+    if (this.pngs.size > PNG_CACHE) this.pngs.delete(this.pngs.keys().next().value as string);
+    return p;
   }
 }
