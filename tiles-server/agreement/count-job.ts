@@ -166,24 +166,21 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
             const by = Math.floor(y / MAP_BLOCK) * B;
             for (let bx = 0; bx * MAP_BLOCK < validW; bx++) {
               const end = y * MASK_TILE + Math.min(validW, (bx + 1) * MAP_BLOCK);
-              let s1 = 0;
-              let s2 = 0;
+              // branch-free: d = the pairs of readers that differ (two readers, with C = B: 0 or 2; three: 0, 2 or 3)
+              let t = 0;
+              let nz = 0;
               let np = 0;
               for (let i = y * MASK_TILE + bx * MAP_BLOCK; i < end; i++) {
                 const a = A[i] as number;
                 const b = Bs[i] as number;
                 const c = C[i] as number;
-                if ((a | b | c) === 0) continue;
-                np++;
-                if (R === 2) {
-                  if (a !== b) s1++;
-                } else if (a === b) {
-                  if (b !== c) s1++;
-                } else if (b === c || a === c) s1++;
-                else s2++;
+                const d = +(a !== b) + +(b !== c) + +(a !== c);
+                t += d;
+                nz += +(d !== 0);
+                np += +((a | b | c) !== 0);
               }
-              // R = 2: s1 pixels at 1/2; R = 3: s1 at 1/3, s2 at 2/3
-              sum[by + bx] = (sum[by + bx] as number) + (R === 2 ? s1 / 2 : (s1 + 2 * s2) / 3);
+              // two readers (C = B): d is 0 or 2, the share 1/2 per differing pixel; three readers: d = 2 → 1/3, d = 3 → 2/3
+              sum[by + bx] = (sum[by + bx] as number) + (R === 2 ? t / 4 : (t - nz) / 3);
               n[by + bx] = (n[by + bx] as number) + np;
             }
           }
