@@ -22,6 +22,7 @@ import type { AuditEvent } from './audit/audit-log.js';
 import type { CountJob, CountResult } from './agreement/count-job.js';
 import { uniformClass } from './agreement/count-job.js';
 import { DisagreementMap } from './agreement/disagreement-map.js';
+import { objectAgreement, roiShape } from './agreement/object-agreement.js';
 import type { SlideScope } from './identity/access-service.js';
 import type { ClassEntry, MaskService, SlideInfo } from './mask-service.js';
 import { inflateTile } from './masks/tile-codec.js';
@@ -88,18 +89,67 @@ export class AgreementService {
     private readonly options: AgreementOptions,
   ) {}
 
-  /** `readers=a,b,…`: 2 to MAX_READERS distinct readers, each with a mask on this slide. */
-  readers(slideId: string, raw: string | null): string[] {
-    if (raw === null || raw.trim() === '') throw new WsiError('BAD_REQUEST', `readers=id1,id2,… is required: the ids of 2 to ${MAX_READERS} readers whose masks are compared`);
+  /** `readers=a,b,…`: 2 to MAX_READERS distinct reader ids (not yet checked against anything). */
+  private parseReaders(raw: string | null): string[] {
+    if (raw === null || raw.trim() === '') throw new WsiError('BAD_REQUEST', `readers=id1,id2,… is required: the ids of 2 to ${MAX_READERS} readers whose work is compared`);
     if (raw.length > 1000) throw new WsiError('BAD_REQUEST', 'the readers list is too long');
     const ids = raw.split(',').map((s) => s.trim());
     for (const id of ids) if (!READER.test(id)) throw new WsiError('BAD_REQUEST', 'a reader id is 1–64 characters of letters, digits, . _ @ -');
     if (new Set(ids).size !== ids.length) throw new WsiError('BAD_REQUEST', 'a reader is named twice in readers');
     if (ids.length < 2) throw new WsiError('BAD_REQUEST', 'agreement needs at least 2 readers');
     if (ids.length > MAX_READERS) throw new WsiError('BAD_REQUEST', `agreement compares at most ${MAX_READERS} readers at once`);
+    return ids;
+  }
+
+  /** `readers=a,b,…`: 2 to MAX_READERS distinct readers, each with a mask on this slide. */
+  readers(slideId: string, raw: string | null): string[] {
+    const ids = this.parseReaders(raw);
     const painted = this.current(slideId).painted;
     for (const id of ids) if (!painted.has(id)) throw new WsiError('NOT_FOUND', `reader ${id} has no mask on this slide`);
     return ids;
+  }
+
+  /**
+   * The agreement of readers' objects inside the ROI: cells matched at IoU ≥
+   * `iou` (default 0.5) or points within `distanceUm` µm (default 4),
+   * pair by pair (agreement/object-agreement.ts).
+   */
+  async objects(scope: SlideScope, actor: string, q: { roi: string | null; readers: string | null; kind: string | null; iou: string | null; distanceUm: string | null }): Promise<Record<string, unknown>> {
+    const slide = await this.masks.slide(scope);
+    const ids = this.parseReaders(q.readers);
+    for (const id of ids) if (!(await this.masks.whoIs(id))) throw new WsiError('NOT_FOUND', `no reader ${id}`);
+    if (q.kind !== 'cells' && q.kind !== 'points') throw new WsiError('BAD_REQUEST', 'kind is cells (polygons of object type detection or cell, matched at IoU ≥ iou) or points (matched within distanceUm)');
+    const number = (v: string | null, fallback: number, what: string, ok: (n: number) => boolean): number => {
+      if (v === null || v === '') return fallback;
+      const n = /^\d{1,6}(\.\d{1,9})?$/.test(v) ? Number(v) : Number.NaN;
+      if (!ok(n)) throw new WsiError('BAD_REQUEST', `${what}`);
+      return n;
+    };
+    const iou = number(q.iou, 0.5, 'iou is a number in (0, 1]', (n) => n > 0 && n <= 1);
+    const distanceUm = number(q.distanceUm, 4, 'distanceUm is a positive number of micrometres (at most 1000)', (n) => n > 0 && n <= 1000);
+    if (q.kind === 'points' && !slide.mpp) throw new WsiError('BAD_REQUEST', 'this slide has no known µm per pixel, so a distance in µm cannot be used');
+    this.roi(slide, q.roi);
+    const roiAnnotation = this.annotations.get(q.roi as string) as Annotation;
+    const t0 = performance.now();
+    const result = objectAgreement(this.annotations, slide.id, roiAnnotation.id, roiShape(roiAnnotation), ids, { kind: q.kind, iou, distancePx: distanceUm / (slide.mpp ?? 1) });
+    const ms = Math.round(performance.now() - t0);
+    this.audit({ actor, action: 'agreement.objects', projectId: scope.project.id, target: slide.id, detail: { roi: roiAnnotation.id, readers: ids.join(','), kind: q.kind, ms } });
+    return {
+      slide: slide.id,
+      roi: roiAnnotation.id,
+      kind: q.kind,
+      ...(q.kind === 'cells' ? { iou } : { distanceUm, distancePx: distanceUm / (slide.mpp as number) }),
+      readers: await this.names(ids),
+      objects: result.objects,
+      pairs: result.pairs,
+      rules: {
+        inside: 'an object belongs to the ROI when its reference point (a cell: the mean of its outer ring\'s vertices; a point: itself) is inside the ROI polygon',
+        matching: 'one to one (Hungarian on each connected group of candidates): the most pairs, then the largest total IoU (cells) or the smallest total distance (points)',
+        iou: 'IoU of the pixel sets the outlines cover under the pixel-centre rule',
+        scores: 'precision = matched / the second reader\'s objects, recall = matched / the first reader\'s, F1 = 2·matched / (both); null when the denominator is 0',
+      },
+      timing: { ms },
+    };
   }
 
   /** A write to the slide's masks happened: the readers and versions known for it are read again. */

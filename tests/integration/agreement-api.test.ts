@@ -353,3 +353,78 @@ describe('blind mode (AGR-06)', () => {
     expect((await raw('rita', `/api/slides/${ps}/agreement/map?readers=${readers}`)).status).toBe(200);
   });
 });
+
+describe('objects: cells at IoU ≥ t and points within a distance, inside the ROI', () => {
+  const sq = (x: number, y: number, s: number): number[][][] => [[[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]]];
+  let mpp: number | null = null;
+
+  beforeAll(async () => {
+    mpp = ((await as('rita', 'GET', `/api/slides/${ps}`)).body['mpp'] as number | null) ?? null;
+    const make = async (who: string, geometry: unknown, classification: string | null, objectType: string, kind: string): Promise<void> => {
+      const r = await as(who, 'POST', `/api/slides/${ps}/annotations`, { id: randomUUID(), kind, geometry, classification, name: null, note: null, locked: false, objectType });
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+    };
+    // ann1: three cells in the ROI, one outside it
+    for (const [x, y, c] of [[300, 400, 'Tumour'], [500, 400, 'Tumour'], [700, 500, 'Stroma'], [1600, 1500, 'Tumour']] as Array<[number, number, string]>) await make('ann1', { type: 'Polygon', coordinates: sq(x, y, 20) }, c, 'detection', 'polygon');
+    // ann2: 2 px off (IoU 360/440), 11 px off (IoU 180/620), 1 px off with another class (IoU 380/420), and one of its own
+    for (const [x, y, c] of [[302, 400, 'Tumour'], [500, 411, 'Stroma'], [701, 500, 'Tumour'], [900, 900, 'Tumour']] as Array<[number, number, string]>) await make('ann2', { type: 'Polygon', coordinates: sq(x, y, 20) }, c, 'detection', 'polygon');
+    // a region of interest ann2 drew is no cell
+    await make('ann2', { type: 'Polygon', coordinates: sq(600, 600, 30) }, 'Tumour', 'annotation', 'polygon');
+    for (const [x, y] of [[400, 700], [420, 700], [1000, 300]]) await make('ann1', { type: 'Point', coordinates: [x, y] }, 'Mitosis', 'annotation', 'point');
+    // (200, 1200) lies outside the ROI
+    for (const [x, y] of [[403, 700], [1000, 310], [200, 1200]]) await make('ann2', { type: 'Point', coordinates: [x, y] }, 'Mitosis', 'annotation', 'point');
+  });
+
+  it('matches cells one to one at IoU ≥ 0.5 (configurable): precision, recall, F1 and the class confusion of matched pairs', async () => {
+    const readers = `${id['ann1']},${id['ann2']}`;
+    const r = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects?roi=${roi}&readers=${readers}&kind=cells`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body['objects']).toEqual([3, 4]);
+    const p = (r.body['pairs'] as Array<Record<string, unknown>>)[0];
+    expect(p).toMatchObject({ readerA: 0, readerB: 1, a: 3, b: 4, matched: 2, precision: 0.5 });
+    expect(p?.['recall']).toBeCloseTo(2 / 3, 12);
+    expect(p?.['f1']).toBeCloseTo(4 / 7, 12);
+    expect(p?.['classConfusion']).toEqual(expect.arrayContaining([{ a: 'Tumour', b: 'Tumour', pairs: 1 }, { a: 'Stroma', b: 'Tumour', pairs: 1 }]));
+    // at IoU ≥ 0.25 the 11-px-off pair matches too
+    const low = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects?roi=${roi}&readers=${readers}&kind=cells&iou=0.25`);
+    expect((low.body['pairs'] as Array<{ matched: number }>)[0]?.matched).toBe(3);
+  });
+
+  it('matches points within a distance in µm', async () => {
+    const readers = `${id['ann1']},${id['ann2']}`;
+    if (mpp === null) {
+      const r = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects?roi=${roi}&readers=${readers}&kind=points`);
+      expect(r.status).toBe(400);
+      return;
+    }
+    const near = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects?roi=${roi}&readers=${readers}&kind=points&distanceUm=${(5 * mpp).toFixed(6)}`);
+    expect(near.status, JSON.stringify(near.body)).toBe(200);
+    expect(near.body['objects']).toEqual([3, 2]);
+    expect((near.body['pairs'] as Array<{ matched: number }>)[0]?.matched).toBe(1);
+    const far = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects?roi=${roi}&readers=${readers}&kind=points&distanceUm=${(12 * mpp).toFixed(6)}`);
+    expect((far.body['pairs'] as Array<{ matched: number; f1: number }>)[0]).toMatchObject({ matched: 2, precision: 1, recall: 2 / 3, f1: 0.8 });
+  });
+
+  it('refuses bad parameters with a 4xx, and annotators of the blind project get nothing (AGR-06)', async () => {
+    const readers = `${id['ann1']},${id['ann2']}`;
+    for (const [q, status] of [
+      [`roi=${roi}&readers=${readers}`, 400],
+      [`roi=${roi}&readers=${readers}&kind=blobs`, 400],
+      [`roi=${roi}&readers=${readers}&kind=cells&iou=0`, 400],
+      [`roi=${roi}&readers=${readers}&kind=cells&iou=1.5`, 400],
+      [`roi=${roi}&readers=${readers}&kind=cells&iou=NaN`, 400],
+      [`roi=${roi}&readers=${readers}&kind=points&distanceUm=-3`, 400],
+      [`roi=${roi}&readers=${id['ann1']},nobody-at-all&kind=cells`, 404],
+      [`roi=${randomUUID()}&readers=${readers}&kind=cells`, 404],
+      [`roi=${pointRoi}&readers=${readers}&kind=cells`, 400],
+    ] as Array<[string, number]>) {
+      const r = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects?${q}`);
+      expect(r.status, `${q}: ${JSON.stringify(r.body)}`).toBe(status);
+    }
+    for (const who of ['ann1', 'vic']) {
+      const res = await raw(who, `/api/slides/${ps}/agreement/objects?roi=${roi}&readers=${readers}&kind=cells`);
+      expect(res.status).toBe(403);
+      expect(await res.text()).not.toMatch(/matched|Tumour/);
+    }
+  });
+});

@@ -2,7 +2,7 @@
  * Agreement routes (issue 14, docs/agreement.md): the metrics of several
  * readers' masks inside a shared ROI (JSON, or CSV tables), the
  * disagreement map (its description and its PNG tiles) and who said what
- * at a point. All need the 'review' action: only reviewers and managers,
+ * at a point; the matching of readers' cells and points inside the ROI. All need the 'review' action: only reviewers and managers,
  * who see every reader's work (in blind projects too), so no annotator or
  * viewer learns another reader's work through them (AGR-06). Every
  * computation and map build writes an audit record (agreement-service.ts),
@@ -76,6 +76,16 @@ export function agreementRoutes(svc: AgreementService): Route[] {
         const { map } = await svc.map(slideScope(ctx), principal(ctx).user.id, ctx.url.searchParams.get('readers'));
         const png = await map.png(level, col, row);
         sendBytes(ctx.req, ctx.res, 'image/png', png, { cacheControl: 'private, no-cache', extraHeaders: { Vary: 'Cookie, Authorization' } });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: new RegExp(`${base}/objects$`),
+      access: review,
+      auditReads: true,
+      handler: async (ctx) => {
+        const q = ctx.url.searchParams;
+        sendJson(ctx.res, 200, await svc.objects(slideScope(ctx), principal(ctx).user.id, { roi: q.get('roi'), readers: q.get('readers'), kind: q.get('kind'), iou: q.get('iou'), distanceUm: q.get('distanceUm') }));
       },
     },
     {
