@@ -22,7 +22,7 @@ import type { AuditEvent } from './audit/audit-log.js';
 import type { CountJob, CountResult } from './agreement/count-job.js';
 import { uniformClass } from './agreement/count-job.js';
 import { DisagreementMap } from './agreement/disagreement-map.js';
-import { objectAgreement, roiShape } from './agreement/object-agreement.js';
+import { matchReaders, objectsOf, roiShape, type ObjectPairReport, type ObjectQuery } from './agreement/object-agreement.js';
 import type { SlideScope } from './identity/access-service.js';
 import type { ClassEntry, MaskService, SlideInfo } from './mask-service.js';
 import { inflateTile } from './masks/tile-codec.js';
@@ -131,7 +131,20 @@ export class AgreementService {
     this.roi(slide, q.roi);
     const roiAnnotation = this.annotations.get(q.roi as string) as Annotation;
     const t0 = performance.now();
-    const result = objectAgreement(this.annotations, slide.id, roiAnnotation.id, roiShape(roiAnnotation), ids, { kind: q.kind, iou, distancePx: distanceUm / (slide.mpp ?? 1) });
+    const shape = roiShape(roiAnnotation);
+    const query: ObjectQuery = { kind: q.kind, iou, distancePx: distanceUm / (slide.mpp ?? 1) };
+    const sets = [];
+    for (const reader of ids) sets.push(await objectsOf(this.annotations, slide.id, reader, shape, roiAnnotation.id, q.kind));
+    this.admit();
+    this.running++;
+    let result: { objects: number[]; pairs: ObjectPairReport[] };
+    try {
+      // small sets are matched here; large ones in a worker thread, so the event loop keeps serving
+      const size = sets.reduce((n, x) => n + x.cells.length + x.points.length, 0);
+      result = size <= 2000 ? matchReaders(sets, query) : await runWorkerJob<{ objects: number[]; pairs: ObjectPairReport[] }>(new URL('./agreement/match-worker.js', import.meta.url), { sets, query }, 'object matching').result;
+    } finally {
+      this.running--;
+    }
     const ms = Math.round(performance.now() - t0);
     this.audit({ actor, action: 'agreement.objects', projectId: scope.project.id, target: slide.id, detail: { roi: roiAnnotation.id, readers: ids.join(','), kind: q.kind, ms } });
     return {

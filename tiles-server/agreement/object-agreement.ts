@@ -54,8 +54,14 @@ export function roiShape(a: Annotation): Roi {
   return { coords: f.coords, type: f.type, parts: f.parts as Uint32Array, box: [x0, y0, x1, y1] };
 }
 
-/** A reader's objects of `kind` inside the ROI, with their class names. */
-function objectsOf(store: AnnotationStore, slideId: string, reader: string, roi: Roi, roiId: string, kind: ObjectQuery['kind']): { cells: Cell[]; points: PointObject[]; classes: Array<string | null> } {
+export interface ReaderObjects {
+  cells: Cell[];
+  points: PointObject[];
+  classes: Array<string | null>;
+}
+
+/** A reader's objects of `kind` inside the ROI, with their class names (a page at a time, letting the event loop through between pages). */
+export async function objectsOf(store: AnnotationStore, slideId: string, reader: string, roi: Roi, roiId: string, kind: ObjectQuery['kind']): Promise<ReaderObjects> {
   const cells: Cell[] = [];
   const points: PointObject[] = [];
   const classes: Array<string | null> = [];
@@ -99,15 +105,16 @@ function objectsOf(store: AnnotationStore, slideId: string, reader: string, roi:
     }
     if (page.next === null) break;
     after = page.next;
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return { cells, points, classes };
 }
 
-export function objectAgreement(store: AnnotationStore, slideId: string, roiId: string, roi: Roi, readers: string[], q: ObjectQuery): { objects: number[]; pairs: ObjectPairReport[] } {
-  const sets = readers.map((r) => objectsOf(store, slideId, r, roi, roiId, q.kind));
+/** Every pair of readers' objects matched (pure: runs in the matching worker, match-worker.ts). */
+export function matchReaders(sets: readonly ReaderObjects[], q: ObjectQuery): { objects: number[]; pairs: ObjectPairReport[] } {
   const pairs: ObjectPairReport[] = [];
-  for (let a = 0; a < readers.length; a++) {
-    for (let b = a + 1; b < readers.length; b++) {
+  for (let a = 0; a < sets.length; a++) {
+    for (let b = a + 1; b < sets.length; b++) {
       const A = sets[a] as (typeof sets)[number];
       const B = sets[b] as (typeof sets)[number];
       const r = q.kind === 'cells' ? matchCells(A.cells, B.cells, q.iou) : matchPoints(A.points, B.points, q.distancePx);
