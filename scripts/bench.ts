@@ -1,16 +1,18 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage, agreement (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
  * BENCH_LOAD_SLIDE_SIZE (load suite), BENCH_HIER_CELLS (hierarchy suite), BENCH_REVIEW_OBJECTS and
  * BENCH_REVIEW_ROUNDS (reviews suite), BENCH_CHECKPOINT_SECONDS and BENCH_CHECKPOINT_ROUNDS
- * (checkpoints suite), BENCH_TRIAGE_CELLS (triage suite).
+ * (checkpoints suite), BENCH_TRIAGE_CELLS (triage suite), BENCH_AGREEMENT_SIDE and BENCH_MAP_TILES
+ * (agreement suite).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { accountsSuite } from './bench/accounts-suite.js';
+import { agreementSuite } from './bench/agreement-suite.js';
 import { annotationsSuite } from './bench/annotations-suite.js';
 import { bombsSuite } from './bench/bombs-suite.js';
 import { checkpointsSuite } from './bench/checkpoints-suite.js';
@@ -41,6 +43,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   checkpoints: checkpointsSuite,
   deid: deidSuite,
   triage: triageSuite,
+  agreement: agreementSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);

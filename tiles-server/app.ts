@@ -33,6 +33,8 @@ import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
+import { AgreementService } from './agreement-service.js';
+import { AgreementStore } from './store/agreement-store.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
 import { ReadingStore } from './store/readings.js';
@@ -311,6 +313,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const audit = (e: AuditEvent): void => {
     record([e]);
   };
+  // agreement between readers' masks (issue 14): counted in worker threads on read-only connections
+  const agreement = new AgreementService(masks, annotationStore, new AgreementStore(db), { dbPath, maxPixels: cfg.agreementMaxPixels });
+  agreement.audit = audit;
+  masks.onChange = (slideId) => agreement.touched(slideId);
   const views = new ViewCounter(record);
   // reviews (issue 14): they lock reviewed objects and regions, and readings unblind a reader who submitted
   const folderSlides = (): string[] => registry.list().map((e) => e.id);
@@ -365,6 +371,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     reviews,
     readings,
     inbox: { inbox, trustProxy: cfg.trustProxy },
+    agreement,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

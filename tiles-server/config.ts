@@ -63,6 +63,8 @@ export interface Config {
   maskImportMaxPixels: number;
   /** Mask imports decoded at once; past it 503 with Retry-After. */
   maskImportConcurrency: number;
+  /** Largest ROI (bounding box inside the slide, level-0 pixels) one agreement computation counts. */
+  agreementMaxPixels: number;
   /** HTTPS of its own (TLS_CERT and TLS_KEY, PEM file paths); null: plain HTTP (loopback or behind a TLS proxy). */
   tls: { certFile: string; keyFile: string } | null;
   /** Sign-in through an OpenID Connect provider (OIDC_*); null: not configured. */
@@ -266,6 +268,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     importMaxMb: intOf(get('IMPORT_MAX_MB'), 2048, 'IMPORT_MAX_MB', 1, 1 << 20),
     maskImportMaxPixels: intOf(get('MASK_IMPORT_MAX_PIXELS'), 100_000_000, 'MASK_IMPORT_MAX_PIXELS', 1, 400_000_000),
     maskImportConcurrency: intOf(get('MASK_IMPORT_CONCURRENCY'), 2, 'MASK_IMPORT_CONCURRENCY', 1, 16),
+    agreementMaxPixels: intOf(get('AGREEMENT_MAX_PIXELS'), 4_000_000_000, 'AGREEMENT_MAX_PIXELS', 1, 16_000_000_000),
     tls: tlsOf(get('TLS_CERT'), get('TLS_KEY')),
     oidc: oidcOf(get),
     inbox: inboxOf(get),

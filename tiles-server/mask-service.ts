@@ -73,6 +73,8 @@ export class MaskService {
   private importing = 0;
   /** Account names for history answers (set once accounts exist: app.ts). */
   whoIs: WhoIs = nobody;
+  /** Told after a write to a slide's masks succeeded (the agreement service's caches: app.ts). */
+  onChange: (slideId: string) => void = () => undefined;
 
   constructor(
     readonly store: MaskStore,
@@ -146,7 +148,9 @@ export class MaskService {
     const known = new Set(this.classTable(s.id).filter((c) => !c.removed).map((c) => c.id));
     const writes = await validateTileOps(ops, s.width, s.height, (id) => known.has(id), signal);
     await this.store.prepareHistory(s.id, annotator, writes, signal);
-    return this.store.applyBatch(s.id, annotator, opId, hash, annotator, writes);
+    const r = this.store.applyBatch(s.id, annotator, opId, hash, annotator, writes);
+    if (r.status < 300) this.onChange(s.id);
+    return r;
   }
 
   summary(s: SlideInfo, annotator: string): Record<string, unknown> {
@@ -226,17 +230,21 @@ export class MaskService {
     this.importing++;
     try {
       const job: LabelJob = { slide: s, annotator, opId, hash, author: annotator, path: inp.upload.image.path, table: inp.table, x: inp.x, y: inp.y, downsample: inp.downsample, maxPixels: this.imports.maxPixels };
-      return await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import');
+      const r = await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import');
+      this.onChange(s.id);
+      return r;
     } finally {
       this.importing--;
     }
   }
 
   /** Paints regions of interest (or chosen annotations) into the mask, largest first (see masks/rasterize-annotations.ts). */
-  rasterize(s: SlideInfo, annotator: string, opId: string, req: RasterizeRequest, signal?: AbortSignal): Promise<OperationResult> {
+  async rasterize(s: SlideInfo, annotator: string, opId: string, req: RasterizeRequest, signal?: AbortSignal): Promise<OperationResult> {
     // a dry run writes nothing
     if (!req.dryRun) this.writeGuard(s.id, annotator, null);
-    return rasterizeAnnotations(this.store, this.classes, s, annotator, annotator, opId, req, signal);
+    const r = await rasterizeAnnotations(this.store, this.classes, s, annotator, annotator, opId, req, signal);
+    if (!req.dryRun) this.onChange(s.id);
+    return r;
   }
 
 }

@@ -17,6 +17,7 @@ import { ObserveController } from './observe-controller.js';
 import { panelStyles } from './panel-styles.js';
 import { syncStatusClass, syncStatusText } from './sync-status.js';
 import { toolButtons, toolStatus } from './tool-buttons.js';
+import type { DisagreementLayer } from './disagreement-layer.js';
 import type { ToolHost } from './tool-host.js';
 import { fire } from './viewer-events.js';
 import './history-view.js';
@@ -39,6 +40,7 @@ export class WsiAnnotationPanel extends LitElement {
     mpp: { attribute: false },
     currentClass: { attribute: false },
     maskLayer: { attribute: false },
+    disagreement: { attribute: false },
     importStatus: { state: true },
     openView: { state: true },
   };
@@ -50,6 +52,8 @@ export class WsiAnnotationPanel extends LitElement {
   declare currentClass: string | null;
   /** The painted mask's display, shown in the Display section (null without a mask). */
   declare maskLayer: MaskLayer | null;
+  /** The disagreement map's display (reviewers and managers; null otherwise). */
+  declare disagreement: DisagreementLayer | null;
   declare importStatus: string | null;
   /** The floating view shown beside the panel: the history or the per-region measurements. */
   declare openView: 'history' | 'measurements' | null;
@@ -68,6 +72,7 @@ export class WsiAnnotationPanel extends LitElement {
     this.mpp = null;
     this.currentClass = 'Tumour';
     this.maskLayer = null;
+    this.disagreement = null;
     this.importStatus = null;
     this.openView = null;
     new ObserveController(this, () => this.session, (s, changed) => [
@@ -214,6 +219,7 @@ export class WsiAnnotationPanel extends LitElement {
   private renderDisplay(): unknown {
     const layer = this.layer;
     const mask = this.maskLayer;
+    const dis = this.disagreement;
     const n = this.session?.store.size ?? 0;
     return html`<div class="layers" role="group" aria-label="Display">
       <span></span><span class="colhead">Opacity</span><span class="colhead" title="Outlines only">Outline</span>
@@ -238,6 +244,17 @@ export class WsiAnnotationPanel extends LitElement {
         ? html`<span class="layer">Mask</span>
             <input type="range" min="0" max="1" step="0.05" data-testid="mask-opacity" aria-label="Mask opacity" .value=${String(mask.opacity)} @input=${(e: Event) => (mask.opacity = Number((e.target as HTMLInputElement).value))} />
             <input type="checkbox" data-testid="mask-outline" aria-label="Mask as outlines only" .checked=${mask.outline} @change=${(e: Event) => (mask.outline = (e.target as HTMLInputElement).checked)} />`
+        : nothing}
+      ${dis
+        ? html`<label class="layer" title="Per 64-px block, the share of readers who disagree (yellow → red)"
+              ><input type="checkbox" data-testid="disagreement-visible" aria-label="Show the disagreement map" .checked=${dis.visible} @change=${(e: Event) => void dis.setVisible((e.target as HTMLInputElement).checked).then(() => this.requestUpdate())} />Disagreement</label
+            >
+            <input type="range" min="0" max="1" step="0.05" data-testid="disagreement-opacity" aria-label="Disagreement map opacity" .value=${String(dis.opacity)} @input=${(e: Event) => {
+              dis.opacity = Number((e.target as HTMLInputElement).value);
+              dis.draw();
+            }} />
+            <span></span>
+            ${dis.visible && dis.status ? html`<span class="colhead" data-testid="disagreement-status" style="grid-column: 1 / -1">${dis.status}</span>` : nothing}`
         : nothing}
     </div>`;
   }

@@ -32,6 +32,8 @@ import './annotation-panel.js';
 import './annotation-list.js';
 import { chooseDrawer, type DrawerKind } from './drawer-choice.js';
 import { MaskLayer, paletteLut } from './mask-layer.js';
+import { DisagreementLayer } from './disagreement-layer.js';
+import { AgreementApi } from '../services/agreement-api.js';
 import './mask-panel.js';
 import { OsdController } from './osd-controller.js';
 import { ToolHost } from './tool-host.js';
@@ -101,6 +103,7 @@ export class WsiViewer extends LitElement {
     session: { state: true },
     host: { state: true },
     maskLayer: { state: true },
+    disagreement: { state: true },
     currentClass: { state: true },
     zoom: { state: true },
     error: { state: true },
@@ -130,6 +133,8 @@ export class WsiViewer extends LitElement {
   declare session: AnnotationSession | null;
   declare host: ToolHost | null;
   declare maskLayer: MaskLayer | null;
+  /** The disagreement map (reviewers and managers only; null otherwise). */
+  declare disagreement: DisagreementLayer | null;
   declare currentClass: string | null;
   declare zoom: number;
   declare error: string | null;
@@ -195,6 +200,7 @@ export class WsiViewer extends LitElement {
     this.session = null;
     this.host = null;
     this.maskLayer = null;
+    this.disagreement = null;
     this.currentClass = 'Tumour';
     this.zoom = 0;
     this.error = null;
@@ -314,6 +320,8 @@ export class WsiViewer extends LitElement {
     this.session = session;
     // the mask's canvas goes in first, under the annotations
     const maskLayer = session.mask ? new MaskLayer(viewer, session.mask, session.palette) : null;
+    // the disagreement map over the mask, under the annotations: for those who review
+    const disagreement = session.mask && info.access?.actions.includes('review') ? new DisagreementLayer(viewer, new AgreementApi(this.server, slide), () => this.requestUpdate()) : null;
     const layer = new AnnotationLayer(viewer, session, info.mpp);
     const host = new ToolHost(viewer, session, {
       mpp: info.mpp,
@@ -332,6 +340,7 @@ export class WsiViewer extends LitElement {
         host.setMessage('paint', `${label}: ${n} tile${n === 1 ? '' : 's'} changed on the server since and ${n === 1 ? 'was' : 'were'} left as ${n === 1 ? 'it is' : 'they are'}.`),
       ) ?? null;
     this.maskLayer = maskLayer;
+    this.disagreement = disagreement;
     this.layer = layer;
     this.host = host;
     const v = this.getView();
@@ -345,6 +354,8 @@ export class WsiViewer extends LitElement {
     this.host?.destroy();
     this.layer?.destroy();
     this.maskLayer?.destroy();
+    this.disagreement?.destroy();
+    this.disagreement = null;
     this.offSkipped?.();
     this.offSkipped = null;
     this.session?.dispose();
@@ -586,7 +597,7 @@ export class WsiViewer extends LitElement {
         : nothing}
       </div>
       ${this.annotate && open
-        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .maskLayer=${this.maskLayer}>
+        ? html`<wsi-annotation-panel part="panel" .layer=${this.layer} .session=${this.session} .host=${this.host} .mpp=${this.info?.mpp ?? null} .currentClass=${this.currentClass} .maskLayer=${this.maskLayer} .disagreement=${this.disagreement}>
             ${this.host && this.session?.mask
               ? html`<wsi-mask-panel slot="mask" .host=${this.host} .mask=${this.session.mask} .mpp=${this.info?.mpp ?? null} .zoom=${this.zoom}></wsi-mask-panel>`
               : nothing}

@@ -5,6 +5,7 @@
  * Nothing else registers routes.
  */
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
+import { agreementRoutes } from './agreement-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
@@ -16,6 +17,7 @@ import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { readingRoutes } from './reading-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
+import type { AgreementService } from '../agreement-service.js';
 import type { AnnotationService } from '../annotation-service.js';
 import type { MaskService } from '../mask-service.js';
 import type { ModelRunService } from '../model-run-service.js';
@@ -37,6 +39,7 @@ export interface RouteTableDeps {
   tileOptions: TileRoutesOptions;
   /** The quarantine inbox (issue 15); its routes answer 404 when it is not configured. */
   inbox?: InboxRoutesOptions;
+  agreement: AgreementService;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -55,5 +58,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...reviewRoutes(d.reviews),
     ...readingRoutes(d.readings),
     ...inboxRoutes(d.inbox),
+    ...agreementRoutes(d.agreement),
   ];
 }
