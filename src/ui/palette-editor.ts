@@ -12,20 +12,11 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { AnnotationClass } from '../core/annotation.js';
+import type { ClassUse } from '../core/class-usage.js';
 import { authHeaders, changeHeaders } from '../services/http.js';
 import { toolForKey } from '../tools/registry.js';
 
 type Row = AnnotationClass & { id?: number | null };
-
-/** What uses a class on the project's slides (the server's classes/usage answer). */
-export interface ClassUse {
-  name: string;
-  id: number | null;
-  inPalette: boolean;
-  objects: number;
-  labelledPx: number;
-  slides: number;
-}
 
 /** A class's use in words: "1,203 objects · 52,000 px painted · 4 slides", or "" when unused. */
 export function useText(u: ClassUse | undefined): string {

@@ -7,6 +7,7 @@
  * name keeps on the whole server (store/project-palettes.ts). Changes are
  * audited by the dispatcher (a project-scoped PUT).
  */
+import type { ClassUse } from '../../src/core/class-usage.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 import type { ProjectScope } from '../identity/access-service.js';
@@ -120,17 +121,6 @@ export function paletteRoutes(o: PaletteRoutesOptions): Route[] {
       },
     },
   ];
-}
-
-export interface ClassUse {
-  name: string;
-  /** Its mask id (null: never given one). */
-  id: number | null;
-  inPalette: boolean;
-  objects: number;
-  labelledPx: number;
-  /** Slides with an object or a labelled pixel of the class. */
-  slides: number;
 }
 
 /**
