@@ -261,12 +261,12 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     await editor.locator('[data-testid=palette-hotkey]').nth(2).dispatchEvent('change');
     await editor.locator('[data-testid=palette-save]').click();
     await expect.poll(() => editor.locator('[data-testid=palette-problem]').textContent()).toMatch(/"r" of Gland is the Rectangle tool's key/);
-    // with g instead: saved, and the open slide shows it
-    await editor.locator('[data-testid=palette-hotkey]').nth(2).fill('g');
+    // with j instead (g is the triage tool's): saved, and the open slide shows it
+    await editor.locator('[data-testid=palette-hotkey]').nth(2).fill('j');
     await editor.locator('[data-testid=palette-hotkey]').nth(2).dispatchEvent('change');
     await editor.locator('[data-testid=palette-save]').click();
     await editor.waitFor({ state: 'hidden' });
-    await expect.poll(classes).toEqual(['Mitosisy', 'Tumourt', 'Glandg']);
+    await expect.poll(classes).toEqual(['Mitosisy', 'Tumourt', 'Glandj']);
     const saved = (await asSession(srv.url, sessions['pam'] as Session, 'GET', `/api/projects/${lung}/classes`)).body['classes'] as Array<{ name: string; id: number }>;
     expect(saved.map((c) => c.name)).toEqual(['Mitosis', 'Tumour', 'Gland']);
     expect(await page.evaluate(`(${VIEWER}).annotationSession.palette.map((c) => c.id)`)).toEqual(saved.map((c) => c.id));

@@ -298,7 +298,7 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
     expect(await live()).toBe(0);
   });
 
-  it('one Display section: a row per layer (annotations, mask), each with its own opacity and outline control, no label twice', async () => {
+  it('one Display section: a row per layer (annotations, mask, and for reviewers and managers the disagreement map), each with its own opacity, no label twice', async () => {
     const page = await open({ width: 1366, height: 768 });
     const controls = (await page.evaluate(`(() => {
       const panel = (${VIEWER}).shadowRoot.querySelector('wsi-annotation-panel');
@@ -307,7 +307,8 @@ describe.skipIf(!HAS_CHROMIUM)("the annotator's workbench (issue 11)", () => {
       return all.map((e) => [e.type, e.getAttribute('aria-label') || e.closest('label')?.textContent.trim() || '']);
     })()`)) as Array<[string, string]>;
     const ranges = controls.filter(([t]) => t === 'range').map(([, l]) => l);
-    expect(ranges.sort()).toEqual(['Annotation fill opacity', 'Mask opacity']);
+    // the test's account manages the slide's project, so the disagreement map's row is there too (issue 14)
+    expect(ranges.sort()).toEqual(['Annotation fill opacity', 'Disagreement map opacity', 'Mask opacity']);
     const labels = controls.map(([, l]) => l);
     expect(labels.filter((l, i) => labels.indexOf(l) !== i)).toEqual([]);
     expect(labels.filter((l) => /outline/i.test(l)).sort()).toEqual(['Annotations as outlines only', 'Mask as outlines only']);
