@@ -160,7 +160,13 @@ export class TupleCounter {
   }
 
   private toMap(): void {
-    const dense = this.dense as Float64Array;
+    const map = this.denseAsMap(this.dense as Float64Array);
+    this.dense = null;
+    this.map = map;
+  }
+
+  /** The dense counts keyed by tuple (tupleKey's encoding): each cell's index spells the readers' ids in base `capacity`. */
+  private denseAsMap(dense: Float64Array): TupleCounts {
     const map: TupleCounts = new Map();
     const K = this.capacity;
     for (let i = 0; i < dense.length; i++) {
@@ -174,10 +180,9 @@ export class TupleCounter {
         rest = Math.floor(rest / K);
         scale *= 256;
       }
-      addCount(map, key, n);
+      map.set(key, n);
     }
-    this.dense = null;
-    this.map = map;
+    return map;
   }
 
   /** Adds n pixels of the tuple `key` (tupleKey's encoding). */
@@ -264,22 +269,6 @@ export class TupleCounter {
   /** The counts so far, as a TupleCounts map. */
   result(): TupleCounts {
     if (!this.dense) return new Map(this.map as TupleCounts);
-    const out: TupleCounts = new Map();
-    const K = this.capacity;
-    const dense = this.dense;
-    for (let i = 0; i < dense.length; i++) {
-      const n = dense[i] as number;
-      if (n === 0) continue;
-      let rest = i;
-      let key = 0;
-      let scale = 1;
-      for (let r = 0; r < this.readers; r++) {
-        key += (this.ids[rest % K] as number) * scale;
-        rest = Math.floor(rest / K);
-        scale *= 256;
-      }
-      out.set(key, n);
-    }
-    return out;
+    return this.denseAsMap(this.dense);
   }
 }
