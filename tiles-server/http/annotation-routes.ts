@@ -360,7 +360,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       access: view,
       handler: async (ctx) => {
         const slideId = await svc.slide(slideScope(ctx));
-        const q = new URL(ctx.req.url ?? '/', 'http://x').searchParams;
+        const q = ctx.url.searchParams;
         const count = (name: string, max: number): number | undefined => {
           const raw = q.get(name);
           if (raw === null) return undefined;
