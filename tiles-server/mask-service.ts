@@ -57,6 +57,8 @@ export interface MaskImportOptions {
   maxPixels: number;
   /** MASK_IMPORT_CONCURRENCY: imports decoding at once; past it 503. */
   concurrency: number;
+  /** IMAGE_THREAD_NICE: the decoding process's niceness (thread-priority.ts). */
+  nice?: number;
 }
 
 export interface ExportedFile {
@@ -148,7 +150,8 @@ export class MaskService {
     const known = new Set(this.classTable(s.id).filter((c) => !c.removed).map((c) => c.id));
     const writes = await validateTileOps(ops, s.width, s.height, (id) => known.has(id), signal);
     await this.store.prepareHistory(s.id, annotator, writes, signal);
-    const r = this.store.applyBatch(s.id, annotator, opId, hash, annotator, writes);
+    // checked again inside the write's transaction: a review may have locked the region while the tiles were checked
+    const r = this.store.applyBatch(s.id, annotator, opId, hash, annotator, writes, () => this.writeGuard(s.id, annotator, ops));
     if (r.status < 300) this.onChange(s.id);
     return r;
   }
@@ -230,7 +233,7 @@ export class MaskService {
     this.importing++;
     try {
       const job: LabelJob = { slide: s, annotator, opId, hash, author: annotator, path: inp.upload.image.path, table: inp.table, x: inp.x, y: inp.y, downsample: inp.downsample, maxPixels: this.imports.maxPixels };
-      const r = await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import');
+      const r = await runProcessJob<OperationResult>(new URL('./masks/label-import-process.js', import.meta.url), { dbPath: this.imports.dbPath, maxBytes: this.imports.dbMaxBytes, job }, 'mask import', this.imports.nice ?? 0);
       this.onChange(s.id);
       return r;
     } finally {
@@ -242,7 +245,7 @@ export class MaskService {
   async rasterize(s: SlideInfo, annotator: string, opId: string, req: RasterizeRequest, signal?: AbortSignal): Promise<OperationResult> {
     // a dry run writes nothing
     if (!req.dryRun) this.writeGuard(s.id, annotator, null);
-    const r = await rasterizeAnnotations(this.store, this.classes, s, annotator, annotator, opId, req, signal);
+    const r = await rasterizeAnnotations(this.store, this.classes, s, annotator, annotator, opId, req, signal, () => this.writeGuard(s.id, annotator, null));
     if (!req.dryRun) this.onChange(s.id);
     return r;
   }

@@ -108,6 +108,24 @@ describe('tile deltas', () => {
 });
 
 describe('MaskStore history', () => {
+  it('runs the write guard inside the transaction: a lock that arrives after the first check refuses the batch and stores nothing (REV-01, the race)', () => {
+    const store = new MaskStore(openDatabase(':memory:'));
+    const px = new Uint8Array(MASK_TILE_PIXELS).fill(2);
+    let locked = false;
+    const guard = (): void => {
+      if (locked) throw new Error('REVIEW_LOCKED');
+    };
+    // the service checked before validating; the review locks the region in between
+    locked = true;
+    const op = randomUUID();
+    expect(() => store.applyBatch('s', 'a', op, operationHash(['x']), 'a', [write(0, 0, 0, px)], guard)).toThrow('REVIEW_LOCKED');
+    expect(store.head('s', 'a', 0, 0)).toBeNull();
+    // the refusal is not recorded as the operation's answer: once reopened, the same key writes
+    locked = false;
+    expect(store.applyBatch('s', 'a', op, operationHash(['x']), 'a', [write(0, 0, 0, px)], guard).status).toBe(200);
+    expect(store.head('s', 'a', 0, 0)?.version).toBe(1);
+  });
+
   it('gives back every acknowledged version byte for byte over random edit sequences', async () => {
     const db = openDatabase(':memory:');
     const store = new MaskStore(db);

@@ -135,6 +135,8 @@ export async function rasterizeAnnotations(
   opId: string,
   req: RasterizeRequest,
   signal?: AbortSignal,
+  /** Runs inside the write's transaction (a review lock check). */
+  guard?: () => void,
 ): Promise<OperationResult> {
   const hash = operationHash(['mask-rasterize', slide.id, annotator, JSON.stringify(req)]);
   const prior = req.dryRun ? null : masks.prior(opId, slide.id, hash);
@@ -254,5 +256,5 @@ export async function rasterizeAnnotations(
       skipped,
       order: 'largest area first, then creation order; later over earlier',
     };
-  });
+  }, guard);
 }

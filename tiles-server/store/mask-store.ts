@@ -372,13 +372,19 @@ export class MaskStore {
    * rolls back everything `work` wrote, and the refusal is remembered too so
    * a retry gets the same answer. Other errors leave no trace.
    */
-  runOperation(opId: string, slideId: string, hash: string, status: number, work: (at: string) => Record<string, unknown>): OperationResult {
+  /**
+   * Runs one recorded operation in a write transaction. `guard` runs inside
+   * it, before the work, so a check it makes (a review lock) cannot be
+   * overtaken by a change committed between the check and the write.
+   */
+  runOperation(opId: string, slideId: string, hash: string, status: number, work: (at: string) => Record<string, unknown>, guard?: () => void): OperationResult {
     const at = new Date().toISOString();
     try {
       return writeTransaction(this.db, (): OperationResult => {
         // checked again inside the transaction: the same key may have arrived twice concurrently
         const prior = this.prior(opId, slideId, hash);
         if (prior) return prior;
+        guard?.();
         const body = { opId, ...work(at) };
         this.stmts.putOp.run(opId, slideId, hash, status, JSON.stringify(body), at);
         return { status, body };
@@ -392,9 +398,9 @@ export class MaskStore {
   }
 
   /** A batch of tile writes from a client (all or none). */
-  applyBatch(slideId: string, annotator: string, opId: string, hash: string, author: string, writes: TileWrite[]): OperationResult {
+  applyBatch(slideId: string, annotator: string, opId: string, hash: string, author: string, writes: TileWrite[], guard?: () => void): OperationResult {
     return this.runOperation(opId, slideId, hash, 200, (at) => ({
       results: writes.map((w, i) => ({ tx: w.tx, ty: w.ty, version: this.writeTile(slideId, annotator, w, i, 'paint', author, at, opId) })),
-    }));
+    }), guard);
   }
 }
