@@ -26,7 +26,7 @@ import { rewriteOmeXml } from './ome-rewrite.js';
 import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
 import { Findings, type DeidReport, type ImageAction } from './report.js';
 import { DEFAULT_RULES, yearOnly, type DeidRules } from './rules.js';
-import { TiffLayoutWriter, type OutEntry } from './tiff-out.js';
+import { IfdLayout, type OutEntry } from '../tiff/ifd-layout.js';
 import { scanForNeedles, unreferencedRanges, type Needle } from './verify.js';
 
 export interface DeidOptions {
@@ -89,7 +89,7 @@ class WindowReader {
 
 class Run {
   readonly f = new Findings();
-  readonly w: TiffLayoutWriter;
+  readonly w: IfdLayout;
   readonly rules: DeidRules;
   readonly strict: boolean;
   aperioHeader = 'Aperio Image Library';
@@ -100,7 +100,7 @@ class Run {
     readonly inPath: string,
     readonly opts: DeidOptions,
   ) {
-    this.w = new TiffLayoutWriter(file.structure.bigTiff, file.structure.littleEndian);
+    this.w = new IfdLayout(file.structure.bigTiff, file.structure.littleEndian);
     this.rules = opts.rules ?? DEFAULT_RULES;
     this.strict = opts.strict ?? false;
   }

@@ -4,6 +4,7 @@
  * sample slide, the test fixtures, the benchmark slide and mask export.
  */
 import { open, type FileHandle } from 'node:fs/promises';
+import { IfdLayout, type OutEntry } from './ifd-layout.js';
 import { FieldType, Tag } from './tags.js';
 
 export interface ExtraTag {
@@ -48,13 +49,6 @@ export interface PageHandle {
   subPages: PageHandle[];
 }
 
-interface Entry {
-  tag: number;
-  type: number;
-  count: number;
-  bytes: Buffer;
-}
-
 function blockLayout(spec: PageSpec): { across: number; down: number; total: number } {
   const planes = spec.planar === 2 ? spec.samplesPerPixel : 1;
   if (spec.tileWidth && spec.tileHeight) {
@@ -70,6 +64,7 @@ function blockLayout(spec: PageSpec): { across: number; down: number; total: num
 export class TiffWriter {
   private pos: number;
   private readonly pages: PageHandle[] = [];
+  private readonly layout: IfdLayout;
 
   private constructor(
     private readonly fh: FileHandle,
@@ -77,7 +72,8 @@ export class TiffWriter {
     readonly littleEndian: boolean,
     readonly linkSubIfds: boolean,
   ) {
-    this.pos = bigTiff ? 16 : 8;
+    this.layout = new IfdLayout(bigTiff, littleEndian);
+    this.pos = this.layout.headerSize;
   }
 
   /**
@@ -123,28 +119,9 @@ export class TiffWriter {
     return this.pos;
   }
 
-  private u16(v: number[]): Buffer {
-    const b = Buffer.alloc(v.length * 2);
-    v.forEach((x, i) => (this.littleEndian ? b.writeUInt16LE(x, i * 2) : b.writeUInt16BE(x, i * 2)));
-    return b;
-  }
-
-  private u32(v: ArrayLike<number>): Buffer {
-    const b = Buffer.alloc(v.length * 4);
-    for (let i = 0; i < v.length; i++) this.littleEndian ? b.writeUInt32LE(v[i] as number, i * 4) : b.writeUInt32BE(v[i] as number, i * 4);
-    return b;
-  }
-
-  private u64(v: ArrayLike<number>): Buffer {
-    const b = Buffer.alloc(v.length * 8);
-    for (let i = 0; i < v.length; i++) this.littleEndian ? b.writeBigUInt64LE(BigInt(v[i] as number), i * 8) : b.writeBigUInt64BE(BigInt(v[i] as number), i * 8);
-    return b;
-  }
-
-  private entry(tag: number, type: number, value: number[] | ArrayLike<number> | Uint8Array | string): Entry {
+  private entry(tag: number, type: number, value: number[] | ArrayLike<number> | Uint8Array | string): OutEntry {
     if (typeof value === 'string') {
-      const bytes = Buffer.concat([Buffer.from(value, 'utf8'), Buffer.from([0])]);
-      return { tag, type: FieldType.ASCII, count: bytes.length, bytes };
+      return this.layout.asciiEntry(tag, value);
     }
     if (type === FieldType.BYTE || type === FieldType.UNDEFINED || (type === FieldType.ASCII && value instanceof Uint8Array)) {
       const bytes = Buffer.from(value as Uint8Array);
@@ -153,29 +130,29 @@ export class TiffWriter {
     const arr = Array.from(value as ArrayLike<number>);
     switch (type) {
       case FieldType.SHORT:
-        return { tag, type, count: arr.length, bytes: this.u16(arr) };
+        return { tag, type, count: arr.length, bytes: this.layout.words(arr, 2) };
       case FieldType.LONG:
       case FieldType.IFD:
-        return { tag, type, count: arr.length, bytes: this.u32(arr) };
+        return { tag, type, count: arr.length, bytes: this.layout.words(arr, 4) };
       case FieldType.LONG8:
       case FieldType.IFD8:
-        return { tag, type, count: arr.length, bytes: this.u64(arr) };
+        return { tag, type, count: arr.length, bytes: this.layout.words(arr, 8) };
       case FieldType.RATIONAL: {
         const parts: number[] = [];
         for (const x of arr) parts.push(Math.round(x * 10000), 10000);
-        return { tag, type, count: arr.length, bytes: this.u32(parts) };
+        return { tag, type, count: arr.length, bytes: this.layout.words(parts, 4) };
       }
       default:
         throw new Error(`writer does not support field type ${type}`);
     }
   }
 
-  private entriesFor(page: PageHandle, subOffsets: number[]): Entry[] {
+  private entriesFor(page: PageHandle, subOffsets: number[]): OutEntry[] {
     const s = page.spec;
     const offType = this.bigTiff ? FieldType.LONG8 : FieldType.LONG;
     const tiled = !!(s.tileWidth && s.tileHeight);
     const bits = s.bitsPerSample ?? 8;
-    const e: Entry[] = [];
+    const e: OutEntry[] = [];
     if (s.newSubfileType !== undefined) e.push(this.entry(Tag.NewSubfileType, FieldType.LONG, [s.newSubfileType]));
     e.push(this.entry(Tag.ImageWidth, FieldType.LONG, [s.width]));
     e.push(this.entry(Tag.ImageLength, FieldType.LONG, [s.height]));
@@ -218,45 +195,6 @@ export class TiffWriter {
     return e.sort((a, b) => a.tag - b.tag);
   }
 
-  private ifdSize(entries: Entry[]): number {
-    const inline = this.bigTiff ? 8 : 4;
-    const head = this.bigTiff ? 8 + entries.length * 20 + 8 : 2 + entries.length * 12 + 4;
-    let values = 0;
-    for (const en of entries) if (en.bytes.length > inline) values += en.bytes.length + (en.bytes.length & 1);
-    return head + values;
-  }
-
-  private serialize(entries: Entry[], at: number, next: number): Buffer {
-    const inline = this.bigTiff ? 8 : 4;
-    const entrySize = this.bigTiff ? 20 : 12;
-    const head = this.bigTiff ? 8 + entries.length * entrySize + 8 : 2 + entries.length * entrySize + 4;
-    const buf = Buffer.alloc(this.ifdSize(entries));
-    const le = this.littleEndian;
-    if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(entries.length), 0) : buf.writeBigUInt64BE(BigInt(entries.length), 0);
-    else le ? buf.writeUInt16LE(entries.length, 0) : buf.writeUInt16BE(entries.length, 0);
-    let valuePos = head;
-    let p = this.bigTiff ? 8 : 2;
-    for (const en of entries) {
-      le ? buf.writeUInt16LE(en.tag, p) : buf.writeUInt16BE(en.tag, p);
-      le ? buf.writeUInt16LE(en.type, p + 2) : buf.writeUInt16BE(en.type, p + 2);
-      if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(en.count), p + 4) : buf.writeBigUInt64BE(BigInt(en.count), p + 4);
-      else le ? buf.writeUInt32LE(en.count, p + 4) : buf.writeUInt32BE(en.count, p + 4);
-      const vf = p + (this.bigTiff ? 12 : 8);
-      if (en.bytes.length <= inline) en.bytes.copy(buf, vf);
-      else {
-        const abs = at + valuePos;
-        if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(abs), vf) : buf.writeBigUInt64BE(BigInt(abs), vf);
-        else le ? buf.writeUInt32LE(abs, vf) : buf.writeUInt32BE(abs, vf);
-        en.bytes.copy(buf, valuePos);
-        valuePos += en.bytes.length + (en.bytes.length & 1);
-      }
-      p += entrySize;
-    }
-    if (this.bigTiff) le ? buf.writeBigUInt64LE(BigInt(next), p) : buf.writeBigUInt64BE(BigInt(next), p);
-    else le ? buf.writeUInt32LE(next, p) : buf.writeUInt32BE(next, p);
-    return buf;
-  }
-
   /** Writes all IFDs and the header, and closes the file. */
   async finish(): Promise<void> {
     if (this.pos & 1) {
@@ -274,33 +212,20 @@ export class TiffWriter {
     let at = this.pos;
     for (const { page } of order) {
       offsetOf.set(page, at);
-      const size = this.ifdSize(this.entriesFor(page, page.subPages.map(() => 0)));
-      at += size + (size & 1);
+      at += this.layout.size(this.entriesFor(page, page.subPages.map(() => 0)));
     }
     const chunks: Buffer[] = [];
     for (const { page, siblings } of order) {
       const idx = siblings.indexOf(page);
       const next = idx >= 0 && idx + 1 < siblings.length ? (offsetOf.get(siblings[idx + 1] as PageHandle) as number) : 0;
       const entries = this.entriesFor(page, page.subPages.map((s) => offsetOf.get(s) as number));
-      const buf = this.serialize(entries, offsetOf.get(page) as number, next);
-      chunks.push(buf);
-      if (buf.length & 1) chunks.push(Buffer.alloc(1));
+      chunks.push(this.layout.serialize(entries, offsetOf.get(page) as number, next));
     }
     const tail = Buffer.concat(chunks);
     if (!this.bigTiff && this.pos + tail.length > 0xffffffff) throw new RangeError('classic TIFF cannot exceed 4 GiB; use bigTiff');
     await this.fh.write(tail, 0, tail.length, this.pos);
     const first = offsetOf.get(this.pages[0] as PageHandle) ?? 0;
-    const header = Buffer.alloc(this.bigTiff ? 16 : 8);
-    const le = this.littleEndian;
-    header.write(le ? 'II' : 'MM', 0, 'latin1');
-    if (this.bigTiff) {
-      le ? header.writeUInt16LE(43, 2) : header.writeUInt16BE(43, 2);
-      le ? header.writeUInt16LE(8, 4) : header.writeUInt16BE(8, 4);
-      le ? header.writeBigUInt64LE(BigInt(first), 8) : header.writeBigUInt64BE(BigInt(first), 8);
-    } else {
-      le ? header.writeUInt16LE(42, 2) : header.writeUInt16BE(42, 2);
-      le ? header.writeUInt32LE(first, 4) : header.writeUInt32BE(first, 4);
-    }
+    const header = this.layout.header(first);
     await this.fh.write(header, 0, header.length, 0);
     this.pos += tail.length;
     await this.fh.sync();

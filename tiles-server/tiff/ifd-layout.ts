@@ -1,11 +1,14 @@
 /**
- * Serialises the IFDs of a rewritten TIFF: entries given as raw value bytes
- * in the file's byte order (copied from the input, or built here for the
- * offset tables), laid out as count, entry table, next pointer, then the
- * values that do not fit inline, each word-aligned and zero-padded, so the
- * output holds no byte that nothing references.
+ * The bytes of a TIFF's header and IFDs, classic or BigTIFF, in either byte
+ * order: entries are given as raw value bytes in the file's byte order
+ * (built here from numbers or text, or copied from an input file), and an
+ * IFD is laid out as count, entry table (sorted by tag), next pointer, then
+ * the values that do not fit inline, each word-aligned and zero-padded, so
+ * the output holds no byte that nothing references. One home for this
+ * layout: the streaming writer (writer.ts) and the de-identifying rewrite
+ * (deid/deidentify.ts) both write through it.
  */
-import { FieldType } from '../tiff/tags.js';
+import { FieldType } from './tags.js';
 
 export interface OutEntry {
   tag: number;
@@ -15,7 +18,7 @@ export interface OutEntry {
   bytes: Buffer;
 }
 
-export class TiffLayoutWriter {
+export class IfdLayout {
   constructor(
     readonly bigTiff: boolean,
     readonly littleEndian: boolean,
@@ -42,27 +45,30 @@ export class TiffLayoutWriter {
 
   /** Offsets/counts as LONG (classic) or LONG8 (BigTIFF). */
   offsetsEntry(tag: number, values: ArrayLike<number>, ifdType = false): OutEntry {
-    const size = this.bigTiff ? 8 : 4;
-    const b = Buffer.alloc(values.length * size);
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i] as number;
-      if (this.bigTiff) this.littleEndian ? b.writeBigUInt64LE(BigInt(v), i * 8) : b.writeBigUInt64BE(BigInt(v), i * 8);
-      else this.littleEndian ? b.writeUInt32LE(v, i * 4) : b.writeUInt32BE(v, i * 4);
-    }
+    const b = this.words(values, this.bigTiff ? 8 : 4);
     const type = this.bigTiff ? (ifdType ? FieldType.IFD8 : FieldType.LONG8) : ifdType ? FieldType.IFD : FieldType.LONG;
     return { tag, type, count: values.length, bytes: b };
   }
 
+  /** Unsigned integers of 2, 4 or 8 bytes each, in the file's byte order. */
+  words(values: ArrayLike<number>, size: 2 | 4 | 8): Buffer {
+    const b = Buffer.alloc(values.length * size);
+    const le = this.littleEndian;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as number;
+      if (size === 2) le ? b.writeUInt16LE(v, i * 2) : b.writeUInt16BE(v, i * 2);
+      else if (size === 4) le ? b.writeUInt32LE(v, i * 4) : b.writeUInt32BE(v, i * 4);
+      else le ? b.writeBigUInt64LE(BigInt(v), i * 8) : b.writeBigUInt64BE(BigInt(v), i * 8);
+    }
+    return b;
+  }
+
   shortEntry(tag: number, values: number[]): OutEntry {
-    const b = Buffer.alloc(values.length * 2);
-    values.forEach((v, i) => (this.littleEndian ? b.writeUInt16LE(v, i * 2) : b.writeUInt16BE(v, i * 2)));
-    return { tag, type: FieldType.SHORT, count: values.length, bytes: b };
+    return { tag, type: FieldType.SHORT, count: values.length, bytes: this.words(values, 2) };
   }
 
   longEntry(tag: number, values: number[]): OutEntry {
-    const b = Buffer.alloc(values.length * 4);
-    values.forEach((v, i) => (this.littleEndian ? b.writeUInt32LE(v, i * 4) : b.writeUInt32BE(v, i * 4)));
-    return { tag, type: FieldType.LONG, count: values.length, bytes: b };
+    return { tag, type: FieldType.LONG, count: values.length, bytes: this.words(values, 4) };
   }
 
   asciiEntry(tag: number, text: string): OutEntry {
