@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
 import { Lane, LagGuard } from './admission.js';
+import { LibvipsThreadPriority } from './thread-priority.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
@@ -234,7 +235,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const tls = cfg.tls ? loadTls(cfg.tls) : null;
   sharp.cache(false);
   sharp.concurrency(1);
-  const pool = new DecodePool({ workers: cfg.decodeWorkers, maxQueue: 1024, timeoutMs: 15_000, maxHeapMb: 256 });
+  const pool = new DecodePool({ workers: cfg.decodeWorkers, maxQueue: 1024, timeoutMs: 15_000, maxHeapMb: 256, nice: cfg.imageThreadNice });
+  const vipsPriority = new LibvipsThreadPriority(cfg.imageThreadNice);
+  vipsPriority.start();
   const decodedCache = makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024);
   const registry = new SlideRegistry({
     slidesDir: cfg.slidesDir,
@@ -280,6 +283,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     spoolDir: imports.spoolDir,
     maxPixels: cfg.maskImportMaxPixels,
     concurrency: cfg.maskImportConcurrency,
+    nice: cfg.imageThreadNice,
   });
   // accounts, projects and the audit log (docs/identity.md)
   const identity = new SqliteIdentityStore(db);
@@ -454,6 +458,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       await recovered;
       await registry.close();
       lagGuard?.close();
+      vipsPriority.stop();
       await pool.close();
       handling.requestLog?.stalls.close();
       await logFile?.close();

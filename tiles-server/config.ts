@@ -46,6 +46,8 @@ export interface Config {
   maxLagMs: number;
   /** Image requests (tiles, IIIF, thumbnails) served at once; the rest wait their turn in order. */
   imageRequests: number;
+  /** Niceness of the image threads (libvips workers, the decode pool) on Linux, so the event loop answers first; 0: as the server. */
+  imageThreadNice: number;
   /** Image requests allowed to wait, and how long (ms) one may wait; past either: 503 with Retry-After. */
   imageQueue: number;
   imageQueueWaitMs: number;
@@ -258,6 +260,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
     imageRequests: intOf(get('IMAGE_REQUESTS'), 16, 'IMAGE_REQUESTS', 1, 4096),
+    imageThreadNice: intOf(get('IMAGE_THREAD_NICE'), 10, 'IMAGE_THREAD_NICE', 0, 19),
     imageQueue: intOf(get('IMAGE_QUEUE'), 4096, 'IMAGE_QUEUE', 0, 1 << 20),
     imageQueueWaitMs: intOf(get('IMAGE_QUEUE_WAIT_MS'), 1000, 'IMAGE_QUEUE_WAIT_MS', 0, 600_000),
     allowedHosts: (get('ALLOWED_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),

@@ -9,6 +9,7 @@
 import { fork, type Serializable } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { setPriority } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 import { WsiError, isErrorCode, type ErrorCode } from '../src/core/errors.js';
@@ -89,7 +90,7 @@ export function runWorkerJob<T>(jsUrl: URL, workerData: unknown, what: string, o
  * allocator arenas included, which a worker thread leaves in the server —
  * goes back to the system when the process exits.
  */
-export function runProcessJob<T>(jsUrl: URL, data: unknown, what: string): Promise<T> {
+export function runProcessJob<T>(jsUrl: URL, data: unknown, what: string, nice = 0): Promise<T> {
   const js = fileURLToPath(jsUrl);
   const built = existsSync(js);
   const child = fork(built ? js : js.replace(/\.js$/, '.ts'), [], {
@@ -97,6 +98,14 @@ export function runProcessJob<T>(jsUrl: URL, data: unknown, what: string): Promi
     execArgv: built ? [] : ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // background work yields the CPU to the server's event loop (thread-priority.ts); its threads inherit this
+  if (nice > 0 && child.pid !== undefined) {
+    try {
+      setPriority(child.pid, nice);
+    } catch {
+      // it has already exited: outcome() reports why
+    }
+  }
   child.send(data as Serializable);
   return outcome<T>(child, what, () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -1,8 +1,13 @@
 /** worker_threads entry: decodes TIFF blocks off the main event loop. */
 import './worker-shim.js';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
+import { lowerThisThread } from '../thread-priority.js';
 import { decodeBlock, type BlockDecodeRequest } from './block-decoder.js';
 import { owned } from './bytes.js';
+
+// decoding yields to the event loop (thread-priority.ts)
+const nice = Number((workerData as { nice?: number } | null)?.nice ?? 0);
+if (nice > 0) lowerThisThread(nice);
 
 interface Job {
   id: number;

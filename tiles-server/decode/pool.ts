@@ -19,6 +19,8 @@ export interface DecodePoolOptions {
   timeoutMs: number;
   /** Heap cap per worker; a decoder that allocates past it dies alone. */
   maxHeapMb: number;
+  /** Niceness each worker gives its own thread (thread-priority.ts); 0 or absent: unchanged. */
+  nice?: number;
 }
 
 interface Pending {
@@ -39,8 +41,8 @@ interface Slot {
   timer: NodeJS.Timeout | null;
 }
 
-function spawnWorker(resourceLimits: ResourceLimits): Worker {
-  return spawnModuleWorker(new URL('./decode-worker.js', import.meta.url), { resourceLimits });
+function spawnWorker(resourceLimits: ResourceLimits, nice: number): Worker {
+  return spawnModuleWorker(new URL('./decode-worker.js', import.meta.url), { resourceLimits, workerData: { nice } });
 }
 
 export class DecodePool {
@@ -57,7 +59,7 @@ export class DecodePool {
   }
 
   private spawn(): Slot {
-    const worker = spawnWorker({ maxOldGenerationSizeMb: this.opts.maxHeapMb, maxYoungGenerationSizeMb: 64 });
+    const worker = spawnWorker({ maxOldGenerationSizeMb: this.opts.maxHeapMb, maxYoungGenerationSizeMb: 64 }, this.opts.nice ?? 0);
     worker.unref();
     const slot: Slot = { worker, ready: false, job: null, timer: null };
     worker.on('message', (msg: { ready?: boolean; id: number; ok: boolean; data?: Uint8Array; short?: ShortBlock | null; name?: string; message?: string }) => {
