@@ -9,13 +9,16 @@
  * annotators get 403, outsiders and unknown projects 404 (SEC-01, SEC-17),
  * a bad format 400; each read is audited with its hash. The protocol and
  * qualifications it reports are versioned, managers-only and audited, and
- * every bad body is a 4xx with its code.
+ * every bad body is a 4xx with its code. Once a model run is triaged and
+ * two readers painted an ROI of a reading, the AI corrections and
+ * inter-observer sections carry their figures, equal to what was scripted.
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { canonicalJson } from '../../src/core/canonical-json.js';
 import { anonymous, asSession, createUser, sessionHeaders, signIn, type Session } from '../helpers/accounts.js';
 import { square } from '../helpers/annotations.js';
+import { b64, T, tile, zlib } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -266,6 +269,55 @@ describe('the project report', () => {
     expect(page.text).toContain('Not available:');
     expect(page.text).not.toContain(FILE);
     expect(page.text).not.toMatch(/<script/i);
+  });
+
+  it('reports AI correction rates and inter-observer agreement once they exist, equal to the script', async () => {
+    // a model run with two predictions: the annotator rejects one and accepts the other
+    const run = await as(annie, 'POST', `/api/slides/${slide}/model-runs`, { model: { name: 'cellnet', version: '2.1.0' } });
+    expect(run.status, JSON.stringify(run.body)).toBe(201);
+    const runId = run.body['id'] as string;
+    const preds = [randomUUID(), randomUUID()];
+    const file = {
+      type: 'FeatureCollection',
+      features: preds.map((id, i) => ({ type: 'Feature', id, geometry: { type: 'Polygon', coordinates: [[[3000 + i * 200, 3000], [3100 + i * 200, 3000], [3100 + i * 200, 3100], [3000 + i * 200, 3100], [3000 + i * 200, 3000]]] }, properties: { objectType: 'detection', classification: { name: 'Tumour' }, measurements: { probability: 0.9 } } })),
+    };
+    const up = await anonymous(`${base}/api/slides/${slide}/model-runs/${runId}/predictions?format=qupath-geojson`, {
+      method: 'POST',
+      headers: sessionHeaders(base, annie, { 'Content-Type': 'application/json', 'Idempotency-Key': randomUUID() }),
+      body: JSON.stringify(file),
+    });
+    expect(up.status, await up.text()).toBe(201);
+    const triage = await as(annie, 'POST', `/api/slides/${slide}/model-runs/${runId}/review`, { ops: [{ prediction: preds[0], action: 'reject' }, { prediction: preds[1], action: 'accept' }] });
+    expect(triage.status, JSON.stringify(triage.body)).toBe(200);
+
+    // two readers paint the same tile: annie all of it Tumour, rita its left half; a reading of an ROI over it
+    const tumour = ((await as(mona, 'GET', `/api/projects/${project}/classes`)).body['classes'] as Array<{ id: number; name: string }>).find((c) => c.name === 'Tumour')?.id as number;
+    for (const [who, session, fill] of [['annie', annie, () => tumour], ['rita', rita, (x: number) => (x < T / 2 ? tumour : 0)]] as const) {
+      const r = await as(session, 'POST', `/api/slides/${slide}/masks/${ids[who]}/tiles`, { ops: [{ tx: 0, ty: 0, ifMatch: 0, data: b64(zlib(tile(fill))) }] });
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+    }
+    const roi = { id: randomUUID(), kind: 'polygon', geometry: { type: 'Polygon', coordinates: [[[0, 0], [T, 0], [T, T], [0, T], [0, 0]]] }, classification: null, name: null, note: null, locked: false, objectType: 'annotation' };
+    expect((await as(mona, 'POST', `/api/slides/${slide}/annotations`, roi)).status).toBe(201);
+    const reading = await as(mona, 'POST', `/api/projects/${project}/readings`, { name: 'Tumour extent', slides: [{ slide, roi: roi.id }], readers: [ids['annie'], ids['rita']] });
+    expect(reading.status, JSON.stringify(reading.body)).toBe(201);
+
+    const r = await report(mona);
+    const b = r.body['body'] as Json;
+    const ai = b['aiCorrections'] as Json;
+    expect(ai['status']).toBe('ok');
+    const runRow = (ai['runs'] as Json[])[0] as Json;
+    expect(runRow).toMatchObject({ run: runId, studyCode: 'RS-001', predictions: 2, corrected: 1, correctionRate: 0.5, errorRate: 0.5 });
+    expect(runRow['counts']).toEqual({ untouched: 0, accepted: 1, edited: 0, relabelled: 0, both: 0, rejected: 1, missed: 0 });
+    expect(ai['totals']).toMatchObject({ predictions: 2, corrected: 1, rejected: 1, missed: 0, correctionRate: 0.5 });
+    const agreement = b['interObserver'] as Json;
+    expect(agreement['status']).toBe('ok');
+    const row = (agreement['readings'] as Json[])[0] as Json;
+    const readers = [ids['annie'], ids['rita']].sort();
+    expect(row).toMatchObject({ name: 'Tumour extent', studyCode: 'RS-001', roi: roi.id, readers, status: 'ok', pixels: T * T });
+    expect(row['pairs']).toEqual([{ a: readers[0], b: readers[1], pixels: T * T, agree: (T * T) / 2, pixelAccuracy: 0.5, cohenKappa: expect.any(Number) }]);
+    expect((row['source'] as Json)['query']).toBe('AgreementService.compute');
+    // and the same records give the same hash again
+    expect(((await report(mona)).body['hash'] as Json)['value']).toBe((r.body['hash'] as Json)['value']);
   });
 
   it('audits every read with the hash it answered', async () => {
