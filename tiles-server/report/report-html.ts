@@ -67,6 +67,8 @@ export function projectReportHtml(r: BuiltReport): string {
   const classes = protocol['classes'] as Obj;
   const review = protocol['review'] as Obj;
   const a = r.attestation.auditChain;
+  // annotators by username where they are members (the body keeps ids)
+  const names = new Map((((b['annotators'] as Obj)['rows'] as Obj[]) ?? []).map((m) => [String(m['userId']), String(m['username'])]));
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Regulatory report: ${esc(project['name'])}</title></head><body>
 <h1>Regulatory report: ${esc(project['name'])}</h1>
 <p>Project ${esc(project['id'])}, editing mode ${esc(project['editingMode'])}, ${project['blind'] ? 'blind' : 'not blind'}, created ${esc(project['createdAt'])}.</p>
@@ -78,9 +80,9 @@ ${section('Definitions, magnifications and acceptance criteria', protocol['defin
 <p>Self-review allowed: ${fmt(review['allowSelfReview'])}. Expert-significant classes: ${fmt((review['significantClasses'] as string[]).join(', ') || 'none')}. Experts: ${fmt((review['experts'] as Obj[]).map((e) => e['username'] ?? e['userId']).join(', ') || 'none')}.</p>
 ${table(review['rejectReasons'], ['code', 'label', 'retired'])}${sources(review['source'])}
 ${section('Annotators and qualifications', b['annotators'], (o) => `${table((o['rows'] as Obj[]).map((m) => ({ ...m, qualification: m['qualification'] ? `${String((m['qualification'] as Obj)['text'])} (${String((m['qualification'] as Obj)['date'])}, v${String((m['qualification'] as Obj)['version'])})` : 'none recorded' })), ['username', 'displayName', 'role', 'memberSince', 'qualification'])}<p>${esc(o['note'])}</p>${sources(o['source'])}`)}
-${section('Dataset composition', b['dataset'], (o) => `<p>${fmt(o['count'])} slides. ${esc(o['note'])}.</p>${table(o['slides'], ['studyCode', 'status', 'format', 'vendor', 'width', 'height', 'levels', 'mpp', 'objectivePower', 'bytes', 'addedAt'])}${bars((o['byVendor'] as Obj[]).map((x) => ({ label: String(x['vendor']), value: Number(x['count']) })), 'Slides by vendor')}${table(o['byMpp'], ['mpp', 'count'])}${table(o['byObjective'], ['objectivePower', 'count'])}<p>Site and stain: ${esc((o['siteAndStain'] as Obj)['reason'])}.</p>${sources(o['source'])}`)}
+${section('Dataset composition', b['dataset'], (o) => `<p>Slides: ${fmt(o['count'])}. ${esc(o['note'])}.</p>${table(o['slides'], ['studyCode', 'status', 'format', 'vendor', 'width', 'height', 'levels', 'mpp', 'objectivePower', 'bytes', 'addedAt'])}${bars((o['byVendor'] as Obj[]).map((x) => ({ label: String(x['vendor']), value: Number(x['count']) })), 'Slides by vendor')}${table(o['byMpp'], ['mpp', 'count'])}${table(o['byObjective'], ['objectivePower', 'count'])}<p>Site and stain: ${esc((o['siteAndStain'] as Obj)['reason'])}.</p>${sources(o['source'])}`)}
 ${section('De-identification', b['deidentification'], (o) => `${table(o['jobs'], ['studyCode', 'state', 'inProjectAs', 'original', 'result', 'rules', 'label', 'macro', 'fieldsModified', 'verification', 'outputSha256'])}${table(o['byState'], ['state', 'count'])}${table(o['byRules'], ['rules', 'count'])}${sources(o['source'])}`)}
-${section('Annotation volume', b['annotationVolume'], (o) => `<p>${fmt(o['objects'])} live objects.</p>${table(o['rows'], ['class', 'annotator', 'origin', 'objects'])}${sources(o['source'])}`)}
+${section('Annotation volume', b['annotationVolume'], (o) => `<p>Live objects: ${fmt(o['objects'])}.</p>${table((o['rows'] as Obj[]).map((x) => ({ ...x, annotator: names.get(String(x['annotator'])) ?? x['annotator'] })), ['class', 'annotator', 'origin', 'objects'])}${sources(o['source'])}`)}
 ${section('Review outcomes', b['reviewOutcomes'], (o) => {
     const st = o['states'] as Obj;
     const dec = o['decisions'] as Obj;
