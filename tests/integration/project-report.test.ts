@@ -250,6 +250,19 @@ describe('the project report', () => {
       const r = await report(mona, `?format=${f}`);
       expect([r.status, r.body['code']], f).toEqual([400, 'BAD_REQUEST']);
     }
+    // the Default project holds every slide of the folder, damaged ones included: each listed by study code with its state
+    const def = ((await as(admin, 'GET', '/api/projects')).body['projects'] as Array<{ id: string; allSlides: boolean }>).find((x) => x.allSlides)?.id as string;
+    const folder = (await as(admin, 'GET', '/api/admin/slides')).body['slides'] as Array<{ name: string }>;
+    const all = await as(admin, 'GET', `/api/projects/${def}/report`);
+    expect(all.status).toBe(200);
+    const ds = (all.body['body'] as Json)['dataset'] as Json;
+    expect((ds['source'] as Json)['query']).toBe('folderSlides');
+    expect(ds['count']).toBe(folder.length);
+    const rows = ds['slides'] as Json[];
+    expect(rows.some((x) => x['status'] === 'ok')).toBe(true);
+    for (const x of rows) expect(x['status'] === 'ok' || (x['status'] === 'error' && typeof x['code'] === 'string'), JSON.stringify(x)).toBe(true);
+    const text = JSON.stringify(all.body);
+    for (const f of folder) expect(text).not.toContain(f.name);
     // an auditor reaches the report only: not the project's slides or settings
     expect((await as(audrey, 'GET', `/api/projects/${project}/protocol`)).status).toBe(404);
     expect((await as(audrey, 'GET', `/api/slides/${slide}`)).status).toBe(404);

@@ -195,7 +195,7 @@ export class ProjectReportBuilder {
         try {
           const open = await this.d.registry.get(s.slideId);
           const m = open.meta;
-          meta = { status: 'ok', format: entry.format, vendor: m.vendor, width: m.width, height: m.height, levels: m.levels.length, mpp: m.mpp, objectivePower: m.objectivePower, compression: m.compression, bytes: entry.size };
+          meta = { status: open.probeError ? 'error' : 'ok', ...(open.probeError ? { code: open.probeError.code } : {}), format: entry.format, vendor: m.vendor, width: m.width, height: m.height, levels: m.levels.length, mpp: m.mpp, objectivePower: m.objectivePower, compression: m.compression, bytes: entry.size };
         } catch (err) {
           meta = { status: 'error', format: entry.format, bytes: entry.size, code: err instanceof WsiError ? err.code : 'INTERNAL' };
         }
