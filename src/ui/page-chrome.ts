@@ -1,5 +1,6 @@
 /**
- * The look of the app's standalone pages (the audit browser, the inbox):
+ * The look of the app's standalone pages (the audit browser, the inbox,
+ * the corrections report):
  * one home for the host's font and padding and the header row with its
  * title, so the pages stay alike.
  */
