@@ -10,7 +10,7 @@ export default defineConfig({
     chunkSizeWarningLimit: 1024,
     rollupOptions: {
       // the app and the audit browser, plus <wsi-viewer> on its own at a stable URL for portals to embed
-      input: { main: 'index.html', audit: 'audit.html', report: 'report.html', 'wsi-viewer': 'src/viewer/wsi-viewer.ts' },
+      input: { main: 'index.html', audit: 'audit.html', report: 'report.html', inbox: 'inbox.html', 'wsi-viewer': 'src/viewer/wsi-viewer.ts' },
       output: {
         entryFileNames: (chunk) => (chunk.name === 'wsi-viewer' ? 'wsi-viewer.js' : 'assets/[name]-[hash].js'),
       },

@@ -55,6 +55,7 @@ import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
 import { TileService } from './tile-service.js';
 import { startInbox } from './deid/inbox-wiring.js';
+import { reportOptions } from './report/report-wiring.js';
 import { loadTls } from './tls.js';
 
 export interface RunningServer {
@@ -376,6 +377,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     readings,
     inbox: { inbox, trustProxy: cfg.trustProxy },
     agreement,
+    report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy }),
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

@@ -7,6 +7,7 @@
  * with the names the access review gives them.
  */
 import { LitElement, css, html, nothing } from 'lit';
+import { pageChrome } from './page-chrome.js';
 import { accessReview, auditCsvUrl, auditPage, verifyChain, type AccessReview, type AuditFilter, type AuditRow, type VerifyResult } from '../services/audit-api.js';
 import { ApiError } from '../services/slide-api.js';
 
@@ -19,6 +20,8 @@ const ACTIONS = [
   // reviews and readings (README "Reviews and readings")
   'review.submit', 'review.accept', 'review.request-changes', 'review.reject', 'review.reopen', 'review.close', 'review.comment',
   'review.settings', 'review.reason.add', 'review.reason.retire', 'reading.create', 'reading.submit',
+  // the regulatory record (README "Regulatory report")
+  'report.read', 'protocol.change', 'member.qualification',
 ];
 
 type Tab = 'records' | 'access';
@@ -59,25 +62,9 @@ export class WsiAudit extends LitElement {
     this.filter = {};
   }
 
-  static override styles = css`
-    :host {
-      display: block;
-      font: 14px/1.4 system-ui, sans-serif;
-      color: #1d2430;
-      padding: 12px 20px;
-    }
-    header {
-      display: flex;
-      align-items: center;
-      gap: 12px;
-      border-bottom: 1px solid #d5dae1;
-      padding-bottom: 8px;
-    }
-    h1 {
-      font-size: 18px;
-      margin: 0;
-      flex: 1;
-    }
+  static override styles = [
+    pageChrome,
+    css`
     nav button[aria-selected='true'] {
       font-weight: 600;
       border-bottom: 2px solid #2a62c9;
@@ -145,7 +132,8 @@ export class WsiAudit extends LitElement {
       max-height: calc(100vh - 230px);
       overflow: auto;
     }
-  `;
+    `,
+  ];
 
   override connectedCallback(): void {
     super.connectedCallback();

@@ -8,6 +8,7 @@
  * (report-plots.ts) and listed in a table, with the JSON to download.
  */
 import { LitElement, css, html, nothing } from 'lit';
+import { pageChrome } from './page-chrome.js';
 import { ModelRunApi, type ModelRunInfo } from '../services/model-run-api.js';
 import { OUTCOMES, OUTCOME_LABELS, iouHistogram, legend, relabelMatrix, stackedBars, type Outcome } from './report-plots.js';
 
@@ -67,24 +68,12 @@ export class WsiCorrectionsReport extends LitElement {
     this.problem = null;
   }
 
-  static override styles = css`
-    :host {
-      display: block;
-      font: 14px/1.4 system-ui, sans-serif;
-      color: #1d2430;
-      padding: 12px 20px;
-    }
+  static override styles = [
+    pageChrome,
+    css`
     header {
-      display: flex;
       align-items: baseline;
-      gap: 12px;
-      border-bottom: 1px solid #d5dae1;
       padding-bottom: 6px;
-    }
-    h1 {
-      font-size: 18px;
-      margin: 0;
-      flex: 1;
     }
     h2 {
       font-size: 14px;
@@ -151,7 +140,8 @@ export class WsiCorrectionsReport extends LitElement {
       color: #666;
       font-size: 12px;
     }
-  `;
+    `,
+  ];
 
   override connectedCallback(): void {
     super.connectedCallback();

@@ -414,7 +414,8 @@ export class WsiApp extends LitElement {
       ${current
         ? html`<div class="project" data-testid="project">${current.name} · ${current.role}</div>
             ${current.role === 'manager'
-              ? html`<button class="classes" data-testid="edit-classes" title="The classes of this project: names, colours, hotkeys, order" @click=${() => void this.renderRoot.querySelector('wsi-palette-editor')?.show()}>Classes…</button>`
+              ? html`<button class="classes" data-testid="edit-classes" title="The classes of this project: names, colours, hotkeys, order" @click=${() => void this.renderRoot.querySelector('wsi-palette-editor')?.show()}>Classes…</button>
+                  <a href=${`/inbox.html?project=${encodeURIComponent(current.id)}`} data-testid="inbox-link" title="Slides waiting in quarantine for de-identification and approval">Inbox</a>`
               : nothing}
             ${MODE_TEXT[current.editingMode ?? ''] ? html`<div class="meta" data-testid="project-mode">${MODE_TEXT[current.editingMode ?? '']}</div>` : nothing}`
         : nothing}

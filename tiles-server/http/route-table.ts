@@ -15,6 +15,7 @@ import { modelRunRoutes } from './model-run-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { readingRoutes } from './reading-routes.js';
+import { reportRoutes, type ReportRoutesOptions } from './report-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AgreementService } from '../agreement-service.js';
@@ -40,6 +41,8 @@ export interface RouteTableDeps {
   /** The quarantine inbox (issue 15); its routes answer 404 when it is not configured. */
   inbox?: InboxRoutesOptions;
   agreement: AgreementService;
+  /** The regulatory report, protocol and qualifications (issue 15). */
+  report?: ReportRoutesOptions;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -59,5 +62,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...readingRoutes(d.readings),
     ...inboxRoutes(d.inbox),
     ...agreementRoutes(d.agreement),
+    ...reportRoutes(d.report),
   ];
 }

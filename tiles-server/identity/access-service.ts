@@ -9,7 +9,7 @@
 import { WsiError } from '../../src/core/errors.js';
 import type { IdentityStore, Member, Project, ProjectRole, ProjectSlide } from '../store/identity-store.js';
 import type { Principal } from './auth-service.js';
-import { actionsOf, implicitRole, seesFileNames, seesOthers, WRITE_ACTIONS, type Action } from './permissions.js';
+import { actionsOf, AUDITOR_PROJECT_ACTIONS, implicitRole, seesFileNames, seesOthers, WRITE_ACTIONS, type Action } from './permissions.js';
 
 export interface SlideScope {
   project: Project;
@@ -136,6 +136,8 @@ export class AccessService {
   async project(p: Principal, projectId: string, action: Action): Promise<ProjectScope> {
     const project = await this.store.projectById(projectId);
     const role = project ? await this.roleIn(p, project.id) : null;
+    // an auditor reaches every project's report, member or not (outside it: a viewer's role with none of a viewer's actions)
+    if (project && p.user.globalRole === 'auditor' && AUDITOR_PROJECT_ACTIONS.has(action)) return { project, role: role ?? 'viewer', actions: AUDITOR_PROJECT_ACTIONS };
     if (!project || !role) throw new WsiError('NOT_FOUND', `no project with id ${projectId}`);
     const actions = actionsOf(role, project);
     this.check(p, actions, action, 'project');

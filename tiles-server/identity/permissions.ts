@@ -20,10 +20,12 @@ export type Action =
   | 'import'
   | 'export'
   /** Members, slides, palette, settings. */
-  | 'manage';
+  | 'manage'
+  /** The project's regulatory report (issue 15): managers, and auditors without being members. */
+  | 'report';
 
 const ROLE_ACTIONS: Record<ProjectRole, readonly Action[]> = {
-  manager: ['view', 'view-associated', 'annotate', 'edit-others', 'review', 'import', 'export', 'manage'],
+  manager: ['view', 'view-associated', 'annotate', 'edit-others', 'review', 'import', 'export', 'manage', 'report'],
   reviewer: ['view', 'annotate', 'edit-others', 'review', 'import', 'export'],
   annotator: ['view', 'annotate', 'edit-others', 'import', 'export'],
   viewer: ['view', 'export'],
@@ -65,6 +67,12 @@ export function seesOthers(role: ProjectRole, project: ProjectSettings): boolean
 export function seesFileNames(role: ProjectRole, project: ProjectSettings): boolean {
   return !project.blind || role === 'manager';
 }
+
+/**
+ * What an auditor (a global role) may do in any project without being a
+ * member: read its regulatory report, nothing else (no slide pixels).
+ */
+export const AUDITOR_PROJECT_ACTIONS: ReadonlySet<Action> = new Set(['report']);
 
 /** The project role an account has without being a member: admins manage every project. */
 export function implicitRole(globalRole: GlobalRole): ProjectRole | null {

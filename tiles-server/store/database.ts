@@ -13,6 +13,7 @@ import { AUDIT_COMPACT_SCHEMA, AUDIT_SCHEMA } from './audit-store.js';
 import { IDENTITY_SCHEMA } from './identity-store.js';
 import { MODEL_RUN_SCHEMA } from './model-runs.js';
 import { DEID_JOB_SCHEMA } from './deid-jobs.js';
+import { PROJECT_RECORDS_SCHEMA } from './project-records-schema.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
 import { REVIEW_SCHEMA } from './reviews.js';
@@ -202,6 +203,11 @@ export const MIGRATIONS: Migration[] = [
     version: 11,
     description: 'de-identification jobs of the quarantine inbox (store/deid-jobs.ts)',
     sql: DEID_JOB_SCHEMA,
+  },
+  {
+    version: 12,
+    description: 'versioned annotation protocols and member qualifications for the regulatory report (store/project-records.ts)',
+    sql: PROJECT_RECORDS_SCHEMA,
   },
 ];
 
