@@ -7,6 +7,7 @@
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
 import { agreementRoutes } from './agreement-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
+import { consensusRoutes } from './consensus-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
@@ -16,13 +17,16 @@ import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { readingRoutes } from './reading-routes.js';
 import { reviewRoutes } from './review-routes.js';
+import { softLabelRoutes } from './soft-label-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AgreementService } from '../agreement-service.js';
 import type { AnnotationService } from '../annotation-service.js';
+import type { ConsensusService } from '../consensus-service.js';
 import type { MaskService } from '../mask-service.js';
 import type { ModelRunService } from '../model-run-service.js';
 import type { ReadingService } from '../reading-service.js';
 import type { ReviewService } from '../review-service.js';
+import type { SoftLabelService } from '../soft-label-service.js';
 import type { TileService } from '../tile-service.js';
 
 export interface RouteTableDeps {
@@ -40,6 +44,10 @@ export interface RouteTableDeps {
   /** The quarantine inbox (issue 15); its routes answer 404 when it is not configured. */
   inbox?: InboxRoutesOptions;
   agreement: AgreementService;
+  /** The reference mask (issue 14: accepted consensus). */
+  consensus: ConsensusService;
+  /** Soft-label export (issue 14). */
+  softLabels: SoftLabelService;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -59,5 +67,7 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...readingRoutes(d.readings),
     ...inboxRoutes(d.inbox),
     ...agreementRoutes(d.agreement),
+    ...consensusRoutes(d.consensus),
+    ...softLabelRoutes(d.softLabels),
   ];
 }

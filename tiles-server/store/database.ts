@@ -15,6 +15,7 @@ import { MODEL_RUN_SCHEMA } from './model-runs.js';
 import { DEID_JOB_SCHEMA } from './deid-jobs.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
+import { CONSENSUS_SCHEMA } from './consensus-store.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
@@ -202,6 +203,11 @@ export const MIGRATIONS: Migration[] = [
     version: 11,
     description: 'de-identification jobs of the quarantine inbox (store/deid-jobs.ts)',
     sql: DEID_JOB_SCHEMA,
+  },
+  {
+    version: 13,
+    description: 'the provenance of reference masks: accepted consensuses and restores (store/consensus-store.ts)',
+    sql: CONSENSUS_SCHEMA,
   },
 ];
 
