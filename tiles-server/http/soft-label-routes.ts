@@ -6,10 +6,9 @@
  * included: AGR-06); each export writes an audit record. The file name
  * follows download-name.ts (a study code in blind projects).
  */
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import type { SoftLabelService } from '../soft-label-service.js';
-import { attachment, downloadName } from './download-name.js';
+import { downloadName } from './download-name.js';
+import { sendExport } from './send-export.js';
 import { principal, slideScope, type Route } from './routes.js';
 
 const SLIDE = '([A-Za-z0-9]{1,64})';
@@ -23,19 +22,7 @@ export function softLabelRoutes(svc: SoftLabelService): Route[] {
       handler: async (ctx) => {
         const q = ctx.url.searchParams;
         const file = await svc.exportTiff(slideScope(ctx), principal(ctx).user.id, { roi: q.get('roi'), readers: q.get('readers') }, ctx.signal);
-        try {
-          ctx.res.writeHead(200, {
-            'Content-Type': 'image/tiff',
-            'Content-Length': file.bytes,
-            'Content-Disposition': attachment(downloadName(slideScope(ctx), undefined, 'soft-labels', 'tiff')),
-            'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff',
-          });
-          if (ctx.req.method === 'HEAD') ctx.res.end();
-          else await pipeline(createReadStream(file.path), ctx.res, { signal: ctx.signal });
-        } finally {
-          await file.cleanup();
-        }
+        await sendExport(ctx, file, 'image/tiff', downloadName(slideScope(ctx), undefined, 'soft-labels', 'tiff'));
       },
     },
   ];
