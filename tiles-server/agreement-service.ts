@@ -243,6 +243,17 @@ export class AgreementService {
     return Promise.all(ids.map(async (id) => ({ id, username: (await this.masks.whoIs(id))?.username ?? null })));
   }
 
+  /** The readers' exact joint counts inside the ROI (counted in worker threads; 503 past AGREEMENT_CONCURRENCY). */
+  async roiCounts(slide: SlideInfo, readers: string[], roi: { rings: number[][]; box: PixelBox }, signal?: AbortSignal): Promise<{ counts: TupleCounts; parts: CountResult[] }> {
+    this.admit();
+    const rows: number[] = [];
+    for (let ty = Math.floor(roi.box.y0 / MASK_TILE); ty * MASK_TILE < roi.box.y1; ty++) rows.push(ty);
+    const parts = await this.count({ slideId: slide.id, readers, slideWidth: slide.width, slideHeight: slide.height, box: roi.box, rings: roi.rings, mode: 'counts' }, rows, signal);
+    const counts: TupleCounts = new Map();
+    for (const p of parts) mergeCounts(counts, p.counts);
+    return { counts, parts };
+  }
+
   /** The agreement of `readers` inside the ROI. */
   async compute(scope: SlideScope, actor: string, q: { roi: string | null; readers: string | null }, signal?: AbortSignal): Promise<AgreementReport> {
     const t0 = performance.now();
@@ -250,12 +261,7 @@ export class AgreementService {
     const slide = await this.masks.slide(scope);
     const readers = this.readers(slide.id, q.readers);
     const roi = this.roi(slide, q.roi);
-    this.admit();
-    const rows: number[] = [];
-    for (let ty = Math.floor(roi.box.y0 / MASK_TILE); ty * MASK_TILE < roi.box.y1; ty++) rows.push(ty);
-    const parts = await this.count({ slideId: slide.id, readers, slideWidth: slide.width, slideHeight: slide.height, box: roi.box, rings: roi.rings, mode: 'counts' }, rows, signal);
-    const counts: TupleCounts = new Map();
-    for (const p of parts) mergeCounts(counts, p.counts);
+    const { counts, parts } = await this.roiCounts(slide, readers, roi, signal);
     const palette = this.masks.classTable(slide.id);
     const metrics = maskAgreement(counts, readers.length, palette.map((c) => c.id));
     const present = new Set(metrics.classes);

@@ -36,6 +36,9 @@ import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
 import { AgreementService } from './agreement-service.js';
 import { AgreementStore } from './store/agreement-store.js';
+import { ConsensusService } from './consensus-service.js';
+import { ConsensusStore } from './store/consensus-store.js';
+import { SoftLabelService } from './soft-label-service.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
 import { ReadingStore } from './store/readings.js';
@@ -330,6 +333,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   masks.writeGuard = (slideId, annotator, tiles) => reviews.maskGuard(slideId, annotator, tiles);
   const readings = new ReadingService({ db, readings: new ReadingStore(db), annotations: annotationStore, access, folderSlides, audit });
   access.unblind = readings.unblinds;
+  // the reference mask: a reviewer accepts a consensus of the readers into it (issue 14)
+  const consensus = new ConsensusService({ masks, agreement, store: new ConsensusStore(db), reviews: reviews.store, submittedReading: readings.unblinds, audit });
+  const softLabels = new SoftLabelService(masks, agreement);
+  softLabels.audit = audit;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
   // under TLS (ours or a proxy's, said by PUBLIC_URL): Secure cookies and HSTS
@@ -378,6 +385,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     inbox: { inbox, trustProxy: cfg.trustProxy },
     agreement,
     report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy }),
+    consensus,
+    softLabels,
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

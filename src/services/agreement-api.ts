@@ -1,10 +1,12 @@
 /**
  * The browser's client for the agreement routes (docs/agreement.md): the
  * readers with a mask on a slide, the disagreement map's description and
- * its PNG tiles (as bitmaps), and who said what at a point. Reviewers and
- * managers only: the server answers 403 to anyone else.
+ * its PNG tiles (as bitmaps), who said what at a point, and accepting a
+ * consensus into the reference mask. Reviewers and managers only: the
+ * server answers 403 to anyone else.
  */
-import { authHeaders } from './http.js';
+import { REFERENCE_ANNOTATOR, type ConsensusMethod, type TieRule } from '../core/agreement/reference.js';
+import { authHeaders, postChange } from './http.js';
 
 export interface MapDescription {
   block: number;
@@ -24,6 +26,11 @@ export interface PointReading {
   disagreeing: number;
 }
 
+export interface ConsensusAccepted {
+  event: { id: string; method: string; readers: string[]; tiles: number; parameters: { pixels: number; undecided: number; classes: Record<string, number> } };
+  tiles: Array<{ tx: number; ty: number; version: number }>;
+}
+
 export class AgreementApi {
   constructor(
     private readonly server: string,
@@ -41,10 +48,17 @@ export class AgreementApi {
     return body;
   }
 
-  /** Every annotator with a mask on the slide. */
+  /** Every annotator with a mask on the slide (the reference mask is no reader's). */
   async readers(): Promise<string[]> {
     const r = await this.json<{ masks: Array<{ annotator: string }> }>(this.url('/masks'));
-    return r.masks.map((m) => m.annotator);
+    return r.masks.map((m) => m.annotator).filter((a) => a !== REFERENCE_ANNOTATOR);
+  }
+
+  /** Accepts the consensus of `readers` inside the ROI into the reference mask (one Idempotency-Key per decision: a retry replays it). */
+  async acceptConsensus(opId: string, body: { roi: string; readers: readonly string[]; method: ConsensusMethod; ties: TieRule; tieReader?: string }): Promise<ConsensusAccepted> {
+    const r = await postChange<ConsensusAccepted & { message?: string }>(this.url('/reference/consensus'), opId, body);
+    if (r.status >= 300) throw new Error(r.body.message ?? `the server answered ${r.status}`);
+    return r.body;
   }
 
   describe(readers: readonly string[]): Promise<MapDescription> {

@@ -20,6 +20,7 @@ import { toolButtons, toolStatus } from './tool-buttons.js';
 import type { DisagreementLayer } from './disagreement-layer.js';
 import type { ToolHost } from './tool-host.js';
 import { fire } from './viewer-events.js';
+import './consensus-controls.js';
 import './history-view.js';
 import './measurements-view.js';
 import type { WsiHistoryView } from './history-view.js';
@@ -172,6 +173,13 @@ export class WsiAnnotationPanel extends LitElement {
     return h === undefined ? null : { h, r: s.store.record(h) };
   }
 
+  /** The selected object's id when it is a polygon (an ROI a consensus can be accepted in), else null. */
+  private selectedRoi(): string | null {
+    const sel = this.selectedRecord();
+    const t = sel && this.session ? this.session.store.geometry(sel.h).type : null;
+    return sel && (t === GeomType.Polygon || t === GeomType.MultiPolygon) ? sel.r.id : null;
+  }
+
   private setField(field: 'name' | 'note', value: string): void {
     const sel = this.selectedRecord();
     if (!sel || sel.r.locked) return;
@@ -254,7 +262,8 @@ export class WsiAnnotationPanel extends LitElement {
               dis.draw();
             }} />
             <span></span>
-            ${dis.visible && dis.status ? html`<span class="colhead" data-testid="disagreement-status" style="grid-column: 1 / -1">${dis.status}</span>` : nothing}`
+            ${dis.visible && dis.status ? html`<span class="colhead" data-testid="disagreement-status" style="grid-column: 1 / -1">${dis.status}</span>` : nothing}
+            ${dis.visible ? html`<wsi-consensus-controls .layer=${dis} .readers=${dis.readerIds} .roi=${this.selectedRoi()}></wsi-consensus-controls>` : nothing}`
         : nothing}
     </div>`;
   }

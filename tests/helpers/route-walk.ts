@@ -10,7 +10,7 @@ import type { Route } from '../../tiles-server/http/routes.js';
 
 export function allRoutes(): Route[] {
   const stub = {} as never;
-  return routeTable({ auth: stub, admin: stub, audit: stub, annotations: stub, palettes: stub, masks: stub, modelRuns: stub, reviews: stub, readings: stub, tiles: stub, tileOptions: stub, agreement: stub });
+  return routeTable({ auth: stub, admin: stub, audit: stub, annotations: stub, palettes: stub, masks: stub, modelRuns: stub, reviews: stub, readings: stub, tiles: stub, tileOptions: stub, agreement: stub, consensus: stub, softLabels: stub });
 }
 
 export type RuleKind = 'public' | 'signedIn' | 'global' | 'slide' | 'project';

@@ -15,10 +15,11 @@
 import { randomUUID } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { anonymous, asSession, createUser, sessionHeaders, signIn, type Session } from '../helpers/accounts.js';
-import { b64, T, tile, zlib } from '../helpers/masks.js';
+import { anonymous, asSession, sessionHeaders, type Session } from '../helpers/accounts.js';
+import { b64, tile, zlib } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
+import { H, inside, labelAt, READERS, ROI, setUpThreeReaders, W } from '../helpers/three-readers.js';
 
 let server: TestServer;
 let base = '';
@@ -30,24 +31,6 @@ let roi = '';
 let bigRoi = '';
 let pointRoi = '';
 
-/** aperio-jpeg-240-x4.svs: 2400 × 1800 px. */
-const W = 2400;
-const H = 1800;
-/** What each reader paints (level-0 coordinates → class id; 0 = leaves unpainted), over tiles tx 0..2 × ty 0..2. */
-const PAINT: Record<string, (x: number, y: number) => number> = {
-  ann1: (x) => (x < 700 ? 1 : 2),
-  ann2: (x, y) => (x < 760 ? 1 : y < 900 ? 2 : 3),
-  // only tiles (0..1, 0..1): the rest of the ROI stays unpainted for this reader (AGR-03)
-  ann3: (x, y) => (x >= 1024 || y >= 1024 ? 0 : x + y < 1200 ? 1 : 2),
-};
-const ROI = [
-  [100, 150],
-  [1400, 300],
-  [1300, 1250],
-  [200, 1100],
-  [100, 150],
-];
-
 function as(who: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
   return asSession(base, who === 'admin' ? admin : (s[who] as Session), method, path, body, method === 'GET' ? {} : { 'Idempotency-Key': randomUUID() });
 }
@@ -56,55 +39,14 @@ async function raw(who: string, path: string): Promise<Response> {
   return anonymous(`${base}${path}`, { headers: sessionHeaders(base, s[who] as Session, {}) });
 }
 
-/** PNPOLY, written here: is the centre of pixel (x, y) inside the ring (even-odd)? */
-function inside(ring: number[][], x: number, y: number): boolean {
-  const px = x + 0.5;
-  const py = y + 0.5;
-  let c = false;
-  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-    const [xi, yi] = ring[i] as [number, number];
-    const [xj, yj] = ring[j] as [number, number];
-    if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) c = !c;
-  }
-  return c;
-}
-
-/** Reader r's class at (x, y), as painted (tiles 0..2 × 0..2 only). */
-function labelAt(reader: string, x: number, y: number): number {
-  if (x >= 3 * T || y >= 3 * T) return 0;
-  return (PAINT[reader] as (x: number, y: number) => number)(x, y);
-}
-
-const READERS = ['ann1', 'ann2', 'ann3'];
-
 beforeAll(async () => {
   server = await startTestServer(FIXTURES, { AGREEMENT_MAX_PIXELS: '2000000' });
   base = server.url;
   admin = server.session as Session;
-  for (const name of [...READERS, 'rita', 'vic']) {
-    id[name] = (await createUser(base, admin, name)).id;
-    s[name] = await signIn(base, name);
-  }
-  const slides = (await as('admin', 'GET', '/api/admin/slides')).body['slides'] as Array<{ id: string; name: string }>;
-  const folder = slides.find((x) => x.name.endsWith('aperio-jpeg-240-x4.svs'))?.id ?? '';
-  const p = ((await as('admin', 'POST', '/api/projects', { name: 'Reading one', blind: true })).body['project'] as { id: string }).id;
-  ps = (await as('admin', 'POST', `/api/projects/${p}/slides`, { slideId: folder })).body['id'] as string;
-  for (const [who, role] of [['ann1', 'annotator'], ['ann2', 'annotator'], ['ann3', 'annotator'], ['rita', 'reviewer'], ['vic', 'viewer']] as const) {
-    expect((await as('admin', 'PUT', `/api/projects/${p}/members/${id[who]}`, { role })).status).toBe(200);
-  }
-  // each reader paints their own mask
-  for (const reader of READERS) {
-    const ops: unknown[] = [];
-    for (let ty = 0; ty < 3; ty++) {
-      for (let tx = 0; tx < 3; tx++) {
-        const px = tile((x, y) => labelAt(reader, tx * T + x, ty * T + y));
-        if (px.every((v) => v === 0)) continue;
-        ops.push({ tx, ty, ifMatch: 0, data: b64(zlib(px)) });
-      }
-    }
-    const r = await as(reader, 'POST', `/api/slides/${ps}/masks/${id[reader]}/tiles`, { ops });
-    expect(r.status, JSON.stringify(r.body)).toBe(200);
-  }
+  const reading = await setUpThreeReaders(base, admin, 'Reading one');
+  Object.assign(s, reading.s);
+  Object.assign(id, reading.id);
+  ps = reading.ps;
   const draw = async (coordinates: unknown, type = 'Polygon'): Promise<string> => {
     const a = { id: randomUUID(), kind: type === 'Point' ? 'point' : 'polygon', geometry: { type, coordinates }, classification: null, name: null, note: null, locked: false };
     const r = await as('rita', 'POST', `/api/slides/${ps}/annotations`, a);

@@ -24,6 +24,8 @@ import type { AgreementStore } from '../store/agreement-store.js';
 /** Level-0 pixels per side of a disagreement-map block. */
 export const MAP_BLOCK = 64;
 export const BLOCKS_PER_TILE = MASK_TILE / MAP_BLOCK;
+/** A tile's bytes and one more, so a whole tile inflates into one chunk and zlib sees its end there. */
+const INFLATE_CHUNK = MASK_TILE_PIXELS + 1;
 
 export interface CountJob {
   slideId: string;
@@ -86,7 +88,8 @@ export function runCountJob(store: AgreementStore, job: CountJob, signal?: { abo
           m.set(t.tx, { data: constantTile(u), uniform: u });
         } else {
           inflated++;
-          const buf = inflateSync(t.data, { maxOutputLength: MASK_TILE_PIXELS });
+          // one output chunk the size of a tile (zlib's default 16 KiB chunks are concatenated after: a copy and 16 calls per tile)
+          const buf = inflateSync(t.data, { maxOutputLength: MASK_TILE_PIXELS, chunkSize: INFLATE_CHUNK });
           m.set(t.tx, { data: new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), uniform: null });
         }
       }

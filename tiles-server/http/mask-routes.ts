@@ -5,10 +5,9 @@
  * TIFF export and label-image imports. docs/masks.md describes them for
  * users.
  */
-import { attachment, downloadName } from './download-name.js';
+import { downloadName } from './download-name.js';
+import { sendExport } from './send-export.js';
 import { authorNames } from './authors.js';
-import { createReadStream } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
 import { WsiError } from '../../src/core/errors.js';
 import { MASK_TILE } from '../../src/core/mask/mask-grid.js';
 import type { MaskService } from '../mask-service.js';
@@ -234,20 +233,7 @@ export function maskRoutes(svc: MaskService): Route[] {
         const file = await svc.exportTiff(slide, annotator, ctx.signal);
         // someone else's mask (a manager's export) carries the start of the annotator's id, so two readers' files differ
         const whose = annotator === ctx.auth.principal?.user.id ? 'mask' : `mask-${annotator.slice(0, 8)}`;
-        const name = downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), whose, 'tiff');
-        try {
-          ctx.res.writeHead(200, {
-            'Content-Type': 'image/tiff',
-            'Content-Length': file.bytes,
-            'Content-Disposition': attachment(name),
-            'Cache-Control': 'no-store',
-            'X-Content-Type-Options': 'nosniff',
-          });
-          if (ctx.req.method === 'HEAD') ctx.res.end();
-          else await pipeline(createReadStream(file.path), ctx.res, { signal: ctx.signal });
-        } finally {
-          await file.cleanup();
-        }
+        await sendExport(ctx, file, 'image/tiff', downloadName(slideScope(ctx), await svc.fileNameOf(slideScope(ctx)), whose, 'tiff'));
       },
     },
     {

@@ -7,6 +7,7 @@
 import { adminRoutes, type AdminRoutesOptions } from './admin-routes.js';
 import { agreementRoutes } from './agreement-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
+import { consensusRoutes } from './consensus-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
@@ -17,13 +18,16 @@ import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { readingRoutes } from './reading-routes.js';
 import { reportRoutes, type ReportRoutesOptions } from './report-routes.js';
 import { reviewRoutes } from './review-routes.js';
+import { softLabelRoutes } from './soft-label-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
 import type { AgreementService } from '../agreement-service.js';
 import type { AnnotationService } from '../annotation-service.js';
+import type { ConsensusService } from '../consensus-service.js';
 import type { MaskService } from '../mask-service.js';
 import type { ModelRunService } from '../model-run-service.js';
 import type { ReadingService } from '../reading-service.js';
 import type { ReviewService } from '../review-service.js';
+import type { SoftLabelService } from '../soft-label-service.js';
 import type { TileService } from '../tile-service.js';
 
 export interface RouteTableDeps {
@@ -43,6 +47,10 @@ export interface RouteTableDeps {
   agreement: AgreementService;
   /** The regulatory report, protocol and qualifications (issue 15). */
   report?: ReportRoutesOptions;
+  /** The reference mask (issue 14: accepted consensus). */
+  consensus: ConsensusService;
+  /** Soft-label export (issue 14). */
+  softLabels: SoftLabelService;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -63,5 +71,7 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...inboxRoutes(d.inbox),
     ...agreementRoutes(d.agreement),
     ...reportRoutes(d.report),
+    ...consensusRoutes(d.consensus),
+    ...softLabelRoutes(d.softLabels),
   ];
 }

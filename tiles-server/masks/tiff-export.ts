@@ -105,13 +105,13 @@ function clearPastEdge(px: Uint8Array, validW: number, validH: number): boolean 
   return changed;
 }
 
-/** Copies the `w` × `h` tile at (x, y) of a 512 × 512 cell (0 past the cell); null when it is all 0. */
-function cutTile(cell: Uint8Array, x: number, y: number, w: number, h: number): Uint8Array | null {
-  const out = new Uint8Array(w * h);
+/** Copies the `w` × `h` tile at (x, y) of a 512 × 512 cell of `k` samples per pixel (0 past the cell); null when it is all 0. */
+export function cutTile(cell: Uint8Array, x: number, y: number, w: number, h: number, k = 1): Uint8Array | null {
+  const out = new Uint8Array(w * h * k);
   let any = false;
   for (let r = 0; r < h && y + r < MASK_TILE; r++) {
-    const row = cell.subarray((y + r) * MASK_TILE + x, (y + r) * MASK_TILE + Math.min(MASK_TILE, x + w));
-    out.set(row, r * w);
+    const row = cell.subarray(((y + r) * MASK_TILE + x) * k, ((y + r) * MASK_TILE + Math.min(MASK_TILE, x + w)) * k);
+    out.set(row, r * w * k);
     if (!any && row.some((v) => v !== 0)) any = true;
   }
   return any ? out : null;

@@ -16,6 +16,7 @@ import { DEID_JOB_SCHEMA } from './deid-jobs.js';
 import { PROJECT_RECORDS_SCHEMA } from './project-records-schema.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
+import { CONSENSUS_SCHEMA } from './consensus-store.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
@@ -208,6 +209,11 @@ export const MIGRATIONS: Migration[] = [
     version: 12,
     description: 'versioned annotation protocols and member qualifications for the regulatory report (store/project-records.ts)',
     sql: PROJECT_RECORDS_SCHEMA,
+  },
+  {
+    version: 13,
+    description: 'the provenance of reference masks: accepted consensuses and restores (store/consensus-store.ts)',
+    sql: CONSENSUS_SCHEMA,
   },
 ];
 

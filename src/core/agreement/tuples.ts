@@ -119,7 +119,7 @@ export function countTuples(labels: readonly Uint8Array[]): TupleCounts {
 /**
  * The joint counts kept in a dense array while the class ids seen stay few
  * (each reader's class id → a compact index, `capacity` of them, and
- * capacity^readers ≤ 2^20 cells): one array increment per pixel instead of
+ * capacity^readers ≤ 2^20 cells): one array update per run of pixels instead of
  * a map update per run, which is what makes a gigapixel count fast. Past
  * the capacity (or for more readers) it moves everything into a TupleCounts
  * map and goes on there; the result is the same either way.
@@ -224,45 +224,52 @@ export class TupleCounter {
     countRange(this.map as TupleCounts, labels, start, end);
   }
 
-  /** Adds a run of n pixels of tuple (x, y, z) (class ids) to the dense array; false when an id has no index yet. */
-  private run(ia: number, ib: number, ic: number, n: number): boolean {
-    const dense = this.dense;
-    if ((ia | ib | ic) < 0 || !dense) return false;
-    const x = ia + ib * this.capacity + ic * this.capacity * this.capacity;
-    dense[x] = (dense[x] as number) + n;
-    return true;
-  }
-
   private dense2(a: Uint8Array, b: Uint8Array, start: number, end: number): void {
     const lut = this.lut;
-    let key = (a[start] as number) | ((b[start] as number) << 8);
-    let from = start;
-    for (let i = start + 1; i <= end; i++) {
-      const k = i === end ? -1 : (a[i] as number) | ((b[i] as number) << 8);
-      if (k === key) continue;
-      if (!this.run(lut[key & 255] as number, lut[key >> 8] as number, 0, i - from)) {
-        this.addKey(key, i - from);
+    const dense = this.dense as Float64Array;
+    const K = this.capacity;
+    // run by run, as dense3
+    let i = start;
+    while (i < end) {
+      const va = a[i] as number;
+      const vb = b[i] as number;
+      let j = i + 1;
+      while (j < end && a[j] === va && b[j] === vb) j++;
+      const ia = lut[va] as number;
+      const ib = lut[vb] as number;
+      if ((ia | ib) >= 0) dense[ia + ib * K] = (dense[ia + ib * K] as number) + (j - i);
+      else {
+        this.addKey(va + vb * 256, j - i);
         // the dense array was given up: the rest on the map
-        if (!this.dense) return countRange(this.map as TupleCounts, [a, b], i, end);
+        if (!this.dense) return countRange(this.map as TupleCounts, [a, b], j, end);
       }
-      key = k;
-      from = i;
+      i = j;
     }
   }
 
   private dense3(a: Uint8Array, b: Uint8Array, c: Uint8Array, start: number, end: number): void {
     const lut = this.lut;
-    let key = (a[start] as number) | ((b[start] as number) << 8) | ((c[start] as number) << 16);
-    let from = start;
-    for (let i = start + 1; i <= end; i++) {
-      const k = i === end ? -1 : (a[i] as number) | ((b[i] as number) << 8) | ((c[i] as number) << 16);
-      if (k === key) continue;
-      if (!this.run(lut[key & 255] as number, lut[(key >> 8) & 255] as number, lut[key >> 16] as number, i - from)) {
-        this.addKey(key, i - from);
-        if (!this.dense) return countRange(this.map as TupleCounts, [a, b, c], i, end);
+    const dense = this.dense as Float64Array;
+    const K = this.capacity;
+    const K2 = K * K;
+    // run by run: a run is scanned with three byte compares per pixel, and ends in one array update
+    let i = start;
+    while (i < end) {
+      const va = a[i] as number;
+      const vb = b[i] as number;
+      const vc = c[i] as number;
+      let j = i + 1;
+      while (j < end && a[j] === va && b[j] === vb && c[j] === vc) j++;
+      const ia = lut[va] as number;
+      const ib = lut[vb] as number;
+      const ic = lut[vc] as number;
+      if ((ia | ib | ic) >= 0) dense[ia + ib * K + ic * K2] = (dense[ia + ib * K + ic * K2] as number) + (j - i);
+      else {
+        this.addKey(va + vb * 256 + vc * 65536, j - i);
+        // the dense array was given up: the rest on the map
+        if (!this.dense) return countRange(this.map as TupleCounts, [a, b, c], j, end);
       }
-      key = k;
-      from = i;
+      i = j;
     }
   }
 
