@@ -90,7 +90,8 @@ export async function sweepPartials(dir: string): Promise<string[]> {
   for (const name of names) {
     const m = PARTIAL.exec(name);
     if (!m || alive(Number(m[1]))) continue;
-    await rm(join(dir, name), { force: true });
+    // a DICOM folder's partial copy is a folder
+    await rm(join(dir, name), { force: true, recursive: true });
     removed.push(name);
   }
   return removed;

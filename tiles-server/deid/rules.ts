@@ -1,9 +1,10 @@
 /**
  * The de-identification rule file: which TIFF tags are kept, deleted or
  * rewritten, which Aperio ImageDescription keys survive, what happens to
- * OME-XML elements and to label/macro images, and what the verification
- * scan looks for. The defaults live in default-rules.json (versioned); a
- * project may override them with a file that says `"extends": "default"`
+ * OME-XML elements, DICOM attributes (dicom-rules.ts) and label/macro
+ * images, and what the verification scan looks for. The defaults live in
+ * default-rules.json (versioned); a project may override them with a file
+ * that says `"extends": "default"`
  * (merged over the defaults) or gives a complete rule set of its own.
  * Anything a rule file does not cover stops the file (fail closed); the
  * strict profile deletes it instead and keeps only what is structural.
@@ -11,6 +12,7 @@
 import { readFile } from 'node:fs/promises';
 import { WsiError } from '../../src/core/errors.js';
 import DEFAULT_RULES_JSON from './default-rules.json' with { type: 'json' };
+import { validateDicomRules, type DicomRules } from './dicom-rules.js';
 
 export type TagAction = 'keep' | 'delete' | 'year-only' | 'description' | 'offsets' | 'jpeg-tables' | 'refuse';
 const TAG_ACTIONS: readonly TagAction[] = ['keep', 'delete', 'year-only', 'description', 'offsets', 'jpeg-tables', 'refuse'];
@@ -48,6 +50,8 @@ export interface DeidRules {
     deleteAttributes: string[];
     otherElements: 'refuse' | 'delete';
   };
+  /** DICOM attributes (dicom-rules.ts); null when the rule file has none (DICOM is then refused). */
+  dicom: DicomRules | null;
   images: {
     label: 'remove' | 'replace';
     macro: 'remove' | 'blank-label';
@@ -85,7 +89,7 @@ function strings(v: unknown, where: string): string[] {
 /** Checks a complete rule set and returns it typed. */
 export function validateRules(raw: unknown): DeidRules {
   if (!isObject(raw)) bad('the rule file must hold a JSON object');
-  const { name, version, tiff, aperio, ome, images, verify } = raw;
+  const { name, version, tiff, aperio, ome, images, verify, dicom } = raw;
   if (typeof name !== 'string' || typeof version !== 'string' || !version) bad('the rule file needs "name" and "version" strings');
   if (!isObject(tiff) || !isObject(tiff['tags'])) bad('the rule file needs tiff.tags');
   const tags: Record<string, TagRule> = {};
@@ -129,6 +133,7 @@ export function validateRules(raw: unknown): DeidRules {
       deleteAttributes: strings(ome['deleteAttributes'], 'ome.deleteAttributes'),
       otherElements: oneOf(ome['otherElements'], ['refuse', 'delete'] as const, 'ome.otherElements'),
     },
+    dicom: dicom === undefined ? null : validateDicomRules(dicom),
     images: {
       label: oneOf(images['label'], ['remove', 'replace'] as const, 'images.label'),
       macro: oneOf(images['macro'], ['remove', 'blank-label'] as const, 'images.macro'),
