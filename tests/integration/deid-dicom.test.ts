@@ -15,6 +15,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { copyFile, cp, mkdir, mkdtemp, readFile, readdir, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -282,6 +283,32 @@ describe.skipIf(MISSING !== null)(`DICOM WSI de-identification${MISSING ? ` (SKI
     await writeFile(second, Buffer.concat([await readFile(second), Buffer.from(S(102), 'utf16le')]));
     expect((await scanForNeedles(second, [{ label: 's', value: S(102) }])).hits.length).toBeGreaterThan(0);
     expect((await dicomOutputProblems(bad)).join('\n')).toMatch(/002\.dcm: does not parse as DICOM/);
+  });
+
+  it('through the built CLI: a folder in, a folder and its report out; --verify passes the copy and fails the corrupted one (exit 3)', async () => {
+    const cli = join(ROOT, 'build', 'tiles-server', 'deid-cli.js');
+    expect(existsSync(cli), 'build/ is missing: run `npm run build:server` first').toBe(true);
+    const out = join(dir, 'cli-out');
+    const r = await run(process.execPath, [cli, input, out, '--study-code', CODE, '--sentinel', S(101)]);
+    const summary = JSON.parse(r.stdout) as { result: string; format: string; label: string; report: string };
+    expect([summary.result, summary.format, summary.label]).toEqual(['de-identified', 'dicom', 'removed']);
+    expect((JSON.parse(await readFile(`${out}.deid-report.json`, 'utf8')) as DeidReport).verification?.result).toBe('pass');
+    const ok = await run(process.execPath, [cli, '--verify', out, '--sentinel', S(101), '--sentinel', S(102)]);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ result: 'pass', hits: [] });
+    const bad = join(dir, 'cli-bad');
+    await cp(out, bad, { recursive: true });
+    const target = join(bad, `${CODE}-002.dcm`);
+    const bytes = await readFile(target);
+    Buffer.from(S(102), 'utf16le').copy(bytes, 40);
+    await writeFile(target, bytes);
+    const failed = await run(process.execPath, [cli, '--verify', bad, '--sentinel', S(102)]).then(
+      () => ({ code: 0, stdout: '' }),
+      (e: { code: number; stdout: string }) => e,
+    );
+    expect(failed.code).toBe(3);
+    const hits = (JSON.parse(failed.stdout) as { hits: string[] }).hits;
+    expect(hits).toContain(`${CODE}-002.dcm: sentinel 1 at byte 40 (UTF-16LE)`);
+    expect(hits).toContain(`${CODE}-002.dcm: non-zero preamble byte at 40`);
   });
 
   it('DEID-13: a second run keeps the UIDs and changes nothing; the copies are byte-identical', async () => {

@@ -8,8 +8,7 @@
  * and by the server's inbox jobs; both get the same report. DICOM slides
  * (a .dcm file, or a folder of one series) go to dicom-deid.ts.
  */
-import { createHash } from 'node:crypto';
-import { open, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../../src/core/errors.js';
@@ -25,7 +24,7 @@ import { checkStudyCode, lzwStrips, renderLabel } from './blank-label.js';
 import { deidentifyDicom, isDicomInput, type DicomRunResult } from './dicom-deid.js';
 import { stripTextSegments, textSegmentIn } from './jpeg-segments.js';
 import { rewriteOmeXml } from './ome-rewrite.js';
-import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
+import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sha256Of, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
 import { Findings, type DeidReport, type ImageAction } from './report.js';
 import { DEFAULT_RULES, yearOnly, type DeidRules } from './rules.js';
 import { TiffLayoutWriter, type OutEntry } from './tiff-out.js';
@@ -406,17 +405,6 @@ function needlesOf(f: Findings, rules: DeidRules, extra: string[]): { needles: N
   }
   [...rules.verify.sentinels, ...extra].forEach((s, i) => needles.push({ label: `sentinel ${i + 1}`, value: s }));
   return { needles, skippedShort, skippedKept };
-}
-
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return h.digest('hex');
 }
 
 /**

@@ -21,7 +21,7 @@ import { elem, parseDicomFile, PIXEL_DATA, SEQUENCE_END, serializeElements, seri
 import { blankLabelInstance, EXPLICIT_VR_LITTLE_ENDIAN } from './dicom-label.js';
 import { dicomFileProblems, dicomOutputFiles } from './dicom-verify.js';
 import { textSegmentIn } from './jpeg-segments.js';
-import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, type OutputSink } from './output-file.js';
+import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sha256Of, type OutputSink } from './output-file.js';
 import type { DeidReport } from './report.js';
 import { Findings } from './report.js';
 import { DEFAULT_RULES } from './rules.js';
@@ -141,19 +141,11 @@ async function writeInstance(p: Planned, sink: OutputSink): Promise<number> {
   return pos;
 }
 
+/** One file's SHA-256; a folder's: the SHA-256 of its files' names and hashes. */
 async function sha256OfFiles(files: string[]): Promise<string> {
+  if (files.length === 1) return sha256Of(files[0] as string);
   const all = createHash('sha256');
-  for (const f of files) {
-    const h = createHash('sha256');
-    const fh = await open(f, 'r');
-    try {
-      for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-    } finally {
-      await fh.close().catch(() => undefined);
-    }
-    if (files.length === 1) return h.digest('hex');
-    all.update(`${basename(f)}\0${h.digest('hex')}\n`);
-  }
+  for (const f of files) all.update(`${basename(f)}\0${await sha256Of(f)}\n`);
   return all.digest('hex');
 }
 

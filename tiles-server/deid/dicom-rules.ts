@@ -8,7 +8,7 @@
  * file is refused), and to LABEL and OVERVIEW instances. Sequences a rule
  * keeps are walked and their items judged by the same table.
  */
-import { WsiError } from '../../src/core/errors.js';
+import { bad, isObject, oneOf } from './rule-checks.js';
 
 export type DicomAction = 'keep' | 'delete' | 'empty' | 'study-code' | 'replace' | 'uid' | 'date' | 'time' | 'datetime' | 'refuse' | 'tool';
 export const DICOM_ACTIONS: readonly DicomAction[] = ['keep', 'delete', 'empty', 'study-code', 'replace', 'uid', 'date', 'time', 'datetime', 'refuse', 'tool'];
@@ -34,19 +34,6 @@ export interface DicomRules {
   label: 'remove' | 'replace';
   /** OVERVIEW instances show the slide label: dropped (blanking their label end is not implemented). */
   overview: 'remove';
-}
-
-function bad(message: string): never {
-  throw new WsiError('DEID_RULES_INVALID', message);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], where: string): T {
-  if (typeof v !== 'string' || !allowed.includes(v as T)) bad(`${where} must be one of ${allowed.join(', ')}`);
-  return v as T;
 }
 
 /** Checks the "dicom" section of a rule file. */

@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import { WsiError } from '../../src/core/errors.js';
 import DEFAULT_RULES_JSON from './default-rules.json' with { type: 'json' };
 import { validateDicomRules, type DicomRules } from './dicom-rules.js';
+import { bad, isObject, oneOf } from './rule-checks.js';
 
 export type TagAction = 'keep' | 'delete' | 'year-only' | 'description' | 'offsets' | 'jpeg-tables' | 'refuse';
 const TAG_ACTIONS: readonly TagAction[] = ['keep', 'delete', 'year-only', 'description', 'offsets', 'jpeg-tables', 'refuse'];
@@ -66,19 +67,6 @@ export interface DeidRules {
     /** Removed values shorter than this are not scanned for (they would match pixel data by chance). */
     minValueLength: number;
   };
-}
-
-function bad(message: string): never {
-  throw new WsiError('DEID_RULES_INVALID', message);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], where: string): T {
-  if (typeof v !== 'string' || !allowed.includes(v as T)) bad(`${where} must be one of ${allowed.join(', ')}`);
-  return v as T;
 }
 
 function strings(v: unknown, where: string): string[] {
