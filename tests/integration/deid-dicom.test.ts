@@ -22,10 +22,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dicomWriterMissing, PYTHON, tilesOf, TS, writeDicomInstances, type InstanceSpec } from '../../scripts/fixtures/dicom.js';
-import { labelRaster, macroRaster, pyramidOf, tissueRaster } from '../../scripts/fixtures/encode.js';
+import { dicomWriterMissing, PYTHON, writeDicomInstances } from '../../scripts/fixtures/dicom.js';
+import { labelRaster } from '../../scripts/fixtures/encode.js';
 import { DecodePool } from '../../tiles-server/decode/pool.js';
-import type { RasterRgb } from '../../tiles-server/sample/pyramid.js';
 import { renderLabel } from '../../tiles-server/deid/blank-label.js';
 import { elem, serializeElements, serializeMeta, type DElem } from '../../tiles-server/deid/dicom-data.js';
 import { dicomOutputProblems } from '../../tiles-server/deid/dicom-deid.js';
@@ -41,10 +40,10 @@ import type { SlideSource } from '../../tiles-server/slides/types.js';
 import { openDatabase } from '../../tiles-server/store/database.js';
 import { DeidJobStore } from '../../tiles-server/store/deid-jobs.js';
 import { FileByteSource } from '../../tiles-server/tiff/byte-source.js';
+import { DICOM_PHI_HELPER, spec, writePhiSlide } from '../helpers/deid-dicom-fixtures.js';
 import { ROOT } from '../helpers/paths.js';
 
 const run = promisify(execFile);
-const HELPER = join(ROOT, 'tests', 'helpers', 'dicom_phi.py');
 const MISSING = dicomWriterMissing();
 if (MISSING) process.stdout.write(`[deid-dicom] SKIPPED: ${MISSING}\n`);
 
@@ -82,7 +81,7 @@ interface Read {
 }
 
 async function pydicomRead(files: string[]): Promise<Read[]> {
-  const r = await run(PYTHON, [HELPER, 'read', ...files], { maxBuffer: 64 * 1024 * 1024 });
+  const r = await run(PYTHON, [DICOM_PHI_HELPER, 'read', ...files], { maxBuffer: 64 * 1024 * 1024 });
   return JSON.parse(r.stdout) as Read[];
 }
 
@@ -96,46 +95,6 @@ function found(bytes: Buffer, needles: string[]): string[] {
     }
   }
   return hits;
-}
-
-const spec = (path: string, sop: string, flavor: string, r: RasterRgb, tile: number): InstanceSpec => ({
-  path,
-  studyUid: '1.2.826.0.1.3680043.10.543.77',
-  seriesUid: '1.2.826.0.1.3680043.10.543.77.9',
-  sopInstanceUid: sop,
-  imageType: ['ORIGINAL', 'PRIMARY', flavor, 'NONE'],
-  transferSyntax: TS.jpeg,
-  photometric: 'YBR_FULL_422',
-  codec: 'jpeg-ybr',
-  rows: tile === 0 ? r.height : tile,
-  columns: tile === 0 ? r.width : tile,
-  totalColumns: r.width,
-  totalRows: r.height,
-  organization: 'TILED_FULL',
-  mppUm: 0.5,
-  objectivePower: 20,
-  raw: tile === 0 ? [r.data] : tilesOf(r, tile),
-});
-
-/** Writes the PHI slide: two levels, a thumbnail, a LABEL and an OVERVIEW instance, full of sentinels. */
-async function writePhiSlide(folder: string): Promise<void> {
-  const levels = pyramidOf(tissueRaster(512, 384, 7, 0.5), [0, 1]);
-  const base = '1.2.826.0.1.3680043.10.543.77.9';
-  const files = {
-    level0: join(folder, 'Doe_Jane-level0.dcm'),
-    level1: join(folder, 'Doe_Jane-level1.dcm'),
-    thumb: join(folder, 'Doe_Jane-thumbnail.dcm'),
-    label: join(folder, 'Doe_Jane-label.dcm'),
-    overview: join(folder, 'Doe_Jane-overview.dcm'),
-  };
-  await writeDicomInstances([
-    spec(files.level0, `${base}.1`, 'VOLUME', levels[0] as RasterRgb, 256),
-    spec(files.level1, `${base}.2`, 'VOLUME', levels[1] as RasterRgb, 256),
-    spec(files.thumb, `${base}.3`, 'THUMBNAIL', levels[1] as RasterRgb, 0),
-    spec(files.label, `${base}.4`, 'LABEL', labelRaster(120, 80), 0),
-    spec(files.overview, `${base}.5`, 'OVERVIEW', macroRaster(200, 80), 0),
-  ]);
-  await run(PYTHON, [HELPER, 'add', files.level0, files.level1, files.thumb, files.label, files.overview]);
 }
 
 async function sha(path: string): Promise<string> {
