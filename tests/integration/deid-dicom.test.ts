@@ -10,8 +10,8 @@
  * tile bit-identical to the input's); a corrupted copy fails verification;
  * the bad cases (truncated, not DICOM, not WSI, no Pixel Data, nested too
  * deep, hostile lengths, uncovered attributes, two series, implicit VR) get
- * clear codes and leave no output; and a DICOM folder goes through the
- * quarantine inbox as one slide.
+ * clear codes and leave no output. The inbox's side: deid-inbox-jobs.test.ts
+ * and deid-inbox.test.ts.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -30,15 +30,12 @@ import { elem, serializeElements, serializeMeta, type DElem } from '../../tiles-
 import { dicomOutputProblems } from '../../tiles-server/deid/dicom-deid.js';
 import { dicomLabelPng } from '../../tiles-server/deid/dicom-label.js';
 import { deidentifyFile } from '../../tiles-server/deid/deidentify.js';
-import { InboxService } from '../../tiles-server/deid/inbox.js';
 import type { DeidReport } from '../../tiles-server/deid/report.js';
 import { rulesFrom } from '../../tiles-server/deid/rules.js';
 import { scanForNeedles } from '../../tiles-server/deid/verify.js';
 import { dicomFormat } from '../../tiles-server/slides/dicom-format.js';
 import { scanSlideFolder } from '../../tiles-server/slides/scan.js';
 import type { SlideSource } from '../../tiles-server/slides/types.js';
-import { openDatabase } from '../../tiles-server/store/database.js';
-import { DeidJobStore } from '../../tiles-server/store/deid-jobs.js';
 import { FileByteSource } from '../../tiles-server/tiff/byte-source.js';
 import { DICOM_PHI_HELPER, spec, writePhiSlide } from '../helpers/deid-dicom-fixtures.js';
 import { ROOT } from '../helpers/paths.js';
@@ -343,56 +340,6 @@ describe.skipIf(MISSING !== null)(`DICOM WSI de-identification${MISSING ? ` (SKI
       expect(o?.private).toBe(true);
       expect(o?.methodCodes).toContain('113111');
     });
-  });
-
-  it('the inbox takes a DICOM folder as one slide: one job, a folder copy, approved as deid/<project>/<code>/ (names never stored)', async () => {
-    const root = join(dir, 'inbox-rig');
-    const dirs = { inbox: join(root, 'inbox'), slides: join(root, 'slides'), data: join(root, 'data') };
-    for (const d of Object.values(dirs)) await mkdir(d, { recursive: true });
-    await cp(input, join(dirs.inbox, 'Smith_2024', 'Doe_Jane'), { recursive: true });
-    const db = openDatabase(join(dirs.data, 'wsi.db'));
-    const store = new DeidJobStore(db);
-    const added: string[] = [];
-    const events: unknown[] = [];
-    const inbox = new InboxService({
-      inboxDir: dirs.inbox,
-      slidesDir: dirs.slides,
-      dataDir: dirs.data,
-      projectName: 'Study',
-      keepOriginals: false,
-      prefix: 'DEID',
-      secret: 'test-secret',
-      store,
-      projectId: () => Promise.resolve('p-1'),
-      addToProject: (_p, slideName) => {
-        added.push(slideName);
-        return Promise.resolve('ps-1');
-      },
-      audit: (e) => events.push(e),
-      log: () => undefined,
-      scanMs: 0,
-    });
-    try {
-      await inbox.init();
-      expect(await inbox.scan()).toEqual([]);
-      const jobs = await inbox.scan();
-      expect(jobs.map((j) => [j.studyCode, j.ext])).toEqual([['DEID-0001', '']]);
-      await inbox.pump();
-      const job = store.get(jobs[0]?.id as string);
-      expect(job?.state, JSON.stringify(inbox.report('p-1', job?.id as string)?.error)).toBe('review');
-      expect(inbox.report('p-1', job?.id as string)?.verification?.result).toBe('pass');
-      expect(await inbox.labelPreview('p-1', job?.id as string)).toBeNull();
-      await inbox.approve('p-1', job?.id as string, 'u-1', null);
-      expect(added).toEqual(['deid/p-1/DEID-0001/']);
-      expect((await readdir(join(dirs.slides, 'deid', 'p-1', 'DEID-0001'))).sort()).toEqual(['DEID-0001-001.dcm', 'DEID-0001-002.dcm', 'DEID-0001-003.dcm']);
-      expect(await stat(join(dirs.inbox, 'Smith_2024', 'Doe_Jane')).catch(() => null)).toBeNull();
-      const dbText = await readFile(join(dirs.data, 'wsi.db'), 'latin1');
-      expect(dbText.includes('Doe_Jane') || dbText.includes('Smith_2024')).toBe(false);
-      expect(JSON.stringify(events)).not.toMatch(/Doe_Jane|Smith_2024|PHI-SENTINEL/);
-    } finally {
-      await inbox.close();
-      db.close();
-    }
   });
 
   describe('bad input: clear codes, nothing written, the input untouched', () => {
