@@ -38,7 +38,7 @@ import { scanSlideFolder } from '../../tiles-server/slides/scan.js';
 import type { SlideSource } from '../../tiles-server/slides/types.js';
 import { FileByteSource } from '../../tiles-server/tiff/byte-source.js';
 import { DICOM_PHI_HELPER, spec, writePhiSlide } from '../helpers/deid-dicom-fixtures.js';
-import { ROOT } from '../helpers/paths.js';
+import { FIXTURES, ROOT } from '../helpers/paths.js';
 
 const run = promisify(execFile);
 const MISSING = dicomWriterMissing();
@@ -312,6 +312,35 @@ describe.skipIf(MISSING !== null)(`DICOM WSI de-identification${MISSING ? ` (SKI
     expect(again.fieldsModified + again.imagesModified).toBe(0);
   });
 
+  it.each(['dicom-jpeg-multifile', 'dicom-j2k-sparse', 'dicom-jpeg-rgb-2planes.dcm', 'dicom-native-explicit.dcm'])(
+    'the generated reader fixture %s (concatenation, TILED_SPARSE, JPEG 2000, Extended Offset Table, native): de-identified, every frame bit for bit, the same levels',
+    async (name) => {
+      const gin = join(dir, 'gen-in');
+      const gout = join(dir, 'gen-out');
+      await mkdir(gin, { recursive: true });
+      await mkdir(gout, { recursive: true });
+      await cp(join(FIXTURES, 'slides', name), join(gin, name), { recursive: true });
+      const r = await deidentifyFile(join(gin, name), join(gout, name), { studyCode: CODE });
+      expect(r.error, JSON.stringify(r.error)).toBeNull();
+      const filesOf = async (p: string): Promise<string[]> => ((await stat(p)).isDirectory() ? (await readdir(p)).sort().map((n) => join(p, n)) : [p]);
+      const ins = await pydicomRead(await filesOf(join(gin, name)));
+      const outs = await pydicomRead(await filesOf(join(gout, name)));
+      const kept = ins.filter((i) => i.imageType[2] !== 'LABEL' && i.imageType[2] !== 'OVERVIEW');
+      expect(outs.map((o) => o.frames)).toEqual(kept.map((k) => k.frames));
+      expect(outs.every((o) => o.patientIdentityRemoved === 'YES')).toBe(true);
+      const entry = name.endsWith('.dcm') ? name : `${name}/`;
+      const before = await openSlide(gin, entry);
+      const after = await openSlide(gout, entry);
+      try {
+        expect(after.meta.levels).toEqual(before.meta.levels);
+        expect(after.meta.associated.filter((a) => a.kind === 'thumbnail')).toEqual(before.meta.associated.filter((a) => a.kind === 'thumbnail'));
+      } finally {
+        await before.close();
+        await after.close();
+      }
+    },
+  );
+
   describe('fail closed (DEID-05 for DICOM)', () => {
     it('an attribute no rule lists refuses the slide and the report names it; the strict profile deletes it', async () => {
       const folder = join(dir, 'uncovered');
@@ -410,7 +439,10 @@ describe.skipIf(MISSING !== null)(`DICOM WSI de-identification${MISSING ? ` (SKI
 
     it('implicit VR data sets are refused as unsupported', async () => {
       const implicit = join(dir, 'implicit.dcm');
-      await writeFile(implicit, craft([], '1.2.840.10008.1.2'));
+      // after the (explicit) file meta group, an implicit-VR element: tag, 32-bit length, value
+      const sopClass = Buffer.from(`${WSI}\0`);
+      const element = Buffer.concat([Buffer.from([0x08, 0, 0x16, 0]), Buffer.from([sopClass.length, 0, 0, 0]), sopClass]);
+      await writeFile(implicit, Buffer.concat([craft([], '1.2.840.10008.1.2'), element]));
       await refused(implicit, 'DEID_UNSUPPORTED_FORMAT', /implicit VR/);
     });
 

@@ -152,13 +152,16 @@ function parseElements(
       return { elems, pos, stopped: false };
     }
     if (end === null && c.whole && pos === c.buf.length) return { elems, pos, stopped: false };
+    // the stop is decided on the tag alone: what follows the file meta group may be encoded otherwise (implicit VR)
+    c.need(pos, 4, 'an element tag');
+    const next = c.tag(pos);
+    if (next >>> 16 !== 0xfffe && stop(next)) return { elems, pos, stopped: true };
     const h = readHeader(c, pos);
     if (h.tag === ITEM_END) {
       if (end !== null || depth === 0) throw invalid(`an item delimiter at byte ${c.base + pos} where none belongs`);
       return { elems, pos: pos + 8, stopped: false };
     }
     if (h.tag >>> 16 === 0xfffe) throw invalid(`a ${tagText(h.tag)} delimiter at byte ${c.base + pos} where an element belongs`);
-    if (stop(h.tag)) return { elems, pos, stopped: true };
     if (h.tag <= last) throw invalid(`element ${tagText(h.tag)} at byte ${c.base + pos} is out of order or repeated`);
     last = h.tag;
     const at = pos + h.size;
