@@ -30,6 +30,7 @@ import { elem, serializeElements, serializeMeta, type DElem } from '../../tiles-
 import { dicomOutputProblems } from '../../tiles-server/deid/dicom-deid.js';
 import { dicomLabelPng } from '../../tiles-server/deid/dicom-label.js';
 import { deidentifyFile } from '../../tiles-server/deid/deidentify.js';
+import type { OpenSink } from '../../tiles-server/deid/output-file.js';
 import type { DeidReport } from '../../tiles-server/deid/report.js';
 import { rulesFrom } from '../../tiles-server/deid/rules.js';
 import { scanForNeedles } from '../../tiles-server/deid/verify.js';
@@ -435,6 +436,35 @@ describe.skipIf(MISSING !== null)(`DICOM WSI de-identification${MISSING ? ` (SKI
       const item = join(dir, 'hostile-item.dcm');
       await writeFile(item, Buffer.concat([craft([elem(0x00080016, 'UI', WSI)]), seq, Buffer.alloc(2000)]));
       await refused(item, 'DICOM_INVALID', /past the end of the sequence/);
+    });
+
+    it('a JPEG frame with a COM segment refuses the slide (frames are copied bit for bit)', async () => {
+      const jpeg = await sharp(Buffer.alloc(64 * 64 * 3, 180), { raw: { width: 64, height: 64, channels: 3 } }).jpeg().toBuffer();
+      const text = Buffer.from(S(127));
+      const com = Buffer.concat([Buffer.from([0xff, 0xfe, 0, text.length + 2]), text]);
+      const frame = Buffer.concat([jpeg.subarray(0, 2), com, jpeg.subarray(2)]);
+      const path = join(dir, 'com-frame.dcm');
+      const { raw: _raw, ...attrs } = spec(path, '1.2.3.10', 'VOLUME', labelRaster(64, 64), 64);
+      await writeDicomInstances([{ ...attrs, encoded: [frame] }]);
+      await refused(path, 'DEID_UNCOVERED_FIELD', /JPEG COM segment/);
+    });
+
+    it('DEID-12 for DICOM: a full disk gives DEID_DISK_FULL and leaves no partial folder', async () => {
+      let written = 0;
+      const fullDisk: OpenSink = () =>
+        Promise.resolve({
+          write(data: Uint8Array) {
+            written += data.byteLength;
+            return written > 20_000 ? Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' })) : Promise.resolve();
+          },
+          sync: () => Promise.resolve(),
+          close: () => Promise.resolve(),
+        });
+      const out = join(dir, 'full-disk');
+      const r = await deidentifyFile(input, out, { studyCode: CODE, openSink: fullDisk });
+      expect([r.result, r.error?.code]).toEqual(['failed', 'DEID_DISK_FULL']);
+      expect(await stat(out).catch(() => null)).toBeNull();
+      expect((await readdir(dir)).filter((n) => n.includes('deid-partial'))).toEqual([]);
     });
 
     it('implicit VR data sets are refused as unsupported', async () => {
