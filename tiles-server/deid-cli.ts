@@ -4,12 +4,15 @@
  * inbox jobs. The report (JSON, and an HTML page) goes next to OUT, or where
  * --report says, also when the file is refused. `--verify FILE` re-runs the
  * verification alone on a file (byte scan for --sentinel values, and no
- * unreferenced bytes). Exit 0: de-identified / verified; 2: refused;
- * 3: failed (verification, disk); 1: usage.
+ * unreferenced bytes; for a DICOM copy, every file of it and its
+ * structure). Exit 0: de-identified / verified; 2: refused; 3: failed
+ * (verification, disk); 1: usage.
  */
 import { writeFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import { WsiError } from '../src/core/errors.js';
+import { dicomOutputProblems, isDicomInput } from './deid/dicom-deid.js';
+import { dicomOutputFiles } from './deid/dicom-verify.js';
 import { deidentifyFile } from './deid/deidentify.js';
 import { reportHtml } from './deid/report.js';
 import { DEFAULT_RULES, loadRulesFile } from './deid/rules.js';
@@ -17,8 +20,10 @@ import { scanForNeedles, unreferencedRanges } from './deid/verify.js';
 
 const USAGE = `npm run deid -- IN OUT [--rules FILE] [--strict] [--study-code CODE] [--sentinel TEXT]... [--report FILE] [--force]
 npm run deid -- --verify FILE [--sentinel TEXT]...
-  IN            an SVS, pyramidal TIFF or OME-TIFF (NDPI, MIRAX, DICOM, QPTIFF: refused, DEID_UNSUPPORTED_FORMAT)
-  OUT           the de-identified copy (written to a temporary file, verified, then renamed)
+  IN            an SVS, pyramidal TIFF or OME-TIFF; a DICOM WSI file, or a folder holding one DICOM series
+                (one slide); NDPI, MIRAX, QPTIFF: refused, DEID_UNSUPPORTED_FORMAT
+  OUT           the de-identified copy (a folder for a DICOM folder; written to a temporary file or
+                folder, verified, then renamed)
   --rules FILE  a rule file: {"extends": "default", ...} merged over the built-in rules, or a complete set
   --strict      delete everything that is not structural instead of refusing
   --study-code  drawn on the replacement label (default DEIDENTIFIED)
@@ -70,10 +75,25 @@ async function main(): Promise<void> {
   const a = parse(process.argv.slice(2));
   if (a.verify) {
     const file = resolve(a.verify);
-    const scan = await scanForNeedles(file, a.sentinels.map((s, i) => ({ label: `sentinel ${i + 1}`, value: s })));
-    const gaps = await unreferencedRanges(file);
-    const hits = [...scan.hits, ...gaps.map(([x, y]) => `unreferenced bytes ${x}..${y}`)];
-    process.stdout.write(`${JSON.stringify({ bytesScanned: scan.bytesScanned, hits, result: hits.length ? 'fail' : 'pass' })}\n`);
+    const needles = a.sentinels.map((s, i) => ({ label: `sentinel ${i + 1}`, value: s }));
+    let bytesScanned = 0;
+    const hits: string[] = [];
+    if (await isDicomInput(file)) {
+      // a DICOM copy: every file of it scanned, and each file's structure checked
+      const files = await dicomOutputFiles(file);
+      for (const f of files) {
+        const scan = await scanForNeedles(f, needles);
+        bytesScanned += scan.bytesScanned;
+        hits.push(...scan.hits.map((h) => (files.length > 1 ? `${basename(f)}: ${h}` : h)));
+      }
+      hits.push(...(await dicomOutputProblems(file)));
+    } else {
+      const scan = await scanForNeedles(file, needles);
+      bytesScanned = scan.bytesScanned;
+      const gaps = await unreferencedRanges(file);
+      hits.push(...scan.hits, ...gaps.map(([x, y]) => `unreferenced bytes ${x}..${y}`));
+    }
+    process.stdout.write(`${JSON.stringify({ bytesScanned, hits, result: hits.length ? 'fail' : 'pass' })}\n`);
     process.exit(hits.length ? 3 : 0);
   }
   if (a.positional.length !== 2) usage('IN and OUT are required');

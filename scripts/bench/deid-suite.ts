@@ -5,10 +5,12 @@
  * the whole job (plan, rewrite with every block copied, fsync, byte scan,
  * referenced-bytes walk, rename), and the verification alone on the output;
  * against a plain file copy of the same bytes (copyFile + fsync) as the
- * floor. Medians and the ratio to the copy.
+ * floor. Then the same pyramid as a DICOM series folder (dicom-slide.ts),
+ * de-identified as one slide, against a folder copy. Medians and the ratio
+ * to the copy.
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, open, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deidentifyFile } from '../../tiles-server/deid/deidentify.js';
@@ -17,6 +19,7 @@ import { writePyramid } from '../../tiles-server/sample/pyramid.js';
 import { aperioStyleDescription } from '../../tiles-server/sample/sample-slide.js';
 import { TissueSynth } from '../../tiles-server/sample/tissue.js';
 import { labelRaster, macroRaster } from '../fixtures/encode.js';
+import { ensureDicomSlide } from './dicom-slide.js';
 import type { Emit } from './tiles-suite.js';
 
 const SIZE = Number(process.env['BENCH_DEID_SIZE'] ?? 16_384);
@@ -58,6 +61,43 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+/** Copies a folder's visible files, each fsynced: the floor a folder copy cannot beat. */
+async function copyFolder(from: string, to: string): Promise<void> {
+  await mkdir(to);
+  for (const n of (await readdir(from)).filter((x) => !x.startsWith('.'))) {
+    await copyFile(join(from, n), join(to, n));
+    const fh = await open(join(to, n), 'r+');
+    await fh.sync();
+    await fh.close();
+  }
+}
+
+/** The same pyramid as a DICOM series folder (one instance per level): the folder de-identified against a folder copy. */
+async function dicomRuns(root: string, svs: string, work: string, emit: Emit): Promise<void> {
+  const series = await ensureDicomSlide(root, svs, `bench-deid-${SIZE}`, emit);
+  let bytes = 0;
+  for (const n of (await readdir(series)).filter((x) => !x.startsWith('.'))) bytes += (await stat(join(series, n))).size;
+  const deidMs: number[] = [];
+  const copyMs: number[] = [];
+  for (let i = 0; i < RUNS; i++) {
+    let t = performance.now();
+    await copyFolder(series, join(work, `dicom-copy-${i}`));
+    copyMs.push(performance.now() - t);
+    await rm(join(work, `dicom-copy-${i}`), { recursive: true });
+    const out = join(work, `dicom-deid-${i}`);
+    t = performance.now();
+    const report = await deidentifyFile(series, out, { studyCode: `BENCH-${i}` });
+    deidMs.push(performance.now() - t);
+    if (report.result !== 'de-identified' || report.verification?.result !== 'pass') throw new Error(`DICOM de-identification ${report.result}: ${report.error?.code ?? ''}`);
+    emit({ suite: 'deid', metric: 'dicom-run', run: i, bytes, frames: report.pyramidBlocksCopied, fieldsModified: report.fieldsModified, deidMs: Math.round(deidMs[i] as number), copyMs: Math.round(copyMs[i] as number) });
+    await rm(out, { recursive: true });
+  }
+  const mb = bytes / 2 ** 20;
+  const d = median(deidMs);
+  const c = median(copyMs);
+  emit({ suite: 'deid', metric: 'dicom-summary', size: SIZE, runs: RUNS, mb: +mb.toFixed(1), deidMedianMs: Math.round(d), deidMBps: +(mb / (d / 1000)).toFixed(1), copyMedianMs: Math.round(c), deidOverCopy: +(d / c).toFixed(2) });
+}
+
 export async function deidSuite(root: string, emit: Emit): Promise<void> {
   const file = await ensureSlide(root, emit);
   const bytes = (await stat(file)).size;
@@ -95,6 +135,7 @@ export async function deidSuite(root: string, emit: Emit): Promise<void> {
     const d = median(deidMs);
     const v = median(verifyMs);
     const c = median(copyMs);
+    await dicomRuns(root, file, work, emit);
     emit({
       suite: 'deid',
       metric: 'summary',

@@ -90,7 +90,7 @@ describe('npm run deid', () => {
     expect(ok.code).toBe(0);
     expect(ok.out['label']).toBe('removed');
     const report = JSON.parse(await readFile(join(dir, 'rules-out.svs.deid-report.json'), 'utf8')) as DeidReport;
-    expect(report.rules.version).toBe('1.0.0+lab-7');
+    expect(report.rules.version).toBe('1.1.0+lab-7');
 
     await writeFile(rules, JSON.stringify({ extends: 'default', tiff: { tags: { '65000': { action: 'shred' } } } }));
     const bad = await deid([input, join(dir, 'rules-bad.svs'), '--rules', rules]);

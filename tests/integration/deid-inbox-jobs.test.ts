@@ -4,7 +4,8 @@
  * no job; files wait for their project; study codes are numbered per
  * project; a job cut short by a stop (DEID-12: the server killed while it
  * wrote) runs again at the next start, leaving no partial file; the
- * keep-originals policy; and the database never holds the file's name.
+ * keep-originals policy; the database never holds the file's name; and a
+ * folder of DICOM instances is one slide (DEID-09).
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -15,6 +16,8 @@ import type { AuditEvent } from '../../tiles-server/audit/audit-log.js';
 import { InboxService, type InboxOptions } from '../../tiles-server/deid/inbox.js';
 import { openDatabase, type Db } from '../../tiles-server/store/database.js';
 import { DeidJobStore } from '../../tiles-server/store/deid-jobs.js';
+import { dicomWriterMissing } from '../../scripts/fixtures/dicom.js';
+import { writePhiSlide } from '../helpers/deid-dicom-fixtures.js';
 import { writePhiSvs } from '../helpers/deid-fixtures.js';
 
 let root: string;
@@ -138,6 +141,30 @@ describe('inbox jobs', () => {
     expect(existsSync(r.inbox.pendingPath(rejected))).toBe(false);
     await expect(r.inbox.approve('p-1', b?.id as string, 'u-1', null)).rejects.toMatchObject({ code: 'DEID_JOB_STATE' });
     await expect(r.inbox.approve('p-2', a?.id as string, 'u-1', null)).rejects.toMatchObject({ code: 'DEID_JOB_NOT_FOUND' });
+    await r.inbox.close();
+    r.db.close();
+  });
+
+  it('a folder of DICOM instances is one slide: one job, a folder copy with no label to check, approved as deid/<project>/<code>/ (DEID-09)', async () => {
+    const missing = dicomWriterMissing();
+    expect(missing, `the DICOM slide cannot be written: ${missing ?? ''}`).toBeNull();
+    const r = await rig('dicom');
+    await writePhiSlide(join(r.dirs.inbox, 'Smith_2024', 'Doe_Jane'));
+    expect(await r.inbox.scan()).toEqual([]);
+    const jobs = await r.inbox.scan();
+    expect(jobs.map((j) => [j.studyCode, j.ext])).toEqual([['DEID-0001', '']]);
+    await r.inbox.pump();
+    const id = jobs[0]?.id as string;
+    expect(r.store.get(id)?.state, JSON.stringify(r.inbox.report('p-1', id)?.error)).toBe('review');
+    expect(r.inbox.report('p-1', id)?.verification?.result).toBe('pass');
+    expect(await r.inbox.labelPreview('p-1', id)).toBeNull();
+    await r.inbox.approve('p-1', id, 'u-1', null);
+    expect(r.added.map((a) => a.slideName)).toEqual(['deid/p-1/DEID-0001/']);
+    expect((await readdir(join(r.dirs.slides, 'deid', 'p-1', 'DEID-0001'))).sort()).toEqual(['DEID-0001-001.dcm', 'DEID-0001-002.dcm', 'DEID-0001-003.dcm']);
+    expect(existsSync(join(r.dirs.inbox, 'Smith_2024', 'Doe_Jane'))).toBe(false);
+    const db = await readFile(join(r.dirs.data, 'wsi.db'), 'latin1');
+    expect(db.includes('Doe_Jane') || db.includes('Smith_2024')).toBe(false);
+    expect(JSON.stringify(r.events)).not.toMatch(/Doe_Jane|Smith_2024|PHI-SENTINEL/);
     await r.inbox.close();
     r.db.close();
   });

@@ -7,7 +7,8 @@
  * its tiles are the original's bit for bit, and the original is deleted.
  * Names never reach the slide list, tile URLs, the audit log, the database
  * or the server's output (DEID-10). A file the rules do not cover stays
- * quarantined and can be rejected. Every step is audited.
+ * quarantined and can be rejected. A DICOM folder is one slide (DEID-09).
+ * Every step is audited.
  */
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -18,6 +19,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileByteSource } from '../../tiles-server/tiff/byte-source.js';
 import { TiffFile } from '../../tiles-server/tiff/tiff-file.js';
 import { asSession, createUser, signIn, type Session } from '../helpers/accounts.js';
+import { dicomWriterMissing } from '../../scripts/fixtures/dicom.js';
+import { writePhiSlide } from '../helpers/deid-dicom-fixtures.js';
 import { S, writePhiSvs } from '../helpers/deid-fixtures.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -182,13 +185,34 @@ describe('the quarantine inbox', () => {
     expect((await as(mona, 'GET', `/api/projects/${project}/inbox/${'0'.repeat(32)}/report`)).status).toBe(404);
   });
 
+  it('a DICOM folder arrives as one slide: one job, approved into deid/<project>/<code>/, listed and served (DEID-09 through the server)', async () => {
+    const missing = dicomWriterMissing();
+    expect(missing, `the DICOM slide cannot be written: ${missing ?? ''}`).toBeNull();
+    await writePhiSlide(join(inbox, FOLDER, 'Doe_Jane_DICOM'));
+    const jobs = await settle(3);
+    const j = jobs.find((x) => x['studyCode'] === 'DEID-0003') as Json;
+    expect(j).toMatchObject({ state: 'review', result: 'de-identified', label: 'removed', macro: 'removed', verification: 'pass', original: 'quarantined' });
+    const id = j['id'] as string;
+    // the LABEL instance was dropped: there is no label to check
+    expect((await as(mona, 'GET', `/api/projects/${project}/inbox/${id}/label`)).status).toBe(404);
+    const approved = await as(mona, 'POST', `/api/projects/${project}/inbox/${id}/approve`);
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+    expect(approved.body['job']).toMatchObject({ state: 'approved', original: 'deleted' });
+    expect(existsSync(join(inbox, FOLDER, 'Doe_Jane_DICOM'))).toBe(false);
+    const slide = ((await as(annie, 'GET', '/api/slides')).body['slides'] as Json[]).find((x) => x['studyCode'] === 'DEID-0003') as Json;
+    expect(slide).toMatchObject({ name: `deid/${project}/DEID-0003/`, status: 'ok' });
+    const tile = await fetch(`${base}/dzi/${slide['id'] as string}_files/9/0_0.jpeg`, { headers: { Cookie: annie.cookie } });
+    expect(tile.status).toBe(200);
+    await tile.arrayBuffer();
+  });
+
   it('audits every step, and no name or sentinel reaches the audit log, the database or the server output (DEID-10)', async () => {
     const audit = (await as(admin, 'GET', '/api/audit?limit=10000')).body;
     const actions = ((audit['records'] ?? audit['events'] ?? []) as Json[]).map((r) => r['action']);
     for (const a of ['deid.job.queue', 'deid.job.finish', 'deid.job.approve', 'deid.original.delete', 'deid.job.reject']) expect(actions, a).toContain(a);
     const dbFiles = (await readdir(server.dataDir)).filter((f) => f.startsWith('wsi.db'));
     const blobs = [JSON.stringify(audit), server.output(), ...(await Promise.all(dbFiles.map((f) => readFile(join(server.dataDir, f), 'latin1'))))];
-    for (const needle of [...NAMES, 'Roe_Richard', 'MRN999', S(1), S(5), S(19)]) {
+    for (const needle of [...NAMES, 'Roe_Richard', 'MRN999', S(1), S(5), S(19), S(101), S(108)]) {
       for (const blob of blobs) expect(blob.includes(needle), needle).toBe(false);
     }
   });

@@ -28,7 +28,7 @@ describe('rule files', () => {
 
   it('merges an override over the defaults and versions it', () => {
     const r = rulesFrom({ extends: 'default', version: 'p2', aperio: { otherKeys: 'refuse' }, tiff: { tags: { '305': { name: 'Software', action: 'keep' } } } });
-    expect(r.version).toBe('1.0.0+p2');
+    expect(r.version).toBe('1.1.0+p2');
     expect(r.aperio.otherKeys).toBe('refuse');
     expect(r.aperio.keep).toEqual(DEFAULT_RULES.aperio.keep);
     expect(r.tiff.tags['305']?.action).toBe('keep');

@@ -28,14 +28,13 @@ export async function sniff(path: string): Promise<void> {
   const ext = extname(path).toLowerCase();
   if (ext === '.ndpi') throw unsupported('Hamamatsu NDPI');
   if (ext === '.mrxs') throw unsupported('3DHISTECH MIRAX');
-  if (ext === '.dcm') throw unsupported('DICOM (the PS3.15 profile is not implemented)');
   const st = await stat(path);
-  if (st.isDirectory()) throw unsupported('Directory-based (MIRAX, DICOM series)');
+  // DICOM files and folders are taken before this (dicom-deid.ts)
+  if (st.isDirectory()) throw unsupported('Directory-based (MIRAX)');
   const fh = await open(path, 'r');
   try {
     const head = Buffer.alloc(132);
     const { bytesRead } = await fh.read(head, 0, 132, 0);
-    if (bytesRead >= 132 && head.toString('latin1', 128, 132) === 'DICM') throw unsupported('DICOM (the PS3.15 profile is not implemented)');
     const order = head.toString('latin1', 0, 2);
     if (bytesRead < 8 || (order !== 'II' && order !== 'MM')) throw new WsiError('DEID_UNSUPPORTED_FORMAT', 'the file is not a TIFF, SVS or OME-TIFF');
   } finally {

@@ -5,10 +5,10 @@
  * or blanked, and a new TIFF is written holding only referenced bytes, with
  * the pyramid's blocks copied bit for bit. The copy is verified (byte scan,
  * no unreferenced bytes) before it is renamed into place. Used by the CLI
- * and by the server's inbox jobs; both get the same report.
+ * and by the server's inbox jobs; both get the same report. DICOM slides
+ * (a .dcm file, or a folder of one series) go to dicom-deid.ts.
  */
-import { createHash } from 'node:crypto';
-import { open, rm, stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import sharp from 'sharp';
 import { WsiError } from '../../src/core/errors.js';
@@ -21,9 +21,10 @@ import { TiffFile, type TiffImage } from '../tiff/tiff-file.js';
 import { APERIO_VENDOR_LINE, rewriteAperioDescription } from './aperio-rewrite.js';
 import { classify, layoutFor, sniff, unsupported, type Role } from './classify.js';
 import { checkStudyCode, lzwStrips, renderLabel } from './blank-label.js';
+import { deidentifyDicom, isDicomInput, type DicomRunResult } from './dicom-deid.js';
 import { stripTextSegments, textSegmentIn } from './jpeg-segments.js';
 import { rewriteOmeXml } from './ome-rewrite.js';
-import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
+import { checkFreeSpace, commitOutput, fileSink, partialPathFor, pathError, sha256Of, sweepPartials, writeError, type OpenSink, type OutputSink } from './output-file.js';
 import { Findings, type DeidReport, type ImageAction } from './report.js';
 import { DEFAULT_RULES, yearOnly, type DeidRules } from './rules.js';
 import { IfdLayout, type OutEntry } from '../tiff/ifd-layout.js';
@@ -406,17 +407,6 @@ function needlesOf(f: Findings, rules: DeidRules, extra: string[]): { needles: N
   return { needles, skippedShort, skippedKept };
 }
 
-async function sha256Of(path: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
-  } finally {
-    await fh.close().catch(() => undefined);
-  }
-  return h.digest('hex');
-}
-
 /**
  * De-identifies `input` into `output`. Never throws for a refused or failed
  * file: the report says what happened (result, error); the output then does
@@ -447,6 +437,7 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
     startedAt: new Date().toISOString(),
     finishedAt: null,
   };
+  if (await isDicomInput(input)) return deidentifyDicomSlide(input, output, opts, report);
   let partial: string | null = null;
   let run: Run | null = null;
   let src: FileByteSource | null = null;
@@ -506,28 +497,50 @@ export async function deidentifyFile(input: string, output: string, opts: DeidOp
     report.output = { bytes: written, sha256: await sha256Of(output) };
     report.result = 'de-identified';
   } catch (raw) {
-    const err = writeError(raw);
-    if (!(err instanceof WsiError)) {
-      if (partial) await rm(partial, { force: true });
-      throw err;
-    }
-    report.result = err.code === 'DEID_VERIFY_FAILED' || err.code === 'DEID_DISK_FULL' ? 'failed' : 'refused';
-    report.error = { code: err.code, message: err.message };
+    if (partial) await rm(partial, { force: true });
+    recordFailure(report, raw);
   } finally {
     if (partial) await rm(partial, { force: true }).catch(() => undefined);
     if (src) await src.close().catch(() => undefined);
   }
-  if (run) {
-    report.fields = run.f.fields;
-    report.images = run.f.images;
-    report.uncovered = run.f.uncovered;
-    report.fieldsModified = run.f.fieldsModified;
-    report.imagesModified = run.f.imagesModified;
-    report.pyramidBlocksCopied = run.blocksCopied;
-    const state = (kind: 'label' | 'macro'): ImageAction => run?.f.images.find((i) => i.kind === kind)?.action ?? 'not present';
+  return finishReport(report, run?.f ?? null, run?.blocksCopied ?? 0);
+}
+
+/** A refused or failed file goes into the report; an unexpected fault (a bug) is thrown. */
+function recordFailure(report: DeidReport, raw: unknown): void {
+  const err = writeError(raw);
+  if (!(err instanceof WsiError)) throw err;
+  report.result = err.code === 'DEID_VERIFY_FAILED' || err.code === 'DEID_DISK_FULL' ? 'failed' : 'refused';
+  report.error = { code: err.code, message: err.message };
+}
+
+function finishReport(report: DeidReport, f: Findings | null, blocksCopied: number): DeidReport {
+  if (f) {
+    report.fields = f.fields;
+    report.images = f.images;
+    report.uncovered = f.uncovered;
+    report.fieldsModified = f.fieldsModified;
+    report.imagesModified = f.imagesModified;
+    report.pyramidBlocksCopied = blocksCopied;
+    const state = (kind: 'label' | 'macro'): ImageAction => f.images.find((i) => i.kind === kind)?.action ?? 'not present';
     report.label = state('label');
     report.macro = state('macro');
   }
   report.finishedAt = new Date().toISOString();
   return report;
+}
+
+/** A DICOM slide (a .dcm file or a folder of one series' instances), through dicom-deid.ts. */
+async function deidentifyDicomSlide(input: string, output: string, opts: DeidOptions & { sentinels?: string[] }, report: DeidReport): Promise<DeidReport> {
+  const rules = opts.rules ?? DEFAULT_RULES;
+  const result: DicomRunResult = { findings: null, blocksCopied: 0 };
+  try {
+    if (resolve(input) === resolve(output)) throw new WsiError('DEID_OUTPUT_EXISTS', 'the output must be a new file, not the input');
+    await sweepPartials(dirname(output));
+    await deidentifyDicom(input, output, opts, report, result, (f, extra) => needlesOf(f, rules, extra));
+    report.result = 'de-identified';
+  } catch (raw) {
+    recordFailure(report, raw);
+  }
+  return finishReport(report, result.findings, result.blocksCopied);
 }

@@ -52,7 +52,8 @@ export async function startInbox(c: InboxConfig, d: InboxDeps): Promise<InboxSer
     projectId: async (name) => (await d.identity.projectByName(name))?.id ?? null,
     addToProject: async (projectId, slideName, studyCode) => {
       await d.registry.scan(0);
-      const entry = d.registry.list().find((e) => e.name === slideName);
+      // a DICOM copy (a folder) is one slide named dir/, or by its file when it holds one instance
+      const entry = d.registry.list().find((e) => e.name === slideName || (slideName.endsWith('/') && e.name.startsWith(slideName)));
       if (!entry) throw new WsiError('SLIDE_NOT_FOUND', 'the approved copy is not in the slide folder listing');
       const id = newId().replace(/-/g, '');
       try {

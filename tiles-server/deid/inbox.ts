@@ -7,7 +7,8 @@
  * under its study code, and the original is deleted (or kept, by policy).
  * A refused, failed or rejected file stays in quarantine. The original name
  * is never stored, logged or audited: a job knows its file by a keyed hash
- * of path, size and modification time. Every step is audited.
+ * of path, size and modification time. A folder of DICOM instances is one
+ * slide (one job; its copy is a folder). Every step is audited.
  */
 import { createHmac } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
@@ -22,6 +23,8 @@ import { FileByteSource } from '../tiff/byte-source.js';
 import { TiffFile } from '../tiff/tiff-file.js';
 import { layoutFor } from './classify.js';
 import { deidentifyFile } from './deidentify.js';
+import { isDicomInput } from './dicom-deid.js';
+import { dicomLabelPng } from './dicom-label.js';
 import type { DeidReport } from './report.js';
 import { DEFAULT_RULES, type DeidRules } from './rules.js';
 
@@ -50,6 +53,20 @@ export interface InboxOptions {
 interface SeenFile {
   size: number;
   mtimeMs: number;
+}
+
+/** Size and newest change of a folder of DICOM instances (one slide), or null when the folder is not one. */
+async function dicomFolder(path: string): Promise<SeenFile | null> {
+  if (!(await isDicomInput(path).catch(() => false))) return null;
+  let size = 0;
+  let mtimeMs = 0;
+  for (const name of await readdir(path)) {
+    const st = await stat(join(path, name)).catch(() => null);
+    if (!st) continue;
+    size += st.size;
+    mtimeMs = Math.max(mtimeMs, st.mtimeMs);
+  }
+  return { size, mtimeMs };
 }
 
 /** The extension a copy keeps: `.ome.tif(f)` whole, else the last one (lower case). */
@@ -98,8 +115,13 @@ export class InboxService {
         const path = join(dir, name);
         const st = await stat(path).catch(() => null);
         if (!st) continue;
-        if (st.isDirectory()) await walk(path, depth + 1);
-        else if (st.isFile()) out.push({ path, rel: relative(this.o.inboxDir, path).split(sep).join('/'), st: { size: st.size, mtimeMs: st.mtimeMs } });
+        const rel = relative(this.o.inboxDir, path).split(sep).join('/');
+        if (st.isDirectory()) {
+          // a folder of DICOM instances is one slide: one job, its size and newest change the folder's
+          const folder = await dicomFolder(path);
+          if (folder) out.push({ path, rel, st: folder });
+          else await walk(path, depth + 1);
+        } else if (st.isFile()) out.push({ path, rel, st: { size: st.size, mtimeMs: st.mtimeMs } });
       }
     };
     await walk(this.o.inboxDir, 0);
@@ -118,7 +140,8 @@ export class InboxService {
       // still being copied in: wait for a look at which it has not changed
       if (!before || before.size !== f.st.size || before.mtimeMs !== f.st.mtimeMs) continue;
       if (!projectId) continue;
-      const job = this.o.store.add({ id: newId().replace(/-/g, ''), projectId, sourceKey: this.key(f.rel, f.st), prefix: this.o.prefix, ext: extOf(f.rel), bytes: f.st.size, now: new Date().toISOString() });
+      const ext = (await stat(f.path).then((st) => st.isDirectory(), () => false)) ? '' : extOf(f.rel);
+      const job = this.o.store.add({ id: newId().replace(/-/g, ''), projectId, sourceKey: this.key(f.rel, f.st), prefix: this.o.prefix, ext, bytes: f.st.size, now: new Date().toISOString() });
       if (!job) continue;
       added.push(job);
       this.o.audit({ actor: null, action: 'deid.job.queue', projectId, target: job.id, detail: { bytes: job.bytes, studyCode: job.studyCode } });
@@ -171,7 +194,7 @@ export class InboxService {
       if (!source) {
         code = 'NOT_FOUND';
       } else {
-        await rm(this.pendingPath(job), { force: true });
+        await rm(this.pendingPath(job), { force: true, recursive: true });
         report = await deidentifyFile(source, this.pendingPath(job), { studyCode: job.studyCode, rules: this.o.rules ?? DEFAULT_RULES, strict: this.o.strict ?? false });
         code = report.error?.code ?? null;
       }
@@ -211,6 +234,8 @@ export class InboxService {
   async labelPreview(projectId: string, id: string): Promise<Buffer | null> {
     const j = this.job(projectId, id);
     if (j.state !== 'review') throw new WsiError('DEID_JOB_STATE', `the job is ${j.state}: only a copy waiting for review has a label to check`);
+    // a DICOM copy: its replaced LABEL instance, or none when it was dropped
+    if (await isDicomInput(this.pendingPath(j))) return dicomLabelPng(this.pendingPath(j));
     const file = await TiffFile.open(await FileByteSource.open(this.pendingPath(j)));
     try {
       const label = layoutFor(file, this.o.rules ?? DEFAULT_RULES).associated.find((a) => a.kind === 'label')?.image;
@@ -225,8 +250,11 @@ export class InboxService {
   async approve(projectId: string, id: string, actor: string, ip: string | null): Promise<DeidJob> {
     const j = this.job(projectId, id);
     if (j.state !== 'review') throw new WsiError('DEID_JOB_STATE', `the job is ${j.state}; only a verified copy waiting for review can be approved`);
-    const name = `deid/${projectId}/${j.studyCode}${j.ext}`;
-    const dest = join(this.o.slidesDir, ...name.split('/'));
+    const copyIsFolder = await stat(this.pendingPath(j)).then((st) => st.isDirectory(), () => false);
+    const file = `deid/${projectId}/${j.studyCode}${j.ext}`;
+    const dest = join(this.o.slidesDir, ...file.split('/'));
+    // a DICOM folder is listed by its folder name (dir/), or by its file when one instance remains
+    const name = copyIsFolder ? `${file}/` : file;
     await mkdir(dirname(dest), { recursive: true });
     if (await stat(dest).then(() => true, () => false)) throw new WsiError('DEID_OUTPUT_EXISTS', 'a slide with this study code is already in the slide folder');
     await moveFile(this.pendingPath(j), dest);
@@ -236,7 +264,7 @@ export class InboxService {
     this.o.audit({ actor, action: 'deid.job.approve', projectId, target: id, ip, detail: { projectSlide: psId, studyCode: j.studyCode } });
     const source = await this.sourceOf(j);
     if (source && !this.o.keepOriginals) {
-      await rm(source, { force: true });
+      await rm(source, { force: true, recursive: true });
       this.o.store.setOriginal(id, 'deleted', now);
       this.o.audit({ actor, action: 'deid.original.delete', projectId, target: id, ip });
     } else {
@@ -251,7 +279,7 @@ export class InboxService {
   async reject(projectId: string, id: string, actor: string, ip: string | null): Promise<DeidJob> {
     const j = this.job(projectId, id);
     const done = this.o.store.transition(id, ['review', 'refused', 'failed'], 'rejected', { decidedBy: actor, now: new Date().toISOString() });
-    await rm(this.pendingPath(j), { force: true });
+    await rm(this.pendingPath(j), { force: true, recursive: true });
     this.o.audit({ actor, action: 'deid.job.reject', projectId, target: id, ip, detail: { was: j.state } });
     return done;
   }
@@ -272,13 +300,17 @@ async function moveFile(from: string, to: string): Promise<void> {
     if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
   }
   const tmp = join(dirname(to), `.${newId()}.moving`);
-  await copyFile(from, tmp);
-  const fh = await open(tmp, 'r+');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
+  const files = (await stat(from)).isDirectory() ? await readdir(from) : null;
+  if (files) await mkdir(tmp, { mode: 0o700 });
+  for (const [src, dst] of files ? files.map((n) => [join(from, n), join(tmp, n)] as const) : [[from, tmp] as const]) {
+    await copyFile(src, dst);
+    const fh = await open(dst, 'r+');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
   await rename(tmp, to);
-  await rm(from, { force: true });
+  await rm(from, { force: true, recursive: true });
 }

@@ -7,7 +7,7 @@
  */
 import { open, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { WsiError } from '../../src/core/errors.js';
 
 export interface OutputSink {
@@ -90,7 +90,8 @@ export async function sweepPartials(dir: string): Promise<string[]> {
   for (const name of names) {
     const m = PARTIAL.exec(name);
     if (!m || alive(Number(m[1]))) continue;
-    await rm(join(dir, name), { force: true });
+    // a DICOM folder's partial copy is a folder
+    await rm(join(dir, name), { force: true, recursive: true });
     removed.push(name);
   }
   return removed;
@@ -123,4 +124,16 @@ export async function commitOutput(partial: string, output: string): Promise<voi
   } catch {
     // directories cannot be fsynced on every platform; the rename itself is atomic
   }
+}
+
+/** The SHA-256 of a file, read as a stream (the report's output hash). */
+export async function sha256Of(path: string): Promise<string> {
+  const h = createHash('sha256');
+  const fh = await open(path, 'r');
+  try {
+    for await (const chunk of fh.createReadStream()) h.update(chunk as Buffer);
+  } finally {
+    await fh.close().catch(() => undefined);
+  }
+  return h.digest('hex');
 }

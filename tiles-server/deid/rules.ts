@@ -1,9 +1,10 @@
 /**
  * The de-identification rule file: which TIFF tags are kept, deleted or
  * rewritten, which Aperio ImageDescription keys survive, what happens to
- * OME-XML elements and to label/macro images, and what the verification
- * scan looks for. The defaults live in default-rules.json (versioned); a
- * project may override them with a file that says `"extends": "default"`
+ * OME-XML elements, DICOM attributes (dicom-rules.ts) and label/macro
+ * images, and what the verification scan looks for. The defaults live in
+ * default-rules.json (versioned); a project may override them with a file
+ * that says `"extends": "default"`
  * (merged over the defaults) or gives a complete rule set of its own.
  * Anything a rule file does not cover stops the file (fail closed); the
  * strict profile deletes it instead and keeps only what is structural.
@@ -11,6 +12,8 @@
 import { readFile } from 'node:fs/promises';
 import { WsiError } from '../../src/core/errors.js';
 import DEFAULT_RULES_JSON from './default-rules.json' with { type: 'json' };
+import { validateDicomRules, type DicomRules } from './dicom-rules.js';
+import { bad, isObject, oneOf } from './rule-checks.js';
 
 export type TagAction = 'keep' | 'delete' | 'year-only' | 'description' | 'offsets' | 'jpeg-tables' | 'refuse';
 const TAG_ACTIONS: readonly TagAction[] = ['keep', 'delete', 'year-only', 'description', 'offsets', 'jpeg-tables', 'refuse'];
@@ -48,6 +51,8 @@ export interface DeidRules {
     deleteAttributes: string[];
     otherElements: 'refuse' | 'delete';
   };
+  /** DICOM attributes (dicom-rules.ts); null when the rule file has none (DICOM is then refused). */
+  dicom: DicomRules | null;
   images: {
     label: 'remove' | 'replace';
     macro: 'remove' | 'blank-label';
@@ -64,19 +69,6 @@ export interface DeidRules {
   };
 }
 
-function bad(message: string): never {
-  throw new WsiError('DEID_RULES_INVALID', message);
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function oneOf<T extends string>(v: unknown, allowed: readonly T[], where: string): T {
-  if (typeof v !== 'string' || !allowed.includes(v as T)) bad(`${where} must be one of ${allowed.join(', ')}`);
-  return v as T;
-}
-
 function strings(v: unknown, where: string): string[] {
   if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) bad(`${where} must be a list of strings`);
   return v as string[];
@@ -85,7 +77,7 @@ function strings(v: unknown, where: string): string[] {
 /** Checks a complete rule set and returns it typed. */
 export function validateRules(raw: unknown): DeidRules {
   if (!isObject(raw)) bad('the rule file must hold a JSON object');
-  const { name, version, tiff, aperio, ome, images, verify } = raw;
+  const { name, version, tiff, aperio, ome, images, verify, dicom } = raw;
   if (typeof name !== 'string' || typeof version !== 'string' || !version) bad('the rule file needs "name" and "version" strings');
   if (!isObject(tiff) || !isObject(tiff['tags'])) bad('the rule file needs tiff.tags');
   const tags: Record<string, TagRule> = {};
@@ -129,6 +121,7 @@ export function validateRules(raw: unknown): DeidRules {
       deleteAttributes: strings(ome['deleteAttributes'], 'ome.deleteAttributes'),
       otherElements: oneOf(ome['otherElements'], ['refuse', 'delete'] as const, 'ome.otherElements'),
     },
+    dicom: dicom === undefined ? null : validateDicomRules(dicom),
     images: {
       label: oneOf(images['label'], ['remove', 'replace'] as const, 'images.label'),
       macro: oneOf(images['macro'], ['remove', 'blank-label'] as const, 'images.macro'),
