@@ -9,6 +9,7 @@ import { agreementRoutes } from './agreement-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
+import { columnarRoutes } from './columnar-routes.js';
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
@@ -59,5 +60,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...readingRoutes(d.readings),
     ...inboxRoutes(d.inbox),
     ...agreementRoutes(d.agreement),
+    ...columnarRoutes(d.annotations),
   ];
 }
