@@ -13,7 +13,7 @@ import { describe, expect, it } from 'vitest';
 import type { Annotation, Geometry } from '../../src/core/annotation.js';
 import { packPage } from '../../src/core/annotation-pages.js';
 import { COLUMNAR_VERSION, columnarFrameLength, columnarLayout, decodeColumnarPage, encodeColumnarPage } from '../../src/core/columnar-pages.js';
-import { WsiError } from '../../src/core/errors.js';
+import { codeOf as code } from '../helpers/errors.js';
 
 let seq = 0;
 function ann(geometry: Geometry, extra: Partial<Annotation> = {}): Annotation {
@@ -73,14 +73,6 @@ function plain<T extends { records: unknown[] }>(p: T) {
   return { ...o, types: Array.from(o['types'] as Uint8Array), coords: Array.from(o['coords'] as Float64Array), coordAt: Array.from(o['coordAt'] as Uint32Array), parts: Array.from(o['parts'] as Uint32Array), partAt: Array.from(o['partAt'] as Uint32Array) };
 }
 
-function code(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (err) {
-    return err instanceof WsiError ? err.code : `not a WsiError: ${String(err)}`;
-  }
-  return 'no error';
-}
 
 describe('columnar annotation frames (issue 13)', () => {
   it('decode to the same packed page as the JSON listing (every geometry, field and provenance; geometry round trip is identity)', () => {
