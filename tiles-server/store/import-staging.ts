@@ -43,14 +43,6 @@ export class StagingGone extends Error {
   }
 }
 
-/**
- * Page cache of an import connection (negative: KiB; 128 MB, SQLite's default is 2 MB). Each
- * object goes into B-trees keyed by its random id (the annotations' unique id, the history's
- * (annotation_id, version)): past a few hundred thousand objects every insert touched a page
- * no longer cached.
- */
-const IMPORT_CACHE_KIB = -131072;
-
 /** WAL pages between an import connection's checkpoints (64 MB of 4 KiB pages). */
 const IMPORT_CHECKPOINT_PAGES = 16384;
 
@@ -121,7 +113,6 @@ export class ImportStaging {
   begin(job: StagingJob): number {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma(`wal_autocheckpoint = ${IMPORT_CHECKPOINT_PAGES}`);
-    this.db.pragma(`cache_size = ${IMPORT_CACHE_KIB}`);
     return Number(this.stmts.begin.run(job.slideId, job.opId, job.format, job.author, new Date().toISOString()).lastInsertRowid);
   }
 
