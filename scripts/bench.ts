@@ -1,13 +1,14 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage, agreement (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage, agreement, predictions (default: all). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
  * BENCH_LOAD_SLIDE_SIZE (load suite), BENCH_HIER_CELLS (hierarchy suite), BENCH_REVIEW_OBJECTS and
  * BENCH_REVIEW_ROUNDS (reviews suite), BENCH_CHECKPOINT_SECONDS and BENCH_CHECKPOINT_ROUNDS
  * (checkpoints suite), BENCH_TRIAGE_CELLS (triage suite), BENCH_AGREEMENT_SIDE and BENCH_MAP_TILES
- * (agreement suite).
+ * (agreement suite), BENCH_PREDICTIONS_N and BENCH_PREDICTIONS_STEPS (predictions suite: import,
+ * load as JSON and as columnar frames, triage steps and panning at a million predicted cells).
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +23,7 @@ import { importsSuite } from './bench/imports-suite.js';
 import { jp2kSuite } from './bench/jp2k-suite.js';
 import { loadSuite } from './bench/load-suite.js';
 import { masksSuite } from './bench/masks-suite.js';
+import { predictionsSuite } from './bench/predictions-suite.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
@@ -44,6 +46,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   deid: deidSuite,
   triage: triageSuite,
   agreement: agreementSuite,
+  predictions: predictionsSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);

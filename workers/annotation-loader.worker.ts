@@ -1,6 +1,7 @@
-/** Web Worker: fetches annotation pages and packs them (JSON parsing off the main thread). */
+/** Web Worker: fetches annotation pages (JSON or columnar frames) and packs them, off the main thread. */
 import * as Comlink from 'comlink';
 import { packPage } from '../src/core/annotation-pages.js';
+import { fetchColumnarPage } from '../src/core/columnar-fetch.js';
 import type { AnnotationLoaderApi } from './protocol.js';
 
 const api: AnnotationLoaderApi = {
@@ -9,6 +10,11 @@ const api: AnnotationLoaderApi = {
     if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
     const p = packPage(await res.json());
     return Comlink.transfer(p, [p.types.buffer, p.coords.buffer, p.coordAt.buffer, p.parts.buffer, p.partAt.buffer]);
+  },
+  async loadColumnar(url, headers) {
+    const p = await fetchColumnarPage(url, headers);
+    // every column is a view on the frame's one buffer
+    return Comlink.transfer(p, [p.coords.buffer]);
   },
 };
 

@@ -84,6 +84,8 @@ export interface MaskWorkerApi {
 export interface AnnotationLoaderApi {
   /** `headers`: the credential, for a portal's token (the cookie goes by itself on the same origin). */
   load(url: string, headers: Record<string, string>): Promise<PackedPage>;
+  /** The same from the columnar listing (src/core/columnar-pages.ts): one WSCA frame per page, no JSON. */
+  loadColumnar(url: string, headers: Record<string, string>): Promise<PackedPage>;
 }
 
 /** workers/index-builder.worker.ts: Flatbush builds off the main thread. */

@@ -43,7 +43,7 @@ function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number;
 }
 
-function stats(values: number[]): { n: number; median: number; p95: number; p99: number; max: number } {
+export function stats(values: number[]): { n: number; median: number; p95: number; p99: number; max: number } {
   const s = [...values].sort((a, b) => a - b);
   const r = (v: number): number => +v.toFixed(3);
   return { n: s.length, median: r(quantile(s, 0.5)), p95: r(quantile(s, 0.95)), p99: r(quantile(s, 0.99)), max: r(s[s.length - 1] ?? Number.NaN) };
@@ -99,9 +99,9 @@ async function rendererRss(): Promise<{ totalMB: number; largestMB: number }> {
  * minutes for the answer's headers, longer than fetch's 300 s headers timeout); a server without
  * it answers with the report.
  */
-export async function importFile(base: string, slide: string, file: string): Promise<{ ms: number; report: Record<string, unknown>; status: number }> {
+export async function importFile(base: string, slide: string, file: string, path = 'annotations/import?format=qupath-geojson'): Promise<{ ms: number; report: Record<string, unknown>; status: number }> {
   const t0 = performance.now();
-  const res = await fetch(`${base}/api/slides/${slide}/annotations/import?format=qupath-geojson`, {
+  const res = await fetch(`${base}/api/slides/${slide}/${path}`, {
     method: 'POST',
     headers: { 'Content-Type': 'application/geo+json', 'Idempotency-Key': `bench-import-${Date.now()}`, Prefer: 'respond-async' },
     body: Readable.toWeb(createReadStream(file, { highWaterMark: 1 << 20 })) as ReadableStream,
@@ -119,7 +119,7 @@ export async function importFile(base: string, slide: string, file: string): Pro
 }
 
 /** Waits until the view's tiles are drawn and the annotation layer has nothing left to render. */
-async function settle(page: Page, timeoutMs = 120_000): Promise<void> {
+export async function settle(page: Page, timeoutMs = 120_000): Promise<void> {
   // let a frame pass first, so work a change just queued is seen
   await page.evaluate(`new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))`);
   await page.waitForFunction(
@@ -145,7 +145,7 @@ interface PanResult {
  * `step` screen pixels per frame, and records every frame interval, the
  * annotation layer's draw time, and long tasks (> 50 ms).
  */
-async function pan(page: Page, zoom: number, seconds: number, step = 12): Promise<PanResult> {
+export async function pan(page: Page, zoom: number, seconds: number, step = 12): Promise<PanResult> {
   return page.evaluate(`(async () => {
     const v = ${VIEWER};
     const layer = v.annotationLayer;

@@ -29,7 +29,8 @@ export interface CellFileInfo {
   perClass: Record<string, number>;
 }
 
-export async function writeCellsGeojson(file: string, width: number, height: number, count: number, seed = 42): Promise<CellFileInfo> {
+/** `scores`: each cell also gets a model's `probability` (0–1, three decimals) in its measurements, as a prediction file has. */
+export async function writeCellsGeojson(file: string, width: number, height: number, count: number, seed = 42, scores = false): Promise<CellFileInfo> {
   const r = rng(seed);
   const out = createWriteStream(file, { highWaterMark: 4 << 20 });
   const side = Math.ceil(Math.sqrt(count * (width / height)));
@@ -65,7 +66,7 @@ export async function writeCellsGeojson(file: string, width: number, height: num
     perClass[cls[0]] = (perClass[cls[0]] ?? 0) + 1;
     const area = Math.PI * radius * radius * 0.0625;
     const id = `${hex(r, 8)}-${hex(r, 4)}-4${hex(r, 3)}-a${hex(r, 3)}-${hex(r, 12)}`;
-    buf += `${i ? ',' : ''}{"type":"Feature","id":"${id}","geometry":{"type":"Polygon","coordinates":[[${ring.join(',')}]]},"properties":{"objectType":"detection","classification":{"name":"${cls[0]}","color":[${cls[1].join(',')}]},"isLocked":false,"measurements":{"Area µm^2":${area.toFixed(2)}}}}`;
+    buf += `${i ? ',' : ''}{"type":"Feature","id":"${id}","geometry":{"type":"Polygon","coordinates":[[${ring.join(',')}]]},"properties":{"objectType":"detection","classification":{"name":"${cls[0]}","color":[${cls[1].join(',')}]},"isLocked":false,"measurements":{"Area µm^2":${area.toFixed(2)}${scores ? `,"probability":${r().toFixed(3)}` : ''}}}}`;
     if (buf.length > 1 << 20) {
       bytes += Buffer.byteLength(buf);
       if (!out.write(buf)) await once(out, 'drain');

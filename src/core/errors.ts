@@ -51,6 +51,8 @@ export const ERROR_STATUS = {
   MODEL_OBJECT_READ_ONLY: 409,
   PREDICTION_NOT_FOUND: 404,
   CHECKED_AREA_NOT_FOUND: 404,
+  /** A binary columnar annotation frame (src/core/columnar-pages.ts) that is truncated, of another version or inconsistent. */
+  COLUMNAR_INVALID: 422,
   /** Reviews (issue 14). */
   REVIEW_NOT_FOUND: 404,
   REVIEW_LOCKED: 409,

@@ -63,6 +63,14 @@ export class AnnotationApi {
     return `${this.base()}?${q.toString()}`;
   }
 
+  /** The same page in the binary columnar form (src/core/columnar-pages.ts, version 1). */
+  columnarUrl(opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number; layer?: 'working' | 'model' | 'corrected' | 'manual' }): string {
+    const q = new URL(this.pageUrl(opts), 'http://x').searchParams;
+    q.delete('view');
+    q.set('v', '1');
+    return `${this.server}/api/slides/${encodeURIComponent(this.slide)}/annotations-columnar?${q.toString()}`;
+  }
+
   async page(opts: { bbox?: [number, number, number, number]; after?: number; limit?: number; layer?: 'working' | 'model' | 'corrected' | 'manual' }, signal?: AbortSignal): Promise<Page> {
     const url = this.pageUrl(opts);
     const res = await fetch(url, { signal: signal ?? null, headers: authHeaders(url) });

@@ -7,6 +7,8 @@
  * a lost connection or an ended session like any edit.
  */
 import type { Annotation, Geometry } from '../core/annotation.js';
+import { decodeColumnarPage } from '../core/columnar-pages.js';
+import { unflatten, type FlatGeometry, type GeomTypeCode } from '../core/flat-geometry.js';
 import { authHeaders, postChange } from './http.js';
 import { newOpId } from './outbox-sender.js';
 
@@ -26,6 +28,26 @@ export interface Prediction {
   kind: Annotation['kind'];
   geometry: Geometry;
   version: number;
+  /** The outline as flat arrays, when it came in a columnar frame (`geometry` is then made from it when first read). */
+  flat?: FlatGeometry;
+}
+
+/** A prediction read from a columnar frame: its GeoJSON outline is made only when something reads it. */
+class FramePrediction implements Prediction {
+  private geom: Geometry | null = null;
+
+  constructor(
+    readonly id: string,
+    readonly classification: string | null,
+    readonly score: number | null,
+    readonly kind: Annotation['kind'],
+    readonly version: number,
+    readonly flat: FlatGeometry,
+  ) {}
+
+  get geometry(): Geometry {
+    return (this.geom ??= unflatten(this.flat));
+  }
 }
 
 async function getJson<T>(url: string, what: string, signal?: AbortSignal): Promise<T> {
@@ -67,8 +89,18 @@ export class ModelRunApi {
     });
   }
 
-  /** Every prediction of run `runId` as the model made it (pages of the model layer, lean). */
+  /**
+   * Every prediction of run `runId` as the model made it (pages of the
+   * model layer): as columnar frames (src/core/columnar-pages.ts), or as
+   * lean JSON pages from a server without the columnar listing.
+   */
   async predictions(runId: string, signal?: AbortSignal): Promise<Prediction[]> {
+    try {
+      return await this.predictionFrames(runId, signal);
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      // an older server (404), or a frame this client cannot read: the JSON listing
+    }
     const out: Prediction[] = [];
     let after = 0;
     for (;;) {
@@ -81,6 +113,28 @@ export class ModelRunApi {
       }
       if (page.next === null) break;
       after = page.next;
+    }
+    return out;
+  }
+
+  private async predictionFrames(runId: string, signal?: AbortSignal): Promise<Prediction[]> {
+    const out: Prediction[] = [];
+    let after = 0;
+    for (;;) {
+      const q = new URLSearchParams({ v: '1', layer: 'model', limit: '50000' });
+      if (after) q.set('after', String(after));
+      const url = `${this.base()}/annotations-columnar?${q.toString()}`;
+      const res = await fetch(url, { headers: authHeaders(url), signal: signal ?? null });
+      if (!res.ok) throw new Error(`the predictions could not be loaded (${res.status})`);
+      const p = decodeColumnarPage(new Uint8Array(await res.arrayBuffer()));
+      for (let i = 0; i < p.records.length; i++) {
+        const r = p.records[i] as (typeof p.records)[number];
+        if (r.source !== runId) continue;
+        const flat: FlatGeometry = { type: p.types[i] as GeomTypeCode, coords: p.coords.subarray(p.coordAt[i], p.coordAt[i + 1]), parts: p.parts.subarray(p.partAt[i], p.partAt[i + 1]) };
+        out.push(new FramePrediction(r.id, r.classification, r.score ?? null, r.kind, r.version, flat));
+      }
+      if (p.next === null) break;
+      after = p.next;
     }
     return out;
   }

@@ -20,6 +20,7 @@ import { UndoManager } from '../state/undo.js';
 import { MaskApi } from '../services/mask-api.js';
 import { MaskSession } from './mask-session.js';
 import { packPage, type PackedPage } from '../core/annotation-pages.js';
+import { fetchColumnarPage } from '../core/columnar-fetch.js';
 import { Observers } from '../core/observers.js';
 import { ModelProvenance } from '../state/model-provenance.js';
 import { PredictionRouter } from '../services/prediction-routing.js';
@@ -30,7 +31,14 @@ export interface LoadProgress {
   total: number;
   done: boolean;
   error: string | null;
+  /** How the pages came: binary columnar frames, or JSON (asked for, or the server has no columnar listing). */
+  transport?: Transport;
 }
+
+/** How pages of annotations travel: `columnar` (src/core/columnar-pages.ts) or the JSON listing. */
+export type Transport = 'columnar' | 'json';
+/** Objects per page for each transport (a columnar frame is cheap to decode; JSON pages stay smaller). */
+const PAGE_SIZE: Record<Transport, number> = { columnar: 50_000, json: 20_000 };
 
 function workerBuilder(): { builder: IndexBuilder; worker: Worker | null } {
   let worker: Worker;
@@ -66,6 +74,7 @@ const inProcessLoader: AnnotationLoaderApi = {
     if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
     return packPage(await res.json());
   },
+  loadColumnar: fetchColumnarPage,
 };
 
 export class AnnotationSession {
@@ -86,6 +95,8 @@ export class AnnotationSession {
   /** The signed-in annotator (null when the server has no accounts or could not say). */
   me: { user: string; displayName: string | null } | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
+  /** The transport to try first; a server without the columnar listing is read as JSON. */
+  transport: Transport = 'columnar';
   private loader: AnnotationLoaderApi | null = null;
   private aborted = false;
   private readonly progressObservers = new Observers<LoadProgress>();
@@ -151,7 +162,7 @@ export class AnnotationSession {
     this.progressObservers.emit(this.progress);
   }
 
-  private async fetchPage(url: string): Promise<PackedPage> {
+  private async fetchPage(url: string, transport: Transport = 'json'): Promise<PackedPage> {
     if (!this.loader) {
       try {
         const worker = new Worker(new URL('../../workers/annotation-loader.worker.ts', import.meta.url), { type: 'module' });
@@ -167,13 +178,18 @@ export class AnnotationSession {
             const page = await Promise.race([remote.load(u, headers), broken.then(() => null)]);
             return page ?? inProcessLoader.load(u, headers);
           },
+          loadColumnar: async (u, headers) => {
+            if (failed) return inProcessLoader.loadColumnar(u, headers);
+            const page = await Promise.race([remote.loadColumnar(u, headers), broken.then(() => null)]);
+            return page ?? inProcessLoader.loadColumnar(u, headers);
+          },
         };
       } catch {
         this.loader = inProcessLoader;
       }
     }
     const absolute = forWorker(url);
-    return this.loader.load(absolute, authHeaders(absolute));
+    return transport === 'columnar' ? this.loader.loadColumnar(absolute, authHeaders(absolute)) : this.loader.load(absolute, authHeaders(absolute));
   }
 
   private add(p: PackedPage): void {
@@ -199,16 +215,16 @@ export class AnnotationSession {
    * slide), then everything, in pages; the next page is requested while the
    * current one is added. Then resumes unsent edits.
    */
-  async load(view: [number, number, number, number] | null, pageSize = 20_000): Promise<void> {
+  async load(view: [number, number, number, number] | null, pageSize?: number): Promise<void> {
     try {
       // edits still being sent from an earlier visit to this slide go first
       await this.sync.handOver();
       const slideArea = Math.max(1, this.width * this.height);
       const viewArea = view ? Math.max(0, view[2] - view[0]) * Math.max(0, view[3] - view[1]) : slideArea;
       if (view && viewArea < slideArea / 4) {
-        if (!(await this.loadPages({ bbox: view, limit: pageSize }))) return;
+        if (!(await this.loadPages({ bbox: view, ...(pageSize ? { limit: pageSize } : {}) }))) return;
       }
-      if (!(await this.loadPages({ limit: pageSize }))) return;
+      if (!(await this.loadPages(pageSize ? { limit: pageSize } : {}))) return;
       await this.index.rebuild();
       await this.sync.resume();
       // the painted mask (its failure is shown by the mask panel; annotations still work)
@@ -247,18 +263,41 @@ export class AnnotationSession {
   }
 
   /** Reads every page of a listing; false when the session was closed meanwhile. */
-  private async loadPages(query: { bbox?: [number, number, number, number]; importOp?: string; limit: number }): Promise<boolean> {
+  private async loadPages(query: { bbox?: [number, number, number, number]; importOp?: string; limit?: number }): Promise<boolean> {
     // the working layer: corrected objects in place of their predictions (an import's own listing has no layer)
     const q = query.importOp ? query : { ...query, layer: 'working' as const };
-    let pending: Promise<PackedPage> | null = this.fetchPage(this.api.pageUrl(q));
+    const first = await this.firstPage(q);
+    const t = first.transport;
+    const url = (after: number): string => (t === 'columnar' ? this.api.columnarUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }) : this.api.pageUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }));
+    let pending: Promise<PackedPage> | null = Promise.resolve(first.page);
     while (pending) {
       const p: PackedPage = await pending;
       if (this.aborted) return false;
-      pending = p.next ? this.fetchPage(this.api.pageUrl({ ...q, after: p.next })) : null;
+      pending = p.next ? this.fetchPage(url(p.next), t) : null;
       this.add(p);
       this.report({ loaded: this.store.size, total: Math.max(p.total, this.store.size) });
     }
     return true;
+  }
+
+  /**
+   * The first page of a listing, in the session's transport; when the
+   * columnar listing fails (an older server: 404; a frame this client
+   * cannot read) the listing is read as JSON instead, and progress says so.
+   */
+  private async firstPage(q: { bbox?: [number, number, number, number]; importOp?: string; limit?: number; layer?: 'working' }): Promise<{ page: PackedPage; transport: Transport }> {
+    if (this.transport === 'columnar' && this.progress.transport !== 'json') {
+      try {
+        const page = await this.fetchPage(this.api.columnarUrl({ ...q, limit: q.limit ?? PAGE_SIZE.columnar }), 'columnar');
+        if (this.progress.transport !== 'columnar') this.report({ transport: 'columnar' });
+        return { page, transport: 'columnar' };
+      } catch {
+        // read as JSON below; a real outage fails there too, with its message
+      }
+    }
+    const page = await this.fetchPage(this.api.pageUrl({ ...q, limit: q.limit ?? PAGE_SIZE.json }), 'json');
+    if (this.progress.transport !== 'json') this.report({ transport: 'json' });
+    return { page, transport: 'json' };
   }
 
   colourOf(name: string | null): string | null {

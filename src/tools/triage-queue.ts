@@ -13,7 +13,7 @@ import type { Prediction } from '../services/model-run-api.js';
 import type { AnnotationStore, Handle } from '../state/annotation-store.js';
 import type { ModelProvenance } from '../state/model-provenance.js';
 import { geometryBounds } from '../core/annotation.js';
-import { flatten, pointInRings } from '../core/flat-geometry.js';
+import { flatBounds, flatten, pointInRings } from '../core/flat-geometry.js';
 import { sortByKey } from '../state/radix-sort.js';
 
 export type SortMode = 'score' | 'position';
@@ -31,7 +31,39 @@ export interface QueueItem extends Prediction {
   queued?: boolean;
 }
 
+/** A queued prediction that came in a columnar frame: bounds from its flat outline; the GeoJSON one made only when read (an acceptance that restores it). */
+class FlatItem implements QueueItem {
+  readonly id: string;
+  readonly classification: string | null;
+  readonly score: number | null;
+  readonly kind: Prediction['kind'];
+  readonly version: number;
+  readonly bbox: [number, number, number, number];
+  readonly cx: number;
+  readonly cy: number;
+  readonly coords: Float64Array;
+  state: TriageState | undefined = undefined;
+  queued = false;
+
+  constructor(private readonly p: Prediction & { flat: NonNullable<Prediction['flat']> }) {
+    this.id = p.id;
+    this.classification = p.classification;
+    this.score = p.score;
+    this.kind = p.kind;
+    this.version = p.version;
+    this.bbox = flatBounds(p.flat.coords);
+    this.cx = (this.bbox[0] + this.bbox[2]) / 2;
+    this.cy = (this.bbox[1] + this.bbox[3]) / 2;
+    this.coords = p.flat.coords;
+  }
+
+  get geometry(): Prediction['geometry'] {
+    return this.p.geometry;
+  }
+}
+
 export function toItem(p: Prediction): QueueItem {
+  if (p.flat) return new FlatItem(p as Prediction & { flat: NonNullable<Prediction['flat']> });
   const bbox = geometryBounds(p.geometry);
   return { id: p.id, classification: p.classification, score: p.score, kind: p.kind, geometry: p.geometry, version: p.version, bbox, cx: (bbox[0] + bbox[2]) / 2, cy: (bbox[1] + bbox[3]) / 2 };
 }

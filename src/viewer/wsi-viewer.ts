@@ -346,6 +346,8 @@ export class WsiViewer extends LitElement {
     const v = this.getView();
     const el = this.renderRoot.querySelector<HTMLElement>('.osd');
     const box = v && el ? viewBox(v, el.clientWidth, el.clientHeight) : null;
+    // ?transport=json reads the JSON listing instead of columnar frames (the benchmark's baseline)
+    if (new URLSearchParams(location.search).get('transport') === 'json') session.transport = 'json';
     await session.load(box ? [box.x0, box.y0, box.x1, box.y1] : null);
     this.layer?.redraw();
   }

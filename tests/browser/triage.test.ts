@@ -132,6 +132,8 @@ describe.skipIf(!HAS_CHROMIUM)('triage of a model run in the viewer (AI-01, AI-0
     await signInBrowser(page, srv);
     await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
     await waitAnnotationsLoaded(page);
+    // the slide's objects came as columnar frames (src/core/columnar-pages.ts), not JSON pages
+    expect(await page.evaluate(`(${VIEWER}).annotationSession.progress.transport`)).toBe('columnar');
     await viewAt(page, 1400, 720, 0.5);
     await page.locator('wsi-viewer').focus();
     await press(page, 'g');

@@ -11,8 +11,8 @@ import { TiffWriter } from '../../tiles-server/tiff/writer.js';
 import { packbitsEncode, zstdRawFrame } from '../../scripts/fixtures/encode.js';
 import { encodeJp2kTile } from '../../scripts/fixtures/jp2k-encode.js';
 import { readSiz } from '../../tiles-server/decode/jp2k.js';
-import { WsiError } from '../../src/core/errors.js';
 import { noteShortBlock } from '../../tiles-server/slides/read-warnings.js';
+import { codeOf } from '../helpers/errors.js';
 
 function pseudoRandom(n: number, seed: number, alphabet = 256): Uint8Array {
   const out = new Uint8Array(n);
@@ -27,15 +27,6 @@ function pseudoRandom(n: number, seed: number, alphabet = 256): Uint8Array {
 const python = '/usr/bin/python3';
 const hasPil = existsSync(python) && (() => { try { execFileSync(python, ['-c', 'import PIL']); return true; } catch { return false; } })();
 if (!hasPil) process.stdout.write('[codecs] /usr/bin/python3 with Pillow (python3-pil) is absent: the libtiff cross-checks are skipped\n');
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    return e instanceof WsiError ? e.code : `not a WsiError: ${String(e)}`;
-  }
-  return 'no error';
-}
 
 describe('LZW', () => {
   it.each([

@@ -46,6 +46,26 @@ function parseBbox(s: string | null): [number, number, number, number] | undefin
   return [Math.min(x0, x1), Math.min(y0, y1), Math.max(x0, x1), Math.max(y0, y1)];
 }
 
+/** The listing's query (limit, after, bbox, import, layer) as the store's list options; 400 BAD_REQUEST for a bad one. Shared with the columnar listing (columnar-routes.ts). */
+export function listingOptions(q: URLSearchParams): NonNullable<Parameters<AnnotationService['store']['list']>[1]> {
+  const limitRaw = q.get('limit');
+  const afterRaw = q.get('after');
+  const limit = limitRaw === null ? undefined : Number(limitRaw);
+  const after = afterRaw === null ? undefined : Number(afterRaw);
+  if ((limit !== undefined && !(Number.isInteger(limit) && limit > 0)) || (after !== undefined && !(Number.isInteger(after) && after >= 0))) {
+    throw new WsiError('BAD_REQUEST', 'limit and after must be non-negative integers');
+  }
+  const bbox = parseBbox(q.get('bbox'));
+  // ?import={Idempotency-Key of an import}: the objects that import made and that still live (undoing an import)
+  const importOp = q.get('import');
+  if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
+  // ?layer=working|model|corrected|manual: which of a model run's objects (store LAYERS; default all)
+  const layerRaw = q.get('layer');
+  if (layerRaw !== null && importOp !== null) throw new WsiError('BAD_REQUEST', 'layer and import cannot be combined');
+  const layer = parseLayer(layerRaw);
+  return { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}), layer };
+}
+
 const SERVER_OWNED = new Set(['id', 'version', 'source', 'parent', 'score', 'readOnly']);
 
 function parseChanges(body: unknown): Partial<Omit<AnnotationInput, 'id'>> {
@@ -136,7 +156,7 @@ export function requireMayChange(ctx: RouteContext, svc: AnnotationService, ids:
 }
 
 /** In blind projects annotators and viewers see only their own objects. */
-function visibleTo(ctx: RouteContext, a: { createdBy: string }): boolean {
+export function visibleTo(ctx: RouteContext, a: { createdBy: string }): boolean {
   return slideScope(ctx).seesOthers || a.createdBy === principal(ctx).user.id;
 }
 
@@ -178,22 +198,7 @@ export function annotationRoutes(svc: AnnotationService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slide(slideScope(ctx));
         const q = ctx.url.searchParams;
-        const limitRaw = q.get('limit');
-        const afterRaw = q.get('after');
-        const limit = limitRaw === null ? undefined : Number(limitRaw);
-        const after = afterRaw === null ? undefined : Number(afterRaw);
-        if ((limit !== undefined && !(Number.isInteger(limit) && limit > 0)) || (after !== undefined && !(Number.isInteger(after) && after >= 0))) {
-          throw new WsiError('BAD_REQUEST', 'limit and after must be non-negative integers');
-        }
-        const bbox = parseBbox(q.get('bbox'));
-        // ?import={Idempotency-Key of an import}: the objects that import made and that still live (undoing an import)
-        const importOp = q.get('import');
-        if (importOp !== null && !/^[A-Za-z0-9_.:-]{1,128}$/.test(importOp)) throw new WsiError('BAD_REQUEST', 'import must be the operation id (Idempotency-Key) of an import');
-        // ?layer=working|model|corrected|manual: which of a model run's objects (store LAYERS; default all)
-        const layerRaw = q.get('layer');
-        if (layerRaw !== null && importOp !== null) throw new WsiError('BAD_REQUEST', 'layer and import cannot be combined');
-        const layer = parseLayer(layerRaw);
-        const page = svc.store.list(slideId, { ...(bbox ? { bbox } : {}), ...(importOp !== null ? { importOp } : {}), ...(after !== undefined ? { after } : {}), ...(limit !== undefined ? { limit } : {}), layer });
+        const page = svc.store.list(slideId, listingOptions(q));
         // view=lean leaves out properties (measurements can be most of the bytes); GET one annotation for them
         const seen = page.annotations.filter((a) => visibleTo(ctx, a));
         const annotations = q.get('view') === 'lean' ? seen.map(({ properties: _p, ...rest }) => ({ ...rest, properties: {} })) : seen;

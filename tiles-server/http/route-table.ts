@@ -10,6 +10,7 @@ import { annotationRoutes } from './annotation-routes.js';
 import { consensusRoutes } from './consensus-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
+import { columnarRoutes } from './columnar-routes.js';
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
@@ -73,5 +74,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...reportRoutes(d.report),
     ...consensusRoutes(d.consensus),
     ...softLabelRoutes(d.softLabels),
+    ...columnarRoutes(d.annotations),
   ];
 }
