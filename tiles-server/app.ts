@@ -34,6 +34,7 @@ import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
 import { AgreementService } from './agreement-service.js';
+import { ClassRelabelService } from './class-relabel-service.js';
 import { AgreementStore } from './store/agreement-store.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
@@ -372,6 +373,18 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     readings,
     inbox: { inbox, trustProxy: cfg.trustProxy },
     agreement,
+    classRelabel: {
+      service: new ClassRelabelService({
+        db,
+        annotations: annotationStore,
+        masks: masks.store,
+        maskGuard: (slideId, annotator, tiles) => masks.writeGuard(slideId, annotator, tiles),
+        projectSlides: async (project) => (await access.slidesOf(project, () => registry.list().map((e) => e.id))).map((s) => s.id),
+        onMaskChange: (slideId) => masks.onChange(slideId),
+      }),
+      audit,
+      trustProxy: cfg.trustProxy,
+    },
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

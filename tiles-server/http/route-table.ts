@@ -9,6 +9,7 @@ import { agreementRoutes } from './agreement-routes.js';
 import { annotationRoutes } from './annotation-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
+import { classRelabelRoutes, type ClassRelabelRoutesOptions } from './class-relabel-routes.js';
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
@@ -40,6 +41,8 @@ export interface RouteTableDeps {
   /** The quarantine inbox (issue 15); its routes answer 404 when it is not configured. */
   inbox?: InboxRoutesOptions;
   agreement: AgreementService;
+  /** Class merge and rename (issue 11); its route answers 404 when absent. */
+  classRelabel?: ClassRelabelRoutesOptions;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -59,5 +62,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...readingRoutes(d.readings),
     ...inboxRoutes(d.inbox),
     ...agreementRoutes(d.agreement),
+    ...classRelabelRoutes(d.classRelabel),
   ];
 }
