@@ -100,7 +100,7 @@ export class WsiAnnotationPanel extends LitElement {
       display: flex;
       flex-direction: column;
       flex: none;
-      width: 260px;
+      width: 250px;
       box-sizing: border-box;
       background: var(--wsi-panel-background, #f7f7f9);
       color: var(--wsi-panel-color, #1d1d1f);

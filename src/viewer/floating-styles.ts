@@ -10,7 +10,7 @@ export const floatingStyles = css`
     position: fixed;
     /* below the viewer's toolbar (magnification presets), left of the panel (its width: panel-layout.ts) */
     top: 52px;
-    right: calc(var(--panel-width, 260px) + 10px);
+    right: calc(var(--panel-width, 250px) + 20px);
     z-index: 20;
     max-height: calc(100vh - 60px);
     display: flex;

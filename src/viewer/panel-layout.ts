@@ -10,7 +10,7 @@ import { browserStorage } from './browser-storage.js';
 
 export const PANEL_MIN_WIDTH = 220;
 export const PANEL_MAX_WIDTH = 640;
-export const PANEL_DEFAULT_WIDTH = 260;
+export const PANEL_DEFAULT_WIDTH = 250;
 const KEY = 'wsi-annotate.panel';
 
 interface Saved {
