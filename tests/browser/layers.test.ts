@@ -8,21 +8,19 @@
  * remembered sections, resizable from its edge, with the import report and
  * the save status on screen together at 1366×768.
  */
-import { inflateSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { parsePack } from '../helpers/masks.js';
+import { maskValueAt, serverMask } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, dragPath as drag, imageToPage, storeRecords, viewAt as view, waitAnnotationsLoaded, waitMaskSaved as maskSaved, waitSaved } from '../helpers/viewer-page.js';
+import { VIEWER, dragPath as drag, imageToPage, overlayAlpha, storeRecords, viewAt as view, waitAnnotationsLoaded, waitMaskSaved as maskSaved, waitSaved } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 let srv: TestServer;
 let slide = '';
 const contexts: BrowserContext[] = [];
-const T = 512;
 const PANEL = 'wsi-annotation-panel';
 const LAYERS = `${PANEL} wsi-layers-table`;
 
@@ -67,25 +65,9 @@ async function key(page: Page, k: string): Promise<void> {
   await page.locator('wsi-viewer').press(k);
 }
 
-/** Alpha of an overlay canvas (annotation-canvas, mask-canvas) at an image point. */
-async function alphaAt(page: Page, canvas: 'annotation-canvas' | 'mask-canvas', x: number, y: number): Promise<number> {
-  const p = await imageToPage(page, x, y);
-  return page.evaluate(`(() => {
-    const c = (${VIEWER}).shadowRoot.querySelector('[data-testid=${canvas}]');
-    const r = c.getBoundingClientRect();
-    return c.getContext('2d').getImageData(Math.round((${p.x} - r.left) * devicePixelRatio), Math.round((${p.y} - r.top) * devicePixelRatio), 1, 1).data[3];
-  })()`);
-}
-
-async function serverTiles(): Promise<Map<string, Buffer>> {
-  const res = await fetch(`${srv.url}/api/slides/${slide}/masks/${srv.admin?.id ?? ''}/tiles`);
-  return new Map(parsePack(Buffer.from(await res.arrayBuffer())).map((t) => [`${t.tx},${t.ty}`, inflateSync(t.data)]));
-}
-
-function valueAt(tiles: Map<string, Buffer>, x: number, y: number): number {
-  const t = tiles.get(`${Math.floor(x / T)},${Math.floor(y / T)}`);
-  return t ? (t[(y % T) * T + (x % T)] as number) : 0;
-}
+const alphaAt = overlayAlpha;
+const serverTiles = (): Promise<Map<string, Buffer>> => serverMask(srv.url, slide, srv.admin?.id ?? '');
+const valueAt = maskValueAt;
 
 async function serverObjects(): Promise<Array<{ id: string; version: number; classification: string | null }>> {
   return (await getJson<{ annotations: Array<{ id: string; version: number; classification: string | null }> }>(`${srv.url}/api/slides/${slide}/annotations`)).body.annotations;

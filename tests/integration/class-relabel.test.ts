@@ -11,11 +11,10 @@
  * overwrite.
  */
 import { randomUUID } from 'node:crypto';
-import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anonymous, asSession, createUser, sessionHeaders, signIn, type Session, type TestUser } from '../helpers/accounts.js';
 import { square } from '../helpers/annotations.js';
-import { b64, parsePack, tile, zlib } from '../helpers/masks.js';
+import { b64, serverMask, tile, zlib } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
@@ -42,11 +41,9 @@ const idOf = async (name: string): Promise<number> => ((await palette()).find((c
 
 /** Pixels per class id in a mask, counted in the tiles themselves. */
 async function pixels(annotator: string): Promise<Map<number, number>> {
-  const url = `${base}/api/slides/${ps}/masks/${annotator}/tiles`;
-  const res = await anonymous(url, { headers: sessionHeaders(base, admin, {}) });
-  expect(res.status).toBe(200);
+  const tiles = await serverMask(base, ps, annotator, (url) => anonymous(url, { headers: sessionHeaders(base, admin, {}) }));
   const out = new Map<number, number>();
-  for (const t of parsePack(Buffer.from(await res.arrayBuffer()))) for (const v of inflateSync(t.data)) if (v) out.set(v, (out.get(v) ?? 0) + 1);
+  for (const t of tiles.values()) for (const v of t) if (v) out.set(v, (out.get(v) ?? 0) + 1);
   return out;
 }
 

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { AnnotationRecord } from '../../src/state/annotation-store.js';
+import { rect } from '../helpers/records.js';
 import { AnnotationStore } from '../../src/state/annotation-store.js';
 import { ClassLayers, layersKey, type LayerStorage } from '../../src/state/class-layers.js';
 import { UndoManager } from '../../src/state/undo.js';
@@ -25,18 +26,7 @@ class MemoryStorage implements LayerStorage {
 }
 
 function rec(id: string, classification: string | null): AnnotationRecord {
-  return {
-    id,
-    kind: 'polygon',
-    geometry: { type: 'Polygon', coordinates: [[[0, 0], [10, 0], [10, 10], [0, 10], [0, 0]]] },
-    classification,
-    name: null,
-    note: null,
-    locked: false,
-    objectType: 'annotation',
-    properties: {},
-    version: 1,
-  };
+  return { ...rect(0, 0, 10, 10), id, classification, version: 1 };
 }
 
 describe('ClassLayers', () => {
