@@ -228,9 +228,10 @@ describe.skipIf(!HAS_CHROMIUM)('layers per class (issue 11)', () => {
     expect(Math.abs(((await panel.boundingBox())?.width ?? 0) - w1)).toBeLessThanOrEqual(1);
     await page.locator(`${PANEL} [data-testid=section-display]`).click();
     await page.locator(LAYERS).waitFor();
+    await page.locator(LAYERS).scrollIntoViewIfNeeded();
     await shot(page, 'panel-layers-1366x768');
     await page.setViewportSize({ width: 1920, height: 1080 });
-    await page.locator(LAYERS).waitFor();
+    await page.locator(LAYERS).scrollIntoViewIfNeeded();
     await shot(page, 'panel-layers-1920x1080');
   });
 
