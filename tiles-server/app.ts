@@ -35,6 +35,7 @@ import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
 import { AgreementService } from './agreement-service.js';
+import { ClassRelabelService } from './class-relabel-service.js';
 import { AgreementStore } from './store/agreement-store.js';
 import { ConsensusService } from './consensus-service.js';
 import { ConsensusStore } from './store/consensus-store.js';
@@ -387,6 +388,18 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy }),
     consensus,
     softLabels,
+    classRelabel: {
+      service: new ClassRelabelService({
+        db,
+        annotations: annotationStore,
+        masks: masks.store,
+        maskGuard: (slideId, annotator, tiles) => masks.writeGuard(slideId, annotator, tiles),
+        projectSlides: async (project) => (await access.slidesOf(project, () => registry.list().map((e) => e.id))).map((s) => s.id),
+        onMaskChange: (slideId) => masks.onChange(slideId),
+      }),
+      audit,
+      trustProxy: cfg.trustProxy,
+    },
     tiles: service,
     tileOptions: {
       publicUrl: () => publicUrl,

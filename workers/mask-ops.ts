@@ -19,9 +19,15 @@ class TileSet {
   private readonly dense = new Map<string, Uint8Array>();
   private readonly input = new Map<string, EncodedTile | null>();
   changedPixels = 0;
+  /** Pixels left alone because their class is protected. */
+  keptPixels = 0;
+  /** 1 at the class ids whose pixels are not written (null: none). */
+  private readonly protect: Uint8Array | null;
 
-  constructor(tiles: TileIn[]) {
+  constructor(tiles: TileIn[], protect: readonly number[] = []) {
     for (const t of tiles) this.input.set(t.key, t.tile);
+    this.protect = protect.length ? new Uint8Array(256) : null;
+    for (const id of protect) if (this.protect && id > 0 && id < 256) this.protect[id] = 1;
   }
 
   get(tx: number, ty: number): Uint8Array {
@@ -65,11 +71,16 @@ class TileSet {
       const d = this.get(tx, ty);
       const a = row + (x - tx * MASK_TILE);
       const b = row + (end - tx * MASK_TILE);
+      const keep = this.protect;
       for (let i = a; i < b; i++) {
-        if (d[i] !== value) {
-          d[i] = value;
-          this.changedPixels++;
+        const was = d[i] as number;
+        if (was === value) continue;
+        if (keep && keep[was]) {
+          this.keptPixels++;
+          continue;
         }
+        d[i] = value;
+        this.changedPixels++;
       }
       x = end;
     }
@@ -240,13 +251,13 @@ function flood(set: TileSet, job: PaintJob, slide: PixelBox): string | undefined
 /** Runs one edit. `slide` is the whole slide's pixel box (for flood-fill edges). */
 export function paint(job: PaintJob, slide: PixelBox = job.bounds): PaintResult {
   if (!Number.isInteger(job.value) || job.value < 0 || job.value > 255) throw new RangeError(`class id must be 0–255, got ${job.value}`);
-  const set = new TileSet(job.tiles);
+  const set = new TileSet(job.tiles, job.protect);
   let refused: string | undefined;
   if (job.kind === 'stroke') paintStroke(set, job);
   else if (job.kind === 'polygons') paintPolygons(set, job);
   else refused = flood(set, job, slide);
   if (refused) return { changed: [], pixels: 0, refused };
-  return { changed: set.results(), pixels: set.changedPixels };
+  return { changed: set.results(), pixels: set.changedPixels, ...(set.keptPixels ? { kept: set.keptPixels } : {}) };
 }
 
 /** The tile one level up from four children (top-left, top-right, bottom-left, bottom-right; null = empty). */

@@ -39,6 +39,8 @@ export interface PaintJob {
   flood?: { x: number; y: number };
   /** Colour these changed tiles for display right away (the worker wrapper makes bitmaps of them). */
   render?: RenderRequest;
+  /** Class ids whose pixels the job leaves as they are (classes locked in the Layers table). */
+  protect?: number[];
 }
 
 export interface TileOut {
@@ -51,6 +53,8 @@ export interface PaintResult {
   changed: TileOut[];
   /** Pixels written with a different value than they had. */
   pixels: number;
+  /** Pixels the job would have changed but left alone, being of a protected class. */
+  kept?: number;
   /** Why nothing was painted, when that is the outcome. */
   refused?: string;
 }

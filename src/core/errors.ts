@@ -126,6 +126,9 @@ export const ERROR_STATUS = {
   STORE_BUSY: 503,
   STORE_DAMAGED: 503,
   STORE_FULL: 507,
+  /** Class merge and rename (issue 11). */
+  CLASS_NOT_FOUND: 404,
+  CLASS_RELABEL_CONFLICT: 409,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;

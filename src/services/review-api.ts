@@ -96,6 +96,22 @@ export function itemsOfObject(server: string, slide: string, object: string): Pr
   return call<{ items: ReviewItem[] }>('GET', `${slideUrl(server, slide)}/reviews?object=${encodeURIComponent(object)}`).then((r) => r.items);
 }
 
+/**
+ * The review state of each object on a slide that the caller may see
+ * (object id → state), for the annotation list's Review column: an object
+ * with several items (rounds) shows its open one, else its last.
+ */
+export async function objectReviewStates(server: string, slide: string): Promise<Map<string, ReviewStateName>> {
+  const { items } = await call<{ items: ReviewItem[] }>('GET', `${slideUrl(server, slide)}/reviews`);
+  const out = new Map<string, ReviewStateName>();
+  for (const i of items) {
+    if (i.kind !== 'object') continue;
+    const had = out.get(i.targetId);
+    if (had === undefined || had === 'closed' || i.state !== 'closed') out.set(i.targetId, i.state);
+  }
+  return out;
+}
+
 /** The author submits an object, naming the review state version they saw (0: never submitted). */
 export function submitObject(server: string, slide: string, object: string, version: number): Promise<ReviewItem> {
   return call('POST', `${slideUrl(server, slide)}/reviews`, { object, version });

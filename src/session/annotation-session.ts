@@ -8,11 +8,12 @@ import * as Comlink from 'comlink';
 import { PortableWorker as Worker, forWorker, whenBroken } from './module-worker.js';
 import { authHeaders } from '../services/http.js';
 import type { AnnotationClass } from '../core/annotation.js';
-import { DEFAULT_CLASSES } from '../core/annotation.js';
+import { DEFAULT_CLASSES, maskClassId } from '../core/annotation.js';
 import { AnnotationApi } from '../services/annotation-api.js';
 import { openOutbox } from '../services/outbox.js';
 import { SyncEngine } from '../services/sync.js';
 import { AnnotationStore } from '../state/annotation-store.js';
+import { ClassLayers } from '../state/class-layers.js';
 import { DensityGrid } from '../state/density-grid.js';
 import { Selection } from '../state/selection.js';
 import { SpatialIndex, localBuilder, type IndexBuilder } from '../state/spatial-index.js';
@@ -149,6 +150,28 @@ export class AnnotationSession {
       // a server without masks: annotation tools only
     }
     return session;
+  }
+
+  /** Visibility, lock and opacity per class (the Layers table); see useLayers. */
+  layers = new ClassLayers();
+
+  /**
+   * Takes this user's layers of the project: locked classes are then refused
+   * by the annotation store (local edits) and left alone by the mask's edits.
+   */
+  useLayers(layers: ClassLayers): void {
+    this.layers = layers;
+    this.store.editGuard = (edit, store) => layers.refusal(edit, store);
+    if (this.mask) {
+      this.mask.lockedClasses = () => {
+        const out = new Map<number, string>();
+        for (const name of layers.lockedNames()) {
+          const id = maskClassId(this.palette.find((c) => c.name === name));
+          if (id !== null) out.set(id, name);
+        }
+        return out;
+      };
+    }
   }
 
   /** Tells `fn` the loading progress now and at every change; returns the unsubscribe. */

@@ -17,6 +17,7 @@ import { MaskApi, type RasterizeAnswer } from '../services/mask-api.js';
 import { MaskSync } from '../services/mask-sync.js';
 import { newOpId } from '../services/outbox-sender.js';
 import type { Outbox } from '../services/outbox.js';
+import { lockedMessage } from '../state/class-layers.js';
 import { MaskPyramid } from '../state/mask-pyramid.js';
 import { MaskStore, type MaskChange, type MaskTileWrite } from '../state/mask-store.js';
 import type { UndoManager } from '../state/undo.js';
@@ -50,6 +51,8 @@ export interface EditOutcome {
   keys: string[];
   pixels: number;
   refused: string | null;
+  /** Pixels left as they were because their class is locked (Layers). */
+  kept?: number;
 }
 
 type JobSpec = Omit<PaintJob, 'tiles' | 'bounds'> & { bounds?: PixelBox };
@@ -110,6 +113,13 @@ export class MaskSession {
 
   /** Why this user may not paint here (a read-only project, a viewer), or null: edits are then refused with it. */
   readOnly: string | null = null;
+
+  /**
+   * The classes locked in the Layers table, by mask id → name: an edit does
+   * not paint with them and leaves their pixels as they are
+   * (src/state/class-layers.ts).
+   */
+  lockedClasses: () => ReadonlyMap<number, string> = () => new Map();
 
   /** Attaches a display (see MaskDisplay); returns the detach. */
   attachDisplay(display: MaskDisplay): () => void {
@@ -236,6 +246,9 @@ export class MaskSession {
    */
   async rasterizeRois(keepPainted = true): Promise<string> {
     if (this.readOnly !== null) throw new Error(this.readOnly);
+    // the server paints every region with its class: with a class locked, that is refused rather than half done
+    const locked = [...this.lockedClasses().values()];
+    if (locked.length) throw new Error(`${locked.join(', ')} ${locked.length === 1 ? 'is' : 'are'} locked (Layers): "All ROIs → mask" paints every region's class, so unlock ${locked.length === 1 ? 'it' : 'them'} first. Nothing was changed.`);
     await this.idle();
     if (this.sync.snapshot.queued > 0) throw new Error('Wait until the mask is saved, then try again.');
     const r = await this.api.rasterize(newOpId(), keepPainted ? { keepPainted } : {});
@@ -343,10 +356,17 @@ export class MaskSession {
    */
   private edit(spec: JobSpec, box: PixelBox, label: string): Promise<EditOutcome> {
     if (this.readOnly !== null) return Promise.resolve({ keys: [], pixels: 0, refused: this.readOnly });
+    const locked = this.lockedClasses();
+    const lockedName = locked.get(spec.value);
+    if (lockedName !== undefined) return Promise.resolve({ keys: [], pixels: 0, refused: lockedMessage(lockedName) });
+    const job: JobSpec = locked.size ? { ...spec, protect: [...locked.keys()] } : spec;
     const run = this.chain.then(async (): Promise<EditOutcome> => {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const out = await this.editOnce(spec, box, label);
-        if (out !== 'stale') return out;
+        const out = await this.editOnce(job, box, label);
+        if (out === 'stale') continue;
+        // everything it would have changed is of a locked class: say so, not a silent no-op
+        if (out.pixels === 0 && out.refused === null && (out.kept ?? 0) > 0) return { ...out, refused: `${[...locked.values()].join(', ')} ${locked.size === 1 ? 'is' : 'are'} locked (Layers): those pixels were left as they are.` };
+        return out;
       }
       return { keys: [], pixels: 0, refused: 'The mask kept changing on the server while this was painted; nothing was changed, try again.' };
     });
@@ -371,6 +391,7 @@ export class MaskSession {
       }
     }
     let pixels = 0;
+    let kept = 0;
     const band = spec.kind === 'flood' ? b.y1 - b.y0 : BAND_ROWS * MASK_TILE;
     for (let y = spec.kind === 'flood' ? b.y0 : Math.floor(b.y0 / band) * band; y < b.y1; y += band) {
       const part: PixelBox = { x0: b.x0, x1: b.x1, y0: Math.max(b.y0, y), y1: Math.min(b.y1, y + band) };
@@ -382,6 +403,7 @@ export class MaskSession {
       for (const c of r.changed) writes.set(c.key, c.tile);
       if (r.bitmaps) bitmaps.push(...r.bitmaps);
       pixels += r.pixels;
+      kept += r.kept ?? 0;
     }
     for (const [key, tile] of read) {
       if ((this.store.has(key) ? this.store.get(key) : null) !== tile) {
@@ -389,10 +411,10 @@ export class MaskSession {
         return 'stale';
       }
     }
-    if (writes.size === 0) return { keys: [], pixels: 0, refused: null };
+    if (writes.size === 0) return { keys: [], pixels: 0, refused: null, ...(kept ? { kept } : {}) };
     this.store.apply([...writes].map(([key, tile]) => ({ key, tile })), 'local', label);
     if (bitmaps.length) display?.install(bitmaps);
-    return { keys: [...writes.keys()], pixels, refused: null };
+    return { keys: [...writes.keys()], pixels, refused: null, ...(kept ? { kept } : {}) };
   }
 
   /** A brush (value > 0) or eraser (value 0) stroke; `clip` limits it to the union of those polygons (ROIs). */

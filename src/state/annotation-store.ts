@@ -26,6 +26,8 @@ export interface ChangeSet {
   created: Handle[];
   updated: Array<{ handle: Handle; before: AnnotationRecord }>;
   deleted: Array<{ handle: Handle; before: AnnotationRecord }>;
+  /** Why a local edit was not applied (the store's edit guard), when it was not. */
+  refused?: string;
 }
 
 export interface Edit {
@@ -409,10 +411,31 @@ export class AnnotationStore {
    */
   readOnly: string | null = null;
 
+  /**
+   * Why a local edit may not be applied (a class locked in the Layers table:
+   * src/state/class-layers.ts), or null. A refused edit changes nothing, its
+   * change set carries the reason, and the refusal listeners hear it (the
+   * status line says it: no silent no-op).
+   */
+  editGuard: ((edit: Edit, store: AnnotationStore) => string | null) | null = null;
+  private readonly refusalListeners = new Set<(reason: string, label: string) => void>();
+
+  /** Tells `fn` when a local edit was refused by the edit guard. */
+  onRefused(fn: (reason: string, label: string) => void): () => void {
+    this.refusalListeners.add(fn);
+    return () => this.refusalListeners.delete(fn);
+  }
+
   /** Applies an edit as one change set and tells every observer (a local edit of a read-only store: nothing). */
   apply(edit: Edit, origin: Origin, label = 'Edit'): ChangeSet {
     const cs: ChangeSet = { origin, label, created: [], updated: [], deleted: [] };
     if (origin === 'local' && this.readOnly !== null) return cs;
+    const refused = origin === 'local' ? (this.editGuard?.(edit, this) ?? null) : null;
+    if (refused !== null) {
+      cs.refused = refused;
+      for (const fn of this.refusalListeners) fn(refused, label);
+      return cs;
+    }
     for (const r of edit.create ?? []) {
       const existing = this.handleOf(r.id);
       if (existing !== undefined && origin !== 'local') {

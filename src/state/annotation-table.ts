@@ -10,7 +10,10 @@ import { GeomType } from '../core/flat-geometry.js';
 import type { AnnotationStore, ChangeSet, GeometrySpan, Handle } from './annotation-store.js';
 import { sortByKey } from './radix-sort.js';
 
-export type SortColumn = 'class' | 'name' | 'kind' | 'area' | 'perimeter' | 'author' | 'updated';
+export type SortColumn = 'class' | 'name' | 'kind' | 'area' | 'perimeter' | 'author' | 'updated' | 'review';
+
+/** Review states in the order the list sorts them (the workflow's); an object never submitted sorts after them. */
+export const REVIEW_ORDER: readonly string[] = ['draft', 'submitted', 'expert_review', 'changes_requested', 'rejected', 'accepted', 'closed'];
 
 export interface TableFilter {
   /** Class indices (store.classes(), -1 = no class) to keep; null = all. */
@@ -19,6 +22,8 @@ export interface TableFilter {
   authors: ReadonlySet<number> | null;
   /** Case-insensitive text to find in the name or the note; '' = all. */
   text: string;
+  /** Review states to keep ('' = never submitted); null or absent = all. */
+  reviews?: ReadonlySet<string> | null;
 }
 
 export interface TableTimings {
@@ -117,7 +122,9 @@ export class AnnotationTable {
   authorCounts = new Uint32Array(1);
   sortColumn: SortColumn | null = null;
   descending = false;
-  filter: TableFilter = { classes: null, authors: null, text: '' };
+  filter: TableFilter = { classes: null, authors: null, text: '', reviews: null };
+  /** Each object's review state by object id (what the server's review items say; absent: never submitted). */
+  private reviewStates: ReadonlyMap<string, string> = new Map();
   /** How an author id reads (a user id as the signed-in user's name); sorting by author follows it. */
   authorLabel: (id: string) => string = (id) => id;
   timings: TableTimings = { measureMs: 0, sortMs: 0, filterMs: 0 };
@@ -157,6 +164,28 @@ export class AnnotationTable {
     this.sortColumn = column;
     this.descending = descending;
     this.needSort = true;
+  }
+
+  /** Takes the review state of each object (object id → state); sorting and filtering by it follow. */
+  setReviewStates(states: ReadonlyMap<string, string>): void {
+    this.reviewStates = states;
+    if (this.sortColumn === 'review') this.needSort = true;
+    if (this.filter.reviews) this.needFilter = true;
+  }
+
+  /** An object's review state, or null when it was never submitted. */
+  reviewOf(h: Handle): string | null {
+    return this.reviewStates.get(this.store.idOf(h)) ?? null;
+  }
+
+  /** Live objects per review state ('' = never submitted), in REVIEW_ORDER then any other state. */
+  reviewCounts(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const h of this.order) {
+      const st = this.reviewOf(h) ?? '';
+      out.set(st, (out.get(st) ?? 0) + 1);
+    }
+    return out;
   }
 
   setFilter(f: Partial<TableFilter>): void {
@@ -230,6 +259,16 @@ export class AnnotationTable {
         return this.perimeter;
       case 'updated':
         return store.updatedColumn();
+      case 'review': {
+        const k = new Float64Array(cap).fill(Number.NaN);
+        for (const h of this.order) {
+          const st = this.reviewOf(h);
+          if (st === null) continue;
+          const i = REVIEW_ORDER.indexOf(st);
+          k[h] = i < 0 ? REVIEW_ORDER.length : i;
+        }
+        return k;
+      }
       default: {
         const k = new Float64Array(cap);
         if (column === 'name') {
@@ -262,9 +301,10 @@ export class AnnotationTable {
 
   private applyFilter(): void {
     const { classes, authors } = this.filter;
+    const reviews = this.filter.reviews ?? null;
     const text = this.filter.text.trim().toLocaleLowerCase();
     const store = this.store;
-    if (!classes && !authors && !text) {
+    if (!classes && !authors && !reviews && !text) {
       this.rows = this.order;
       this.needFilter = false;
       return;
@@ -274,6 +314,7 @@ export class AnnotationTable {
     for (const h of this.order) {
       if (classes && !classes.has(store.classIndexOf(h))) continue;
       if (authors && !authors.has(store.authorIndexOf(h))) continue;
+      if (reviews && !reviews.has(this.reviewOf(h) ?? '')) continue;
       if (text) {
         const name = store.nameOf(h);
         const note = store.noteOf(h);

@@ -103,17 +103,18 @@ export class UndoManager {
     for (const fn of this.listeners) fn();
   }
 
-  private run(step: Step, which: 'undo' | 'redo'): void {
+  /** Runs a step one way; false when the store refused it (a locked class), so the step stays where it was. */
+  private run(step: Step, which: 'undo' | 'redo'): boolean {
     this.replaying = true;
     try {
       if (isExternal(step)) {
         if (which === 'undo') step.undo();
         else step.redo();
-      } else {
-        // versions of the objects now on the client stay as they are; a revived
-        // object keeps the version it was deleted at
-        this.store.apply(step[which], 'local', `${which === 'undo' ? 'Undo' : 'Redo'} ${step.label}`);
+        return true;
       }
+      // versions of the objects now on the client stay as they are; a revived
+      // object keeps the version it was deleted at
+      return this.store.apply(step[which], 'local', `${which === 'undo' ? 'Undo' : 'Redo'} ${step.label}`).refused === undefined;
     } finally {
       this.replaying = false;
     }
@@ -122,7 +123,10 @@ export class UndoManager {
   undo(): boolean {
     const step = this.done.pop();
     if (!step) return false;
-    this.run(step, 'undo');
+    if (!this.run(step, 'undo')) {
+      this.done.push(step);
+      return false;
+    }
     this.undone.push(step);
     this.emit();
     return true;
@@ -131,7 +135,10 @@ export class UndoManager {
   redo(): boolean {
     const step = this.undone.pop();
     if (!step) return false;
-    this.run(step, 'redo');
+    if (!this.run(step, 'redo')) {
+      this.undone.push(step);
+      return false;
+    }
     this.done.push(step);
     this.emit();
     return true;

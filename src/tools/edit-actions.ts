@@ -20,6 +20,8 @@ export function setClassOfSelection(tools: ToolContext): string {
   if (selected === 0) return 'Nothing is selected: select objects, then Set class (C) gives them the current class.';
   if (name === null) return 'Choose a class first.';
   const n = classifySelected(tools, name);
+  const refused = n === 0 ? tools.layers.refusal({ update: tools.selection.list().map((id) => ({ id, changes: { classification: name } })) }, tools.store) : null;
+  if (refused) return refused;
   if (n === 0) return `Nothing to change: the selection is ${name} already, or locked.`;
   const rest = selected - n;
   return `Set ${n} object${n === 1 ? '' : 's'} to ${name}${rest ? ` (${rest} left: locked or ${name} already)` : ''}. Ctrl+Z undoes.`;

@@ -75,8 +75,8 @@ export function classifySelected(t: SelectionTarget, name: string | null): numbe
 export function classifyHandles(store: AnnotationStore, handles: Iterable<Handle>, name: string | null): number {
   const hs = [...handles].filter((h) => store.isLive(h) && !store.lockedOf(h) && store.classOf(h) !== name);
   if (hs.length === 0) return 0;
-  store.apply({ update: hs.map((h) => ({ id: store.idOf(h), changes: { classification: name } })) }, 'local', `Set class ${name ?? '(none)'} on ${hs.length} object${hs.length === 1 ? '' : 's'}`);
-  return hs.length;
+  const cs = store.apply({ update: hs.map((h) => ({ id: store.idOf(h), changes: { classification: name } })) }, 'local', `Set class ${name ?? '(none)'} on ${hs.length} object${hs.length === 1 ? '' : 's'}`);
+  return cs.refused === undefined ? hs.length : 0;
 }
 
 export function deleteSelected(t: SelectionTarget): boolean {
@@ -87,6 +87,6 @@ export function deleteSelected(t: SelectionTarget): boolean {
 export function deleteHandles(store: AnnotationStore, handles: Iterable<Handle>): number {
   const hs = [...handles].filter((h) => store.isLive(h) && !store.lockedOf(h));
   if (hs.length === 0) return 0;
-  store.apply({ delete: hs.map((h) => store.idOf(h)) }, 'local', hs.length > 1 ? `Delete ${hs.length} objects` : 'Delete');
-  return hs.length;
+  const cs = store.apply({ delete: hs.map((h) => store.idOf(h)) }, 'local', hs.length > 1 ? `Delete ${hs.length} objects` : 'Delete');
+  return cs.refused === undefined ? hs.length : 0;
 }

@@ -9,6 +9,7 @@
 import type { AnnotationClass, AnnotationKind, Geometry } from '../core/annotation.js';
 import type { PixelBox } from '../core/mask/raster.js';
 import type { AnnotationRecord, AnnotationStore, Edit, Handle } from '../state/annotation-store.js';
+import type { ClassLayers } from '../state/class-layers.js';
 import type { Selection } from '../state/selection.js';
 import type { SpatialIndex } from '../state/spatial-index.js';
 import type { UndoManager } from '../state/undo.js';
@@ -93,6 +94,8 @@ export interface ToolContext {
   maskShown(keys: string[]): Promise<number>;
   /** Reviews on this slide (null when the viewer does not know its project). */
   review: ReviewHost | null;
+  /** Visibility, lock and opacity per class (the Layers table): locked classes are not edited. */
+  layers: ClassLayers;
   /** The slide's model runs and their predictions, for triage (absent: not available here). */
   models?: ModelContext;
 }

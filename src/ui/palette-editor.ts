@@ -8,6 +8,9 @@
  * name, so renaming is said to make a new class. Each class shows what
  * uses it on the project's slides (GET …/classes/usage), and removing or
  * renaming a class in use asks first, naming its objects, paint and slides.
+ * "Merge into…" and "Rename…" carry a class's objects and painted pixels
+ * (POST …/classes/relabel): the server's dry run says what would change,
+ * the manager confirms, and each object and tile gets a new version.
  * Fires `wsi-palette-saved` with the new palette.
  */
 import { LitElement, css, html, nothing } from 'lit';
@@ -17,6 +20,14 @@ import { authHeaders, changeHeaders } from '../services/http.js';
 import { toolForKey } from '../tools/registry.js';
 
 type Row = AnnotationClass & { id?: number | null };
+
+/** A merge or rename being prepared: what was asked, and the server's dry run once it answered. */
+interface Relabel {
+  from: string;
+  into?: string;
+  rename?: string;
+  preview: { objects: number; tiles: number; pixels: number; slides: number; predictionsLeft: number } | null;
+}
 
 /** A class's use in words: "1,203 objects · 52,000 px painted · 4 slides", or "" when unused. */
 export function useText(u: ClassUse | undefined): string {
@@ -45,6 +56,7 @@ export class WsiPaletteEditor extends LitElement {
     confirming: { state: true },
     problem: { state: true },
     busy: { state: true },
+    relabel: { state: true },
   };
 
   declare server: string;
@@ -58,6 +70,8 @@ export class WsiPaletteEditor extends LitElement {
   declare confirming: ClassUse[] | null;
   declare problem: string | null;
   declare busy: boolean;
+  /** A merge or rename waiting for its preview or its confirmation. */
+  declare relabel: Relabel | null;
 
   constructor() {
     super();
@@ -70,6 +84,7 @@ export class WsiPaletteEditor extends LitElement {
     this.confirming = null;
     this.problem = null;
     this.busy = false;
+    this.relabel = null;
   }
 
   static override styles = css`
@@ -169,6 +184,92 @@ export class WsiPaletteEditor extends LitElement {
     }
   }
 
+  /** Asks the server what the merge or rename would change (a dry run: nothing is written). */
+  private async previewRelabel(r: Relabel): Promise<void> {
+    this.relabel = { ...r, preview: null };
+    this.problem = null;
+    const answer = await this.postRelabel(r, true);
+    if (answer && this.relabel?.from === r.from) this.relabel = { ...r, preview: answer as unknown as NonNullable<Relabel['preview']> };
+    else if (!answer) this.relabel = null;
+  }
+
+  private async postRelabel(r: Relabel, dryRun: boolean): Promise<Record<string, unknown> | null> {
+    const url = `${this.server}/api/projects/${encodeURIComponent(this.project)}/classes/relabel${dryRun ? '?dryRun=1' : ''}`;
+    this.busy = true;
+    try {
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: changeHeaders({ ...authHeaders(url), 'Content-Type': 'application/json', Accept: 'application/json' }),
+        body: JSON.stringify({ from: r.from, ...(r.into !== undefined ? { into: r.into } : { rename: r.rename }) }),
+      });
+      const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      if (!res.ok) {
+        this.problem = String(body['message'] ?? `The server answered ${res.status}.`);
+        return null;
+      }
+      return body;
+    } catch (err) {
+      this.problem = `Not done: ${(err as Error).message}`;
+      return null;
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Runs the confirmed merge or rename, then reads the palette and its uses again. */
+  private async runRelabel(): Promise<void> {
+    const r = this.relabel;
+    if (!r?.preview) return;
+    const answer = await this.postRelabel(r, false);
+    if (!answer) return;
+    this.relabel = null;
+    await this.show();
+    this.problem = null;
+    this.dispatchEvent(new CustomEvent('wsi-palette-saved', { detail: { project: this.project, classes: this.rows }, bubbles: true, composed: true }));
+  }
+
+  private renderRelabel(): unknown {
+    const r = this.relabel;
+    if (!r) return nothing;
+    const to = r.into ?? r.rename ?? '';
+    const p = r.preview;
+    return html`<div class="confirm" role="alertdialog" data-testid="relabel-confirm">
+      <strong>${r.into !== undefined ? `Merge ${r.from} into ${to}?` : `Rename ${r.from} to ${to}?`}</strong>
+      ${p
+        ? html`<div data-testid="relabel-preview">
+            ${p.objects.toLocaleString('en-US')} object${p.objects === 1 ? '' : 's'} and ${p.pixels.toLocaleString('en-US')} painted px (${p.tiles} tile${p.tiles === 1 ? '' : 's'}) on ${p.slides} slide${p.slides === 1 ? '' : 's'} become ${to}.
+            ${r.into !== undefined ? `${r.from} leaves the palette.` : `${to} takes ${r.from}'s place, colour and hotkey.`} Each changed object and tile gets a new version: the history can restore the old one.
+            ${p.predictionsLeft ? html`<br />${p.predictionsLeft} model prediction(s) are read-only and keep ${r.from}.` : nothing}
+          </div>`
+        : html`<div>Working out what would change…</div>`}
+      <div class="actions">
+        <button data-testid="relabel-cancel" @click=${() => (this.relabel = null)}>Cancel</button>
+        <button data-testid="relabel-go" ?disabled=${!p || this.busy} @click=${() => void this.runRelabel()}>${r.into !== undefined ? 'Merge' : 'Rename'}</button>
+      </div>
+    </div>`;
+  }
+
+  /** The merge and rename controls of a class the server has (a saved row). */
+  private renderRowRelabel(r: Row): unknown {
+    if (!r.id) return nothing;
+    const others = this.rows.filter((o) => o.id && o.name !== r.name);
+    return html`<div class="use">
+      <select aria-label=${`Merge ${r.name} into`} data-testid="palette-merge" @change=${(e: Event) => {
+        const sel = e.target as HTMLSelectElement;
+        const into = sel.value;
+        sel.value = '';
+        if (into) void this.previewRelabel({ from: r.name, into, preview: null });
+      }}>
+        <option value="">Merge into…</option>
+        ${others.map((o) => html`<option value=${o.name}>${o.name}</option>`)}
+      </select>
+      <button data-testid="palette-rename" title="Rename the class, keeping its objects and paint" @click=${() => {
+        const name = prompt(`New name for ${r.name} (its objects and paint follow):`, r.name)?.trim();
+        if (name && name !== r.name) void this.previewRelabel({ from: r.name, rename: name, preview: null });
+      }}>Rename…</button>
+    </div>`;
+  }
+
   private edit(i: number, patch: Partial<Row>): void {
     this.rows = this.rows.map((r, j) => (j === i ? { ...r, ...patch, ...(patch.name !== undefined && patch.name !== r.name ? { id: null } : {}) } : r));
   }
@@ -227,7 +328,7 @@ export class WsiPaletteEditor extends LitElement {
     if (!this.open) return nothing;
     return html`<div role="dialog" aria-label="Classes of ${this.projectName}" data-testid="palette-editor">
       <h2>Classes of ${this.projectName}</h2>
-      <p class="hint">Each class keeps its mask id by its name: a renamed class is a new class, and masks painted with the old one keep saying it.</p>
+      <p class="hint">Each class keeps its mask id by its name: editing a name here makes a new class, and masks painted with the old one keep saying it. "Rename…" and "Merge into…" carry a class's objects and paint.</p>
       ${this.rows.map(
         (r, i) => html`<div class="row">
           <input type="text" aria-label="Name" data-testid="palette-name" .value=${r.name} @change=${(e: Event) => this.edit(i, { name: (e.target as HTMLInputElement).value })} />
@@ -239,6 +340,7 @@ export class WsiPaletteEditor extends LitElement {
             <button title="Down" aria-label="Move down" ?disabled=${i === this.rows.length - 1} @click=${() => this.move(i, 1)}>↓</button>
           </span>
           <button title="Remove from this palette (masks keep the id)" data-testid="palette-remove" @click=${() => (this.rows = this.rows.filter((_, j) => j !== i))}>Remove</button>
+          ${this.renderRowRelabel(r)}
           ${useText(this.usage?.find((u) => u.name === r.name)) ? html`<div class="use" data-testid="palette-usage">Used by ${useText(this.usage?.find((u) => u.name === r.name))}</div>` : nothing}
         </div>`,
       )}
@@ -262,6 +364,7 @@ export class WsiPaletteEditor extends LitElement {
             </div>
           </div>`
         : nothing}
+      ${this.renderRelabel()}
       <button data-testid="palette-add" @click=${() => (this.rows = [...this.rows, { name: '', color: '#888888', hotkey: null, id: null }])}>Add a class</button>
       ${this.problem ? html`<div class="problem" role="alert" data-testid="palette-problem">${this.problem}</div>` : nothing}
       <div class="actions">

@@ -60,12 +60,30 @@ export class AnnotationLayer {
     }
     this.unsub.push(session.store.observe(() => this.redraw()));
     this.unsub.push(session.selection.onChange(() => this.redraw()));
+    this.watchLayers();
     this.redraw();
   }
 
   private makeStyle(): DrawStyle {
     const palette = new Map(this.session.palette.map((c) => [c.name, c.color]));
-    return { colour: paletteColours(this.session.store, palette), fillAlpha: this.fillAlpha, lineWidth: 1.5 * devicePixelRatio, outlineOnly: this.outlineOnly };
+    const store = this.session.store;
+    const layers = this.session.layers;
+    return {
+      colour: paletteColours(store, palette),
+      fillAlpha: this.fillAlpha,
+      lineWidth: 1.5 * devicePixelRatio,
+      outlineOnly: this.outlineOnly,
+      classAlpha: (i) => layers.alpha(i < 0 ? null : (store.classes()[i] ?? null)),
+    };
+  }
+
+  private offLayers: (() => void) | null = null;
+
+  /** Follows the session's layers per class (visibility, opacity): each change restyles. */
+  watchLayers(): void {
+    this.offLayers?.();
+    this.offLayers = this.session.layers.onChange(() => this.restyle());
+    this.restyle();
   }
 
   /** Re-reads palette, opacity and outline mode. */
@@ -169,6 +187,7 @@ export class AnnotationLayer {
     this.frame.cancel();
     for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
     for (const u of this.unsub) u();
+    this.offLayers?.();
     this.canvas.remove();
   }
 }

@@ -2,7 +2,7 @@
  * The annotation list's columns, in one registry: heading, width, alignment
  * and how a cell reads. The list element lays them out and the model
  * (src/state/annotation-table.ts) sorts by their ids, so a column (the review
- * state, once reviews exist) is one entry here and one sort key there.
+ * state) is one entry here and one sort key there.
  */
 import { formatArea, formatLength } from '../core/scale.js';
 import type { AnnotationStore, Handle } from '../state/annotation-store.js';
@@ -49,6 +49,11 @@ export function timeText(ms: number, now = Date.now()): string {
   return new Date(now).toDateString() === d.toDateString() ? `${p(d.getHours())}:${p(d.getMinutes())}` : day;
 }
 
+/** A review state as the list reads it ("changes requested"); '' for an object never submitted. */
+export function reviewText(state: string | null): string {
+  return state === null ? '' : state.replace(/_/g, ' ');
+}
+
 export const LIST_COLUMNS: readonly ListColumn[] = [
   { id: 'class', label: 'Class', width: 'minmax(78px, 1.2fr)', numeric: false, title: 'Sort by class', text: (c, h) => c.store.classOf(h) ?? '(none)' },
   { id: 'name', label: 'Name', width: 'minmax(50px, 1.2fr)', numeric: false, title: 'Sort by name (unnamed last)', text: (c, h) => c.store.nameOf(h) ?? '' },
@@ -66,5 +71,6 @@ export const LIST_COLUMNS: readonly ListColumn[] = [
       return a === null ? '?' : c.table.authorLabel(a);
     },
   },
+  { id: 'review', label: 'Review', width: '76px', numeric: false, title: 'Sort by review state (draft, submitted, expert review, changes requested, rejected, accepted, closed; never submitted last)', text: (c, h) => reviewText(c.table.reviewOf(h)) },
   { id: 'updated', label: 'Updated', width: '76px', numeric: true, title: 'Sort by last change (today: the time; before: the date)', text: (c, h) => timeText(c.store.updatedOf(h)) },
 ];

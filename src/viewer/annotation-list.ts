@@ -4,7 +4,8 @@
  * the measures, the sort order and the filtered rows as typed arrays; this
  * element draws only the rows in view, into a fixed pool of row elements
  * moved with a transform (no template per row). Sort by a column, search
- * names and notes, filter by class and author; a click flies to the object
+ * names and notes, filter by class, author and review state (the Review
+ * column: each object's state from the slide's review items); a click flies to the object
  * and selects it; Shift and Ctrl/⌘ pick several, to select them in the
  * viewer, set their class or delete them (one undo step each, the delete
  * confirmed with its count). Counts per class head the list.
@@ -12,10 +13,11 @@
 import { LitElement, css, html, nothing } from 'lit';
 import type { AnnotationSession } from '../session/annotation-session.js';
 import type { Handle } from '../state/annotation-store.js';
-import { AnnotationTable, type SortColumn } from '../state/annotation-table.js';
+import { AnnotationTable, REVIEW_ORDER, type SortColumn } from '../state/annotation-table.js';
 import { classifyHandles, deleteHandles } from '../tools/selection-edits.js';
 import { registerKey } from '../tools/registry.js';
-import { LIST_COLUMNS, type CellContext } from './annotation-list-columns.js';
+import { LIST_COLUMNS, reviewText, type CellContext } from './annotation-list-columns.js';
+import { objectReviewStates } from '../services/review-api.js';
 import { panelStyles } from './panel-styles.js';
 import type { ImageBox } from './view-transform.js';
 
@@ -57,6 +59,8 @@ export class WsiAnnotationList extends LitElement {
   private offPalette: (() => void) | null = null;
   private resize: ResizeObserver | null = null;
   private searchTimer = 0;
+  /** Why the review states are not shown (the server did not answer), or null. */
+  private reviewProblem: string | null = null;
 
   constructor() {
     super();
@@ -252,12 +256,28 @@ export class WsiAnnotationList extends LitElement {
         this.table = table;
         table.refresh();
         this.offStale = table.onStale(() => this.scheduleRefresh());
+        void this.loadReviewStates(s, table);
         // deleted objects leave the picked rows
         this.offPalette = s.store.observe((cs) => {
           for (const d of cs.deleted) this.picked.delete(d.handle);
         });
       }
     }
+  }
+
+  /** Reads the review state of the slide's objects (the Review column); a server without reviews leaves it empty, and says so. */
+  private async loadReviewStates(s: AnnotationSession, table: AnnotationTable): Promise<void> {
+    try {
+      const states = await objectReviewStates(s.api.server, s.api.slide);
+      if (this.table !== table) return;
+      table.setReviewStates(states);
+      this.reviewProblem = null;
+    } catch (err) {
+      if (this.table === table) this.reviewProblem = `Review states could not be read: ${(err as Error).message}`;
+    }
+    if (this.table !== table) return;
+    table.refresh();
+    this.requestUpdate();
   }
 
   protected override firstUpdated(): void {
@@ -580,7 +600,31 @@ export class WsiAnnotationList extends LitElement {
         ${authors.map((a, i) => html`<option value=${String(i)} ?selected=${value === String(i)}>${t.authorLabel(a)} (${(t.authorCounts[i + 1] ?? 0).toLocaleString('en-US')})</option>`)}
         ${(t.authorCounts[0] ?? 0) > 0 ? html`<option value="-1" ?selected=${value === '-1'}>unknown (${(t.authorCounts[0] ?? 0).toLocaleString('en-US')})</option>` : nothing}
       </select>
+      ${this.renderReviewFilter(t)}
     </div>`;
+  }
+
+  /** Filter by review state: each state with its count, and "never submitted". */
+  private renderReviewFilter(t: AnnotationTable): unknown {
+    const counts = t.reviewCounts();
+    const chosen = t.filter.reviews ?? null;
+    const value = chosen && chosen.size === 1 ? [...chosen][0] : 'all';
+    const states = [...REVIEW_ORDER.filter((st) => counts.has(st)), ...[...counts.keys()].filter((st) => st !== '' && !REVIEW_ORDER.includes(st))];
+    return html`<select
+      data-testid="list-review"
+      aria-label="Filter by review state"
+      title=${this.reviewProblem ?? 'Show only objects in one review state'}
+      @change=${(e: Event) => {
+        const v = (e.target as HTMLSelectElement).value;
+        t.setFilter({ reviews: v === 'all' ? null : new Set([v === 'none' ? '' : v]) });
+        t.refresh();
+        this.requestUpdate();
+      }}
+    >
+      <option value="all" ?selected=${value === 'all'}>All review states</option>
+      ${states.map((st) => html`<option value=${st} ?selected=${value === st}>${reviewText(st)} (${(counts.get(st) ?? 0).toLocaleString('en-US')})</option>`)}
+      <option value="none" ?selected=${value === ''}>never submitted (${(counts.get('') ?? 0).toLocaleString('en-US')})</option>
+    </select>`;
   }
 
   private renderActions(): unknown {

@@ -1,7 +1,10 @@
 /**
  * <wsi-annotation-panel>: tools (from the tool registry), class palette,
- * display options, the selected object's details, save status and
- * conflicts, import and export. The viewer passes in the session, the
+ * display options and layers per class, the selected object's details,
+ * save status and conflicts, import and export. A fixed header holds the
+ * save status, the current tool and class and the tool buttons; the rest
+ * are collapsible sections that scroll under it, and the panel's width is
+ * dragged from its left edge (both remembered: panel-layout.ts). The viewer passes in the session, the
  * layer and the tool host; the panel re-renders when they change (an
  * ObserveController) and sends the class choice and imports up as events.
  */
@@ -14,6 +17,7 @@ import { deleteSelected, subtractSelected, toggleLockSelected, unionSelected } f
 import type { AnnotationLayer } from './annotation-layer.js';
 import type { MaskLayer } from './mask-layer.js';
 import { ObserveController } from './observe-controller.js';
+import { PanelLayout } from './panel-layout.js';
 import { panelStyles } from './panel-styles.js';
 import { syncStatusClass, syncStatusText } from './sync-status.js';
 import { toolButtons, toolStatus } from './tool-buttons.js';
@@ -23,6 +27,7 @@ import { fire } from './viewer-events.js';
 import './consensus-controls.js';
 import './history-view.js';
 import './measurements-view.js';
+import './layers-table.js';
 import type { WsiHistoryView } from './history-view.js';
 
 const ANNOTATION_STATUS = {
@@ -58,6 +63,8 @@ export class WsiAnnotationPanel extends LitElement {
   declare importStatus: string | null;
   /** The floating view shown beside the panel: the history or the per-region measurements. */
   declare openView: 'history' | 'measurements' | null;
+  /** Which sections are collapsed and the panel's width, remembered (panel-layout.ts). */
+  private readonly layout = new PanelLayout(() => this.requestUpdate());
   private readonly closeOnEsc = (e: KeyboardEvent): void => {
     if (e.key !== 'Escape' || !this.openView) return;
     // first (capture on window), and only this: Esc closes the view without also clearing the selection
@@ -90,17 +97,89 @@ export class WsiAnnotationPanel extends LitElement {
     panelStyles,
     css`
     :host {
+      position: relative;
       display: flex;
       flex-direction: column;
-      gap: 10px;
+      flex: none;
       width: 250px;
-      padding: 10px;
       box-sizing: border-box;
       background: var(--wsi-panel-background, #f7f7f9);
       color: var(--wsi-panel-color, #1d1d1f);
       font: var(--wsi-panel-font, 13px/1.35 system-ui, sans-serif);
-      overflow: auto;
+      overflow: hidden;
       border-left: 1px solid var(--wsi-panel-border, #d0d0d5);
+    }
+    /* the header stays put (save status, the tool and class, the tools); the sections scroll under it */
+    .head {
+      flex: none;
+      display: flex;
+      flex-direction: column;
+      gap: 6px;
+      padding: 8px 10px 8px 12px;
+      border-bottom: 1px solid var(--wsi-panel-border, #d0d0d5);
+      max-height: 55%;
+      overflow: auto;
+    }
+    .body {
+      flex: 1;
+      min-height: 0;
+      overflow: auto;
+      display: flex;
+      flex-direction: column;
+      gap: 8px;
+      padding: 6px 10px 10px 12px;
+    }
+    .now {
+      font-size: 12px;
+      color: #444;
+      white-space: nowrap;
+      overflow: hidden;
+      text-overflow: ellipsis;
+    }
+    section.sect h3 {
+      margin: 0;
+    }
+    button.sect-head {
+      border: none;
+      background: none;
+      padding: 2px 0;
+      font: inherit;
+      text-transform: inherit;
+      letter-spacing: inherit;
+      color: inherit;
+      width: 100%;
+    }
+    .chev {
+      display: inline-block;
+      width: 1.1em;
+    }
+    .sect-body {
+      display: flex;
+      flex-direction: column;
+      gap: 6px;
+      margin-top: 4px;
+    }
+    h4 {
+      margin: 4px 0 0;
+      font-size: 11px;
+      text-transform: uppercase;
+      letter-spacing: 0.04em;
+      color: #777;
+    }
+    .resize {
+      position: absolute;
+      left: 0;
+      top: 0;
+      bottom: 0;
+      width: 6px;
+      cursor: ew-resize;
+      z-index: 2;
+    }
+    .resize:hover,
+    .resize:focus-visible {
+      background: var(--wsi-panel-accent, #4c8bf5);
+      opacity: 0.5;
+      outline: none;
     }
     button.of-selection {
       border-style: dashed;
@@ -141,6 +220,12 @@ export class WsiAnnotationPanel extends LitElement {
     if (v) addEventListener('keydown', this.closeOnEsc, true);
     else removeEventListener('keydown', this.closeOnEsc, true);
     if (v === 'history') void this.updateComplete.then(() => (this.renderRoot.querySelector('wsi-history-view') as WsiHistoryView | null)?.open(historyOf));
+  }
+
+  protected override updated(): void {
+    this.style.width = `${this.layout.width}px`;
+    // the floating views (history, measurements) stand left of the panel, whatever its width
+    this.style.setProperty('--panel-width', `${this.layout.width}px`);
   }
 
   override disconnectedCallback(): void {
@@ -327,47 +412,66 @@ export class WsiAnnotationPanel extends LitElement {
     const selClasses = this.selectionClasses();
     // read-only (a read-only project, a viewer): what would change something is disabled, the reason is under Tools
     const ro = s?.readOnly ?? null;
+    const current = this.host?.active.spec.label ?? null;
     return html`
-      ${st ? html`<div class="status ${syncStatusClass(st)}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, ANNOTATION_STATUS)}</div>` : nothing}
-      ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
-      ${this.renderConflict()}
-      ${progress && !progress.done
-        ? html`<div data-testid="load-progress">Loading annotations ${progress.loaded.toLocaleString()} / ${progress.total.toLocaleString()}</div>`
-        : nothing}
-      ${progress?.error ? html`<div class="status bad">${progress.error}</div>` : nothing}
-      <h3>Tools</h3>
-      <div class="grid">${toolButtons(this.host, 'annotate')}</div>
-      ${toolStatus(this.host, 'annotate')}
-      <div class="grid">
-        <button data-testid="undo" ?disabled=${!undo?.canUndo} title=${`Undo ${undo?.undoLabel ?? ''} (Ctrl+Z)`} @click=${() => undo?.undo()}>Undo</button>
-        <button data-testid="redo" ?disabled=${!undo?.canRedo} title=${`Redo ${undo?.redoLabel ?? ''} (Ctrl+Shift+Z)`} @click=${() => undo?.redo()}>Redo</button>
-        <button data-testid="union" ?disabled=${!!ro} title="Merge the selected regions (u)" @click=${() => edit && unionSelected(edit)}>Union</button>
-        <button data-testid="subtract" ?disabled=${!!ro} title="Cut the other selected regions out of the first (U)" @click=${() => edit && subtractSelected(edit)}>Subtract</button>
-        <button data-testid="lock" ?disabled=${!!ro} title="Lock or unlock the selection (L)" @click=${() => edit && toggleLockSelected(edit)}>Lock</button>
-        <button data-testid="delete" ?disabled=${!!ro} title="Delete the selection (Del)" @click=${() => edit && deleteSelected(edit)}>Delete</button>
+      ${this.layout.handle()}
+      <div class="head" data-testid="panel-head">
+        ${st ? html`<div class="status ${syncStatusClass(st)}" data-testid="sync-status" data-status=${st.status} data-queued=${st.queued} role="status">${syncStatusText(st, ANNOTATION_STATUS)}</div>` : nothing}
+        ${st && !st.durable ? html`<div class="status bad">${st.message}</div>` : nothing}
+        ${this.renderConflict()}
+        ${progress && !progress.done
+          ? html`<div data-testid="load-progress">Loading annotations ${progress.loaded.toLocaleString()} / ${progress.total.toLocaleString()}</div>`
+          : nothing}
+        ${progress?.error ? html`<div class="status bad">${progress.error}</div>` : nothing}
+        <div class="now" data-testid="panel-now">${current ? html`<b>${current}</b>` : nothing}${this.currentClass ? html` · <span class="swatch" style=${`background:${s?.palette.find((c) => c.name === this.currentClass)?.color ?? '#bbb'}`}></span>${this.currentClass}` : nothing}</div>
+        <div class="grid">${toolButtons(this.host, 'annotate')}</div>
+        ${toolStatus(this.host, 'annotate')}
+        <div class="grid">
+          <button data-testid="undo" ?disabled=${!undo?.canUndo} title=${`Undo ${undo?.undoLabel ?? ''} (Ctrl+Z)`} @click=${() => undo?.undo()}>Undo</button>
+          <button data-testid="redo" ?disabled=${!undo?.canRedo} title=${`Redo ${undo?.redoLabel ?? ''} (Ctrl+Shift+Z)`} @click=${() => undo?.redo()}>Redo</button>
+          <button data-testid="union" ?disabled=${!!ro} title="Merge the selected regions (u)" @click=${() => edit && unionSelected(edit)}>Union</button>
+          <button data-testid="subtract" ?disabled=${!!ro} title="Cut the other selected regions out of the first (U)" @click=${() => edit && subtractSelected(edit)}>Subtract</button>
+          <button data-testid="lock" ?disabled=${!!ro} title="Lock or unlock the selection (L)" @click=${() => edit && toggleLockSelected(edit)}>Lock</button>
+          <button data-testid="delete" ?disabled=${!!ro} title="Delete the selection (Del)" @click=${() => edit && deleteSelected(edit)}>Delete</button>
+        </div>
       </div>
-      <slot name="mask"></slot>
-      <h3>Classes</h3>
-      <div class="grid">
-        ${(s?.palette ?? []).map(
-          (c) =>
-            html`<button
-              data-testid=${`class-${c.name}`}
-              aria-pressed=${this.currentClass === c.name ? 'true' : 'false'}
-              ?disabled=${!!ro}
-              class=${selClasses.has(c.name) ? 'of-selection' : ''}
-              title=${ro ?? `Draw and paint ${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}${selClasses.has(c.name) ? '; ◆ marks the class of the selection' : ''}`}
-              @click=${() => this.pickClass(c.name)}
-            >
-              <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${selClasses.has(c.name) ? html`<span class="sel-mark" aria-label="class of the selection">◆</span>` : nothing}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
-            </button>`,
-        )}
+      <div class="body" data-testid="panel-body">
+        ${s?.mask ? this.layout.section('paint', 'Paint', () => html`<slot name="mask"></slot>`) : html`<slot name="mask"></slot>`}
+        ${this.layout.section('classes', 'Classes', () => this.renderClasses(selClasses, ro))}
+        ${this.layout.section('display', 'Display', () => html`${this.renderDisplay()}
+          <h4>Layers</h4>
+          <wsi-layers-table .session=${s}></wsi-layers-table>
+          <button data-testid="list-toggle" title="Every object in a table: sort, search, filter, fly to (T)" @click=${() => this.dispatchEvent(new Event('wsi-list-toggle', { bubbles: true, composed: true }))}>☰ Annotation list<kbd>T</kbd></button>`)}
+        ${this.layout.section('selected', 'Selected', () => this.renderSelected(ro))}
+        ${this.openView === 'history' ? html`<wsi-history-view .session=${s} .layer=${this.layer} @wsi-close=${() => this.showView(null)}></wsi-history-view>` : nothing}
+        ${this.openView === 'measurements' ? html`<wsi-measurements-view .session=${s} .mpp=${this.mpp} @wsi-close=${() => this.showView(null)}></wsi-measurements-view>` : nothing}
+        ${this.layout.section('files', 'Files', () => this.renderFiles(ro))}
       </div>
-      <h3>Display</h3>
-      ${this.renderDisplay()}
-      <button data-testid="list-toggle" title="Every object in a table: sort, search, filter, fly to (T)" @click=${() => this.dispatchEvent(new Event('wsi-list-toggle', { bubbles: true, composed: true }))}>☰ Annotation list<kbd>T</kbd></button>
-      <h3>Selected</h3>
-      ${this.renderDetails()}
+    `;
+  }
+
+  private renderClasses(selClasses: Set<string | null>, ro: string | null): unknown {
+    const s = this.session;
+    return html`<div class="grid">
+      ${(s?.palette ?? []).map(
+        (c) =>
+          html`<button
+            data-testid=${`class-${c.name}`}
+            aria-pressed=${this.currentClass === c.name ? 'true' : 'false'}
+            ?disabled=${!!ro}
+            class=${selClasses.has(c.name) ? 'of-selection' : ''}
+            title=${ro ?? `Draw and paint ${c.name}${c.hotkey ? ` (${c.hotkey})` : ''}${selClasses.has(c.name) ? '; ◆ marks the class of the selection' : ''}`}
+            @click=${() => this.pickClass(c.name)}
+          >
+            <span class="swatch" style=${`background:${c.color}`}></span>${c.name}${selClasses.has(c.name) ? html`<span class="sel-mark" aria-label="class of the selection">◆</span>` : nothing}${c.hotkey ? html`<kbd>${c.hotkey}</kbd>` : nothing}
+          </button>`,
+      )}
+    </div>`;
+  }
+
+  private renderSelected(ro: string | null): unknown {
+    const s = this.session;
+    return html`${this.renderDetails()}
       ${s && s.selection.size > 0 && this.host
         ? html`<button data-testid="set-class" ?disabled=${!!ro} title="Give the selected objects the current class (C); Ctrl+Z undoes" @click=${() => this.host && this.host.setMessage('annotate', setClassOfSelection(this.host.context))}>
             Set class → ${this.currentClass ?? '(none)'}<kbd>C</kbd>
@@ -376,11 +480,12 @@ export class WsiAnnotationPanel extends LitElement {
       <div class="grid">
         <button data-testid="open-history" title="Versions of the selected object, or of the mask under the selected region or the view: who, when, preview, restore" @click=${() => this.showView('history', s && s.selection.size === 1 ? 'object' : 'mask')}>History</button>
         <button data-testid="open-measurements" title="Area, perimeter, objects and mask area per class in each region; CSV" @click=${() => this.showView('measurements')}>Measurements</button>
-      </div>
-      ${this.openView === 'history' ? html`<wsi-history-view .session=${s} .layer=${this.layer} @wsi-close=${() => this.showView(null)}></wsi-history-view>` : nothing}
-      ${this.openView === 'measurements' ? html`<wsi-measurements-view .session=${s} .mpp=${this.mpp} @wsi-close=${() => this.showView(null)}></wsi-measurements-view>` : nothing}
-      <h3>Files</h3>
-      <select id="import-format" aria-label="Import format" ?disabled=${!!ro}>
+      </div>`;
+  }
+
+  private renderFiles(ro: string | null): unknown {
+    const s = this.session;
+    return html`<select id="import-format" aria-label="Import format" ?disabled=${!!ro}>
         <option value="qupath-geojson">QuPath GeoJSON</option>
         <option value="asap-xml">ASAP XML</option>
         <option value="imagescope-xml">ImageScope XML</option>
@@ -393,8 +498,7 @@ export class WsiAnnotationPanel extends LitElement {
             <a href=${s.api.exportUrl('qupath-geojson')} download>QuPath GeoJSON</a>
             <a href=${s.api.exportUrl('asap-xml')} download>ASAP XML</a>
           </div>`
-        : nothing}
-    `;
+        : nothing}`;
   }
 }
 

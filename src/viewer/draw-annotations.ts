@@ -17,6 +17,8 @@ export interface DrawStyle {
   fillAlpha: number;
   lineWidth: number;
   outlineOnly: boolean;
+  /** How much of a class (index in store.classes(), -1 unclassified) is drawn: 0 hidden, 1 full (the Layers table); absent: 1. */
+  classAlpha?: (classIndex: number) => number;
 }
 
 type Ctx = CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
@@ -57,6 +59,8 @@ export function drawHandles(ctx: Ctx, store: AnnotationStore, handles: ArrayLike
     list.push(h);
   }
   for (const [cls, list] of byClass) {
+    const alpha = style.classAlpha ? style.classAlpha(cls) : 1;
+    if (alpha <= 0) continue;
     const colour = style.colour(cls);
     const polys = new Path2D();
     const lines = new Path2D();
@@ -97,14 +101,16 @@ export function drawHandles(ctx: Ctx, store: AnnotationStore, handles: ArrayLike
     ctx.lineWidth = style.lineWidth;
     if (hasPolys) {
       if (!style.outlineOnly && style.fillAlpha > 0) {
-        ctx.globalAlpha = style.fillAlpha;
+        ctx.globalAlpha = style.fillAlpha * alpha;
         ctx.fill(polys, 'evenodd');
-        ctx.globalAlpha = 1;
       }
+      ctx.globalAlpha = alpha;
       ctx.stroke(polys);
     }
+    ctx.globalAlpha = alpha;
     if (hasLines) ctx.stroke(lines);
     for (let i = 0; i < dots.length; i += 2) ctx.fillRect(Math.floor(dots[i] as number), Math.floor(dots[i + 1] as number), 1.5, 1.5);
+    ctx.globalAlpha = 1;
   }
   return to - from;
 }

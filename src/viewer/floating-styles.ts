@@ -8,9 +8,9 @@ import { css } from 'lit';
 export const floatingStyles = css`
   :host {
     position: fixed;
-    /* below the viewer's toolbar (magnification presets), left of the panel */
+    /* below the viewer's toolbar (magnification presets), left of the panel (its width: panel-layout.ts) */
     top: 52px;
-    right: 270px;
+    right: calc(var(--panel-width, 250px) + 20px);
     z-index: 20;
     max-height: calc(100vh - 60px);
     display: flex;

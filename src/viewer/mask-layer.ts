@@ -11,6 +11,7 @@ import type OpenSeadragon from 'openseadragon';
 import { maskClassId, type AnnotationClass } from '../core/annotation.js';
 import { maskLevelGrid, parseTileKey, tileKey } from '../core/mask/mask-grid.js';
 import type { TileGrid } from '../core/tile-grid.js';
+import type { ClassLayers } from '../state/class-layers.js';
 import type { MaskDisplay, MaskSession } from '../session/mask-session.js';
 import type { RenderRequest, RenderedTile } from '../../workers/protocol.js';
 import { FrameScheduler } from './frame.js';
@@ -25,11 +26,12 @@ interface Cached {
   used: number;
 }
 
-/** #rrggbb → little-endian RGBA as one Uint32 (opaque). */
-export function packColour(hex: string): number {
+/** #rrggbb → little-endian RGBA as one Uint32 (opaque, or with the alpha given: 0–1). */
+export function packColour(hex: string, alpha = 1): number {
   const m = /^#?([0-9a-f]{6})$/i.exec(hex);
   const v = m ? parseInt(m[1] as string, 16) : 0xff00ff;
-  return ((0xff << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
+  const a = Math.round(Math.max(0, Math.min(1, alpha)) * 255);
+  return ((a << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
 }
 
 /** Class id → colour, from the palette's mask ids. */
@@ -93,12 +95,29 @@ export class MaskLayer implements MaskDisplay {
     return (this.grids[level] ??= maskLevelGrid(s.x1, s.y1, level));
   }
 
+  private colours = new Map<number, string>();
+  private classAlpha: (id: number) => number = () => 1;
+  private offLayers: (() => void) | null = null;
+
   /** Class id → colour. */
   setColours(colours: Map<number, string>): void {
+    this.colours = colours;
     const lut = new Uint32Array(256);
-    for (const [id, c] of colours) if (id > 0 && id < 256) lut[id] = packColour(c);
+    for (const [id, c] of colours) if (id > 0 && id < 256) lut[id] = packColour(c, this.classAlpha(id));
     this.lut = lut;
     this.invalidateAll();
+  }
+
+  /**
+   * Follows the layers per class (src/state/class-layers.ts): a hidden
+   * class's pixels are transparent, the others take their class's opacity
+   * (under the mask's own opacity). `palette` names the class of a mask id.
+   */
+  useLayers(layers: ClassLayers, palette: () => readonly AnnotationClass[]): void {
+    this.offLayers?.();
+    this.classAlpha = (id) => layers.alpha(palette().find((c) => maskClassId(c) === id)?.name ?? null);
+    this.offLayers = layers.onChange(() => this.setColours(this.colours));
+    this.setColours(this.colours);
   }
 
   get opacity(): number {
@@ -270,6 +289,7 @@ export class MaskLayer implements MaskDisplay {
 
   destroy(): void {
     this.frame.cancel();
+    this.offLayers?.();
     for (const u of this.unsub) u();
     for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
     for (const c of this.cache.values()) c.bitmap.close();

@@ -166,7 +166,6 @@ export class WsiMaskPanel extends LitElement {
     const say = (m: string | null): void => host.setMessage('paint', m);
     const st = mask.sync.snapshot;
     return html`
-      <h3>Paint</h3>
       <div class="grid">
         ${toolButtons(host, 'paint')}
         <button data-testid="fill-rois" ?disabled=${!!host.readOnly} title="Fill the selected regions with the current class (G)" @click=${() => void fillSelectedRois(host.context).then(say)}>Fill ROIs<kbd>G</kbd></button>

@@ -12,6 +12,7 @@ import { Observers } from '../core/observers.js';
 import { imageZoomForMagnification, magnification } from '../core/scale.js';
 import { ModelRunApi } from '../services/model-run-api.js';
 import type { ModelContext } from '../tools/model-context.js';
+import type { ClassLayers } from '../state/class-layers.js';
 import type { AnnotationRecord } from '../state/annotation-store.js';
 import type { AnnotationSession } from '../session/annotation-session.js';
 import { PaintSettings } from '../tools/paint-settings.js';
@@ -73,6 +74,8 @@ export class ToolHost {
     this.current = this.tools.get('select') ?? ([...this.tools.values()][0] as ActiveTool);
     this.listen();
     this.unsub.push(this.paint.onChange(() => this.changes.emit()));
+    // an edit refused by the store (a class locked in the Layers table) is said in the status line, never a silent no-op
+    this.unsub.push(session.store.onRefused((reason) => this.setMessage('annotate', reason)));
     opts.layer.overlay = (ctx, toScreen) => this.drawOverlays(ctx, toScreen);
   }
 
@@ -119,6 +122,9 @@ export class ToolHost {
       maskShown: (keys) => (this.opts.maskLayer ? this.opts.maskLayer.whenVisible(keys) : Promise.resolve(performance.now())),
       review: this.opts.review ?? null,
       models: this.modelContext(),
+      get layers(): ClassLayers {
+        return s.layers;
+      },
     };
   }
 

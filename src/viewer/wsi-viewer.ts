@@ -23,6 +23,8 @@ import {
 import { authHeaders, setCredential } from '../services/http.js';
 import { dziUrl, getSlide, type SlideDetail } from '../services/slide-api.js';
 import { AnnotationSession } from '../session/annotation-session.js';
+import { ClassLayers, layersKey } from '../state/class-layers.js';
+import { browserStorage } from './browser-storage.js';
 import '../tools/catalogue.js';
 import type { PaintSettings } from '../tools/paint-settings.js';
 import { dispatchKey, helpSections, type KeyContext } from '../tools/registry.js';
@@ -318,8 +320,11 @@ export class WsiViewer extends LitElement {
       return;
     }
     this.session = session;
+    // this user's layers per class in this project (visibility, lock, opacity), kept in the browser like the other view choices
+    session.useLayers(new ClassLayers(browserStorage(), layersKey(session.me?.user ?? null, info.project ?? null)));
     // the mask's canvas goes in first, under the annotations
     const maskLayer = session.mask ? new MaskLayer(viewer, session.mask, session.palette) : null;
+    maskLayer?.useLayers(session.layers, () => session.palette);
     // the disagreement map over the mask, under the annotations: for those who review
     const disagreement = session.mask && info.access?.actions.includes('review') ? new DisagreementLayer(viewer, new AgreementApi(this.server, slide), () => this.requestUpdate()) : null;
     const layer = new AnnotationLayer(viewer, session, info.mpp);

@@ -18,6 +18,7 @@ import type { Geometry } from '../../src/core/annotation.js';
 import type { FlatGeometry } from '../../src/core/flat-geometry.js';
 import type { Prediction } from '../../src/services/model-run-api.js';
 import { AnnotationStore, type AnnotationRecord } from '../../src/state/annotation-store.js';
+import { ClassLayers } from '../../src/state/class-layers.js';
 import { ModelProvenance } from '../../src/state/model-provenance.js';
 import { Selection } from '../../src/state/selection.js';
 import { SpatialIndex } from '../../src/state/spatial-index.js';
@@ -117,6 +118,7 @@ async function triageSteps(emit: Emit): Promise<void> {
     maskShown: async () => 0,
     models,
     review: null,
+    layers: new ClassLayers(),
   } as ToolContext;
   const tool = new TriageTool(ctx);
   const panel = toolSpec('triage')?.panel;

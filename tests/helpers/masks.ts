@@ -139,3 +139,16 @@ export function edit(px: Uint8Array | null, r: () => number): Uint8Array {
   else if (k < 0.93) for (let i = 0; i < 2000; i++) out[Math.floor(r() * TILE_BYTES)] = Math.floor(r() * 6);
   return out;
 }
+
+/** A mask as the server holds it, each tile decoded (by "tx,ty"); `fetchFn` carries the caller's credentials. */
+export async function serverMask(base: string, slide: string, annotator: string, fetchFn: (url: string) => Promise<Response> = (u) => fetch(u)): Promise<Map<string, Buffer>> {
+  const res = await fetchFn(`${base}/api/slides/${slide}/masks/${encodeURIComponent(annotator)}/tiles`);
+  if (res.status !== 200) throw new Error(`reading the mask: ${res.status}`);
+  return new Map(parsePack(Buffer.from(await res.arrayBuffer())).map((t) => [`${t.tx},${t.ty}`, inflateSync(t.data)]));
+}
+
+/** The class id at a level-0 pixel of a decoded mask (0 where no tile is). */
+export function maskValueAt(tiles: ReadonlyMap<string, Uint8Array>, x: number, y: number): number {
+  const t = tiles.get(`${Math.floor(x / T)},${Math.floor(y / T)}`);
+  return t ? (t[(y % T) * T + (x % T)] as number) : 0;
+}

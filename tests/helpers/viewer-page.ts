@@ -110,3 +110,13 @@ export async function clientMaskTiles(page: Page): Promise<Map<string, Buffer>> 
   return new Map(entries.map(([k, v]) => [k, Buffer.from(v, 'base64')]));
 }
 
+
+/** Alpha of an overlay canvas of the viewer (annotation-canvas, mask-canvas) at an image point: what is drawn there. */
+export async function overlayAlpha(page: Page, canvas: 'annotation-canvas' | 'mask-canvas', x: number, y: number): Promise<number> {
+  const p = await imageToPage(page, x, y);
+  return page.evaluate(`(() => {
+    const c = (${VIEWER}).shadowRoot.querySelector('[data-testid=${canvas}]');
+    const r = c.getBoundingClientRect();
+    return c.getContext('2d').getImageData(Math.round((${p.x} - r.left) * devicePixelRatio), Math.round((${p.y} - r.top) * devicePixelRatio), 1, 1).data[3];
+  })()`);
+}

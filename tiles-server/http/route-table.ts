@@ -11,6 +11,7 @@ import { consensusRoutes } from './consensus-routes.js';
 import { auditRoutes, type AuditRoutesOptions } from './audit-routes.js';
 import { authRoutes, type AuthRoutesOptions } from './auth-routes.js';
 import { columnarRoutes } from './columnar-routes.js';
+import { classRelabelRoutes, type ClassRelabelRoutesOptions } from './class-relabel-routes.js';
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
@@ -52,6 +53,8 @@ export interface RouteTableDeps {
   consensus: ConsensusService;
   /** Soft-label export (issue 14). */
   softLabels: SoftLabelService;
+  /** Class merge and rename (issue 11); its route answers 404 when absent. */
+  classRelabel?: ClassRelabelRoutesOptions;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -75,5 +78,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...consensusRoutes(d.consensus),
     ...softLabelRoutes(d.softLabels),
     ...columnarRoutes(d.annotations),
+    ...classRelabelRoutes(d.classRelabel),
   ];
 }
