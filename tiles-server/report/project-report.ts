@@ -57,6 +57,7 @@ export interface BuiltReport {
 
 type Row = Record<string, unknown>;
 const ABSENT = 'absent';
+const NOT_SET = '(not set)';
 
 function absent(reason: string, source: FigureSource | FigureSource[]): Record<string, unknown> {
   return { status: ABSENT, reason, source };
@@ -188,6 +189,10 @@ export class ProjectReportBuilder {
     const byVendor = new Map<string, number>();
     const byMpp = new Map<string, number>();
     const byObjective = new Map<string, number>();
+    const bySite = new Map<string, number>();
+    const byStain = new Map<string, number>();
+    const bySiteAndStain = new Map<string, number>();
+    const described = new Map(this.d.queries.rows<Row>('slideDescriptors', project.id).map((r) => [String(r['project_slide_id']), r]));
     for (const s of slides) {
       const entry = await this.d.registry.entryOf(s.slideId);
       let meta: Record<string, unknown> = { status: 'missing' };
@@ -204,15 +209,36 @@ export class ProjectReportBuilder {
       inc(byVendor, meta['vendor']);
       inc(byMpp, meta['mpp']);
       inc(byObjective, meta['objectivePower']);
-      rows.push({ studyCode: s.studyCode, projectSlideId: s.id, addedAt: s.addedAt, ...meta });
+      const d = described.get(s.id);
+      const site = d ? (d['site'] as string | null) : null;
+      const stain = d ? (d['stain'] as string | null) : null;
+      inc(bySite, site ?? NOT_SET);
+      inc(byStain, stain ?? NOT_SET);
+      inc(bySiteAndStain, JSON.stringify([site ?? NOT_SET, stain ?? NOT_SET]));
+      rows.push({ studyCode: s.studyCode, projectSlideId: s.id, addedAt: s.addedAt, ...meta, site, stain, descriptorsVersion: d ? num(d['version']) : 0 });
     }
+    const descriptorSource = { ...sqlSource('slideDescriptors', { project: project.id }), computation: 'the latest site and stain of each project slide, counted per value (slides without one: "(not set)")' };
+    const siteAndStain =
+      described.size === 0
+        ? absent('no manager has set a site or stain on a slide of this project (PUT /api/slides/{id}/descriptors)', descriptorSource)
+        : {
+            status: 'ok',
+            bySite: countRows(bySite, 'site'),
+            byStain: countRows(byStain, 'stain'),
+            bySiteAndStain: [...bySiteAndStain.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => {
+              const [site, stain] = JSON.parse(k) as [string, string];
+              return { site, stain, count: n };
+            }),
+            slidesWithout: slides.filter((s) => !described.has(s.id)).length,
+            source: descriptorSource,
+          };
     return {
       slides: rows,
       count: rows.length,
       byVendor: countRows(byVendor, 'vendor'),
       byMpp: countRows(byMpp, 'mpp'),
       byObjective: countRows(byObjective, 'objectivePower'),
-      siteAndStain: { status: ABSENT, reason: 'slides have no site or stain fields yet' },
+      siteAndStain,
       note: 'slides are named by study code only: file names are never part of the report',
       source,
     };

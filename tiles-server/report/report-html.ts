@@ -60,6 +60,14 @@ function section(title: string, v: unknown, render: (o: Obj) => string): string 
   return `<h2>${esc(title)}</h2>${render(o)}`;
 }
 
+/** The dataset's site and stain groups (or why there are none), with their source. */
+function siteAndStainHtml(o: Obj | undefined): string {
+  if (!o) return '';
+  if (o['status'] === 'absent') return `<h3>Site and stain</h3><p><b>Not available:</b> ${esc(o['reason'])}</p>${sources(o['source'])}`;
+  const barsOf = (key: string, title: string): string => bars((o[key === 'site' ? 'bySite' : 'byStain'] as Obj[]).map((x) => ({ label: String(x[key]), value: Number(x['count']) })), title);
+  return `<h3>Site and stain</h3>${barsOf('site', 'Slides by site')}${barsOf('stain', 'Slides by stain')}${table(o['bySiteAndStain'], ['site', 'stain', 'count'])}<p>Slides without a site or stain set: ${fmt(o['slidesWithout'])}.</p>${sources(o['source'])}`;
+}
+
 export function projectReportHtml(r: BuiltReport): string {
   const b = r.body;
   const project = b['project'] as Obj;
@@ -80,7 +88,7 @@ ${section('Definitions, magnifications and acceptance criteria', protocol['defin
 <p>Self-review allowed: ${fmt(review['allowSelfReview'])}. Expert-significant classes: ${fmt((review['significantClasses'] as string[]).join(', ') || 'none')}. Experts: ${fmt((review['experts'] as Obj[]).map((e) => e['username'] ?? e['userId']).join(', ') || 'none')}.</p>
 ${table(review['rejectReasons'], ['code', 'label', 'retired'])}${sources(review['source'])}
 ${section('Annotators and qualifications', b['annotators'], (o) => `${table((o['rows'] as Obj[]).map((m) => ({ ...m, qualification: m['qualification'] ? `${String((m['qualification'] as Obj)['text'])} (${String((m['qualification'] as Obj)['date'])}, v${String((m['qualification'] as Obj)['version'])})` : 'none recorded' })), ['username', 'displayName', 'role', 'memberSince', 'qualification'])}<p>${esc(o['note'])}</p>${sources(o['source'])}`)}
-${section('Dataset composition', b['dataset'], (o) => `<p>Slides: ${fmt(o['count'])}. ${esc(o['note'])}.</p>${table(o['slides'], ['studyCode', 'status', 'format', 'vendor', 'width', 'height', 'levels', 'mpp', 'objectivePower', 'bytes', 'addedAt'])}${bars((o['byVendor'] as Obj[]).map((x) => ({ label: String(x['vendor']), value: Number(x['count']) })), 'Slides by vendor')}${table(o['byMpp'], ['mpp', 'count'])}${table(o['byObjective'], ['objectivePower', 'count'])}<p>Site and stain: ${esc((o['siteAndStain'] as Obj)['reason'])}.</p>${sources(o['source'])}`)}
+${section('Dataset composition', b['dataset'], (o) => `<p>Slides: ${fmt(o['count'])}. ${esc(o['note'])}.</p>${table(o['slides'], ['studyCode', 'status', 'format', 'vendor', 'width', 'height', 'levels', 'mpp', 'objectivePower', 'bytes', 'site', 'stain', 'addedAt'])}${bars((o['byVendor'] as Obj[]).map((x) => ({ label: String(x['vendor']), value: Number(x['count']) })), 'Slides by vendor')}${table(o['byMpp'], ['mpp', 'count'])}${table(o['byObjective'], ['objectivePower', 'count'])}${siteAndStainHtml(o['siteAndStain'] as Obj)}${sources(o['source'])}`)}
 ${section('De-identification', b['deidentification'], (o) => `${table(o['jobs'], ['studyCode', 'state', 'inProjectAs', 'original', 'result', 'rules', 'label', 'macro', 'fieldsModified', 'verification', 'outputSha256'])}${table(o['byState'], ['state', 'count'])}${table(o['byRules'], ['rules', 'count'])}${sources(o['source'])}`)}
 ${section('Annotation volume', b['annotationVolume'], (o) => `<p>Live objects: ${fmt(o['objects'])}.</p>${table((o['rows'] as Obj[]).map((x) => ({ ...x, annotator: names.get(String(x['annotator'])) ?? x['annotator'] })), ['class', 'annotator', 'origin', 'objects'])}${sources(o['source'])}`)}
 ${section('Review outcomes', b['reviewOutcomes'], (o) => {
