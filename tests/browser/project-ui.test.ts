@@ -141,6 +141,15 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     expect(await page.locator('wsi-slide-info [data-testid=slide-levels] tr').count()).toBeGreaterThan(2);
     // pam manages the lung study: the label and macro are listed to her (counted, never shown in the list)
     expect(await info.locator('dt').allTextContents()).toContain('Associated');
+    // issue 15: as the lung study's manager she sets the slide's site and stain there (the report groups slides by them)
+    const form = page.locator('wsi-slide-info [data-testid=slide-descriptors-form]');
+    await form.waitFor({ timeout: 30_000 });
+    await form.locator('[data-testid=descriptor-site]').fill('Site A');
+    await form.locator('[data-testid=descriptor-stain]').fill('H&E');
+    await form.locator('[data-testid=descriptors-save]').click();
+    await page.locator('wsi-slide-info [data-testid=descriptors-saved]').waitFor({ timeout: 30_000 });
+    const set = await asSession(srv.url, pam, 'GET', `/api/slides/${psLung}/descriptors`);
+    expect(set.body).toMatchObject({ version: 1, site: 'Site A', stain: 'H&E' });
   });
 
   it('a user in two projects picks one, sees only its slides, and the choice is remembered', async () => {
