@@ -21,6 +21,7 @@ import type { AgreementService } from '../agreement-service.js';
 import { correctionReport } from '../corrections/report.js';
 import type { SlideScope } from '../identity/access-service.js';
 import { actionsOf } from '../identity/permissions.js';
+import { clusterBootstrap, meanKappa, pooledAgreement, REPORT_BOOTSTRAP, type AgreementUnit } from './cluster-bootstrap.js';
 import type { DeidReport } from '../deid/report.js';
 import type { SlideRegistry } from '../slides/registry.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
@@ -390,6 +391,7 @@ export class ProjectReportBuilder {
     }
     const bySlide = new Map(slides.map((s) => [s.id, s]));
     const rows: Array<Record<string, unknown>> = [];
+    const units: AgreementUnit[] = [];
     for (const it of items) {
       const ps = bySlide.get(String(it['slide_id']));
       const who = (readers.get(String(it['id'])) ?? []).slice(0, 6);
@@ -411,6 +413,13 @@ export class ProjectReportBuilder {
       const scope: SlideScope = { project, projectSlideId: ps.id, slideId: ps.slideId, studyCode: ps.studyCode, role: 'manager', actions: actionsOf('manager', project), seesOthers: true, seesFileNames: false };
       try {
         const a = await this.d.agreement.compute(scope, actor, { roi, readers: who.join(',') });
+        const pairs = a.metrics.pairs;
+        units.push({
+          pixels: pairs.reduce((t, x) => t + x.pixels, 0),
+          agree: pairs.reduce((t, x) => t + x.agree, 0),
+          // Fleiss' kappa with three readers or more, Cohen's for a pair
+          fleissKappa: a.metrics.fleissKappa ?? (pairs.length === 1 ? (pairs[0]?.cohenKappa ?? null) : null),
+        });
         rows.push({
           ...base,
           status: 'ok',
@@ -427,9 +436,15 @@ export class ProjectReportBuilder {
     return {
       status: 'ok',
       readings: rows,
+      intervals: {
+        units: units.length,
+        pixelAgreement: clusterBootstrap(units, pooledAgreement, REPORT_BOOTSTRAP),
+        kappa: clusterBootstrap(units, meanKappa, REPORT_BOOTSTRAP),
+        source: { query: 'clusterBootstrap', computation: 'the readings above computed (status ok), one unit per ROI: pixel agreement pooled over units (agreeing over counted pixel pairs) and the mean per-ROI kappa (Fleiss’ with 3+ readers, Cohen’s for 2), each with a seeded percentile cluster bootstrap over the ROIs', params: { seed: REPORT_BOOTSTRAP.seed, resamples: REPORT_BOOTSTRAP.resamples, level: REPORT_BOOTSTRAP.level } },
+      },
       rules: {
-        sampleSize: 'the pixels counted inside the ROI',
-        confidenceIntervals: 'not given: neighbouring pixels are not independent samples, so a binomial interval over pixels would overstate the certainty',
+        sampleSize: 'per reading: the pixels counted inside the ROI; for the intervals: the number of ROIs (units)',
+        confidenceIntervals: `a percentile cluster bootstrap over ROIs (${REPORT_BOOTSTRAP.resamples} resamples, seed ${REPORT_BOOTSTRAP.seed}, ${REPORT_BOOTSTRAP.level * 100}%): neighbouring pixels are not independent samples, so ROIs are resampled whole, never pixels; ROIs are taken as independent (ROIs of one slide should not overlap); with fewer than 2 ROIs no interval is given`,
       },
       source: sources,
     };

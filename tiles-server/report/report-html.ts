@@ -68,6 +68,16 @@ function siteAndStainHtml(o: Obj | undefined): string {
   return `<h3>Site and stain</h3>${barsOf('site', 'Slides by site')}${barsOf('stain', 'Slides by stain')}${table(o['bySiteAndStain'], ['site', 'stain', 'count'])}<p>Slides without a site or stain set: ${fmt(o['slidesWithout'])}.</p>${sources(o['source'])}`;
 }
 
+/** The agreement's bootstrap intervals: estimate, interval, units and resamples, or why there is none. */
+function intervalsHtml(o: Obj | undefined): string {
+  if (!o) return '';
+  const row = (what: string, r: Obj): Obj =>
+    r['status'] === 'ok'
+      ? { statistic: what, estimate: r['estimate'], interval: `${Number(r['lower']).toFixed(4)} – ${Number(r['upper']).toFixed(4)} (${Number(r['level']) * 100}%)`, units: r['units'], resamples: `${String(r['resamples'])} (seed ${String(r['seed'])})` }
+      : { statistic: what, estimate: r['estimate'], interval: `none: ${String(r['reason'])}`, units: r['units'], resamples: '—' };
+  return `<h3>Confidence intervals</h3>${table([row('pixel agreement, pooled', o['pixelAgreement'] as Obj), row('kappa, mean per ROI', o['kappa'] as Obj)], ['statistic', 'estimate', 'interval', 'units', 'resamples'])}${sources(o['source'])}`;
+}
+
 export function projectReportHtml(r: BuiltReport): string {
   const b = r.body;
   const project = b['project'] as Obj;
@@ -107,7 +117,7 @@ ${section('AI corrections', b['aiCorrections'], (o) => {
 ${(o['runs'] as Obj[]).map((run) => `<h3>Run ${esc(run['run'])} on ${esc(run['studyCode'])}: ${esc((run['model'] as Obj)['name'])} ${esc((run['model'] as Obj)['version'])}</h3>${bars(Object.entries(run['counts'] as Obj).map(([k, v]) => ({ label: k, value: Number(v) })), `Corrections of run ${String(run['run'])}`)}<p>Correction rate ${fmt(run['correctionRate'])}, error rate ${fmt(run['errorRate'])}, IoU of edited outlines: mean ${fmt((run['iou'] as Obj)['mean'])} over ${fmt((run['iou'] as Obj)['objects'])}.</p>${sources(run['source'])}`).join('')}
 <p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${sources(o['source'])}`;
   })}
-${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}
+${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}${intervalsHtml(o['intervals'] as Obj | undefined)}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}
 <h2>Audit chain</h2>
 <p>Head: record ${fmt(a.headSeq)}, hash <code>${fmt(a.headHash)}</code>. Verification: <b>${a.ok ? 'intact' : 'BROKEN'}</b> (${fmt(a.records)} records, ${fmt(a.checkpoints)} checkpoints${a.ok ? '' : `; first broken link ${fmt(a.brokenAt)}: ${fmt(a.reason)}`}).</p>
 <p><small>Source: <b>AuditLog.verify</b> — the whole chain and its signed checkpoints, as GET /api/audit/verify.</small></p>
