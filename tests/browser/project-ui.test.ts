@@ -5,7 +5,9 @@
  * ask a manager; the viewer loads the palette of the project the slide is
  * opened in; and in a read-only project, or as a viewer, the drawing,
  * painting, import and class tools are disabled with the reason in view,
- * and nothing reaches the server (SEC-05, the UI half).
+ * and nothing reaches the server (SEC-05, the UI half). A slide's details
+ * show its site and stain (issue 15): its project's manager sets them there,
+ * an annotator only reads them.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -174,6 +176,12 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     await page.goto(`${srv.url}/?drawer=canvas#slide=${psColon}`);
     await expect.poll(() => listed(page)).toEqual([psColon]);
     expect(await picker.inputValue()).toBe(colon);
+    // an annotator there: the slide's site and stain are shown, with no form to change them (issue 15)
+    await page.locator('[data-testid=slide-details] summary').click();
+    const shown = page.locator('wsi-slide-info [data-testid=slide-descriptors]');
+    await shown.waitFor({ timeout: 30_000 });
+    expect(await shown.locator('dd[data-field="Site"]').textContent()).toBe('not set');
+    expect(await page.locator('wsi-slide-info [data-testid=slide-descriptors-form]').count()).toBe(0);
   });
 
   it('someone in no project is told to ask a manager', async () => {

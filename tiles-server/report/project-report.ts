@@ -3,7 +3,9 @@
  * alone: the annotation protocol, the annotators and their qualifications,
  * the dataset (by study code only, never a file name), de-identification,
  * annotation volume, review outcomes, AI correction rates, inter-observer
- * agreement and the audit chain. Every figure carries the query it came
+ * agreement (with cluster-bootstrap intervals over ROIs,
+ * cluster-bootstrap.ts) and the audit chain. The dataset is grouped by the
+ * site and stain managers set per slide (store/slide-descriptors.ts). Every figure carries the query it came
  * from (`source`). A section whose records do not exist says so (`status:
  * "absent"` and why) rather than being left out.
  *
