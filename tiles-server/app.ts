@@ -60,6 +60,7 @@ import { SlideRegistry } from './slides/registry.js';
 import { TileService } from './tile-service.js';
 import { startInbox } from './deid/inbox-wiring.js';
 import { reportOptions } from './report/report-wiring.js';
+import { SlideDescriptorStore } from './store/slide-descriptors.js';
 import { loadTls } from './tls.js';
 
 export interface RunningServer {
@@ -386,6 +387,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     inbox: { inbox, trustProxy: cfg.trustProxy },
     agreement,
     report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy }),
+    descriptors: { store: new SlideDescriptorStore(db), audit, trustProxy: cfg.trustProxy },
     consensus,
     softLabels,
     classRelabel: {

@@ -4,10 +4,12 @@
  * channels and the reader's warnings — from GET /api/slides/{id} (issue 11:
  * slide metadata). The label and macro are only counted, and only for
  * those the server lists them to: they may carry PHI, and no route serves
- * their pixels to the viewer.
+ * their pixels to the viewer. The site and stain a manager sets follow
+ * (<wsi-slide-descriptors>, issue 15).
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { getSlide, type SlideDetail } from '../services/slide-api.js';
+import './slide-descriptors.js';
 
 function px(n: number): string {
   return n.toLocaleString('en-US');
@@ -129,7 +131,8 @@ export class WsiSlideInfo extends LitElement {
             ${s.levelDimensions.map((l, i) => html`<tr><td>${i}</td><td>${px(l.width)}</td><td>${px(l.height)}</td><td>${l.downsample.toFixed(l.downsample % 1 ? 2 : 0)}</td></tr>`)}
           </table>`
         : nothing}
-      ${(s.warnings ?? []).map((w) => html`<div class="warn" data-testid="slide-warning">${w}</div>`)}`;
+      ${(s.warnings ?? []).map((w) => html`<div class="warn" data-testid="slide-warning">${w}</div>`)}
+      <wsi-slide-descriptors .server=${this.server} .slide=${this.slide} .canManage=${s.access?.actions.includes('manage') ?? false}></wsi-slide-descriptors>`;
   }
 }
 

@@ -5,7 +5,9 @@
  * ask a manager; the viewer loads the palette of the project the slide is
  * opened in; and in a read-only project, or as a viewer, the drawing,
  * painting, import and class tools are disabled with the reason in view,
- * and nothing reaches the server (SEC-05, the UI half).
+ * and nothing reaches the server (SEC-05, the UI half). A slide's details
+ * show its site and stain (issue 15): its project's manager sets them there,
+ * an annotator only reads them.
  */
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -141,6 +143,15 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     expect(await page.locator('wsi-slide-info [data-testid=slide-levels] tr').count()).toBeGreaterThan(2);
     // pam manages the lung study: the label and macro are listed to her (counted, never shown in the list)
     expect(await info.locator('dt').allTextContents()).toContain('Associated');
+    // issue 15: as the lung study's manager she sets the slide's site and stain there (the report groups slides by them)
+    const form = page.locator('wsi-slide-info [data-testid=slide-descriptors-form]');
+    await form.waitFor({ timeout: 30_000 });
+    await form.locator('[data-testid=descriptor-site]').fill('Site A');
+    await form.locator('[data-testid=descriptor-stain]').fill('H&E');
+    await form.locator('[data-testid=descriptors-save]').click();
+    await page.locator('wsi-slide-info [data-testid=descriptors-saved]').waitFor({ timeout: 30_000 });
+    const set = await asSession(srv.url, pam, 'GET', `/api/slides/${psLung}/descriptors`);
+    expect(set.body).toMatchObject({ version: 1, site: 'Site A', stain: 'H&E' });
   });
 
   it('a user in two projects picks one, sees only its slides, and the choice is remembered', async () => {
@@ -165,6 +176,12 @@ describe.skipIf(!HAS_CHROMIUM)('projects in the app', () => {
     await page.goto(`${srv.url}/?drawer=canvas#slide=${psColon}`);
     await expect.poll(() => listed(page)).toEqual([psColon]);
     expect(await picker.inputValue()).toBe(colon);
+    // an annotator there: the slide's site and stain are shown, with no form to change them (issue 15)
+    await page.locator('[data-testid=slide-details] summary').click();
+    const shown = page.locator('wsi-slide-info [data-testid=slide-descriptors]');
+    await shown.waitFor({ timeout: 30_000 });
+    expect(await shown.locator('dd[data-field="Site"]').textContent()).toBe('not set');
+    expect(await page.locator('wsi-slide-info [data-testid=slide-descriptors-form]').count()).toBe(0);
   });
 
   it('someone in no project is told to ask a manager', async () => {

@@ -333,6 +333,39 @@ describe('the project report', () => {
     expect(((await report(mona)).body['hash'] as Json)['value']).toBe((r.body['hash'] as Json)['value']);
   });
 
+  it('gives inter-observer intervals by a seeded cluster bootstrap over ROIs, with their sample sizes; none with fewer than 2 ROIs', async () => {
+    const first = await report(mona);
+    const iv = ((first.body['body'] as Json)['interObserver'] as Json)['intervals'] as Json;
+    expect(iv['units']).toBe(1);
+    expect(iv['pixelAgreement']).toMatchObject({ status: 'not computed', reason: 'fewer than 2 independent units (ROIs): 1', units: 1, estimate: 0.5 });
+    expect((iv['source'] as Json)['query']).toBe('clusterBootstrap');
+    // a second ROI, the tile's right half, where annie painted Tumour and rita nothing: agreement 0 there
+    const roi2 = { id: randomUUID(), kind: 'polygon', geometry: { type: 'Polygon', coordinates: [[[T / 2, 0], [T, 0], [T, T], [T / 2, T], [T / 2, 0]]] }, classification: null, name: null, note: null, locked: false, objectType: 'annotation' };
+    expect((await as(mona, 'POST', `/api/slides/${slide}/annotations`, roi2)).status).toBe(201);
+    const reading = await as(mona, 'POST', `/api/projects/${project}/readings`, { name: 'Tumour extent, right half', slides: [{ slide, roi: roi2.id }], readers: [ids['annie'], ids['rita']] });
+    expect(reading.status, JSON.stringify(reading.body)).toBe(201);
+    const r = await report(mona);
+    const body = r.body['body'] as Json;
+    const two = (body['interObserver'] as Json)['intervals'] as Json;
+    expect(two['units']).toBe(2);
+    const pa = two['pixelAgreement'] as Json;
+    // pooled: (T²/2 + 0) / (T² + T²/2) = 1/3; resamples of two ROIs can only give 0, 1/3 or 1/2
+    expect(pa).toMatchObject({ status: 'ok', units: 2, resamples: 2000, seed: 15, level: 0.95, resamplesUndefined: 0 });
+    expect(pa['estimate']).toBeCloseTo(1 / 3, 12);
+    expect(pa['lower']).toBe(0);
+    expect(pa['upper']).toBe(0.5);
+    const k = two['kappa'] as Json;
+    expect(k['units']).toBe(2);
+    if (k['status'] === 'ok') expect(Number(k['lower']) <= Number(k['estimate']) && Number(k['estimate']) <= Number(k['upper'])).toBe(true);
+    // reproducible: the same records, the same intervals and hash
+    const again = await report(mona);
+    expect((again.body['hash'] as Json)['value']).toBe((r.body['hash'] as Json)['value']);
+    expect(((again.body['body'] as Json)['interObserver'] as Json)['intervals']).toEqual(two);
+    const page = await report(mona, '?format=html');
+    expect(page.text).toContain('Confidence intervals');
+    expect(page.text).toContain('seed 15');
+  });
+
   it('audits every read with the hash it answered', async () => {
     const r = await report(mona);
     const hash = (r.body['hash'] as Json)['value'] as string;

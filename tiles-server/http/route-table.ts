@@ -19,6 +19,7 @@ import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { readingRoutes } from './reading-routes.js';
 import { reportRoutes, type ReportRoutesOptions } from './report-routes.js';
+import { slideDescriptorRoutes, type SlideDescriptorRoutesOptions } from './slide-descriptor-routes.js';
 import { reviewRoutes } from './review-routes.js';
 import { softLabelRoutes } from './soft-label-routes.js';
 import { makeRoutes, type Route, type TileRoutesOptions } from './routes.js';
@@ -49,6 +50,8 @@ export interface RouteTableDeps {
   agreement: AgreementService;
   /** The regulatory report, protocol and qualifications (issue 15). */
   report?: ReportRoutesOptions;
+  /** The site and stain a manager sets per slide (issue 15). */
+  descriptors?: SlideDescriptorRoutesOptions;
   /** The reference mask (issue 14: accepted consensus). */
   consensus: ConsensusService;
   /** Soft-label export (issue 14). */
@@ -79,5 +82,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...softLabelRoutes(d.softLabels),
     ...columnarRoutes(d.annotations),
     ...classRelabelRoutes(d.classRelabel),
+    ...slideDescriptorRoutes(d.descriptors),
   ];
 }

@@ -3,7 +3,9 @@
  * alone: the annotation protocol, the annotators and their qualifications,
  * the dataset (by study code only, never a file name), de-identification,
  * annotation volume, review outcomes, AI correction rates, inter-observer
- * agreement and the audit chain. Every figure carries the query it came
+ * agreement (with cluster-bootstrap intervals over ROIs,
+ * cluster-bootstrap.ts) and the audit chain. The dataset is grouped by the
+ * site and stain managers set per slide (store/slide-descriptors.ts). Every figure carries the query it came
  * from (`source`). A section whose records do not exist says so (`status:
  * "absent"` and why) rather than being left out.
  *
@@ -21,6 +23,7 @@ import type { AgreementService } from '../agreement-service.js';
 import { correctionReport } from '../corrections/report.js';
 import type { SlideScope } from '../identity/access-service.js';
 import { actionsOf } from '../identity/permissions.js';
+import { clusterBootstrap, meanKappa, pooledAgreement, REPORT_BOOTSTRAP, type AgreementUnit } from './cluster-bootstrap.js';
 import type { DeidReport } from '../deid/report.js';
 import type { SlideRegistry } from '../slides/registry.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
@@ -57,6 +60,7 @@ export interface BuiltReport {
 
 type Row = Record<string, unknown>;
 const ABSENT = 'absent';
+const NOT_SET = '(not set)';
 
 function absent(reason: string, source: FigureSource | FigureSource[]): Record<string, unknown> {
   return { status: ABSENT, reason, source };
@@ -188,6 +192,10 @@ export class ProjectReportBuilder {
     const byVendor = new Map<string, number>();
     const byMpp = new Map<string, number>();
     const byObjective = new Map<string, number>();
+    const bySite = new Map<string, number>();
+    const byStain = new Map<string, number>();
+    const bySiteAndStain = new Map<string, number>();
+    const described = new Map(this.d.queries.rows<Row>('slideDescriptors', project.id).map((r) => [String(r['project_slide_id']), r]));
     for (const s of slides) {
       const entry = await this.d.registry.entryOf(s.slideId);
       let meta: Record<string, unknown> = { status: 'missing' };
@@ -204,15 +212,36 @@ export class ProjectReportBuilder {
       inc(byVendor, meta['vendor']);
       inc(byMpp, meta['mpp']);
       inc(byObjective, meta['objectivePower']);
-      rows.push({ studyCode: s.studyCode, projectSlideId: s.id, addedAt: s.addedAt, ...meta });
+      const d = described.get(s.id);
+      const site = d ? (d['site'] as string | null) : null;
+      const stain = d ? (d['stain'] as string | null) : null;
+      inc(bySite, site ?? NOT_SET);
+      inc(byStain, stain ?? NOT_SET);
+      inc(bySiteAndStain, JSON.stringify([site ?? NOT_SET, stain ?? NOT_SET]));
+      rows.push({ studyCode: s.studyCode, projectSlideId: s.id, addedAt: s.addedAt, ...meta, site, stain, descriptorsVersion: d ? num(d['version']) : 0 });
     }
+    const descriptorSource = { ...sqlSource('slideDescriptors', { project: project.id }), computation: 'the latest site and stain of each project slide, counted per value (slides without one: "(not set)")' };
+    const siteAndStain =
+      described.size === 0
+        ? absent('no manager has set a site or stain on a slide of this project (PUT /api/slides/{id}/descriptors)', descriptorSource)
+        : {
+            status: 'ok',
+            bySite: countRows(bySite, 'site'),
+            byStain: countRows(byStain, 'stain'),
+            bySiteAndStain: [...bySiteAndStain.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, n]) => {
+              const [site, stain] = JSON.parse(k) as [string, string];
+              return { site, stain, count: n };
+            }),
+            slidesWithout: slides.filter((s) => !described.has(s.id)).length,
+            source: descriptorSource,
+          };
     return {
       slides: rows,
       count: rows.length,
       byVendor: countRows(byVendor, 'vendor'),
       byMpp: countRows(byMpp, 'mpp'),
       byObjective: countRows(byObjective, 'objectivePower'),
-      siteAndStain: { status: ABSENT, reason: 'slides have no site or stain fields yet' },
+      siteAndStain,
       note: 'slides are named by study code only: file names are never part of the report',
       source,
     };
@@ -364,6 +393,7 @@ export class ProjectReportBuilder {
     }
     const bySlide = new Map(slides.map((s) => [s.id, s]));
     const rows: Array<Record<string, unknown>> = [];
+    const units: AgreementUnit[] = [];
     for (const it of items) {
       const ps = bySlide.get(String(it['slide_id']));
       const who = (readers.get(String(it['id'])) ?? []).slice(0, 6);
@@ -385,6 +415,13 @@ export class ProjectReportBuilder {
       const scope: SlideScope = { project, projectSlideId: ps.id, slideId: ps.slideId, studyCode: ps.studyCode, role: 'manager', actions: actionsOf('manager', project), seesOthers: true, seesFileNames: false };
       try {
         const a = await this.d.agreement.compute(scope, actor, { roi, readers: who.join(',') });
+        const pairs = a.metrics.pairs;
+        units.push({
+          pixels: pairs.reduce((t, x) => t + x.pixels, 0),
+          agree: pairs.reduce((t, x) => t + x.agree, 0),
+          // Fleiss' kappa with three readers or more, Cohen's for a pair
+          fleissKappa: a.metrics.fleissKappa ?? (pairs.length === 1 ? (pairs[0]?.cohenKappa ?? null) : null),
+        });
         rows.push({
           ...base,
           status: 'ok',
@@ -401,9 +438,15 @@ export class ProjectReportBuilder {
     return {
       status: 'ok',
       readings: rows,
+      intervals: {
+        units: units.length,
+        pixelAgreement: clusterBootstrap(units, pooledAgreement, REPORT_BOOTSTRAP),
+        kappa: clusterBootstrap(units, meanKappa, REPORT_BOOTSTRAP),
+        source: { query: 'clusterBootstrap', computation: 'the readings above computed (status ok), one unit per ROI: pixel agreement pooled over units (agreeing over counted pixel pairs) and the mean per-ROI kappa (Fleiss’ with 3+ readers, Cohen’s for 2), each with a seeded percentile cluster bootstrap over the ROIs', params: { seed: REPORT_BOOTSTRAP.seed, resamples: REPORT_BOOTSTRAP.resamples, level: REPORT_BOOTSTRAP.level } },
+      },
       rules: {
-        sampleSize: 'the pixels counted inside the ROI',
-        confidenceIntervals: 'not given: neighbouring pixels are not independent samples, so a binomial interval over pixels would overstate the certainty',
+        sampleSize: 'per reading: the pixels counted inside the ROI; for the intervals: the number of ROIs (units)',
+        confidenceIntervals: `a percentile cluster bootstrap over ROIs (${REPORT_BOOTSTRAP.resamples} resamples, seed ${REPORT_BOOTSTRAP.seed}, ${REPORT_BOOTSTRAP.level * 100}%): neighbouring pixels are not independent samples, so ROIs are resampled whole, never pixels; ROIs are taken as independent (ROIs of one slide should not overlap); with fewer than 2 ROIs no interval is given`,
       },
       source: sources,
     };

@@ -60,6 +60,24 @@ function section(title: string, v: unknown, render: (o: Obj) => string): string 
   return `<h2>${esc(title)}</h2>${render(o)}`;
 }
 
+/** The dataset's site and stain groups (or why there are none), with their source. */
+function siteAndStainHtml(o: Obj | undefined): string {
+  if (!o) return '';
+  if (o['status'] === 'absent') return `<h3>Site and stain</h3><p><b>Not available:</b> ${esc(o['reason'])}</p>${sources(o['source'])}`;
+  const barsOf = (key: string, title: string): string => bars((o[key === 'site' ? 'bySite' : 'byStain'] as Obj[]).map((x) => ({ label: String(x[key]), value: Number(x['count']) })), title);
+  return `<h3>Site and stain</h3>${barsOf('site', 'Slides by site')}${barsOf('stain', 'Slides by stain')}${table(o['bySiteAndStain'], ['site', 'stain', 'count'])}<p>Slides without a site or stain set: ${fmt(o['slidesWithout'])}.</p>${sources(o['source'])}`;
+}
+
+/** The agreement's bootstrap intervals: estimate, interval, units and resamples, or why there is none. */
+function intervalsHtml(o: Obj | undefined): string {
+  if (!o) return '';
+  const row = (what: string, r: Obj): Obj =>
+    r['status'] === 'ok'
+      ? { statistic: what, estimate: r['estimate'], interval: `${Number(r['lower']).toFixed(4)} – ${Number(r['upper']).toFixed(4)} (${Number(r['level']) * 100}%)`, units: r['units'], resamples: `${String(r['resamples'])} (seed ${String(r['seed'])})` }
+      : { statistic: what, estimate: r['estimate'], interval: `none: ${String(r['reason'])}`, units: r['units'], resamples: '—' };
+  return `<h3>Confidence intervals</h3>${table([row('pixel agreement, pooled', o['pixelAgreement'] as Obj), row('kappa, mean per ROI', o['kappa'] as Obj)], ['statistic', 'estimate', 'interval', 'units', 'resamples'])}${sources(o['source'])}`;
+}
+
 export function projectReportHtml(r: BuiltReport): string {
   const b = r.body;
   const project = b['project'] as Obj;
@@ -80,7 +98,7 @@ ${section('Definitions, magnifications and acceptance criteria', protocol['defin
 <p>Self-review allowed: ${fmt(review['allowSelfReview'])}. Expert-significant classes: ${fmt((review['significantClasses'] as string[]).join(', ') || 'none')}. Experts: ${fmt((review['experts'] as Obj[]).map((e) => e['username'] ?? e['userId']).join(', ') || 'none')}.</p>
 ${table(review['rejectReasons'], ['code', 'label', 'retired'])}${sources(review['source'])}
 ${section('Annotators and qualifications', b['annotators'], (o) => `${table((o['rows'] as Obj[]).map((m) => ({ ...m, qualification: m['qualification'] ? `${String((m['qualification'] as Obj)['text'])} (${String((m['qualification'] as Obj)['date'])}, v${String((m['qualification'] as Obj)['version'])})` : 'none recorded' })), ['username', 'displayName', 'role', 'memberSince', 'qualification'])}<p>${esc(o['note'])}</p>${sources(o['source'])}`)}
-${section('Dataset composition', b['dataset'], (o) => `<p>Slides: ${fmt(o['count'])}. ${esc(o['note'])}.</p>${table(o['slides'], ['studyCode', 'status', 'format', 'vendor', 'width', 'height', 'levels', 'mpp', 'objectivePower', 'bytes', 'addedAt'])}${bars((o['byVendor'] as Obj[]).map((x) => ({ label: String(x['vendor']), value: Number(x['count']) })), 'Slides by vendor')}${table(o['byMpp'], ['mpp', 'count'])}${table(o['byObjective'], ['objectivePower', 'count'])}<p>Site and stain: ${esc((o['siteAndStain'] as Obj)['reason'])}.</p>${sources(o['source'])}`)}
+${section('Dataset composition', b['dataset'], (o) => `<p>Slides: ${fmt(o['count'])}. ${esc(o['note'])}.</p>${table(o['slides'], ['studyCode', 'status', 'format', 'vendor', 'width', 'height', 'levels', 'mpp', 'objectivePower', 'bytes', 'site', 'stain', 'addedAt'])}${bars((o['byVendor'] as Obj[]).map((x) => ({ label: String(x['vendor']), value: Number(x['count']) })), 'Slides by vendor')}${table(o['byMpp'], ['mpp', 'count'])}${table(o['byObjective'], ['objectivePower', 'count'])}${siteAndStainHtml(o['siteAndStain'] as Obj)}${sources(o['source'])}`)}
 ${section('De-identification', b['deidentification'], (o) => `${table(o['jobs'], ['studyCode', 'state', 'inProjectAs', 'original', 'result', 'rules', 'label', 'macro', 'fieldsModified', 'verification', 'outputSha256'])}${table(o['byState'], ['state', 'count'])}${table(o['byRules'], ['rules', 'count'])}${sources(o['source'])}`)}
 ${section('Annotation volume', b['annotationVolume'], (o) => `<p>Live objects: ${fmt(o['objects'])}.</p>${table((o['rows'] as Obj[]).map((x) => ({ ...x, annotator: names.get(String(x['annotator'])) ?? x['annotator'] })), ['class', 'annotator', 'origin', 'objects'])}${sources(o['source'])}`)}
 ${section('Review outcomes', b['reviewOutcomes'], (o) => {
@@ -99,7 +117,7 @@ ${section('AI corrections', b['aiCorrections'], (o) => {
 ${(o['runs'] as Obj[]).map((run) => `<h3>Run ${esc(run['run'])} on ${esc(run['studyCode'])}: ${esc((run['model'] as Obj)['name'])} ${esc((run['model'] as Obj)['version'])}</h3>${bars(Object.entries(run['counts'] as Obj).map(([k, v]) => ({ label: k, value: Number(v) })), `Corrections of run ${String(run['run'])}`)}<p>Correction rate ${fmt(run['correctionRate'])}, error rate ${fmt(run['errorRate'])}, IoU of edited outlines: mean ${fmt((run['iou'] as Obj)['mean'])} over ${fmt((run['iou'] as Obj)['objects'])}.</p>${sources(run['source'])}`).join('')}
 <p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${sources(o['source'])}`;
   })}
-${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}
+${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}${intervalsHtml(o['intervals'] as Obj | undefined)}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}
 <h2>Audit chain</h2>
 <p>Head: record ${fmt(a.headSeq)}, hash <code>${fmt(a.headHash)}</code>. Verification: <b>${a.ok ? 'intact' : 'BROKEN'}</b> (${fmt(a.records)} records, ${fmt(a.checkpoints)} checkpoints${a.ok ? '' : `; first broken link ${fmt(a.brokenAt)}: ${fmt(a.reason)}`}).</p>
 <p><small>Source: <b>AuditLog.verify</b> — the whole chain and its signed checkpoints, as GET /api/audit/verify.</small></p>

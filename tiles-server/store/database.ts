@@ -17,6 +17,7 @@ import { PROJECT_RECORDS_SCHEMA } from './project-records-schema.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
 import { CONSENSUS_SCHEMA } from './consensus-store.js';
+import { SLIDE_DESCRIPTOR_SCHEMA } from './slide-descriptors-schema.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
@@ -214,6 +215,11 @@ export const MIGRATIONS: Migration[] = [
     version: 13,
     description: 'the provenance of reference masks: accepted consensuses and restores (store/consensus-store.ts)',
     sql: CONSENSUS_SCHEMA,
+  },
+  {
+    version: 16,
+    description: 'the site and stain a manager sets per project slide, one row per version (store/slide-descriptors.ts)',
+    sql: SLIDE_DESCRIPTOR_SCHEMA,
   },
 ];
 

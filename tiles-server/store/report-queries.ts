@@ -25,6 +25,9 @@ export const REPORT_QUERIES = {
       AND q.version = (SELECT MAX(v.version) FROM member_qualifications v WHERE v.project_id = m.project_id AND v.user_id = m.user_id)
     WHERE m.project_id = :project ORDER BY m.role, u.username, m.user_id`,
   projectSlides: `SELECT id, slide_id, study_code, added_at FROM project_slides WHERE project_id = :project ORDER BY study_code, id`,
+  slideDescriptors: `SELECT d.project_slide_id, d.version, d.site, d.stain, d.set_by, d.set_at FROM slide_descriptors d
+    WHERE d.project_id = :project AND d.version = (SELECT MAX(v.version) FROM slide_descriptors v WHERE v.project_id = d.project_id AND v.project_slide_id = d.project_slide_id)
+    ORDER BY d.project_slide_id`,
   deidJobs: `SELECT id, study_code, state, project_slide_id, original, error_code, report FROM deid_jobs WHERE project_id = :project ORDER BY study_code, id`,
   reviewStates: `SELECT kind, state, COUNT(*) AS items FROM review_items WHERE project_id = :project GROUP BY kind, state ORDER BY kind, state`,
   reviewPerSlide: `SELECT slide_id, state, COUNT(*) AS items FROM review_items WHERE project_id = :project GROUP BY slide_id, state ORDER BY slide_id, state`,
