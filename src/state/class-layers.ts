@@ -6,7 +6,7 @@
  * a stroke. The settings are this user's view of this project, kept in a
  * Storage (localStorage in the browser) under a key naming both.
  */
-import type { AnnotationStore, Edit } from './annotation-store.js';
+import type { AnnotationStore, Edit, Handle } from './annotation-store.js';
 
 export interface ClassLayer {
   visible: boolean;
@@ -94,6 +94,11 @@ export class ClassLayers {
   alpha(name: string | null): number {
     const l = this.get(name);
     return l.visible ? l.opacity : 0;
+  }
+
+  /** Whether an object of the store is drawn at all (a hidden class, or opacity 0: not), for hit testing. */
+  shownIn(store: AnnotationStore): (h: Handle) => boolean {
+    return (h) => this.alpha(store.classOf(h)) > 0;
   }
 
   isLocked(name: string | null): boolean {

@@ -15,7 +15,8 @@ export interface Hit {
 
 const scratch: Handle[] = [];
 
-export function hitTest(store: AnnotationStore, index: SpatialIndex, x: number, y: number, tolerance: number): Hit | null {
+/** `shown`: objects it answers false for are passed over (a hidden class's objects cannot be picked). */
+export function hitTest(store: AnnotationStore, index: SpatialIndex, x: number, y: number, tolerance: number, shown?: (h: Handle) => boolean): Hit | null {
   scratch.length = 0;
   index.query(x - tolerance, y - tolerance, x + tolerance, y + tolerance, scratch);
   const t2 = tolerance * tolerance;
@@ -26,6 +27,7 @@ export function hitTest(store: AnnotationStore, index: SpatialIndex, x: number, 
   let bestEdge: Handle | null = null;
   let bestEdgeDist = t2;
   for (const h of scratch) {
+    if (shown && !shown(h)) continue;
     const g = store.geometry(h);
     const c = g.coords;
     if (g.type === GeomType.Polygon || g.type === GeomType.MultiPolygon) {

@@ -55,7 +55,7 @@ export class ReviewTool implements Tool {
 
   /** A click selects the object under it (the ROI for "accept all in ROI"); a click on nothing clears the selection. */
   click(p: ImagePoint): void {
-    const hit = hitTest(this.ctx.store, this.ctx.index, p.x, p.y, 6 * this.ctx.imagePxPerScreenPx());
+    const hit = hitTest(this.ctx.store, this.ctx.index, p.x, p.y, 6 * this.ctx.imagePxPerScreenPx(), this.ctx.layers.shownIn(this.ctx.store));
     if (hit) this.ctx.selection.set([this.ctx.store.idOf(hit.handle)]);
     else this.ctx.selection.clear();
     this.ctx.redraw();

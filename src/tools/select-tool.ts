@@ -42,7 +42,7 @@ export class SelectTool implements Tool {
         return true;
       }
     }
-    const hit = hitTest(store, this.ctx.index, p.x, p.y, this.tol());
+    const hit = hitTest(store, this.ctx.index, p.x, p.y, this.tol(), this.ctx.layers.shownIn(store));
     if (hit && this.ctx.selection.has(store.idOf(hit.handle))) {
       const movable = selected.filter((h) => !store.lockedOf(h));
       if (movable.length === 0) return false;
@@ -94,7 +94,7 @@ export class SelectTool implements Tool {
 
   click(p: ImagePoint, m: Modifiers): void {
     const store = this.ctx.store;
-    const hit = hitTest(store, this.ctx.index, p.x, p.y, this.tol());
+    const hit = hitTest(store, this.ctx.index, p.x, p.y, this.tol(), this.ctx.layers.shownIn(store));
     if (m.alt && hit && hit.vertex !== null && this.ctx.selection.has(store.idOf(hit.handle)) && !store.lockedOf(hit.handle)) {
       const g = deleteVertex(this.geometry(hit.handle), hit.vertex / 2);
       if (g) this.ctx.commit({ update: [{ id: store.idOf(hit.handle), changes: { geometry: g, kind: this.editedKind(hit.handle) } }] }, 'Delete vertex');

@@ -117,7 +117,7 @@ export class AnnotationLayer {
 
   /** The object under an image point with the selection tool's tolerance (for integrations and benchmarks). */
   hitTest(x: number, y: number): Handle | null {
-    return hitTest(this.session.store, this.session.index, x, y, 6 / this.zoom())?.handle ?? null;
+    return hitTest(this.session.store, this.session.index, x, y, 6 / this.zoom(), this.session.layers.shownIn(this.session.store))?.handle ?? null;
   }
 
   // ---- drawing

@@ -11,6 +11,8 @@ import { rect } from '../helpers/records.js';
 import { AnnotationStore } from '../../src/state/annotation-store.js';
 import { ClassLayers, layersKey, type LayerStorage } from '../../src/state/class-layers.js';
 import { UndoManager } from '../../src/state/undo.js';
+import { hitTest } from '../../src/state/hit-test.js';
+import { SpatialIndex } from '../../src/state/spatial-index.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { decodeTileInto, encodeTile } from '../../src/core/mask/rle.js';
 import { paint } from '../../workers/mask-ops.js';
@@ -78,6 +80,29 @@ describe('ClassLayers', () => {
     off();
     l.set('Tumour', { opacity: 0.2 });
     expect(n).toBe(1);
+  });
+});
+
+describe('a hidden class in hit testing', () => {
+  it('cannot be picked: a click passes through to what is drawn underneath, and is picked again once shown', async () => {
+    const store = new AnnotationStore();
+    const index = new SpatialIndex(store);
+    const region: AnnotationRecord = { ...rect(0, 0, 1000, 1000), id: 'region', classification: 'Stroma', version: 1 };
+    const cell: AnnotationRecord = { ...rect(100, 100, 20, 20), id: 'cell', classification: 'Tumour', version: 1 };
+    store.apply({ create: [region, cell] }, 'remote');
+    await index.rebuild();
+    const layers = new ClassLayers();
+    const pick = (x: number, y: number): string | null => {
+      const h = hitTest(store, index, x, y, 3, layers.shownIn(store));
+      return h ? store.idOf(h.handle) : null;
+    };
+    expect(pick(110, 110)).toBe('cell');
+    layers.set('Tumour', { visible: false });
+    expect(pick(110, 110)).toBe('region');
+    layers.set('Stroma', { opacity: 0 });
+    expect(pick(110, 110)).toBeNull();
+    layers.set('Tumour', { visible: true });
+    expect(pick(110, 110)).toBe('cell');
   });
 });
 
