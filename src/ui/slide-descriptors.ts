@@ -7,6 +7,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { getDescriptors, MAX_DESCRIPTOR, setDescriptors, type SlideDescriptors } from '../services/descriptor-api.js';
+import { LatestLoad } from './latest-load.js';
 
 export class WsiSlideDescriptors extends LitElement {
   static override properties = {
@@ -26,7 +27,7 @@ export class WsiSlideDescriptors extends LitElement {
   declare problem: string | null;
   declare saving: boolean;
   declare saved: boolean;
-  private abort: AbortController | null = null;
+  private readonly loads = new LatestLoad(this);
 
   constructor() {
     super();
@@ -75,24 +76,15 @@ export class WsiSlideDescriptors extends LitElement {
     if (changed.has('slide') || changed.has('server')) void this.load();
   }
 
-  override disconnectedCallback(): void {
-    this.abort?.abort();
-    super.disconnectedCallback();
-  }
-
   private async load(): Promise<void> {
-    this.abort?.abort();
+    this.loads.cancel();
     this.value = null;
     this.problem = null;
     this.saved = false;
     if (!this.slide) return;
-    const abort = (this.abort = new AbortController());
-    try {
-      const v = await getDescriptors(this.server, this.slide, abort.signal);
-      if (!abort.signal.aborted) this.value = v;
-    } catch (err) {
-      if (!abort.signal.aborted) this.problem = `Site and stain could not be read: ${(err as Error).message}`;
-    }
+    const got = await this.loads.run((signal) => getDescriptors(this.server, this.slide, signal));
+    if (got?.ok) this.value = got.value;
+    else if (got) this.problem = `Site and stain could not be read: ${got.error.message}`;
   }
 
   private async save(e: Event): Promise<void> {

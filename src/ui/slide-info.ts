@@ -9,6 +9,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { getSlide, type SlideDetail } from '../services/slide-api.js';
+import { LatestLoad } from './latest-load.js';
 import './slide-descriptors.js';
 
 function px(n: number): string {
@@ -27,7 +28,7 @@ export class WsiSlideInfo extends LitElement {
   declare slide: string;
   declare info: SlideDetail | null;
   declare problem: string | null;
-  private abort: AbortController | null = null;
+  private readonly loads = new LatestLoad(this);
 
   constructor() {
     super();
@@ -87,23 +88,14 @@ export class WsiSlideInfo extends LitElement {
     if (changed.has('slide') || changed.has('server')) void this.load();
   }
 
-  override disconnectedCallback(): void {
-    this.abort?.abort();
-    super.disconnectedCallback();
-  }
-
   private async load(): Promise<void> {
-    this.abort?.abort();
+    this.loads.cancel();
     this.info = null;
     this.problem = null;
     if (!this.slide) return;
-    const abort = (this.abort = new AbortController());
-    try {
-      const info = await getSlide(this.server, this.slide, abort.signal);
-      if (!abort.signal.aborted) this.info = info;
-    } catch (err) {
-      if (!abort.signal.aborted) this.problem = `The slide's details could not be read: ${(err as Error).message}`;
-    }
+    const got = await this.loads.run((signal) => getSlide(this.server, this.slide, signal));
+    if (got?.ok) this.info = got.value;
+    else if (got) this.problem = `The slide's details could not be read: ${got.error.message}`;
   }
 
   protected override render(): unknown {
