@@ -117,12 +117,16 @@ export function forEachRing(type: number, parts: ArrayLike<number>, fn: (start: 
   }
 }
 
-export function flatBounds(coords: ArrayLike<number>, start = 0, end = coords.length): [number, number, number, number] {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (let i = start; i < end; i += 2) {
+/** A bounding box (min x, min y, max x, max y) that the functions below grow in place. */
+export type Box = [number, number, number, number] | Float64Array;
+
+/** Grows `box` to take in the points of coords[start, end); allocates nothing (hot paths reuse one box). */
+export function extendBounds(box: Box, coords: ArrayLike<number>, start = 0, end = coords.length): Box {
+  let x0 = box[0] as number;
+  let y0 = box[1] as number;
+  let x1 = box[2] as number;
+  let y1 = box[3] as number;
+  for (let i = start; i + 1 < end; i += 2) {
     const x = coords[i] as number;
     const y = coords[i + 1] as number;
     if (x < x0) x0 = x;
@@ -130,19 +134,30 @@ export function flatBounds(coords: ArrayLike<number>, start = 0, end = coords.le
     if (y < y0) y0 = y;
     if (y > y1) y1 = y;
   }
-  return [x0, y0, x1, y1];
+  box[0] = x0;
+  box[1] = y0;
+  box[2] = x1;
+  box[3] = y1;
+  return box;
+}
+
+/** Sets `box` to the empty box, [Infinity, Infinity, -Infinity, -Infinity]. */
+export function emptyBounds<B extends Box>(box: B): B {
+  box[0] = Infinity;
+  box[1] = Infinity;
+  box[2] = -Infinity;
+  box[3] = -Infinity;
+  return box;
+}
+
+export function flatBounds(coords: ArrayLike<number>, start = 0, end = coords.length): [number, number, number, number] {
+  return extendBounds(emptyBounds([0, 0, 0, 0]), coords, start, end) as [number, number, number, number];
 }
 
 /** Bounds of several flat coordinate arrays together (empty: [Infinity, Infinity, -Infinity, -Infinity]). */
-export function ringsBounds(rings: ArrayLike<number>[]): [number, number, number, number] {
-  const b: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
-  for (const r of rings) {
-    const [x0, y0, x1, y1] = flatBounds(r);
-    b[0] = Math.min(b[0], x0);
-    b[1] = Math.min(b[1], y0);
-    b[2] = Math.max(b[2], x1);
-    b[3] = Math.max(b[3], y1);
-  }
+export function ringsBounds<B extends Box>(rings: ArrayLike<number>[], into?: B): B {
+  const b = emptyBounds(into ?? ([0, 0, 0, 0] as Box as B));
+  for (let k = 0; k < rings.length; k++) extendBounds(b, rings[k] as ArrayLike<number>);
   return b;
 }
 

@@ -13,6 +13,7 @@
  */
 import Flatbush from 'flatbush';
 import { polygonSpans } from '../mask/raster.js';
+import { ringsBounds } from '../flat-geometry.js';
 import { matchCandidates, matchedClassConfusion, pairCounts, type Candidate, type PairCounts } from './matching.js';
 
 export interface Cell {
@@ -45,20 +46,7 @@ interface Spans {
 }
 
 function spansOf(cell: Cell): Spans | null {
-  let bx0 = Infinity;
-  let by0 = Infinity;
-  let bx1 = -Infinity;
-  let by1 = -Infinity;
-  for (const ring of cell.rings) {
-    for (let i = 0; i + 1 < ring.length; i += 2) {
-      const x = ring[i] as number;
-      const y = ring[i + 1] as number;
-      if (x < bx0) bx0 = x;
-      if (x > bx1) bx1 = x;
-      if (y < by0) by0 = y;
-      if (y > by1) by1 = y;
-    }
-  }
+  const [bx0, by0, bx1, by1] = ringsBounds(cell.rings, [0, 0, 0, 0]);
   if (!(bx1 >= bx0 && by1 >= by0)) return null;
   const clip = { x0: Math.floor(bx0), y0: Math.floor(by0), x1: Math.ceil(bx1) + 1, y1: Math.ceil(by1) + 1 };
   const ys: number[] = [];

@@ -10,6 +10,7 @@
 import Flatbush from 'flatbush';
 import { MASK_TILE, MASK_TILE_PIXELS } from './mask-grid.js';
 import { polygonSpans, type PixelBox } from './raster.js';
+import { ringsBounds } from '../flat-geometry.js';
 import { decodeTileInto, encodeTile, isUniform, type EncodedTile, type RowExtents } from './rle.js';
 
 export interface PaintPolygon {
@@ -39,27 +40,7 @@ const box = new Float64Array(4);
 
 /** The rings' bounding box, into `box` (min x, min y, max x, max y). */
 function boxOf(rings: ArrayLike<number>[]): Float64Array {
-  let x0 = Infinity;
-  let y0 = Infinity;
-  let x1 = -Infinity;
-  let y1 = -Infinity;
-  for (let k = 0; k < rings.length; k++) {
-    const r = rings[k] as ArrayLike<number>;
-    const n = r.length - 1;
-    for (let i = 0; i < n; i += 2) {
-      const x = r[i] as number;
-      const y = r[i + 1] as number;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-    }
-  }
-  box[0] = x0;
-  box[1] = y0;
-  box[2] = x1;
-  box[3] = y1;
-  return box;
+  return ringsBounds(rings, box);
 }
 
 /**
