@@ -231,16 +231,7 @@ function fillRings(s: Scratch, rings: ArrayLike<number>[], total: number, clip: 
   }
   if (count === 0) return;
 
-  // Bucket the edges by start row (a counting sort, O(edges + rows)).
-  const rows = rowMax - rowMin;
-  s.reserveRows(rows);
-  const head = s.head;
-  for (let b = 0; b < rows; b++) head[b] = -1; // a loop: cheaper than fill() for the few rows of a cell
-  for (let e = count - 1; e >= 0; e--) {
-    const b = (next[e] as number) - rowMin;
-    next[e] = head[b] as number;
-    head[b] = e;
-  }
+  const head = bucketByStartRow(s, count, rowMin, rowMax);
 
   const active = s.active;
   const cross = s.cross;
@@ -408,6 +399,26 @@ function capsuleChord(ax: number, ay: number, dx: number, dy: number, r: number,
   return true;
 }
 
+/**
+ * Buckets edges 0..count-1 by their start row (held in `s.next` until now), a
+ * counting sort in O(edges + rows): afterwards head[row - rowMin] is the first
+ * edge starting on that row and s.next links the rest.
+ */
+function bucketByStartRow(s: Scratch, count: number, rowMin: number, rowMax: number): Int32Array {
+  const rows = rowMax - rowMin;
+  s.reserveRows(rows);
+  const head = s.head;
+  const next = s.next;
+  if (rows < 64) for (let b = 0; b < rows; b++) head[b] = -1; // a loop: cheaper than fill() for the few rows of a cell
+  else head.fill(-1, 0, rows);
+  for (let e = count - 1; e >= 0; e--) {
+    const b = (next[e] as number) - rowMin;
+    next[e] = head[b] as number;
+    head[b] = e;
+  }
+  return head;
+}
+
 function sweepStroke(s: Scratch, path: ArrayLike<number>, points: number, radius: number, clip: PixelBox, emit: SpanSink): void {
   const cx0 = clip.x0;
   const cx1 = clip.x1;
@@ -447,15 +458,7 @@ function sweepStroke(s: Scratch, path: ArrayLike<number>, points: number, radius
   }
   if (count === 0) return;
 
-  const rows = rowMax - rowMin;
-  s.reserveRows(rows);
-  const head = s.head;
-  head.fill(-1, 0, rows);
-  for (let e = count - 1; e >= 0; e--) {
-    const b = (next[e] as number) - rowMin;
-    next[e] = head[b] as number;
-    head[b] = e;
-  }
+  const head = bucketByStartRow(s, count, rowMin, rowMax);
 
   const active = s.active;
   const ivStart = s.ivStart;
