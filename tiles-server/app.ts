@@ -57,6 +57,8 @@ import { ImportStaging } from './store/import-staging.js';
 import { serveStatic } from './http/static-files.js';
 import { makeDecodedCache } from './render/tile-reader.js';
 import { SlideRegistry } from './slides/registry.js';
+import { BucketFiles } from './storage/bucket-files.js';
+import { S3Client } from './storage/s3-client.js';
 import { TileService } from './tile-service.js';
 import { startInbox } from './deid/inbox-wiring.js';
 import { reportOptions } from './report/report-wiring.js';
@@ -247,6 +249,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const decodedCache = makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024);
   const registry = new SlideRegistry({
     slidesDir: cfg.slidesDir,
+    ...(cfg.slidesBucket ? { storage: new BucketFiles(new S3Client(cfg.slidesBucket), { probeEveryMs: 2000, blockSize: cfg.s3BlockKb * 1024, cacheBytes: cfg.s3CacheMb * 1024 * 1024 }) } : {}),
     secret: opts.secret,
     pool,
     decodedCache,

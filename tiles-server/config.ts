@@ -5,11 +5,17 @@
  */
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import { s3LocationFromEnv, type S3Location } from './storage/s3-client.js';
 
 export interface Config {
   port: number;
   host: string;
   slidesDir: string;
+  /** SLIDES_URL: slides in an S3-compatible bucket instead of SLIDES_DIR (null: the folder). */
+  slidesBucket: S3Location | null;
+  /** Block size and shared cache of the bucket reader (S3_BLOCK_KB, S3_CACHE_MB). */
+  s3BlockKb: number;
+  s3CacheMb: number;
   dataDir: string;
   staticDir: string;
   tileCacheMb: number;
@@ -235,6 +241,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     port: intOf(get('PORT'), 8080, 'PORT', 0, 65535),
     host: get('HOST') ?? '127.0.0.1',
     slidesDir: resolve(get('SLIDES_DIR') ?? './data/slides'),
+    slidesBucket: get('SLIDES_URL') ? s3LocationFromEnv(get('SLIDES_URL') as string, env) : null,
+    s3BlockKb: intOf(get('S3_BLOCK_KB'), 256, 'S3_BLOCK_KB', 4, 65536),
+    s3CacheMb: intOf(get('S3_CACHE_MB'), 512, 'S3_CACHE_MB', 1, 1 << 20),
     dataDir,
     staticDir: resolve(get('STATIC_DIR') ?? './dist'),
     tileCacheMb: intOf(get('TILE_CACHE_MB'), 256, 'TILE_CACHE_MB', 0, 1 << 20),

@@ -35,7 +35,8 @@ async function main(): Promise<void> {
   await mkdir(cfg.slidesDir, { recursive: true });
   const secret = await serverSecret(cfg.dataDir);
 
-  if (cfg.sampleSlide) {
+  // the sample goes into an empty local folder only; a bucket is never written to
+  if (cfg.sampleSlide && !cfg.slidesBucket) {
     const existing = await scanSlideFolder(cfg.slidesDir, (rel) => rel);
     if (existing.size === 0) {
       const path = join(cfg.slidesDir, 'sample', 'sample-he.tiff');
@@ -59,7 +60,8 @@ async function main(): Promise<void> {
 
   const corsOrigins = (process.env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   const running = await startServer(cfg, { secret, corsOrigins, log: say });
-  process.stdout.write(`WSI annotate serving ${running.service.registry.list().length} slide(s) from ${cfg.slidesDir}\n`);
+  const from = cfg.slidesBucket ? `bucket ${cfg.slidesBucket.bucket} at ${cfg.slidesBucket.endpoint.origin}` : cfg.slidesDir;
+  process.stdout.write(`WSI annotate serving ${running.service.registry.list().length} slide(s) from ${from}\n`);
   process.stdout.write(`Annotations are saved in ${join(cfg.dataDir, 'wsi.db')}\n`);
   // no account yet: a one-time link (in the fragment, so it never reaches a request log) makes the first admin
   const setup = await running.auth.setupToken();

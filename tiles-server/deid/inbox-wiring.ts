@@ -35,6 +35,8 @@ function inside(child: string, parent: string): boolean {
 }
 
 export async function startInbox(c: InboxConfig, d: InboxDeps): Promise<InboxService> {
+  // approved copies are moved into the slide folder; a bucket is only ever read
+  if (d.cfg.slidesBucket) throw new Error('INBOX_DIR cannot be used with SLIDES_URL: approved copies go into SLIDES_DIR, and the bucket is read-only to this server');
   // originals must never be listed as slides, nor approved copies taken for new arrivals
   if (inside(c.dir, d.cfg.slidesDir) || inside(d.cfg.slidesDir, c.dir)) throw new Error('INBOX_DIR and SLIDES_DIR must not contain one another');
   const rules = c.rules ? await loadRulesFile(c.rules) : undefined;

@@ -13,8 +13,9 @@ import { TileReader, type DecodedCache } from '../render/tile-reader.js';
 import type { ByteSource } from '../tiff/byte-source.js';
 import type { SlideEntry } from './format.js';
 import { formatNamed } from './formats.js';
-import { combinedStat, scanSlideFolder } from './scan.js';
-import { sameFile, SlideFiles, type FileIdentity, type StorageState } from './slide-files.js';
+import { combinedStat } from './scan.js';
+import { SlideFiles } from './slide-files.js';
+import { sameFile, type FileIdentity, type SlideStorage, type StorageState } from './slide-storage.js';
 import type { SlideMeta } from './types.js';
 
 /** An unknown slide id rescans the folder at most this often. */
@@ -40,6 +41,8 @@ interface CacheSlot {
 
 export interface RegistryOptions {
   slidesDir: string;
+  /** Where the slides are, when not the local folder `slidesDir` (an S3 bucket: storage/bucket-files.ts). */
+  storage?: SlideStorage;
   secret: string;
   pool: DecodePool;
   decodedCache: DecodedCache;
@@ -59,12 +62,12 @@ export class SlideRegistry {
   private scannedAt = 0;
   private scanning: Promise<void> | null = null;
   private readonly open = new Map<string, CacheSlot>();
-  readonly files: SlideFiles;
+  readonly files: SlideStorage;
 
   private readonly watch: NodeJS.Timeout;
 
   constructor(private readonly opts: RegistryOptions) {
-    this.files = new SlideFiles(opts.slidesDir, { deadlineMs: opts.storageDeadlineMs, probeEveryMs: opts.recheckMs });
+    this.files = opts.storage ?? new SlideFiles(opts.slidesDir, { deadlineMs: opts.storageDeadlineMs, probeEveryMs: opts.recheckMs });
     // the storage state in /api/health stays current without requests
     this.watch = setInterval(() => void this.files.probe(true), opts.recheckMs);
     this.watch.unref();
@@ -93,7 +96,7 @@ export class SlideRegistry {
       this.scannedAt = Date.now();
       return;
     }
-    const found = await scanSlideFolder(this.opts.slidesDir, (rel) => this.slideId(rel));
+    const found = await this.files.scan((rel) => this.slideId(rel));
     for (const [id, slot] of this.open) {
       if (!found.has(id)) {
         this.open.delete(id);

@@ -101,8 +101,21 @@ export async function scanSlideFolder(
   idOf: (name: string) => string,
   formats: readonly SlideFormat[] = SLIDE_FORMATS,
 ): Promise<Map<string, SlideEntry>> {
+  return groupSlides(await walk(root), idOf, formats);
+}
+
+/**
+ * Slides from files listed folder by folder (a local walk or a bucket
+ * listing): each file goes to the first format that supports it, and each
+ * format groups the files it took in a folder into slides.
+ */
+export async function groupSlides(
+  byDir: Map<string, ScannedFile[]>,
+  idOf: (name: string) => string,
+  formats: readonly SlideFormat[] = SLIDE_FORMATS,
+): Promise<Map<string, SlideEntry>> {
   const found = new Map<string, SlideEntry>();
-  for (const files of (await walk(root)).values()) {
+  for (const files of byDir.values()) {
     const taken = new Map<SlideFormat, ScannedFile[]>();
     for (const file of files) {
       for (const format of formats) {

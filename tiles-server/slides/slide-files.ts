@@ -12,16 +12,11 @@ import { realpath, stat } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { WsiError } from '../../src/core/errors.js';
 import { FileByteSource } from '../tiff/byte-source.js';
+import type { SlideEntry } from './format.js';
+import { scanSlideFolder } from './scan.js';
+import { sameFile, type FileIdentity, type SlideStorage, type StorageState } from './slide-storage.js';
 
-/** Device and inode: which file a path names. */
-export interface FileIdentity {
-  dev: number;
-  ino: number;
-}
-
-export function sameFile(a: FileIdentity, b: FileIdentity): boolean {
-  return a.dev === b.dev && a.ino === b.ino;
-}
+export { sameFile, type FileIdentity, type StorageState } from './slide-storage.js';
 
 /** Rejects with STORAGE_UNAVAILABLE when `p` has not settled within `ms` (a stalled mount). */
 export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -33,14 +28,7 @@ export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promis
   return Promise.race([p, deadline]).finally(() => clearTimeout(timer));
 }
 
-export interface StorageState {
-  ok: boolean;
-  /** Why the folder is unavailable (no paths: this reaches /api/health). */
-  reason: string | null;
-  since: string | null;
-}
-
-export class SlideFiles {
+export class SlideFiles implements SlideStorage {
   private rootReal: string | null = null;
   private state: StorageState = { ok: true, reason: null, since: null };
   private probing: Promise<void> | null = null;
@@ -88,6 +76,10 @@ export class SlideFiles {
   async ensureAvailable(): Promise<void> {
     const s = await this.probe();
     if (!s.ok) throw new WsiError('STORAGE_UNAVAILABLE', `slide storage is unavailable: ${s.reason ?? 'unknown'}`);
+  }
+
+  scan(idOf: (name: string) => string): Promise<Map<string, SlideEntry>> {
+    return scanSlideFolder(this.root, idOf);
   }
 
   private inside(real: string): boolean {
