@@ -10,7 +10,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseHTML } from 'linkedom';
-import { classFigure, classRows, figureSvg, matrixCells, matrixFigure, NOT_DEFINED, type AgreementFigureData } from '../../src/core/agreement/agreement-plots.js';
+import { classFigure, figureSvg, matrixFigure } from '../../src/core/agreement/agreement-plots.js';
+import { classRows, matrixCells, NOT_DEFINED, type AgreementFigureData } from '../../src/core/agreement/agreement-figure-data.js';
 import { maskAgreement } from '../../src/core/agreement/mask-metrics.js';
 import { countTuples } from '../../src/core/agreement/tuples.js';
 

@@ -8,7 +8,7 @@
  */
 import type { BuiltReport } from './project-report.js';
 import type { FigureSource } from '../store/report-queries.js';
-import type { AgreementFigureData } from '../../src/core/agreement/agreement-plots.js';
+import type { AgreementFigureData } from '../../src/core/agreement/agreement-figure-data.js';
 import { classFigureSvg, matrixFigureSvg } from './report-plots.js';
 
 type Obj = Record<string, unknown>;

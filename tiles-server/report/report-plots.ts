@@ -7,7 +7,8 @@
  * server-side document (linkedom), serialized without Plot's <style>.
  */
 import { parseHTML } from 'linkedom';
-import { classFigure, figureSvg, matrixFigure, type AgreementFigureData, type ClassMetric, type MatrixMetric } from '../../src/core/agreement/agreement-plots.js';
+import { classFigure, figureSvg, matrixFigure } from '../../src/core/agreement/agreement-plots.js';
+import type { AgreementFigureData, ClassMetric, MatrixMetric } from '../../src/core/agreement/agreement-figure-data.js';
 
 let doc: unknown = null;
 

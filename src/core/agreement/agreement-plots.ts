@@ -16,107 +16,10 @@
  * served without style sheets (the report's policy) shows them alike.
  */
 import * as Plot from '@observablehq/plot';
+import { classRows, formatValue, matrixCells, matrixMetricLabel, NOT_DEFINED, readerLabels, type AgreementFigureData, type ClassMetric, type ClassRow, type MatrixCell, type MatrixMetric } from './agreement-figure-data.js';
 
-/** The numbers the figures draw: a subset of the agreement JSON (MaskAgreement plus names). */
-export interface AgreementFigureData {
-  /** Reader labels, in the metrics' reader order. */
-  readers: readonly string[];
-  classes: ReadonlyArray<{ id: number; name: string | null }>;
-  perClass: ReadonlyArray<{ class: number; meanDice: number | null; meanIou: number | null }>;
-  pairs: ReadonlyArray<{ a: number; b: number; cohenKappa: number | null; pixelAccuracy: number | null; perClass: ReadonlyArray<{ class: number; dice: number | null; iou: number | null }> }>;
-}
-
-export type ClassMetric = 'dice' | 'iou';
-/** 'kappa', 'accuracy', or `dice:{class id}`. */
-export type MatrixMetric = 'kappa' | 'accuracy' | `dice:${number}`;
-
-export const NOT_DEFINED = 'not defined';
 const UNDEFINED_FILL = '#e6e6e6';
 const BAR_FILL = '#4c7bd9';
-
-export interface ClassRow {
-  class: number;
-  label: string;
-  mean: number | null;
-  /** Each pair's value where defined. */
-  values: Array<{ pair: string; value: number }>;
-  min: number | null;
-  max: number | null;
-}
-
-export interface MatrixCell {
-  row: string;
-  col: string;
-  value: number | null;
-  text: string;
-}
-
-/** Reader labels made unique (a band scale needs distinct names). */
-export function readerLabels(readers: readonly string[]): string[] {
-  const seen = new Map<string, number>();
-  return readers.map((r) => {
-    const n = (seen.get(r) ?? 0) + 1;
-    seen.set(r, n);
-    return n === 1 ? r : `${r} (${n})`;
-  });
-}
-
-function classLabel(d: AgreementFigureData, id: number): string {
-  const name = d.classes.find((c) => c.id === id)?.name;
-  return name ? `${name}` : `class ${id}`;
-}
-
-export function formatValue(v: number | null): string {
-  return v === null || !Number.isFinite(v) ? NOT_DEFINED : v.toFixed(3);
-}
-
-/** Per class: the mean over pairs, each pair's defined value, and their range. */
-export function classRows(d: AgreementFigureData, metric: ClassMetric): ClassRow[] {
-  const who = readerLabels(d.readers);
-  return d.perClass.map((c) => {
-    const values: ClassRow['values'] = [];
-    for (const p of d.pairs) {
-      const pc = p.perClass.find((x) => x.class === c.class);
-      const v = pc ? pc[metric] : null;
-      if (v !== null && Number.isFinite(v)) values.push({ pair: `${who[p.a] ?? p.a} vs ${who[p.b] ?? p.b}`, value: v });
-    }
-    const mean = metric === 'dice' ? c.meanDice : c.meanIou;
-    const vs = values.map((x) => x.value);
-    return { class: c.class, label: classLabel(d, c.class), mean: mean !== null && Number.isFinite(mean) ? mean : null, values, min: vs.length ? Math.min(...vs) : null, max: vs.length ? Math.max(...vs) : null };
-  });
-}
-
-function pairValue(p: AgreementFigureData['pairs'][number], metric: MatrixMetric): number | null {
-  if (metric === 'kappa') return p.cohenKappa;
-  if (metric === 'accuracy') return p.pixelAccuracy;
-  const cls = Number(metric.slice(5));
-  return p.perClass.find((x) => x.class === cls)?.dice ?? null;
-}
-
-/** Every ordered pair of distinct readers (the matrix is symmetric; the diagonal is left empty, as in the CSV). */
-export function matrixCells(d: AgreementFigureData, metric: MatrixMetric): MatrixCell[] {
-  const who = readerLabels(d.readers);
-  const cells: MatrixCell[] = [];
-  for (const p of d.pairs) {
-    const raw = pairValue(p, metric);
-    const value = raw !== null && Number.isFinite(raw) ? raw : null;
-    const a = who[p.a] ?? String(p.a);
-    const b = who[p.b] ?? String(p.b);
-    cells.push({ row: a, col: b, value, text: formatValue(value) }, { row: b, col: a, value, text: formatValue(value) });
-  }
-  return cells;
-}
-
-export function matrixMetricLabel(d: AgreementFigureData, metric: MatrixMetric): string {
-  if (metric === 'kappa') return "Cohen's kappa";
-  if (metric === 'accuracy') return 'pixel accuracy';
-  return `Dice of ${classLabel(d, Number(metric.slice(5)))}`;
-}
-
-/** The metrics a matrix can show for this data: kappa, accuracy, and each class's Dice. */
-export function matrixMetrics(d: AgreementFigureData): MatrixMetric[] {
-  return ['kappa', 'accuracy', ...d.perClass.map((c): MatrixMetric => `dice:${c.class}`)];
-}
 
 /** The colour domain: fixed so that figures of different ROIs compare (kappa can be negative). */
 function colorDomain(metric: MatrixMetric): [number, number] {
@@ -139,7 +42,7 @@ export function classFigure(d: AgreementFigureData, metric: ClassMetric, documen
   return Plot.plot({
     document: document as Doc,
     width,
-    height: 34 + rows.length * 26,
+    height: 40 + rows.length * 20,
     marginLeft: 110,
     marginRight: 16,
     x: { domain: [0, 1], label: `${name} (bar: mean over pairs; dots: each pair)`, grid: true },
@@ -167,7 +70,7 @@ export function matrixFigure(d: AgreementFigureData, metric: MatrixMetric, docum
   return Plot.plot({
     document: document as Doc,
     width,
-    height: 40 + who.length * 40,
+    height: 40 + who.length * 34,
     marginLeft: 90,
     marginBottom: 36,
     x: { domain: who, label: null, axis: 'bottom', tickRotate: who.length > 3 ? -20 : 0 },
@@ -175,7 +78,7 @@ export function matrixFigure(d: AgreementFigureData, metric: MatrixMetric, docum
     color: { type: 'linear', domain: [lo, hi], scheme: metric === 'kappa' ? 'rdbu' : 'blues', clamp: true },
     marks: [
       Plot.cell(defined, { x: 'col', y: 'row', fill: 'value', inset: 1, title: (c: MatrixCell) => `${c.row} vs ${c.col}: ${label} ${c.text}`, ariaDescription: 'value cell' }),
-      Plot.cell(undefinedCells, { x: 'col', y: 'row', fill: UNDEFINED_FILL, inset: 1, title: (c: MatrixCell) => `${c.row} vs ${c.col}: ${label} ${NOT_DEFINED}`, ariaDescription: 'undefined cell' }),
+      Plot.cell(undefinedCells, { x: 'col', y: 'row', fill: UNDEFINED_FILL, stroke: '#999', strokeDasharray: '3,2', inset: 1, title: (c: MatrixCell) => `${c.row} vs ${c.col}: ${label} ${NOT_DEFINED}`, ariaDescription: 'undefined cell' }),
       Plot.text(defined, { x: 'col', y: 'row', text: 'text', fill: { value: (c: MatrixCell) => (dark(c.value as number) ? 'white' : 'black'), scale: null }, ariaDescription: 'value text' }),
       Plot.text(undefinedCells, { x: 'col', y: 'row', text: 'text', fill: '#555', fontStyle: 'italic', ariaDescription: 'undefined text' }),
     ],
