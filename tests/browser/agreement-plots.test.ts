@@ -169,7 +169,7 @@ function expectedCells(r: Report, metric: 'kappa' | 'accuracy' | number): Map<st
 }
 
 describe.skipIf(!HAS_CHROMIUM)('agreement figures in the viewer (issue 14 outputs)', () => {
-  it('three readers: the per-class table, bars and dots equal the JSON; the heat map shows kappa, accuracy or a class Dice as picked; CSV and JSON download', async () => {
+  it('three readers: the per-class table (AGR-03: the unlabelled row), bars and dots equal the JSON; the heat map shows kappa, accuracy or a class Dice as picked; CSV and JSON download', async () => {
     const page = await open(three, true);
     const { report } = await agreementOf(page, three, roi['three'] as string, 3);
     const figures = page.locator('wsi-agreement-figures');
@@ -177,6 +177,10 @@ describe.skipIf(!HAS_CHROMIUM)('agreement figures in the viewer (issue 14 output
     const rows = await figures.locator('[data-testid=agreement-class-table] tr').allTextContents();
     expect(rows.length).toBe(1 + report.metrics.perClass.length);
     const fmt = (v: number | null): string => (v === null ? 'not defined' : v.toFixed(3));
+    // cid's unpainted band is "unlabelled", a class of its own with a row (AGR-03)
+    expect(report.metrics.perClass[0]?.class).toBe(0);
+    expect(rows[1]?.trim()).toMatch(/^Unlabelled/);
+    expect(rows[1]).toContain('80,000');
     report.metrics.perClass.forEach((c, i) => {
       expect(rows[i + 1]).toContain(fmt(c.meanDice));
       expect(rows[i + 1]).toContain(fmt(c.meanIou));
