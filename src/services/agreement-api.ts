@@ -31,6 +31,18 @@ export interface ConsensusAccepted {
   tiles: Array<{ tx: number; ty: number; version: number }>;
 }
 
+/** The agreement JSON's parts the viewer shows (docs/agreement.md has the whole). */
+export interface AgreementReportJson {
+  readers: Array<{ id: string; username: string | null }>;
+  pixels: number;
+  classes: Array<{ id: number; name: string | null }>;
+  metrics: {
+    fleissKappa: number | null;
+    perClass: Array<{ class: number; pixels: number[]; meanDice: number | null; meanIou: number | null }>;
+    pairs: Array<{ a: number; b: number; cohenKappa: number | null; pixelAccuracy: number | null; perClass: Array<{ class: number; dice: number | null; iou: number | null }> }>;
+  };
+}
+
 export class AgreementApi {
   constructor(
     private readonly server: string,
@@ -70,6 +82,19 @@ export class AgreementApi {
     const res = await fetch(url, { headers: authHeaders(url), signal: signal ?? null });
     if (!res.ok) throw new Error(`map tile ${level}/${col}/${row}: ${res.status}`);
     return createImageBitmap(await res.blob());
+  }
+
+  /** The agreement of `readers` inside the ROI (the per-class numbers, the pairs, Fleiss' kappa: the JSON of GET …/agreement). */
+  report(roi: string, readers: readonly string[]): Promise<AgreementReportJson> {
+    return this.json<AgreementReportJson>(this.url(`/agreement?roi=${encodeURIComponent(roi)}&readers=${readers.map(encodeURIComponent).join(',')}`));
+  }
+
+  /** The same as CSV: the per-class table, or a reader × reader matrix of kappa or pixel accuracy. */
+  async reportCsv(roi: string, readers: readonly string[], table: 'classes' | 'readers', metric: 'kappa' | 'accuracy' = 'kappa'): Promise<Blob> {
+    const url = this.url(`/agreement?roi=${encodeURIComponent(roi)}&readers=${readers.map(encodeURIComponent).join(',')}&format=csv&table=${table}&metric=${metric}`);
+    const res = await fetch(url, { headers: authHeaders(url) });
+    if (!res.ok) throw new Error(`the server answered ${res.status}`);
+    return res.blob();
   }
 
   point(readers: readonly string[], x: number, y: number): Promise<PointReading> {

@@ -25,6 +25,7 @@ import type { DisagreementLayer } from './disagreement-layer.js';
 import type { ToolHost } from './tool-host.js';
 import { fire } from './viewer-events.js';
 import './consensus-controls.js';
+import './agreement-figures.js';
 import './history-view.js';
 import './measurements-view.js';
 import './layers-table.js';
@@ -348,7 +349,8 @@ export class WsiAnnotationPanel extends LitElement {
             }} />
             <span></span>
             ${dis.visible && dis.status ? html`<span class="colhead" data-testid="disagreement-status" style="grid-column: 1 / -1">${dis.status}</span>` : nothing}
-            ${dis.visible ? html`<wsi-consensus-controls .layer=${dis} .readers=${dis.readerIds} .roi=${this.selectedRoi()}></wsi-consensus-controls>` : nothing}`
+            ${dis.visible ? html`<wsi-consensus-controls .layer=${dis} .readers=${dis.readerIds} .roi=${this.selectedRoi()}></wsi-consensus-controls>` : nothing}
+            ${dis.visible ? html`<wsi-agreement-figures .api=${dis.api} .readers=${dis.readerIds} .roi=${this.selectedRoi()}></wsi-agreement-figures>` : nothing}`
         : nothing}
     </div>`;
   }

@@ -38,7 +38,8 @@ export class DisagreementLayer {
 
   constructor(
     private readonly viewer: OpenSeadragon.Viewer,
-    private readonly api: AgreementApi,
+    /** The agreement routes of this slide (the panel's agreement figures use them too). */
+    readonly api: AgreementApi,
     private readonly onChange: () => void = () => undefined,
   ) {
     this.canvas = createOverlayCanvas(viewer, 'disagreement-canvas');

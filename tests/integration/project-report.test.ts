@@ -327,7 +327,27 @@ describe('the project report', () => {
     const row = (agreement['readings'] as Json[])[0] as Json;
     const readers = [ids['annie'], ids['rita']].sort();
     expect(row).toMatchObject({ name: 'Tumour extent', studyCode: 'RS-001', roi: roi.id, readers, status: 'ok', pixels: T * T });
-    expect(row['pairs']).toEqual([{ a: readers[0], b: readers[1], pixels: T * T, agree: (T * T) / 2, pixelAccuracy: 0.5, cohenKappa: expect.any(Number) }]);
+    expect(row['pairs']).toEqual([{ a: readers[0], b: readers[1], pixels: T * T, agree: (T * T) / 2, pixelAccuracy: 0.5, cohenKappa: expect.any(Number), perClass: expect.any(Array) }]);
+    // per class, the figures' numbers: Tumour annie T², rita T²/2, both T²/2 → Dice 2/3, IoU 1/2; Unlabelled only rita → 0; palette classes nobody used → null (AGR-01)
+    const perClass = row['perClass'] as Array<{ class: number; name: string | null; meanDice: number | null; meanIou: number | null }>;
+    const tumourRow = perClass.find((c) => c.class === tumour);
+    expect(tumourRow).toMatchObject({ name: 'Tumour', meanIou: 0.5 });
+    expect(tumourRow?.meanDice).toBeCloseTo(2 / 3, 12);
+    expect(perClass.find((c) => c.class === 0)).toMatchObject({ name: 'Unlabelled', meanDice: 0, meanIou: 0 });
+    const unused = perClass.filter((c) => c.class !== 0 && c.class !== tumour);
+    expect(unused.length).toBeGreaterThan(0); // the project's palette: Stroma and the rest, used by nobody
+    for (const c of unused) expect(c).toMatchObject({ meanDice: null, meanIou: null });
+    // the HTML page has both figures as static SVG (drawn on the server), without style sheet or script, and no NaN
+    const page = await report(mona, '?format=html');
+    const figure = (name: string): string => new RegExp(`<figure data-figure="${name}">(<svg[\\s\\S]*?</svg>)`).exec(page.text)?.[1] ?? '';
+    const classes = figure('agreement-classes');
+    expect(classes).toContain('<title>Tumour: mean Dice 0.667 over 1 pair(s)</title>');
+    expect(classes).toContain('not defined');
+    const matrix = figure('agreement-matrix');
+    const kappa = Number((row['pairs'] as Json[])[0]!['cohenKappa']).toFixed(3);
+    expect(matrix.match(/<title>(annie vs rita|rita vs annie): Cohen(&#39;|')s kappa ([^<]*)<\/title>/g)?.length).toBe(2);
+    expect(matrix).toContain(`>${kappa}</text>`);
+    expect(page.text).not.toMatch(/<style|<script|NaN/i);
     expect((row['source'] as Json)['query']).toBe('AgreementService.compute');
     // and the same records give the same hash again
     expect(((await report(mona)).body['hash'] as Json)['value']).toBe((r.body['hash'] as Json)['value']);

@@ -427,7 +427,9 @@ export class ProjectReportBuilder {
           status: 'ok',
           pixels: a.pixels,
           fleissKappa: a.metrics.fleissKappa,
-          pairs: a.metrics.pairs.map((x) => ({ a: who[x.a] ?? null, b: who[x.b] ?? null, pixels: x.pixels, agree: x.agree, pixelAccuracy: x.pixelAccuracy, cohenKappa: x.cohenKappa })),
+          pairs: a.metrics.pairs.map((x) => ({ a: who[x.a] ?? null, b: who[x.b] ?? null, pixels: x.pixels, agree: x.agree, pixelAccuracy: x.pixelAccuracy, cohenKappa: x.cohenKappa, perClass: x.perClass.map((c) => ({ class: c.class, dice: c.dice, iou: c.iou })) })),
+          // per class (names from the palette; 0 = Unlabelled): the figures' numbers (report-plots.ts)
+          perClass: a.metrics.perClass.map((c) => ({ class: c.class, name: a.classes.find((k) => k.id === c.class)?.name ?? null, meanDice: c.meanDice, meanIou: c.meanIou })),
           source,
         });
       } catch (err) {

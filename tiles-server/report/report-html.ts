@@ -8,6 +8,8 @@
  */
 import type { BuiltReport } from './project-report.js';
 import type { FigureSource } from '../store/report-queries.js';
+import type { AgreementFigureData } from '../../src/core/agreement/agreement-figure-data.js';
+import { classFigureSvg, matrixFigureSvg } from './report-plots.js';
 
 type Obj = Record<string, unknown>;
 
@@ -78,6 +80,22 @@ function intervalsHtml(o: Obj | undefined): string {
   return `<h3>Confidence intervals</h3>${table([row('pixel agreement, pooled', o['pixelAgreement'] as Obj), row('kappa, mean per ROI', o['kappa'] as Obj)], ['statistic', 'estimate', 'interval', 'units', 'resamples'])}${sources(o['source'])}`;
 }
 
+/** One computed reading's figures (per-class Dice with the pairs' spread, the reader × reader kappa), readers by username. */
+function readingFiguresHtml(x: Obj, names: ReadonlyMap<string, string>): string {
+  if (x['status'] !== 'ok' || !Array.isArray(x['perClass'])) return '';
+  const ids = x['readers'] as string[];
+  const pairs = (x['pairs'] as Obj[]).map((p) => ({
+    a: ids.indexOf(String(p['a'])),
+    b: ids.indexOf(String(p['b'])),
+    cohenKappa: p['cohenKappa'] as number | null,
+    pixelAccuracy: p['pixelAccuracy'] as number | null,
+    perClass: (p['perClass'] as Array<{ class: number; dice: number | null; iou: number | null }>) ?? [],
+  }));
+  const perClass = x['perClass'] as Array<{ class: number; name: string | null; meanDice: number | null; meanIou: number | null }>;
+  const d: AgreementFigureData = { readers: ids.map((id) => names.get(id) ?? id), classes: perClass.map((c) => ({ id: c.class, name: c.name })), perClass, pairs };
+  return `<h3>Reading ${esc(x['name'])} (${esc(x['studyCode'])}): figures</h3><figure data-figure="agreement-classes">${classFigureSvg(d, 'dice')}<figcaption>Dice per class: bar, the mean over reader pairs; dots, each pair; line, their range. "not defined": no pair of readers used the class.</figcaption></figure><figure data-figure="agreement-matrix">${matrixFigureSvg(d, 'kappa')}<figcaption>Cohen's kappa for each pair of readers (the diagonal is left empty; "not defined": chance agreement is 1).</figcaption></figure>`;
+}
+
 export function projectReportHtml(r: BuiltReport): string {
   const b = r.body;
   const project = b['project'] as Obj;
@@ -117,7 +135,7 @@ ${section('AI corrections', b['aiCorrections'], (o) => {
 ${(o['runs'] as Obj[]).map((run) => `<h3>Run ${esc(run['run'])} on ${esc(run['studyCode'])}: ${esc((run['model'] as Obj)['name'])} ${esc((run['model'] as Obj)['version'])}</h3>${bars(Object.entries(run['counts'] as Obj).map(([k, v]) => ({ label: k, value: Number(v) })), `Corrections of run ${String(run['run'])}`)}<p>Correction rate ${fmt(run['correctionRate'])}, error rate ${fmt(run['errorRate'])}, IoU of edited outlines: mean ${fmt((run['iou'] as Obj)['mean'])} over ${fmt((run['iou'] as Obj)['objects'])}.</p>${sources(run['source'])}`).join('')}
 <p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${sources(o['source'])}`;
   })}
-${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}${intervalsHtml(o['intervals'] as Obj | undefined)}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}
+${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}${(o['readings'] as Obj[]).map((x) => readingFiguresHtml(x, names)).join('')}${intervalsHtml(o['intervals'] as Obj | undefined)}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}
 <h2>Audit chain</h2>
 <p>Head: record ${fmt(a.headSeq)}, hash <code>${fmt(a.headHash)}</code>. Verification: <b>${a.ok ? 'intact' : 'BROKEN'}</b> (${fmt(a.records)} records, ${fmt(a.checkpoints)} checkpoints${a.ok ? '' : `; first broken link ${fmt(a.brokenAt)}: ${fmt(a.reason)}`}).</p>
 <p><small>Source: <b>AuditLog.verify</b> — the whole chain and its signed checkpoints, as GET /api/audit/verify.</small></p>
