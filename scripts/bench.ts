@@ -25,6 +25,7 @@ import { loadSuite } from './bench/load-suite.js';
 import { masksSuite } from './bench/masks-suite.js';
 import { predictionsSuite } from './bench/predictions-suite.js';
 import { rasterSuite } from './bench/raster-suite.js';
+import { s3Suite } from './bench/s3-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
 import { triageSuite } from './bench/triage-suite.js';
@@ -47,6 +48,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   triage: triageSuite,
   agreement: agreementSuite,
   predictions: predictionsSuite,
+  s3: s3Suite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
