@@ -11,8 +11,10 @@
  * readers; a pixel outside the ROI (the image is the mask tiles under it)
  * has 0 in every channel. The class list is the readers' exact joint
  * counts (the agreement workers); the values are made tile by tile here.
- * Readers' work is shown only to those with the review action (the
- * route's rule), and every export is audited.
+ * Per-object vote counts: the readers' objects inside the ROI grouped by
+ * their pairwise one-to-one matches (agreement/object-votes.ts), as
+ * GeoJSON. Readers' work is shown only to those with the review action
+ * (the routes' rule), and every export is audited.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
