@@ -7,7 +7,8 @@
  * computed here directly from level 0 (each reduced pixel the mean of the
  * 2 × 2 block under it inside the level, half to even) and compared with
  * what tifffile (Debian's python3-tifffile through /usr/bin/python3) and
- * libvips (sharp) read from every page, channel by channel; OpenSlide must
+ * libvips (sharp, and the vips command line) read from every page, channel
+ * by channel; OpenSlide must
  * open it as generic-tiff, report the level count and each level's size,
  * and read channel 0 as grey. A missing reader skips its part with a
  * message. AGR-03 (unpainted pixels are class 0's votes) is the service's
@@ -24,6 +25,7 @@ import { rng } from '../../scripts/bench/workloads.js';
 import { writeSoftLabelTiff } from '../../tiles-server/agreement/soft-label-tiff.js';
 import { meanHalfEven } from '../../tiles-server/agreement/vote-reduce.js';
 import { HAS_OPENSLIDE, openslideProperties, openslideRegions } from '../helpers/openslide.js';
+import { HAS_VIPS, vipsPage } from '../helpers/second-reader.js';
 
 const PYTHON = '/usr/bin/python3';
 const HAS_TIFFFILE = existsSync(PYTHON) && (() => {
@@ -35,6 +37,7 @@ const HAS_TIFFFILE = existsSync(PYTHON) && (() => {
   }
 })();
 if (!HAS_TIFFFILE) process.stdout.write(`[soft-label-pyramid] SKIP: ${PYTHON} with tifffile (python3-tifffile) is absent, so the levels are not read back with tifffile\n`);
+if (!HAS_VIPS) process.stdout.write('[soft-label-pyramid] SKIP: vips is not on PATH, so the libvips command line does not read the levels (apt-get install libvips-tools)\n');
 if (!HAS_OPENSLIDE) process.stdout.write('[soft-label-pyramid] SKIP: openslide-show-properties is not on PATH, so OpenSlide does not open the soft-label TIFF (apt-get install openslide-tools)\n');
 
 interface Img {
@@ -145,6 +148,17 @@ describe('the soft-label TIFF is pyramidal, and tifffile, libvips and OpenSlide 
         }
       }
 
+      // the libvips command line: every band of every page as stored
+      if (HAS_VIPS) {
+        for (const [n, lv] of levels.entries()) {
+          const img = await vipsPage(file, n, dir);
+          expect([img.width, img.height, img.bands]).toEqual([lv.w, lv.h, c.k]);
+          let bad = 0;
+          for (let i = 0; i < lv.px.length; i++) if (img.data[i] !== lv.px[i]) bad++;
+          expect(bad, `vips: level ${n}`).toBe(0);
+        }
+      }
+
       if (HAS_TIFFFILE) {
         const out = execFileSync(PYTHON, ['-c', `
 import json, sys, tifffile
@@ -187,7 +201,7 @@ with tifffile.TiffFile(sys.argv[1]) as tif:
           expect(bad, `OpenSlide: level ${n}`).toBe(0);
         }
       }
-    }, 120_000);
+    }, 300_000);
   }
 
   it('the reduction rounds half to even: 2.5 → 2, 3.5 → 4, 1.5 → 2, 0.25 → 0, 0.75 → 1', () => {

@@ -251,6 +251,30 @@ describe('per-object vote counts in GeoJSON', () => {
     expect(summary(r.body['features'] as Feature[]).map((f) => f.members)).toEqual(['A1', 'A2,C', 'L3', 'X1,X3', 'Y1']);
   });
 
+  it('kind=points: points within distanceUm are one group (MultiPoint), a far one is alone', async () => {
+    const point = async (who: string, name: string, x: number, y: number, cls: string): Promise<void> => {
+      const a = { id: randomUUID(), kind: 'point', geometry: { type: 'Point', coordinates: [x, y] }, classification: cls, name: null, note: null, locked: false };
+      const r = await as(who, 'POST', `/api/slides/${ps}/annotations`, a);
+      expect(r.status, JSON.stringify(r.body)).toBe(201);
+      names.set(a.id, name);
+    };
+    await point('ann1', 'P1', 1600, 800, 'Mitosis');
+    await point('ann2', 'P2', 1601, 800, 'Mitosis');
+    await point('ann3', 'P3', 1602, 801, 'Mimic');
+    await point('ann3', 'P4', 1800, 800, 'Mitosis');
+    const r = await as('rita', 'GET', `/api/slides/${ps}/agreement/objects.geojson?roi=${cellRoi}&readers=${readerIds().join(',')}&kind=points&distanceUm=1`);
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body).toMatchObject({ kind: 'points', distanceUm: 1 });
+    const features = r.body['features'] as Feature[];
+    expect(summary(features)).toEqual([
+      { members: 'P1,P2,P3', votes: { Mitosis: 2, Mimic: 1 }, readers: ['ann1', 'ann2', 'ann3'], n_readers: 3 },
+      { members: 'P4', votes: { Mitosis: 1 }, readers: ['ann3'], n_readers: 1 },
+    ]);
+    const three = features.find((f) => f.properties.n_objects === 3) as Feature;
+    expect(three.geometry.type).toBe('MultiPoint');
+    expect([...(three.geometry.coordinates as number[][])].sort((a, b) => (a[0] as number) - (b[0] as number))).toEqual([[1600, 800], [1601, 800], [1602, 801]]);
+  });
+
   it('refuses bad input with a code, and annotators and viewers with 403 (AGR-06)', async () => {
     const readers = readerIds().join(',');
     const path = (q: string): string => `/api/slides/${ps}/agreement/objects.geojson?${q}`;

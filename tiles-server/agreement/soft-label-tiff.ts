@@ -20,7 +20,8 @@
  */
 import { deflateSync } from 'node:zlib';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
-import { cutTile, levelSizes, tileSide } from '../masks/tiff-export.js';
+import { levelSizes, tileSide } from '../masks/tiff-export.js';
+import { shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
 import { TiffWriter, type PageHandle } from '../tiff/writer.js';
 import { halveVotes } from './vote-reduce.js';
 
@@ -69,25 +70,9 @@ export async function writeSoftLabelTiff(path: string, spec: SoftLabelSpec): Pro
       }),
     );
 
-    /** Writes cell (i, j) of level k as the level's tiles inside it (one, unless the level is smaller than a cell). */
-    const writeCell = async (k: number, i: number, j: number, px: Uint8Array): Promise<void> => {
-      const page = pages[k] as PageHandle;
-      const { w, h } = tiles[k] as { w: number; h: number };
-      if (w === MASK_TILE && h === MASK_TILE) {
-        await writer.writeBlock(page, j * page.blocksAcross + i, deflateSync(px, { level: 6 }));
-        return;
-      }
-      // a level narrower (or shorter) than 512 px has one cell across (or down): its tiles all start in it
-      const lv = levels[k] as { width: number; height: number };
-      const across = w === MASK_TILE ? [i] : Array.from({ length: Math.ceil(lv.width / w) }, (_, a) => a);
-      const down = h === MASK_TILE ? [j] : Array.from({ length: Math.ceil(lv.height / h) }, (_, b) => b);
-      for (const b of down) {
-        for (const a of across) {
-          const part = cutTile(px, a * w - i * MASK_TILE, b * h - j * MASK_TILE, w, h, K);
-          if (part) await writer.writeBlock(page, b * page.blocksAcross + a, deflateSync(part, { level: 6 }));
-        }
-      }
-    };
+    const geometry = levels.map((l, k) => ({ ...l, ...(tiles[k] as { w: number; h: number }) }));
+    const encode = (raw: Uint8Array): Uint8Array => deflateSync(raw, { level: 6 });
+    const writeCell = (k: number, i: number, j: number, px: Uint8Array): Promise<void> => writeCellTiles(writer, pages[k] as PageHandle, geometry[k] as LevelGeometry, i, j, px, K, encode);
 
     /** Cell (i, j) of level k, written; returned when a level above needs it (null: all 0 or outside). */
     const build = async (k: number, i: number, j: number): Promise<Uint8Array | null> => {
@@ -120,19 +105,7 @@ export async function writeSoftLabelTiff(path: string, spec: SoftLabelSpec): Pro
     const topLevel = levels[top] as { width: number; height: number };
     for (let j = 0; j * MASK_TILE < topLevel.height; j++) for (let i = 0; i * MASK_TILE < topLevel.width; i++) await build(top, i, j);
 
-    // every tile not written is all 0: all of one size point at one stored block
-    const empty = new Map<number, { offset: number; count: number }>();
-    for (const [k, page] of pages.entries()) {
-      const { w, h } = tiles[k] as { w: number; h: number };
-      for (let b = 0; b < page.offsets.length; b++) {
-        if (page.counts[b] !== 0) continue;
-        const shared = empty.get(w * h);
-        if (!shared) {
-          await writer.writeBlock(page, b, deflateSync(new Uint8Array(w * h * K), { level: 9 }));
-          empty.set(w * h, { offset: page.offsets[b] as number, count: page.counts[b] as number });
-        } else writer.setBlock(page, b, shared.offset, shared.count);
-      }
-    }
+    await shareEmptyTiles(writer, pages, geometry, K);
     await writer.finish();
     return { bytes: writer.size, bigTiff, levels };
   } catch (err) {
