@@ -22,7 +22,7 @@ import type { AuditEvent } from './audit/audit-log.js';
 import type { CountJob, CountResult } from './agreement/count-job.js';
 import { uniformClass } from './agreement/count-job.js';
 import { DisagreementMap } from './agreement/disagreement-map.js';
-import { matchReaders, objectsOf, roiShape, type ObjectPairReport, type ObjectQuery } from './agreement/object-agreement.js';
+import { matchReaders, objectsOf, roiShape, type ObjectPairReport, type ObjectQuery, type ReaderObjects } from './agreement/object-agreement.js';
 import type { SlideScope } from './identity/access-service.js';
 import type { ClassEntry, MaskService, SlideInfo } from './mask-service.js';
 import { inflateTile } from './masks/tile-codec.js';
@@ -73,6 +73,15 @@ export interface AgreementReport {
   timing: { ms: number; cpuMs: number; workers: number; inflatedTiles: number; uniformTiles: number };
 }
 
+/** The query of an object comparison, as given. */
+export interface ObjectParams {
+  roi: string | null;
+  readers: string | null;
+  kind: string | null;
+  iou: string | null;
+  distanceUm: string | null;
+}
+
 export class AgreementService {
   private running = 0;
   private readonly maps = new LRUCache<string, Promise<DisagreementMap>>({ max: 4 });
@@ -110,11 +119,11 @@ export class AgreementService {
   }
 
   /**
-   * The agreement of readers' objects inside the ROI: cells matched at IoU ≥
-   * `iou` (default 0.5) or points within `distanceUm` µm (default 4),
-   * pair by pair (agreement/object-agreement.ts).
+   * The parameters of an object comparison checked (readers with an
+   * account, `kind`, `iou` in (0, 1], `distanceUm` in (0, 1000], the ROI)
+   * and each reader's objects inside the ROI gathered.
    */
-  async objects(scope: SlideScope, actor: string, q: { roi: string | null; readers: string | null; kind: string | null; iou: string | null; distanceUm: string | null }): Promise<Record<string, unknown>> {
+  async readerObjects(scope: SlideScope, q: ObjectParams): Promise<{ slide: SlideInfo; ids: string[]; roiAnnotation: Annotation; query: ObjectQuery; sets: ReaderObjects[]; iou: number; distanceUm: number; t0: number }> {
     const slide = await this.masks.slide(scope);
     const ids = this.parseReaders(q.readers);
     for (const id of ids) if (!(await this.masks.whoIs(id))) throw new WsiError('NOT_FOUND', `no reader ${id}`);
@@ -133,8 +142,18 @@ export class AgreementService {
     const t0 = performance.now();
     const shape = roiShape(roiAnnotation);
     const query: ObjectQuery = { kind: q.kind, iou, distancePx: distanceUm / (slide.mpp ?? 1) };
-    const sets = [];
+    const sets: ReaderObjects[] = [];
     for (const reader of ids) sets.push(await objectsOf(this.annotations, slide.id, reader, shape, roiAnnotation.id, q.kind));
+    return { slide, ids, roiAnnotation, query, sets, iou, distanceUm, t0 };
+  }
+
+  /**
+   * The agreement of readers' objects inside the ROI: cells matched at IoU ≥
+   * `iou` (default 0.5) or points within `distanceUm` µm (default 4),
+   * pair by pair (agreement/object-agreement.ts).
+   */
+  async objects(scope: SlideScope, actor: string, q: ObjectParams): Promise<Record<string, unknown>> {
+    const { slide, ids, roiAnnotation, query, sets, iou, distanceUm, t0 } = await this.readerObjects(scope, q);
     this.admit();
     this.running++;
     let result: { objects: number[]; pairs: ObjectPairReport[] };
@@ -212,6 +231,17 @@ export class AgreementService {
 
   private admit(): void {
     if (this.running >= AGREEMENT_CONCURRENCY) throw new WsiError('OVERLOADED', `${this.running} agreement computations are running, the most this server runs at once; retry shortly`);
+  }
+
+  /** Runs `job` as one of the computations at once (503 OVERLOADED past AGREEMENT_CONCURRENCY). */
+  async slot<T>(job: () => Promise<T>): Promise<T> {
+    this.admit();
+    this.running++;
+    try {
+      return await job();
+    } finally {
+      this.running--;
+    }
   }
 
   /** Runs a counting job split by tile rows over the worker threads. */

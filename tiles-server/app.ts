@@ -340,7 +340,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   access.unblind = readings.unblinds;
   // the reference mask: a reviewer accepts a consensus of the readers into it (issue 14)
   const consensus = new ConsensusService({ masks, agreement, store: new ConsensusStore(db), reviews: reviews.store, submittedReading: readings.unblinds, audit });
-  const softLabels = new SoftLabelService(masks, agreement);
+  const softLabels = new SoftLabelService(masks, agreement, annotationStore);
   softLabels.audit = audit;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';

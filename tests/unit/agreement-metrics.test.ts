@@ -17,6 +17,7 @@ import { maskAgreement } from '../../src/core/agreement/mask-metrics.js';
 import { hungarian, matchCandidates, type Candidate } from '../../src/core/agreement/matching.js';
 import { cellIou, matchCells, matchPoints, pairwise, type Cell } from '../../src/core/agreement/objects.js';
 import { countRange, countTuples, labelsOf, TupleCounter, tupleKey, type TupleCounts } from '../../src/core/agreement/tuples.js';
+import { referenceStaple } from '../helpers/staple-reference.js';
 
 function randomMask(r: () => number, n: number, classes: number[]): Uint8Array {
   const m = new Uint8Array(n);
@@ -199,49 +200,6 @@ describe('consensus', () => {
     expect([...majorityVote(masks)]).toEqual([1, UNDECIDED, 2, 0]);
     expect(majoritySummary(countTuples(masks), 3)).toEqual({ pixels: { '0': 1, '1': 1, '2': 1 }, undecided: 1 });
   });
-
-  /** STAPLE written plainly, pixel by pixel, with the rules the module states. */
-  function referenceStaple(labels: Uint8Array[], iterations: number, tolerance: number): { classes: number[]; theta: number[][][]; W: number[][] } {
-    const R = labels.length;
-    const N = (labels[0] as Uint8Array).length;
-    const classes = [...new Set(labels.flatMap((l) => [...l]))].sort((a, b) => a - b);
-    const K = classes.length;
-    const idx = (c: number): number => classes.indexOf(c);
-    const f = classes.map((c) => labels.reduce((s, l) => s + l.filter((x) => x === c).length, 0) / (N * R));
-    let W: number[][] = [];
-    for (let i = 0; i < N; i++) {
-      const w = new Array<number>(K).fill(0);
-      for (const l of labels) w[idx(l[i] as number)] += 1 / R;
-      W.push(w);
-    }
-    let theta = labels.map(() => classes.map(() => classes.map(() => 0)));
-    for (let it = 0; it < iterations; it++) {
-      const next = labels.map((l) =>
-        classes.map((_, s) =>
-          classes.map((__, t) => {
-            let num = 0;
-            let den = 0;
-            for (let i = 0; i < N; i++) {
-              den += (W[i] as number[])[t] as number;
-              if (idx(l[i] as number) === s) num += (W[i] as number[])[t] as number;
-            }
-            return den === 0 ? 1 / K : num / den;
-          }),
-        ),
-      );
-      let moved = 0;
-      for (let r = 0; r < R; r++) for (let s = 0; s < K; s++) for (let t = 0; t < K; t++) moved = Math.max(moved, Math.abs(next[r]![s]![t]! - theta[r]![s]![t]!));
-      theta = next;
-      W = [];
-      for (let i = 0; i < N; i++) {
-        const p = classes.map((_, t) => labels.reduce((prod, l, r) => prod * theta[r]![idx(l[i] as number)]![t]!, f[t] as number));
-        const z = p.reduce((a, b) => a + b, 0);
-        W.push(p.map((v, t) => (z === 0 ? (f[t] as number) : v / z)));
-      }
-      if (moved <= tolerance) break;
-    }
-    return { classes, theta, W };
-  }
 
   it('STAPLE equals a plain per-pixel EM (Warfield et al. 2004) within 1e-6: confusion matrices and every posterior', () => {
     const r = rng(21);

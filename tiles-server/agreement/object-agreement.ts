@@ -58,6 +58,8 @@ export interface ReaderObjects {
   cells: Cell[];
   points: PointObject[];
   classes: Array<string | null>;
+  /** The annotation id of each cell, or of each point (a MultiPoint's points share one), in the same order. */
+  ids: string[];
 }
 
 /** A reader's objects of `kind` inside the ROI, with their class names (a page at a time, letting the event loop through between pages). */
@@ -65,6 +67,7 @@ export async function objectsOf(store: AnnotationStore, slideId: string, reader:
   const cells: Cell[] = [];
   const points: PointObject[] = [];
   const classes: Array<string | null> = [];
+  const ids: string[] = [];
   const classIndex = new Map<string | null, number>();
   const cls = (name: string | null): number => {
     let k = classIndex.get(name);
@@ -94,10 +97,15 @@ export async function objectsOf(store: AnnotationStore, slideId: string, reader:
         }
         if (!inside(sx / (outer.length / 2), sy / (outer.length / 2))) continue;
         cells.push({ rings, cls: cls(a.classification) });
+        ids.push(a.id);
       } else {
         const g = a.geometry;
         const pts = g.type === 'Point' ? [g.coordinates] : g.type === 'MultiPoint' ? g.coordinates : [];
-        for (const [x, y] of pts) if (inside(x, y)) points.push({ x, y, cls: cls(a.classification) });
+        for (const [x, y] of pts) {
+          if (!inside(x, y)) continue;
+          points.push({ x, y, cls: cls(a.classification) });
+          ids.push(a.id);
+        }
       }
       if (cells.length + points.length > MAX_OBJECTS) {
         throw new WsiError('REGION_TOO_LARGE', `reader ${reader} has more than ${MAX_OBJECTS.toLocaleString('en')} ${kind} inside the ROI; one request matches at most that many per reader — draw a smaller ROI`);
@@ -107,7 +115,7 @@ export async function objectsOf(store: AnnotationStore, slideId: string, reader:
     after = page.next;
     await new Promise((resolve) => setImmediate(resolve));
   }
-  return { cells, points, classes };
+  return { cells, points, classes, ids };
 }
 
 /** Every pair of readers' objects matched (pure: runs in the matching worker, match-worker.ts). */

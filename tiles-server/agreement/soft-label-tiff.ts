@@ -1,19 +1,29 @@
 /**
- * Soft labels for training (issue 14) as a tiled TIFF: per pixel, how many
- * readers gave each class — one 8-bit channel per class (chunky samples,
- * MinIsBlack, the channels after the first marked as unspecified extra
- * samples), deflate, the layout tifffile and libvips read as a (height,
- * width, channels) array. The image is the mask tiles under the ROI
- * (origin and channel list in the ImageDescription JSON), so each 512 × 512
- * TIFF tile is one mask tile's votes; a side shorter than 512 px gets the
- * largest multiple of 16 that fits (the rule of masks/tiff-export.ts), its
- * tiles cut from the one mask tile there. Tiles with no vote all point at
- * one stored empty block. One level (no reduced levels yet).
+ * Soft labels for training (issue 14) as a pyramidal tiled TIFF: one 8-bit
+ * channel per class (chunky samples, MinIsBlack, the channels after the
+ * first marked as unspecified extra samples), deflate — the layout tifffile
+ * and libvips read as (height, width, channels) arrays and OpenSlide opens
+ * as a generic TIFF (it shows channel 0 as grey: docs/agreement.md). The
+ * image is the mask tiles under the ROI (origin and channel list in the
+ * ImageDescription JSON), so each 512 × 512 level-0 TIFF tile is one mask
+ * tile's values. The levels are those of the mask export
+ * (masks/tiff-export.ts: halved, rounding up, until a level fits one 512-px
+ * tile or the next would be under 16 px), each a top-level IFD marked
+ * reduced-resolution after the first; a level side under 512 px gets the
+ * largest multiple of 16 that fits (OpenSlide 3.4.1 reads a tile larger
+ * than its level wrong). Each reduced pixel is the mean of the 2 × 2 block
+ * under it, half to even (vote-reduce.ts).
+ *
+ * The pyramid is built depth-first from the top cells down, so only the
+ * 512 × 512 cells on one path are held; tiles with no value all point at
+ * one stored empty block per tile size.
  */
 import { deflateSync } from 'node:zlib';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
-import { cutTile, tileSide } from '../masks/tiff-export.js';
-import { TiffWriter } from '../tiff/writer.js';
+import { levelSizes, tileSide } from '../masks/tiff-export.js';
+import { shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
+import { TiffWriter, type PageHandle } from '../tiff/writer.js';
+import { halveVotes } from './vote-reduce.js';
 
 export interface SoftLabelSpec {
   width: number;
@@ -21,69 +31,83 @@ export interface SoftLabelSpec {
   /** Channels (classes) per pixel. */
   channels: number;
   mpp: number | null;
-  /** ImageDescription (ASCII JSON). */
+  /** ImageDescription of level 0 (ASCII JSON). */
   description: string;
-  /** The votes of mask tile (i, j) of the image (512 × 512 × channels, chunky), or null when it has none. */
+  /** The values of mask tile (i, j) of the image (512 × 512 × channels, chunky), or null when all are 0. */
   cell(i: number, j: number): Promise<Uint8Array | null>;
   signal?: AbortSignal;
 }
 
-export async function writeSoftLabelTiff(path: string, spec: SoftLabelSpec): Promise<{ bytes: number; bigTiff: boolean }> {
+export async function writeSoftLabelTiff(path: string, spec: SoftLabelSpec): Promise<{ bytes: number; bigTiff: boolean; levels: Array<{ width: number; height: number }> }> {
   const K = spec.channels;
-  const tw = tileSide(spec.width);
-  const th = tileSide(spec.height);
-  const across = Math.ceil(spec.width / MASK_TILE);
-  const down = Math.ceil(spec.height / MASK_TILE);
-  // BigTIFF when the worst case (every tile stored uncompressed) could pass 4 GiB
-  const bigTiff = across * down * (MASK_TILE_PIXELS * K + 1024) + (1 << 20) > 0xf000_0000;
+  const levels = levelSizes(spec.width, spec.height);
+  const tiles = levels.map((l) => ({ w: tileSide(l.width), h: tileSide(l.height) }));
+  const top = levels.length - 1;
+  // BigTIFF when the worst case (every tile of every level stored uncompressed) could pass 4 GiB
+  let bound = 1 << 20;
+  for (const l of levels) bound += Math.ceil(l.width / MASK_TILE) * Math.ceil(l.height / MASK_TILE) * (MASK_TILE_PIXELS * K + 1024);
+  const bigTiff = bound > 0xf000_0000;
   const writer = await TiffWriter.create(path, { bigTiff });
   try {
     const resolution = spec.mpp && spec.mpp > 0 ? 10_000 / spec.mpp : undefined;
-    const page = writer.addPage({
-      width: spec.width,
-      height: spec.height,
-      tileWidth: tw,
-      tileHeight: th,
-      samplesPerPixel: K,
-      bitsPerSample: 8,
-      photometric: 1,
-      compression: 8,
-      planar: 1,
-      ...(K > 1 ? { extraSamples: new Array<number>(K - 1).fill(0) } : {}),
-      description: spec.description,
-      software: 'WSI Annotate soft-label export',
-      ...(resolution !== undefined && resolution * 10_000 < 0xffff_ffff ? { resolutionPerCm: resolution } : {}),
-    });
-    for (let j = 0; j < down; j++) {
-      for (let i = 0; i < across; i++) {
-        spec.signal?.throwIfAborted();
-        const votes = await spec.cell(i, j);
-        if (!votes) continue;
-        if (tw === MASK_TILE && th === MASK_TILE) {
-          await writer.writeBlock(page, j * page.blocksAcross + i, deflateSync(votes, { level: 6 }));
-          continue;
-        }
-        // a side shorter than a mask tile: that direction has one cell, and its TIFF tiles all start in it
-        const cols = tw === MASK_TILE ? [i] : Array.from({ length: Math.ceil(spec.width / tw) }, (_, a) => a);
-        const rows = th === MASK_TILE ? [j] : Array.from({ length: Math.ceil(spec.height / th) }, (_, b) => b);
-        for (const b of rows) {
-          for (const a of cols) {
-            const part = cutTile(votes, a * tw - i * MASK_TILE, b * th - j * MASK_TILE, tw, th, K);
-            if (part) await writer.writeBlock(page, b * page.blocksAcross + a, deflateSync(part, { level: 6 }));
-          }
-        }
+    const pages: PageHandle[] = levels.map((l, k) =>
+      writer.addPage({
+        width: l.width,
+        height: l.height,
+        tileWidth: (tiles[k] as { w: number }).w,
+        tileHeight: (tiles[k] as { h: number }).h,
+        samplesPerPixel: K,
+        bitsPerSample: 8,
+        photometric: 1,
+        compression: 8,
+        planar: 1,
+        // OpenSlide takes directories after the first as levels only when marked reduced-resolution
+        ...(k > 0 ? { newSubfileType: 1 } : {}),
+        ...(K > 1 ? { extraSamples: new Array<number>(K - 1).fill(0) } : {}),
+        ...(k === 0 ? { description: spec.description } : {}),
+        software: 'WSI Annotate soft-label export',
+        ...(resolution !== undefined && (resolution / 2 ** k) * 10_000 < 0xffff_ffff ? { resolutionPerCm: resolution / 2 ** k } : {}),
+      }),
+    );
+
+    const geometry = levels.map((l, k) => ({ ...l, ...(tiles[k] as { w: number; h: number }) }));
+    const encode = (raw: Uint8Array): Uint8Array => deflateSync(raw, { level: 6 });
+    const writeCell = (k: number, i: number, j: number, px: Uint8Array): Promise<void> => writeCellTiles(writer, pages[k] as PageHandle, geometry[k] as LevelGeometry, i, j, px, K, encode);
+
+    /** Cell (i, j) of level k, written; returned when a level above needs it (null: all 0 or outside). */
+    const build = async (k: number, i: number, j: number): Promise<Uint8Array | null> => {
+      spec.signal?.throwIfAborted();
+      const lv = levels[k] as { width: number; height: number };
+      if (i * MASK_TILE >= lv.width || j * MASK_TILE >= lv.height) return null;
+      let px: Uint8Array | null;
+      if (k === 0) px = await spec.cell(i, j);
+      else {
+        const kids: Array<Uint8Array | null> = [];
+        for (const [di, dj] of [[0, 0], [1, 0], [0, 1], [1, 1]] as const) kids.push(await build(k - 1, 2 * i + di, 2 * j + dj));
+        if (kids.every((kid) => kid === null)) return null;
+        // the 1024 × 1024 block of level k-1 under this cell, and how much of it lies inside that level
+        const below = levels[k - 1] as { width: number; height: number };
+        const W2 = 2 * MASK_TILE;
+        const block = new Uint8Array(W2 * W2 * K);
+        kids.forEach((kid, q) => {
+          if (!kid) return;
+          const ox = (q & 1) * MASK_TILE;
+          const oy = (q >> 1) * MASK_TILE;
+          for (let y = 0; y < MASK_TILE; y++) block.set(kid.subarray(y * MASK_TILE * K, (y + 1) * MASK_TILE * K), ((oy + y) * W2 + ox) * K);
+        });
+        px = new Uint8Array(MASK_TILE_PIXELS * K);
+        halveVotes(block, W2, Math.min(W2, below.width - 2 * i * MASK_TILE), Math.min(W2, below.height - 2 * j * MASK_TILE), K, px, MASK_TILE);
       }
-    }
-    let shared: { offset: number; count: number } | null = null;
-    for (let b = 0; b < page.offsets.length; b++) {
-      if (page.counts[b] !== 0) continue;
-      if (!shared) {
-        await writer.writeBlock(page, b, deflateSync(new Uint8Array(tw * th * K), { level: 9 }));
-        shared = { offset: page.offsets[b] as number, count: page.counts[b] as number };
-      } else writer.setBlock(page, b, shared.offset, shared.count);
-    }
+      if (!px) return null;
+      await writeCell(k, i, j, px);
+      return k < top ? px : null;
+    };
+    const topLevel = levels[top] as { width: number; height: number };
+    for (let j = 0; j * MASK_TILE < topLevel.height; j++) for (let i = 0; i * MASK_TILE < topLevel.width; i++) await build(top, i, j);
+
+    await shareEmptyTiles(writer, pages, geometry, K);
     await writer.finish();
-    return { bytes: writer.size, bigTiff };
+    return { bytes: writer.size, bigTiff, levels };
   } catch (err) {
     await writer.abort();
     throw err;

@@ -24,9 +24,9 @@
  * one shared stored block (one per tile size), so a mostly empty
  * 50k × 50k mask is a small file.
  */
-import { deflateSync } from 'node:zlib';
 import { downsample2 } from '../../src/core/mask/downsample.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
+import { shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
 import { TiffWriter, type PageHandle } from '../tiff/writer.js';
 import { deflateTile, inflateTile } from './tile-codec.js';
 
@@ -105,18 +105,6 @@ function clearPastEdge(px: Uint8Array, validW: number, validH: number): boolean 
   return changed;
 }
 
-/** Copies the `w` × `h` tile at (x, y) of a 512 × 512 cell of `k` samples per pixel (0 past the cell); null when it is all 0. */
-export function cutTile(cell: Uint8Array, x: number, y: number, w: number, h: number, k = 1): Uint8Array | null {
-  const out = new Uint8Array(w * h * k);
-  let any = false;
-  for (let r = 0; r < h && y + r < MASK_TILE; r++) {
-    const row = cell.subarray(((y + r) * MASK_TILE + x) * k, ((y + r) * MASK_TILE + Math.min(MASK_TILE, x + w)) * k);
-    out.set(row, r * w * k);
-    if (!any && row.some((v) => v !== 0)) any = true;
-  }
-  return any ? out : null;
-}
-
 export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<ExportResult> {
   const levels = levelSizes(spec.width, spec.height);
   const tiles = levels.map((l) => ({ w: tileSide(l.width), h: tileSide(l.height) }));
@@ -159,25 +147,9 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
     );
     const whole = (k: number): boolean => (tiles[k] as { w: number }).w === MASK_TILE && (tiles[k] as { h: number }).h === MASK_TILE;
 
+    const geometry = levels.map((l, k) => ({ ...l, ...(tiles[k] as { w: number; h: number }) }));
     /** Writes cell (i, j) of level k as the level's tiles inside it (one, unless the level is smaller than a cell). */
-    const writeCell = async (k: number, i: number, j: number, px: Uint8Array): Promise<void> => {
-      const page = pages[k] as PageHandle;
-      if (whole(k)) {
-        await writer.writeBlock(page, j * page.blocksAcross + i, await deflateTile(px));
-        return;
-      }
-      // a level narrower (or shorter) than 512 px has one cell across (or down): its tiles all start in it
-      const { w, h } = tiles[k] as { w: number; h: number };
-      const lv = levels[k] as { width: number; height: number };
-      const across = w === MASK_TILE ? [i] : Array.from({ length: Math.ceil(lv.width / w) }, (_, a) => a);
-      const down = h === MASK_TILE ? [j] : Array.from({ length: Math.ceil(lv.height / h) }, (_, b) => b);
-      for (const b of down) {
-        for (const a of across) {
-          const part = cutTile(px, a * w - i * MASK_TILE, b * h - j * MASK_TILE, w, h);
-          if (part) await writer.writeBlock(page, b * page.blocksAcross + a, await deflateTile(part));
-        }
-      }
-    };
+    const writeCell = (k: number, i: number, j: number, px: Uint8Array): Promise<void> => writeCellTiles(writer, pages[k] as PageHandle, geometry[k] as LevelGeometry, i, j, px, 1, deflateTile);
 
     const build = async (k: number, i: number, j: number): Promise<Uint8Array | null> => {
       spec.signal?.throwIfAborted();
@@ -220,18 +192,7 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
     for (let j = 0; j * MASK_TILE < topLevel.height; j++) for (let i = 0; i * MASK_TILE < topLevel.width; i++) await build(top, i, j);
 
     // every tile not written is entirely 0: all of one size point at one stored block
-    const empty = new Map<number, { offset: number; count: number }>();
-    for (const [k, page] of pages.entries()) {
-      const { w, h } = tiles[k] as { w: number; h: number };
-      for (let b = 0; b < page.offsets.length; b++) {
-        if (page.counts[b] !== 0) continue;
-        const shared = empty.get(w * h);
-        if (!shared) {
-          await writer.writeBlock(page, b, deflateSync(new Uint8Array(w * h), { level: 9 }));
-          empty.set(w * h, { offset: page.offsets[b] as number, count: page.counts[b] as number });
-        } else writer.setBlock(page, b, shared.offset, shared.count);
-      }
-    }
+    await shareEmptyTiles(writer, pages, geometry, 1);
     await writer.finish();
     return { levels, bigTiff, bytes: writer.size };
   } catch (err) {
