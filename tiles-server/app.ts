@@ -13,6 +13,7 @@ import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
 import { Lane, LagGuard } from './admission.js';
 import { LibvipsThreadPriority } from './thread-priority.js';
+import { SyncReads } from './tiff/sync-reads.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
@@ -245,6 +246,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const vipsPriority = new LibvipsThreadPriority(cfg.imageThreadNice);
   vipsPriority.start();
   const decodedCache = makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024);
+  // small slide reads from the page cache without the thread pool's round trip (LOAD-06)
+  const syncReads = cfg.slideReadSyncKb > 0 ? new SyncReads({ maxBytes: cfg.slideReadSyncKb * 1024, slowMs: 2, holdMs: 1000 }) : null;
   const registry = new SlideRegistry({
     slidesDir: cfg.slidesDir,
     secret: opts.secret,
@@ -253,6 +256,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     maxOpen: cfg.maxOpenSlides,
     recheckMs: 2000,
     storageDeadlineMs: 5000,
+    syncReads,
   });
   await registry.scan(0);
   const lagGuard = cfg.maxLagMs > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, windowMs: 500, windows: 2 }) : null;
@@ -421,6 +425,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         tileCache: { ...service.cacheStats, maxBytes: cfg.tileCacheMb * 1024 * 1024 },
         decodedCache: { entries: decodedCache.size, bytes: decodedCache.calculatedSize, maxBytes: cfg.decodedCacheMb * 1024 * 1024 },
         tiles: service.stats,
+        slideReads: syncReads ? { ...syncReads.stats, allowed: syncReads.allowed } : null,
         lanes: { requests: images.stats, tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
         eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
         store: guard.health(),
