@@ -315,7 +315,7 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
         if (probe.errors === 0 && probe.refused503 === 0 && probe.p99ms <= Math.max(300, (load01?.p99ms ?? 0) * 1.2)) recoveredAfter = (performance.now() - stopped) / 1000;
       }
       const h6 = summarize(await health6.stop());
-      const laneStats = ((await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown });
+      const laneStats = ((await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown; slideReads: unknown });
       emitPhase('LOAD-06', {
         users: 100,
         ...load06,
@@ -323,6 +323,7 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
         health: h6,
         lanes: laneStats.lanes,
         eventLoop: laneStats.eventLoop,
+        slideReads: laneStats.slideReads,
         target: '503 + Retry-After past the bounds, admitted p99 bounded, recovery < 30 s, health < 50 ms',
       });
     }
