@@ -259,7 +259,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     syncReads,
   });
   await registry.scan(0);
-  const lagGuard = cfg.maxLagMs > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, windowMs: 500, windows: 2 }) : null;
+  const lagGuard = cfg.maxLagMs > 0 || cfg.shedBusyPct > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, maxBusy: cfg.shedBusyPct / 100, windowMs: 500, windows: 2 }) : null;
   const service = new TileService(registry, {
     tileCacheBytes: cfg.tileCacheMb * 1024 * 1024,
     jpegQuality: cfg.jpegQuality,
@@ -427,7 +427,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         tiles: service.stats,
         slideReads: syncReads ? { ...syncReads.stats, allowed: syncReads.allowed } : null,
         lanes: { requests: images.stats, tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
-        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
+        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, busy: lagGuard ? Math.round(lagGuard.busy * 1000) / 1000 : null, shed: lagGuard?.shed ?? 0, shedBusy: lagGuard?.shedBusy ?? 0 },
         store: guard.health(),
       }),
     },
