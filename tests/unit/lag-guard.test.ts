@@ -8,6 +8,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { LagGuard } from '../../tiles-server/admission.js';
+import { loadConfig } from '../../tiles-server/config.js';
 import { WsiError } from '../../src/core/errors.js';
 
 const guards: LagGuard[] = [];
@@ -73,5 +74,14 @@ describe('LagGuard: shedding on a busy event loop (LOAD-06)', () => {
     await busyFor(450);
     expect(refusal(g)).toBeNull();
     expect(g.busy).toBeGreaterThan(0.5);
+  });
+});
+
+describe('SHED_BUSY_PCT', () => {
+  it('is off by default, a percentage when set, and a mistake is a message naming it', () => {
+    expect(loadConfig({}, []).shedBusyPct).toBe(0);
+    expect(loadConfig({ SHED_BUSY_PCT: '97' }, []).shedBusyPct).toBe(97);
+    expect(() => loadConfig({ SHED_BUSY_PCT: '0.97' }, [])).toThrow(/SHED_BUSY_PCT must be an integer in 0\.\.100/);
+    expect(() => loadConfig({ SHED_BUSY_PCT: '150' }, [])).toThrow(/SHED_BUSY_PCT/);
   });
 });

@@ -15,6 +15,7 @@ import { mkdtemp, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../tiles-server/config.js';
 import { FileByteSource } from '../../tiles-server/tiff/byte-source.js';
 import { isLocalFilesystem, SyncReads, type SyncReadOptions } from '../../tiles-server/tiff/sync-reads.js';
 
@@ -120,5 +121,14 @@ describe('synchronous slide reads (LOAD-06)', () => {
     await src.close();
     await expect(src.read(0, 16)).rejects.toMatchObject({ code: 'STORAGE_UNAVAILABLE' });
     expect(sync.stats.pool).toBe(0);
+  });
+});
+
+describe('SLIDE_READ_SYNC_KB', () => {
+  it('is 256 KiB by default, 0 turns it off, and a mistake is a message naming it', () => {
+    expect(loadConfig({}, []).slideReadSyncKb).toBe(256);
+    expect(loadConfig({ SLIDE_READ_SYNC_KB: '0' }, []).slideReadSyncKb).toBe(0);
+    expect(() => loadConfig({ SLIDE_READ_SYNC_KB: '-1' }, [])).toThrow(/SLIDE_READ_SYNC_KB must be an integer/);
+    expect(() => loadConfig({ SLIDE_READ_SYNC_KB: 'lots' }, [])).toThrow(/SLIDE_READ_SYNC_KB/);
   });
 });
