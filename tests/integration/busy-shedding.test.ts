@@ -6,7 +6,9 @@
  * with 503 OVERLOADED and Retry-After, while /api/health and an annotation
  * write made meanwhile are answered (they are never shed); /api/health
  * reports the loop's business and the sheds, and once the stream stops the
- * same tile is served.
+ * same tile is served. The same server reads its slides synchronously from
+ * the page cache (SLIDE_READ_SYNC_KB's default; the folder is local), which
+ * /api/health counts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, square } from '../helpers/annotations.js';
@@ -30,6 +32,24 @@ afterAll(async () => {
 interface Health {
   eventLoop: { busy: number; shed: number; shedBusy: number };
 }
+
+describe('slide reads from the page cache (SLIDE_READ_SYNC_KB, LOAD-06)', () => {
+  it('reads a local slide folder synchronously, and /api/health counts the reads', { timeout: 30_000 }, async () => {
+    // the server's own start keeps its loop over SHED_BUSY_PCT=5% for a moment: asked again until idle
+    let status = 0;
+    for (let i = 0; i < 30 && status !== 200; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 300));
+      const tile = await fetch(`${server.url}/dzi/${sid}_files/8/0_0.jpeg`);
+      await tile.arrayBuffer();
+      status = tile.status;
+      if (status !== 200) expect(status).toBe(503);
+    }
+    expect(status).toBe(200);
+    const { body } = await getJson<{ slideReads: { sync: number; pool: number; slow: number; allowed: boolean } | null }>(`${server.url}/api/health`);
+    expect(body.slideReads?.allowed).toBe(true);
+    expect(body.slideReads?.sync).toBeGreaterThan(0);
+  });
+});
 
 describe('shedding on a busy event loop (SHED_BUSY_PCT)', () => {
   it('refuses uncached tiles with 503 OVERLOADED and Retry-After while busy, never /api/health or a write, and serves again once idle', async () => {

@@ -123,7 +123,9 @@ export class SlideFiles {
     };
     const real = await withDeadline(realpath(path), this.opts.deadlineMs, 'resolving a slide file').catch(failed);
     if (!this.inside(real)) throw new WsiError('SLIDE_OUTSIDE_FOLDER', 'the slide file now resolves outside the slide folder and is not served');
-    const src = await withDeadline(FileByteSource.open(real, this.opts.syncReads ?? null), this.opts.deadlineMs, 'opening a slide file').catch(failed);
+    // a file on another file system than the folder's (a share mounted inside it) is checked on its own
+    const sync = this.opts.syncReads && isLocalFilesystem((await withDeadline(statfs(real), this.opts.deadlineMs, 'checking a slide file').catch(failed)).type) ? this.opts.syncReads : null;
+    const src = await withDeadline(FileByteSource.open(real, sync), this.opts.deadlineMs, 'opening a slide file').catch(failed);
     try {
       const opened = src.identity;
       // the path must still name the file that was opened (no swap between resolving and opening)

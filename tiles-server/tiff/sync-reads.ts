@@ -10,8 +10,9 @@
  * the loop:
  * - a read that took long (it went to the disk, or the disk is busy) sends
  *   that file's reads back to the thread pool for a while;
- * - a slide folder on a network or FUSE file system (which can stall for
- *   seconds, FAULT-02) is never read synchronously;
+ * - a slide file on a network or FUSE file system (which can stall for
+ *   seconds, FAULT-02) is never read synchronously: the folder and each
+ *   file are checked (slides/slide-files.ts);
  * - `SLIDE_READ_SYNC_KB=0` turns it off (every read through the pool).
  */
 
