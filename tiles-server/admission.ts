@@ -4,11 +4,13 @@
  * 503 OVERLOADED with Retry-After), so a heavy render never holds up the
  * small tiles a viewer is waiting for. Work started from a background lane
  * carries a low priority down to the decode pool (through async context, so
- * every layer in between stays unaware of it). An event-loop lag guard sheds
- * cheap-to-retry reads early when the process itself is saturated, which
- * keeps admitted requests and /api/health fast.
+ * every layer in between stays unaware of it). An event-loop guard sheds
+ * cheap-to-retry reads early when the process itself is saturated (the loop
+ * busy nearly all the time, or lagging), which keeps admitted requests and
+ * /api/health fast.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { WsiError } from '../src/core/errors.js';
 
 export type Priority = 'interactive' | 'background';
@@ -136,8 +138,14 @@ export class Lane {
 const SAMPLE_MS = 20;
 
 export interface LagGuardOptions {
-  /** Shed when the event loop's longest delay in each of the last `windows` windows exceeds this. */
+  /** Shed when the event loop's longest delay in each of the last `windows` windows exceeds this (0: never). */
   maxLagMs: number;
+  /**
+   * Shed when the event loop was busy at least this share of each of the
+   * last `windows` windows (its utilisation, 0..1; 0: never): saturation
+   * seen before a backlog has built into lag.
+   */
+  maxBusy?: number;
   /** Window over which the delay is measured. */
   windowMs: number;
   /** Consecutive windows over the limit before shedding starts (a single spike never sheds). */
@@ -145,18 +153,23 @@ export interface LagGuardOptions {
 }
 
 /**
- * Watches the event loop's delay. While it is over the limit the process is
- * saturated: queueing more work only makes every answer later, so cheap,
- * retryable reads are refused at once instead.
+ * Watches the event loop's delay and how busy it is. While either is over
+ * its limit the process is saturated: queueing more work only makes every
+ * answer later, so cheap, retryable reads are refused at once instead.
  */
 export class LagGuard {
   private readonly timer: NodeJS.Timeout;
   private lagMs = 0;
   private worst = 0;
   private over = 0;
+  private busyShare = 0;
+  private overBusy = 0;
+  private elu: EventLoopUtilization = performance.eventLoopUtilization();
   private last = performance.now();
   private windowStart = this.last;
   shed = 0;
+  /** Of `shed`, refused because the loop was busy (the rest: lag). */
+  shedBusy = 0;
 
   constructor(private readonly opts: LagGuardOptions) {
     // a sampler that should tick every SAMPLE_MS: how late it ticks is how long the loop was busy
@@ -167,6 +180,10 @@ export class LagGuard {
       if (now - this.windowStart >= opts.windowMs) {
         this.lagMs = this.worst;
         this.over = this.worst > opts.maxLagMs ? this.over + 1 : 0;
+        const elu = performance.eventLoopUtilization();
+        this.busyShare = performance.eventLoopUtilization(elu, this.elu).utilization;
+        this.elu = elu;
+        this.overBusy = (opts.maxBusy ?? 0) > 0 && this.busyShare >= (opts.maxBusy ?? 0) ? this.overBusy + 1 : 0;
         this.worst = 0;
         this.windowStart = now;
       }
@@ -179,11 +196,18 @@ export class LagGuard {
     return this.lagMs;
   }
 
+  /** Share of the last window (0..1) the event loop was busy. */
+  get busy(): number {
+    return this.busyShare;
+  }
+
   /** Throws OVERLOADED when the process is saturated. */
   admit(): void {
-    if (this.opts.maxLagMs > 0 && this.over >= this.opts.windows) {
+    const lagging = this.opts.maxLagMs > 0 && this.over >= this.opts.windows;
+    if (lagging || this.overBusy >= this.opts.windows) {
       this.shed++;
-      throw new WsiError('OVERLOADED', 'the server is saturated; retry shortly', { lagMs: Math.round(this.lagMs) });
+      if (!lagging) this.shedBusy++;
+      throw new WsiError('OVERLOADED', 'the server is saturated; retry shortly', { lagMs: Math.round(this.lagMs), busy: Math.round(this.busyShare * 100) / 100 });
     }
   }
 

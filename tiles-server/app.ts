@@ -13,6 +13,7 @@ import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
 import { Lane, LagGuard } from './admission.js';
 import { LibvipsThreadPriority } from './thread-priority.js';
+import { SyncReads } from './tiff/sync-reads.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
@@ -247,6 +248,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   const vipsPriority = new LibvipsThreadPriority(cfg.imageThreadNice);
   vipsPriority.start();
   const decodedCache = makeDecodedCache(cfg.decodedCacheMb * 1024 * 1024);
+  // small slide reads from the page cache without the thread pool's round trip (LOAD-06)
+  const syncReads = cfg.slideReadSyncKb > 0 ? new SyncReads({ maxBytes: cfg.slideReadSyncKb * 1024, slowMs: 2, holdMs: 1000 }) : null;
   const registry = new SlideRegistry({
     slidesDir: cfg.slidesDir,
     ...(cfg.slidesBucket ? { storage: new BucketFiles(new S3Client(cfg.slidesBucket), { probeEveryMs: 2000, blockSize: cfg.s3BlockKb * 1024, cacheBytes: cfg.s3CacheMb * 1024 * 1024 }) } : {}),
@@ -256,9 +259,10 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     maxOpen: cfg.maxOpenSlides,
     recheckMs: 2000,
     storageDeadlineMs: 5000,
+    syncReads,
   });
   await registry.scan(0);
-  const lagGuard = cfg.maxLagMs > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, windowMs: 500, windows: 2 }) : null;
+  const lagGuard = cfg.maxLagMs > 0 || cfg.shedBusyPct > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, maxBusy: cfg.shedBusyPct / 100, windowMs: 500, windows: 2 }) : null;
   const service = new TileService(registry, {
     tileCacheBytes: cfg.tileCacheMb * 1024 * 1024,
     jpegQuality: cfg.jpegQuality,
@@ -424,8 +428,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         tileCache: { ...service.cacheStats, maxBytes: cfg.tileCacheMb * 1024 * 1024 },
         decodedCache: { entries: decodedCache.size, bytes: decodedCache.calculatedSize, maxBytes: cfg.decodedCacheMb * 1024 * 1024 },
         tiles: service.stats,
+        slideReads: syncReads ? { ...syncReads.stats, allowed: syncReads.allowed } : null,
         lanes: { requests: images.stats, tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
-        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, shed: lagGuard?.shed ?? 0 },
+        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, busy: lagGuard ? Math.round(lagGuard.busy * 1000) / 1000 : null, shed: lagGuard?.shed ?? 0, shedBusy: lagGuard?.shedBusy ?? 0 },
         store: guard.health(),
       }),
     },

@@ -50,6 +50,8 @@ export interface Config {
   maxOpenSlides: number;
   /** Tile renders are refused (503) while the event loop lags more than this for a second (0: never). */
   maxLagMs: number;
+  /** Tile renders are refused (503) while the event loop is busy at least this percentage of the time for a second (0: never). */
+  shedBusyPct: number;
   /** Image requests (tiles, IIIF, thumbnails) served at once; the rest wait their turn in order. */
   imageRequests: number;
   /** Niceness of the image threads (libvips workers, the decode pool) on Linux, so the event loop answers first; 0: as the server. */
@@ -57,6 +59,8 @@ export interface Config {
   /** Image requests allowed to wait, and how long (ms) one may wait; past either: 503 with Retry-After. */
   imageQueue: number;
   imageQueueWaitMs: number;
+  /** Slide reads up to this many KiB are made synchronously from the page cache (tiff/sync-reads.ts); 0: every read through the thread pool. */
+  slideReadSyncKb: number;
   /** Extra Host header values served (ALLOWED_HOSTS); loopback names and the bound host always are. */
   allowedHosts: string[];
   /** Where clients reach the server (PUBLIC_URL), for ids such as IIIF's; null: http://HOST:PORT. */
@@ -268,10 +272,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     largeRenderQueue: intOf(get('LARGE_RENDER_QUEUE'), 4, 'LARGE_RENDER_QUEUE', 0, 1024),
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
+    shedBusyPct: intOf(get('SHED_BUSY_PCT'), 0, 'SHED_BUSY_PCT', 0, 100),
     imageRequests: intOf(get('IMAGE_REQUESTS'), 16, 'IMAGE_REQUESTS', 1, 4096),
     imageThreadNice: intOf(get('IMAGE_THREAD_NICE'), 10, 'IMAGE_THREAD_NICE', 0, 19),
     imageQueue: intOf(get('IMAGE_QUEUE'), 4096, 'IMAGE_QUEUE', 0, 1 << 20),
     imageQueueWaitMs: intOf(get('IMAGE_QUEUE_WAIT_MS'), 1000, 'IMAGE_QUEUE_WAIT_MS', 0, 600_000),
+    slideReadSyncKb: intOf(get('SLIDE_READ_SYNC_KB'), 256, 'SLIDE_READ_SYNC_KB', 0, 16_384),
     allowedHosts: (get('ALLOWED_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     publicUrl: publicUrlOf(get('PUBLIC_URL')),
     logFile: get('LOG_FILE') ? resolve(get('LOG_FILE') as string) : null,

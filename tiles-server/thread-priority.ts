@@ -63,12 +63,22 @@ export function lowerThisThread(nice: number): boolean {
  * Lowers libvips's worker threads as they appear: libvips starts them when
  * an image operation first needs them and may start more later, so the
  * process's thread list is looked at again every `everyMs` (a directory of a
- * few dozen entries; threads already lowered are remembered).
+ * few dozen entries). A thread's name is read until it is settled: a new
+ * thread carries its parent's name until it names itself, so a thread is
+ * passed over for good once two looks found the same other name; threads
+ * already lowered are remembered too. A steady process then costs one
+ * directory listing a look, not a file read per thread.
  */
 export class LibvipsThreadPriority {
   private readonly done = new Set<number>();
+  /** Threads seen once with another name, and that name (a second look with the same name settles them). */
+  private readonly named = new Map<number, string>();
+  /** Threads that are not libvips workers, settled. */
+  private readonly others = new Set<number>();
   private timer: NodeJS.Timeout | null = null;
   lowered = 0;
+  /** Thread names read from /proc, over the object's life (what a look costs). */
+  namesRead = 0;
 
   constructor(private readonly nice: number) {}
 
@@ -86,14 +96,22 @@ export class LibvipsThreadPriority {
     for (const name of tids) {
       const tid = Number(name);
       alive.add(tid);
-      if (this.done.has(tid)) continue;
+      if (this.done.has(tid) || this.others.has(tid)) continue;
       let comm: string;
       try {
         comm = readFileSync(`/proc/self/task/${name}/comm`, 'utf8').trim();
+        this.namesRead++;
       } catch {
         continue; // the thread ended meanwhile
       }
-      if (comm !== LIBVIPS_THREAD) continue;
+      if (comm !== LIBVIPS_THREAD) {
+        if (this.named.get(tid) === comm) {
+          this.named.delete(tid);
+          this.others.add(tid);
+        } else this.named.set(tid, comm);
+        continue;
+      }
+      this.named.delete(tid);
       try {
         setPriority(tid, this.nice);
         this.done.add(tid);
@@ -102,7 +120,9 @@ export class LibvipsThreadPriority {
         // it ended between the read and the call
       }
     }
-    for (const tid of this.done) if (!alive.has(tid)) this.done.delete(tid);
+    // a thread id can be reused once its thread ended: forget the ended ones
+    for (const set of [this.done, this.others]) for (const tid of set) if (!alive.has(tid)) set.delete(tid);
+    for (const tid of this.named.keys()) if (!alive.has(tid)) this.named.delete(tid);
     this.lowered += n;
     return n;
   }

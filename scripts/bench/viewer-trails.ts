@@ -5,7 +5,11 @@
  * view shows that it has not fetched before (as a browser cache would), at
  * its own pace of 30–60 tiles/s, over at most 6 connections (a browser's
  * limit per host). The load is open: a slow answer does not slow the user's
- * next views, so latencies include every wait the user would see.
+ * next views, so latencies include every wait the user would see. A tile
+ * refused with 503 is asked again after its Retry-After, at most 3 times, as
+ * the app's viewer does (OpenSeadragon's tileRetryMax 3, tileRetryDelay
+ * 1 s, src/viewer/osd-controller.ts): its latency runs from the first ask to
+ * the answer the user finally gets.
  */
 import { Agent, request } from 'node:http';
 import { dziLevelSize, dziMaxLevel } from '../../src/core/tile-grid.js';
@@ -16,6 +20,10 @@ const TILE = 256;
 const VIEW_W = 1600;
 const VIEW_H = 900;
 
+/** As the app's viewer: OpenSeadragon's tileRetryMax and tileRetryDelay. */
+const TILE_RETRIES = 3;
+const TILE_RETRY_MS = 1000;
+
 export interface Sample {
   /** When the request was issued (ms since the run started). */
   at: number;
@@ -25,6 +33,8 @@ export interface Sample {
   serverMs: number;
   status: number;
   retryAfter: boolean;
+  /** Times the tile was asked again after a 503 (viewers only). */
+  retries?: number;
 }
 
 export interface TrailSlide {
@@ -93,6 +103,17 @@ export function get(agent: Agent, url: string): Promise<{ status: number; retryA
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+/** A tile as the viewer gets it: a 503 is asked again after TILE_RETRY_MS, at most TILE_RETRIES times. */
+async function getTile(agent: Agent, url: string): Promise<{ status: number; retryAfter: boolean; serverMs: number; retries: number }> {
+  let retries = 0;
+  for (;;) {
+    const res = await get(agent, url);
+    if (res.status !== 503 || retries >= TILE_RETRIES) return { ...res, retries };
+    retries++;
+    await sleep(TILE_RETRY_MS);
+  }
+}
+
 /**
  * Runs `users` simulated pathologists for `seconds`, user i on slide i mod
  * slides.length; every tile answer is a sample.
@@ -119,8 +140,8 @@ export async function runViewers(slides: TrailSlide[], users: number, seconds: n
         for (const [c, row] of fresh) {
           seen.add(`${view.level}/${c}/${row}`);
           const issued = performance.now();
-          const p = get(agent, `${slide.filesUrl}/${view.level}/${c}_${row}.jpeg`).then((res) => {
-            samples.push({ at: issued - t0, ms: performance.now() - issued, serverMs: res.serverMs, status: res.status, retryAfter: res.retryAfter });
+          const p = getTile(agent, `${slide.filesUrl}/${view.level}/${c}_${row}.jpeg`).then((res) => {
+            samples.push({ at: issued - t0, ms: performance.now() - issued, serverMs: res.serverMs, status: res.status, retryAfter: res.retryAfter, retries: res.retries });
           });
           inFlight.add(p);
           void p.finally(() => inFlight.delete(p));

@@ -63,6 +63,10 @@ export class OsdController implements ReactiveController {
       imageLoaderLimit: 8,
       maxImageCacheCount: 600,
       timeout: 30000,
+      // a tile refused while the server sheds load (503 with Retry-After: 1) is asked again after a second,
+      // instead of staying blank for the rest of the view (OpenSeadragon gives up at once by default)
+      tileRetryMax: 3,
+      tileRetryDelay: 1000,
       maxZoomPixelRatio: req.maxImageZoom * window.devicePixelRatio,
       // let magnification presets zoom out past "fit" on small slides
       minZoomImageRatio: 0.1,

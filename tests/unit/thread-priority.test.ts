@@ -22,12 +22,14 @@ describe.skipIf(!linux)('image thread priority', () => {
   it('lowers libvips workers and decode workers, and leaves the event loop at its priority', () => {
     const run = spawnSync(process.execPath, ['--import', 'tsx', 'tests/helpers/thread-priority-child.ts', '9'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(run.status, run.stderr).toBe(0);
-    const out = JSON.parse(run.stdout) as { main: number; lowered: number; again: number; before: Thread[]; after: Thread[] };
+    const out = JSON.parse(run.stdout) as { main: number; lowered: number; again: number; namesReadThird: number; before: Thread[]; after: Thread[] };
     const vipsBefore = out.before.filter((t) => t.name === 'libvips worker');
     expect(vipsBefore.length).toBeGreaterThan(0);
     expect(out.lowered).toBe(vipsBefore.length);
     // threads already lowered are not touched again
     expect(out.again).toBe(0);
+    // and the other threads' names are not read again once settled (two looks agreed)
+    expect(out.namesReadThird).toBe(0);
     const start = out.before.find((t) => t.tid === out.main)?.nice ?? 0;
     const after = new Map(out.after.map((t) => [t.tid, t]));
     for (const t of vipsBefore) expect(after.get(t.tid)?.nice, `libvips thread ${t.tid}`).toBe(9);

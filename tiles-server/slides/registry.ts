@@ -11,6 +11,7 @@ import { WsiError, type Problem } from '../../src/core/errors.js';
 import type { DecodePool } from '../decode/pool.js';
 import { TileReader, type DecodedCache } from '../render/tile-reader.js';
 import type { ByteSource } from '../tiff/byte-source.js';
+import type { SyncReads } from '../tiff/sync-reads.js';
 import type { SlideEntry } from './format.js';
 import { formatNamed } from './formats.js';
 import { combinedStat } from './scan.js';
@@ -51,6 +52,8 @@ export interface RegistryOptions {
   recheckMs: number;
   /** How long a storage operation may take before the storage counts as stalled. */
   storageDeadlineMs: number;
+  /** Small reads of slide files made synchronously (tiff/sync-reads.ts); null: every read through the thread pool. */
+  syncReads?: SyncReads | null;
 }
 
 export function versionOf(entry: Pick<SlideEntry, 'size' | 'mtimeMs'>): string {
@@ -67,7 +70,7 @@ export class SlideRegistry {
   private readonly watch: NodeJS.Timeout;
 
   constructor(private readonly opts: RegistryOptions) {
-    this.files = opts.storage ?? new SlideFiles(opts.slidesDir, { deadlineMs: opts.storageDeadlineMs, probeEveryMs: opts.recheckMs });
+    this.files = opts.storage ?? new SlideFiles(opts.slidesDir, { deadlineMs: opts.storageDeadlineMs, probeEveryMs: opts.recheckMs, syncReads: opts.syncReads ?? null });
     // the storage state in /api/health stays current without requests
     this.watch = setInterval(() => void this.files.probe(true), opts.recheckMs);
     this.watch.unref();

@@ -8,10 +8,11 @@
  * share) requests fail fast with STORAGE_UNAVAILABLE, and the next good
  * probe brings it back.
  */
-import { realpath, stat } from 'node:fs/promises';
+import { realpath, stat, statfs } from 'node:fs/promises';
 import { sep } from 'node:path';
 import { WsiError } from '../../src/core/errors.js';
 import { FileByteSource } from '../tiff/byte-source.js';
+import { isLocalFilesystem, type SyncReads } from '../tiff/sync-reads.js';
 import type { SlideEntry } from './format.js';
 import { scanSlideFolder } from './scan.js';
 import { sameFile, type FileIdentity, type SlideStorage, type StorageState } from './slide-storage.js';
@@ -36,8 +37,11 @@ export class SlideFiles implements SlideStorage {
 
   constructor(
     readonly root: string,
-    private readonly opts: { deadlineMs: number; probeEveryMs: number },
-  ) {}
+    private readonly opts: { deadlineMs: number; probeEveryMs: number; syncReads?: SyncReads | null },
+  ) {
+    // no synchronous read before a probe has seen which file system the folder is on
+    if (opts.syncReads) opts.syncReads.allowed = false;
+  }
 
   get storage(): StorageState {
     return { ...this.state };
@@ -57,6 +61,9 @@ export class SlideFiles implements SlideStorage {
           const real = await withDeadline(realpath(this.root), this.opts.deadlineMs, 'resolving the slide folder');
           const st = await withDeadline(stat(real), this.opts.deadlineMs, 'reading the slide folder');
           if (!st.isDirectory()) throw new WsiError('STORAGE_UNAVAILABLE', 'the slide folder is not a folder');
+          const sync = this.opts.syncReads;
+          // small reads skip the thread pool only on a local file system (a network share can stall a read)
+          if (sync) sync.allowed = isLocalFilesystem((await withDeadline(statfs(real), this.opts.deadlineMs, 'reading the slide folder')).type);
           this.rootReal = real;
           this.mark(true, null);
         } catch (err) {
@@ -108,7 +115,9 @@ export class SlideFiles implements SlideStorage {
     };
     const real = await withDeadline(realpath(path), this.opts.deadlineMs, 'resolving a slide file').catch(failed);
     if (!this.inside(real)) throw new WsiError('SLIDE_OUTSIDE_FOLDER', 'the slide file now resolves outside the slide folder and is not served');
-    const src = await withDeadline(FileByteSource.open(real), this.opts.deadlineMs, 'opening a slide file').catch(failed);
+    // a file on another file system than the folder's (a share mounted inside it) is checked on its own
+    const sync = this.opts.syncReads && isLocalFilesystem((await withDeadline(statfs(real), this.opts.deadlineMs, 'checking a slide file').catch(failed)).type) ? this.opts.syncReads : null;
+    const src = await withDeadline(FileByteSource.open(real, sync), this.opts.deadlineMs, 'opening a slide file').catch(failed);
     try {
       const opened = src.identity;
       // the path must still name the file that was opened (no swap between resolving and opening)
