@@ -57,11 +57,10 @@ describe('import staging', () => {
     const manual = cell(5000, 5000);
     expect(store.applyBatch(SLIDE, 'manual-1', 'tester', [{ op: 'create', annotation: manual }]).status).toBe(200);
     const id = staging.begin(job);
-    const seen = new Set<string>();
     const first = cell(0, 0);
     const at = new Date().toISOString();
-    expect(staging.stage(id, job, at, [first, cell(20, 0), cell(40, 0)], seen)).toBe(0);
-    expect(staging.stage(id, job, at, [cell(60, 0)], seen)).toBe(0);
+    expect(staging.stage(id, job, at, [first, cell(20, 0), cell(40, 0)])).toBe(0);
+    expect(staging.stage(id, job, at, [cell(60, 0)])).toBe(0);
     // staged: not listed, not counted, not in a box, not readable by id — but its id is taken
     expect(store.count(SLIDE)).toBe(1);
     expect(store.list(SLIDE).annotations.map((a) => a.id)).toEqual([manual.id]);
@@ -90,8 +89,7 @@ describe('import staging', () => {
     const id = staging.begin(j);
     const taken = store.list(SLIDE).annotations[0]?.id as string;
     const twin = randomUUID();
-    const seen = new Set<string>();
-    expect(staging.stage(id, j, new Date().toISOString(), [cell(0, 100, taken), cell(0, 120, twin), cell(0, 140, twin)], seen)).toBe(2);
+    expect(staging.stage(id, j, new Date().toISOString(), [cell(0, 100, taken), cell(0, 120, twin), cell(0, 140, twin)])).toBe(2);
     staging.commit(id, j, 'h2', [], () => ({}));
     const ids = store.list(SLIDE, { bbox: [0, 100, 20, 160] }).annotations;
     expect(ids).toHaveLength(3);
@@ -102,8 +100,7 @@ describe('import staging', () => {
     const before = { annotations: rows('SELECT count(*) AS n FROM annotations'), history: rows('SELECT count(*) AS n FROM history'), boxes: rows('SELECT count(*) AS n FROM annotations_rtree') };
     const j = { ...job, opId: 'import-op-3' };
     const id = staging.begin(j);
-    const seen = new Set<string>();
-    for (let k = 0; k < 5; k++) staging.stage(id, j, new Date().toISOString(), Array.from({ length: 1000 }, (_, i) => cell(i * 11, 1000 + k * 11)), seen);
+    for (let k = 0; k < 5; k++) staging.stage(id, j, new Date().toISOString(), Array.from({ length: 1000 }, (_, i) => cell(i * 11, 1000 + k * 11)));
     expect(store.count(SLIDE)).toBe(8);
     let steps = 0;
     while (!staging.discardSome(id, 2000)) steps++;
@@ -119,14 +116,14 @@ describe('import staging', () => {
     const id = staging.begin(j);
     while (!staging.discardSome(id));
     const n = rows('SELECT count(*) AS n FROM annotations');
-    expect(() => staging.stage(id, j, new Date().toISOString(), [cell(0, 0)], new Set())).toThrow(/no longer staging/);
+    expect(() => staging.stage(id, j, new Date().toISOString(), [cell(0, 0)])).toThrow(/no longer staging/);
     expect(rows('SELECT count(*) AS n FROM annotations')).toBe(n);
   });
 
   it('lists what a stopped server left unfinished', () => {
     const j = { ...job, opId: 'import-op-5' };
     const id = staging.begin(j);
-    staging.stage(id, j, new Date().toISOString(), [cell(0, 3000)], new Set());
+    staging.stage(id, j, new Date().toISOString(), [cell(0, 3000)]);
     expect(staging.unfinished()).toEqual([id]);
     while (!staging.discardSome(id));
     expect(staging.unfinished()).toEqual([]);

@@ -36,6 +36,37 @@ export interface PriorOperation {
   response: string;
 }
 
+/**
+ * A batch of objects as the store writes them: ids, canonical states
+ * (annotation-store.ts stateOf), boxes as [minX, minY, maxX, maxY] per
+ * object, and a model run's scores (NaN: none; null: not a model run).
+ * Typed arrays, so a batch crosses between threads cheaply.
+ */
+export interface PreparedRows {
+  ids: string[];
+  states: string[];
+  boxes: Float64Array;
+  scores: Float64Array | null;
+}
+
+/** Objects as prepared rows; `scores` (null: not a model run) lines up with `items`. */
+export function prepareRows(items: AnnotationInput[], scores: ReadonlyArray<number | null> | null): PreparedRows {
+  const boxes = new Float64Array(items.length * 4);
+  items.forEach((a, i) => boxes.set(geometryBounds(a.geometry), i * 4));
+  return {
+    ids: items.map((a) => a.id),
+    states: items.map((a) => stateOf(a, false)),
+    boxes,
+    scores: scores === null ? null : Float64Array.from(items, (_, i) => scores[i] ?? Number.NaN),
+  };
+}
+
+/** A staged state under a fresh id, the old one kept as `properties.sourceId` (the same text stateOf gives). */
+function renamedState(state: string, id: string): string {
+  const s = JSON.parse(state) as AnnotationInput & { deleted: boolean };
+  return JSON.stringify({ ...s, id, properties: { ...s.properties, sourceId: s.id } });
+}
+
 /** The job was discarded (or committed) by someone else while this one still wrote to it. */
 export class StagingGone extends Error {
   constructor(readonly jobId: number) {
@@ -63,8 +94,11 @@ export class ImportStaging {
     this.runs = new ModelRunStore(db);
     this.stmts = {
       begin: db.prepare(`INSERT INTO import_jobs (slide_id, op_id, format, author, state, started_at) VALUES (?, ?, ?, ?, 'staging', ?)`),
-      taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
-      insertHistory: db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id, import_job) VALUES (?, ?, 1, 'import', ?, ?, ?, ?, ?)`),
+      // an id taken already (by any slide, another import, or earlier in this file) has its version 1 in history:
+      // the insert then does nothing, and the object is staged under a fresh id (one index probe, not two)
+      insertHistory: db.prepare(
+        `INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id, import_job) VALUES (?, ?, 1, 'import', ?, ?, ?, ?, ?) ON CONFLICT (annotation_id, version) DO NOTHING`,
+      ),
       insertHead: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job) VALUES (?, ?, 1, 0, ?, ?, ?, ?)`),
       insertPrediction: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job, source, score) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?, ?)`),
       insertBox: db.prepare(`INSERT INTO annotations_rtree (rowid, min_x, max_x, min_y, max_y) VALUES (?, ?, ?, ?, ?)`),
@@ -117,39 +151,50 @@ export class ImportStaging {
   }
 
   /**
-   * Writes `items` as one short transaction. An id already taken (by any
-   * slide, by another import, or earlier in this file: `seen`) gets a fresh
-   * one and keeps the old as `properties.sourceId`. Returns how many were renamed.
-   * `scores[i]` is item i's score when the job imports a model run's predictions.
+   * Writes `items` as one short transaction (see `stageRows`); `scores[i]`
+   * is item i's score when the job imports a model run's predictions.
    */
-  stage(jobId: number, job: StagingJob, at: string, items: AnnotationInput[], seen: Set<string>, scores: ReadonlyArray<number | null> = []): number {
-    // everything but the inserts is done before the lock is taken
-    const rows = items.map((a, i) => ({ a, state: stateOf(a, false), box: geometryBounds(a.geometry), score: scores[i] ?? null }));
+  stage(jobId: number, job: StagingJob, at: string, items: AnnotationInput[], scores: ReadonlyArray<number | null> = []): number {
+    return this.stageRows(jobId, job, at, prepareRows(items, job.runId === undefined ? null : scores));
+  }
+
+  /**
+   * Writes prepared rows (their states and boxes worked out before, in the
+   * import's reading thread) as one short transaction. An id already taken
+   * (by any slide, by another import, or earlier in this file) gets
+   * a fresh one and keeps the old as `properties.sourceId`. Returns how many were renamed.
+   */
+  stageRows(jobId: number, job: StagingJob, at: string, rows: PreparedRows): number {
     this.gate?.yieldToWriters();
+    const { ids, states, boxes, scores } = rows;
     return writeTransaction(this.db, () => {
       let renamed = 0;
       let firstRow: number | null = null;
       let firstSeq: number | null = null;
-      for (const row of rows) {
-        let { a, state } = row;
-        if (seen.has(a.id) || this.stmts.taken.get(a.id)) {
-          a = { ...a, id: randomUUID(), properties: { ...a.properties, sourceId: a.id } };
-          state = stateOf(a, false);
+      for (let i = 0; i < ids.length; i++) {
+        let id = ids[i] as string;
+        const state = states[i] as string;
+        let written = this.stmts.insertHistory.run(id, job.slideId, state, job.author, at, job.opId, jobId);
+        if (written.changes === 0) {
+          const fresh = randomUUID();
+          written = this.stmts.insertHistory.run(fresh, job.slideId, renamedState(state, fresh), job.author, at, job.opId, jobId);
+          if (written.changes === 0) throw new Error(`the fresh id ${fresh} is taken`);
+          id = fresh;
           renamed++;
         }
-        seen.add(a.id);
-        const seq = Number(this.stmts.insertHistory.run(a.id, job.slideId, state, job.author, at, job.opId, jobId).lastInsertRowid);
+        const seq = Number(written.lastInsertRowid);
+        const score = scores === null || Number.isNaN(scores[i]) ? null : (scores[i] as number);
         const rowid = Number(
           job.runId === undefined
-            ? this.stmts.insertHead.run(a.id, job.slideId, seq, job.author, at, jobId).lastInsertRowid
-            : this.stmts.insertPrediction.run(a.id, job.slideId, seq, job.author, at, jobId, job.runId, row.score).lastInsertRowid,
+            ? this.stmts.insertHead.run(id, job.slideId, seq, job.author, at, jobId).lastInsertRowid
+            : this.stmts.insertPrediction.run(id, job.slideId, seq, job.author, at, jobId, job.runId, score).lastInsertRowid,
         );
-        const [minX, minY, maxX, maxY] = row.box;
-        this.stmts.insertBox.run(rowid, minX, maxX, minY, maxY);
+        const b = i * 4;
+        this.stmts.insertBox.run(rowid, boxes[b], boxes[b + 2], boxes[b + 1], boxes[b + 3]);
         firstRow ??= rowid;
         firstSeq ??= seq;
       }
-      if (this.stmts.staged.run(items.length, firstRow, firstSeq, jobId).changes !== 1) throw new StagingGone(jobId);
+      if (this.stmts.staged.run(ids.length, firstRow, firstSeq, jobId).changes !== 1) throw new StagingGone(jobId);
       return renamed;
     });
   }
