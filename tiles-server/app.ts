@@ -42,6 +42,8 @@ import { ConsensusStore } from './store/consensus-store.js';
 import { SoftLabelService } from './soft-label-service.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
+import { ModelMaskService } from './model-mask-service.js';
+import { ModelMaskStore } from './store/model-masks.js';
 import { ReadingStore } from './store/readings.js';
 import { ReviewStore } from './store/reviews.js';
 import { ReadingService } from './reading-service.js';
@@ -338,6 +340,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   // the reference mask: a reviewer accepts a consensus of the readers into it (issue 14)
   const consensus = new ConsensusService({ masks, agreement, store: new ConsensusStore(db), reviews: reviews.store, submittedReading: readings.unblinds, audit });
   const softLabels = new SoftLabelService(masks, agreement);
+  // AI masks of model runs (issue 13): the model's read-only layer, corrected layers, the per-pixel confusion
+  const modelMasks = new ModelMaskService({ masks, runs: modelRuns.runs, store: new ModelMaskStore(db), classes: annotationStore, agreement });
+  modelRuns.maskReport = (scope, run, signal) => modelMasks.report(scope, run, signal);
   softLabels.audit = audit;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
@@ -390,6 +395,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     descriptors: { store: new SlideDescriptorStore(db), audit, trustProxy: cfg.trustProxy },
     consensus,
     softLabels,
+    modelMasks,
     classRelabel: {
       service: new ClassRelabelService({
         db,

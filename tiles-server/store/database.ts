@@ -17,6 +17,7 @@ import { PROJECT_RECORDS_SCHEMA } from './project-records-schema.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
 import { CONSENSUS_SCHEMA } from './consensus-store.js';
+import { MODEL_MASK_SCHEMA } from './model-masks.js';
 import { SLIDE_DESCRIPTOR_SCHEMA } from './slide-descriptors-schema.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
@@ -215,6 +216,11 @@ export const MIGRATIONS: Migration[] = [
     version: 13,
     description: 'the provenance of reference masks: accepted consensuses and restores (store/consensus-store.ts)',
     sql: CONSENSUS_SCHEMA,
+  },
+  {
+    version: 15,
+    description: 'AI masks of model runs and the corrected layers derived from them (store/model-masks.ts)',
+    sql: MODEL_MASK_SCHEMA,
   },
   {
     version: 16,
