@@ -9,6 +9,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { CorrectionReport } from '../core/corrections-report.js';
+import { maskCorrections } from './mask-corrections.js';
 import { pageChrome } from './page-chrome.js';
 import { ModelRunApi, type ModelRunInfo } from '../services/model-run-api.js';
 import { OUTCOMES, OUTCOME_LABELS, iouHistogram, legend, relabelMatrix, stackedBars, type Outcome } from './report-plots.js';
@@ -220,7 +221,8 @@ export class WsiCorrectionsReport extends LitElement {
         })}
         <tr data-class="(all)"><td><strong>all</strong></td><td>${r.predictions}</td>${OUTCOMES.map((k) => html`<td data-key=${k}><strong>${r.counts[k]}</strong></td>`)}<td>${fmt(r.iou.mean)}</td><td>${fmt(r.iou.median)}</td></tr>
       </table>
-      <p class="muted">Not in this report yet: pixels changed per class (AI masks) and figures over time.</p>
+      ${maskCorrections(r.mask)}
+      <p class="muted">Not in this report yet: figures over time.</p>
     `;
   }
 }
