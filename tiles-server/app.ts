@@ -391,7 +391,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     readings,
     inbox: { inbox, trustProxy: cfg.trustProxy },
     agreement,
-    report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy }),
+    report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy, maskCorrections: (scope, run) => modelMasks.report(scope, run) }),
     descriptors: { store: new SlideDescriptorStore(db), audit, trustProxy: cfg.trustProxy },
     consensus,
     softLabels,

@@ -338,3 +338,34 @@ describe('AI masks: bad label images', () => {
     expect(r.status, JSON.stringify(r.body)).toBe(201);
   });
 });
+
+describe('AI masks in the regulatory report', () => {
+  it("reports each corrected layer's pixels changed and per-class error rates, as the run's report counts them", async () => {
+    const project = ((await call('POST', '/api/projects', { name: 'AI mask study' })).body['project'] as { id: string }).id;
+    const added = await call('POST', `/api/projects/${project}/slides`, { slideId: slide, studyCode: 'AM-001' });
+    expect(added.status, JSON.stringify(added.body)).toBe(201);
+    const ps = added.body['id'] as string;
+    const run = ((await call('POST', `/api/slides/${ps}/model-runs`, { model: { name: 'segnet', version: '2' } })).body['id'] as string) ?? '';
+    const w = Math.ceil(W / 8);
+    const h = Math.ceil(H / 8);
+    const res = await fetch(`${server.url}/api/slides/${ps}/model-runs/${run}/mask?downsample=8`, { method: 'POST', headers: { 'Content-Type': 'image/png', 'Idempotency-Key': randomUUID() }, body: new Uint8Array(pngBytes(w, h, 1, labelImage(w, h))) });
+    expect(res.status).toBe(201);
+    expect((await call('POST', `/api/slides/${ps}/model-runs/${run}/mask/corrected`)).status).toBe(201);
+    // one tile repainted as class 4
+    const t0 = (await readPack(server.url, ps, USER)).tiles.find((t) => t.tx === 0 && t.ty === 0);
+    expect((await postTiles(server.url, ps, USER, { ops: [{ tx: 0, ty: 0, ifMatch: t0?.version ?? 0, data: b64(zlib(new Uint8Array(T * T).fill(4))) }] })).status).toBe(200);
+    const own = (await call('GET', `/api/slides/${ps}/model-runs/${run}/report`)).body['mask'] as { corrections: Array<{ slide: Confusion }> };
+    const c = (own.corrections[0] as { slide: Confusion }).slide;
+    const rep = await call('GET', `/api/projects/${project}/report`);
+    expect(rep.status).toBe(200);
+    const runs = ((rep.body['body'] as Json)['aiCorrections'] as Json)['runs'] as Array<Json>;
+    const row = runs.find((r) => r['run'] === run) as Json;
+    const mask = row['mask'] as { form: string; corrections: Array<{ annotator: string; pixels: number; changed: number; errorRate: Record<string, number | null> }> };
+    expect(mask.form).toBe('label-image');
+    expect(mask.corrections).toHaveLength(1);
+    expect(mask.corrections[0]).toMatchObject({ annotator: USER, pixels: W * H, changed: c.changed });
+    expect(c.changed).toBeGreaterThan(0);
+    // Tumour, Stroma, Necrosis are ids 1–3 in the default palette
+    expect(mask.corrections[0]?.errorRate).toEqual({ Tumour: c.perClass['1']?.errorRate, Stroma: c.perClass['2']?.errorRate, Necrosis: c.perClass['3']?.errorRate });
+  });
+});
