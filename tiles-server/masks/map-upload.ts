@@ -11,13 +11,11 @@ import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import busboy from 'busboy';
 import { WsiError } from '../../src/core/errors.js';
-import { drained } from '../http/body.js';
 import { checkDeclaredLength, spoolStream, type Spooled } from '../import/spool.js';
-import { MAX_IMPORT_BYTES } from './upload.js';
+import { MAX_IMPORT_BYTES, refuseForm } from './upload.js';
 
 /** Class ids are 1–255: at most that many maps. */
 const MAX_MAPS = 255;
-const DRAIN_BYTES = 16 << 20;
 
 export interface MapUpload {
   /** Class name → its spooled map, in the order sent. */
@@ -49,12 +47,8 @@ export function receiveMaps(req: IncomingMessage, dir: string, signal?: AbortSig
     const fail = (err: WsiError): void => {
       if (failed) return;
       failed = true;
-      req.unpipe(bb);
-      req.resume();
       for (const p of pending) void p.file.then((s) => rm(s.path, { force: true }), () => undefined);
-      const declared = Number(req.headers['content-length'] ?? Number.NaN);
-      if (declared <= DRAIN_BYTES) void drained(req, signal).then(() => reject(err));
-      else reject(err);
+      refuseForm(req, bb, err, reject, signal);
     };
     bb.on('file', (name, stream) => {
       if (failed) return void stream.resume();
