@@ -136,7 +136,7 @@ export function maskRoutes(svc: MaskService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slideId(slideScope(ctx));
         const me = principal(ctx).user.id;
-        const masks = svc.store.list(slideId).filter((m) => slideScope(ctx).seesOthers || m.annotator === me);
+        const masks = svc.store.list(slideId).filter((m) => slideScope(ctx).seesOthers || m.annotator === me || isModelMaskAnnotator(m.annotator));
         sendJson(ctx.res, 200, { masks });
       },
     },
