@@ -43,6 +43,8 @@ import { ConsensusStore } from './store/consensus-store.js';
 import { SoftLabelService } from './soft-label-service.js';
 import { ModelRunService } from './model-run-service.js';
 import { ModelRunStore } from './store/model-runs.js';
+import { ModelMaskService } from './model-mask-service.js';
+import { ModelMaskStore } from './store/model-masks.js';
 import { ReadingStore } from './store/readings.js';
 import { ReviewStore } from './store/reviews.js';
 import { ReadingService } from './reading-service.js';
@@ -345,6 +347,9 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   // the reference mask: a reviewer accepts a consensus of the readers into it (issue 14)
   const consensus = new ConsensusService({ masks, agreement, store: new ConsensusStore(db), reviews: reviews.store, submittedReading: readings.unblinds, audit });
   const softLabels = new SoftLabelService(masks, agreement, annotationStore);
+  // AI masks of model runs (issue 13): the model's read-only layer, corrected layers, the per-pixel confusion
+  const modelMasks = new ModelMaskService({ masks, runs: modelRuns.runs, store: new ModelMaskStore(db), classes: annotationStore, agreement });
+  modelRuns.maskReport = (scope, run, signal) => modelMasks.report(scope, run, signal);
   softLabels.audit = audit;
   // known once the server listens (PORT=0 picks the port)
   let publicUrl = cfg.publicUrl ?? '';
@@ -393,10 +398,11 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     readings,
     inbox: { inbox, trustProxy: cfg.trustProxy },
     agreement,
-    report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy }),
+    report: reportOptions({ db, annotations: annotationStore, agreement, registry, access, identity, auditLog, auditStore, audit, trustProxy: cfg.trustProxy, maskCorrections: (scope, run) => modelMasks.report(scope, run) }),
     descriptors: { store: new SlideDescriptorStore(db), audit, trustProxy: cfg.trustProxy },
     consensus,
     softLabels,
+    modelMasks,
     classRelabel: {
       service: new ClassRelabelService({
         db,

@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WsiError } from '../src/core/errors.js';
+import { isModelMaskAnnotator } from '../src/core/model-mask.js';
 import { MASK_TILE, tilesCovering } from '../src/core/mask/mask-grid.js';
 import { checkLabelImageSize } from './masks/label-image.js';
 import type { LabelJob } from './masks/label-import.js';
@@ -110,7 +111,7 @@ export class MaskService {
     } catch {
       throw new WsiError('BAD_REQUEST', 'malformed percent-encoding in the annotator');
     }
-    if (!ANNOTATOR.test(name)) throw new WsiError('BAD_REQUEST', 'an annotator is 1–64 characters of letters, digits, . _ @ -');
+    if (!ANNOTATOR.test(name) && !isModelMaskAnnotator(name)) throw new WsiError('BAD_REQUEST', 'an annotator is 1–64 characters of letters, digits, . _ @ -');
     return name;
   }
 
@@ -123,6 +124,7 @@ export class MaskService {
 
   /** A user writes only their own mask (the annotator in the URL is their user id). */
   requireWriter(annotator: string, userId: string): void {
+    if (isModelMaskAnnotator(annotator)) throw new WsiError('MODEL_MASK_READ_ONLY', "a model run's mask is its output and stays as the model made it; paint corrections on your own mask (POST …/model-runs/{run}/mask/corrected copies the model's mask into it)");
     if (annotator !== userId) throw new WsiError('FORBIDDEN', `you paint your own mask (annotator ${userId}); the mask of ${annotator} is theirs to change`);
   }
 
@@ -212,6 +214,17 @@ export class MaskService {
   admitImport(): void {
     if (this.importing >= this.imports.concurrency) {
       throw new WsiError('OVERLOADED', `${this.importing} label-image import(s) are running, the most this server decodes at once (MASK_IMPORT_CONCURRENCY); retry shortly`);
+    }
+  }
+
+  /** Runs `fn` in one of the label-import slots (503 OVERLOADED when all are taken). */
+  async withImportSlot<T>(fn: () => Promise<T>): Promise<T> {
+    this.admitImport();
+    this.importing++;
+    try {
+      return await fn();
+    } finally {
+      this.importing--;
     }
   }
 

@@ -262,7 +262,12 @@ export class ModelRunService {
     if (!this.runs.removeArea(run.id, areaId, author)) throw new WsiError('CHECKED_AREA_NOT_FOUND', `no checked area ${areaId} of model run ${run.id}`);
   }
 
-  async report(scope: SlideScope, runId: string): Promise<CorrectionReport> {
-    return correctionReport(await this.run(scope, runId), this.runs, this.store);
+  /** The report's mask part, for a run whose output is a mask (set by app.ts: model-mask-service.ts). */
+  maskReport: (scope: SlideScope, run: ModelRun, signal?: AbortSignal) => Promise<CorrectionReport['mask']> = async () => null;
+
+  async report(scope: SlideScope, runId: string, signal?: AbortSignal): Promise<CorrectionReport> {
+    const run = await this.run(scope, runId);
+    const objects = correctionReport(run, this.runs, this.store);
+    return { ...objects, mask: await this.maskReport(scope, run, signal) };
   }
 }

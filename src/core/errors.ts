@@ -51,6 +51,13 @@ export const ERROR_STATUS = {
   MODEL_OBJECT_READ_ONLY: 409,
   PREDICTION_NOT_FOUND: 404,
   CHECKED_AREA_NOT_FOUND: 404,
+  /** AI masks of model runs (issue 13): the model's layer is read-only; its image must fit the slide; one import per run at a time. */
+  MODEL_MASK_READ_ONLY: 409,
+  MODEL_MASK_SIZE_MISMATCH: 422,
+  MODEL_MASK_CLASSES: 400,
+  MODEL_MASK_IMPORT_IN_PROGRESS: 409,
+  MODEL_MASK_NOT_FOUND: 404,
+  MODEL_MASK_LAYER_NOT_EMPTY: 409,
   /** A binary columnar annotation frame (src/core/columnar-pages.ts) that is truncated, of another version or inconsistent. */
   COLUMNAR_INVALID: 422,
   /** Reviews (issue 14). */

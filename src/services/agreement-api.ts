@@ -5,6 +5,7 @@
  * consensus into the reference mask. Reviewers and managers only: the
  * server answers 403 to anyone else.
  */
+import { isModelMaskAnnotator } from '../core/model-mask.js';
 import { REFERENCE_ANNOTATOR, type ConsensusMethod, type TieRule } from '../core/agreement/reference.js';
 import { authHeaders, postChange } from './http.js';
 
@@ -60,10 +61,10 @@ export class AgreementApi {
     return body;
   }
 
-  /** Every annotator with a mask on the slide (the reference mask is no reader's). */
+  /** Every annotator with a mask on the slide (the reference mask and a model run's mask are no reader's). */
   async readers(): Promise<string[]> {
     const r = await this.json<{ masks: Array<{ annotator: string }> }>(this.url('/masks'));
-    return r.masks.map((m) => m.annotator).filter((a) => a !== REFERENCE_ANNOTATOR);
+    return r.masks.map((m) => m.annotator).filter((a) => a !== REFERENCE_ANNOTATOR && !isModelMaskAnnotator(a));
   }
 
   /** Accepts the consensus of `readers` inside the ROI into the reference mask (one Idempotency-Key per decision: a retry replays it). */

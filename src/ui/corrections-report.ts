@@ -8,34 +8,16 @@
  * (report-plots.ts) and listed in a table, with the JSON to download.
  */
 import { LitElement, css, html, nothing } from 'lit';
+import type { CorrectionReport } from '../core/corrections-report.js';
+import { maskCorrections } from './mask-corrections.js';
 import { pageChrome } from './page-chrome.js';
 import { ModelRunApi, type ModelRunInfo } from '../services/model-run-api.js';
 import { OUTCOMES, OUTCOME_LABELS, iouHistogram, legend, relabelMatrix, stackedBars, type Outcome } from './report-plots.js';
 
 type Counts = Record<Outcome, number>;
 
-interface IouSummary {
-  objects: number;
-  unmeasured: number;
-  mean: number | null;
-  median: number | null;
-  min: number | null;
-  max: number | null;
-  histogram?: number[];
-}
-
-export interface CorrectionReportJson {
-  run: { id: string; model: { name: string; version: string }; importedAt: string | null; importedBy?: string | null; objects: number; format: string | null };
-  predictions: number;
-  counts: Counts;
-  corrected: number;
-  perClass: Record<string, Counts & { predictions: number; iou: IouSummary }>;
-  relabelMatrix: Record<string, Record<string, number>>;
-  iou: IouSummary;
-  perAnnotator: Record<string, Omit<Counts, 'untouched'>>;
-  checkedAreas: number;
-  generatedAt: string;
-}
+/** The report's JSON (one home for its shape: src/core/corrections-report.ts). */
+export type CorrectionReportJson = CorrectionReport;
 
 const fmt = (v: number | null | undefined, digits = 3): string => (v === null || v === undefined ? '—' : v.toFixed(digits));
 const pct = (n: number, d: number): string => (d > 0 ? `${((100 * n) / d).toFixed(1)} %` : '—');
@@ -239,7 +221,8 @@ export class WsiCorrectionsReport extends LitElement {
         })}
         <tr data-class="(all)"><td><strong>all</strong></td><td>${r.predictions}</td>${OUTCOMES.map((k) => html`<td data-key=${k}><strong>${r.counts[k]}</strong></td>`)}<td>${fmt(r.iou.mean)}</td><td>${fmt(r.iou.median)}</td></tr>
       </table>
-      <p class="muted">Not in this report yet: pixels changed per class (AI masks) and figures over time.</p>
+      ${maskCorrections(r.mask)}
+      <p class="muted">Not in this report yet: figures over time.</p>
     `;
   }
 }

@@ -10,7 +10,9 @@
 import { intersection, type Geom } from 'polyclip-ts';
 import type { Geometry, LinearRing } from '../../src/core/annotation.js';
 
-export type CorrectionState = 'untouched' | 'accepted' | 'edited' | 'relabelled' | 'both' | 'rejected';
+import type { CorrectionState } from '../../src/core/corrections-report.js';
+
+export type { CorrectionState };
 
 export const CORRECTION_STATES: readonly CorrectionState[] = ['untouched', 'accepted', 'edited', 'relabelled', 'both', 'rejected'];
 

@@ -12,37 +12,14 @@ import type { Annotation, AnnotationInput } from '../../src/core/annotation.js';
 import { geometryBounds } from '../../src/core/annotation.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import type { ModelRun, ModelRunStore } from '../store/model-runs.js';
-import { correctionState, iou, pointInside, type CorrectionState } from './correction-state.js';
+import type { CorrectionCounts, CorrectionReport as CorrectionReportOf, IouSummary } from '../../src/core/corrections-report.js';
+import { correctionState, iou, pointInside } from './correction-state.js';
 
-type Counts = Record<CorrectionState | 'missed', number>;
+type Counts = CorrectionCounts;
 
-export interface IouSummary {
-  /** Objects whose outline changed and whose IoU could be measured (polygons with area). */
-  objects: number;
-  /** Outlines changed but not measurable (points, lines, crossing outlines). */
-  unmeasured: number;
-  mean: number | null;
-  median: number | null;
-  min: number | null;
-  max: number | null;
-  /** Measured objects per tenth of IoU: [0, 0.1), [0.1, 0.2) … [0.9, 1] (the report page plots it). */
-  histogram: number[];
-}
-
-export interface CorrectionReport {
-  run: ModelRun;
-  predictions: number;
-  counts: Counts;
-  /** Predictions a person changed or removed: edited + relabelled + both + rejected. */
-  corrected: number;
-  perClass: Record<string, Counts & { predictions: number; iou: IouSummary }>;
-  /** Model class → final class → objects (relabelled and both). */
-  relabelMatrix: Record<string, Record<string, number>>;
-  iou: IouSummary;
-  perAnnotator: Record<string, Omit<Counts, 'untouched'>>;
-  checkedAreas: number;
-  generatedAt: string;
-}
+export type { IouSummary };
+/** The report as the server builds it: the whole run record (src/core/corrections-report.ts has the shape). */
+export type CorrectionReport = CorrectionReportOf<ModelRun>;
 
 const NONE = '(none)';
 

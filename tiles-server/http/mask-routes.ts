@@ -10,6 +10,7 @@ import { sendExport } from './send-export.js';
 import { authorNames } from './authors.js';
 import { WsiError } from '../../src/core/errors.js';
 import { MASK_TILE } from '../../src/core/mask/mask-grid.js';
+import { isModelMaskAnnotator } from '../../src/core/model-mask.js';
 import type { MaskService } from '../mask-service.js';
 import { encodePack, PACK_CONTENT_TYPE } from '../masks/tile-codec.js';
 import { parseRasterizeRequest } from '../masks/rasterize-annotations.js';
@@ -90,7 +91,8 @@ function sendResult(ctx: RouteContext, r: OperationResult): void {
 /** The annotator in the URL, when the caller may see that mask: in blind projects only their own (else 404, as for a mask that does not exist). */
 function readableAnnotator(svc: MaskService, ctx: RouteContext): string {
   const annotator = svc.annotator(ctx.params[1] as string);
-  if (!slideScope(ctx).seesOthers && annotator !== principal(ctx).user.id) throw new WsiError('NOT_FOUND', 'no such mask on this slide');
+  // a model run's mask is the model's, not a reader's work: everyone who sees the slide sees it
+  if (!slideScope(ctx).seesOthers && annotator !== principal(ctx).user.id && !isModelMaskAnnotator(annotator)) throw new WsiError('NOT_FOUND', 'no such mask on this slide');
   return annotator;
 }
 
@@ -134,7 +136,7 @@ export function maskRoutes(svc: MaskService): Route[] {
       handler: async (ctx) => {
         const slideId = await svc.slideId(slideScope(ctx));
         const me = principal(ctx).user.id;
-        const masks = svc.store.list(slideId).filter((m) => slideScope(ctx).seesOthers || m.annotator === me);
+        const masks = svc.store.list(slideId).filter((m) => slideScope(ctx).seesOthers || m.annotator === me || isModelMaskAnnotator(m.annotator));
         sendJson(ctx.res, 200, { masks });
       },
     },

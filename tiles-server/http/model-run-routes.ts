@@ -105,7 +105,7 @@ export function modelRunRoutes(svc: ModelRunService, annotations: AnnotationServ
       access: { slide: 0, action: 'export' },
       handler: async (ctx) => {
         if (!slideScope(ctx).seesOthers) throw new WsiError('FORBIDDEN', 'in a blind project only managers and reviewers see the corrections report');
-        sendJson(ctx.res, 200, await svc.report(slideScope(ctx), ctx.params[1] as string));
+        sendJson(ctx.res, 200, await svc.report(slideScope(ctx), ctx.params[1] as string, ctx.signal));
       },
     },
   ];

@@ -15,6 +15,7 @@ import { classRelabelRoutes, type ClassRelabelRoutesOptions } from './class-rela
 import { inboxRoutes, type InboxRoutesOptions } from './inbox-routes.js';
 import { maskRoutes } from './mask-routes.js';
 import { modelRunRoutes } from './model-run-routes.js';
+import { modelMaskRoutes } from './model-mask-routes.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { paletteRoutes, type PaletteRoutesOptions } from './palette-routes.js';
 import { readingRoutes } from './reading-routes.js';
@@ -28,6 +29,7 @@ import type { AnnotationService } from '../annotation-service.js';
 import type { ConsensusService } from '../consensus-service.js';
 import type { MaskService } from '../mask-service.js';
 import type { ModelRunService } from '../model-run-service.js';
+import type { ModelMaskService } from '../model-mask-service.js';
 import type { ReadingService } from '../reading-service.js';
 import type { ReviewService } from '../review-service.js';
 import type { SoftLabelService } from '../soft-label-service.js';
@@ -58,6 +60,8 @@ export interface RouteTableDeps {
   softLabels: SoftLabelService;
   /** Class merge and rename (issue 11); its route answers 404 when absent. */
   classRelabel?: ClassRelabelRoutesOptions;
+  /** AI masks of model runs (issue 13). */
+  modelMasks?: ModelMaskService;
 }
 
 export function routeTable(d: RouteTableDeps): Route[] {
@@ -83,5 +87,6 @@ export function routeTable(d: RouteTableDeps): Route[] {
     ...columnarRoutes(d.annotations),
     ...classRelabelRoutes(d.classRelabel),
     ...slideDescriptorRoutes(d.descriptors),
+    ...modelMaskRoutes(d.modelMasks),
   ];
 }

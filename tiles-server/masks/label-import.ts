@@ -16,7 +16,7 @@ import type { AnnotationStore } from '../store/annotation-store.js';
 import { encodeVersionAsync } from '../store/mask-history.js';
 import type { MaskStore, OperationResult, TileWrite } from '../store/mask-store.js';
 import { generatedColour, parseClassTable } from './class-table.js';
-import { decodeLabelImage } from './label-image.js';
+import { decodeLabelImage, type LabelImage } from './label-image.js';
 import { codeHistogram, composeTile, importRegion, importedPixels, importedPixelsAsync, type Placement } from './mask-import.js';
 import { countsJson, deflateTile, histogram, inflateTile } from './tile-codec.js';
 
@@ -91,8 +91,23 @@ function lutFor(classes: AnnotationStore, names: Map<number, string>, planned: U
 }
 
 export async function importLabelImage(store: MaskStore, classes: AnnotationStore, job: LabelJob): Promise<OperationResult> {
+  return writeLabelImage(store, classes, job, await decodeLabelImage(job.path, job.maxPixels));
+}
+
+/**
+ * Writes a decoded label image onto the job's mask (all or nothing).
+ * `inTransaction` runs in the write's transaction after the tiles are
+ * written, with what was written (a model run's record: model-mask-import.ts);
+ * what it returns joins the answer, and an error it throws undoes the write.
+ */
+export async function writeLabelImage(
+  store: MaskStore,
+  classes: AnnotationStore,
+  job: LabelJob,
+  img: LabelImage,
+  inTransaction?: (at: string, written: { tiles: number; pixels: Record<string, number> }) => Record<string, unknown>,
+): Promise<OperationResult> {
   const s = job.slide;
-  const img = await decodeLabelImage(job.path, job.maxPixels);
   const hist = await codeHistogram(img);
   const codes: number[] = [];
   for (let c = 1; c < 256; c++) if ((hist[c] as number) > 0) codes.push(c);
@@ -140,6 +155,7 @@ export async function importLabelImage(store: MaskStore, classes: AnnotationStor
       store.writeTile(s.id, job.annotator, { tx, ty, ifMatch: null, data: write.data, pixels: write.pixels, ...(write.history ? { history: write.history } : {}) }, tiles, 'import', job.author, at, job.opId);
       tiles++;
     }
-    return { tiles, pixels: lutNow === lut ? pixels : importedPixels(img, p, r, lutNow), classesAdded, warnings };
+    const written = { tiles, pixels: lutNow === lut ? pixels : importedPixels(img, p, r, lutNow) };
+    return { ...written, classesAdded, warnings, ...(inTransaction ? inTransaction(at, written) : {}) };
   });
 }

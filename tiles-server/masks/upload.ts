@@ -26,6 +26,15 @@ export interface Upload {
 const HINT = 'Import the label image in parts (x/y place each part).';
 const tooLarge = (what: string, limit: number): WsiError => new WsiError('PAYLOAD_TOO_LARGE', `the ${what} is larger than ${limit} bytes. ${HINT}`, { limit });
 
+/** Stops reading a refused form; a small one is read to its end first, so its sender gets the answer rather than a broken pipe. */
+export function refuseForm(req: IncomingMessage, bb: busboy.Busboy, err: WsiError, reject: (e: WsiError) => void, signal?: AbortSignal): void {
+  req.unpipe(bb);
+  req.resume();
+  const declared = Number(req.headers['content-length'] ?? Number.NaN);
+  if (declared <= DRAIN_BYTES) void drained(req, signal).then(() => reject(err));
+  else reject(err);
+}
+
 function readMultipart(req: IncomingMessage, dir: string, signal?: AbortSignal): Promise<Upload> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
@@ -41,13 +50,9 @@ function readMultipart(req: IncomingMessage, dir: string, signal?: AbortSignal):
     const fail = (err: WsiError): void => {
       if (failed) return;
       failed = true;
-      req.unpipe(bb);
-      req.resume();
       // a file already spooled goes too
       void image?.then((s) => rm(s.path, { force: true }), () => undefined);
-      const declared = Number(req.headers['content-length'] ?? Number.NaN);
-      if (declared <= DRAIN_BYTES) void drained(req, signal).then(() => reject(err));
-      else reject(err);
+      refuseForm(req, bb, err, reject, signal);
     };
     const setClasses = (value: string): void => {
       if (classes !== null) return fail(new WsiError('BAD_REQUEST', 'the form has more than one part "classes"'));

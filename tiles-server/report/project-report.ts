@@ -28,7 +28,8 @@ import type { DeidReport } from '../deid/report.js';
 import type { SlideRegistry } from '../slides/registry.js';
 import type { AnnotationStore } from '../store/annotation-store.js';
 import type { Project, ProjectSlide } from '../store/identity-store.js';
-import type { ModelRunStore } from '../store/model-runs.js';
+import type { ModelRun, ModelRunStore } from '../store/model-runs.js';
+import type { MaskCorrectionReport } from '../../src/core/corrections-report.js';
 import { sqlSource, type FigureSource, type ReportQueries } from '../store/report-queries.js';
 import type { VerifyResult } from '../../src/core/audit-verify.js';
 
@@ -40,6 +41,8 @@ export interface ReportDeps {
   annotations: AnnotationStore;
   modelRuns: ModelRunStore;
   agreement: AgreementService;
+  /** The mask part of a run's corrections report (AI masks: model-mask-service.ts); absent: not reported. */
+  maskCorrections?: (scope: SlideScope, run: ModelRun) => Promise<MaskCorrectionReport | null>;
   registry: SlideRegistry;
   /** The project's slides (the Default project: every slide of the folder). */
   projectSlides: (project: Project) => Promise<ProjectSlide[]>;
@@ -112,7 +115,7 @@ export class ProjectReportBuilder {
       deidentification: this.deid(project.id, studyCode),
       annotationVolume: this.volume(slides),
       reviewOutcomes: this.reviews(project.id, studyCode),
-      aiCorrections: this.corrections(project.id, studyCode),
+      aiCorrections: await this.corrections(project, slides, studyCode),
       interObserver: await this.agreement(project, slides, actor),
     };
   }
@@ -334,12 +337,14 @@ export class ProjectReportBuilder {
     };
   }
 
-  private corrections(project: string, studyCode: (id: unknown) => string): Record<string, unknown> {
-    const source = sqlSource('modelRuns', { project });
-    const runs = this.d.queries.rows<Row>('modelRuns', project);
+  private async corrections(project: Project, slides: ProjectSlide[], studyCode: (id: unknown) => string): Promise<Record<string, unknown>> {
+    const source = sqlSource('modelRuns', { project: project.id });
+    const runs = this.d.queries.rows<Row>('modelRuns', project.id);
+    const bySlide = new Map(slides.map((s) => [s.id, s]));
     if (runs.length === 0) return absent('no AI model run was imported into this project', source);
-    const totals = { predictions: 0, corrected: 0, rejected: 0, missed: 0 };
-    const rows = runs.map((r) => {
+    const totals = { predictions: 0, corrected: 0, rejected: 0, missed: 0, maskPixels: 0, maskPixelsChanged: 0 };
+    const rows: Array<Record<string, unknown>> = [];
+    for (const r of runs) {
       const run = this.d.modelRuns.get(String(r['id']));
       if (!run) throw new WsiError('INTERNAL', 'a model run vanished while the report was built');
       const c = correctionReport(run, this.d.modelRuns, this.d.annotations);
@@ -347,7 +352,12 @@ export class ProjectReportBuilder {
       totals.corrected += c.corrected;
       totals.rejected += c.counts.rejected;
       totals.missed += c.counts.missed;
-      return {
+      const mask = await this.maskPart(project, bySlide.get(run.slideId), run);
+      for (const m of mask?.corrections ?? []) {
+        totals.maskPixels += m.pixels;
+        totals.maskPixelsChanged += m.changed;
+      }
+      rows.push({
         run: run.id,
         studyCode: studyCode(run.slideId),
         model: run.model,
@@ -360,9 +370,10 @@ export class ProjectReportBuilder {
         errorRate: c.predictions + c.counts.missed === 0 ? null : (c.corrected + c.counts.missed) / (c.predictions + c.counts.missed),
         relabelMatrix: c.relabelMatrix,
         iou: { objects: c.iou.objects, unmeasured: c.iou.unmeasured, mean: c.iou.mean, median: c.iou.median },
+        ...(mask ? { mask } : {}),
         source: { query: 'correctionReport', computation: 'tiles-server/corrections/report.ts over the run’s predictions and corrected objects (GET …/model-runs/{run}/report)', params: { run: run.id } },
-      };
-    });
+      });
+    }
     return {
       status: 'ok',
       runs: rows,
@@ -374,8 +385,31 @@ export class ProjectReportBuilder {
       rules: {
         correctionRate: 'predictions a person changed or removed (edited, relabelled, both, rejected) over predictions',
         errorRate: '(corrected + missed) over (predictions + missed): missed objects are those drawn by hand inside the run’s checked areas',
+        maskPixelsChanged: 'AI masks: level-0 pixels of the slide whose class in an annotator’s corrected layer differs from the model’s (every pixel counted; per class error rate = the model’s pixels of a class given another over the model’s pixels of it)',
       },
       source,
+    };
+  }
+
+  /** A manager's view of a project slide (the report reads everyone's work). */
+  private managerScope(project: Project, ps: ProjectSlide): SlideScope {
+    return { project, projectSlideId: ps.id, slideId: ps.slideId, studyCode: ps.studyCode, role: 'manager', actions: actionsOf('manager', project), seesOthers: true, seesFileNames: false };
+  }
+
+  /** A run's AI-mask corrections, summed per annotator's corrected layer (null: the run's output is objects, or the slide left the project). */
+  private async maskPart(project: Project, ps: ProjectSlide | undefined, run: ModelRun): Promise<{ form: string; corrections: Array<{ annotator: string; pixels: number; changed: number; changedRate: number | null; errorRate: Record<string, number | null> }> } | null> {
+    if (!ps || !this.d.maskCorrections) return null;
+    const m = await this.d.maskCorrections(this.managerScope(project, ps), run);
+    if (!m) return null;
+    return {
+      form: m.form,
+      corrections: m.corrections.map((c) => ({
+        annotator: c.annotator,
+        pixels: c.slide.pixels,
+        changed: c.slide.changed,
+        changedRate: c.slide.pixels === 0 ? null : c.slide.changed / c.slide.pixels,
+        errorRate: Object.fromEntries(Object.entries(c.slide.perClass).filter(([id, x]) => id !== '0' && x.model > 0).map(([id, x]) => [m.classes.find((k) => String(k.id) === id)?.name ?? `class ${id}`, x.errorRate])),
+      })),
     };
   }
 
@@ -412,7 +446,7 @@ export class ProjectReportBuilder {
         rows.push({ ...base, status: 'not computed', reason: 'fewer than two readers', source });
         continue;
       }
-      const scope: SlideScope = { project, projectSlideId: ps.id, slideId: ps.slideId, studyCode: ps.studyCode, role: 'manager', actions: actionsOf('manager', project), seesOthers: true, seesFileNames: false };
+      const scope = this.managerScope(project, ps);
       try {
         const a = await this.d.agreement.compute(scope, actor, { roi, readers: who.join(',') });
         const pairs = a.metrics.pairs;

@@ -41,6 +41,12 @@ function table(rows: unknown, cols: string[]): string {
 }
 
 /** Horizontal bars of labelled counts, as SVG with presentation attributes only. */
+/** A run's AI-mask corrections: per corrected layer, pixels changed and the per-class error rates. */
+function maskHtml(m: Obj): string {
+  const rows = (m['corrections'] as Obj[]).map((c) => ({ annotator: c['annotator'], pixels: c['pixels'], changed: c['changed'], changedRate: c['changedRate'], errorRate: Object.entries(c['errorRate'] as Obj).map(([k, v]) => `${k}: ${v === null ? '—' : Number(v).toFixed(4)}`).join(', ') }));
+  return `<p>AI mask (${esc(m['form'])}): pixels changed per corrected layer.</p>${table(rows, ['annotator', 'pixels', 'changed', 'changedRate', 'errorRate'])}`;
+}
+
 export function bars(items: Array<{ label: string; value: number }>, title: string): string {
   if (items.length === 0) return '';
   const max = Math.max(1, ...items.map((i) => i.value));
@@ -132,7 +138,7 @@ ${section('Review outcomes', b['reviewOutcomes'], (o) => {
 ${section('AI corrections', b['aiCorrections'], (o) => {
     const t = o['totals'] as Obj;
     return `<p>Predictions ${fmt(t['predictions'])}, corrected ${fmt(t['corrected'])} (rate ${fmt(t['correctionRate'])}), rejected ${fmt(t['rejected'])}, missed ${fmt(t['missed'])}; error rate ${fmt(t['errorRate'])}.</p>
-${(o['runs'] as Obj[]).map((run) => `<h3>Run ${esc(run['run'])} on ${esc(run['studyCode'])}: ${esc((run['model'] as Obj)['name'])} ${esc((run['model'] as Obj)['version'])}</h3>${bars(Object.entries(run['counts'] as Obj).map(([k, v]) => ({ label: k, value: Number(v) })), `Corrections of run ${String(run['run'])}`)}<p>Correction rate ${fmt(run['correctionRate'])}, error rate ${fmt(run['errorRate'])}, IoU of edited outlines: mean ${fmt((run['iou'] as Obj)['mean'])} over ${fmt((run['iou'] as Obj)['objects'])}.</p>${sources(run['source'])}`).join('')}
+${(o['runs'] as Obj[]).map((run) => `<h3>Run ${esc(run['run'])} on ${esc(run['studyCode'])}: ${esc((run['model'] as Obj)['name'])} ${esc((run['model'] as Obj)['version'])}</h3>${bars(Object.entries(run['counts'] as Obj).map(([k, v]) => ({ label: k, value: Number(v) })), `Corrections of run ${String(run['run'])}`)}<p>Correction rate ${fmt(run['correctionRate'])}, error rate ${fmt(run['errorRate'])}, IoU of edited outlines: mean ${fmt((run['iou'] as Obj)['mean'])} over ${fmt((run['iou'] as Obj)['objects'])}.</p>${run['mask'] ? maskHtml(run['mask'] as Obj) : ''}${sources(run['source'])}`).join('')}
 <p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${sources(o['source'])}`;
   })}
 ${section('Inter-observer agreement', b['interObserver'], (o) => `${table((o['readings'] as Obj[]).map((x) => ({ ...x, readers: (x['readers'] as string[]).join(', '), pairs: Array.isArray(x['pairs']) ? (x['pairs'] as Obj[]).map((p) => `${String(p['a'])}/${String(p['b'])}: κ ${p['cohenKappa'] === null ? '—' : Number(p['cohenKappa']).toFixed(3)}, accuracy ${p['pixelAccuracy'] === null ? '—' : Number(p['pixelAccuracy']).toFixed(3)}`).join('; ') : null })), ['name', 'studyCode', 'roi', 'readers', 'status', 'pixels', 'fleissKappa', 'pairs', 'reason'])}${(o['readings'] as Obj[]).map((x) => readingFiguresHtml(x, names)).join('')}${intervalsHtml(o['intervals'] as Obj | undefined)}<p>${esc(Object.entries(o['rules'] as Obj).map(([k, v]) => `${k}: ${String(v)}`).join('. '))}</p>${(o['readings'] as Obj[]).map((x) => sources(x['source'])).join('')}${sources(o['source'])}`)}

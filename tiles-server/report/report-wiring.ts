@@ -14,7 +14,7 @@ import type { SqliteIdentityStore } from '../store/identity-store.js';
 import { ModelRunStore } from '../store/model-runs.js';
 import { ProjectRecordStore } from '../store/project-records.js';
 import { ReportQueries } from '../store/report-queries.js';
-import { ProjectReportBuilder } from './project-report.js';
+import { ProjectReportBuilder, type ReportDeps } from './project-report.js';
 
 export interface ReportWiring {
   db: Db;
@@ -27,6 +27,8 @@ export interface ReportWiring {
   auditStore: SqliteAuditStore;
   audit: (e: AuditEvent) => void;
   trustProxy: boolean;
+  /** The AI-mask part of a run's corrections (model-mask-service.ts). */
+  maskCorrections?: ReportDeps['maskCorrections'];
 }
 
 export function reportOptions(w: ReportWiring): ReportRoutesOptions {
@@ -35,6 +37,7 @@ export function reportOptions(w: ReportWiring): ReportRoutesOptions {
     annotations: w.annotations,
     modelRuns: new ModelRunStore(w.db),
     agreement: w.agreement,
+    ...(w.maskCorrections ? { maskCorrections: w.maskCorrections } : {}),
     registry: w.registry,
     projectSlides: async (project) => {
       await w.registry.scan();

@@ -17,6 +17,7 @@ import { PROJECT_RECORDS_SCHEMA } from './project-records-schema.js';
 import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
 import { CONSENSUS_SCHEMA } from './consensus-store.js';
+import { MODEL_MASK_SCHEMA } from './model-masks.js';
 import { SLIDE_DESCRIPTOR_SCHEMA } from './slide-descriptors-schema.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
@@ -220,6 +221,12 @@ export const MIGRATIONS: Migration[] = [
     version: 16,
     description: 'the site and stain a manager sets per project slide, one row per version (store/slide-descriptors.ts)',
     sql: SLIDE_DESCRIPTOR_SCHEMA,
+  },
+  {
+    // numbered after 16 (not 15) so that a store already at 16 still gets it: versions only go up
+    version: 19,
+    description: 'AI masks of model runs and the corrected layers derived from them (store/model-masks.ts)',
+    sql: MODEL_MASK_SCHEMA,
   },
 ];
 
