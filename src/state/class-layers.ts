@@ -4,7 +4,9 @@
  * decision "may this edit touch a locked class": the annotation store asks
  * `refusal` before a local edit, the mask session asks `lockedNames` before
  * a stroke. The settings are this user's view of this project, kept in a
- * Storage (localStorage in the browser) under a key naming both.
+ * Storage (localStorage in the browser) under a key naming both. They are
+ * keyed by class name (a rename gives the class a new mask id, so nothing
+ * else stays the same): a rename carries them to the new name (`rename`).
  */
 import type { AnnotationStore, Edit, Handle } from './annotation-store.js';
 
@@ -86,6 +88,20 @@ export class ClassLayers {
     };
     if (next.visible === cur.visible && next.locked === cur.locked && next.opacity === cur.opacity) return;
     this.layers.set(name, next);
+    this.write();
+    for (const fn of this.listeners) fn();
+  }
+
+  /**
+   * A class was renamed (the palette editor's rename): its settings go to
+   * the new name, kept at once. A merge (the new name a class already) keeps
+   * the target's own settings and drops the merged class's.
+   */
+  rename(from: string, to: string): void {
+    const moved = this.layers.get(from);
+    if (from === to || !moved) return;
+    this.layers.delete(from);
+    if (!this.layers.has(to)) this.layers.set(to, moved);
     this.write();
     for (const fn of this.listeners) fn();
   }

@@ -11,7 +11,8 @@
  * "Merge into…" and "Rename…" carry a class's objects and painted pixels
  * (POST …/classes/relabel): the server's dry run says what would change,
  * the manager confirms, and each object and tile gets a new version.
- * Fires `wsi-palette-saved` with the new palette.
+ * Fires `wsi-palette-saved` with the new palette (and, after a merge or
+ * rename, `renamed`: {from, to, merged}).
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { AnnotationClass } from '../core/annotation.js';
@@ -225,7 +226,9 @@ export class WsiPaletteEditor extends LitElement {
     this.relabel = null;
     await this.show();
     this.problem = null;
-    this.dispatchEvent(new CustomEvent('wsi-palette-saved', { detail: { project: this.project, classes: this.rows }, bubbles: true, composed: true }));
+    // the class's layer settings (shown, locked, opacity) follow it to its new name; a merged class's go
+    const renamed = { from: r.from, to: r.into ?? r.rename ?? r.from, merged: r.into !== undefined };
+    this.dispatchEvent(new CustomEvent('wsi-palette-saved', { detail: { project: this.project, classes: this.rows, renamed }, bubbles: true, composed: true }));
   }
 
   private renderRelabel(): unknown {

@@ -164,6 +164,8 @@ export class WsiViewer extends LitElement {
   });
   private loadAbort: AbortController | null = null;
   private offSkipped: (() => void) | null = null;
+  /** The storage key of the open slide's layers (user and project), to know whether a rename in a project concerns them. */
+  private layersKey: string | null = null;
 
   /** What the shortcuts act on (see the key registry). */
   private readonly keys: KeyContext = ((v: WsiViewer): KeyContext => ({
@@ -321,7 +323,8 @@ export class WsiViewer extends LitElement {
     }
     this.session = session;
     // this user's layers per class in this project (visibility, lock, opacity), kept in the browser like the other view choices
-    session.useLayers(new ClassLayers(browserStorage(), layersKey(session.me?.user ?? null, info.project ?? null)));
+    this.layersKey = layersKey(session.me?.user ?? null, info.project ?? null);
+    session.useLayers(new ClassLayers(browserStorage(), this.layersKey));
     // the mask's canvas goes in first, under the annotations
     const maskLayer = session.mask ? new MaskLayer(viewer, session.mask, session.palette) : null;
     maskLayer?.useLayers(session.layers, () => session.palette);
@@ -385,6 +388,17 @@ export class WsiViewer extends LitElement {
     this.maskLayer?.setColours(paletteLut(palette));
     this.layer?.restyle();
     this.renderRoot.querySelector('wsi-annotation-panel')?.requestUpdate();
+  }
+
+  /**
+   * A class of `project` was renamed (or merged into another): this user's
+   * layer settings for it follow the new name — the open slide's layers when
+   * the slide is in that project, else those kept in the browser.
+   */
+  classRenamed(project: string, from: string, to: string, userId: string | null): void {
+    const s = this.session;
+    if (s && this.layersKey === layersKey(s.me?.user ?? null, project)) s.layers.rename(from, to);
+    else new ClassLayers(browserStorage(), layersKey(userId, project)).rename(from, to);
   }
 
   /** The annotation layer of the open slide (for integrations and tests). */
