@@ -63,6 +63,8 @@ export interface RelabelPlan {
   targetId: number;
   palette: AnnotationClass[];
   slides: SlidePlan[];
+  /** The request it answers (its Idempotency-Key is kept with a hash of it). */
+  request: RelabelRequest;
 }
 
 export interface RelabelAnswer {
@@ -168,16 +170,16 @@ export class ClassRelabelService {
       }
       if (objects.editable.length || objects.predictions || tiles.length) slides.push({ slideId, objects: objects.editable, predictions: objects.predictions, tiles });
     }
-    return { projectId: project.id, mode: req.into !== undefined ? 'merge' : 'rename', from, target, targetId, palette: next, slides };
+    return { projectId: project.id, mode: req.into !== undefined ? 'merge' : 'rename', from, target, targetId, palette: next, slides, request: req };
   }
 
   /**
    * Writes a prepared plan in one transaction, all or nothing, and keeps its
    * answer under `opId` (a retry that raced this one replays it).
    */
-  commit(plan: RelabelPlan, req: RelabelRequest, actor: string, opId: string): RelabelAnswer & { replayed?: true } {
+  commit(plan: RelabelPlan, actor: string, opId: string): RelabelAnswer & { replayed?: true } {
     const scope = opScope(plan.projectId);
-    const hash = requestHash(plan.projectId, req);
+    const hash = requestHash(plan.projectId, plan.request);
     const at = new Date().toISOString();
     let objects = 0;
     let tiles = 0;

@@ -28,6 +28,8 @@ interface Relabel {
   into?: string;
   rename?: string;
   preview: { objects: number; tiles: number; pixels: number; slides: number; predictionsLeft: number } | null;
+  /** The Idempotency-Key of the change, made with the request: a second click (a retry) sends the same one and gets the first answer. */
+  key: string;
 }
 
 /** A class's use in words: "1,203 objects · 52,000 px painted · 4 slides", or "" when unused. */
@@ -200,7 +202,7 @@ export class WsiPaletteEditor extends LitElement {
     try {
       const res = await fetch(url, {
         method: 'POST',
-        headers: changeHeaders({ ...authHeaders(url), 'Content-Type': 'application/json', Accept: 'application/json' }),
+        headers: changeHeaders({ ...authHeaders(url), 'Content-Type': 'application/json', Accept: 'application/json', ...(dryRun ? {} : { 'Idempotency-Key': r.key }) }),
         body: JSON.stringify({ from: r.from, ...(r.into !== undefined ? { into: r.into } : { rename: r.rename }) }),
       });
       const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
@@ -261,14 +263,14 @@ export class WsiPaletteEditor extends LitElement {
         const sel = e.target as HTMLSelectElement;
         const into = sel.value;
         sel.value = '';
-        if (into) void this.previewRelabel({ from: r.name, into, preview: null });
+        if (into) void this.previewRelabel({ from: r.name, into, preview: null, key: crypto.randomUUID() });
       }}>
         <option value="">Merge into…</option>
         ${others.map((o) => html`<option value=${o.name}>${o.name}</option>`)}
       </select>
       <button data-testid="palette-rename" title="Rename the class, keeping its objects and paint" @click=${() => {
         const name = prompt(`New name for ${r.name} (its objects and paint follow):`, r.name)?.trim();
-        if (name && name !== r.name) void this.previewRelabel({ from: r.name, rename: name, preview: null });
+        if (name && name !== r.name) void this.previewRelabel({ from: r.name, rename: name, preview: null, key: crypto.randomUUID() });
       }}>Rename…</button>
     </div>`;
   }

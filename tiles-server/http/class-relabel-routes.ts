@@ -62,7 +62,7 @@ export function classRelabelRoutes(o: ClassRelabelRoutesOptions | undefined): Ro
           return;
         }
         const actor = principal(ctx).user.id;
-        const answer = o.service.commit(plan, req, actor, opId);
+        const answer = o.service.commit(plan, actor, opId);
         if (answer.replayed) {
           sendJson(ctx.res, 200, answer);
           return;
