@@ -112,9 +112,12 @@ export class ClassLayers {
     return l.visible ? l.opacity : 0;
   }
 
-  /** Whether an object of the store is drawn at all (a hidden class, or opacity 0: not), for hit testing. */
+  /** Objects that are drawn but never picked (another reader's read-only layer, src/state/compared-reader.ts); null: none. */
+  notPickable: ((h: Handle) => boolean) | null = null;
+
+  /** Whether an object of the store may be picked: drawn at all (a hidden class, or opacity 0: not) and not in a read-only layer. For hit testing. */
   shownIn(store: AnnotationStore): (h: Handle) => boolean {
-    return (h) => this.alpha(store.classOf(h)) > 0;
+    return (h) => this.alpha(store.classOf(h)) > 0 && !this.notPickable?.(h);
   }
 
   isLocked(name: string | null): boolean {

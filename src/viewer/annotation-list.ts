@@ -565,7 +565,8 @@ export class WsiAnnotationList extends LitElement {
       this.picked.clear();
       this.picked.add(h);
       this.pickAnchor = i;
-      s.selection.set([s.store.idOf(h)]);
+      // the compared reader's objects are shown, never selected for editing (src/state/compared-reader.ts)
+      if (!s.compared.owns(s.store, h)) s.selection.set([s.store.idOf(h)]);
       const [x0, y0, x1, y1] = s.store.bounds(h);
       this.fly?.({ x0, y0, x1, y1 });
     }
