@@ -14,9 +14,13 @@
  * (tiles are inflated and compressed on the thread pool), `commit` writes
  * all of it in one transaction, each write conditional on the version read,
  * so an edit made in between refuses the whole operation (409
- * CLASS_RELABEL_CONFLICT) and nothing changes.
+ * CLASS_RELABEL_CONFLICT) and nothing changes. The answer is kept under
+ * the request's Idempotency-Key in the same transaction: a retry with the
+ * key replays it (the class it names is gone by then, so preparing again
+ * would answer 404), and the key sent with another request is refused.
  */
 import type { AnnotationClass } from '../src/core/annotation.js';
+import { createHash } from 'node:crypto';
 import { WsiError, isErrorCode } from '../src/core/errors.js';
 import { countsJson, deflateTile, histogram, inflateTile } from './masks/tile-codec.js';
 import type { AnnotationStore, RegisteredClass } from './store/annotation-store.js';
@@ -59,6 +63,8 @@ export interface RelabelPlan {
   targetId: number;
   palette: AnnotationClass[];
   slides: SlidePlan[];
+  /** The request it answers (its Idempotency-Key is kept with a hash of it). */
+  request: RelabelRequest;
 }
 
 export interface RelabelAnswer {
@@ -106,6 +112,13 @@ export class ClassRelabelService {
 
   constructor(private readonly d: ClassRelabelDeps) {
     this.queries = new ClassRelabelQueries(d.db);
+  }
+
+  /** The answer already given to this operation id and request, or null; the key used for another request is refused. */
+  replay(project: Project, opId: string, req: RelabelRequest): RelabelAnswer | null {
+    const prior = this.queries.priorOp(opId, opScope(project.id), requestHash(project.id, req));
+    if (prior === 'reused') throw new WsiError('IDEMPOTENCY_KEY_REUSED', `operation id ${opId} was already used for a different request`);
+    return prior ? (prior.body as unknown as RelabelAnswer) : null;
   }
 
   /** Checks the request against the palette and reads what would change (nothing is written). */
@@ -157,17 +170,25 @@ export class ClassRelabelService {
       }
       if (objects.editable.length || objects.predictions || tiles.length) slides.push({ slideId, objects: objects.editable, predictions: objects.predictions, tiles });
     }
-    return { projectId: project.id, mode: req.into !== undefined ? 'merge' : 'rename', from, target, targetId, palette: next, slides };
+    return { projectId: project.id, mode: req.into !== undefined ? 'merge' : 'rename', from, target, targetId, palette: next, slides, request: req };
   }
 
-  /** Writes a prepared plan in one transaction; all or nothing. */
-  commit(plan: RelabelPlan, actor: string, opId: string): RelabelAnswer {
+  /**
+   * Writes a prepared plan in one transaction, all or nothing, and keeps its
+   * answer under `opId` (a retry that raced this one replays it).
+   */
+  commit(plan: RelabelPlan, actor: string, opId: string): RelabelAnswer & { replayed?: true } {
+    const scope = opScope(plan.projectId);
+    const hash = requestHash(plan.projectId, plan.request);
     const at = new Date().toISOString();
     let objects = 0;
     let tiles = 0;
     let pixels = 0;
     let predictions = 0;
-    const classes = writeTransaction(this.d.db, () => {
+    const written = writeTransaction(this.d.db, (): { answer: RelabelAnswer; replayed: boolean } => {
+      const prior = this.queries.priorOp(opId, scope, hash);
+      if (prior === 'reused') throw new WsiError('IDEMPOTENCY_KEY_REUSED', `operation id ${opId} was already used for a different request`);
+      if (prior) return { answer: prior.body as unknown as RelabelAnswer, replayed: true };
       // the palette as the plan read it: a change since is a conflict, not something to write over
       const now = this.d.annotations.palettes.of(plan.projectId);
       if (!now.some((c) => c.name === plan.from.name && c.id === plan.from.id)) throw conflict(`class "${plan.from.name}" changed in the palette meanwhile`);
@@ -208,21 +229,31 @@ export class ClassRelabelService {
           });
         }
       }
-      return saved;
+      const answer: RelabelAnswer = {
+        mode: plan.mode,
+        from: { name: plan.from.name, id: plan.from.id },
+        to: { name: plan.target, id: plan.targetId },
+        slides: plan.slides.length,
+        objects,
+        predictionsLeft: predictions,
+        tiles,
+        pixels,
+        classes: saved,
+      };
+      this.queries.putOp(opId, scope, hash, 200, answer);
+      return { answer, replayed: false };
     });
+    if (written.replayed) return { ...written.answer, replayed: true };
     for (const s of plan.slides) if (s.tiles.length) this.d.onMaskChange(s.slideId);
-    return {
-      mode: plan.mode,
-      from: { name: plan.from.name, id: plan.from.id },
-      to: { name: plan.target, id: plan.targetId },
-      slides: plan.slides.length,
-      objects,
-      predictionsLeft: predictions,
-      tiles,
-      pixels,
-      classes,
-    };
+    return written.answer;
   }
+}
+
+/** The scope a merge or rename's operation id is kept under (the operations table keys answers by scope and request). */
+const opScope = (projectId: string): string => `project:${projectId}`;
+
+function requestHash(projectId: string, req: RelabelRequest): string {
+  return createHash('sha256').update(projectId).update('\0').update(JSON.stringify({ from: req.from, into: req.into ?? null, rename: req.rename ?? null })).digest('hex');
 }
 
 function conflict(why: string): WsiError {

@@ -76,6 +76,15 @@ export class MaskApi {
     return { user: b.user, displayName: b.displayName ?? b.username ?? null };
   }
 
+  /** The annotators with a mask on a slide that the caller may see (the server applies the blind rule). */
+  static async annotators(server: string, slide: string): Promise<string[]> {
+    const url = `${server}/api/slides/${encodeURIComponent(slide)}/masks`;
+    const res = await fetch(url, { headers: authHeaders(url) });
+    if (!res.ok) throw new Error(`the slide's masks could not be listed (${res.status})`);
+    const b = (await res.json()) as { masks?: Array<{ annotator?: unknown }> };
+    return (b.masks ?? []).map((m) => m.annotator).filter((a): a is string => typeof a === 'string');
+  }
+
   private base(): string {
     return `${this.server}/api/slides/${encodeURIComponent(this.slide)}/masks/${encodeURIComponent(this.annotator)}`;
   }

@@ -14,6 +14,7 @@ import { openOutbox } from '../services/outbox.js';
 import { SyncEngine } from '../services/sync.js';
 import { AnnotationStore } from '../state/annotation-store.js';
 import { ClassLayers } from '../state/class-layers.js';
+import { ComparedReader, readOnlyMessage, type ReaderChoice } from '../state/compared-reader.js';
 import { DensityGrid } from '../state/density-grid.js';
 import { Selection } from '../state/selection.js';
 import { SpatialIndex, localBuilder, type IndexBuilder } from '../state/spatial-index.js';
@@ -120,6 +121,8 @@ export class AnnotationSession {
       const h = store.handleOf(id) ?? this.provenance.predictionHandle(id);
       return h === undefined ? null : store.record(h);
     });
+    // the guards from the start (the viewer gives this user's stored layers later)
+    this.useLayers(this.layers);
   }
 
   /**
@@ -154,6 +157,8 @@ export class AnnotationSession {
 
   /** Visibility, lock and opacity per class (the Layers table); see useLayers. */
   layers = new ClassLayers();
+  /** Another reader's work shown beside one's own, read-only (the Layers table's reader row). */
+  readonly compared = new ComparedReader();
 
   /**
    * Takes this user's layers of the project: locked classes are then refused
@@ -161,7 +166,9 @@ export class AnnotationSession {
    */
   useLayers(layers: ClassLayers): void {
     this.layers = layers;
-    this.store.editGuard = (edit, store) => layers.refusal(edit, store);
+    // the compared reader's objects are read-only and never picked, whatever the class layers say
+    layers.notPickable = (h) => this.compared.owns(this.store, h);
+    this.store.editGuard = (edit, store) => layers.refusal(edit, store) ?? this.compared.refusal(edit, store);
     if (this.mask) {
       this.mask.lockedClasses = () => {
         const out = new Map<number, string>();
@@ -172,6 +179,39 @@ export class AnnotationSession {
         return out;
       };
     }
+  }
+
+  /**
+   * The other readers whose work this user may see on this slide: the
+   * authors of the objects loaded and the annotators of the masks the
+   * server lists (both already filtered by the server's blind rule), less
+   * this user and the reference mask (`@…`).
+   */
+  async otherReaders(): Promise<ReaderChoice[]> {
+    const ids = new Set<string>(this.store.authorNames());
+    try {
+      for (const a of await MaskApi.annotators(this.api.server, this.api.slide)) ids.add(a);
+    } catch {
+      // a server without masks: the authors of objects only
+    }
+    const me = this.me?.user ?? null;
+    return [...ids].filter((id) => id !== me && !id.startsWith('@')).sort().map((id) => ({ id, label: readerLabel(id) }));
+  }
+
+  /**
+   * The compared reader's painted mask, loaded read-only in a mask session
+   * of its own (never painted, nothing sent); null on a server without masks.
+   */
+  async openReaderMask(reader: ReaderChoice): Promise<MaskSession | null> {
+    if (!this.mask) return null;
+    const mask = MaskSession.open(this.api.server, this.api.slide, reader.id, this.width, this.height, await openOutbox(), new UndoManager(this.store));
+    try {
+      await mask.loadReadOnly(readOnlyMessage(reader.label));
+    } catch (err) {
+      mask.dispose(0);
+      throw err;
+    }
+    return mask;
   }
 
   /** Tells `fn` the loading progress now and at every change; returns the unsubscribe. */
@@ -335,4 +375,9 @@ export class AnnotationSession {
     this.mask?.dispose();
     for (const w of this.workers) w.terminate();
   }
+}
+
+/** How the UI names another reader: by the start of their id, as mask export names do (no name is revealed). */
+export function readerLabel(id: string): string {
+  return `Reader ${id.slice(0, 8)}`;
 }

@@ -223,6 +223,27 @@ export class MaskSession {
   }
 
   /**
+   * Loads the tiles only, for a mask shown read-only (another reader's,
+   * src/state/compared-reader.ts): no outbox is taken over or resumed, and
+   * nothing is ever sent (readOnly refuses every edit).
+   */
+  async loadReadOnly(reason: string): Promise<void> {
+    this.readOnly = reason;
+    try {
+      const tiles = await this.readPack();
+      this.store.apply(
+        tiles.map((t) => ({ key: tileKey(t.tx, t.ty), tile: t.tile, version: t.version })),
+        'remote',
+        'Load',
+      );
+      this.loaded = true;
+    } catch (err) {
+      this.loadError = (err as Error).message;
+      throw err;
+    }
+  }
+
+  /**
    * What painting every region of interest into the mask would do (a dry run
    * on the server: nothing is written): regions, tiles, new pixels, and the
    * painted pixels per class id it would overwrite. Waits for unsent strokes

@@ -4,7 +4,9 @@
  * decision "may this edit touch a locked class": the annotation store asks
  * `refusal` before a local edit, the mask session asks `lockedNames` before
  * a stroke. The settings are this user's view of this project, kept in a
- * Storage (localStorage in the browser) under a key naming both.
+ * Storage (localStorage in the browser) under a key naming both. They are
+ * keyed by class name (a rename gives the class a new mask id, so nothing
+ * else stays the same): a rename carries them to the new name (`rename`).
  */
 import type { AnnotationStore, Edit, Handle } from './annotation-store.js';
 
@@ -90,15 +92,32 @@ export class ClassLayers {
     for (const fn of this.listeners) fn();
   }
 
+  /**
+   * A class was renamed (the palette editor's rename): its settings go to
+   * the new name, kept at once. A merge (the new name a class already) keeps
+   * the target's own settings and drops the merged class's.
+   */
+  rename(from: string, to: string): void {
+    const moved = this.layers.get(from);
+    if (from === to || !moved) return;
+    this.layers.delete(from);
+    if (!this.layers.has(to)) this.layers.set(to, moved);
+    this.write();
+    for (const fn of this.listeners) fn();
+  }
+
   /** How much of a class is drawn: 0 when hidden, else its opacity. */
   alpha(name: string | null): number {
     const l = this.get(name);
     return l.visible ? l.opacity : 0;
   }
 
-  /** Whether an object of the store is drawn at all (a hidden class, or opacity 0: not), for hit testing. */
+  /** Objects that are drawn but never picked (another reader's read-only layer, src/state/compared-reader.ts); null: none. */
+  notPickable: ((h: Handle) => boolean) | null = null;
+
+  /** Whether an object of the store may be picked: drawn at all (a hidden class, or opacity 0: not) and not in a read-only layer. For hit testing. */
   shownIn(store: AnnotationStore): (h: Handle) => boolean {
-    return (h) => this.alpha(store.classOf(h)) > 0;
+    return (h) => this.alpha(store.classOf(h)) > 0 && !this.notPickable?.(h);
   }
 
   isLocked(name: string | null): boolean {

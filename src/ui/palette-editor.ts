@@ -11,7 +11,8 @@
  * "Merge into…" and "Rename…" carry a class's objects and painted pixels
  * (POST …/classes/relabel): the server's dry run says what would change,
  * the manager confirms, and each object and tile gets a new version.
- * Fires `wsi-palette-saved` with the new palette.
+ * Fires `wsi-palette-saved` with the new palette (and, after a merge or
+ * rename, `renamed`: {from, to, merged}).
  */
 import { LitElement, css, html, nothing } from 'lit';
 import type { AnnotationClass } from '../core/annotation.js';
@@ -27,6 +28,8 @@ interface Relabel {
   into?: string;
   rename?: string;
   preview: { objects: number; tiles: number; pixels: number; slides: number; predictionsLeft: number } | null;
+  /** The Idempotency-Key of the change, made with the request: a second click (a retry) sends the same one and gets the first answer. */
+  key: string;
 }
 
 /** A class's use in words: "1,203 objects · 52,000 px painted · 4 slides", or "" when unused. */
@@ -199,7 +202,7 @@ export class WsiPaletteEditor extends LitElement {
     try {
       const res = await fetch(url, {
         method: 'POST',
-        headers: changeHeaders({ ...authHeaders(url), 'Content-Type': 'application/json', Accept: 'application/json' }),
+        headers: changeHeaders({ ...authHeaders(url), 'Content-Type': 'application/json', Accept: 'application/json', ...(dryRun ? {} : { 'Idempotency-Key': r.key }) }),
         body: JSON.stringify({ from: r.from, ...(r.into !== undefined ? { into: r.into } : { rename: r.rename }) }),
       });
       const body = (await res.json().catch(() => ({}))) as Record<string, unknown>;
@@ -225,7 +228,9 @@ export class WsiPaletteEditor extends LitElement {
     this.relabel = null;
     await this.show();
     this.problem = null;
-    this.dispatchEvent(new CustomEvent('wsi-palette-saved', { detail: { project: this.project, classes: this.rows }, bubbles: true, composed: true }));
+    // the class's layer settings (shown, locked, opacity) follow it to its new name; a merged class's go
+    const renamed = { from: r.from, to: r.into ?? r.rename ?? r.from, merged: r.into !== undefined };
+    this.dispatchEvent(new CustomEvent('wsi-palette-saved', { detail: { project: this.project, classes: this.rows, renamed }, bubbles: true, composed: true }));
   }
 
   private renderRelabel(): unknown {
@@ -258,14 +263,14 @@ export class WsiPaletteEditor extends LitElement {
         const sel = e.target as HTMLSelectElement;
         const into = sel.value;
         sel.value = '';
-        if (into) void this.previewRelabel({ from: r.name, into, preview: null });
+        if (into) void this.previewRelabel({ from: r.name, into, preview: null, key: crypto.randomUUID() });
       }}>
         <option value="">Merge into…</option>
         ${others.map((o) => html`<option value=${o.name}>${o.name}</option>`)}
       </select>
       <button data-testid="palette-rename" title="Rename the class, keeping its objects and paint" @click=${() => {
         const name = prompt(`New name for ${r.name} (its objects and paint follow):`, r.name)?.trim();
-        if (name && name !== r.name) void this.previewRelabel({ from: r.name, rename: name, preview: null });
+        if (name && name !== r.name) void this.previewRelabel({ from: r.name, rename: name, preview: null, key: crypto.randomUUID() });
       }}>Rename…</button>
     </div>`;
   }

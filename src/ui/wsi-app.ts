@@ -325,7 +325,8 @@ export class WsiApp extends LitElement {
   }
 
   /** A manager saved a project's palette: the open slide, if it is that project's, is redrawn with it. */
-  private paletteSaved(project: string): void {
+  private paletteSaved(project: string, renamed?: { from: string; to: string }): void {
+    if (renamed) this.renderRoot.querySelector('wsi-viewer')?.classRenamed(project, renamed.from, renamed.to, this.me?.user.id ?? null);
     if (this.slides?.find((s) => s.id === this.selected)?.project === project) void this.renderRoot.querySelector('wsi-viewer')?.reloadPalette();
   }
 
@@ -509,7 +510,7 @@ export class WsiApp extends LitElement {
             .server=${this.server}
             .project=${this.project}
             .projectName=${this.me.projects.find((p) => p.id === this.project)?.name ?? ''}
-            @wsi-palette-saved=${(e: CustomEvent<{ project: string }>) => this.paletteSaved(e.detail.project)}
+            @wsi-palette-saved=${(e: CustomEvent<{ project: string; renamed?: { from: string; to: string } }>) => this.paletteSaved(e.detail.project, e.detail.renamed)}
           ></wsi-palette-editor>`
         : nothing}
     `;

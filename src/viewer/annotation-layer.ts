@@ -74,6 +74,8 @@ export class AnnotationLayer {
       lineWidth: 1.5 * devicePixelRatio,
       outlineOnly: this.outlineOnly,
       classAlpha: (i) => layers.alpha(i < 0 ? null : (store.classes()[i] ?? null)),
+      // the compared reader's objects: their own layer's eye and opacity, outlined dashed
+      ...(this.session.compared.reader ? { layerOf: (h: Handle) => (this.session.compared.owns(store, h) ? 1 : 0) as 0 | 1, readerAlpha: this.session.compared.alpha() } : {}),
     };
   }
 
@@ -82,7 +84,12 @@ export class AnnotationLayer {
   /** Follows the session's layers per class (visibility, opacity): each change restyles. */
   watchLayers(): void {
     this.offLayers?.();
-    this.offLayers = this.session.layers.onChange(() => this.restyle());
+    const offClasses = this.session.layers.onChange(() => this.restyle());
+    const offReader = this.session.compared.onChange(() => this.restyle());
+    this.offLayers = () => {
+      offClasses();
+      offReader();
+    };
     this.restyle();
   }
 

@@ -16,7 +16,7 @@ import type { Handle } from '../state/annotation-store.js';
 import { AnnotationTable, REVIEW_ORDER, type SortColumn } from '../state/annotation-table.js';
 import { classifyHandles, deleteHandles } from '../tools/selection-edits.js';
 import { registerKey } from '../tools/registry.js';
-import { LIST_COLUMNS, reviewText, type CellContext } from './annotation-list-columns.js';
+import { LIST_COLUMNS, reviewText, type CellContext, type ListColumn } from './annotation-list-columns.js';
 import { objectReviewStates } from '../services/review-api.js';
 import { panelStyles } from './panel-styles.js';
 import type { ImageBox } from './view-transform.js';
@@ -25,6 +25,8 @@ import type { ImageBox } from './view-transform.js';
 export const ROW_HEIGHT = 22;
 /** The tallest scroll area browsers handle everywhere; beyond it the scroll position is scaled to the rows. */
 const MAX_SCROLL_PX = 8_000_000;
+/** How far (rows) the window may move from the anchor before every row is placed anew (transforms stay small numbers). */
+const ANCHOR_SPAN = 50_000;
 
 export class WsiAnnotationList extends LitElement {
   static override properties = {
@@ -51,8 +53,17 @@ export class WsiAnnotationList extends LitElement {
   table: AnnotationTable | null = null;
   /** The rows picked in the list (handles), and the row a Shift-click extends from. */
   readonly picked = new Set<Handle>();
-  private anchor = -1;
+  private pickAnchor = -1;
+  /** The row elements, in screen order; pool[0] shows row `poolFirst` (-1: nothing drawn yet). */
   private pool: HTMLElement[] = [];
+  private poolFirst = -1;
+  /** How many pool rows hold a row now. */
+  private shown = 0;
+  /** The row placed at translateY(0) in the rows box; rows sit at (row − anchor) × ROW_HEIGHT. */
+  private anchor = 0;
+  /** The viewport's height (px), kept by the ResizeObserver so that scrolling reads no layout. */
+  private viewHeight = 0;
+  private spacerHeight = -1;
   private frame = 0;
   private lastRefresh = 0;
   private offStale: (() => void) | null = null;
@@ -174,6 +185,8 @@ export class WsiAnnotationList extends LitElement {
         outline: none;
         /* the rows are moved by script: the browser must not move the scroll position to keep one in place */
         overflow-anchor: none;
+        /* nothing inside changes the list's own size or anything outside it: a scroll restyles and lays out only the rows written */
+        contain: strict;
       }
       .rows {
         position: absolute;
@@ -181,9 +194,15 @@ export class WsiAnnotationList extends LitElement {
         right: 0;
         top: 0;
         will-change: transform;
+        contain: layout style;
       }
       .row {
+        position: absolute;
+        top: 0;
+        left: 0;
+        right: 0;
         height: ${ROW_HEIGHT}px;
+        contain: strict;
         cursor: pointer;
         user-select: none;
         border-bottom: 1px solid #f0f0f3;
@@ -222,7 +241,10 @@ export class WsiAnnotationList extends LitElement {
 
   override connectedCallback(): void {
     super.connectedCallback();
-    this.resize = new ResizeObserver(() => this.paintRows());
+    this.resize = new ResizeObserver((entries) => {
+      for (const e of entries) this.viewHeight = e.contentRect.height;
+      this.paintRows(true);
+    });
   }
 
   override disconnectedCallback(): void {
@@ -242,7 +264,8 @@ export class WsiAnnotationList extends LitElement {
     this.table?.dispose();
     this.table = null;
     this.picked.clear();
-    this.anchor = -1;
+    this.pickAnchor = -1;
+    this.poolFirst = -1;
   }
 
   protected override willUpdate(changed: Map<string, unknown>): void {
@@ -282,11 +305,15 @@ export class WsiAnnotationList extends LitElement {
 
   protected override firstUpdated(): void {
     const vp = this.viewport();
-    if (vp) this.resize?.observe(vp);
+    if (vp) {
+      this.viewHeight = vp.clientHeight;
+      this.resize?.observe(vp);
+    }
   }
 
   protected override updated(): void {
-    this.paintRows();
+    // a render follows every change of the rows, their order, the picked rows or the classes
+    this.paintRows(true);
   }
 
   /**
@@ -368,40 +395,48 @@ export class WsiAnnotationList extends LitElement {
     const vp = this.viewport();
     const t = this.table;
     if (!vp || !t) return;
-    const { scale } = this.geometry(vp, t.rows.length);
+    const { scale } = this.geometry(t.rows.length);
     vp.scrollTop = (i * ROW_HEIGHT) / scale;
     this.paintRows();
   }
 
   /** The handles in the rows drawn now (for tests and benchmarks). */
   visibleHandles(): Handle[] {
-    const vp = this.viewport();
     const t = this.table;
-    if (!vp || !t) return [];
-    const { first, count } = this.window(vp, t.rows.length);
-    return Array.from(t.rows.subarray(first, first + count));
+    if (!t || this.poolFirst < 0) return [];
+    return Array.from(t.rows.subarray(this.poolFirst, this.poolFirst + this.shown));
   }
 
   /** Scroll height and how many row pixels one scroll pixel stands for. */
-  private geometry(vp: HTMLElement, n: number): { height: number; scale: number } {
+  private geometry(n: number): { height: number; scale: number } {
     const total = n * ROW_HEIGHT;
     const height = Math.min(total, MAX_SCROLL_PX);
-    const view = vp.clientHeight;
+    const view = this.viewHeight;
     const scale = total > height && height > view ? (total - view) / (height - view) : 1;
     return { height, scale };
   }
 
-  private window(vp: HTMLElement, n: number): { first: number; count: number; offset: number } {
-    const { scale } = this.geometry(vp, n);
-    const y = vp.scrollTop * scale;
+  /** The rows in view: the first, how many, and where the first row's top is in the scroller (px). */
+  private window(scrollTop: number, n: number): { first: number; count: number; top: number } {
+    const { scale } = this.geometry(n);
+    const y = scrollTop * scale;
     const first = Math.max(0, Math.min(n - 1, Math.floor(y / ROW_HEIGHT)));
-    const count = Math.max(0, Math.min(n - first, Math.ceil(vp.clientHeight / ROW_HEIGHT) + 1));
-    // the rows box sits at the scroll position, less the part of the first row scrolled past
-    return { first, count, offset: vp.scrollTop - (y - first * ROW_HEIGHT) };
+    const count = Math.max(0, Math.min(n - first, Math.ceil(this.viewHeight / ROW_HEIGHT) + 1));
+    // the first row sits at the scroll position, less the part of it scrolled past
+    return { first, count, top: scrollTop - (y - first * ROW_HEIGHT) };
   }
 
-  /** Fills the row pool with the rows in view: text only, no templates. */
-  private paintRows(): void {
+  /**
+   * Draws the rows in view. The pool holds one element per row that fits
+   * (in DOM order = screen order); each row is placed by its own transform
+   * relative to `anchor`, so a scroll of a few rows moves the rows box (one
+   * transform) and rewrites only the rows it exposes: the rows scrolled out
+   * are moved to the other end and refilled. `all` rewrites every row (the
+   * rows, their order, the picked rows or the classes changed). No layout is
+   * read here but the scroll position (the viewport's height comes from the
+   * ResizeObserver).
+   */
+  private paintRows(all = false): void {
     const vp = this.viewport();
     const t = this.table;
     const s = this.session;
@@ -411,54 +446,101 @@ export class WsiAnnotationList extends LitElement {
     if (!box || !spacer) return;
     const t0 = performance.now();
     const n = t.rows.length;
-    spacer.style.height = `${this.geometry(vp, n).height}px`;
-    const { first, count, offset } = this.window(vp, n);
-    while (this.pool.length < count) {
-      const row = document.createElement('div');
-      row.className = 'row grid-row';
-      row.dataset['testid'] = 'list-row';
-      row.setAttribute('role', 'row');
-      for (const c of LIST_COLUMNS) {
-        const cell = document.createElement('span');
-        cell.setAttribute('role', 'cell');
-        if (c.numeric) cell.className = 'num';
-        if (c.id === 'class') {
-          const sw = document.createElement('span');
-          sw.className = 'swatch';
-          cell.append(sw, document.createTextNode(''));
-        } else cell.append(document.createTextNode(''));
-        row.append(cell);
-      }
-      this.pool.push(row);
+    const height = this.geometry(n).height;
+    if (height !== this.spacerHeight) {
+      spacer.style.height = `${height}px`;
+      this.spacerHeight = height;
     }
-    if (box.childElementCount !== this.pool.length) box.replaceChildren(...this.pool);
-    box.style.transform = `translateY(${offset}px)`;
-    const ctx: CellContext = { store: s.store, table: t, mpp: this.mpp };
-    for (let i = 0; i < this.pool.length; i++) {
-      const row = this.pool[i] as HTMLElement;
-      if (i >= count) {
-        row.style.display = 'none';
-        continue;
-      }
-      row.style.display = '';
-      const h = t.rows[first + i] as number;
-      row.dataset['row'] = String(first + i);
-      row.dataset['id'] = s.store.idOf(h);
-      row.classList.toggle('picked', this.picked.has(h));
-      const cells = row.children;
-      for (let c = 0; c < LIST_COLUMNS.length; c++) {
-        const col = LIST_COLUMNS[c]!;
-        const cell = cells[c] as HTMLElement;
-        const text = col.text(ctx, h);
-        const node = cell.lastChild as Text;
-        if (node.data !== text) {
-          node.data = text;
-          cell.title = text;
-        }
-        if (col.id === 'class') (cell.firstChild as HTMLElement).style.background = s.colourOf(s.store.classOf(h)) ?? '#bbb';
-      }
+    const { first, count, top } = this.window(vp.scrollTop, n);
+    const size = Math.ceil(this.viewHeight / ROW_HEIGHT) + 1;
+    if (this.pool.length !== size) {
+      while (this.pool.length < size) this.pool.push(this.makeRow());
+      this.pool.length = size;
+      box.replaceChildren(...this.pool);
+      all = true;
     }
+    const shift = first - this.poolFirst;
+    if (all || this.poolFirst < 0 || Math.abs(shift) >= size || Math.abs(first - this.anchor) > ANCHOR_SPAN) {
+      this.anchor = first;
+      this.poolFirst = first;
+      for (let i = 0; i < size; i++) this.fillRow(this.pool[i] as HTMLElement, first + i);
+    } else if (shift > 0) {
+      // scrolled down: the rows gone off the top go to the bottom, refilled with the rows exposed
+      const moved = this.pool.splice(0, shift);
+      this.pool.push(...moved);
+      box.append(...moved);
+      for (let i = 0; i < shift; i++) this.fillRow(moved[i] as HTMLElement, this.poolFirst + size + i);
+      this.poolFirst = first;
+    } else if (shift < 0) {
+      const moved = this.pool.splice(size + shift, -shift);
+      this.pool.unshift(...moved);
+      box.prepend(...moved);
+      for (let i = 0; i < -shift; i++) this.fillRow(moved[i] as HTMLElement, first + i);
+      this.poolFirst = first;
+    }
+    this.shown = count;
+    box.style.transform = `translateY(${top - (first - this.anchor) * ROW_HEIGHT}px)`;
     if (this.paintTimes.push(performance.now() - t0) > 10_000) this.paintTimes.shift();
+  }
+
+  /** A row element with one cell per column (the class cell with its swatch), empty. */
+  private makeRow(): HTMLElement {
+    const row = document.createElement('div');
+    row.className = 'row grid-row';
+    row.dataset['testid'] = 'list-row';
+    row.setAttribute('role', 'row');
+    for (const c of LIST_COLUMNS) {
+      const cell = document.createElement('span');
+      cell.setAttribute('role', 'cell');
+      if (c.numeric) cell.className = 'num';
+      if (c.id === 'class') {
+        const sw = document.createElement('span');
+        sw.className = 'swatch';
+        cell.append(sw, document.createTextNode(''));
+      } else cell.append(document.createTextNode(''));
+      row.append(cell);
+    }
+    return row;
+  }
+
+  /** Writes row `k` of the table into a pool element (hidden past the last row), placed by its transform. */
+  private fillRow(row: HTMLElement, k: number): void {
+    const t = this.table;
+    const s = this.session;
+    if (!t || !s) return;
+    if (k >= t.rows.length) {
+      if (row.style.display !== 'none') row.style.display = 'none';
+      delete row.dataset['row'];
+      delete row.dataset['id'];
+      return;
+    }
+    if (row.style.display === 'none') row.style.display = '';
+    row.style.transform = `translateY(${(k - this.anchor) * ROW_HEIGHT}px)`;
+    const h = t.rows[k] as number;
+    row.dataset['row'] = String(k);
+    row.setAttribute('aria-rowindex', String(k + 1));
+    row.dataset['id'] = s.store.idOf(h);
+    row.classList.toggle('picked', this.picked.has(h));
+    const ctx: CellContext = { store: s.store, table: t, mpp: this.mpp };
+    const cells = row.children;
+    for (let c = 0; c < LIST_COLUMNS.length; c++) {
+      const col = LIST_COLUMNS[c] as ListColumn;
+      const cell = cells[c] as HTMLElement;
+      const text = col.text(ctx, h);
+      const node = cell.lastChild as Text;
+      if (node.data !== text) {
+        node.data = text;
+        cell.title = text;
+      }
+      if (col.id === 'class') {
+        const sw = cell.firstChild as HTMLElement;
+        const bg = s.colourOf(s.store.classOf(h)) ?? '#bbb';
+        if (sw.dataset['bg'] !== bg) {
+          sw.style.background = bg;
+          sw.dataset['bg'] = bg;
+        }
+      }
+    }
   }
 
   private onScroll = (): void => this.paintRows();
@@ -472,18 +554,19 @@ export class WsiAnnotationList extends LitElement {
     const i = Number(row.dataset['row']);
     const h = t.rows[i];
     if (h === undefined) return;
-    if (e.shiftKey && this.anchor >= 0) {
-      const [a, b] = this.anchor < i ? [this.anchor, i] : [i, this.anchor];
+    if (e.shiftKey && this.pickAnchor >= 0) {
+      const [a, b] = this.pickAnchor < i ? [this.pickAnchor, i] : [i, this.pickAnchor];
       if (!(e.ctrlKey || e.metaKey)) this.picked.clear();
       for (let k = a; k <= b && k < t.rows.length; k++) this.picked.add(t.rows[k] as number);
     } else if (e.ctrlKey || e.metaKey) {
       if (!this.picked.delete(h)) this.picked.add(h);
-      this.anchor = i;
+      this.pickAnchor = i;
     } else {
       this.picked.clear();
       this.picked.add(h);
-      this.anchor = i;
-      s.selection.set([s.store.idOf(h)]);
+      this.pickAnchor = i;
+      // the compared reader's objects are shown, never selected for editing (src/state/compared-reader.ts)
+      if (!s.compared.owns(s.store, h)) s.selection.set([s.store.idOf(h)]);
       const [x0, y0, x1, y1] = s.store.bounds(h);
       this.fly?.({ x0, y0, x1, y1 });
     }
@@ -539,7 +622,7 @@ export class WsiAnnotationList extends LitElement {
     if (!s) return;
     const n = deleteHandles(s.store, this.picked);
     this.picked.clear();
-    this.anchor = -1;
+    this.pickAnchor = -1;
     this.message = `Deleted ${n.toLocaleString('en-US')} object${n === 1 ? '' : 's'}. Ctrl+Z brings ${n === 1 ? 'it' : 'them'} back.`;
   }
 

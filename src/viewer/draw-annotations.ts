@@ -19,6 +19,10 @@ export interface DrawStyle {
   outlineOnly: boolean;
   /** How much of a class (index in store.classes(), -1 unclassified) is drawn: 0 hidden, 1 full (the Layers table); absent: 1. */
   classAlpha?: (classIndex: number) => number;
+  /** Which layer an object is in: 0 one's own (and everyone's shown as such), 1 the compared reader's (src/state/compared-reader.ts); absent: 0. */
+  layerOf?: (h: Handle) => 0 | 1;
+  /** How much of layer 1 is drawn (its objects are outlined dashed); absent: 1. */
+  readerAlpha?: number;
 }
 
 type Ctx = CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D;
@@ -46,21 +50,25 @@ export function paletteColours(store: AnnotationStore, palette: Map<string, stri
 
 /**
  * Draws `handles[from, to)`. Returns how many were drawn. Handles are
- * grouped by class so each class costs one fill and one stroke.
+ * grouped by class (and layer) so each class costs one fill and one stroke.
  */
 export function drawHandles(ctx: Ctx, store: AnnotationStore, handles: ArrayLike<Handle>, from: number, to: number, t: Transform, style: DrawStyle): number {
   const byClass = new Map<number, Handle[]>();
   for (let i = from; i < to; i++) {
     const h = handles[i] as Handle;
     if (!store.isLive(h)) continue;
-    const c = store.classIndexOf(h);
+    // the key: the class index (from −1) times two, plus the layer
+    const c = (store.classIndexOf(h) + 1) * 2 + (style.layerOf?.(h) ?? 0);
     let list = byClass.get(c);
     if (!list) byClass.set(c, (list = []));
     list.push(h);
   }
-  for (const [cls, list] of byClass) {
-    const alpha = style.classAlpha ? style.classAlpha(cls) : 1;
+  for (const [key, list] of byClass) {
+    const cls = (key >> 1) - 1;
+    const reader = (key & 1) === 1;
+    const alpha = (style.classAlpha ? style.classAlpha(cls) : 1) * (reader ? (style.readerAlpha ?? 1) : 1);
     if (alpha <= 0) continue;
+    ctx.setLineDash(reader ? [6, 4] : []);
     const colour = style.colour(cls);
     const polys = new Path2D();
     const lines = new Path2D();
@@ -112,5 +120,6 @@ export function drawHandles(ctx: Ctx, store: AnnotationStore, handles: ArrayLike
     for (let i = 0; i < dots.length; i += 2) ctx.fillRect(Math.floor(dots[i] as number), Math.floor(dots[i + 1] as number), 1.5, 1.5);
     ctx.globalAlpha = 1;
   }
+  ctx.setLineDash([]);
   return to - from;
 }

@@ -24,6 +24,8 @@ import { authHeaders, setCredential } from '../services/http.js';
 import { dziUrl, getSlide, type SlideDetail } from '../services/slide-api.js';
 import { AnnotationSession } from '../session/annotation-session.js';
 import { ClassLayers, layersKey } from '../state/class-layers.js';
+import type { ReaderChoice } from '../state/compared-reader.js';
+import type { MaskSession } from '../session/mask-session.js';
 import { browserStorage } from './browser-storage.js';
 import '../tools/catalogue.js';
 import type { PaintSettings } from '../tools/paint-settings.js';
@@ -164,6 +166,8 @@ export class WsiViewer extends LitElement {
   });
   private loadAbort: AbortController | null = null;
   private offSkipped: (() => void) | null = null;
+  /** The storage key of the open slide's layers (user and project), to know whether a rename in a project concerns them. */
+  private layersKey: string | null = null;
 
   /** What the shortcuts act on (see the key registry). */
   private readonly keys: KeyContext = ((v: WsiViewer): KeyContext => ({
@@ -250,6 +254,7 @@ export class WsiViewer extends LitElement {
     this.addEventListener('wsi-class-change', this.onClassChange);
     this.addEventListener('wsi-list-toggle', this.onListToggle);
     this.addEventListener('wsi-list-close', this.onListClose);
+    this.addEventListener('wsi-compare-reader', this.onCompareReader);
   }
 
   override disconnectedCallback(): void {
@@ -263,6 +268,7 @@ export class WsiViewer extends LitElement {
     this.removeEventListener('wsi-class-change', this.onClassChange);
     this.removeEventListener('wsi-list-toggle', this.onListToggle);
     this.removeEventListener('wsi-list-close', this.onListClose);
+    this.removeEventListener('wsi-compare-reader', this.onCompareReader);
     this.stopAnnotations();
     this.loadAbort?.abort();
     super.disconnectedCallback();
@@ -291,6 +297,83 @@ export class WsiViewer extends LitElement {
     this.showList = false;
     this.focus({ preventScroll: true });
   };
+
+  /** The Layers table's reader row (an event inside the viewer, like wsi-list-close; not one of the viewer's public events). */
+  private readonly onCompareReader = (e: Event): void => {
+    void this.compareWith((e as CustomEvent<{ reader: ReaderChoice | null }>).detail.reader);
+  };
+
+  /**
+   * Shows another reader's objects and painted mask beside one's own,
+   * read-only (src/state/compared-reader.ts), or none with null. Their
+   * objects are already loaded when the server lets this user see them;
+   * their mask is loaded into a mask session of its own, drawn just above
+   * one's own mask and under the objects, with the reader row's eye and
+   * opacity. Resolves once their mask is drawn (or could not be read: the
+   * status line says why).
+   */
+  async compareWith(reader: ReaderChoice | null): Promise<void> {
+    const session = this.session;
+    const viewer = this.osd.viewer;
+    if (!session || !viewer) return;
+    this.dropReaderMask();
+    session.compared.choose(reader);
+    // their objects leave the selection: they cannot be edited
+    const mine = session.selection.list().filter((id) => {
+      const h = session.store.handleOf(id);
+      return h === undefined || !session.compared.owns(session.store, h);
+    });
+    if (mine.length !== session.selection.list().length) session.selection.set(mine);
+    this.requestUpdate();
+    if (!reader) return;
+    let mask: MaskSession | null = null;
+    try {
+      mask = await session.openReaderMask(reader);
+    } catch (err) {
+      this.host?.setMessage('paint', `${reader.label}'s mask could not be read: ${(err as Error).message}`);
+    }
+    if (!mask) return;
+    if (this.session !== session || session.compared.reader?.id !== reader.id) {
+      mask.dispose(0);
+      return;
+    }
+    const layer = new MaskLayer(viewer, mask, session.palette);
+    layer.canvas.dataset['testid'] = 'reader-mask-canvas';
+    // just above one's own mask, under the objects
+    this.maskLayer?.canvas.after(layer.canvas);
+    layer.useLayers(session.layers, () => session.palette);
+    const follow = (): void => {
+      layer.visible = session.compared.visible;
+      layer.opacity = session.compared.opacity;
+      layer.redraw();
+    };
+    follow();
+    const off = session.compared.onChange(follow);
+    this.readerMask = { session: mask, layer, off };
+    this.requestUpdate();
+  }
+
+  /** The compared reader's mask, while one is shown. */
+  private readerMask: { session: MaskSession; layer: MaskLayer; off: () => void } | null = null;
+
+  private dropReaderMask(): void {
+    const r = this.readerMask;
+    if (!r) return;
+    r.off();
+    r.layer.destroy();
+    r.session.dispose(0);
+    this.readerMask = null;
+  }
+
+  /** The compared reader's mask layer (for tests), or null. */
+  get readerMaskLayer(): MaskLayer | null {
+    return this.readerMask?.layer ?? null;
+  }
+
+  /** The compared reader's mask, read-only (for tests), or null. */
+  get readerMaskSession(): MaskSession | null {
+    return this.readerMask?.session ?? null;
+  }
 
   private readonly onClassChange = (e: CustomEvent<{ name: string }>): void => {
     this.setClass(e.detail.name);
@@ -321,7 +404,8 @@ export class WsiViewer extends LitElement {
     }
     this.session = session;
     // this user's layers per class in this project (visibility, lock, opacity), kept in the browser like the other view choices
-    session.useLayers(new ClassLayers(browserStorage(), layersKey(session.me?.user ?? null, info.project ?? null)));
+    this.layersKey = layersKey(session.me?.user ?? null, info.project ?? null);
+    session.useLayers(new ClassLayers(browserStorage(), this.layersKey));
     // the mask's canvas goes in first, under the annotations
     const maskLayer = session.mask ? new MaskLayer(viewer, session.mask, session.palette) : null;
     maskLayer?.useLayers(session.layers, () => session.palette);
@@ -358,6 +442,7 @@ export class WsiViewer extends LitElement {
   }
 
   private stopAnnotations(): void {
+    this.dropReaderMask();
     this.host?.destroy();
     this.layer?.destroy();
     this.maskLayer?.destroy();
@@ -383,8 +468,20 @@ export class WsiViewer extends LitElement {
     if (session !== this.session) return;
     session.palette = palette;
     this.maskLayer?.setColours(paletteLut(palette));
+    this.readerMask?.layer.setColours(paletteLut(palette));
     this.layer?.restyle();
     this.renderRoot.querySelector('wsi-annotation-panel')?.requestUpdate();
+  }
+
+  /**
+   * A class of `project` was renamed (or merged into another): this user's
+   * layer settings for it follow the new name — the open slide's layers when
+   * the slide is in that project, else those kept in the browser.
+   */
+  classRenamed(project: string, from: string, to: string, userId: string | null): void {
+    const s = this.session;
+    if (s && this.layersKey === layersKey(s.me?.user ?? null, project)) s.layers.rename(from, to);
+    else new ClassLayers(browserStorage(), layersKey(userId, project)).rename(from, to);
   }
 
   /** The annotation layer of the open slide (for integrations and tests). */

@@ -219,6 +219,56 @@ describe.skipIf(!HAS_CHROMIUM)('the annotation list (issue 11)', () => {
     await expect.poll(async () => (await rowIds(page)).length).toBe(6);
   });
 
+  it('scrolling re-uses the rows: after small steps up and down and jumps, the rows drawn are the table\'s rows in view, in screen order and in DOM order, and only the rows exposed are rewritten', async () => {
+    const objs: Array<Record<string, unknown>> = [];
+    for (let i = 0; i < 300; i++) objs.push(square(20 + (i % 30) * 70, 20 + Math.floor(i / 30) * 70, 10 + (i % 50), { name: `n${i}`, classification: 'Tumour' }));
+    await put(slide, objs);
+    const page = await open(slide);
+    await openList(page);
+    await page.locator('wsi-annotation-list [data-testid="list-sort-area"]').click();
+    const check = async (): Promise<void> => {
+      const r = (await page.evaluate(`(async () => {
+        const list = ${LIST};
+        await list.updateComplete;
+        await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
+        const vp = list.shadowRoot.querySelector('.viewport');
+        const view = vp.getBoundingClientRect();
+        const rows = [...list.shadowRoot.querySelectorAll('.row')].filter((r) => r.style.display !== 'none');
+        const tops = rows.map((r) => r.getBoundingClientRect().top);
+        // the rows that show something in the viewport, in DOM order, against the model's
+        const shown = rows.filter((r, i) => tops[i] + 22 > view.top && tops[i] < view.bottom);
+        const want = list.visibleHandles().map((h) => list.session.store.idOf(h));
+        return { dom: rows.map((r) => r.dataset.id), tops, shown: shown.map((r) => r.dataset.id), want, index: rows.map((r) => Number(r.dataset.row)) };
+      })()`)) as { dom: string[]; tops: number[]; shown: string[]; want: string[]; index: number[] };
+      expect(r.dom).toEqual(r.want);
+      for (let i = 1; i < r.tops.length; i++) expect((r.tops[i] as number) - (r.tops[i - 1] as number)).toBeCloseTo(22, 0);
+      for (let i = 1; i < r.index.length; i++) expect(r.index[i]).toBe((r.index[i - 1] as number) + 1);
+      expect(r.want.slice(0, r.shown.length)).toEqual(r.shown);
+    };
+    await check();
+    // three rows down, several times: only the exposed rows get new text (counted by a MutationObserver)
+    const rewritten = (await page.evaluate(`(async () => {
+      const list = ${LIST};
+      const vp = list.shadowRoot.querySelector('.viewport');
+      const rows = new Set();
+      const mo = new MutationObserver((ms) => { for (const m of ms) { const row = (m.target.parentElement ?? m.target).closest?.('.row'); if (row) rows.add(row.dataset.row); } });
+      mo.observe(list.shadowRoot.querySelector('.rows'), { characterData: true, subtree: true });
+      vp.scrollTop += 66;
+      await new Promise((res) => requestAnimationFrame(() => requestAnimationFrame(res)));
+      mo.disconnect();
+      return rows.size;
+    })()`)) as number;
+    expect(rewritten).toBeGreaterThan(0);
+    expect(rewritten).toBeLessThanOrEqual(3);
+    for (const step of [66, 22, 7, 150, -44, -22, 3000, -1000, 100000, -66]) {
+      await page.evaluate(`(${LIST}).shadowRoot.querySelector('.viewport').scrollTop += ${step}`);
+      await check();
+    }
+    // sorting the other way rewrites every row
+    await page.locator('wsi-annotation-list [data-testid="list-sort-area"]').click();
+    await check();
+  });
+
   it('bad cases: a slide without annotations says so; without MPP areas read in px²', async () => {
     const empty = await open(emptySlide);
     await openList(empty);

@@ -132,6 +132,34 @@ describe('class merge and rename', () => {
     expect((await objects()).find((o) => o.id === n1)).toMatchObject({ classification: 'Necrotic tissue', version: 2 });
   });
 
+  it('DATA-03: a retried rename with the same Idempotency-Key replays the first answer (not 404), changes nothing more and is audited once; the key with another request is refused', async () => {
+    const put = await as('admin', 'PUT', `/api/projects/${project}/classes`, { classes: [...(await palette()), { name: 'Retried', color: '#123456' }] });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const o1 = await draw('ann', 'Retried', 260);
+    const key = `retry-${randomUUID()}`;
+    const audits = async (): Promise<number> => ((await as('admin', 'GET', `/api/audit?project=${project}&action=class.relabel`)).body['records'] as unknown[]).length;
+    const auditsBefore = await audits();
+    const send = (body: unknown): Promise<{ status: number; body: Record<string, unknown> }> => as('admin', 'POST', `/api/projects/${project}/classes/relabel`, body, { 'Idempotency-Key': key });
+    const first = await send({ from: 'Retried', rename: 'Retried twice' });
+    expect(first.status, JSON.stringify(first.body)).toBe(200);
+    expect(first.body['replayed']).toBeUndefined();
+    const again = await send({ from: 'Retried', rename: 'Retried twice' });
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect(again.body).toEqual({ ...first.body, replayed: true });
+    // nothing was written twice: the object has one new version, and one class.relabel record
+    expect((await objects()).find((o) => o.id === o1)).toMatchObject({ classification: 'Retried twice', version: 2 });
+    expect(await audits()).toBe(auditsBefore + 1);
+    // the same key with another request: refused, nothing changes
+    const other = await send({ from: 'Retried twice', rename: 'Third name' });
+    expect(other.status).toBe(422);
+    expect(other.body['code']).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect((await palette()).map((c) => c.name)).toContain('Retried twice');
+    // a change without a key is refused (a dry run needs none)
+    const bare = await asSession(base, admin, 'POST', `/api/projects/${project}/classes/relabel`, { from: 'Retried twice', rename: 'Third name' }, {});
+    expect(bare.status).toBe(400);
+    expect((await relabel('admin', { from: 'Retried twice', rename: 'Third name' }, true)).status).toBe(200);
+  });
+
   it('bad requests are clear and change nothing; only managers may; a review lock refuses; a stale client gets 412', async () => {
     const snapshot = async (): Promise<string> => JSON.stringify([await palette(), await objects(), [...(await pixels(users['ann']?.id as string))]]);
     const before = await snapshot();

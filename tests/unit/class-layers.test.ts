@@ -51,6 +51,29 @@ describe('ClassLayers', () => {
     expect(layersKey(null, null)).toBe('wsi-annotate.layers.anonymous.default');
   });
 
+  it('DATA-09: a renamed class keeps its settings under the new name (kept in the storage too); a merge keeps the target\'s own', () => {
+    const storage = new MemoryStorage();
+    const a = new ClassLayers(storage, layersKey('u1', 'p1'));
+    a.set('Necrosis', { visible: false, locked: true, opacity: 0.3 });
+    a.set('Tumour', { opacity: 0.5 });
+    a.set('Stroma', { locked: true });
+    let told = 0;
+    a.onChange(() => told++);
+    a.rename('Necrosis', 'Necrotic tissue');
+    expect(told).toBe(1);
+    expect(a.get('Necrotic tissue')).toEqual({ visible: false, locked: true, opacity: 0.3 });
+    expect(a.get('Necrosis')).toEqual({ visible: true, locked: false, opacity: 1 });
+    expect(a.lockedNames().sort()).toEqual(['Necrotic tissue', 'Stroma']);
+    expect(new ClassLayers(storage, layersKey('u1', 'p1')).get('Necrotic tissue')).toEqual({ visible: false, locked: true, opacity: 0.3 });
+    // merging Tumour into Stroma: Stroma keeps its own settings, Tumour's go
+    a.rename('Tumour', 'Stroma');
+    expect(a.get('Stroma')).toEqual({ visible: true, locked: true, opacity: 1 });
+    expect(a.get('Tumour').opacity).toBe(1);
+    // a class with default settings: nothing to carry, nobody told
+    a.rename('Lymphocytes', 'Lymphs');
+    expect(told).toBe(2);
+  });
+
   it('reads a damaged or hostile entry as the defaults, and lives on when the storage refuses', () => {
     const storage = new MemoryStorage();
     storage.setItem(layersKey('u', 'p'), '{not json');

@@ -5,15 +5,16 @@
  * project (class-relabel-service.ts); `?dryRun=1` answers what would change
  * and writes nothing. The access rule is the palette's (`manage`); besides
  * the dispatcher's record, a `class.relabel` record names the mask ids and
- * the counts (ids and counts only, like palette.change).
+ * the counts (ids and counts only, like palette.change). A change needs an
+ * Idempotency-Key; the same key again replays the first answer (with
+ * `replayed: true`), and no second class.relabel record is written.
  */
-import { randomUUID } from 'node:crypto';
 import { WsiError } from '../../src/core/errors.js';
 import type { AuditEvent } from '../audit/audit-log.js';
 import type { ProjectScope } from '../identity/access-service.js';
 import { parseRelabel, type ClassRelabelService } from '../class-relabel-service.js';
 import { clientAddress } from './authorize.js';
-import { readJson } from './body.js';
+import { operationId, readJson } from './body.js';
 import { sendJson } from './respond.js';
 import { principal, type Route } from './routes.js';
 
@@ -37,9 +38,16 @@ export function classRelabelRoutes(o: ClassRelabelRoutesOptions | undefined): Ro
         const scope = ctx.auth.project as ProjectScope | undefined;
         if (!scope) throw new WsiError('INTERNAL', 'this route has no project rule');
         const req = parseRelabel(await readJson(ctx.req, MAX_BODY, ctx.signal));
+        const dryRun = ctx.url.searchParams.get('dryRun') === '1';
+        const opId = dryRun ? null : operationId(ctx.req);
+        const before = opId ? o.service.replay(scope.project, opId, req) : null;
+        if (before) {
+          sendJson(ctx.res, 200, { ...before, replayed: true });
+          return;
+        }
         const plan = await o.service.prepare(scope.project, req, ctx.signal);
         const count = (f: (s: (typeof plan.slides)[number]) => number): number => plan.slides.reduce((n, s) => n + f(s), 0);
-        if (ctx.url.searchParams.get('dryRun') === '1') {
+        if (!opId) {
           sendJson(ctx.res, 200, {
             dryRun: true,
             mode: plan.mode,
@@ -54,7 +62,11 @@ export function classRelabelRoutes(o: ClassRelabelRoutesOptions | undefined): Ro
           return;
         }
         const actor = principal(ctx).user.id;
-        const answer = o.service.commit(plan, actor, `relabel-${randomUUID()}`);
+        const answer = o.service.commit(plan, actor, opId);
+        if (answer.replayed) {
+          sendJson(ctx.res, 200, answer);
+          return;
+        }
         o.audit({
           actor,
           action: 'class.relabel',

@@ -4,7 +4,9 @@
  * class sits in the head version's JSON, so the query reads it with
  * SQLite's json_extract; it stays in this module (PostgreSQL:
  * (h.data::jsonb)->>'classification'). A model's predictions are read-only
- * and are counted apart, never changed.
+ * and are counted apart, never changed. The answer of a merge or rename is
+ * kept under its Idempotency-Key in `operations` (scope `project:<id>`),
+ * so a retry replays it.
  */
 import { VISIBLE } from './annotation-store.js';
 import type { Db } from './database.js';
@@ -27,7 +29,22 @@ export class ClassRelabelQueries {
           WHERE a.slide_id = ? AND a.deleted = 0 AND ${VISIBLE} AND json_extract(h.data, '$.classification') = ?
           ORDER BY a.rowid`,
       ),
+      getOp: db.prepare<[string], { slide_id: string; request_hash: string; status: number; response: string }>(`SELECT slide_id, request_hash, status, response FROM operations WHERE op_id = ?`),
+      putOp: db.prepare(`INSERT INTO operations (op_id, slide_id, request_hash, status, response, at) VALUES (?, ?, ?, ?, ?, ?)`),
     };
+  }
+
+  /** The answer kept under an operation id: null if none; `reused` when the key was used for another request. */
+  priorOp(opId: string, scope: string, hash: string): { status: number; body: Record<string, unknown> } | 'reused' | null {
+    const prior = this.stmts.getOp.get(opId);
+    if (!prior) return null;
+    if (prior.request_hash !== hash || prior.slide_id !== scope) return 'reused';
+    return { status: prior.status, body: JSON.parse(prior.response) as Record<string, unknown> };
+  }
+
+  /** Keeps an answer under its operation id (inside the write transaction). */
+  putOp(opId: string, scope: string, hash: string, status: number, body: unknown): void {
+    this.stmts.putOp.run(opId, scope, hash, status, JSON.stringify(body), new Date().toISOString());
   }
 
   /** A slide's live objects of class `name`. */
