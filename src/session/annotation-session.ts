@@ -25,6 +25,7 @@ import { fetchColumnarPage } from '../core/columnar-fetch.js';
 import { Observers } from '../core/observers.js';
 import { ModelProvenance } from '../state/model-provenance.js';
 import { PredictionRouter } from '../services/prediction-routing.js';
+import { FramePrediction, type ModelRunApi, type Prediction } from '../services/model-run-api.js';
 import type { AnnotationLoaderApi, IndexBuilderApi } from '../../workers/protocol.js';
 
 export interface LoadProgress {
@@ -100,6 +101,9 @@ export class AnnotationSession {
   transport: Transport = 'columnar';
   private loader: AnnotationLoaderApi | null = null;
   private aborted = false;
+  private ended: () => void = () => undefined;
+  /** Settles when loading has ended: every page in, or failed (progress.error says why). */
+  readonly loaded = new Promise<void>((resolve) => (this.ended = resolve));
   private readonly progressObservers = new Observers<LoadProgress>();
 
   private constructor(
@@ -255,7 +259,41 @@ export class AnnotationSession {
       this.report({ done: true });
     } catch (err) {
       this.report({ error: (err as Error).message, done: true });
+    } finally {
+      this.ended();
     }
+  }
+
+  /**
+   * The predictions of model run `runId` as the model made them, for the
+   * triage queue: those this session loaded, read from the store's columns
+   * (no second download of a million objects), and those the working layer
+   * leaves out (a corrected object exists) read from the server. The whole
+   * model layer is read from the server instead when loading failed, when
+   * one of them was acted on here (its local object may no longer be the
+   * model's), or when the server has no `superseded` layer.
+   */
+  async predictionsOf(runId: string, api: ModelRunApi, signal?: AbortSignal): Promise<Prediction[]> {
+    await this.loaded;
+    const hs = this.progress.error ? null : this.provenance.untouchedPredictions(runId, this.store);
+    if (hs === null) return api.predictions(runId, signal);
+    const { store, provenance } = this;
+    const out: Prediction[] = new Array<Prediction>(hs.length);
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i] as number;
+      // views on the store's pools, which are only appended to: they stay the model's outline after an edit
+      out[i] = new FramePrediction(store.idOf(h), store.classOf(h), provenance.scoreOf(h), store.kindOf(h), store.versionOf(h), store.geometry(h));
+    }
+    let rest: Prediction[];
+    try {
+      rest = await api.predictions(runId, signal, 'superseded');
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      return api.predictions(runId, signal);
+    }
+    // corrected by someone else since this session loaded: the loaded copy stands (as for any object loaded)
+    for (const p of rest) if (!provenance.isPrediction(p.id)) out.push(p);
+    return out;
   }
 
   /**
