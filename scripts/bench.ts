@@ -24,6 +24,7 @@ import { jp2kSuite } from './bench/jp2k-suite.js';
 import { loadSuite } from './bench/load-suite.js';
 import { masksSuite } from './bench/masks-suite.js';
 import { predictionsSuite } from './bench/predictions-suite.js';
+import { predictionsProfileSuite } from './bench/predictions-profile.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { s3Suite } from './bench/s3-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
@@ -51,9 +52,11 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   predictions: predictionsSuite,
   s3: s3Suite,
   'slide-reads': slideReadsSuite,
+  // a profile, not a figure: only when named
+  'predictions-profile': predictionsProfileSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const chosen = wanted.length > 0 ? wanted : Object.keys(suites);
+const chosen = wanted.length > 0 ? wanted : Object.keys(suites).filter((k) => !k.endsWith('-profile'));
 const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);
 
 for (const name of chosen) {

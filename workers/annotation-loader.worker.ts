@@ -1,7 +1,7 @@
 /** Web Worker: fetches annotation pages (JSON or columnar frames) and packs them, off the main thread. */
 import * as Comlink from 'comlink';
 import { packPage } from '../src/core/annotation-pages.js';
-import { fetchColumnarPage } from '../src/core/columnar-fetch.js';
+import { fetchColumnarColumns } from '../src/core/columnar-fetch.js';
 import type { AnnotationLoaderApi } from './protocol.js';
 
 const api: AnnotationLoaderApi = {
@@ -12,8 +12,8 @@ const api: AnnotationLoaderApi = {
     return Comlink.transfer(p, [p.types.buffer, p.coords.buffer, p.coordAt.buffer, p.parts.buffer, p.partAt.buffer]);
   },
   async loadColumnar(url, headers) {
-    const p = await fetchColumnarPage(url, headers);
-    // every column is a view on the frame's one buffer
+    const p = await fetchColumnarColumns(url, headers);
+    // every column is a view on the frame's one buffer (only the string table is copied across)
     return Comlink.transfer(p, [p.coords.buffer]);
   },
 };

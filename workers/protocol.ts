@@ -6,6 +6,7 @@
  * promise, as it does across the thread boundary.
  */
 import type { PackedPage } from '../src/core/annotation-pages.js';
+import type { ColumnarColumns } from '../src/core/columnar-pages.js';
 import type { PixelBox } from '../src/core/mask/raster.js';
 import type { EncodedTile } from '../src/core/mask/rle.js';
 
@@ -89,7 +90,7 @@ export interface AnnotationLoaderApi {
   /** `headers`: the credential, for a portal's token (the cookie goes by itself on the same origin). */
   load(url: string, headers: Record<string, string>): Promise<PackedPage>;
   /** The same from the columnar listing (src/core/columnar-pages.ts): one WSCA frame per page, no JSON. */
-  loadColumnar(url: string, headers: Record<string, string>): Promise<PackedPage>;
+  loadColumnar(url: string, headers: Record<string, string>): Promise<ColumnarColumns>;
 }
 
 /** workers/index-builder.worker.ts: Flatbush builds off the main thread. */

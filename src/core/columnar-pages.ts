@@ -37,10 +37,10 @@
  *     flags   u8[n]             1 locked, 2 read-only (a prediction), 4 has provenance (source/parent/score set)
  *     text    UTF-8 bytes       the strings joined (unpaired surrogates written as U+FFFD)
  */
-import { ANNOTATION_KINDS, type Annotation } from './annotation.js';
+import { ANNOTATION_KINDS, type Annotation, type Geometry, type Position } from './annotation.js';
 import type { PackedPage, LeanRecord } from './annotation-pages.js';
 import { WsiError } from './errors.js';
-import { flatten } from './flat-geometry.js';
+import { GeomType } from './flat-geometry.js';
 
 export const COLUMNAR_MAGIC = 'WSCA';
 export const COLUMNAR_VERSION = 1;
@@ -85,6 +85,7 @@ export function columnarLayout(n: number, coordCount: number, partCount: number,
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const SURROGATE = /[\ud800-\udfff]/;
 
 /** Builds the string table: each distinct string once (classes, authors and times repeat across a page). */
 class Strings {
@@ -93,39 +94,125 @@ class Strings {
   private units = 0;
   private readonly index = new Map<string, number>();
 
+  /** A string that repeats (a class, an author): looked up first. */
   put(s: string | null | undefined): number {
     if (s === null || s === undefined) return -1;
-    let k = this.index.get(s);
-    if (k === undefined) {
-      // a lone surrogate would decode as U+FFFD anyway; writing it so keeps the offsets exact
-      const safe = s.replace(LONE_SURROGATE, '\ufffd');
-      k = this.parts.length;
-      this.parts.push(safe);
-      this.units += safe.length;
-      this.at.push(this.units);
-      this.index.set(s, k);
-    }
+    const k = this.index.get(s);
+    if (k !== undefined) return k;
+    const added = this.add(s);
+    this.index.set(s, added);
+    return added;
+  }
+
+  /** A string that is not repeated (an object's id, a corrected object's parent): no look-up. */
+  putOnce(s: string | null | undefined): number {
+    return s === null || s === undefined ? -1 : this.add(s);
+  }
+
+  private add(s: string): number {
+    // a lone surrogate would decode as U+FFFD anyway; writing it so keeps the offsets exact
+    const safe = SURROGATE.test(s) ? s.replace(LONE_SURROGATE, '\ufffd') : s;
+    const k = this.parts.length;
+    this.parts.push(safe);
+    this.units += safe.length;
+    this.at.push(this.units);
     return k;
   }
 }
 
-/** Encodes one page of the listing as a frame. */
+/** Doubles and parts an outline takes (flat-geometry.ts), counted without building it. */
+function sizeOf(g: Geometry): [number, number] {
+  const c = g.coordinates;
+  switch (g.type) {
+    case 'Point':
+      return [2, 0];
+    case 'MultiPoint':
+    case 'LineString':
+      return [(c as Position[]).length * 2, 0];
+    case 'Polygon': {
+      let n = 0;
+      for (const r of c as Position[][]) n += r.length;
+      return [n * 2, (c as Position[][]).length];
+    }
+    case 'MultiPolygon': {
+      let n = 0;
+      let p = 0;
+      for (const poly of c as Position[][][]) {
+        p += 1 + poly.length;
+        for (const r of poly) n += r.length;
+      }
+      return [n * 2, p];
+    }
+  }
+}
+
+function putRing(r: Position[], coords: Float64Array, c: number): number {
+  for (let i = 0; i < r.length; i++) {
+    const q = r[i] as Position;
+    coords[c++] = q[0];
+    coords[c++] = q[1];
+  }
+  return c;
+}
+
+/** Writes an outline flat (as flat-geometry.ts's flatten) at coords[c…] and parts[p…]; returns its type code. */
+function writeFlat(g: Geometry, coords: Float64Array, c: number, parts: Uint32Array, p: number): number {
+  switch (g.type) {
+    case 'Point':
+      coords[c] = g.coordinates[0];
+      coords[c + 1] = g.coordinates[1];
+      return GeomType.Point;
+    case 'MultiPoint':
+    case 'LineString':
+      putRing(g.coordinates, coords, c);
+      return g.type === 'MultiPoint' ? GeomType.MultiPoint : GeomType.LineString;
+    case 'Polygon':
+      for (const r of g.coordinates) {
+        parts[p++] = r.length;
+        c = putRing(r, coords, c);
+      }
+      return GeomType.Polygon;
+    case 'MultiPolygon':
+      for (const poly of g.coordinates) {
+        parts[p++] = poly.length;
+        for (const r of poly) {
+          parts[p++] = r.length;
+          c = putRing(r, coords, c);
+        }
+      }
+      return GeomType.MultiPolygon;
+  }
+}
+
+/**
+ * Encodes one page of the listing as a frame: the outlines are written
+ * straight into the frame (no flat copy of each first), the strings once each.
+ */
 export function encodeColumnarPage(annotations: readonly Annotation[], next: number | null, total: number): Uint8Array {
   const n = annotations.length;
-  const flats = annotations.map((a) => flatten(a.geometry));
-  let coordCount = 0;
-  let partCount = 0;
-  for (const f of flats) {
-    coordCount += f.coords.length;
-    partCount += f.parts.length;
-  }
+  const coordAtAll = new Uint32Array(n + 1);
+  const partAtAll = new Uint32Array(n + 1);
   const strings = new Strings();
   const cols = STRING_COLUMNS.map(() => new Int32Array(n));
-  annotations.forEach((a, i) => {
+  const [cId, cClass, cName, cNote, cType, cBy, cAt, cSource, cParent] = cols as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  for (let i = 0; i < n; i++) {
+    const a = annotations[i] as Annotation;
+    const [nc, np] = sizeOf(a.geometry);
+    coordAtAll[i + 1] = (coordAtAll[i] as number) + nc;
+    partAtAll[i + 1] = (partAtAll[i] as number) + np;
     const provenance = a.source !== undefined && a.source !== 'manual';
-    const values = [a.id, a.classification, a.name, a.note, a.objectType, a.createdBy, a.updatedAt, provenance ? a.source : null, provenance ? (a.parent ?? null) : null];
-    values.forEach((v, c) => ((cols[c] as Int32Array)[i] = strings.put(v)));
-  });
+    cId[i] = strings.putOnce(a.id);
+    cClass[i] = strings.put(a.classification);
+    cName[i] = strings.put(a.name);
+    cNote[i] = strings.put(a.note);
+    cType[i] = strings.put(a.objectType);
+    cBy[i] = strings.put(a.createdBy);
+    cAt[i] = strings.put(a.updatedAt);
+    cSource[i] = strings.put(provenance ? a.source : null);
+    cParent[i] = strings.putOnce(provenance ? (a.parent ?? null) : null);
+  }
+  const coordCount = coordAtAll[n] as number;
+  const partCount = partAtAll[n] as number;
   const text = new TextEncoder().encode(strings.parts.join(''));
   const L = columnarLayout(n, coordCount, partCount, strings.parts.length, text.length);
   const end = L['end'] as number;
@@ -146,30 +233,22 @@ export function encodeColumnarPage(annotations: readonly Annotation[], next: num
   dv.setUint32(44, strings.at[strings.at.length - 1] as number, true);
   const coords = new Float64Array(buf, L['coords'], coordCount);
   const score = new Float64Array(buf, L['score'], n);
-  const coordAt = new Uint32Array(buf, L['coordAt'], n + 1);
-  const partAt = new Uint32Array(buf, L['partAt'], n + 1);
   const parts = new Uint32Array(buf, L['parts'], partCount);
   const version = new Uint32Array(buf, L['version'], n);
   const type = new Uint8Array(buf, L['type'], n);
   const kind = new Uint8Array(buf, L['kind'], n);
   const flags = new Uint8Array(buf, L['flags'], n);
-  let c = 0;
-  let p = 0;
-  annotations.forEach((a, i) => {
-    const f = flats[i] as ReturnType<typeof flatten>;
-    coords.set(f.coords, c);
-    parts.set(f.parts, p);
-    c += f.coords.length;
-    p += f.parts.length;
-    coordAt[i + 1] = c;
-    partAt[i + 1] = p;
+  new Uint32Array(buf, L['coordAt'], n + 1).set(coordAtAll);
+  new Uint32Array(buf, L['partAt'], n + 1).set(partAtAll);
+  for (let i = 0; i < n; i++) {
+    const a = annotations[i] as Annotation;
+    type[i] = writeFlat(a.geometry, coords, coordAtAll[i] as number, parts, partAtAll[i] as number);
     score[i] = a.score ?? Number.NaN;
     version[i] = a.version;
-    type[i] = f.type;
     kind[i] = Math.max(0, ANNOTATION_KINDS.indexOf(a.kind));
     const provenance = a.source !== undefined && a.source !== 'manual';
     flags[i] = (a.locked ? FLAG_LOCKED : 0) | (a.readOnly === true ? FLAG_READ_ONLY : 0) | (provenance ? FLAG_PROVENANCE : 0);
-  });
+  }
   STRING_COLUMNS.forEach((name, k) => new Int32Array(buf, L[name], n).set(cols[k] as Int32Array));
   new Uint32Array(buf, L['strAt'], strings.at.length).set(strings.at);
   bytes.set(text, L['text']);
@@ -195,12 +274,47 @@ function monotonic(a: Uint32Array, last: number, what: string): void {
 }
 
 /**
- * Decodes one whole frame (exactly `bytes`) into a packed page. The
- * geometry columns are views on `bytes.buffer` (copied first when the frame
- * does not start on an 8-byte boundary), so transferring the page
- * transfers the frame.
+ * A decoded frame as columns (what the session's store takes in bulk, with
+ * no object per row): the typed arrays are views on the frame's one buffer
+ * (transferring `coords.buffer` transfers them all); `strings` is the table
+ * the string columns index (-1: null). Every index and code is checked.
  */
-export function decodeColumnarPage(input: Uint8Array): PackedPage {
+export interface ColumnarColumns {
+  n: number;
+  next: number | null;
+  total: number;
+  types: Uint8Array;
+  kind: Uint8Array;
+  /** 1 locked, 2 read-only (a prediction), 4 has provenance. */
+  flags: Uint8Array;
+  version: Uint32Array;
+  score: Float64Array;
+  coords: Float64Array;
+  coordAt: Uint32Array;
+  parts: Uint32Array;
+  partAt: Uint32Array;
+  strings: string[];
+  id: Int32Array;
+  classification: Int32Array;
+  name: Int32Array;
+  note: Int32Array;
+  objectType: Int32Array;
+  createdBy: Int32Array;
+  updatedAt: Int32Array;
+  source: Int32Array;
+  parent: Int32Array;
+}
+
+export const COLUMN_LOCKED = FLAG_LOCKED;
+export const COLUMN_READ_ONLY = FLAG_READ_ONLY;
+export const COLUMN_PROVENANCE = FLAG_PROVENANCE;
+
+/**
+ * Decodes one whole frame (exactly `bytes`) into columns. The columns are
+ * views on `bytes.buffer` (copied first when the frame does not start on an
+ * 8-byte boundary).
+ */
+export function decodeColumnarColumns(input: Uint8Array): ColumnarColumns {
   const len = columnarFrameLength(input);
   if (len === null || input.length < HEADER) throw bad(`truncated: ${input.length} bytes, not even a header`);
   if (input.length < len) throw bad(`truncated: ${input.length} of ${len} bytes`);
@@ -224,12 +338,8 @@ export function decodeColumnarPage(input: Uint8Array): PackedPage {
   if (fixed > len) throw bad(`the counts need ${fixed} bytes, the frame has ${len}`);
   if (!(Number.isInteger(nextRaw) && nextRaw >= -1) || !(Number.isInteger(total) && total >= 0)) throw bad('next or total is not a whole number');
   const at = (name: string): number => base + (L[name] as number);
-  const coords = new Float64Array(buf, at('coords'), coordCount);
-  const score = new Float64Array(buf, at('score'), n);
   const coordAt = new Uint32Array(buf, at('coordAt'), n + 1);
   const partAt = new Uint32Array(buf, at('partAt'), n + 1);
-  const parts = new Uint32Array(buf, at('parts'), partCount);
-  const version = new Uint32Array(buf, at('version'), n);
   const strAt = new Uint32Array(buf, at('strAt'), stringCount + 1);
   const types = new Uint8Array(buf, at('type'), n);
   const kind = new Uint8Array(buf, at('kind'), n);
@@ -244,42 +354,95 @@ export function decodeColumnarPage(input: Uint8Array): PackedPage {
     throw bad('the strings are not valid UTF-8');
   }
   if (text.length !== textUnits) throw bad(`the strings hold ${text.length} UTF-16 units, the header says ${textUnits}`);
-  const table = new Array<string>(stringCount);
-  for (let k = 0; k < stringCount; k++) table[k] = text.slice(strAt[k] as number, strAt[k + 1] as number);
-  const cols = STRING_COLUMNS.map((name) => new Int32Array(buf, at(name), n));
-  const str = (c: number, i: number, required: boolean): string | null => {
-    const k = (cols[c] as Int32Array)[i] as number;
-    if (k === -1 && !required) return null;
-    if (k < 0 || k >= stringCount) throw bad(`object ${i}: string index ${k} is out of the table`);
-    return table[k] as string;
+  const strings = new Array<string>(stringCount);
+  for (let k = 0; k < stringCount; k++) strings[k] = text.slice(strAt[k] as number, strAt[k + 1] as number);
+  const col = (name: (typeof STRING_COLUMNS)[number], required: boolean): Int32Array => {
+    const c = new Int32Array(buf, at(name), n);
+    for (let i = 0; i < n; i++) {
+      const k = c[i] as number;
+      if (k === -1 && !required) continue;
+      if (k < 0 || k >= stringCount) throw bad(`object ${i}: string index ${k} is out of the table`);
+    }
+    return c;
   };
-  const records = new Array<LeanRecord>(n);
+  const out: ColumnarColumns = {
+    n,
+    next: nextRaw === -1 ? null : nextRaw,
+    total,
+    types,
+    kind,
+    flags,
+    version: new Uint32Array(buf, at('version'), n),
+    score: new Float64Array(buf, at('score'), n),
+    coords: new Float64Array(buf, at('coords'), coordCount),
+    coordAt,
+    parts: new Uint32Array(buf, at('parts'), partCount),
+    partAt,
+    strings,
+    id: col('id', true),
+    classification: col('classification', false),
+    name: col('name', false),
+    note: col('note', false),
+    objectType: col('objectType', true),
+    createdBy: col('createdBy', true),
+    updatedAt: col('updatedAt', true),
+    source: new Int32Array(buf, at('source'), n),
+    parent: new Int32Array(buf, at('parent'), n),
+  };
   for (let i = 0; i < n; i++) {
     const t = types[i] as number;
     if (t < 1 || t > 5) throw bad(`object ${i}: geometry type ${t}`);
-    const k = ANNOTATION_KINDS[kind[i] as number];
-    if (k === undefined) throw bad(`object ${i}: kind ${kind[i]}`);
+    if (ANNOTATION_KINDS[kind[i] as number] === undefined) throw bad(`object ${i}: kind ${kind[i]}`);
+    // source and parent are read only for objects with provenance: source is then required
     const f = flags[i] as number;
-    const r: LeanRecord = {
-      id: str(0, i, true) as string,
-      kind: k,
-      classification: str(1, i, false),
-      name: str(2, i, false),
-      note: str(3, i, false),
-      locked: (f & FLAG_LOCKED) !== 0,
-      objectType: str(4, i, true) as string,
-      version: version[i] as number,
-      createdBy: str(5, i, true) as string,
-      updatedAt: str(6, i, true) as string,
-    };
+    const src = out.source[i] as number;
+    const par = out.parent[i] as number;
     if (f & FLAG_PROVENANCE) {
-      r.source = str(7, i, true) as string;
-      r.parent = str(8, i, false);
-      const s = score[i] as number;
-      r.score = Number.isNaN(s) ? null : s;
-      r.readOnly = (f & FLAG_READ_ONLY) !== 0;
+      if (src < 0 || src >= stringCount) throw bad(`object ${i}: string index ${src} is out of the table`);
+      if (par !== -1 && (par < 0 || par >= stringCount)) throw bad(`object ${i}: string index ${par} is out of the table`);
     }
-    records[i] = r;
   }
-  return { records, types, coords, coordAt, parts, partAt, next: nextRaw === -1 ? null : nextRaw, total };
+  return out;
+}
+
+/** The record of row `i` of decoded columns (what the JSON path's packed page holds). */
+export function columnRecord(p: ColumnarColumns, i: number): LeanRecord {
+  const str = (c: Int32Array): string | null => {
+    const k = c[i] as number;
+    return k === -1 ? null : (p.strings[k] as string);
+  };
+  const f = p.flags[i] as number;
+  const r: LeanRecord = {
+    id: str(p.id) as string,
+    kind: ANNOTATION_KINDS[p.kind[i] as number] as LeanRecord['kind'],
+    classification: str(p.classification),
+    name: str(p.name),
+    note: str(p.note),
+    locked: (f & FLAG_LOCKED) !== 0,
+    objectType: str(p.objectType) as string,
+    version: p.version[i] as number,
+    createdBy: str(p.createdBy) as string,
+    updatedAt: str(p.updatedAt) as string,
+  };
+  if (f & FLAG_PROVENANCE) {
+    r.source = str(p.source) as string;
+    r.parent = str(p.parent);
+    const s = p.score[i] as number;
+    r.score = Number.isNaN(s) ? null : s;
+    r.readOnly = (f & FLAG_READ_ONLY) !== 0;
+  }
+  return r;
+}
+
+/**
+ * Decodes one whole frame (exactly `bytes`) into a packed page. The
+ * geometry columns are views on `bytes.buffer` (copied first when the frame
+ * does not start on an 8-byte boundary), so transferring the page
+ * transfers the frame.
+ */
+export function decodeColumnarPage(input: Uint8Array): PackedPage {
+  const p = decodeColumnarColumns(input);
+  const records = new Array<LeanRecord>(p.n);
+  for (let i = 0; i < p.n; i++) records[i] = columnRecord(p, i);
+  return { records, types: p.types, coords: p.coords, coordAt: p.coordAt, parts: p.parts, partAt: p.partAt, next: p.next, total: p.total };
 }

@@ -32,8 +32,8 @@ export interface Prediction {
   flat?: FlatGeometry;
 }
 
-/** A prediction read from a columnar frame: its GeoJSON outline is made only when something reads it. */
-class FramePrediction implements Prediction {
+/** A prediction read from a columnar frame (or the session's loaded columns): its GeoJSON outline is made only when something reads it. */
+export class FramePrediction implements Prediction {
   private geom: Geometry | null = null;
 
   constructor(
@@ -94,9 +94,9 @@ export class ModelRunApi {
    * model layer): as columnar frames (src/core/columnar-pages.ts), or as
    * lean JSON pages from a server without the columnar listing.
    */
-  async predictions(runId: string, signal?: AbortSignal): Promise<Prediction[]> {
+  async predictions(runId: string, signal?: AbortSignal, layer: 'model' | 'superseded' = 'model'): Promise<Prediction[]> {
     try {
-      return await this.predictionFrames(runId, signal);
+      return await this.predictionFrames(runId, signal, layer);
     } catch (err) {
       if (signal?.aborted) throw err;
       // an older server (404), or a frame this client cannot read: the JSON listing
@@ -104,7 +104,7 @@ export class ModelRunApi {
     const out: Prediction[] = [];
     let after = 0;
     for (;;) {
-      const q = new URLSearchParams({ view: 'lean', layer: 'model', limit: '10000' });
+      const q = new URLSearchParams({ view: 'lean', layer, limit: '10000' });
       if (after) q.set('after', String(after));
       const page = await getJson<{ annotations: Annotation[]; next: number | null }>(`${this.base()}/annotations?${q.toString()}`, 'the predictions', signal);
       for (const a of page.annotations) {
@@ -117,11 +117,11 @@ export class ModelRunApi {
     return out;
   }
 
-  private async predictionFrames(runId: string, signal?: AbortSignal): Promise<Prediction[]> {
+  private async predictionFrames(runId: string, signal: AbortSignal | undefined, layer: 'model' | 'superseded'): Promise<Prediction[]> {
     const out: Prediction[] = [];
     let after = 0;
     for (;;) {
-      const q = new URLSearchParams({ v: '1', layer: 'model', limit: '50000' });
+      const q = new URLSearchParams({ v: '1', layer, limit: '50000' });
       if (after) q.set('after', String(after));
       const url = `${this.base()}/annotations-columnar?${q.toString()}`;
       const res = await fetch(url, { headers: authHeaders(url), signal: signal ?? null });

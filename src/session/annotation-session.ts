@@ -22,10 +22,12 @@ import { UndoManager } from '../state/undo.js';
 import { MaskApi } from '../services/mask-api.js';
 import { MaskSession } from './mask-session.js';
 import { packPage, type PackedPage } from '../core/annotation-pages.js';
-import { fetchColumnarPage } from '../core/columnar-fetch.js';
+import { fetchColumnarColumns } from '../core/columnar-fetch.js';
+import { COLUMN_PROVENANCE, COLUMN_READ_ONLY, type ColumnarColumns } from '../core/columnar-pages.js';
 import { Observers } from '../core/observers.js';
 import { ModelProvenance } from '../state/model-provenance.js';
 import { PredictionRouter } from '../services/prediction-routing.js';
+import { FramePrediction, type ModelRunApi, type Prediction } from '../services/model-run-api.js';
 import type { AnnotationLoaderApi, IndexBuilderApi } from '../../workers/protocol.js';
 
 export interface LoadProgress {
@@ -76,7 +78,7 @@ const inProcessLoader: AnnotationLoaderApi = {
     if (!res.ok) throw new Error(`annotations could not be loaded (${res.status})`);
     return packPage(await res.json());
   },
-  loadColumnar: fetchColumnarPage,
+  loadColumnar: fetchColumnarColumns,
 };
 
 export class AnnotationSession {
@@ -101,6 +103,9 @@ export class AnnotationSession {
   transport: Transport = 'columnar';
   private loader: AnnotationLoaderApi | null = null;
   private aborted = false;
+  private ended: () => void = () => undefined;
+  /** Settles when loading has ended: every page in, or failed (progress.error says why). */
+  readonly loaded = new Promise<void>((resolve) => (this.ended = resolve));
   private readonly progressObservers = new Observers<LoadProgress>();
 
   private constructor(
@@ -225,7 +230,7 @@ export class AnnotationSession {
     this.progressObservers.emit(this.progress);
   }
 
-  private async fetchPage(url: string, transport: Transport = 'json'): Promise<PackedPage> {
+  private async fetchPage(url: string, transport: Transport = 'json'): Promise<PackedPage | ColumnarColumns> {
     if (!this.loader) {
       try {
         const worker = new Worker(new URL('../../workers/annotation-loader.worker.ts', import.meta.url), { type: 'module' });
@@ -255,7 +260,11 @@ export class AnnotationSession {
     return transport === 'columnar' ? this.loader.loadColumnar(absolute, authHeaders(absolute)) : this.loader.load(absolute, authHeaders(absolute));
   }
 
-  private add(p: PackedPage): void {
+  private add(p: PackedPage | ColumnarColumns): void {
+    if ('strings' in p) {
+      this.addColumns(p);
+      return;
+    }
     const items = p.records.map((record, i) => ({
       record: { ...record, properties: {} },
       geometry: {
@@ -271,6 +280,24 @@ export class AnnotationSession {
       if (h !== undefined) this.provenance.note(h, r);
     }
     // the versions loaded are in the store; the sync engine only tracks what it has sent since
+  }
+
+  /** A columnar page: into the store's columns in bulk, with no record per object. */
+  private addColumns(p: ColumnarColumns): void {
+    const { handles } = this.store.bulkLoadColumns(p);
+    for (let i = 0; i < p.n; i++) {
+      const h = handles[i] as number;
+      if (h < 0 || !((p.flags[i] as number) & COLUMN_PROVENANCE)) continue;
+      const s = p.score[i] as number;
+      const parent = p.parent[i] as number;
+      this.provenance.note(h, {
+        id: p.strings[p.id[i] as number] as string,
+        source: p.strings[p.source[i] as number] as string,
+        parent: parent < 0 ? null : (p.strings[parent] as string),
+        score: Number.isNaN(s) ? null : s,
+        readOnly: ((p.flags[i] as number) & COLUMN_READ_ONLY) !== 0,
+      });
+    }
   }
 
   /**
@@ -295,7 +322,41 @@ export class AnnotationSession {
       this.report({ done: true });
     } catch (err) {
       this.report({ error: (err as Error).message, done: true });
+    } finally {
+      this.ended();
     }
+  }
+
+  /**
+   * The predictions of model run `runId` as the model made them, for the
+   * triage queue: those this session loaded, read from the store's columns
+   * (no second download of a million objects), and those the working layer
+   * leaves out (a corrected object exists) read from the server. The whole
+   * model layer is read from the server instead when loading failed, when
+   * one of them was acted on here (its local object may no longer be the
+   * model's), or when the server has no `superseded` layer.
+   */
+  async predictionsOf(runId: string, api: ModelRunApi, signal?: AbortSignal): Promise<Prediction[]> {
+    await this.loaded;
+    const hs = this.progress.error ? null : this.provenance.untouchedPredictions(runId, this.store);
+    if (hs === null) return api.predictions(runId, signal);
+    const { store, provenance } = this;
+    const out: Prediction[] = new Array<Prediction>(hs.length);
+    for (let i = 0; i < hs.length; i++) {
+      const h = hs[i] as number;
+      // views on the store's pools, which are only appended to: they stay the model's outline after an edit
+      out[i] = new FramePrediction(store.idOf(h), store.classOf(h), provenance.scoreOf(h), store.kindOf(h), store.versionOf(h), store.geometry(h));
+    }
+    let rest: Prediction[];
+    try {
+      rest = await api.predictions(runId, signal, 'superseded');
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      return api.predictions(runId, signal);
+    }
+    // corrected by someone else since this session loaded: the loaded copy stands (as for any object loaded)
+    for (const p of rest) if (!provenance.isPrediction(p.id)) out.push(p);
+    return out;
   }
 
   /**
@@ -332,9 +393,9 @@ export class AnnotationSession {
     const first = await this.firstPage(q);
     const t = first.transport;
     const url = (after: number): string => (t === 'columnar' ? this.api.columnarUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }) : this.api.pageUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }));
-    let pending: Promise<PackedPage> | null = Promise.resolve(first.page);
+    let pending: Promise<PackedPage | ColumnarColumns> | null = Promise.resolve(first.page);
     while (pending) {
-      const p: PackedPage = await pending;
+      const p: PackedPage | ColumnarColumns = await pending;
       if (this.aborted) return false;
       pending = p.next ? this.fetchPage(url(p.next), t) : null;
       this.add(p);
@@ -348,7 +409,7 @@ export class AnnotationSession {
    * columnar listing fails (an older server: 404; a frame this client
    * cannot read) the listing is read as JSON instead, and progress says so.
    */
-  private async firstPage(q: { bbox?: [number, number, number, number]; importOp?: string; limit?: number; layer?: 'working' }): Promise<{ page: PackedPage; transport: Transport }> {
+  private async firstPage(q: { bbox?: [number, number, number, number]; importOp?: string; limit?: number; layer?: 'working' }): Promise<{ page: PackedPage | ColumnarColumns; transport: Transport }> {
     if (this.transport === 'columnar' && this.progress.transport !== 'json') {
       try {
         const page = await this.fetchPage(this.api.columnarUrl({ ...q, limit: q.limit ?? PAGE_SIZE.columnar }), 'columnar');

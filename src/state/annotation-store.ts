@@ -11,6 +11,7 @@
 import type { AnnotationInput, AnnotationKind } from '../core/annotation.js';
 import { ANNOTATION_KINDS } from '../core/annotation.js';
 import { flatBounds, flatten, unflatten, type FlatGeometry, type GeomTypeCode } from '../core/flat-geometry.js';
+import { COLUMN_LOCKED, columnRecord, type ColumnarColumns } from '../core/columnar-pages.js';
 
 export type Handle = number;
 export type Origin = 'local' | 'remote' | 'silent';
@@ -487,6 +488,100 @@ export class AnnotationStore {
     }
     if (cs.created.length) for (const fn of this.observers) fn(cs);
     return cs;
+  }
+
+  /**
+   * Adds a decoded columnar page (core/columnar-pages.ts) at once, with no
+   * record per object: the page's outlines go into the pools in one copy,
+   * each string column is read through its table once. As `bulkLoad`: an
+   * object already held (edited locally before the load finished) is left
+   * as it is. Returns the change set and each row's handle (-1: skipped).
+   */
+  bulkLoadColumns(p: ColumnarColumns): { cs: ChangeSet; handles: Int32Array } {
+    const cs: ChangeSet = { origin: 'remote', label: 'Load', created: [], updated: [], deleted: [] };
+    const n = p.n;
+    const handles = new Int32Array(n).fill(-1);
+    this.ensure(this.n + n);
+    const [cChunk, cBase] = this.coords.put(p.coords);
+    const [pChunk, pBase] = p.parts.length > 0 ? this.parts.put(p.parts) : [0, 0];
+    // per string of the table, what it interns to (-2: not yet)
+    const memo = new Map<Int32Array, Int32Array>();
+    const interned = (col: Int32Array, i: number, intern: (s: string) => number): number => {
+      const k = col[i] as number;
+      if (k < 0) return -1;
+      let m = memo.get(col);
+      if (!m) memo.set(col, (m = new Int32Array(p.strings.length).fill(-2)));
+      let v = m[k] as number;
+      if (v === -2) m[k] = v = intern(p.strings[k] as string);
+      return v;
+    };
+    const times = new Map<number, number>();
+    const otypeOf = (name: string): number => {
+      let ot = this.objectTypeIndex.get(name);
+      if (ot === undefined && this.objectTypes.length < 65535) {
+        ot = this.objectTypes.length;
+        this.objectTypes.push(name);
+        this.objectTypeIndex.set(name, ot);
+      }
+      return ot ?? -1;
+    };
+    const { coords, coordAt, parts, partAt } = p;
+    for (let i = 0; i < n; i++) {
+      const id = p.strings[p.id[i] as number] as string;
+      const existing = this.byId.get(id);
+      if (existing !== undefined) {
+        // already here and live (edited locally): local wins; a deleted one is brought back the ordinary way
+        if (this.flags[existing]! & FLAG_DELETED) {
+          const r = columnRecord(p, i);
+          const geometry = { type: p.types[i] as GeomTypeCode, coords: coords.subarray(coordAt[i], coordAt[i + 1]), parts: parts.subarray(partAt[i], partAt[i + 1]) };
+          handles[i] = this.put({ ...r, properties: {}, geometry: { type: 'Point', coordinates: [0, 0] } }, geometry, r);
+          cs.created.push(handles[i] as number);
+        }
+        continue;
+      }
+      const h = this.n++;
+      this.ids[h] = id;
+      this.byId.set(id, h);
+      handles[i] = h;
+      this.version[h] = p.version[i] as number;
+      this.kind[h] = p.kind[i] as number;
+      this.cls[h] = interned(p.classification, i, (c) => this.internClass(c));
+      this.flags[h] = (p.flags[i] as number) & COLUMN_LOCKED ? FLAG_LOCKED : 0;
+      const otName = p.strings[p.objectType[i] as number] as string;
+      const ot = interned(p.objectType, i, otypeOf);
+      this.otype[h] = ot < 0 ? 0 : ot;
+      const name = (p.name[i] as number) < 0 ? null : (p.strings[p.name[i] as number] as string);
+      const note = (p.note[i] as number) < 0 ? null : (p.strings[p.note[i] as number] as string);
+      if (name !== null || note !== null || ot < 0) this.extras.set(h, { name, note, properties: {}, ...(ot < 0 ? { objectType: otName } : {}) });
+      else this.extras.delete(h);
+      const c0 = coordAt[i] as number;
+      const c1 = coordAt[i + 1] as number;
+      this.cChunk[h] = cChunk;
+      this.cAt[h] = cBase + c0;
+      this.cLen[h] = c1 - c0;
+      this.gtype[h] = p.types[i] as number;
+      const p0 = partAt[i] as number;
+      this.pChunk[h] = pChunk;
+      this.pAt[h] = pBase + p0;
+      this.pLen[h] = (partAt[i + 1] as number) - p0;
+      const [x0, y0, x1, y1] = flatBounds(coords, c0, c1);
+      this.box[h * 4] = x0;
+      this.box[h * 4 + 1] = y0;
+      this.box[h * 4 + 2] = x1;
+      this.box[h * 4 + 3] = y1;
+      this.author[h] = interned(p.createdBy, i, (a) => this.authors.intern(a));
+      const tk = p.updatedAt[i] as number;
+      let t = times.get(tk);
+      if (t === undefined) {
+        const parsed = tk < 0 ? Number.NaN : Date.parse(p.strings[tk] as string);
+        times.set(tk, (t = Number.isFinite(parsed) ? parsed : Number.NaN));
+      }
+      this.updated[h] = t;
+      this.live++;
+      cs.created.push(h);
+    }
+    if (cs.created.length) for (const fn of this.observers) fn(cs);
+    return { cs, handles };
   }
 
   /** Records the server's version after a save (no change set: nothing visible changed). */

@@ -16,7 +16,7 @@ export class ModelProvenance {
   private readonly runIndex = new Map<string, number>();
   /** Per handle: index of its run (-1: manual), score (NaN: none). */
   private run = new Int16Array(1024).fill(-1);
-  private score = new Float32Array(1024).fill(Number.NaN);
+  private score = new Float64Array(1024).fill(Number.NaN);
   /** Read-only predictions by id (their handle stays valid when deleted locally). */
   private readonly predictions = new Map<string, Handle>();
   /** Corrected objects: prediction id → corrected object id (loaded from the server or made here). */
@@ -36,7 +36,7 @@ export class ModelProvenance {
     const n = Math.max(h + 1, this.run.length * 2);
     const run = new Int16Array(n).fill(-1);
     run.set(this.run);
-    const score = new Float32Array(n).fill(Number.NaN);
+    const score = new Float64Array(n).fill(Number.NaN);
     score.set(this.score);
     this.run = run;
     this.score = score;
@@ -122,6 +122,23 @@ export class ModelProvenance {
   /** Run ids seen among the loaded objects. */
   runs(): readonly string[] {
     return this.runIds;
+  }
+
+  /**
+   * The loaded predictions of run `runId` (handles), or null when one of
+   * them was acted on here (its local object may no longer be the model's):
+   * each is then read from the server instead.
+   */
+  untouchedPredictions(runId: string, store: AnnotationStore): Handle[] | null {
+    const run = this.runIndex.get(runId);
+    const out: Handle[] = [];
+    if (run === undefined) return out;
+    for (const [id, h] of this.predictions) {
+      if (this.run[h] !== run) continue;
+      if (this.aliases.has(id) || !store.isLive(h)) return null;
+      out.push(h);
+    }
+    return out;
   }
 
   /** Predictions whose local object is live in `store` (untouched, or corrected here under their own id). */

@@ -5,12 +5,14 @@
  * through the outbox), and flying the view to an object at a magnification.
  * The viewer's tool host implements it from the session and OpenSeadragon.
  */
-import type { ModelRunApi } from '../services/model-run-api.js';
+import type { ModelRunApi, Prediction } from '../services/model-run-api.js';
 import type { ModelProvenance } from '../state/model-provenance.js';
 
 export interface ModelContext {
   api: ModelRunApi;
   provenance: ModelProvenance;
+  /** A run's predictions as the model made them, from what the session loaded where it can (absent: `api.predictions`). */
+  predictions?(runId: string): Promise<Prediction[]>;
   /** Queues the acceptance of these predictions (those nobody acted on here) as one outbox entry; returns how many were queued. */
   accept(predictionIds: readonly string[], label: string): number;
   /** Centres the view on a level-0 point at `magnification` (null: keep the zoom). */

@@ -89,7 +89,7 @@ export class TriageTool implements Tool {
     this.error = null;
     this.ctx.panelChanged();
     try {
-      const preds = await m.api.predictions(id);
+      const preds = await (m.predictions ? m.predictions(id) : m.api.predictions(id));
       if (this.runId !== id) return;
       this.items = preds.map(toItem);
       this.byId.clear();
@@ -340,14 +340,25 @@ export class TriageTool implements Tool {
     const hs = index.query(b.x0, b.y0, b.x1, b.y1);
     g.save();
     if (this.colourByScore && hs.length <= MAX_DRAWN) {
-      g.lineWidth = 2;
+      // one path per colour (scores map to 121 hues): a few strokes a frame, not one per object
+      const paths = new Map<string, Path2D>();
+      const [ox, oy] = toScreen(0, 0);
+      const sx = (toScreen(1, 0)[0] as number) - ox;
+      const sy = (toScreen(0, 1)[1] as number) - oy;
       for (const h of hs) {
         if (!store.isLive(h)) continue;
         const id = store.idOf(h);
         const it = this.byId.get(id) ?? this.byId.get(m.provenance.parentOf(id) ?? '');
         if (!it || !inRange(it, this.filter)) continue;
-        g.strokeStyle = scoreColour(it.score);
-        traceHandle(g, store.geometry(h), toScreen);
+        const colour = scoreColour(it.score);
+        let path = paths.get(colour);
+        if (!path) paths.set(colour, (path = new Path2D()));
+        traceHandle(path, store.geometry(h), ox, oy, sx, sy);
+      }
+      g.lineWidth = 2;
+      for (const [colour, path] of paths) {
+        g.strokeStyle = colour;
+        g.stroke(path);
       }
     }
     const cur = this.current();
@@ -370,25 +381,27 @@ export class TriageTool implements Tool {
   }
 }
 
-function traceHandle(g: CanvasRenderingContext2D, geom: { type: number; coords: Float64Array; parts: Uint32Array }, toScreen: (x: number, y: number) => [number, number]): void {
-  g.beginPath();
+/** Adds an object's outline to `path` (screen = o + image × s). */
+function traceHandle(path: Path2D, geom: { type: number; coords: Float64Array; parts: Uint32Array }, ox: number, oy: number, sx: number, sy: number): void {
+  const c = geom.coords;
   if (geom.type === 4 || geom.type === 5) {
     forEachRing(geom.type, geom.parts, (start, count) => {
       for (let i = 0; i < count; i++) {
-        const [x, y] = toScreen(geom.coords[(start + i) * 2] as number, geom.coords[(start + i) * 2 + 1] as number);
-        if (i === 0) g.moveTo(x, y);
-        else g.lineTo(x, y);
+        const x = ox + (c[(start + i) * 2] as number) * sx;
+        const y = oy + (c[(start + i) * 2 + 1] as number) * sy;
+        if (i === 0) path.moveTo(x, y);
+        else path.lineTo(x, y);
       }
-      g.closePath();
+      path.closePath();
     });
   } else {
-    for (let i = 0; i < geom.coords.length; i += 2) {
-      const [x, y] = toScreen(geom.coords[i] as number, geom.coords[i + 1] as number);
-      g.moveTo(x + 5, y);
-      g.arc(x, y, 5, 0, Math.PI * 2);
+    for (let i = 0; i < c.length; i += 2) {
+      const x = ox + (c[i] as number) * sx;
+      const y = oy + (c[i + 1] as number) * sy;
+      path.moveTo(x + 5, y);
+      path.arc(x, y, 5, 0, Math.PI * 2);
     }
   }
-  g.stroke();
 }
 
 registerTool({

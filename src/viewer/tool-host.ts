@@ -132,9 +132,11 @@ export class ToolHost {
   private modelContext(): ModelContext {
     const s = this.session;
     const power = this.opts.objectivePower ?? 40;
+    const api = new ModelRunApi(s.api.server, s.api.slide);
     return {
-      api: new ModelRunApi(s.api.server, s.api.slide),
+      api,
       provenance: s.provenance,
+      predictions: (runId) => s.predictionsOf(runId, api),
       accept: (ids, label) => {
         if (s.store.readOnly !== null) return 0;
         const router = s.sync.router;

@@ -14,31 +14,9 @@ import type { Annotation, Geometry } from '../../src/core/annotation.js';
 import { packPage } from '../../src/core/annotation-pages.js';
 import { COLUMNAR_VERSION, columnarFrameLength, columnarLayout, decodeColumnarPage, encodeColumnarPage } from '../../src/core/columnar-pages.js';
 import { codeOf as code } from '../helpers/errors.js';
+import { listedAnnotation } from '../helpers/listed-annotation.js';
 
-let seq = 0;
-function ann(geometry: Geometry, extra: Partial<Annotation> = {}): Annotation {
-  seq++;
-  return {
-    id: `obj-${String(seq).padStart(6, '0')}`,
-    kind: 'polygon',
-    geometry,
-    classification: 'Tumour',
-    name: null,
-    note: null,
-    locked: false,
-    objectType: 'detection',
-    properties: {},
-    version: 1,
-    deleted: false,
-    createdBy: 'u-1',
-    createdAt: '2026-12-07T10:00:00.000Z',
-    updatedBy: 'u-1',
-    updatedAt: '2026-12-07T10:00:00.000Z',
-    source: 'manual',
-    parent: null,
-    ...extra,
-  };
-}
+const ann = listedAnnotation;
 
 const square = (x: number, y: number, s: number): Geometry => ({ type: 'Polygon', coordinates: [[[x, y], [x + s, y], [x + s, y + s], [x, y + s], [x, y]]] });
 

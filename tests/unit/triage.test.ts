@@ -121,6 +121,23 @@ describe('edits of predictions go to corrected objects', () => {
     expect(serverState(s.server, p0.id)).toBe('both');
   });
 
+  it('the queue reuses the loaded predictions (issue 13): untouched ones from the session, the superseded ones from the server, the whole layer once one was acted on here', async () => {
+    const s = serverWithPredictions(6);
+    const [p0, p1] = s.preds as [AnnotationRecord, AnnotationRecord];
+    // someone corrected p0 before this client loaded: the working layer leaves it out, `superseded` lists only it
+    s.server.applyBatch(SLIDE, randomUUID(), 'other', parseBatch({ ops: [{ op: 'create', parent: p0.id, annotation: { ...p0, id: randomUUID(), classification: 'Necrosis', version: undefined } }] }), {});
+    expect(s.server.list(SLIDE, { layer: 'superseded' }).annotations.map((a) => a.id)).toEqual([p0.id]);
+    const { store, prov, sync } = client(s);
+    const loaded = prov.untouchedPredictions(RUN, store) as number[];
+    expect(loaded.map((h) => store.idOf(h))).toEqual(s.preds.slice(1).map((p) => p.id));
+    expect(loaded.map((h) => prov.scoreOf(h))).toEqual([1, 2, 3, 4, 5].map((i) => i / 6));
+    expect(prov.untouchedPredictions('another-run', store)).toEqual([]);
+    // a local edit of one: its local object may no longer be the model's, so the queue reads the server's layer
+    store.apply({ update: [{ id: p1.id, changes: { classification: 'Tumour' } }] }, 'local', 'Set class');
+    expect(prov.untouchedPredictions(RUN, store)).toBeNull();
+    await settle(sync);
+  });
+
   it('undo of a rejection brings the object back and redo rejects it again; both steps stay in the history (AI-03)', async () => {
     const s = serverWithPredictions(2);
     const { store, sync, undo } = client(s);

@@ -101,6 +101,8 @@ export const LAYERS = {
   all: '',
   working: `AND NOT (a.source IS NOT NULL AND a.parent IS NULL AND EXISTS (SELECT 1 FROM annotations c WHERE c.parent = a.id))`,
   model: `AND a.source IS NOT NULL AND a.parent IS NULL`,
+  // the predictions `working` leaves out: those with a corrected object (the triage queue reads only these; the rest it has loaded)
+  superseded: `AND a.source IS NOT NULL AND a.parent IS NULL AND EXISTS (SELECT 1 FROM annotations c WHERE c.parent = a.id)`,
   corrected: `AND a.parent IS NOT NULL`,
   manual: `AND a.source IS NULL`,
 } as const;
