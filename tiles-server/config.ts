@@ -277,7 +277,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     imageThreadNice: intOf(get('IMAGE_THREAD_NICE'), 10, 'IMAGE_THREAD_NICE', 0, 19),
     imageQueue: intOf(get('IMAGE_QUEUE'), 4096, 'IMAGE_QUEUE', 0, 1 << 20),
     imageQueueWaitMs: intOf(get('IMAGE_QUEUE_WAIT_MS'), 1000, 'IMAGE_QUEUE_WAIT_MS', 0, 600_000),
-    slideReadSyncKb: intOf(get('SLIDE_READ_SYNC_KB'), 256, 'SLIDE_READ_SYNC_KB', 0, 16_384),
+    slideReadSyncKb: intOf(get('SLIDE_READ_SYNC_KB'), 0, 'SLIDE_READ_SYNC_KB', 0, 16_384),
     allowedHosts: (get('ALLOWED_HOSTS') ?? '').split(',').map((h) => h.trim()).filter(Boolean),
     publicUrl: publicUrlOf(get('PUBLIC_URL')),
     logFile: get('LOG_FILE') ? resolve(get('LOG_FILE') as string) : null,

@@ -7,7 +7,7 @@
  * write made meanwhile are answered (they are never shed); /api/health
  * reports the loop's business and the sheds, and once the stream stops the
  * same tile is served. The same server reads its slides synchronously from
- * the page cache (SLIDE_READ_SYNC_KB's default; the folder is local), which
+ * the page cache (SLIDE_READ_SYNC_KB=256, which the test turns on; the folder is local), which
  * /api/health counts.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,7 +20,7 @@ let sid: string;
 
 beforeAll(async () => {
   // 5%: an idle server stays far below it (a few timers), eight request loops keep it above
-  server = await startTestServer(FIXTURES, { SHED_BUSY_PCT: '5', MAX_LAG_MS: '0', DECODE_WORKERS: '1' });
+  server = await startTestServer(FIXTURES, { SHED_BUSY_PCT: '5', MAX_LAG_MS: '0', DECODE_WORKERS: '1', SLIDE_READ_SYNC_KB: '256' });
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   sid = (body.slides.find((s) => s.name === 'slides/generic-deflate-256.tif') as { id: string }).id;
 }, 120_000);

@@ -125,8 +125,10 @@ describe('synchronous slide reads (LOAD-06)', () => {
 });
 
 describe('SLIDE_READ_SYNC_KB', () => {
-  it('is 256 KiB by default, 0 turns it off, and a mistake is a message naming it', () => {
-    expect(loadConfig({}, []).slideReadSyncKb).toBe(256);
+  it('is off (0) by default, a size turns it on, and a mistake is a message naming it', () => {
+    // off by default: in the idle A/B of 2026-12-07 20:29 it made /api/health's worst case under LOAD-05/06 worse (docs/benchmarks.md)
+    expect(loadConfig({}, []).slideReadSyncKb).toBe(0);
+    expect(loadConfig({ SLIDE_READ_SYNC_KB: '256' }, []).slideReadSyncKb).toBe(256);
     expect(loadConfig({ SLIDE_READ_SYNC_KB: '0' }, []).slideReadSyncKb).toBe(0);
     expect(() => loadConfig({ SLIDE_READ_SYNC_KB: '-1' }, [])).toThrow(/SLIDE_READ_SYNC_KB must be an integer/);
     expect(() => loadConfig({ SLIDE_READ_SYNC_KB: 'lots' }, [])).toThrow(/SLIDE_READ_SYNC_KB/);
