@@ -15,7 +15,7 @@ import { FileByteSource } from '../tiff/byte-source.js';
 import { isLocalFilesystem, type SyncReads } from '../tiff/sync-reads.js';
 import type { SlideEntry } from './format.js';
 import { scanSlideFolder } from './scan.js';
-import { sameFile, type FileIdentity, type SlideStorage, type StorageState } from './slide-storage.js';
+import { sameFile, StorageProbe, type FileIdentity, type SlideStorage, type StorageState } from './slide-storage.js';
 
 export { sameFile, type FileIdentity, type StorageState } from './slide-storage.js';
 
@@ -31,9 +31,7 @@ export function withDeadline<T>(p: Promise<T>, ms: number, what: string): Promis
 
 export class SlideFiles implements SlideStorage {
   private rootReal: string | null = null;
-  private state: StorageState = { ok: true, reason: null, since: null };
-  private probing: Promise<void> | null = null;
-  private probedAt = 0;
+  private readonly health: StorageProbe;
 
   constructor(
     readonly root: string,
@@ -41,48 +39,31 @@ export class SlideFiles implements SlideStorage {
   ) {
     // no synchronous read before a probe has seen which file system the folder is on
     if (opts.syncReads) opts.syncReads.allowed = false;
+    this.health = new StorageProbe(opts.probeEveryMs, () => this.checkFolder(), (err) => `the slide folder cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
 
   get storage(): StorageState {
-    return { ...this.state };
-  }
-
-  private mark(ok: boolean, reason: string | null): void {
-    if (ok === this.state.ok) return;
-    this.state = { ok, reason, since: new Date().toISOString() };
-    process.stdout.write(ok ? 'slide storage is available again\n' : `slide storage is unavailable: ${reason ?? 'unknown'}\n`);
+    return this.health.storage;
   }
 
   /** Checks the folder (at most every `probeEveryMs`, one probe at a time). */
-  async probe(force = false): Promise<StorageState> {
-    if (force || Date.now() - this.probedAt >= this.opts.probeEveryMs) {
-      this.probing ??= (async () => {
-        try {
-          const real = await withDeadline(realpath(this.root), this.opts.deadlineMs, 'resolving the slide folder');
-          const st = await withDeadline(stat(real), this.opts.deadlineMs, 'reading the slide folder');
-          if (!st.isDirectory()) throw new WsiError('STORAGE_UNAVAILABLE', 'the slide folder is not a folder');
-          const sync = this.opts.syncReads;
-          // small reads skip the thread pool only on a local file system (a network share can stall a read)
-          if (sync) sync.allowed = isLocalFilesystem((await withDeadline(statfs(real), this.opts.deadlineMs, 'reading the slide folder')).type);
-          this.rootReal = real;
-          this.mark(true, null);
-        } catch (err) {
-          const code = (err as NodeJS.ErrnoException).code;
-          this.mark(false, err instanceof WsiError ? err.message : `the slide folder cannot be read (${code ?? 'error'})`);
-        } finally {
-          this.probedAt = Date.now();
-          this.probing = null;
-        }
-      })();
-      await this.probing;
-    }
-    return this.storage;
+  probe(force = false): Promise<StorageState> {
+    return this.health.probe(force);
   }
 
   /** Throws STORAGE_UNAVAILABLE at once while the folder is known to be unavailable. */
-  async ensureAvailable(): Promise<void> {
-    const s = await this.probe();
-    if (!s.ok) throw new WsiError('STORAGE_UNAVAILABLE', `slide storage is unavailable: ${s.reason ?? 'unknown'}`);
+  ensureAvailable(): Promise<void> {
+    return this.health.ensureAvailable();
+  }
+
+  private async checkFolder(): Promise<void> {
+    const real = await withDeadline(realpath(this.root), this.opts.deadlineMs, 'resolving the slide folder');
+    const st = await withDeadline(stat(real), this.opts.deadlineMs, 'reading the slide folder');
+    if (!st.isDirectory()) throw new WsiError('STORAGE_UNAVAILABLE', 'the slide folder is not a folder');
+    const sync = this.opts.syncReads;
+    // small reads skip the thread pool only on a local file system (a network share can stall a read)
+    if (sync) sync.allowed = isLocalFilesystem((await withDeadline(statfs(real), this.opts.deadlineMs, 'reading the slide folder')).type);
+    this.rootReal = real;
   }
 
   scan(idOf: (name: string) => string): Promise<Map<string, SlideEntry>> {

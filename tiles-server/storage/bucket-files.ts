@@ -11,7 +11,7 @@
 import { WsiError } from '../../src/core/errors.js';
 import type { ScannedFile, SlideEntry } from '../slides/format.js';
 import { extensionOf, groupSlides } from '../slides/scan.js';
-import type { FileIdentity, SlideStorage, StorageState } from '../slides/slide-storage.js';
+import { StorageProbe, type FileIdentity, type SlideStorage, type StorageState } from '../slides/slide-storage.js';
 import { BlockCache, objectIdentity, S3ByteSource } from './s3-byte-source.js';
 import type { S3Client, S3Object } from './s3-client.js';
 
@@ -27,9 +27,7 @@ export interface BucketFilesOptions {
 
 export class BucketFiles implements SlideStorage {
   readonly cache: BlockCache;
-  private state: StorageState = { ok: true, reason: null, since: null };
-  private probing: Promise<void> | null = null;
-  private probedAt = 0;
+  private readonly health: StorageProbe;
   /** Object versions seen by the last listing, by key. */
   private objects = new Map<string, S3Object>();
   /** First bytes by key and ETag, kept across scans. */
@@ -37,42 +35,22 @@ export class BucketFiles implements SlideStorage {
 
   constructor(
     readonly client: S3Client,
-    private readonly opts: BucketFilesOptions,
+    opts: BucketFilesOptions,
   ) {
     this.cache = new BlockCache(opts.blockSize, opts.cacheBytes);
+    this.health = new StorageProbe(opts.probeEveryMs, () => client.probe(), () => 'the slide bucket cannot be listed');
   }
 
   get storage(): StorageState {
-    return { ...this.state };
+    return this.health.storage;
   }
 
-  private mark(ok: boolean, reason: string | null): void {
-    if (ok === this.state.ok) return;
-    this.state = { ok, reason, since: new Date().toISOString() };
-    process.stdout.write(ok ? 'slide storage is available again\n' : `slide storage is unavailable: ${reason ?? 'unknown'}\n`);
+  probe(force = false): Promise<StorageState> {
+    return this.health.probe(force);
   }
 
-  async probe(force = false): Promise<StorageState> {
-    if (force || Date.now() - this.probedAt >= this.opts.probeEveryMs) {
-      this.probing ??= (async () => {
-        try {
-          await this.client.probe();
-          this.mark(true, null);
-        } catch (err) {
-          this.mark(false, err instanceof WsiError ? err.message : 'the slide bucket cannot be listed');
-        } finally {
-          this.probedAt = Date.now();
-          this.probing = null;
-        }
-      })();
-      await this.probing;
-    }
-    return this.storage;
-  }
-
-  async ensureAvailable(): Promise<void> {
-    const s = await this.probe();
-    if (!s.ok) throw new WsiError('STORAGE_UNAVAILABLE', `slide storage is unavailable: ${s.reason ?? 'unknown'}`);
+  ensureAvailable(): Promise<void> {
+    return this.health.ensureAvailable();
   }
 
   private inside(key: string): boolean {
