@@ -28,8 +28,6 @@ export interface BucketFilesOptions {
 export class BucketFiles implements SlideStorage {
   readonly cache: BlockCache;
   private readonly health: StorageProbe;
-  /** Object versions seen by the last listing, by key. */
-  private objects = new Map<string, S3Object>();
   /** First bytes by key and ETag, kept across scans. */
   private heads = new Map<string, Promise<Buffer>>();
 
@@ -98,14 +96,8 @@ export class BucketFiles implements SlideStorage {
       const key = k.slice(k.indexOf('\u0000') + 1);
       if (seen.get(key)?.etag !== k.slice(0, k.indexOf('\u0000'))) this.heads.delete(k);
     }
-    this.objects = seen;
     for (const files of byDir.values()) files.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
     return groupSlides(byDir, idOf);
-  }
-
-  /** Objects of the last listing (for the admin and the benchmark). */
-  get listed(): number {
-    return this.objects.size;
   }
 
   private scanned(o: S3Object, rel: string): ScannedFile {
