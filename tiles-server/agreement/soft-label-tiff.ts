@@ -21,7 +21,7 @@
 import { deflateSync } from 'node:zlib';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
 import { levelSizes, tileSide } from '../masks/tiff-export.js';
-import { shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
+import { addLevelPages, shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
 import { TiffWriter, type PageHandle } from '../tiff/writer.js';
 import { halveVotes } from './vote-reduce.js';
 
@@ -49,28 +49,8 @@ export async function writeSoftLabelTiff(path: string, spec: SoftLabelSpec): Pro
   const bigTiff = bound > 0xf000_0000;
   const writer = await TiffWriter.create(path, { bigTiff });
   try {
-    const resolution = spec.mpp && spec.mpp > 0 ? 10_000 / spec.mpp : undefined;
-    const pages: PageHandle[] = levels.map((l, k) =>
-      writer.addPage({
-        width: l.width,
-        height: l.height,
-        tileWidth: (tiles[k] as { w: number }).w,
-        tileHeight: (tiles[k] as { h: number }).h,
-        samplesPerPixel: K,
-        bitsPerSample: 8,
-        photometric: 1,
-        compression: 8,
-        planar: 1,
-        // OpenSlide takes directories after the first as levels only when marked reduced-resolution
-        ...(k > 0 ? { newSubfileType: 1 } : {}),
-        ...(K > 1 ? { extraSamples: new Array<number>(K - 1).fill(0) } : {}),
-        ...(k === 0 ? { description: spec.description } : {}),
-        software: 'WSI Annotate soft-label export',
-        ...(resolution !== undefined && (resolution / 2 ** k) * 10_000 < 0xffff_ffff ? { resolutionPerCm: resolution / 2 ** k } : {}),
-      }),
-    );
-
     const geometry = levels.map((l, k) => ({ ...l, ...(tiles[k] as { w: number; h: number }) }));
+    const pages = addLevelPages(writer, geometry, { samples: K, description: spec.description, software: 'WSI Annotate soft-label export', mpp: spec.mpp });
     const encode = (raw: Uint8Array): Uint8Array => deflateSync(raw, { level: 6 });
     const writeCell = (k: number, i: number, j: number, px: Uint8Array): Promise<void> => writeCellTiles(writer, pages[k] as PageHandle, geometry[k] as LevelGeometry, i, j, px, K, encode);
 

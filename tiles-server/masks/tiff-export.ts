@@ -26,7 +26,7 @@
  */
 import { downsample2 } from '../../src/core/mask/downsample.js';
 import { MASK_TILE, MASK_TILE_PIXELS } from '../../src/core/mask/mask-grid.js';
-import { shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
+import { addLevelPages, shareEmptyTiles, writeCellTiles, type LevelGeometry } from '../tiff/level-tiles.js';
 import { TiffWriter, type PageHandle } from '../tiff/writer.js';
 import { deflateTile, inflateTile } from './tile-codec.js';
 
@@ -126,28 +126,10 @@ export async function writeMaskTiff(path: string, spec: ExportSpec): Promise<Exp
 
   const writer = await TiffWriter.create(path, { bigTiff });
   try {
-    const resolution = spec.mpp && spec.mpp > 0 ? 10_000 / spec.mpp : undefined;
-    const pages: PageHandle[] = levels.map((l, k) =>
-      writer.addPage({
-        width: l.width,
-        height: l.height,
-        tileWidth: (tiles[k] as { w: number }).w,
-        tileHeight: (tiles[k] as { h: number }).h,
-        samplesPerPixel: 1,
-        bitsPerSample: 8,
-        photometric: 1,
-        compression: 8,
-        // OpenSlide takes directories after the first as levels only when marked reduced-resolution
-        ...(k > 0 ? { newSubfileType: 1 } : {}),
-        ...(k === 0 ? { description: spec.description } : {}),
-        software: 'WSI Annotate mask export',
-        // the writer stores rationals in 1/10000 units: keep within 32 bits
-        ...(resolution !== undefined && (resolution / 2 ** k) * 10_000 < 0xffff_ffff ? { resolutionPerCm: resolution / 2 ** k } : {}),
-      }),
-    );
+    const geometry = levels.map((l, k) => ({ ...l, ...(tiles[k] as { w: number; h: number }) }));
+    const pages = addLevelPages(writer, geometry, { samples: 1, description: spec.description, software: 'WSI Annotate mask export', mpp: spec.mpp });
     const whole = (k: number): boolean => (tiles[k] as { w: number }).w === MASK_TILE && (tiles[k] as { h: number }).h === MASK_TILE;
 
-    const geometry = levels.map((l, k) => ({ ...l, ...(tiles[k] as { w: number; h: number }) }));
     /** Writes cell (i, j) of level k as the level's tiles inside it (one, unless the level is smaller than a cell). */
     const writeCell = (k: number, i: number, j: number, px: Uint8Array): Promise<void> => writeCellTiles(writer, pages[k] as PageHandle, geometry[k] as LevelGeometry, i, j, px, 1, deflateTile);
 

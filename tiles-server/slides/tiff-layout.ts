@@ -149,24 +149,15 @@ export function sameAspect(base: TiffImage, img: TiffImage): boolean {
 }
 
 export function singlePlaneLevel(img: TiffImage): PlannedLevel {
-  const mode = decodeModeFor(img);
-  if (img.ifd.planar === 2 && img.photometric === Photometric.RGB) {
-    return {
-      width: img.ifd.width,
-      height: img.ifd.height,
-      tileWidth: img.ifd.blockWidth,
-      tileHeight: img.ifd.blockHeight,
-      mode,
-      planes: [0, 1, 2].map((sample) => ({ image: img, sample })),
-    };
-  }
+  // RGB in separate planes (PlanarConfiguration 2): one block per sample
+  const planes = img.ifd.planar === 2 && img.photometric === Photometric.RGB ? [0, 1, 2] : [0];
   return {
     width: img.ifd.width,
     height: img.ifd.height,
     tileWidth: img.ifd.blockWidth,
     tileHeight: img.ifd.blockHeight,
-    mode,
-    planes: [{ image: img, sample: 0 }],
+    mode: decodeModeFor(img),
+    planes: planes.map((sample) => ({ image: img, sample })),
   };
 }
 

@@ -10,12 +10,51 @@ import { deflateSync } from 'node:zlib';
 import { MASK_TILE } from '../../src/core/mask/mask-grid.js';
 import type { PageHandle, TiffWriter } from './writer.js';
 
+export interface LevelPagesSpec {
+  /** Samples (channels) per pixel, chunky; those after the first are unspecified extra samples. */
+  samples: number;
+  /** ImageDescription of level 0. */
+  description: string;
+  software: string;
+  /** Level 0's µm per pixel, written as its resolution (halved per level); null: none. */
+  mpp: number | null;
+}
+
 export interface LevelGeometry {
   width: number;
   height: number;
   /** The level's tile size. */
   w: number;
   h: number;
+}
+
+/**
+ * One top-level IFD per level: 8-bit MinIsBlack deflate tiles, the levels
+ * after the first marked reduced-resolution (OpenSlide takes them as levels
+ * only then), the description on level 0.
+ */
+export function addLevelPages(writer: TiffWriter, levels: readonly LevelGeometry[], spec: LevelPagesSpec): PageHandle[] {
+  const K = spec.samples;
+  const resolution = spec.mpp && spec.mpp > 0 ? 10_000 / spec.mpp : undefined;
+  return levels.map((l, k) =>
+    writer.addPage({
+      width: l.width,
+      height: l.height,
+      tileWidth: l.w,
+      tileHeight: l.h,
+      samplesPerPixel: K,
+      bitsPerSample: 8,
+      photometric: 1,
+      compression: 8,
+      planar: 1,
+      ...(k > 0 ? { newSubfileType: 1 } : {}),
+      ...(K > 1 ? { extraSamples: new Array<number>(K - 1).fill(0) } : {}),
+      ...(k === 0 ? { description: spec.description } : {}),
+      software: spec.software,
+      // the writer stores rationals in 1/10000 units: keep within 32 bits
+      ...(resolution !== undefined && (resolution / 2 ** k) * 10_000 < 0xffff_ffff ? { resolutionPerCm: resolution / 2 ** k } : {}),
+    }),
+  );
 }
 
 /** Copies the `w` × `h` tile at (x, y) of a 512 × 512 cell of `k` samples per pixel (0 past the cell); null when it is all 0. */
