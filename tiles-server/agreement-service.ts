@@ -9,6 +9,7 @@
  * src/core/agreement/.
  */
 import { LRUCache } from 'lru-cache';
+import { createHash } from 'node:crypto';
 import type { Worker } from 'node:worker_threads';
 import { isAnnotationId, type Annotation } from '../src/core/annotation.js';
 import { majorityOf, majoritySummary, stapleFromCounts, UNDECIDED } from '../src/core/agreement/consensus.js';
@@ -85,6 +86,8 @@ export interface ObjectParams {
 export class AgreementService {
   private running = 0;
   private readonly maps = new LRUCache<string, Promise<DisagreementMap>>({ max: 4 });
+  /** Joint counts already made, keyed by the readers' mask versions and the ROI: a report asked again counts nothing. */
+  private readonly counted = new LRUCache<string, TupleCounts>({ max: 32 });
   /** Audit records of computations (set by app.ts). */
   audit: (e: AuditEvent) => void = () => undefined;
   /** Per slide: a count of the mask writes this process saw (MaskService.onChange), and what was read from the store at that count. */
@@ -276,11 +279,15 @@ export class AgreementService {
   /** The readers' exact joint counts inside the ROI (counted in worker threads; 503 past AGREEMENT_CONCURRENCY). */
   async roiCounts(slide: SlideInfo, readers: string[], roi: { rings: number[][]; box: PixelBox }, signal?: AbortSignal): Promise<{ counts: TupleCounts; parts: CountResult[] }> {
     this.admit();
+    const key = createHash('sha256').update(JSON.stringify([slide.id, slide.width, slide.height, readers.map((r) => this.stamp(slide.id, r)), readers, roi.box, roi.rings])).digest('base64');
+    const known = this.counted.get(key);
+    if (known) return { counts: known, parts: [] };
     const rows: number[] = [];
     for (let ty = Math.floor(roi.box.y0 / MASK_TILE); ty * MASK_TILE < roi.box.y1; ty++) rows.push(ty);
     const parts = await this.count({ slideId: slide.id, readers, slideWidth: slide.width, slideHeight: slide.height, box: roi.box, rings: roi.rings, mode: 'counts' }, rows, signal);
     const counts: TupleCounts = new Map();
     for (const p of parts) mergeCounts(counts, p.counts);
+    this.counted.set(key, counts);
     return { counts, parts };
   }
 

@@ -396,3 +396,28 @@ describe('objects: many cells are matched in a worker thread', () => {
     expect((r.body['pairs'] as Array<Record<string, unknown>>)[0]).toMatchObject({ matched: 880, recall: 880 / 1101, precision: 880 / 990, classConfusion: [{ a: 'Tumour', b: 'Tumour', pairs: 880 }] });
   });
 });
+
+describe('counts made once per version of the masks', () => {
+  it('answers a report asked again from the counts already made, and counts again once a reader\'s mask changed', async () => {
+    const readers = `${id['ann1']},${id['ann3']}`;
+    const get = async (): Promise<{ metrics: { perClass: Array<{ class: number; pixels: number[] }> }; timing: { workers: number } }> => {
+      const r = await as('rita', 'GET', `/api/slides/${ps}/agreement?roi=${roi}&readers=${readers}`);
+      expect(r.status, JSON.stringify(r.body)).toBe(200);
+      return r.body as never;
+    };
+    const first = await get();
+    expect(first.timing.workers).toBeGreaterThan(0);
+    const again = await get();
+    expect(again.timing.workers).toBe(0);
+    expect(again.metrics).toEqual(first.metrics);
+    // ann3 paints tile (2, 1), part of it inside the ROI, all class 1
+    const w = await as('ann3', 'POST', `/api/slides/${ps}/masks/${id['ann3']}/tiles`, { ops: [{ tx: 2, ty: 1, ifMatch: 0, data: b64(zlib(tile(() => 1))) }] });
+    expect(w.status, JSON.stringify(w.body)).toBe(200);
+    const after = await get();
+    expect(after.timing.workers).toBeGreaterThan(0);
+    const unpainted = (b: typeof first): number => b.metrics.perClass.find((c) => c.class === 0)?.pixels[1] as number;
+    let now = 0;
+    for (let y = 512; y < 1024; y++) for (let x = 1024; x < 1536; x++) if (inside(ROI, x, y)) now++;
+    expect(unpainted(first) - unpainted(after)).toBe(now);
+  });
+});
