@@ -7,6 +7,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { getDescriptors, MAX_DESCRIPTOR, setDescriptors, type SlideDescriptors } from '../services/descriptor-api.js';
+import { detailListStyles } from './detail-list-styles.js';
 import { LatestLoad } from './latest-load.js';
 
 export class WsiSlideDescriptors extends LitElement {
@@ -40,22 +41,11 @@ export class WsiSlideDescriptors extends LitElement {
     this.saved = false;
   }
 
-  static override styles = css`
+  static override styles = [
+    detailListStyles,
+    css`
     :host {
       display: block;
-    }
-    dl {
-      display: grid;
-      grid-template-columns: auto 1fr;
-      gap: 2px 8px;
-      margin: 4px 0;
-    }
-    dt {
-      color: #666;
-    }
-    dd {
-      margin: 0;
-      word-break: break-word;
     }
     form {
       display: grid;
@@ -70,7 +60,8 @@ export class WsiSlideDescriptors extends LitElement {
     .warn {
       color: #8a4b00;
     }
-  `;
+  `,
+  ];
 
   protected override willUpdate(changed: Map<string, unknown>): void {
     if (changed.has('slide') || changed.has('server')) void this.load();

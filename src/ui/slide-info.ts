@@ -9,6 +9,7 @@
  */
 import { LitElement, css, html, nothing } from 'lit';
 import { getSlide, type SlideDetail } from '../services/slide-api.js';
+import { detailListStyles } from './detail-list-styles.js';
 import { LatestLoad } from './latest-load.js';
 import './slide-descriptors.js';
 
@@ -38,24 +39,13 @@ export class WsiSlideInfo extends LitElement {
     this.problem = null;
   }
 
-  static override styles = css`
+  static override styles = [
+    detailListStyles,
+    css`
     :host {
       display: block;
       font-size: 12px;
       color: #333;
-    }
-    dl {
-      display: grid;
-      grid-template-columns: auto 1fr;
-      gap: 2px 8px;
-      margin: 4px 0;
-    }
-    dt {
-      color: #666;
-    }
-    dd {
-      margin: 0;
-      word-break: break-word;
     }
     table {
       border-collapse: collapse;
@@ -82,7 +72,8 @@ export class WsiSlideInfo extends LitElement {
       border: 1px solid #0003;
       vertical-align: -1px;
     }
-  `;
+  `,
+  ];
 
   protected override willUpdate(changed: Map<string, unknown>): void {
     if (changed.has('slide') || changed.has('server')) void this.load();
