@@ -2,10 +2,15 @@
  * Painting in Chromium: brush strokes at 40×, the eraser, filling an ROI,
  * the painted picture at 1×, undo and redo, the tools switched off below
  * 10×, "inside ROIs only", a reload that restores the mask byte for byte
- * (compared with the server's tiles too), and a session that expires in
+ * (compared with the server's tiles too), a session that expires in
  * the middle of painting: signing in again in place loses no stroke
- * (SEC-07, SEC-08, DATA-05).
+ * (SEC-07, SEC-08, DATA-05), and the files one stroke crosses from the
+ * pointer to the stored tile, measured from its stacks (issue 9: at most
+ * 20, and the README's walk names them; tests/helpers/stroke-trace.ts).
  */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +20,7 @@ import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { parsePack } from '../helpers/masks.js';
 import { FIXTURES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { filesOfNodeStack, readmeStrokeWalk, strokeTraceEnv, traceStroke, unionInOrder, type Capture, type StrokeTrace } from '../helpers/stroke-trace.js';
 import { VIEWER, clientMaskTiles, dragPath, imageToPage, viewAt, waitAnnotationsLoaded, waitMaskSaved, waitSaved } from '../helpers/viewer-page.js';
 
 let browser: Browser;
@@ -22,13 +28,16 @@ let srv: TestServer;
 let slide = '';
 const contexts: BrowserContext[] = [];
 const T = 512;
+const traceDir = mkdtempSync(join(tmpdir(), 'wsi-stroke-trace-'));
+const traceFile = join(traceDir, 'server-stacks.jsonl');
 
 if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
+  // the stroke-trace hook only records stacks (tests/helpers/stroke-trace-preload.mjs)
+  srv = await startTestServer(`${FIXTURES}/slides`, strokeTraceEnv(traceFile));
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
 });
@@ -40,15 +49,17 @@ afterEach(async () => {
 afterAll(async () => {
   await browser?.close();
   await srv?.stop();
+  rmSync(traceDir, { recursive: true, force: true });
 });
 
 /** Opens the slide signed in as the test server's admin (or with `session`, a session of the admin's own). */
-async function open(context?: BrowserContext, session?: Session): Promise<Page> {
+async function open(context?: BrowserContext, session?: Session, beforeLoad?: (page: Page) => Promise<void>): Promise<Page> {
   const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
   if (!context) contexts.push(ctx);
   if (session) await ctx.addCookies(browserCookies(srv.url, session));
   else await signInBrowser(ctx, srv);
   const page = await ctx.newPage();
+  await beforeLoad?.(page);
   page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
   await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
   await waitAnnotationsLoaded(page);
@@ -87,9 +98,35 @@ function valueAt(tiles: Map<string, Buffer>, x: number, y: number): number {
   return t ? (t[(y % T) * T + (x % T)] as number) : 0;
 }
 
+/**
+ * The files the traced stroke crossed (tests/helpers/stroke-trace.ts says
+ * how they are measured): at most 20, and exactly the README's walk.
+ */
+async function checkStrokeTrace(trace: StrokeTrace | undefined): Promise<void> {
+  if (!trace) throw new Error('the page was opened without its stroke trace');
+  await trace.close();
+  const stored = readFileSync(traceFile, 'utf8').split('\n').filter(Boolean);
+  expect(stored.length).toBeGreaterThan(0);
+  const captures: Capture[] = [...trace.captures(), { where: 'server: tile stored', files: filesOfNodeStack(JSON.parse(stored[0] as string) as string) }];
+  const files = unionInOrder(captures);
+  process.stdout.write(`[stroke trace] ${files.length} files:\n${captures.map((c) => `  ${c.where}: ${c.files.join(' → ')}`).join('\n')}\n`);
+  // every hand-over was seen, each with project code on its stack
+  expect(captures.map((c) => c.where).sort()).toEqual(
+    ['page → server: POST tiles', 'page → worker: compress', 'page → worker: paint', 'page: outbox add', 'server: tile stored', 'worker: rasterizer → tile set', 'worker: tile compressed', 'worker: tile encoded'].sort(),
+  );
+  for (const c of captures) expect(c.files.length, c.where).toBeGreaterThan(0);
+  expect(files[0]).toBe('src/viewer/tool-host.ts');
+  expect(captures.at(-1)?.files.at(-1)).toBe('tiles-server/store/mask-store.ts');
+  expect(files.length).toBeLessThanOrEqual(20);
+  expect(readmeStrokeWalk()).toEqual(files);
+}
+
 describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
-  it('paints at 40×, erases, fills an ROI, shows it at 1×, undoes and redoes, and a reload restores it byte for byte', async () => {
-    const page = await open();
+  it('paints at 40×, erases, fills an ROI, shows it at 1×, undoes and redoes, and a reload restores it byte for byte; the first stroke crosses at most 20 files from the pointer to the stored tile, those the README walk names (issue 9)', async () => {
+    let trace: StrokeTrace | undefined;
+    const page = await open(undefined, undefined, async (p) => {
+      trace = await traceStroke(p);
+    });
     // below 10× the brush is off and says why
     await view(page, 1500, 1000, 0.1);
     await key(page, 'b');
@@ -100,9 +137,12 @@ describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
     // 40×: two strokes of Tumour (t), one crossing a tile border
     await view(page, 1000, 800, 1);
     await key(page, 't');
+    writeFileSync(traceFile, '');
+    await trace?.arm();
     await drag(page, [[700, 700], [1100, 720], [1300, 900]]);
     await drag(page, [[800, 950], [800, 600]]);
     await maskSaved(page);
+    await checkStrokeTrace(trace);
     let tiles = await clientTiles(page);
     const tumour = valueAt(tiles, 900, 712);
     expect(tumour).toBeGreaterThan(0);
