@@ -62,6 +62,11 @@ function zeroGc(): Record<GcKind, GcCounts> {
   return { minor: z(), major: z(), incremental: z(), weakcb: z() };
 }
 
+/** Whether a pause lies within a stall (1 ms of slack for the clocks' rounding). */
+function inside(p: { start: number; end: number }, s: { start: number; end: number }): boolean {
+  return p.start >= s.start - 1 && p.end <= s.end + 1;
+}
+
 export class LoopMonitor {
   private readonly timer: NodeJS.Timeout;
   private readonly observer: PerformanceObserver;
@@ -69,6 +74,8 @@ export class LoopMonitor {
   private readonly r: LoopReading = { ticks: 0, stallsOver20: 0, stallsOver50: 0, stallsOver100: 0, maxStallMs: 0, stallsOver50WithMajorGc: 0, majorGcMsInStalls: 0, gc: zeroGc() };
   /** The last stalls over 50 ms, to match against GC pauses reported after them. */
   private readonly recent: Stall[] = [];
+  /** The last mark-compact pauses, to match against stalls noticed after them. */
+  private readonly majors: Array<{ start: number; end: number; matched: boolean }> = [];
 
   constructor() {
     this.timer = setInterval(() => this.tick(), TICK_MS);
@@ -88,7 +95,10 @@ export class LoopMonitor {
     this.r.stallsOver20++;
     if (late >= 50) {
       this.r.stallsOver50++;
-      this.recent.push({ start: now - late - TICK_MS, end: now, withMajor: false });
+      const stall: Stall = { start: now - late - TICK_MS, end: now, withMajor: false };
+      // a pause reported before the stall was noticed (GC entries come in the same turn, timers in the next)
+      for (const g of this.majors) if (!g.matched && inside(g, stall)) this.attribute(stall, g);
+      this.recent.push(stall);
       if (this.recent.length > 32) this.recent.shift();
     }
     if (late >= 100) this.r.stallsOver100++;
@@ -105,14 +115,22 @@ export class LoopMonitor {
     g.maxMs = Math.max(g.maxMs, e.duration);
     if (e.duration > 50) g.over50++;
     if (kind !== 'major') return;
-    // GC entries arrive after the pause: the stall it sat in is already recorded
-    const s = this.recent.find((x) => e.startTime >= x.start && e.startTime + e.duration <= x.end + 1);
-    if (!s) return;
-    if (!s.withMajor) {
-      s.withMajor = true;
+    const pause = { start: e.startTime, end: e.startTime + e.duration, matched: false };
+    const s = this.recent.find((x) => inside(pause, x));
+    if (s) this.attribute(s, pause);
+    else {
+      this.majors.push(pause);
+      if (this.majors.length > 16) this.majors.shift();
+    }
+  }
+
+  private attribute(stall: Stall, pause: { start: number; end: number; matched: boolean }): void {
+    pause.matched = true;
+    if (!stall.withMajor) {
+      stall.withMajor = true;
       this.r.stallsOver50WithMajorGc++;
     }
-    this.r.majorGcMsInStalls += e.duration;
+    this.r.majorGcMsInStalls += pause.end - pause.start;
   }
 
   /** The counts since the server started (rounded for JSON). */

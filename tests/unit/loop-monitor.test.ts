@@ -47,4 +47,21 @@ describe('LoopMonitor', () => {
     expect(r.gc.major.totalMs).toBeGreaterThan(0);
     expect(r.gc.major.maxMs).toBeGreaterThan(0);
   });
+
+  it('attributes a stall to the mark-compact pauses inside it', async () => {
+    const m = (monitor = new LoopMonitor());
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    await idle(30);
+    const before = m.reading();
+    const until = performance.now() + 80;
+    gc();
+    while (performance.now() < until) {
+      // the rest of a long turn
+    }
+    await idle(50);
+    const r = m.reading();
+    expect(r.stallsOver50WithMajorGc - before.stallsOver50WithMajorGc).toBe(1);
+    expect(r.majorGcMsInStalls).toBeGreaterThan(before.majorGcMsInStalls);
+  });
 });
