@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { BROKEN_CASES, buildBases } from '../fixtures/corpus.js';
 import { dziMaxLevel } from '../../src/core/tile-grid.js';
 import { writeSampleSlide } from '../../tiles-server/sample/sample-slide.js';
+import type { LoopReading } from '../../tiles-server/loop-monitor.js';
 import { checkOracle, runEditors } from './editors.js';
 import { bearer } from '../credentials.js';
 import { percentile } from './load.js';
@@ -146,18 +147,6 @@ async function cacheFill(base: string): Promise<CacheFill> {
   const h = (await (await fetch(`${base}/api/health`)).json()) as Record<'tileCache' | 'decodedCache', { bytes: number; maxBytes: number }>;
   const pct = (c: { bytes: number; maxBytes: number }): number => (c.maxBytes > 0 ? Math.round((c.bytes / c.maxBytes) * 100) : 100);
   return { tilePct: pct(h.tileCache), decodedPct: pct(h.decodedCache), bytes: h.tileCache.bytes + h.decodedCache.bytes };
-}
-
-type GcCounts = { count: number; totalMs: number; maxMs: number; over50: number };
-interface LoopReading {
-  ticks: number;
-  stallsOver20: number;
-  stallsOver50: number;
-  stallsOver100: number;
-  maxStallMs: number;
-  stallsOver50WithMajorGc: number;
-  majorGcMsInStalls: number;
-  gc: Record<'minor' | 'major' | 'incremental' | 'weakcb', GcCounts>;
 }
 
 /** The server's event-loop stalls and GC pauses so far (tiles-server/loop-monitor.ts, via /api/health). */
