@@ -13,6 +13,7 @@ import { WsiError } from '../src/core/errors.js';
 import type { Config } from './config.js';
 import { Lane, LagGuard } from './admission.js';
 import { LibvipsThreadPriority } from './thread-priority.js';
+import { LoopMonitor } from './loop-monitor.js';
 import { SyncReads } from './tiff/sync-reads.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
@@ -31,7 +32,7 @@ import { sendProblem } from './http/respond.js';
 import { asPage, secureResponseClass } from './http/security-headers.js';
 import { RotatingFile } from './log-file.js';
 import { routeTable } from './http/route-table.js';
-import type { Route, RouteContext, VisibleSlide } from './http/routes.js';
+import { sendHealth, type Route, type RouteContext, type VisibleSlide } from './http/routes.js';
 import { AnnotationService } from './annotation-service.js';
 import { ImportJobs } from './import/import-jobs.js';
 import { MaskService } from './mask-service.js';
@@ -102,6 +103,8 @@ interface DispatchOptions {
   /** Syncs the store's commits before a change is answered (http/durable-answer.ts). */
   durability: Durability;
   log: (line: string) => void;
+  /** Whether the server can serve: /api/health's answer to a request without credentials. */
+  up: () => boolean;
 }
 
 const routeNames = new WeakMap<Route, string>();
@@ -126,8 +129,31 @@ function audited(route: Route): 'change' | 'download' | 'read' | null {
   return route.auditReads ? 'read' : null;
 }
 
+/**
+ * `GET /api/health` without credentials (a load balancer's probe, the LOAD-05/06
+ * pollers) is answered here, synchronously, before any of the dispatcher's
+ * work: no URL parsing, route search, authorisation, abort signal or await,
+ * so under load its answer waits only for the event loop itself. The Host
+ * check still applies, and the request is logged like any other. A request
+ * with a cookie or a token goes through its route (admins get the details).
+ */
+function answerHealth(req: IncomingMessage, res: ServerResponse, o: DispatchOptions): boolean {
+  if (req.url !== '/api/health' || (req.method !== 'GET' && req.method !== 'HEAD') || req.headers.cookie !== undefined || req.headers.authorization !== undefined) return false;
+  const tracked = trackRequest(req, res, o.requestLog, () => '/api/health', () => undefined);
+  try {
+    o.hosts.check(req.headers.host);
+    applyCors(req, res, o.corsOrigins);
+    sendHealth(res, o.up(), null);
+  } catch (err) {
+    sendProblem(res, err);
+  }
+  tracked.handlerDone();
+  return true;
+}
+
 function dispatch(routes: Route[], o: DispatchOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    if (answerHealth(req, res, o)) return;
     const controller = new AbortController();
     let pathname = '';
     let matched: RegExp | null = null;
@@ -264,6 +290,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     syncReads,
   });
   await registry.scan(0);
+  // stalls of the event loop and GC pauses, counted for /api/health's details (issue 10)
+  const loopMonitor = new LoopMonitor();
   const lagGuard = cfg.maxLagMs > 0 || cfg.shedBusyPct > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, maxBusy: cfg.shedBusyPct / 100, windowMs: 500, windows: 2 }) : null;
   const service = new TileService(registry, {
     tileCacheBytes: cfg.tileCacheMb * 1024 * 1024,
@@ -367,6 +395,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     }
     return out;
   };
+  // /api/health's ok: 503 when slide storage is gone or the store damaged
+  const up = (): boolean => registry.storage.ok && !guard.damaged;
   // a freed place goes to the next request in a later turn of the event loop, so cached tiles
   // cannot run the whole queue at once and /api/health (never queued) answers in between
   const images = new Lane({
@@ -426,8 +456,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       viewed: (ctx) => {
         if (ctx.auth.principal && ctx.auth.slide) views.note(ctx.auth.principal, ctx.auth.slide, () => clientAddress(ctx.req, cfg.trustProxy));
       },
+      up,
       health: () => ({
-        ok: registry.storage.ok && !guard.damaged,
         slides: registry.list().length,
         storage: registry.storage,
         decode: { busy: pool.busy, queued: pool.queued, restarts: pool.restarts },
@@ -437,6 +467,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         slideReads: syncReads ? { ...syncReads.stats, allowed: syncReads.allowed } : null,
         lanes: { requests: images.stats, tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
         eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, busy: lagGuard ? Math.round(lagGuard.busy * 1000) / 1000 : null, shed: lagGuard?.shed ?? 0, shedBusy: lagGuard?.shedBusy ?? 0 },
+        loop: loopMonitor.reading(),
         store: guard.health(),
       }),
     },
@@ -456,6 +487,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     images,
     durability,
     log,
+    up,
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for
@@ -498,6 +530,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
       await recovered;
       await registry.close();
       lagGuard?.close();
+      loopMonitor.close();
       vipsPriority.stop();
       await pool.close();
       handling.requestLog?.stalls.close();

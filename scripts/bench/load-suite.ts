@@ -33,6 +33,7 @@ import { join } from 'node:path';
 import { BROKEN_CASES, buildBases } from '../fixtures/corpus.js';
 import { dziMaxLevel } from '../../src/core/tile-grid.js';
 import { writeSampleSlide } from '../../tiles-server/sample/sample-slide.js';
+import type { LoopReading } from '../../tiles-server/loop-monitor.js';
 import { checkOracle, runEditors } from './editors.js';
 import { bearer } from '../credentials.js';
 import { percentile } from './load.js';
@@ -44,6 +45,8 @@ import { runViewers, type Sample, type TrailSlide } from './viewer-trails.js';
 const SECONDS = Number(process.env['BENCH_LOAD_SECONDS'] ?? 300);
 const SIZE = Number(process.env['BENCH_LOAD_SLIDE_SIZE'] ?? 30_000);
 const WARMUP = Math.min(60, Math.max(5, Math.round(SECONDS / 5)));
+/** Warm-ups until the caches are full: at most 4, or as many as make 2 minutes. */
+const MAX_WARMUPS = Math.max(4, Math.ceil(120 / WARMUP));
 const COLD_SLIDES = 200;
 /** BENCH_LOAD_CASES: the cases to run, comma-separated (default all); the warm-up always runs. */
 const CASES = new Set((process.env['BENCH_LOAD_CASES'] ?? 'LOAD-01,LOAD-03,LOAD-04,LOAD-05,LOAD-06').split(',').map((c) => c.trim()));
@@ -135,13 +138,44 @@ async function ensureSlides(root: string, emit: Emit): Promise<{ dir: string; bo
 interface CacheFill {
   tilePct: number;
   decodedPct: number;
+  /** Both caches' contents (bytes). */
+  bytes: number;
 }
 
 /** How full the server's two tile caches are (from /api/health). */
 async function cacheFill(base: string): Promise<CacheFill> {
   const h = (await (await fetch(`${base}/api/health`)).json()) as Record<'tileCache' | 'decodedCache', { bytes: number; maxBytes: number }>;
   const pct = (c: { bytes: number; maxBytes: number }): number => (c.maxBytes > 0 ? Math.round((c.bytes / c.maxBytes) * 100) : 100);
-  return { tilePct: pct(h.tileCache), decodedPct: pct(h.decodedCache) };
+  return { tilePct: pct(h.tileCache), decodedPct: pct(h.decodedCache), bytes: h.tileCache.bytes + h.decodedCache.bytes };
+}
+
+/** The server's event-loop stalls and GC pauses so far (tiles-server/loop-monitor.ts, via /api/health). */
+async function loopReading(base: string): Promise<LoopReading> {
+  return ((await (await fetch(`${base}/api/health`)).json()) as { loop: LoopReading }).loop;
+}
+
+/**
+ * What a case added to the server's counts: stalls of the event loop over
+ * 20/50/100 ms and how many of those over 50 ms had a mark-compact GC inside,
+ * GC pauses by kind (count, total, over 50 ms). Maxima cannot be taken apart
+ * by case: the longest stall and pauses are since the server started.
+ */
+function loopDelta(a: LoopReading, b: LoopReading): Record<string, unknown> {
+  const gc = (k: keyof LoopReading['gc']): Record<string, number> => ({
+    count: b.gc[k].count - a.gc[k].count,
+    totalMs: +(b.gc[k].totalMs - a.gc[k].totalMs).toFixed(1),
+    over50: b.gc[k].over50 - a.gc[k].over50,
+    maxMsSinceStart: b.gc[k].maxMs,
+  });
+  return {
+    stallsOver20: b.stallsOver20 - a.stallsOver20,
+    stallsOver50: b.stallsOver50 - a.stallsOver50,
+    stallsOver100: b.stallsOver100 - a.stallsOver100,
+    stallsOver50WithMajorGc: b.stallsOver50WithMajorGc - a.stallsOver50WithMajorGc,
+    majorGcMsInStalls: +(b.majorGcMsInStalls - a.majorGcMsInStalls).toFixed(1),
+    maxStallMsSinceStart: b.maxStallMs,
+    gc: { minor: gc('minor'), major: gc('major'), incremental: gc('incremental') },
+  };
 }
 
 function cachesFull(c: CacheFill): boolean {
@@ -191,12 +225,15 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
     // LOAD-01: warm-up until the tile caches are full (filling them to their
     // caps is growth by design, not a leak; at most 4 warm-ups), then the
     // measured run with RSS sampled
+    // (at least 2 minutes of them: short cases' warm-ups left the decoded-tile cache
+    // half full, and its filling was counted as LOAD-01's RSS growth)
     let warmups = 0;
     do await runViewers(viewing, 20, WARMUP, 100 + warmups++);
-    while (warmups < 4 && !cachesFull(await cacheFill(base)));
+    while (warmups < MAX_WARMUPS && !cachesFull(await cacheFill(base)));
     let load01: Summary | null = null;
     if (want('LOAD-01')) {
       const caches0 = await cacheFill(base);
+      const loop0 = await loopReading(base);
       const rss0 = (await rssBytes([pid])).rss;
       const rssSeries: number[] = [];
       const sampler = setInterval(() => void rssBytes([pid]).then((r) => rssSeries.push(r.rss)), 5000);
@@ -204,19 +241,23 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
       clearInterval(sampler);
       const rss1 = (await rssBytes([pid])).rss;
       const mb = (b: number): number => Math.round(b / 2 ** 20);
+      const caches1 = await cacheFill(base);
       emitPhase('LOAD-01', {
         users: 20,
         slides: VIEW_SLIDES,
         warmupSeconds: warmups * WARMUP,
         ...load01,
         cachesAtStart: caches0,
-        cachesAtEnd: await cacheFill(base),
+        cachesAtEnd: caches1,
+        loop: loopDelta(loop0, await loopReading(base)),
         rssStartMb: mb(rss0),
         rssEndMb: mb(rss1),
         rssMaxMb: mb(Math.max(rss0, ...rssSeries)),
         // every 30 s of the run, to tell a trend from a plateau
         rssEvery30sMb: rssSeries.filter((_, i) => i % 6 === 5).map(mb),
         rssGrowthPct: +(((rss1 - rss0) / rss0) * 100).toFixed(1),
+        // the growth that is not the caches filling towards their caps
+        rssGrowthBeyondCachesPct: +(((rss1 - rss0 - (caches1.bytes - caches0.bytes)) / rss0) * 100).toFixed(1),
         target: 'p95 < 300 ms, p99 < 1 s, 0 errors, RSS growth < 10%',
       });
     }
@@ -279,6 +320,7 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
     if (want('LOAD-05')) {
       // LOAD-05: viewers + annotators + a bomb every 10 s, health polled
       health5.start();
+      const loop5 = await loopReading(base);
       let bombs = 0;
       const bombAnswers: Record<string, number> = {};
       const bombTimer = setInterval(() => {
@@ -308,6 +350,7 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
         bombAnswers,
         bombsRefused: Object.entries(bombAnswers).filter(([k]) => /^4\d\d /.test(k)).reduce((n, [, v]) => n + v, 0),
         health: h5,
+        loop: loopDelta(loop5, await loopReading(base)),
         target: 'viewers p99 within 20% of LOAD-01, bombs refused (422), health < 50 ms',
       });
     }
@@ -315,6 +358,7 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
     if (want('LOAD-06')) {
       // LOAD-06: five times LOAD-01, then recovery
       health6.start();
+      const loop6 = await loopReading(base);
       const load06 = summarize(await runViewers(viewing, 100, Math.min(SECONDS, 180), 7));
       const stopped = performance.now();
       let recoveredAfter: number | null = null;
@@ -323,7 +367,7 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
         if (probe.errors === 0 && probe.refused503 === 0 && probe.retries === 0 && probe.p99ms <= Math.max(300, (load01?.p99ms ?? 0) * 1.2)) recoveredAfter = (performance.now() - stopped) / 1000;
       }
       const h6 = summarize(await health6.stop());
-      const laneStats = ((await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown; slideReads: unknown });
+      const laneStats = (await (await fetch(`${base}/api/health`)).json()) as { lanes: unknown; eventLoop: unknown; slideReads: unknown; loop: LoopReading };
       emitPhase('LOAD-06', {
         users: 100,
         ...load06,
@@ -332,6 +376,8 @@ export async function loadSuite(root: string, emit: Emit): Promise<void> {
         lanes: laneStats.lanes,
         eventLoop: laneStats.eventLoop,
         slideReads: laneStats.slideReads,
+        // the 180 s of load and the recovery probes
+        loop: loopDelta(loop6, laneStats.loop),
         target: '503 + Retry-After past the bounds, admitted p99 bounded, recovery < 30 s, health < 50 ms',
       });
     }

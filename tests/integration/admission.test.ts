@@ -7,6 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURES } from '../helpers/paths.js';
+import { anonymous } from '../helpers/accounts.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 
 let server: TestServer;
@@ -93,5 +94,26 @@ describe('the image queue (LOAD-06 in the small)', () => {
     }
     const { body } = await getJson<{ lanes: { requests: { refused: number; active: number; queued: number } } }>(`${small.url}/api/health`);
     expect(body.lanes.requests).toMatchObject({ refused: refused.length, active: 0, queued: 0 });
+  });
+
+  it('answers /api/health without credentials ahead of the dispatcher (up or down only), and admins get the loop counts (issue 10)', async () => {
+    const large = fetch(`${small.url}/iiif/${id}/full/^2400,/0/default.png`);
+    await new Promise((r) => setTimeout(r, 50));
+    const probe = await anonymous(`${small.url}/api/health`);
+    expect(probe.status).toBe(200);
+    expect(probe.headers.get('cache-control')).toBe('no-store');
+    expect(probe.headers.get('content-security-policy')).toMatch(/^default-src 'none'; /);
+    expect(await probe.json()).toEqual({ ok: true });
+    const head = await anonymous(`${small.url}/api/health`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(await head.text()).toBe('');
+    // a query string or another method takes the ordinary way
+    expect((await anonymous(`${small.url}/api/health?x=1`)).status).toBe(200);
+    expect((await anonymous(`${small.url}/api/health`, { method: 'POST' })).status).toBe(405);
+    expect((await large).status).toBe(200);
+    const { body } = await getJson<{ ok: boolean; loop: { ticks: number; stallsOver50: number; gc: Record<string, { count: number }> } }>(`${small.url}/api/health`);
+    expect(body.ok).toBe(true);
+    expect(body.loop.ticks).toBeGreaterThan(0);
+    expect(body.loop.gc['minor']?.count).toBeGreaterThan(0);
   });
 });

@@ -1,7 +1,7 @@
 /** The decode pool under faults: a killed worker (FAULT-01), timeouts, queue bounds, aborts; and its priorities. */
 import { deflateSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LagGuard, Lane } from '../../tiles-server/admission.js';
+import { currentPriority, LagGuard, Lane, priorityContextActive } from '../../tiles-server/admission.js';
 import { DecodePool } from '../../tiles-server/decode/pool.js';
 import type { BlockDecodeRequest } from '../../tiles-server/decode/block-decoder.js';
 import { lzwEncode } from '../../tiles-server/tiff/lzw-encode.js';
@@ -103,6 +103,40 @@ describe('decode pool', () => {
 });
 
 describe('lanes', () => {
+  it('carry their priority down to the work they run, and switch the async context off when no background work runs (issue 10)', async () => {
+    const fg = new Lane({ name: 'fg', concurrency: 2, maxQueued: 0, priority: 'interactive', busyMessage: 'busy' });
+    const bg = new Lane({ name: 'bg', concurrency: 2, maxQueued: 0, priority: 'background', busyMessage: 'busy' });
+    const seen: string[] = [];
+    const after = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+    await fg.run(async () => {
+      await after(1);
+      seen.push(`fg:${currentPriority()}`);
+    });
+    // an interactive lane alone never turns the context (and its promise hooks) on
+    expect(priorityContextActive()).toBe(false);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const running = bg.run(async () => {
+      await after(1);
+      seen.push(`bg:${currentPriority()}`);
+      // interactive work started from a background job is interactive again
+      await fg.run(async () => {
+        await after(1);
+        seen.push(`bg>fg:${currentPriority()}`);
+      });
+      seen.push(`bg again:${currentPriority()}`);
+      await gate;
+    });
+    await after(20);
+    expect(priorityContextActive()).toBe(true);
+    // work outside any lane meanwhile stays interactive
+    seen.push(`outside:${currentPriority()}`);
+    release();
+    await running;
+    expect(priorityContextActive()).toBe(false);
+    expect(currentPriority()).toBe('interactive');
+    expect(seen).toEqual(['fg:interactive', 'bg:background', 'bg>fg:interactive', 'bg again:background', 'outside:interactive']);
+  });
   it('bound what runs and waits, refuse the rest with OVERLOADED, and let waiters leave on abort', async () => {
     const lane = new Lane({ name: 'test', concurrency: 1, maxQueued: 1, priority: 'interactive', busyMessage: 'too busy' });
     let release: () => void = () => undefined;

@@ -83,7 +83,19 @@ export interface SlideWork {
   labelledPx: number;
 }
 
+/**
+ * /api/health's answer, from memory only so it stays fast whatever the
+ * load: up (200) or down (503: slide storage gone, store damaged) for
+ * anyone, `details` only for admins.
+ */
+export function sendHealth(res: ServerResponse, up: boolean, details: Record<string, unknown> | null): void {
+  sendJson(res, up ? 200 : 503, details ? { ok: up, ...details } : { ok: up });
+}
+
 export interface TileRoutesOptions {
+  /** Whether the server can serve (the `ok` of /api/health). */
+  up: () => boolean;
+  /** /api/health's details for admins. */
   health: () => Record<string, unknown>;
   publicUrl: () => string;
   /** The slides of every project the caller is in. */
@@ -204,10 +216,9 @@ export function makeRoutes(service: TileService, o: TileRoutesOptions): Route[] 
       pattern: /^\/api\/health$/,
       access: { public: 'up or down for load balancers; the details only for admins' },
       handler: async (ctx) => {
-        // answers from memory only, so it stays fast whatever the load; 503 when slide storage is gone
-        const h = { ok: true, ...o.health() };
-        const details = ctx.auth.principal?.user.globalRole === 'admin';
-        sendJson(ctx.res, h.ok ? 200 : 503, details ? h : { ok: h.ok });
+        // (a request without credentials is answered before dispatch: answerHealth in app.ts)
+        if (ctx.auth.principal?.user.globalRole === 'admin') sendHealth(ctx.res, o.up(), o.health());
+        else sendHealth(ctx.res, o.up(), null);
       },
     },
     {
