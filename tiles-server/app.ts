@@ -18,6 +18,7 @@ import { SyncReads } from './tiff/sync-reads.js';
 import { DecodePool } from './decode/pool.js';
 import { applyCors, answerOptions } from './http/cors.js';
 import { HostAllowlist, boundHostName } from './http/host-check.js';
+import { TurnBudget } from './http/turn-budget.js';
 import { loggedPath, StallClock, stdoutSink, trackRequest, type LogSink } from './http/request-log.js';
 import { Authorizer, clientAddress, type Access } from './http/authorize.js';
 import { AuditLog, type AuditEvent } from './audit/audit-log.js';
@@ -105,6 +106,8 @@ interface DispatchOptions {
   log: (line: string) => void;
   /** Whether the server can serve: /api/health's answer to a request without credentials. */
   up: () => boolean;
+  /** How much of one turn of the loop starting requests may take (http/turn-budget.ts). */
+  turns: TurnBudget;
 }
 
 const routeNames = new WeakMap<Route, string>();
@@ -167,6 +170,8 @@ function dispatch(routes: Route[], o: DispatchOptions) {
     );
     const held = holdUntilDurable(req.method, res, o.durability, o.log);
     try {
+      const later = o.turns.admit();
+      if (later) await later;
       o.hosts.check(req.headers.host);
       applyCors(req, res, o.corsOrigins);
       if ((req.url ?? '').length > 4096) throw new WsiError('BAD_REQUEST', 'URL too long');
@@ -292,6 +297,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   await registry.scan(0);
   // stalls of the event loop and GC pauses, counted for /api/health's details (issue 10)
   const loopMonitor = new LoopMonitor();
+  const turns = new TurnBudget(cfg.turnBudgetMs);
   const lagGuard = cfg.maxLagMs > 0 || cfg.shedBusyPct > 0 ? new LagGuard({ maxLagMs: cfg.maxLagMs, maxBusy: cfg.shedBusyPct / 100, windowMs: 500, windows: 2 }) : null;
   const service = new TileService(registry, {
     tileCacheBytes: cfg.tileCacheMb * 1024 * 1024,
@@ -466,7 +472,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
         tiles: service.stats,
         slideReads: syncReads ? { ...syncReads.stats, allowed: syncReads.allowed } : null,
         lanes: { requests: images.stats, tiles: service.lanes.tiles.stats, largeRenders: service.lanes.heavy.stats },
-        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, busy: lagGuard ? Math.round(lagGuard.busy * 1000) / 1000 : null, shed: lagGuard?.shed ?? 0, shedBusy: lagGuard?.shedBusy ?? 0 },
+        eventLoop: { lagMs: lagGuard ? Math.round(lagGuard.lag * 10) / 10 : null, busy: lagGuard ? Math.round(lagGuard.busy * 1000) / 1000 : null, shed: lagGuard?.shed ?? 0, shedBusy: lagGuard?.shedBusy ?? 0, deferredStarts: turns.deferred },
         loop: loopMonitor.reading(),
         store: guard.health(),
       }),
@@ -488,6 +494,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
     durability,
     log,
     up,
+    turns,
   };
   // Headers must arrive within 30 s (slowloris); a body may take long (a
   // 500 MB import streams at the importer's pace), but a socket silent for

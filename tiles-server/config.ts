@@ -52,6 +52,8 @@ export interface Config {
   maxLagMs: number;
   /** Tile renders are refused (503) while the event loop is busy at least this percentage of the time for a second (0: never). */
   shedBusyPct: number;
+  /** How long one turn of the event loop may spend starting requests before the rest wait for a later turn (ms; 0: no bound). */
+  turnBudgetMs: number;
   /** Image requests (tiles, IIIF, thumbnails) served at once; the rest wait their turn in order. */
   imageRequests: number;
   /** Niceness of the image threads (libvips workers, the decode pool) on Linux, so the event loop answers first; 0: as the server. */
@@ -273,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
     shedBusyPct: intOf(get('SHED_BUSY_PCT'), 0, 'SHED_BUSY_PCT', 0, 100),
+    turnBudgetMs: intOf(get('TURN_BUDGET_MS'), 0, 'TURN_BUDGET_MS', 0, 1000),
     imageRequests: intOf(get('IMAGE_REQUESTS'), 16, 'IMAGE_REQUESTS', 1, 4096),
     imageThreadNice: intOf(get('IMAGE_THREAD_NICE'), 10, 'IMAGE_THREAD_NICE', 0, 19),
     imageQueue: intOf(get('IMAGE_QUEUE'), 4096, 'IMAGE_QUEUE', 0, 1 << 20),

@@ -8,7 +8,9 @@
  * reports the loop's business and the sheds, and once the stream stops the
  * same tile is served. The same server reads its slides synchronously from
  * the page cache (SLIDE_READ_SYNC_KB=256, which the test turns on; the folder is local), which
- * /api/health counts.
+ * /api/health counts. Starting requests is bounded to 1 ms a turn
+ * (TURN_BUDGET_MS): a crowd of API requests is answered in full, some of
+ * them started in later turns.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, square } from '../helpers/annotations.js';
@@ -20,7 +22,7 @@ let sid: string;
 
 beforeAll(async () => {
   // 5%: an idle server stays far below it (a few timers), eight request loops keep it above
-  server = await startTestServer(FIXTURES, { SHED_BUSY_PCT: '5', MAX_LAG_MS: '0', DECODE_WORKERS: '1', SLIDE_READ_SYNC_KB: '256' });
+  server = await startTestServer(FIXTURES, { SHED_BUSY_PCT: '5', MAX_LAG_MS: '0', DECODE_WORKERS: '1', SLIDE_READ_SYNC_KB: '256', TURN_BUDGET_MS: '1' });
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${server.url}/api/slides`);
   sid = (body.slides.find((s) => s.name === 'slides/generic-deflate-256.tif') as { id: string }).id;
 }, 120_000);
@@ -30,7 +32,7 @@ afterAll(async () => {
 });
 
 interface Health {
-  eventLoop: { busy: number; shed: number; shedBusy: number };
+  eventLoop: { busy: number; shed: number; shedBusy: number; deferredStarts: number };
 }
 
 describe('slide reads from the page cache (SLIDE_READ_SYNC_KB, LOAD-06)', () => {
@@ -101,4 +103,19 @@ describe('shedding on a busy event loop (SHED_BUSY_PCT)', () => {
     }
     expect(served).toBe(1);
   }, 60_000);
+});
+
+describe('request starts bounded per turn (TURN_BUDGET_MS)', () => {
+  it('answers 200 API requests sent at once, each with its own answer, starting some in later turns', { timeout: 60_000 }, async () => {
+    const before = (await getJson<Health>(`${server.url}/api/health`)).body.eventLoop.deferredStarts;
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const r = await fetch(`${server.url}/api/slides/${sid}`);
+        return { i, status: r.status, id: ((await r.json()) as { id?: string }).id };
+      }),
+    );
+    expect(answers.filter((a) => a.status !== 200 || a.id !== sid)).toEqual([]);
+    const after = (await getJson<Health>(`${server.url}/api/health`)).body.eventLoop.deferredStarts;
+    expect(after).toBeGreaterThan(before);
+  });
 });
