@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- predictions-profile` (issue 13): where the time of the
  * predictions bench's read side goes, not a figure of its own. Imports
- * BENCH_PREDICTIONS_N predictions once into a kept data directory
+ * BENCH_PREDICTIONS_N predictions into a fresh data directory
  * (.bench-cache/predictions/profile-N), then opens the app through the
  * columnar frames (or BENCH_PROFILE_TRANSPORT=json) under Chromium's CPU
  * profiler (CDP), opens the triage queue and steps through it, and prints
@@ -9,7 +9,7 @@
  * (timed apart, no browser) and the phases' wall times.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { CDPSession, Page } from 'playwright-core';
@@ -53,13 +53,23 @@ function selfTimes(p: Profile, top = 25): Array<{ fn: string; ms: number }> {
     .map(([fn, ms]) => ({ fn, ms: Math.round(ms) }));
 }
 
+/** The main thread's sampled time not idle (ms): its CPU, robust to the machine's load. */
+function busyMs(p: Profile): number {
+  const idle = new Set(p.nodes.filter((n) => n.callFrame.functionName === '(idle)').map((n) => n.id));
+  let us = 0;
+  p.samples.forEach((id, i) => {
+    if (!idle.has(id)) us += p.timeDeltas[i] ?? 0;
+  });
+  return Math.round(us / 1000);
+}
+
 async function profiled<T>(cdp: CDPSession, name: string, emit: Emit, fn: () => Promise<T>): Promise<T> {
   await cdp.send('Profiler.start');
   const t0 = performance.now();
   const out = await fn();
   const wallMs = Math.round(performance.now() - t0);
   const { profile } = (await cdp.send('Profiler.stop')) as unknown as { profile: Profile };
-  emit({ suite: SUITE, phase: name, wallMs, mainThreadSelf: selfTimes(profile), loadavg: loadavg().map((v) => +v.toFixed(2)) });
+  emit({ suite: SUITE, phase: name, wallMs, busyMs: busyMs(profile), mainThreadSelf: selfTimes(profile), loadavg: loadavg().map((v) => +v.toFixed(2)) });
   return out;
 }
 
@@ -73,6 +83,8 @@ export async function predictionsProfileSuite(root: string, emit: Emit): Promise
     await writeCellsGeojson(file, SLIDE_SIZE, SLIDE_SIZE, N, 13, true);
   }
   const work = join(dir, `profile-${N}`);
+  // imported afresh each run: a server with accounts prints its setup link (the bench's sign-in) only on its first start, so a kept store could not be signed in to again
+  await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   const server = await startOurs(root, slideFile, work);
   const base = server.base;
@@ -133,6 +145,7 @@ export async function predictionsProfileSuite(root: string, emit: Emit): Promise
             const v = ${VIEWER};
             const frame = () => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
             const ms = [];
+            v.annotationLayer.drawTimes.length = 0;
             for (let i = 0; i < 15; i++) {
               const t0 = performance.now();
               v.dispatchEvent(new KeyboardEvent('keydown', { key: ${JSON.stringify(key)}, bubbles: true, composed: true, cancelable: true }));
@@ -140,24 +153,31 @@ export async function predictionsProfileSuite(root: string, emit: Emit): Promise
               ms.push(Math.round(performance.now() - t0));
               for (let k = 0; k < 40; k++) await frame();
             }
-            return ms;
+            const d = [...v.annotationLayer.drawTimes].sort((a, b) => a - b);
+            return { ms, draws: { n: d.length, median: +d[d.length >> 1].toFixed(2), p95: +d[Math.floor(d.length * 0.95)].toFixed(2), sum: Math.round(d.reduce((a, b) => a + b, 0)) } };
           })()`);
-          emit({ suite: SUITE, phase: `steps ${key}`, ms });
+          emit({ suite: SUITE, phase: `steps ${key}`, ...(ms as object) });
         });
       }
       await page.locator('wsi-viewer').press('v');
-      await profiled(cdp, 'pan-20x', emit, async () => {
-        await page.evaluate(`(async () => {
-          const v = ${VIEWER};
-          const s = v.getView();
-          for (let i = 0; i < 120; i++) {
-            v.goTo({ x: s.x + i * 24, y: s.y, zoom: 0.5 }, true);
-            await new Promise((r) => requestAnimationFrame(r));
-          }
-        })()`);
-      });
-      const draws = await page.evaluate(`(() => { const l = (${VIEWER}).annotationLayer; const d = [...l.drawTimes].slice(-120).sort((a, b) => a - b); return { mode: l.lastMode, median: d[d.length >> 1], p95: d[Math.floor(d.length * 0.95)] }; })()`);
-      emit({ suite: SUITE, phase: 'pan-20x draws', draws });
+      // at 20× the bench's 10⁶ cells are drawn as level-of-detail tiles (more than the vector limit in view), fewer objects as vectors: both are profiled
+      for (const mode of ['vector', 'lod'] as const) {
+        await page.evaluate(`(() => { const v = ${VIEWER}; v.annotationLayer.vectorLimit = ${mode === 'lod' ? 0 : 1500}; v.goTo({ x: ${mid}, y: ${mid}, zoom: 0.5 }, true); })()`);
+        await settle(page, 300_000);
+        await profiled(cdp, `pan-20x ${mode}`, emit, async () => {
+          await page.evaluate(`(async () => {
+            const v = ${VIEWER};
+            const s = v.getView();
+            v.annotationLayer.drawTimes.length = 0;
+            for (let i = 0; i < 120; i++) {
+              v.goTo({ x: s.x + i * 24, y: s.y, zoom: 0.5 }, true);
+              await new Promise((r) => requestAnimationFrame(r));
+            }
+          })()`);
+        });
+        const draws = await page.evaluate(`(() => { const l = (${VIEWER}).annotationLayer; const d = [...l.drawTimes].slice(-120).sort((a, b) => a - b); return { mode: l.lastMode, n: d.length, median: d[d.length >> 1], p95: d[Math.floor(d.length * 0.95)] }; })()`);
+        emit({ suite: SUITE, phase: `pan-20x ${mode} draws`, draws });
+      }
     } finally {
       await browser.close();
     }

@@ -166,10 +166,16 @@ export function centreInside(item: QueueItem, polygons: readonly Float64Array[][
   return false;
 }
 
+/** The colours of scores: 121 hues from red (0) through amber to green (1), then grey for no score. */
+export const SCORE_COLOURS: readonly string[] = [...Array.from({ length: 121 }, (_, hue) => `hsl(${hue} 90% 45%)`), '#9e9e9e'];
+
+/** The index of a score's colour in SCORE_COLOURS. */
+export function scoreBucket(score: number | null): number {
+  if (score === null) return 121;
+  return Math.round(120 * Math.max(0, Math.min(1, score)));
+}
+
 /** A colour for a score: red (0) through amber to green (1); grey without a score. */
 export function scoreColour(score: number | null): string {
-  if (score === null) return '#9e9e9e';
-  const s = Math.max(0, Math.min(1, score));
-  const hue = Math.round(120 * s);
-  return `hsl(${hue} 90% 45%)`;
+  return SCORE_COLOURS[scoreBucket(score)] as string;
 }

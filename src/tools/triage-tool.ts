@@ -18,12 +18,12 @@
 import type { ModelRunInfo } from '../services/model-run-api.js';
 import type { Handle } from '../state/annotation-store.js';
 import { polygonRings } from '../state/rois.js';
-import { forEachRing } from '../core/flat-geometry.js';
 import type { ModelContext } from './model-context.js';
 import { registerTool } from './registry.js';
 import type { Tool, ToolContext } from './tool.js';
 import { triagePanel } from './triage-panel.js';
-import { centreInside, inRange, progressByClass, scoreColour, sortItems, standIn, stateOf, toItem, type ClassProgress, type QueueItem, type ScoreFilter, type SortMode, type TriageState } from './triage-queue.js';
+import { ScoreOverlay } from './score-overlay.js';
+import { centreInside, inRange, progressByClass, SCORE_COLOURS, scoreBucket, sortItems, standIn, stateOf, toItem, type ClassProgress, type QueueItem, type ScoreFilter, type SortMode, type TriageState } from './triage-queue.js';
 
 /** Above this many predictions in view the score colours are not drawn (zoom in). */
 const MAX_DRAWN = 20_000;
@@ -48,8 +48,12 @@ export class TriageTool implements Tool {
   progress = new Map<string, ClassProgress>();
   private hiddenApplied = false;
   private offStore: (() => void) | null = null;
+  /** The score colours, traced once per cell of the slide and kept (score-overlay.ts). */
+  readonly scores: ScoreOverlay;
 
-  constructor(private readonly ctx: ToolContext) {}
+  constructor(private readonly ctx: ToolContext) {
+    this.scores = new ScoreOverlay(ctx.store, ctx.index, SCORE_COLOURS, (h) => this.colourOf(h));
+  }
 
   private get models(): ModelContext | null {
     return this.ctx.models ?? null;
@@ -96,6 +100,7 @@ export class TriageTool implements Tool {
       for (const it of this.items) this.byId.set(it.id, it);
       for (const it of this.items) this.refresh(it);
       this.offStore ??= this.ctx.store.observe((cs) => {
+        this.scores.changed(cs);
         for (const h of cs.created) this.touched(h);
         for (const u of cs.updated) this.touched(u.handle);
         for (const d of cs.deleted) this.touched(d.handle);
@@ -146,6 +151,7 @@ export class TriageTool implements Tool {
     for (const it of this.items) it.queued = false;
     for (const it of this.order) it.queued = true;
     this.progress = progressByClass(this.order, (it) => this.state(it));
+    this.scores.reset(this.order.map((it) => it.bbox));
     this.hiddenApplied = false;
     this.ctx.redraw();
     this.ctx.panelChanged();
@@ -321,11 +327,18 @@ export class TriageTool implements Tool {
     return true;
   }
 
+  /** The colour index of the prediction an object stands for (score-overlay.ts), or −1 when it is none of the queue's. */
+  private colourOf(h: Handle): number {
+    const id = this.ctx.store.idOf(h);
+    const it = this.byId.get(id) ?? this.byId.get(this.models?.provenance.parentOf(id) ?? '');
+    return it && inRange(it, this.filter) ? scoreBucket(it.score) : -1;
+  }
+
   /** Items filtered out are hidden from the layer; the queue's objects in view are outlined in their score's colour. */
   drawOverlay = (g: CanvasRenderingContext2D, toScreen: (x: number, y: number) => [number, number]): void => {
     const m = this.models;
     if (!m || !this.runId) return;
-    const { store, index } = this.ctx;
+    const { store } = this.ctx;
     if (!this.hiddenApplied) {
       this.hiddenApplied = true;
       const hide: Handle[] = [];
@@ -336,31 +349,12 @@ export class TriageTool implements Tool {
       }
       this.ctx.hide(hide);
     }
-    const b = this.ctx.visibleBox();
-    const hs = index.query(b.x0, b.y0, b.x1, b.y1);
-    g.save();
-    if (this.colourByScore && hs.length <= MAX_DRAWN) {
-      // one path per colour (scores map to 121 hues): a few strokes a frame, not one per object
-      const paths = new Map<string, Path2D>();
+    if (this.colourByScore) {
       const [ox, oy] = toScreen(0, 0);
-      const sx = (toScreen(1, 0)[0] as number) - ox;
-      const sy = (toScreen(0, 1)[1] as number) - oy;
-      for (const h of hs) {
-        if (!store.isLive(h)) continue;
-        const id = store.idOf(h);
-        const it = this.byId.get(id) ?? this.byId.get(m.provenance.parentOf(id) ?? '');
-        if (!it || !inRange(it, this.filter)) continue;
-        const colour = scoreColour(it.score);
-        let path = paths.get(colour);
-        if (!path) paths.set(colour, (path = new Path2D()));
-        traceHandle(path, store.geometry(h), ox, oy, sx, sy);
-      }
-      g.lineWidth = 2;
-      for (const [colour, path] of paths) {
-        g.strokeStyle = colour;
-        g.stroke(path);
-      }
+      const scale = (toScreen(1, 0)[0] as number) - ox;
+      if (!this.scores.draw(g, this.ctx.visibleBox(), ox, oy, scale, MAX_DRAWN).complete) this.ctx.redraw();
     }
+    g.save();
     const cur = this.current();
     if (cur) {
       const [x0, y0] = toScreen(cur.bbox[0], cur.bbox[1]);
@@ -378,29 +372,6 @@ export class TriageTool implements Tool {
   finish(): void {
     this.ctx.hide([]);
     this.hiddenApplied = false;
-  }
-}
-
-/** Adds an object's outline to `path` (screen = o + image × s). */
-function traceHandle(path: Path2D, geom: { type: number; coords: Float64Array; parts: Uint32Array }, ox: number, oy: number, sx: number, sy: number): void {
-  const c = geom.coords;
-  if (geom.type === 4 || geom.type === 5) {
-    forEachRing(geom.type, geom.parts, (start, count) => {
-      for (let i = 0; i < count; i++) {
-        const x = ox + (c[(start + i) * 2] as number) * sx;
-        const y = oy + (c[(start + i) * 2 + 1] as number) * sy;
-        if (i === 0) path.moveTo(x, y);
-        else path.lineTo(x, y);
-      }
-      path.closePath();
-    });
-  } else {
-    for (let i = 0; i < c.length; i += 2) {
-      const x = ox + (c[i] as number) * sx;
-      const y = oy + (c[i + 1] as number) * sy;
-      path.moveTo(x + 5, y);
-      path.arc(x, y, 5, 0, Math.PI * 2);
-    }
   }
 }
 

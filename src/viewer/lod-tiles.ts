@@ -64,6 +64,8 @@ export class LodTiles {
   private style: DrawStyle;
   private queue: Tile[] = [];
   private hidden: ReadonlySet<Handle> = new Set();
+  /** Canvases whose bitmap was transferred (blank again): the next renders draw on them instead of making new ones. */
+  private readonly spare: Array<OffscreenCanvas | HTMLCanvasElement> = [];
   /** How long shown tiles waited for their bitmap (ms), most recent last: for benchmarks and diagnostics. */
   readonly latencies: number[] = [];
 
@@ -228,7 +230,7 @@ export class LodTiles {
       const t = this.queue[0] as Tile;
       if (!t.work) {
         const [x0, y0, x1, y1] = tileBox(t);
-        const canvas = makeCanvas();
+        const canvas = this.spare.pop() ?? makeCanvas();
         let handles: Handle[];
         if (t.appends && t.ready) {
           // start from the current bitmap and draw the new objects over it
@@ -250,7 +252,11 @@ export class LodTiles {
       }
       if (w.pos >= w.handles.length) {
         // rasterise now, inside the budget, rather than when the tile is first shown
-        t.canvas = 'transferToImageBitmap' in w.canvas ? w.canvas.transferToImageBitmap() : w.canvas;
+        if ('transferToImageBitmap' in w.canvas) {
+          t.canvas = w.canvas.transferToImageBitmap();
+          // the transfer leaves the canvas blank with its size: reused for the next tile (a new canvas and context per tile cost more than its drawing)
+          if (this.spare.length < 4) this.spare.push(w.canvas);
+        } else t.canvas = w.canvas;
         t.work = null;
         t.fresh = true;
         t.ready = true;
