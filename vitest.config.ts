@@ -6,6 +6,13 @@ import { defineConfig } from 'vitest/config';
  */
 const TIMED_UNIT = ['decode-pool', 'durable-answer', 'lag-guard', 'layers-lint', 'request-log', 'thread-priority'];
 
+/**
+ * How many server and browser test files run at once (TEST_PROCESS_FILES, default 1). Two is an
+ * experiment for an idle 2-core machine: those tests mostly wait on their servers and Chromium.
+ */
+const processFiles = Number(process.env['TEST_PROCESS_FILES'] ?? '1');
+if (!Number.isInteger(processFiles) || processFiles < 1 || processFiles > 8) throw new Error(`TEST_PROCESS_FILES must be a whole number from 1 to 8, got "${process.env['TEST_PROCESS_FILES']}"`);
+
 export default defineConfig({
   test: {
     environment: 'node',
@@ -22,7 +29,7 @@ export default defineConfig({
       {
         // browser and server tests start processes: one file at a time, so they do not fight over 2 cores
         extends: true,
-        test: { name: 'processes', include: ['tests/**/*.test.ts'], exclude: [`tests/unit/!(${TIMED_UNIT.join('|')}).test.ts`], fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: 'processes', include: ['tests/**/*.test.ts'], exclude: [`tests/unit/!(${TIMED_UNIT.join('|')}).test.ts`], ...(processFiles === 1 ? { fileParallelism: false } : { maxWorkers: processFiles }), sequence: { groupOrder: 1 } },
       },
     ],
   },
