@@ -13,24 +13,23 @@
  * heat map says "not defined", with no coloured cell and no NaN (AGR-01).
  * The screenshot for docs/agreement.md is taken here, at 1366×768.
  */
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserCookies } from '../../scripts/credentials.js';
-import { asSession, createUser, signIn, type Session } from '../helpers/accounts.js';
+import { asSession, type Session } from '../helpers/accounts.js';
 import { square } from '../helpers/annotations.js';
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { CHROMIUM, HAS_CHROMIUM } from '../helpers/browser.js';
 import { b64, tile, zlib } from '../helpers/masks.js';
-import { FIXTURES, ROOT } from '../helpers/paths.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, imageToPage, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
+import { ROOT } from '../helpers/paths.js';
+import type { TestServer } from '../helpers/server.js';
+import { setUpProject } from '../helpers/three-readers.js';
+import { VIEWER, closeContexts, imageToPage, openViewer, startViewerRig, stopViewerRig, viewAt, type ViewerRig } from '../helpers/viewer-page.js';
 
-let browser: Browser;
+let rig: ViewerRig;
 let srv: TestServer;
-const s: Record<string, Session> = {};
-const id: Record<string, string> = {};
-const contexts: BrowserContext[] = [];
+let s: Record<string, Session> = {};
+let id: Record<string, string> = {};
 const T = 512;
 /** Project slides: three readers who disagree; two readers who gave one class everywhere. */
 let three = '';
@@ -53,19 +52,12 @@ function call(who: string, method: string, path: string, body?: unknown): Promis
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
-  const { body } = await getJson<{ slides: Array<{ id: string; name: string; width: number; height: number }> }>(`${srv.url}/api/slides`);
-  for (const name of ['ann', 'bob', 'cid', 'rita']) {
-    id[name] = (await createUser(srv.url, srv.session as Session, name)).id;
-    s[name] = await signIn(srv.url, name);
-  }
-  const project = ((await call('admin', 'POST', '/api/projects', { name: 'Agreement figures' })).body['project'] as { id: string }).id;
-  for (const [who, role] of [['ann', 'annotator'], ['bob', 'annotator'], ['cid', 'annotator'], ['rita', 'reviewer']] as const) {
-    expect((await call('admin', 'PUT', `/api/projects/${project}/members/${id[who]}`, { role })).status).toBe(200);
-  }
+  rig = await startViewerRig();
+  srv = rig.srv;
+  let project: string;
+  ({ s, id, project } = await setUpProject(srv.url, srv.session as Session, { name: 'Agreement figures' }, [['ann', 'annotator'], ['bob', 'annotator'], ['cid', 'annotator'], ['rita', 'reviewer']]));
   const add = async (file: string): Promise<{ ps: string; W: number; H: number }> => {
-    const slide = body.slides.find((x) => x.name === file);
+    const slide = rig.slides.get(file);
     expect(slide?.width ?? 0).toBeGreaterThan(2 * T);
     const ps = (await call('admin', 'POST', `/api/projects/${project}/slides`, { slideId: slide?.id })).body['id'] as string;
     return { ps, W: slide?.width ?? 0, H: slide?.height ?? 0 };
@@ -96,27 +88,15 @@ beforeAll(async () => {
   roi['two'] = await drawRoi(b.ps, b.H);
 }, 180_000);
 
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
+afterEach(() => closeContexts(rig));
+afterAll(() => stopViewerRig(rig));
 
 /** `wide`: the panel 460 px wide with the Paint and Classes sections folded (the screenshot's layout, as a user would set it). */
-async function open(ps: string, wide = false): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 }, acceptDownloads: true });
-  contexts.push(ctx);
-  if (wide) await ctx.addInitScript(() => localStorage.setItem('wsi-annotate.panel', JSON.stringify({ collapsed: ['paint', 'classes'], width: 460 })));
-  await ctx.addCookies(browserCookies(srv.url, s['rita'] as Session));
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
-  await page.goto(`${srv.url}/?drawer=canvas#slide=${ps}`);
-  await waitAnnotationsLoaded(page);
-  await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`, undefined, { timeout: 60_000 });
-  return page;
+function open(ps: string, wide = false): Promise<Page> {
+  const init = async (ctx: BrowserContext): Promise<void> => {
+    if (wide) await ctx.addInitScript(() => localStorage.setItem('wsi-annotate.panel', JSON.stringify({ collapsed: ['paint', 'classes'], width: 460 })));
+  };
+  return openViewer(rig, ps, { viewport: { width: 1366, height: 768 }, acceptDownloads: true, init, session: s['rita'] as Session, focus: false });
 }
 
 /** Shows the map, checks the no-ROI state, selects the ROI and asks for the agreement; returns the readers and the server's JSON. */

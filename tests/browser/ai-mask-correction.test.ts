@@ -9,42 +9,33 @@
  */
 import { randomUUID } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pngBytes } from '../../scripts/fixtures/label-images.js';
-import { signInBrowser } from '../helpers/accounts.js';
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { CHROMIUM, HAS_CHROMIUM } from '../helpers/browser.js';
 import { parsePack } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, dragPath, viewAt, waitAnnotationsLoaded, waitMaskSaved } from '../helpers/viewer-page.js';
+import type { TestServer } from '../helpers/server.js';
+import { VIEWER, dragPath, openViewer, startViewerRig, stopViewerRig, viewAt, waitMaskSaved, type ViewerRig } from '../helpers/viewer-page.js';
 
-let browser: Browser;
+let rig: ViewerRig;
 let srv: TestServer;
 let slide = '';
 let W = 0;
 let H = 0;
 const T = 512;
-const contexts: BrowserContext[] = [];
 
 if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
-  const { body } = await getJson<{ slides: Array<{ id: string; name: string; width: number; height: number }> }>(`${srv.url}/api/slides`);
-  const s = body.slides.find((x) => x.name === 'aperio-jpeg-256-x2.svs');
+  rig = await startViewerRig();
+  srv = rig.srv;
+  const s = rig.slides.get('aperio-jpeg-256-x2.svs');
   slide = s?.id ?? '';
   W = s?.width ?? 0;
   H = s?.height ?? 0;
 }, 120_000);
 
-afterAll(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-  await browser?.close();
-  await srv?.stop();
-});
+afterAll(() => stopViewerRig(rig));
 
 async function post(path: string, body: BodyInit | undefined, type: string | null): Promise<{ status: number; body: Record<string, unknown> }> {
   const headers: Record<string, string> = { 'Idempotency-Key': randomUUID() };
@@ -76,17 +67,9 @@ describe.skipIf(!HAS_CHROMIUM)('correcting an AI mask in the browser (AI-04)', (
     expect((await post(`/api/slides/${slide}/model-runs/${run}/mask/corrected`, undefined, null)).status).toBe(201);
     const model = await layer(`@model:${run}`);
 
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 900 } });
-    contexts.push(ctx);
-    await signInBrowser(ctx, srv);
-    const page: Page = await ctx.newPage();
-    page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
-    await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
-    await waitAnnotationsLoaded(page);
-    await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`);
+    const page = await openViewer(rig, slide);
     // the viewer shows the corrected layer: the model's Stroma is there before any stroke
     await page.waitForFunction(`(${VIEWER}).annotationSession.mask.store.size > 0`, undefined, { timeout: 30_000 });
-    await page.locator('wsi-viewer').focus();
     await viewAt(page, 1000, 800, 1);
     await page.locator('wsi-viewer').press('b');
     await page.locator('wsi-viewer').press('t');

@@ -71,6 +71,8 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const c of contexts.splice(0)) await c.close();
+  // each test has servers of its own: none is left running for the tests after it
+  for (const s of servers.splice(0)) await s.stop();
 });
 
 afterAll(async () => {

@@ -148,8 +148,9 @@ describe.skipIf(!HAS_CHROMIUM)('embedding <wsi-viewer> in a portal', () => {
   it('a server that does not allow the portal refuses to serve it the viewer', async () => {
     const p = await browser.newPage();
     await p.goto(`${portalOrigin}/?server=${encodeURIComponent(strict.url)}`);
-    // the module script itself is refused cross-origin: the element never upgrades
-    await p.waitForTimeout(1500);
+    // the module script itself is refused cross-origin: the element never upgrades. Module scripts run
+    // (or fail) before the load event, and wsi-viewer.js defines the element at its top level
+    await p.waitForLoadState('load');
     const upgraded = await p.evaluate(() => customElements.get('wsi-viewer') !== undefined);
     expect(upgraded).toBe(false);
     await p.close();

@@ -11,20 +11,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { inflateSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signInBrowser } from '../helpers/accounts.js';
 import { call } from '../helpers/annotations.js';
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { CHROMIUM, HAS_CHROMIUM } from '../helpers/browser.js';
 import { b64, parsePack, postTiles, tile, zlib } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, viewAt, waitAnnotationsLoaded, waitMaskSaved, waitSaved } from '../helpers/viewer-page.js';
+import type { TestServer } from '../helpers/server.js';
+import { VIEWER, closeContexts, openViewer, startViewerRig, stopViewerRig, viewAt, waitMaskSaved, waitSaved, type ViewerRig } from '../helpers/viewer-page.js';
 
-let browser: Browser;
+let rig: ViewerRig;
 let srv: TestServer;
 let slide = '';
-const contexts: BrowserContext[] = [];
 const SHOTS = process.env['SCREENSHOTS'] === '1';
 
 /** With SCREENSHOTS=1: the page at a laptop's 1366×768 and at 1920×1080, into docs/. */
@@ -42,33 +39,15 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
-  const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
-  slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
+  rig = await startViewerRig();
+  srv = rig.srv;
+  slide = rig.slides.get('aperio-jpeg-256-x2.svs')?.id ?? '';
 });
 
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
+afterEach(() => closeContexts(rig));
+afterAll(() => stopViewerRig(rig));
 
-afterAll(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
-
-async function open(): Promise<Page> {
-  const ctx = await browser.newContext({ viewport: { width: 1366, height: 768 } });
-  contexts.push(ctx);
-  await signInBrowser(ctx, srv);
-  const page = await ctx.newPage();
-  page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
-  await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
-  await waitAnnotationsLoaded(page);
-  await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`);
-  await page.locator('wsi-viewer').focus();
-  return page;
-}
+const open = (): Promise<Page> => openViewer(rig, slide, { viewport: { width: 1366, height: 768 } });
 
 const rect = (x: number, y: number, w: number, h: number): { type: 'Polygon'; coordinates: number[][][] } => ({ type: 'Polygon', coordinates: [[[x, y], [x + w, y], [x + w, y + h], [x, y + h], [x, y]]] });
 

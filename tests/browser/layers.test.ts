@@ -8,19 +8,16 @@
  * remembered sections, resizable from its edge, with the import report and
  * the save status on screen together at 1366×768.
  */
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signInBrowser } from '../helpers/accounts.js';
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { CHROMIUM, HAS_CHROMIUM } from '../helpers/browser.js';
 import { maskValueAt, serverMask } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
-import { VIEWER, dragPath as drag, imageToPage, overlayAlpha, storeRecords, viewAt as view, waitAnnotationsLoaded, waitMaskSaved as maskSaved, waitSaved } from '../helpers/viewer-page.js';
+import { getJson, type TestServer } from '../helpers/server.js';
+import { VIEWER, closeContexts, dragPath as drag, imageToPage, openViewer, overlayAlpha, startViewerRig, stopViewerRig, storeRecords, viewAt as view, waitAnnotationsLoaded, waitMaskSaved as maskSaved, waitSaved, type ViewerRig } from '../helpers/viewer-page.js';
 
-let browser: Browser;
+let rig: ViewerRig;
 let srv: TestServer;
 let slide = '';
-const contexts: BrowserContext[] = [];
 const PANEL = 'wsi-annotation-panel';
 const LAYERS = `${PANEL} wsi-layers-table`;
 
@@ -33,33 +30,15 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
-  const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
-  slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
+  rig = await startViewerRig();
+  srv = rig.srv;
+  slide = rig.slides.get('aperio-jpeg-256-x2.svs')?.id ?? '';
 });
 
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
+afterEach(() => closeContexts(rig));
+afterAll(() => stopViewerRig(rig));
 
-afterAll(async () => {
-  await browser?.close();
-  await srv?.stop();
-});
-
-async function open(size = { width: 1400, height: 900 }): Promise<Page> {
-  const c = await browser.newContext({ viewport: size });
-  contexts.push(c);
-  await signInBrowser(c, srv);
-  const page = await c.newPage();
-  page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
-  await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
-  await waitAnnotationsLoaded(page);
-  await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`);
-  await page.locator('wsi-viewer').focus();
-  return page;
-}
+const open = (viewport = { width: 1400, height: 900 }): Promise<Page> => openViewer(rig, slide, { viewport });
 
 async function key(page: Page, k: string): Promise<void> {
   await page.locator('wsi-viewer').press(k);

@@ -12,21 +12,18 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { browserCookies } from '../../scripts/credentials.js';
-import { asSession, signIn, signInBrowser, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
-import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
+import { asSession, signIn, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
+import { CHROMIUM, HAS_CHROMIUM } from '../helpers/browser.js';
 import { parsePack } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
-import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
+import { getJson, type TestServer } from '../helpers/server.js';
 import { filesOfNodeStack, readmeStrokeWalk, strokeTraceEnv, traceStroke, unionInOrder, type Capture, type StrokeTrace } from '../helpers/stroke-trace.js';
-import { VIEWER, clientMaskTiles, dragPath, imageToPage, viewAt, waitAnnotationsLoaded, waitMaskSaved, waitSaved } from '../helpers/viewer-page.js';
+import { VIEWER, clientMaskTiles, closeContexts, dragPath, imageToPage, openViewer, startViewerRig, stopViewerRig, viewAt, waitAnnotationsLoaded, waitMaskSaved, waitSaved, type ViewerRig } from '../helpers/viewer-page.js';
 
-let browser: Browser;
+let rig: ViewerRig;
 let srv: TestServer;
 let slide = '';
-const contexts: BrowserContext[] = [];
 const T = 512;
 const traceDir = mkdtempSync(join(tmpdir(), 'wsi-stroke-trace-'));
 const traceFile = join(traceDir, 'server-stacks.jsonl');
@@ -35,38 +32,21 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  browser = await launchChromium();
   // the stroke-trace hook only records stacks (tests/helpers/stroke-trace-preload.mjs)
-  srv = await startTestServer(`${FIXTURES}/slides`, strokeTraceEnv(traceFile));
-  const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
-  slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
+  rig = await startViewerRig(strokeTraceEnv(traceFile));
+  srv = rig.srv;
+  slide = rig.slides.get('aperio-jpeg-256-x2.svs')?.id ?? '';
 });
 
-afterEach(async () => {
-  for (const c of contexts.splice(0)) await c.close();
-});
-
+afterEach(() => closeContexts(rig));
 afterAll(async () => {
-  await browser?.close();
-  await srv?.stop();
+  await stopViewerRig(rig);
   rmSync(traceDir, { recursive: true, force: true });
 });
 
 /** Opens the slide signed in as the test server's admin (or with `session`, a session of the admin's own). */
-async function open(context?: BrowserContext, session?: Session, beforeLoad?: (page: Page) => Promise<void>): Promise<Page> {
-  const ctx = context ?? (await browser.newContext({ viewport: { width: 1400, height: 900 } }));
-  if (!context) contexts.push(ctx);
-  if (session) await ctx.addCookies(browserCookies(srv.url, session));
-  else await signInBrowser(ctx, srv);
-  const page = await ctx.newPage();
-  await beforeLoad?.(page);
-  page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
-  await page.goto(`${srv.url}/?drawer=canvas#slide=${slide}`);
-  await waitAnnotationsLoaded(page);
-  await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`);
-  await page.locator('wsi-viewer').focus();
-  return page;
-}
+const open = (context?: BrowserContext, session?: Session, beforeLoad?: (page: Page) => Promise<void>): Promise<Page> =>
+  openViewer(rig, slide, { ...(context ? { context } : {}), ...(session ? { session } : {}), ...(beforeLoad ? { beforeLoad } : {}) });
 
 async function key(page: Page, k: string): Promise<void> {
   await page.locator('wsi-viewer').press(k);

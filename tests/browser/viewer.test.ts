@@ -48,8 +48,17 @@ function getView(page: Page): Promise<View> {
 }
 
 async function settle(page: Page): Promise<void> {
-  // let animations finish, then wait for every tile of the view
-  await page.waitForTimeout(900);
+  // the view's animation has reached its target (zoom and centre), then every tile of the view is drawn
+  await page.waitForFunction(() => {
+    type Point = { x: number; y: number };
+    const v = document.querySelector('wsi-app')?.shadowRoot?.querySelector('wsi-viewer') as (HTMLElement & { openSeadragon?: { viewport: { getZoom(current?: boolean): number; getCenter(current?: boolean): Point } } }) | null;
+    const vp = v?.openSeadragon?.viewport;
+    if (!vp) return false;
+    // (about a zoom point, OpenSeadragon computes the target centre, which can differ from the current one in the last bits)
+    const near = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+    const [c, t] = [vp.getCenter(true), vp.getCenter(false)];
+    return near(vp.getZoom(true), vp.getZoom(false)) && near(c.x, t.x) && near(c.y, t.y);
+  }, undefined, { timeout: 60_000 });
   await viewer(page);
 }
 

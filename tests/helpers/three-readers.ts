@@ -4,7 +4,8 @@
  * paints (the third leaves part of the ROI unpainted: AGR-03), the shared
  * ROI, a PNPOLY point-in-polygon test written independently of the
  * server's rasterizer, and the setup (accounts, the project with a
- * reviewer and a viewer, the masks painted through the API).
+ * reviewer and a viewer, the masks painted through the API). The accounts
+ * and project part (setUpProject) serves the other multi-reader tests.
  */
 import { randomUUID } from 'node:crypto';
 import { expect } from 'vitest';
@@ -58,23 +59,35 @@ export interface Reading {
   ps: string;
 }
 
+const call = (base: string, who: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> =>
+  asSession(base, who, method, path, body, method === 'GET' ? {} : { 'Idempotency-Key': randomUUID() });
+
+/** Accounts (test password) signed in, by name, and their ids. */
+export interface Members {
+  s: Record<string, Session>;
+  id: Record<string, string>;
+  project: string;
+}
+
+/** Makes the users (the sign-ins run side by side), the project (`project`: its POST body) and their roles in it, in the order given. */
+export async function setUpProject(base: string, admin: Session, project: Record<string, unknown>, members: ReadonlyArray<readonly [string, string]>): Promise<Members> {
+  const id: Record<string, string> = {};
+  for (const [who] of members) id[who] = (await createUser(base, admin, who)).id;
+  const s = Object.fromEntries(await Promise.all(members.map(async ([who]) => [who, await signIn(base, who)] as const))) as Record<string, Session>;
+  const made = await call(base, admin, 'POST', '/api/projects', project);
+  expect(made.status, JSON.stringify(made.body)).toBe(201);
+  const pid = (made.body['project'] as { id: string }).id;
+  for (const [who, role] of members) expect((await call(base, admin, 'PUT', `/api/projects/${pid}/members/${id[who]}`, { role })).status).toBe(200);
+  return { s, id, project: pid };
+}
+
 /** The blind project "name" on aperio-jpeg-240-x4.svs, its members, and the three readers' masks. */
 export async function setUpThreeReaders(base: string, admin: Session, name: string): Promise<Reading> {
-  const s: Record<string, Session> = {};
-  const id: Record<string, string> = {};
-  const as = (who: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> =>
-    asSession(base, who, method, path, body, method === 'GET' ? {} : { 'Idempotency-Key': randomUUID() });
-  for (const who of [...READERS, 'rita', 'vic']) {
-    id[who] = (await createUser(base, admin, who)).id;
-    s[who] = await signIn(base, who);
-  }
+  const as = (who: Session, method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => call(base, who, method, path, body);
+  const { s, id, project } = await setUpProject(base, admin, { name, blind: true }, [['ann1', 'annotator'], ['ann2', 'annotator'], ['ann3', 'annotator'], ['rita', 'reviewer'], ['vic', 'viewer']]);
   const slides = (await as(admin, 'GET', '/api/admin/slides')).body['slides'] as Array<{ id: string; name: string }>;
   const folder = slides.find((x) => x.name.endsWith('aperio-jpeg-240-x4.svs'))?.id ?? '';
-  const project = ((await as(admin, 'POST', '/api/projects', { name, blind: true })).body['project'] as { id: string }).id;
   const ps = (await as(admin, 'POST', `/api/projects/${project}/slides`, { slideId: folder })).body['id'] as string;
-  for (const [who, role] of [['ann1', 'annotator'], ['ann2', 'annotator'], ['ann3', 'annotator'], ['rita', 'reviewer'], ['vic', 'viewer']] as const) {
-    expect((await as(admin, 'PUT', `/api/projects/${project}/members/${id[who]}`, { role })).status).toBe(200);
-  }
   // each reader paints their own mask
   for (const reader of READERS) {
     const ops: unknown[] = [];

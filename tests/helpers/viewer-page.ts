@@ -1,5 +1,15 @@
-/** Driving the annotation viewer in Chromium from tests and benchmarks. */
-import type { Page } from 'playwright-core';
+/**
+ * Driving the annotation viewer in Chromium from tests and benchmarks, and
+ * what a browser test file shares: one Chromium and one test server on the
+ * generated slides (startViewerRig), pages opened on a slide's viewer
+ * (openViewer), closed after each test (closeContexts).
+ */
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { browserCookies } from '../../scripts/credentials.js';
+import { signInBrowser, type Session } from './accounts.js';
+import { launchChromium } from './browser.js';
+import { FIXTURES } from './paths.js';
+import { getJson, startTestServer, type TestServer } from './server.js';
 
 const MASK_TILE = 512;
 
@@ -14,6 +24,76 @@ export interface PageRecord {
 }
 
 export const VIEWER = `document.querySelector('wsi-app')?.shadowRoot?.querySelector('wsi-viewer')`;
+
+export interface RigSlide {
+  id: string;
+  name: string;
+  width: number;
+  height: number;
+}
+
+/** A browser test file's Chromium and server (signed in as its admin), the generated slides by file name, and the contexts its tests opened. */
+export interface ViewerRig {
+  browser: Browser;
+  srv: TestServer;
+  slides: Map<string, RigSlide>;
+  contexts: BrowserContext[];
+}
+
+/** Starts the server on the generated slides (with `env`) and Chromium side by side. */
+export async function startViewerRig(env: Record<string, string> = {}): Promise<ViewerRig> {
+  const [browser, srv] = await Promise.all([launchChromium(), startTestServer(`${FIXTURES}/slides`, env)]);
+  const { body } = await getJson<{ slides: RigSlide[] }>(`${srv.url}/api/slides`);
+  return { browser, srv, slides: new Map(body.slides.map((s) => [s.name, s])), contexts: [] };
+}
+
+/** Closes the contexts the tests opened (afterEach). */
+export async function closeContexts(rig: ViewerRig | undefined): Promise<void> {
+  for (const c of rig?.contexts.splice(0) ?? []) await c.close();
+}
+
+export async function stopViewerRig(rig: ViewerRig | undefined): Promise<void> {
+  await closeContexts(rig);
+  await rig?.browser.close();
+  await rig?.srv.stop();
+}
+
+export interface OpenViewerOptions {
+  viewport?: { width: number; height: number };
+  /** Signed in with this session instead of the server's admin. */
+  session?: Session;
+  /** Open in this context (the caller closes it) instead of a new one. */
+  context?: BrowserContext;
+  /** Run in the new context before the page opens (init scripts). */
+  init?: (ctx: BrowserContext) => Promise<void>;
+  acceptDownloads?: boolean;
+  /** Wait for the mask layer too (default true). */
+  mask?: boolean;
+  /** Focus the viewer for keyboard shortcuts (default true). */
+  focus?: boolean;
+  /** Run on the new page before it loads the app (CDP sessions, page init scripts). */
+  beforeLoad?: (page: Page) => Promise<void>;
+}
+
+/** Opens slide `slide` (an id) in the viewer, page errors logged, and waits for its annotations (and mask). */
+export async function openViewer(rig: ViewerRig, slide: string, opts: OpenViewerOptions = {}): Promise<Page> {
+  let ctx = opts.context;
+  if (!ctx) {
+    ctx = await rig.browser.newContext({ viewport: opts.viewport ?? { width: 1400, height: 900 }, ...(opts.acceptDownloads ? { acceptDownloads: true } : {}) });
+    rig.contexts.push(ctx);
+    await opts.init?.(ctx);
+  }
+  if (opts.session) await ctx.addCookies(browserCookies(rig.srv.url, opts.session));
+  else await signInBrowser(ctx, rig.srv);
+  const page = await ctx.newPage();
+  await opts.beforeLoad?.(page);
+  page.on('pageerror', (e) => process.stdout.write(`[browser] page error: ${e.message}\n`));
+  await page.goto(`${rig.srv.url}/?drawer=canvas#slide=${slide}`);
+  await waitAnnotationsLoaded(page);
+  if (opts.mask !== false) await page.waitForFunction(`(${VIEWER}).annotationSession.mask?.loaded === true`, undefined, { timeout: 60_000 });
+  if (opts.focus !== false) await page.locator('wsi-viewer').focus();
+  return page;
+}
 
 export async function waitAnnotationsLoaded(page: Page, timeout = 60_000): Promise<void> {
   await page.waitForFunction(`(${VIEWER})?.annotationSession?.progress?.done === true && (${VIEWER})?.isFullyLoaded?.() === true`, undefined, { timeout });
