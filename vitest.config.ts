@@ -18,6 +18,8 @@ export default defineConfig({
     environment: 'node',
     testTimeout: 60_000,
     hookTimeout: 180_000,
+    // a poll gives up after 10 s, not 1 s: on a busy 2-core machine a browser test's page can take longer to show what it is waiting for
+    expect: { poll: { timeout: 10_000 } },
     globalSetup: ['tests/helpers/global-setup.ts'],
     reporters: ['default'],
     projects: [
