@@ -40,7 +40,7 @@
 import { ANNOTATION_KINDS, type Annotation, type Geometry, type Position } from './annotation.js';
 import type { PackedPage, LeanRecord } from './annotation-pages.js';
 import { WsiError } from './errors.js';
-import { GeomType } from './flat-geometry.js';
+import { GeomType, unflatten, type GeomTypeCode } from './flat-geometry.js';
 
 export const COLUMNAR_MAGIC = 'WSCA';
 export const COLUMNAR_VERSION = 1;
@@ -445,4 +445,71 @@ export function decodeColumnarPage(input: Uint8Array): PackedPage {
   const records = new Array<LeanRecord>(p.n);
   for (let i = 0; i < p.n; i++) records[i] = columnRecord(p, i);
   return { records, types: p.types, coords: p.coords, coordAt: p.coordAt, parts: p.parts, partAt: p.partAt, next: p.next, total: p.total };
+}
+
+/**
+ * Sets a stored frame's cursor and total in place (the server keeps a model
+ * run's predictions as frames, tiles-server/store/prediction-blocks.ts, and
+ * sends them with the listing's own cursor and count).
+ */
+export function setFrameCursor(frame: Uint8Array, next: number | null, total: number): Uint8Array {
+  columnarFrameLength(frame);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  dv.setFloat64(16, next ?? -1, true);
+  dv.setFloat64(24, total, true);
+  return frame;
+}
+
+/** The objects of decoded columns (their outlines rebuilt), for re-encoding a subset. */
+function columnsToAnnotations(p: ColumnarColumns, keep: (i: number, id: string) => boolean, rename: ReadonlyMap<string, string>): Annotation[] {
+  const out: Annotation[] = [];
+  for (let i = 0; i < p.n; i++) {
+    const id = p.strings[p.id[i] as number] as string;
+    if (!keep(i, id)) continue;
+    const r = columnRecord(p, i);
+    const geometry = unflatten({
+      type: p.types[i] as GeomTypeCode,
+      coords: p.coords.subarray(p.coordAt[i] as number, p.coordAt[i + 1] as number),
+      parts: p.parts.subarray(p.partAt[i] as number, p.partAt[i + 1] as number),
+    });
+    const a: Annotation = {
+      id: rename.get(id) ?? id,
+      kind: r.kind,
+      geometry,
+      classification: r.classification,
+      name: r.name,
+      note: r.note,
+      locked: r.locked,
+      objectType: r.objectType,
+      properties: {},
+      version: r.version,
+      deleted: false,
+      createdBy: r.createdBy,
+      createdAt: r.updatedAt,
+      updatedBy: r.createdBy,
+      updatedAt: r.updatedAt,
+    };
+    if (r.source !== undefined) {
+      a.source = r.source;
+      a.parent = r.parent ?? null;
+      a.score = r.score ?? null;
+      a.readOnly = r.readOnly === true;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * A frame re-encoded with only the objects `keep` accepts (by position and
+ * id) and ids replaced as `rename` says; the frame is checked as it is
+ * decoded (COLUMNAR_INVALID when truncated or inconsistent).
+ */
+export function rewriteColumnarFrame(
+  frame: Uint8Array,
+  opts: { keep?: (i: number, id: string) => boolean; rename?: ReadonlyMap<string, string>; next?: number | null; total?: number },
+): Uint8Array {
+  const p = decodeColumnarColumns(frame);
+  const kept = columnsToAnnotations(p, opts.keep ?? (() => true), opts.rename ?? new Map());
+  return encodeColumnarPage(kept, opts.next !== undefined ? opts.next : p.next, opts.total ?? p.total);
 }
