@@ -12,7 +12,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import type { Annotation, AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
+import type { AnnotationClass, AnnotationInput } from '../../src/core/annotation.js';
 import { geometryBounds, selfIntersections, vertexCount } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
 import { importAsapXml } from '../formats/asap-xml.js';
@@ -21,7 +21,7 @@ import { importHistomicsJson } from '../formats/histomicstk-json.js';
 import { importImageScopeXml } from '../formats/imagescope-xml.js';
 import { importQupathGeojson } from '../formats/qupath-geojson.js';
 import { FormatError, IMPORT_FORMATS, type ImportFormat, type ImportReport, type ImportSink } from '../formats/types.js';
-import { encodeColumnarPage } from '../../src/core/columnar-pages.js';
+import { ColumnarFrameBuilder } from '../../src/core/columnar-pages.js';
 import { stateOf } from '../store/annotation-store.js';
 import { BLOCK_OBJECTS, BLOCK_VERTICES } from '../store/prediction-blocks.js';
 import type { PreparedRows } from '../store/import-staging.js';
@@ -81,7 +81,7 @@ export class PreparingSink implements ImportSink {
   private pendingVertices = 0;
   private firstOutside: string | null = null;
   /** The open block's predictions (model runs with a stamp only), its vertices and box. */
-  private block: Annotation[] = [];
+  private block = new ColumnarFrameBuilder();
   private blockVertices = 0;
   private blockBox: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
 
@@ -153,7 +153,7 @@ export class PreparingSink implements ImportSink {
     this.report.perClass[cls] = (this.report.perClass[cls] ?? 0) + 1;
     this.report.perKind[a.kind] = (this.report.perKind[a.kind] ?? 0) + 1;
     this.report.vertices += vertices;
-    const blockFull = this.block.length >= (this.job.blockObjects ?? BLOCK_OBJECTS) || this.blockVertices >= BLOCK_VERTICES;
+    const blockFull = this.block.size >= (this.job.blockObjects ?? BLOCK_OBJECTS) || this.blockVertices >= BLOCK_VERTICES;
     if (this.ids.length >= STAGE_OBJECTS || this.pendingVertices >= STAGE_VERTICES || blockFull) this.flush(blockFull);
   }
 
@@ -161,7 +161,7 @@ export class PreparingSink implements ImportSink {
   private addToBlock(a: AnnotationInput, box: [number, number, number, number], vertices: number, runId: string, stamp: { author: string; at: string }): void {
     const s = this.scores[this.scores.length - 1] as number;
     const { author, at } = stamp;
-    this.block.push({ ...a, version: 1, deleted: false, createdBy: author, createdAt: at, updatedBy: author, updatedAt: at, source: runId, parent: null, score: Number.isNaN(s) ? null : s, readOnly: true });
+    this.block.add({ ...a, version: 1, deleted: false, createdBy: author, createdAt: at, updatedBy: author, updatedAt: at, source: runId, parent: null, score: Number.isNaN(s) ? null : s, readOnly: true });
     this.blockVertices += vertices;
     const b = this.blockBox;
     if (box[0] < b[0]) b[0] = box[0];
@@ -172,9 +172,9 @@ export class PreparingSink implements ImportSink {
 
   /** Closes the open block into a frame (cursor and total are the listing's to set). */
   private closeBlock(): PreparedRows['block'] {
-    if (this.block.length === 0) return undefined;
-    const block = { frame: encodeColumnarPage(this.block, null, 0), n: this.block.length, bbox: this.blockBox };
-    this.block = [];
+    if (this.block.size === 0) return undefined;
+    const block = { frame: this.block.finish(null, 0), n: this.block.size, bbox: this.blockBox };
+    this.block = new ColumnarFrameBuilder();
     this.blockVertices = 0;
     this.blockBox = [Infinity, Infinity, -Infinity, -Infinity];
     return block;
@@ -182,7 +182,7 @@ export class PreparingSink implements ImportSink {
 
   /** Hands on the pending batch; `closeBlock`: with the open block (a batch never splits a block). */
   flush(closeBlock = false): void {
-    if (this.ids.length === 0 && !(closeBlock && this.block.length > 0)) return;
+    if (this.ids.length === 0 && !(closeBlock && this.block.size > 0)) return;
     this.check();
     const block = closeBlock ? this.closeBlock() : undefined;
     const rows: PreparedRows = {
