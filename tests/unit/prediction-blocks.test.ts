@@ -145,7 +145,7 @@ describe("a model run's predictions in blocks", () => {
     expect(listColumnar('model').size).toBe(N);
   });
 
-  it('of an import cancelled midway leave nothing behind, and nothing shows meanwhile', async () => {
+  it('of an import cancelled midway leave nothing behind, and nothing shows meanwhile (DATA-10: all or nothing)', async () => {
     const before = blockCount();
     const total = store.count(SLIDE);
     let seen = 0;
