@@ -25,6 +25,7 @@ import { loadSuite } from './bench/load-suite.js';
 import { masksSuite } from './bench/masks-suite.js';
 import { predictionsSuite } from './bench/predictions-suite.js';
 import { predictionsProfileSuite } from './bench/predictions-profile.js';
+import { predictionStoreSuite } from './bench/prediction-store-suite.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { s3Suite } from './bench/s3-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
@@ -54,9 +55,12 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   'slide-reads': slideReadsSuite,
   // a profile, not a figure: only when named
   'predictions-profile': predictionsProfileSuite,
+  // the server's half of `predictions` by CPU time (no browser): only when named
+  'predictions-store': predictionStoreSuite,
 };
+const ONLY_WHEN_NAMED = new Set(['predictions-profile', 'predictions-store']);
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
-const chosen = wanted.length > 0 ? wanted : Object.keys(suites).filter((k) => !k.endsWith('-profile'));
+const chosen = wanted.length > 0 ? wanted : Object.keys(suites).filter((k) => !ONLY_WHEN_NAMED.has(k));
 const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);
 
 for (const name of chosen) {

@@ -40,7 +40,7 @@
 import { ANNOTATION_KINDS, type Annotation, type Geometry, type Position } from './annotation.js';
 import type { PackedPage, LeanRecord } from './annotation-pages.js';
 import { WsiError } from './errors.js';
-import { GeomType } from './flat-geometry.js';
+import { GeomType, unflatten, type GeomTypeCode } from './flat-geometry.js';
 
 export const COLUMNAR_MAGIC = 'WSCA';
 export const COLUMNAR_VERSION = 1;
@@ -184,35 +184,27 @@ function writeFlat(g: Geometry, coords: Float64Array, c: number, parts: Uint32Ar
   }
 }
 
-/**
- * Encodes one page of the listing as a frame: the outlines are written
- * straight into the frame (no flat copy of each first), the strings once each.
- */
-export function encodeColumnarPage(annotations: readonly Annotation[], next: number | null, total: number): Uint8Array {
-  const n = annotations.length;
-  const coordAtAll = new Uint32Array(n + 1);
-  const partAtAll = new Uint32Array(n + 1);
-  const strings = new Strings();
-  const cols = STRING_COLUMNS.map(() => new Int32Array(n));
-  const [cId, cClass, cName, cNote, cType, cBy, cAt, cSource, cParent] = cols as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
-  for (let i = 0; i < n; i++) {
-    const a = annotations[i] as Annotation;
-    const [nc, np] = sizeOf(a.geometry);
-    coordAtAll[i + 1] = (coordAtAll[i] as number) + nc;
-    partAtAll[i + 1] = (partAtAll[i] as number) + np;
-    const provenance = a.source !== undefined && a.source !== 'manual';
-    cId[i] = strings.putOnce(a.id);
-    cClass[i] = strings.put(a.classification);
-    cName[i] = strings.put(a.name);
-    cNote[i] = strings.put(a.note);
-    cType[i] = strings.put(a.objectType);
-    cBy[i] = strings.put(a.createdBy);
-    cAt[i] = strings.put(a.updatedAt);
-    cSource[i] = strings.put(provenance ? a.source : null);
-    cParent[i] = strings.putOnce(provenance ? (a.parent ?? null) : null);
-  }
-  const coordCount = coordAtAll[n] as number;
-  const partCount = partAtAll[n] as number;
+/** A frame's columns before they are laid out: what both encoders below hand to `assemble`. */
+interface FrameParts {
+  n: number;
+  coords: Float64Array;
+  coordCount: number;
+  parts: Uint32Array;
+  partCount: number;
+  coordAt: ArrayLike<number>;
+  partAt: ArrayLike<number>;
+  score: ArrayLike<number>;
+  version: ArrayLike<number>;
+  type: ArrayLike<number>;
+  kind: ArrayLike<number>;
+  flags: ArrayLike<number>;
+  cols: ArrayLike<number>[];
+  strings: Strings;
+}
+
+/** Lays the columns out as one frame (header, aligned sections, text). */
+function assemble(f: FrameParts, next: number | null, total: number): Uint8Array {
+  const { n, coordCount, partCount, strings } = f;
   const text = new TextEncoder().encode(strings.parts.join(''));
   const L = columnarLayout(n, coordCount, partCount, strings.parts.length, text.length);
   const end = L['end'] as number;
@@ -231,28 +223,137 @@ export function encodeColumnarPage(annotations: readonly Annotation[], next: num
   dv.setUint32(36, partCount, true);
   dv.setUint32(40, strings.parts.length, true);
   dv.setUint32(44, strings.at[strings.at.length - 1] as number, true);
-  const coords = new Float64Array(buf, L['coords'], coordCount);
-  const score = new Float64Array(buf, L['score'], n);
-  const parts = new Uint32Array(buf, L['parts'], partCount);
-  const version = new Uint32Array(buf, L['version'], n);
-  const type = new Uint8Array(buf, L['type'], n);
-  const kind = new Uint8Array(buf, L['kind'], n);
-  const flags = new Uint8Array(buf, L['flags'], n);
-  new Uint32Array(buf, L['coordAt'], n + 1).set(coordAtAll);
-  new Uint32Array(buf, L['partAt'], n + 1).set(partAtAll);
-  for (let i = 0; i < n; i++) {
-    const a = annotations[i] as Annotation;
-    type[i] = writeFlat(a.geometry, coords, coordAtAll[i] as number, parts, partAtAll[i] as number);
-    score[i] = a.score ?? Number.NaN;
-    version[i] = a.version;
-    kind[i] = Math.max(0, ANNOTATION_KINDS.indexOf(a.kind));
-    const provenance = a.source !== undefined && a.source !== 'manual';
-    flags[i] = (a.locked ? FLAG_LOCKED : 0) | (a.readOnly === true ? FLAG_READ_ONLY : 0) | (provenance ? FLAG_PROVENANCE : 0);
-  }
-  STRING_COLUMNS.forEach((name, k) => new Int32Array(buf, L[name], n).set(cols[k] as Int32Array));
+  new Float64Array(buf, L['coords'], coordCount).set(f.coords.subarray(0, coordCount));
+  new Uint32Array(buf, L['parts'], partCount).set(f.parts.subarray(0, partCount));
+  new Float64Array(buf, L['score'], n).set(f.score);
+  new Uint32Array(buf, L['coordAt'], n + 1).set(f.coordAt);
+  new Uint32Array(buf, L['partAt'], n + 1).set(f.partAt);
+  new Uint32Array(buf, L['version'], n).set(f.version);
+  new Uint8Array(buf, L['type'], n).set(f.type);
+  new Uint8Array(buf, L['kind'], n).set(f.kind);
+  new Uint8Array(buf, L['flags'], n).set(f.flags);
+  STRING_COLUMNS.forEach((name, k) => new Int32Array(buf, L[name], n).set(f.cols[k] as ArrayLike<number>));
   new Uint32Array(buf, L['strAt'], strings.at.length).set(strings.at);
   bytes.set(text, L['text']);
   return bytes;
+}
+
+/** An object's flags byte. */
+function flagsOf(a: Annotation): number {
+  const provenance = a.source !== undefined && a.source !== 'manual';
+  return (a.locked ? FLAG_LOCKED : 0) | (a.readOnly === true ? FLAG_READ_ONLY : 0) | (provenance ? FLAG_PROVENANCE : 0);
+}
+
+/** Puts an object's strings in the table; their indices, in STRING_COLUMNS order, into cols[k][i]. */
+function putStrings(a: Annotation, strings: Strings, cols: Array<Int32Array | number[]>, i: number): void {
+  const provenance = a.source !== undefined && a.source !== 'manual';
+  const [cId, cClass, cName, cNote, cType, cBy, cAt, cSource, cParent] = cols as [Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array];
+  cId[i] = strings.putOnce(a.id);
+  cClass[i] = strings.put(a.classification);
+  cName[i] = strings.put(a.name);
+  cNote[i] = strings.put(a.note);
+  cType[i] = strings.put(a.objectType);
+  cBy[i] = strings.put(a.createdBy);
+  cAt[i] = strings.put(a.updatedAt);
+  cSource[i] = strings.put(provenance ? a.source : null);
+  cParent[i] = strings.putOnce(provenance ? (a.parent ?? null) : null);
+}
+
+/**
+ * Encodes one page of the listing as a frame: the outlines are written
+ * straight into the frame (no flat copy of each first), the strings once each.
+ */
+export function encodeColumnarPage(annotations: readonly Annotation[], next: number | null, total: number): Uint8Array {
+  const n = annotations.length;
+  const coordAt = new Uint32Array(n + 1);
+  const partAt = new Uint32Array(n + 1);
+  const strings = new Strings();
+  const cols = STRING_COLUMNS.map(() => new Int32Array(n));
+  for (let i = 0; i < n; i++) {
+    const a = annotations[i] as Annotation;
+    const [nc, np] = sizeOf(a.geometry);
+    coordAt[i + 1] = (coordAt[i] as number) + nc;
+    partAt[i + 1] = (partAt[i] as number) + np;
+    putStrings(a, strings, cols, i);
+  }
+  const coordCount = coordAt[n] as number;
+  const partCount = partAt[n] as number;
+  const coords = new Float64Array(coordCount);
+  const parts = new Uint32Array(partCount);
+  const score = new Float64Array(n);
+  const version = new Uint32Array(n);
+  const type = new Uint8Array(n);
+  const kind = new Uint8Array(n);
+  const flags = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const a = annotations[i] as Annotation;
+    type[i] = writeFlat(a.geometry, coords, coordAt[i] as number, parts, partAt[i] as number);
+    score[i] = a.score ?? Number.NaN;
+    version[i] = a.version;
+    kind[i] = Math.max(0, ANNOTATION_KINDS.indexOf(a.kind));
+    flags[i] = flagsOf(a);
+  }
+  return assemble({ n, coords, coordCount, parts, partCount, coordAt, partAt, score, version, type, kind, flags, cols, strings }, next, total);
+}
+
+/**
+ * A frame built one object at a time (the import frames a model run's
+ * predictions as it reads them, store/prediction-blocks.ts): each outline
+ * is copied into growing typed arrays when added, so nothing of the object
+ * is kept.
+ */
+export class ColumnarFrameBuilder {
+  private coords: Float64Array = new Float64Array(1 << 16);
+  private parts: Uint32Array = new Uint32Array(1 << 12);
+  private readonly coordAt: number[] = [0];
+  private readonly partAt: number[] = [0];
+  private readonly score: number[] = [];
+  private readonly version: number[] = [];
+  private readonly type: number[] = [];
+  private readonly kind: number[] = [];
+  private readonly flags: number[] = [];
+  private readonly cols: number[][] = STRING_COLUMNS.map(() => []);
+  private readonly strings = new Strings();
+
+  /** Objects added so far. */
+  get size(): number {
+    return this.score.length;
+  }
+
+  add(a: Annotation): void {
+    const i = this.score.length;
+    const c = this.coordAt[i] as number;
+    const p = this.partAt[i] as number;
+    const [nc, np] = sizeOf(a.geometry);
+    if (c + nc > this.coords.length) this.coords = grow(this.coords, c + nc) as Float64Array;
+    if (p + np > this.parts.length) this.parts = grow(this.parts, p + np) as Uint32Array;
+    this.type.push(writeFlat(a.geometry, this.coords, c, this.parts, p));
+    this.coordAt.push(c + nc);
+    this.partAt.push(p + np);
+    this.score.push(a.score ?? Number.NaN);
+    this.version.push(a.version);
+    this.kind.push(Math.max(0, ANNOTATION_KINDS.indexOf(a.kind)));
+    this.flags.push(flagsOf(a));
+    putStrings(a, this.strings, this.cols, i);
+  }
+
+  finish(next: number | null, total: number): Uint8Array {
+    const n = this.score.length;
+    return assemble(
+      { n, coords: this.coords, coordCount: this.coordAt[n] as number, parts: this.parts, partCount: this.partAt[n] as number, coordAt: this.coordAt, partAt: this.partAt, score: this.score, version: this.version, type: this.type, kind: this.kind, flags: this.flags, cols: this.cols, strings: this.strings },
+      next,
+      total,
+    );
+  }
+}
+
+/** A typed array at least `need` long (doubled), its contents kept. */
+function grow(a: Float64Array | Uint32Array, need: number): Float64Array | Uint32Array {
+  let len = a.length * 2;
+  while (len < need) len *= 2;
+  const b = a instanceof Float64Array ? new Float64Array(len) : new Uint32Array(len);
+  b.set(a);
+  return b;
 }
 
 /** The frame's declared length, once its header is in (null: fewer than 16 bytes so far); checks magic and version. */
@@ -445,4 +546,71 @@ export function decodeColumnarPage(input: Uint8Array): PackedPage {
   const records = new Array<LeanRecord>(p.n);
   for (let i = 0; i < p.n; i++) records[i] = columnRecord(p, i);
   return { records, types: p.types, coords: p.coords, coordAt: p.coordAt, parts: p.parts, partAt: p.partAt, next: p.next, total: p.total };
+}
+
+/**
+ * Sets a stored frame's cursor and total in place (the server keeps a model
+ * run's predictions as frames, tiles-server/store/prediction-blocks.ts, and
+ * sends them with the listing's own cursor and count).
+ */
+export function setFrameCursor(frame: Uint8Array, next: number | null, total: number): Uint8Array {
+  columnarFrameLength(frame);
+  const dv = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
+  dv.setFloat64(16, next ?? -1, true);
+  dv.setFloat64(24, total, true);
+  return frame;
+}
+
+/** The objects of decoded columns (their outlines rebuilt), for re-encoding a subset. */
+function columnsToAnnotations(p: ColumnarColumns, keep: (i: number, id: string) => boolean, rename: ReadonlyMap<string, string>): Annotation[] {
+  const out: Annotation[] = [];
+  for (let i = 0; i < p.n; i++) {
+    const id = p.strings[p.id[i] as number] as string;
+    if (!keep(i, id)) continue;
+    const r = columnRecord(p, i);
+    const geometry = unflatten({
+      type: p.types[i] as GeomTypeCode,
+      coords: p.coords.subarray(p.coordAt[i] as number, p.coordAt[i + 1] as number),
+      parts: p.parts.subarray(p.partAt[i] as number, p.partAt[i + 1] as number),
+    });
+    const a: Annotation = {
+      id: rename.get(id) ?? id,
+      kind: r.kind,
+      geometry,
+      classification: r.classification,
+      name: r.name,
+      note: r.note,
+      locked: r.locked,
+      objectType: r.objectType,
+      properties: {},
+      version: r.version,
+      deleted: false,
+      createdBy: r.createdBy,
+      createdAt: r.updatedAt,
+      updatedBy: r.createdBy,
+      updatedAt: r.updatedAt,
+    };
+    if (r.source !== undefined) {
+      a.source = r.source;
+      a.parent = r.parent ?? null;
+      a.score = r.score ?? null;
+      a.readOnly = r.readOnly === true;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/**
+ * A frame re-encoded with only the objects `keep` accepts (by position and
+ * id) and ids replaced as `rename` says; the frame is checked as it is
+ * decoded (COLUMNAR_INVALID when truncated or inconsistent).
+ */
+export function rewriteColumnarFrame(
+  frame: Uint8Array,
+  opts: { keep?: (i: number, id: string) => boolean; rename?: ReadonlyMap<string, string>; next?: number | null; total?: number },
+): Uint8Array {
+  const p = decodeColumnarColumns(frame);
+  const kept = columnsToAnnotations(p, opts.keep ?? (() => true), opts.rename ?? new Map());
+  return encodeColumnarPage(kept, opts.next !== undefined ? opts.next : p.next, opts.total ?? p.total);
 }

@@ -110,14 +110,20 @@ describe('the columnar annotation listing (issue 13)', () => {
     });
   }
 
-  it('a box and the default page size (everything here in one frame) work as in the JSON listing', async () => {
+  it('a box and the default page size work as in the JSON listing; by default the rows come first, then the stored block', async () => {
     const j = await json(`/api/slides/${slide}/annotations?view=lean&limit=100000&layer=working&bbox=0,0,300,300`);
     const f = decodeColumnarPage((await frame(`/api/slides/${slide}/annotations-columnar?v=1&layer=working&bbox=0,0,300,300`)).bytes);
     expect(plain(f)).toEqual(plain(packPage({ ...j, next: null })));
     expect(f.records.length).toBeGreaterThan(0);
-    const all = decodeColumnarPage((await frame(`/api/slides/${slide}/annotations-columnar?v=1`)).bytes);
-    expect(all.records.length).toBe(N + 2);
-    expect(all.next).toBeNull();
+    // the manual and the corrected object in a page of rows, then the run's predictions as their stored block (tiles-server/store/prediction-blocks.ts)
+    const rows = decodeColumnarPage((await frame(`/api/slides/${slide}/annotations-columnar?v=1`)).bytes);
+    expect(rows.records.map((r) => r.readOnly === true)).toEqual([false, false]);
+    expect(rows.next).not.toBeNull();
+    const block = decodeColumnarPage((await frame(`/api/slides/${slide}/annotations-columnar?v=1&after=${rows.next ?? 0}`)).bytes);
+    expect(block.records.length).toBe(N);
+    expect(block.records.every((r) => r.readOnly === true)).toBe(true);
+    expect(block.next).toBeNull();
+    expect(new Set([...rows.records, ...block.records].map((r) => r.id)).size).toBe(N + 2);
   });
 
   it('refuses bad requests with a 4xx and its code, never a 500 (no or another version, bad limit, cursor, layer, bbox, unknown slide: SEC-17)', async () => {

@@ -8,7 +8,8 @@
  * client reads: another than 1 is 406 NOT_ACCEPTABLE, before anything is read.
  * Reading every object of a slide is audited (as a read) page by page.
  */
-import { COLUMNAR_MEDIA_TYPE, COLUMNAR_VERSION, encodeColumnarPage } from '../../src/core/columnar-pages.js';
+import { COLUMNAR_MEDIA_TYPE, COLUMNAR_VERSION } from '../../src/core/columnar-pages.js';
+import { columnarPage } from '../columnar-listing.js';
 import { WsiError } from '../../src/core/errors.js';
 import type { AnnotationService } from '../annotation-service.js';
 import { listingOptions, visibleTo } from './annotation-routes.js';
@@ -32,10 +33,9 @@ export function columnarRoutes(svc: AnnotationService): Route[] {
         if (v !== String(COLUMNAR_VERSION)) throw new WsiError('NOT_ACCEPTABLE', `v must name the frame version the client reads; this server writes version ${COLUMNAR_VERSION}`, { versions: [COLUMNAR_VERSION] });
         const slideId = await svc.slide(slideScope(ctx));
         const opts = listingOptions(q);
-        const page = svc.store.list(slideId, { ...opts, limit: opts.limit ?? COLUMNAR_PAGE });
-        const seen = page.annotations.filter((a) => visibleTo(ctx, a));
-        const total = slideScope(ctx).seesOthers ? svc.store.count(slideId) : svc.store.countBy(slideId, principal(ctx).user.id);
-        const frame = encodeColumnarPage(seen, page.next, total);
+        const seesAll = slideScope(ctx).seesOthers;
+        const total = seesAll ? svc.store.count(slideId) : svc.store.countBy(slideId, principal(ctx).user.id);
+        const frame = columnarPage(svc.store, slideId, { ...opts, limit: opts.limit ?? COLUMNAR_PAGE }, seesAll, (a) => visibleTo(ctx, a), total);
         sendBytes(ctx.req, ctx.res, `${COLUMNAR_MEDIA_TYPE}; version=${COLUMNAR_VERSION}`, frame);
       },
     },

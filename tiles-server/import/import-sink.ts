@@ -21,7 +21,9 @@ import { importHistomicsJson } from '../formats/histomicstk-json.js';
 import { importImageScopeXml } from '../formats/imagescope-xml.js';
 import { importQupathGeojson } from '../formats/qupath-geojson.js';
 import { FormatError, IMPORT_FORMATS, type ImportFormat, type ImportReport, type ImportSink } from '../formats/types.js';
+import { ColumnarFrameBuilder } from '../../src/core/columnar-pages.js';
 import { stateOf } from '../store/annotation-store.js';
+import { BLOCK_OBJECTS, BLOCK_VERTICES } from '../store/prediction-blocks.js';
 import type { PreparedRows } from '../store/import-staging.js';
 import { scoreOf } from './scores.js';
 
@@ -36,6 +38,10 @@ export interface ReadJob {
   /** A model run's predictions: their scores are read (under `scoreKey`, or SCORE_KEYS when null). */
   runId?: string;
   scoreKey?: string | null;
+  /** Who imports a model run's predictions and when: with it, they are also framed in blocks (store/prediction-blocks.ts). */
+  stamp?: { author: string; at: string };
+  /** Predictions per block (default BLOCK_OBJECTS; tests use fewer). */
+  blockObjects?: number;
 }
 
 /** Largest staging transaction: a few tens of milliseconds of writes. */
@@ -74,6 +80,10 @@ export class PreparingSink implements ImportSink {
   private scores: number[] = [];
   private pendingVertices = 0;
   private firstOutside: string | null = null;
+  /** The open block's predictions (model runs with a stamp only), its vertices and box. */
+  private block = new ColumnarFrameBuilder();
+  private blockVertices = 0;
+  private blockBox: [number, number, number, number] = [Infinity, Infinity, -Infinity, -Infinity];
 
   constructor(
     format: ImportFormat,
@@ -137,18 +147,51 @@ export class PreparingSink implements ImportSink {
     this.states.push(stateOf(a, false));
     this.boxes.push(box[0], box[1], box[2], box[3]);
     this.pendingVertices += vertices;
+    if (this.job.stamp !== undefined && this.job.runId !== undefined) this.addToBlock(a, box, vertices, this.job.runId, this.job.stamp);
     this.report.imported++;
     const cls = a.classification ?? '(none)';
     this.report.perClass[cls] = (this.report.perClass[cls] ?? 0) + 1;
     this.report.perKind[a.kind] = (this.report.perKind[a.kind] ?? 0) + 1;
     this.report.vertices += vertices;
-    if (this.ids.length >= STAGE_OBJECTS || this.pendingVertices >= STAGE_VERTICES) this.flush();
+    const blockFull = this.block.size >= (this.job.blockObjects ?? BLOCK_OBJECTS) || this.blockVertices >= BLOCK_VERTICES;
+    if (this.ids.length >= STAGE_OBJECTS || this.pendingVertices >= STAGE_VERTICES || blockFull) this.flush(blockFull);
   }
 
-  flush(): void {
-    if (this.ids.length === 0) return;
+  /** A prediction as the columnar listing shows it (version 1, read-only, with its score). */
+  private addToBlock(a: AnnotationInput, box: [number, number, number, number], vertices: number, runId: string, stamp: { author: string; at: string }): void {
+    const s = this.scores[this.scores.length - 1] as number;
+    const { author, at } = stamp;
+    this.block.add({ ...a, version: 1, deleted: false, createdBy: author, createdAt: at, updatedBy: author, updatedAt: at, source: runId, parent: null, score: Number.isNaN(s) ? null : s, readOnly: true });
+    this.blockVertices += vertices;
+    const b = this.blockBox;
+    if (box[0] < b[0]) b[0] = box[0];
+    if (box[1] < b[1]) b[1] = box[1];
+    if (box[2] > b[2]) b[2] = box[2];
+    if (box[3] > b[3]) b[3] = box[3];
+  }
+
+  /** Closes the open block into a frame (cursor and total are the listing's to set). */
+  private closeBlock(): PreparedRows['block'] {
+    if (this.block.size === 0) return undefined;
+    const block = { frame: this.block.finish(null, 0), n: this.block.size, bbox: this.blockBox };
+    this.block = new ColumnarFrameBuilder();
+    this.blockVertices = 0;
+    this.blockBox = [Infinity, Infinity, -Infinity, -Infinity];
+    return block;
+  }
+
+  /** Hands on the pending batch; `closeBlock`: with the open block (a batch never splits a block). */
+  flush(closeBlock = false): void {
+    if (this.ids.length === 0 && !(closeBlock && this.block.size > 0)) return;
     this.check();
-    const rows: PreparedRows = { ids: this.ids, states: this.states, boxes: Float64Array.from(this.boxes), scores: this.report.modelRun ? Float64Array.from(this.scores) : null };
+    const block = closeBlock ? this.closeBlock() : undefined;
+    const rows: PreparedRows = {
+      ids: this.ids,
+      states: this.states,
+      boxes: Float64Array.from(this.boxes),
+      scores: this.report.modelRun ? Float64Array.from(this.scores) : null,
+      ...(block !== undefined ? { block } : {}),
+    };
     this.ids = [];
     this.states = [];
     this.boxes = [];
@@ -159,7 +202,7 @@ export class PreparingSink implements ImportSink {
 
   /** After the whole file: the last batch, the report's warnings; refuses a file with nothing to import. */
   finish(): void {
-    this.flush();
+    this.flush(true);
     this.outsideWarning();
     this.unscoredWarning();
     if (this.report.imported === 0) throw new FormatError(`the file holds no objects that can be imported${this.report.skipped.length ? ` (${this.report.skipped.length} skipped)` : ''}`, 'file');

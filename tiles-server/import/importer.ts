@@ -59,12 +59,13 @@ function readerError(e: SerializedError): Error {
  */
 function readAndStage(
   job: ImportJob,
+  at: string,
   stage: (rows: PreparedRows) => void,
   cancelled: () => boolean,
   progress: (p: ImportProgress) => void,
 ): Promise<{ report: ImportReport; classes: AnnotationClass[] }> {
   const ctl = readerControl();
-  const readJob: ReadJob = { format: job.format, path: job.path, slideMpp: job.slideMpp, slideSize: job.slideSize, ...(job.runId !== undefined ? { runId: job.runId, scoreKey: job.scoreKey ?? null } : {}) };
+  const readJob: ReadJob = { format: job.format, path: job.path, slideMpp: job.slideMpp, slideSize: job.slideSize, ...(job.runId !== undefined ? { runId: job.runId, scoreKey: job.scoreKey ?? null, stamp: { author: job.author, at }, ...(job.blockObjects !== undefined ? { blockObjects: job.blockObjects } : {}) } : {}) };
   const reader: Worker = spawnModuleWorker(new URL('./parse-worker.js', import.meta.url), { workerData: { job: readJob, control: ctl.buffer } });
   const stop = (): void => {
     Atomics.store(ctl, STOP, 1);
@@ -118,7 +119,7 @@ export async function runImport(db: Db, job: ImportJob, cancelled: () => boolean
   const at = new Date().toISOString();
   let renamed = 0;
   try {
-    const { report, classes } = await readAndStage(job, (rows) => (renamed += staging.stageRows(jobId, job, at, rows)), cancelled, progress);
+    const { report, classes } = await readAndStage(job, at, (rows) => (renamed += staging.stageRows(jobId, job, at, rows)), cancelled, progress);
     report.renamedIds = renamed;
     if (cancelled()) throw new ImportCancelled();
     const done = staging.commit(jobId, job, job.hash, classes, (added) => {

@@ -27,7 +27,7 @@ readImport(
   (n) => (bytesParsed = n),
   (rows, objects) => {
     Atomics.add(ctl, IN_FLIGHT, 1);
-    port.postMessage({ rows, objects, bytesParsed }, [rows.boxes.buffer as ArrayBuffer, ...(rows.scores ? [rows.scores.buffer as ArrayBuffer] : [])]);
+    port.postMessage({ rows, objects, bytesParsed }, [rows.boxes.buffer as ArrayBuffer, ...(rows.scores ? [rows.scores.buffer as ArrayBuffer] : []), ...(rows.block ? [rows.block.frame.buffer as ArrayBuffer] : [])]);
     for (;;) {
       const n = Atomics.load(ctl, IN_FLIGHT);
       if (n < READ_AHEAD) return;

@@ -21,6 +21,7 @@ import { ERROR_STATUS, WsiError, type ErrorCode } from '../../src/core/errors.js
 import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
 import { writeTransaction, type Db } from './database.js';
 import { ProjectPalettes } from './project-palettes.js';
+import { IN_BLOCKS, PredictionBlocks } from './prediction-blocks.js';
 
 export type BatchOp =
   /** `parent`: the prediction this object corrects (it then carries that prediction's model run as its source). */
@@ -194,6 +195,8 @@ export class AnnotationStore {
   private readonly stmts;
   /** Each project's palette, over this store's registry of class names and mask ids. */
   readonly palettes: ProjectPalettes;
+  /** Model runs' predictions kept as frames for the columnar listing (prediction-blocks.ts). */
+  readonly blocks: PredictionBlocks;
   /** Checks run on every change of an existing object, in its transaction (see WriteGuard). */
   readonly writeGuards: WriteGuard[] = [];
 
@@ -260,6 +263,7 @@ export class AnnotationStore {
     };
     if (this.stmts.classes.all().length === 0) this.setClasses(DEFAULT_CLASSES);
     this.palettes = new ProjectPalettes(db, this);
+    this.blocks = new PredictionBlocks(db);
   }
 
   /** The slide an annotation belongs to, or null if there is no such annotation. */
@@ -312,7 +316,7 @@ export class AnnotationStore {
   /** A page of live annotations of a slide, optionally within a box or only those an import (its operation id) made; `after` is the cursor. */
   list(
     slideId: string,
-    opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number; layer?: Layer } = {},
+    opts: { bbox?: [number, number, number, number]; importOp?: string; after?: number; limit?: number; layer?: Layer; withoutBlocks?: boolean } = {},
   ): { annotations: Annotation[]; next: number | null } {
     const limit = Math.min(Math.max(1, opts.limit ?? 10_000), 100_000);
     const after = opts.after ?? 0;
@@ -322,15 +326,21 @@ export class AnnotationStore {
         ? this.stmts.byImport.all(slideId, opts.importOp, after, limit)
         : opts.bbox
           ? (layer === 'all' ? this.stmts.bbox : this.layerStatement('bbox', layer)).all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
-          : (layer === 'all' ? this.stmts.page : this.layerStatement('page', layer)).all(slideId, after, limit);
+          : opts.withoutBlocks === true
+            ? this.layerStatement('rows', layer).all(slideId, after, limit)
+            : (layer === 'all' ? this.stmts.page : this.layerStatement('page', layer)).all(slideId, after, limit);
     const last = rows[rows.length - 1];
     return { annotations: rows.map(toAnnotation), next: rows.length === limit && last ? last.rowid : null };
   }
 
-  private layerStatement(kind: 'page' | 'bbox', layer: Layer): Database.Statement<unknown[], HeadRow> {
+  /** `rows`: a page that leaves out the predictions kept in blocks (the columnar listing sends those from prediction-blocks.ts). */
+  private layerStatement(kind: 'page' | 'bbox' | 'rows', layer: Layer): Database.Statement<unknown[], HeadRow> {
     const key = `${kind}|${layer}`;
     let stmt = this.layered.get(key);
-    if (!stmt) this.layered.set(key, (stmt = this.db.prepare<unknown[], HeadRow>((kind === 'page' ? pageSql : bboxSql)(LAYERS[layer]))));
+    if (!stmt) {
+      const sql = kind === 'bbox' ? bboxSql(LAYERS[layer]) : pageSql(kind === 'rows' ? `AND NOT ${IN_BLOCKS} ${LAYERS[layer]}` : LAYERS[layer]);
+      this.layered.set(key, (stmt = this.db.prepare<unknown[], HeadRow>(sql)));
+    }
     return stmt;
   }
 

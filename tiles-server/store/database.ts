@@ -18,6 +18,7 @@ import { PROJECT_PALETTE_SCHEMA } from './project-palettes.js';
 import { READING_SCHEMA } from './readings.js';
 import { CONSENSUS_SCHEMA } from './consensus-store.js';
 import { MODEL_MASK_SCHEMA } from './model-masks.js';
+import { PREDICTION_BLOCK_SCHEMA } from './prediction-blocks-schema.js';
 import { SLIDE_DESCRIPTOR_SCHEMA } from './slide-descriptors-schema.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
@@ -227,6 +228,11 @@ export const MIGRATIONS: Migration[] = [
     version: 19,
     description: 'AI masks of model runs and the corrected layers derived from them (store/model-masks.ts)',
     sql: MODEL_MASK_SCHEMA,
+  },
+  {
+    version: 20,
+    description: "a model run's predictions also kept in blocks of WSCA frames, for the columnar listing (store/prediction-blocks.ts)",
+    sql: PREDICTION_BLOCK_SCHEMA,
   },
 ];
 

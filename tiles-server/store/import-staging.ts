@@ -15,7 +15,9 @@
 import { randomUUID } from 'node:crypto';
 import { geometryBounds, type AnnotationClass, type AnnotationInput } from '../../src/core/annotation.js';
 import { WsiError } from '../../src/core/errors.js';
+import { rewriteColumnarFrame } from '../../src/core/columnar-pages.js';
 import { AnnotationStore, stateOf } from './annotation-store.js';
+import { PredictionBlocks } from './prediction-blocks.js';
 import { ModelRunStore } from './model-runs.js';
 import { writeGateOf, writeTransaction, type Db } from './database.js';
 import { WriteGate } from './write-gate.js';
@@ -47,6 +49,12 @@ export interface PreparedRows {
   states: string[];
   boxes: Float64Array;
   scores: Float64Array | null;
+  /**
+   * A model run's block (prediction-blocks.ts) that this batch closes: the
+   * frame of its `n` predictions, this batch's and those of the batches
+   * since the last block, under the ids they had in the file.
+   */
+  block?: { frame: Uint8Array; n: number; bbox: [number, number, number, number] };
 }
 
 /** Objects as prepared rows; `scores` (null: not a model run) lines up with `items`. */
@@ -81,6 +89,11 @@ export class ImportStaging {
   private readonly stmts;
   private readonly annotations: AnnotationStore;
   private readonly runs: ModelRunStore;
+  private readonly blocks: PredictionBlocks;
+  /** The rows staged since the last block: the first one's rowid, the last's, how many, and the ids renamed among them. */
+  private open = { firstRow: 0, lastRow: 0, n: 0, renames: new Map<string, string>() };
+  /** Blocks written by this import so far. */
+  private blocksWritten = 0;
 
   /**
    * `gate`: in an import worker, the server connection's write gate
@@ -92,6 +105,7 @@ export class ImportStaging {
   ) {
     this.annotations = new AnnotationStore(db);
     this.runs = new ModelRunStore(db);
+    this.blocks = new PredictionBlocks(db);
     this.stmts = {
       begin: db.prepare(`INSERT INTO import_jobs (slide_id, op_id, format, author, state, started_at) VALUES (?, ?, ?, ?, 'staging', ?)`),
       // an id taken already (by any slide, another import, or earlier in this file) has its version 1 in history:
@@ -179,6 +193,7 @@ export class ImportStaging {
           const fresh = randomUUID();
           written = this.stmts.insertHistory.run(fresh, job.slideId, renamedState(state, fresh), job.author, at, job.opId, jobId);
           if (written.changes === 0) throw new Error(`the fresh id ${fresh} is taken`);
+          if (job.runId !== undefined) this.open.renames.set(id, fresh);
           id = fresh;
           renamed++;
         }
@@ -193,10 +208,24 @@ export class ImportStaging {
         this.stmts.insertBox.run(rowid, boxes[b], boxes[b + 2], boxes[b + 1], boxes[b + 3]);
         firstRow ??= rowid;
         firstSeq ??= seq;
+        if (this.open.n++ === 0) this.open.firstRow = rowid;
+        this.open.lastRow = rowid;
       }
+      if (rows.block !== undefined) this.putBlock(jobId, job, rows.block);
       if (this.stmts.staged.run(ids.length, firstRow, firstSeq, jobId).changes !== 1) throw new StagingGone(jobId);
       return renamed;
     });
+  }
+
+  /** Writes the block the rows staged since the last one make up (their renamed ids replaced in its frame). */
+  private putBlock(jobId: number, job: StagingJob, block: NonNullable<PreparedRows['block']>): void {
+    const open = this.open;
+    if (job.runId === undefined) throw new Error('only a model run\'s predictions are kept in blocks');
+    if (block.n !== open.n) throw new Error(`a block of ${block.n} predictions closes ${open.n} staged rows`);
+    const frame = open.renames.size > 0 ? rewriteColumnarFrame(block.frame, { rename: open.renames }) : block.frame;
+    this.blocks.put({ slideId: job.slideId, runId: job.runId, jobId, firstRow: open.firstRow, lastRow: open.lastRow, n: block.n, bbox: block.bbox, frame });
+    this.open = { firstRow: 0, lastRow: 0, n: 0, renames: new Map() };
+    this.blocksWritten++;
   }
 
   /** The answer already recorded under an operation id, if any. */
@@ -212,6 +241,8 @@ export class ImportStaging {
    * nothing is committed and that answer is returned instead.
    */
   commit(jobId: number, job: StagingJob, hash: string, classes: AnnotationClass[], report: (added: AnnotationClass[]) => unknown, objects = 0): { prior: PriorOperation | null } {
+    // the columnar listing sends a job's predictions from its blocks once it has any: every row must be in one
+    if (this.blocksWritten > 0 && this.open.n > 0) throw new Error(`${this.open.n} staged predictions are in no block`);
     // this commit is acknowledged to the client: it (and so every staged frame before it) reaches the disk
     this.db.pragma('synchronous = FULL');
     return writeTransaction(this.db, () => {
@@ -240,7 +271,10 @@ export class ImportStaging {
       const job = this.stmts.job.get(jobId);
       if (!job) return true;
       if (job.state === 'committed') throw new Error(`import ${jobId} is committed and cannot be discarded`);
-      if (job.state !== 'discarding') this.stmts.discarding.run(jobId);
+      if (job.state !== 'discarding') {
+        this.stmts.discarding.run(jobId);
+        this.blocks.discard(jobId);
+      }
       const rows = this.stmts.rowsOf.all(job.first_row ?? 0, jobId, limit);
       for (const r of rows) {
         this.stmts.deleteBox.run(r.rowid);
