@@ -1,8 +1,26 @@
-/** Vitest global setup: generates the fixture corpus once per source version. */
+/**
+ * Vitest global setup: generates the fixture corpus once per source version,
+ * and starts the one throwaway PostgreSQL cluster of the run for the tests
+ * that run the store on both engines (tests/helpers/store-engines.ts).
+ */
+import type { TestProject } from 'vitest/node';
 import { generateFixtures } from '../../scripts/fixtures/generate.js';
+import { pgBinDir, startPgCluster, type PgCluster } from '../../scripts/pg-cluster.js';
 import { FIXTURES, HAS_SHARED, SHARED_FIXTURES } from './paths.js';
 
-export default async function setup(): Promise<void> {
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The cluster's maintenance database URL, or null when PostgreSQL is not installed (outside CI only). */
+    pgUrl: string | null;
+  }
+}
+
+/** CI (and .ci/run) sets CI=true: there a missing PostgreSQL fails the run instead of skipping its tests. */
+export const IN_CI = /^(1|true|yes)$/i.test(process.env['CI'] ?? '');
+
+let cluster: PgCluster | null = null;
+
+export default async function setup(project: TestProject): Promise<() => void> {
   const t0 = performance.now();
   const m = await generateFixtures(FIXTURES);
   process.stdout.write(`[fixtures] ${m.valid.length} slides + ${m.broken.length} broken files ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FIXTURES})\n`);
@@ -12,4 +30,20 @@ export default async function setup(): Promise<void> {
   if (!HAS_SHARED) {
     process.stdout.write(`[fixtures] SKIP: ${SHARED_FIXTURES} is absent, so tests against real third-party slides and annotations are skipped\n`);
   }
+  const bin = pgBinDir();
+  if (!bin) {
+    const why = 'PostgreSQL is not installed (apt-get install postgresql, as in the README\'s test line)';
+    if (IN_CI) throw new Error(`[postgres] FAIL: ${why}; the store tests must run on both engines in CI`);
+    process.stdout.write(`[postgres] SKIP: ${why}, so the store tests run on SQLite only\n`);
+    project.provide('pgUrl', null);
+  } else {
+    const t1 = performance.now();
+    cluster = await startPgCluster(bin);
+    process.stdout.write(`[postgres] a throwaway cluster (${bin}) ready in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`);
+    project.provide('pgUrl', cluster.url);
+  }
+  return () => {
+    cluster?.stop();
+    cluster = null;
+  };
 }

@@ -26,7 +26,6 @@
  * bytea, box indexes).
  */
 import { PgError, PgSyncConnection } from './pg-sync.js';
-import type { Db } from './database.js';
 
 export interface PgRunResult {
   changes: number;
@@ -143,7 +142,7 @@ export class PgStatement {
 type TxFn<F extends (...a: never[]) => unknown> = F & { deferred: F; immediate: F; exclusive: F; default: F };
 
 export class PgDb {
-  readonly engine = 'postgres';
+  readonly engine = 'postgres' as const;
   private depth = 0;
   private conn: PgSyncConnection | null;
 
@@ -222,11 +221,6 @@ export class PgDb {
     this.conn = null;
     return this;
   }
-}
-
-/** Which engine a store connection runs on (dialect choices inside tiles-server/store/ only). */
-export function engineOf(db: Db | PgDb): 'sqlite' | 'postgres' {
-  return db instanceof PgDb ? 'postgres' : 'sqlite';
 }
 
 export { PgError };

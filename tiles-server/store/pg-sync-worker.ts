@@ -1,7 +1,7 @@
 /**
  * worker_threads entry of the synchronous PostgreSQL bridge (store/pg-sync.ts):
- * holds the one `pg` connection of a store and runs the statements the
- * server's thread sends, one at a time, in order. The server's thread waits
+ * one thread per calling thread, holding the `pg` connections of its stores
+ * (by id) and running the statements that thread sends, one at a time. The server's thread waits
  * for each answer on a shared flag (Atomics.wait), so a statement costs it
  * one loopback round trip, as a better-sqlite3 call costs it one SQLite call.
  * Answers go back on a MessagePort the server's thread reads synchronously
@@ -11,12 +11,14 @@ import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import pg from 'pg';
 
 interface Start {
-  url: string;
   flag: SharedArrayBuffer;
   port: MessagePort;
 }
 
-export interface PgRequest {
+export type PgRequest = { id: number; open: string } | { id: number; close: true } | PgQuery;
+
+export interface PgQuery {
+  id: number;
   sql: string;
   params: unknown[];
   /** Several statements in one string, no parameters (DDL, BEGIN/COMMIT). */
@@ -29,19 +31,19 @@ export type PgAnswer =
 
 const host = parentPort;
 if (!host) throw new Error('pg-sync-worker must run in a worker thread');
-const { url, flag, port } = workerData as Start;
+const { flag, port } = workerData as Start;
 const raised = new Int32Array(flag);
 
 // int8 (counts, ms times, ids) as numbers, as SQLite gives them: all of ours stay below 2^53
 pg.types.setTypeParser(pg.types.builtins.INT8, (v: string) => Number(v));
 pg.types.setTypeParser(pg.types.builtins.NUMERIC, (v: string) => Number(v));
 
-const client = new pg.Client({ connectionString: url });
-// the server's thread may already wait: an unreachable server is an answer, not a hang
-const ready: Promise<unknown> = client.connect().then(
-  () => null,
-  (err: unknown) => err ?? new Error('could not connect'),
-);
+interface Connection {
+  client: pg.Client;
+  /** null once connected, else why it could not connect (an answer to every statement, not a hang). */
+  ready: Promise<unknown>;
+}
+const connections = new Map<number, Connection>();
 
 function answer(a: PgAnswer): void {
   port.postMessage(a);
@@ -54,23 +56,39 @@ function failure(err: unknown): PgAnswer {
   return { ok: false, message: e.message ?? String(err), code: e.code, detail: e.detail };
 }
 
-// one statement at a time: the server's thread sends the next only after it has read this answer
-host.on('message', (m: PgRequest | 'close') => {
-  if (m === 'close') {
-    void client.end().finally(() => answer({ ok: true, rows: [], rowCount: 0 }));
+const done: PgAnswer = { ok: true, rows: [], rowCount: 0 };
+
+// one statement at a time: the calling thread sends the next only after it has read this answer
+host.on('message', (m: PgRequest) => {
+  if ('open' in m) {
+    const client = new pg.Client({ connectionString: m.open });
+    connections.set(m.id, { client, ready: client.connect().then(() => null, (err: unknown) => err ?? new Error('could not connect')) });
+    return answer(done);
+  }
+  const c = connections.get(m.id);
+  if (!c) return answer(failure(new Error('The database connection is not open')));
+  if ('close' in m) {
+    connections.delete(m.id);
+    void c.client.end().catch(() => undefined).finally(() => answer(done));
     return;
   }
+  const { client, ready } = c;
   void ready.then(async (failed) => {
     if (failed) return answer(failure(failed));
     try {
       if (m.multi) {
         await client.query(m.sql);
-        return answer({ ok: true, rows: [], rowCount: 0 });
+        return answer(done);
       }
-      const r = await client.query({ text: m.sql, values: m.params });
+      const r = await client.query({ text: m.sql, values: m.params.map(bytes) });
       answer({ ok: true, rows: r.rows as Array<Record<string, unknown>>, rowCount: r.rowCount ?? 0 });
     } catch (err) {
       answer(failure(err));
     }
   });
 });
+
+/** Typed arrays arrive for Buffers (structured clone): bind them as bytea. */
+function bytes(v: unknown): unknown {
+  return v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v;
+}

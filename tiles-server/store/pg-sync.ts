@@ -8,7 +8,7 @@
  * database (measured in docs/benchmarks.md, "store on PostgreSQL"), and all
  * statements of a transaction go over the same connection, in order.
  */
-import { MessageChannel, receiveMessageOnPort, type Worker } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { WsiError } from '../../src/core/errors.js';
 import { spawnModuleWorker } from '../workers.js';
 import type { PgAnswer, PgRequest } from './pg-sync-worker.js';
@@ -26,45 +26,67 @@ export interface PgResult {
   rowCount: number;
 }
 
+interface Bridge {
+  worker: Worker;
+  flag: Int32Array;
+  port: MessagePort;
+}
+
+let bridge: Bridge | null = null;
+let nextId = 0;
+
+function bridgeThread(): Bridge {
+  if (bridge) return bridge;
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const { port1, port2 } = new MessageChannel();
+  const worker = spawnModuleWorker(new URL('./pg-sync-worker.js', import.meta.url), {
+    workerData: { flag: flag.buffer, port: port2 },
+    transferList: [port2],
+  });
+  // connections do not keep the process alive; a thread that dies is replaced at the next connection
+  worker.unref();
+  const b: Bridge = { worker, flag, port: port1 };
+  worker.once('exit', () => {
+    if (bridge === b) bridge = null;
+  });
+  return (bridge = b);
+}
+
 export class PgSyncConnection {
-  private readonly worker: Worker;
-  private readonly flag = new Int32Array(new SharedArrayBuffer(4));
-  private readonly port;
+  private readonly id = ++nextId;
+  private readonly bridge = bridgeThread();
   private closed = false;
 
   constructor(readonly url: string, private readonly timeoutMs = 60_000) {
-    const { port1, port2 } = new MessageChannel();
-    this.port = port1;
-    this.worker = spawnModuleWorker(new URL('./pg-sync-worker.js', import.meta.url), {
-      workerData: { url, flag: this.flag.buffer, port: port2 },
-      transferList: [port2],
-    });
-    this.worker.unref();
+    this.call({ id: this.id, open: url });
   }
 
   /** Runs one statement with `$1…` parameters, or (`multi`) a script of statements without any. */
   query(sql: string, params: unknown[] = [], multi = false): PgResult {
     if (this.closed) throw new TypeError('The database connection is not open');
-    const req: PgRequest = { sql, params, multi };
-    const a = this.call(req);
+    const a = this.call({ id: this.id, sql, params, multi });
     if (!a.ok) throw new PgError(a.message, a.code, a.detail);
     return { rows: a.rows.map(buffers), rowCount: a.rowCount };
   }
 
   close(): void {
     if (this.closed) return;
-    this.call('close');
     this.closed = true;
-    void this.worker.terminate();
+    this.call({ id: this.id, close: true });
   }
 
-  private call(req: PgRequest | 'close'): PgAnswer {
-    Atomics.store(this.flag, 0, 0);
-    this.worker.postMessage(req);
-    if (Atomics.wait(this.flag, 0, 0, this.timeoutMs) === 'timed-out') {
+  private call(req: PgRequest): PgAnswer {
+    const { worker, flag, port } = this.bridge;
+    Atomics.store(flag, 0, 0);
+    worker.postMessage(req);
+    if (Atomics.wait(flag, 0, 0, this.timeoutMs) === 'timed-out') {
+      // its late answer must not be read as the next statement's: the thread and its connections go
+      if (bridge === this.bridge) bridge = null;
+      void worker.terminate();
+      this.closed = true;
       throw new WsiError('STORE_BUSY', `the PostgreSQL store did not answer within ${this.timeoutMs} ms; retry shortly`);
     }
-    const m = receiveMessageOnPort(this.port);
+    const m = receiveMessageOnPort(port);
     if (!m) throw new Error('pg-sync: the answer was signalled but not posted');
     return m.message as PgAnswer;
   }
