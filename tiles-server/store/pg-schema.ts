@@ -123,8 +123,6 @@ export const PG_UNVERIFIED: string[] = [
   'import-staging',
   'project-palettes',
   'model-runs',
-  'reviews',
-  'readings',
   'deid-jobs',
   'project-records',
   'consensus-store',
