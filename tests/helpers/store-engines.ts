@@ -37,6 +37,7 @@ export interface EngineCase {
 }
 
 let counter = 0;
+let template: string | null = null;
 
 function sqliteStore(): StoreUnderTest {
   const dir = mkdtempSync(join(tmpdir(), 'wsi-store-'));
@@ -74,7 +75,13 @@ function pgStore(clusterUrl: string): StoreUnderTest {
       m.close();
     }
   };
-  admin(`CREATE DATABASE ${name}`);
+  // a migrated template once per test process: each store is then a file copy, not the baseline's DDL again
+  if (!template) {
+    template = `tpl${process.pid}`;
+    admin(`CREATE DATABASE ${template}`);
+    openPgDatabase(urlOf(template), { allowIncomplete: true }).close();
+  }
+  admin(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   return {
     engine: 'postgres',
     dir,

@@ -78,8 +78,19 @@ interface MasterRow {
   sql: string;
 }
 
-/** The baseline: SQLite's latest schema as PostgreSQL DDL, then the rows a fresh store starts with. */
-export function pgBaseline(): { ddl: string; rows: Array<{ table: string; row: Record<string, unknown> }> } {
+export interface Baseline {
+  ddl: string;
+  rows: Array<{ table: string; row: Record<string, unknown> }>;
+}
+
+let baseline: Baseline | null = null;
+
+/** The baseline: SQLite's latest schema as PostgreSQL DDL, then the rows a fresh store starts with (made once per process). */
+export function pgBaseline(): Baseline {
+  return (baseline ??= translateBaseline());
+}
+
+function translateBaseline(): Baseline {
   const lite = new Database(':memory:');
   try {
     migrate(lite);
