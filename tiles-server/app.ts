@@ -54,6 +54,7 @@ import { ReviewService } from './review-service.js';
 import { AnnotationStore } from './store/annotation-store.js';
 import { MaskStore } from './store/mask-store.js';
 import { openStore, storeProblem } from './store/database.js';
+import { openPgDatabase } from './store/pg-schema.js';
 import { StoreGuard } from './store/store-guard.js';
 import { checkpointerOf } from './store/checkpointer.js';
 import { walSyncOf, type Durability } from './store/wal-sync.js';
@@ -311,6 +312,8 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   });
   const log = opts.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (tls && tls.validTo.getTime() < Date.now()) log(`TLS_CERT expired on ${tls.validTo.toISOString()}: browsers will refuse it until it is renewed`);
+  // STORE_URL=postgres://…: refused until every store module has its PostgreSQL schema (store/pg-schema.ts says which lack one)
+  if (cfg.storeUrl) openPgDatabase(cfg.storeUrl).close();
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;
   const { db, damage } = openStore(dbPath, { maxBytes, log });

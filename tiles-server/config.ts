@@ -39,6 +39,8 @@ export interface Config {
   embedOrigins: string[];
   /** Cap on the database's size in MiB (0: none); writes past it get 507. */
   dbMaxMb: number;
+  /** STORE_URL: the PostgreSQL store (postgres://…), or null for SQLite in DATA_DIR (store/pg-schema.ts). */
+  storeUrl: string | null;
   /** Largest IIIF output (advertised in info.json; larger requests get 400). */
   iiifMaxWidth: number;
   iiifMaxHeight: number;
@@ -165,6 +167,21 @@ function publicUrlOf(v: string | undefined): string | null {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
+/** STORE_URL: a postgres:// URL (its password is never repeated in an error), or unset for SQLite. */
+function storeUrlOf(v: string | undefined): string | null {
+  if (v === undefined || v === '') return null;
+  let u: URL | null = null;
+  try {
+    u = new URL(v);
+  } catch {
+    // said below, without the value: it may hold a password
+  }
+  if (!u || (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') || !u.hostname) {
+    throw new Error('STORE_URL must be a PostgreSQL URL such as postgres://wsi@db.lab.example:5432/wsi (the password from PGPASSWORD or ~/.pgpass), or unset to keep the store in DATA_DIR (SQLite)');
+  }
+  return v;
+}
+
 function originsOf(v: string | undefined): string[] {
   const out: string[] = [];
   for (const item of (v ?? '').split(',').map((x) => x.trim()).filter(Boolean)) {
@@ -267,6 +284,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     dormantDays: intOf(get('DORMANT_DAYS'), 90, 'DORMANT_DAYS', 1, 3650),
     embedOrigins: originsOf(get('EMBED_ORIGINS')),
     dbMaxMb: intOf(get('DB_MAX_MB'), 0, 'DB_MAX_MB', 0, 1 << 24),
+    storeUrl: storeUrlOf(get('STORE_URL')),
     iiifMaxWidth: intOf(get('IIIF_MAX_WIDTH'), 4096, 'IIIF_MAX_WIDTH', 256, 65536),
     iiifMaxHeight: intOf(get('IIIF_MAX_HEIGHT'), 4096, 'IIIF_MAX_HEIGHT', 256, 65536),
     iiifMaxArea: intOf(get('IIIF_MAX_AREA'), 4096 * 4096, 'IIIF_MAX_AREA', 65536, 1 << 30),

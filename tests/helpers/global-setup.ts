@@ -1,23 +1,36 @@
 /**
- * Vitest global setup: generates the fixture corpus once per source version.
- * Each project of vitest.config.ts runs it; the second finds the first's work.
+ * Vitest global setup: generates the fixture corpus once per source version,
+ * and starts the one throwaway PostgreSQL cluster of the run for the tests
+ * that run the store on both engines (tests/helpers/store-engines.ts).
+ * Each project of vitest.config.ts runs it; the second finds the first's
+ * work, and the cluster stops when the last project is done.
  */
-import { generateFixtures, type Manifest } from '../../scripts/fixtures/generate.js';
+import type { TestProject } from 'vitest/node';
+import { generateFixtures } from '../../scripts/fixtures/generate.js';
+import { pgBinDir, startPgCluster, type PgCluster } from '../../scripts/pg-cluster.js';
 import { FIXTURES, HAS_SHARED, SHARED_FIXTURES } from './paths.js';
 
-const READY = Symbol.for('wsi-annotate.fixtures-ready');
-type WithFixtures = typeof globalThis & { [READY]?: Promise<Manifest> };
-
-export default async function setup(): Promise<void> {
-  const g = globalThis as WithFixtures;
-  if (g[READY]) {
-    await g[READY];
-    return;
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The cluster's maintenance database URL, or null when PostgreSQL is not installed (outside CI only). */
+    pgUrl: string | null;
   }
+}
+
+/** CI (and .ci/run) sets CI=true: there a missing PostgreSQL fails the run instead of skipping its tests. */
+export const IN_CI = /^(1|true|yes)$/i.test(process.env['CI'] ?? '');
+
+interface Shared {
+  ready: Promise<{ pgUrl: string | null }>;
+  cluster: PgCluster | null;
+  users: number;
+}
+const SHARED = Symbol.for('wsi-annotate.global-setup');
+type WithShared = typeof globalThis & { [SHARED]?: Shared };
+
+async function prepare(shared: Shared): Promise<{ pgUrl: string | null }> {
   const t0 = performance.now();
-  const made = generateFixtures(FIXTURES);
-  g[READY] = made;
-  const m = await made;
+  const m = await generateFixtures(FIXTURES);
   process.stdout.write(`[fixtures] ${m.valid.length} slides + ${m.broken.length} broken files ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FIXTURES})\n`);
   if (m.dicomMissing) {
     process.stdout.write(`[fixtures] FAIL: DICOM fixtures were not generated (${m.dicomMissing}); the DICOM tests fail until python3-pydicom is installed\n`);
@@ -25,4 +38,34 @@ export default async function setup(): Promise<void> {
   if (!HAS_SHARED) {
     process.stdout.write(`[fixtures] SKIP: ${SHARED_FIXTURES} is absent, so tests against real third-party slides and annotations are skipped\n`);
   }
+  const bin = pgBinDir();
+  if (!bin) {
+    const why = "PostgreSQL is not installed (apt-get install postgresql, as in the README's test line)";
+    if (IN_CI) throw new Error(`[postgres] FAIL: ${why}; the store tests must run on both engines in CI`);
+    process.stdout.write(`[postgres] SKIP: ${why}, so the store tests run on SQLite only\n`);
+    return { pgUrl: null };
+  }
+  const t1 = performance.now();
+  shared.cluster = await startPgCluster(bin);
+  process.stdout.write(`[postgres] a throwaway cluster (${bin}) ready in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`);
+  return { pgUrl: shared.cluster.url };
+}
+
+export default async function setup(project: TestProject): Promise<() => void> {
+  const g = globalThis as WithShared;
+  let shared = g[SHARED];
+  if (!shared) {
+    shared = { ready: Promise.resolve({ pgUrl: null }), cluster: null, users: 0 };
+    shared.ready = prepare(shared);
+    g[SHARED] = shared;
+  }
+  const s = shared;
+  s.users++;
+  const { pgUrl } = await s.ready;
+  project.provide('pgUrl', pgUrl);
+  return () => {
+    if (--s.users > 0) return;
+    s.cluster?.stop();
+    s.cluster = null;
+  };
 }

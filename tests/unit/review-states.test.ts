@@ -1,16 +1,16 @@
 /**
  * The review state table (tiles-server/reviews/review-states.ts) and the
- * review store on a migrated in-memory database: legal and illegal moves,
+ * review store on both engines (a migrated SQLite file and a PostgreSQL database): legal and illegal moves,
  * who takes each, the done rule with its expert stage (REV-05), and the
  * store's compare-and-set on the state version (REV-03: of two moves made
  * on one version, exactly one lands, and its event is the only one).
  */
-import Database from 'better-sqlite3';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { isDone, nextState, REVIEW_STATES, TRANSITIONS, type ReviewAction } from '../../tiles-server/reviews/review-states.js';
-import { migrate, MIGRATIONS } from '../../tiles-server/store/database.js';
+import { MIGRATIONS, type Db } from '../../tiles-server/store/database.js';
 import { ReviewStore } from '../../tiles-server/store/reviews.js';
 import { ReadingStore } from '../../tiles-server/store/readings.js';
+import { describeEachEngine, type StoreUnderTest } from '../helpers/store-engines.js';
 
 const plain = { needsExpert: false, expertDone: false };
 const owed = { needsExpert: true, expertDone: false };
@@ -61,12 +61,21 @@ describe('the review state table', () => {
   });
 });
 
-describe('the review store', () => {
+describeEachEngine('the review store', ({ make }) => {
+  const opened: Array<{ store: StoreUnderTest; db: Db }> = [];
   const fresh = (): { reviews: ReviewStore; readings: ReadingStore } => {
-    const db = new Database(':memory:');
-    expect(migrate(db).to).toBe(MIGRATIONS[MIGRATIONS.length - 1]?.version);
+    const store = make();
+    const db = store.open();
+    opened.push({ store, db });
+    expect(db.pragma('user_version', { simple: true })).toBe(MIGRATIONS[MIGRATIONS.length - 1]?.version);
     return { reviews: new ReviewStore(db), readings: new ReadingStore(db) };
   };
+  afterEach(() => {
+    for (const { store, db } of opened.splice(0)) {
+      db.close();
+      store.dispose();
+    }
+  });
   const move = { comment: null, reason: null, selfReview: false, expert: false, round: 1, expertDone: false, className: 'Tumour', targetVersion: 1 };
 
   it('lets exactly one of two moves made on one state version land (REV-03)', () => {

@@ -7,9 +7,11 @@
  * writes one: times in ms, the record's digest as a 32-byte blob (the link
  * to the record before is inside it, so it is not stored again), ids only,
  * and UUIDs as 16-byte blobs (a SQLite detail of this module: readers get
- * the text form back, and the chain hashes the text form).
+ * the text form back, and the chain hashes the text form; PostgreSQL keeps
+ * them as text, its columns having one type).
  */
 import type { Db } from './database.js';
+import { engineOf } from './engine.js';
 
 export type AuditOutcome = 'ok' | 'denied' | 'failed';
 
@@ -157,8 +159,10 @@ const toRecord = (r: Row): AuditRecord => ({
 
 export class SqliteAuditStore implements AuditStore {
   private readonly s;
+  private readonly pack: (id: string | null) => string | Buffer | null;
 
   constructor(private readonly db: Db) {
+    this.pack = engineOf(db) === 'postgres' ? (id) => id : packId;
     this.s = {
       last: db.prepare<[], Row>(`SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1`),
       insert: db.prepare(
@@ -184,11 +188,11 @@ export class SqliteAuditStore implements AuditStore {
         this.s.insert.run({
           seq: r.seq,
           at: r.at,
-          actor: packId(r.actor),
+          actor: this.pack(r.actor),
           action: r.action,
           outcome: r.outcome,
-          project_id: packId(r.projectId),
-          target: packId(r.target),
+          project_id: this.pack(r.projectId),
+          target: this.pack(r.target),
           detail: r.detail,
           ip: r.ip,
           hash: r.hash,
@@ -212,7 +216,7 @@ export class SqliteAuditStore implements AuditStore {
     // an id is stored packed, or as text in records from before schema version 6
     const id = (column: string, v: string): void => {
       where.push(`${column} IN (?, ?)`);
-      args.push(packId(v), v);
+      args.push(this.pack(v), v);
     };
     if (q.actor !== undefined) id('actor', q.actor);
     if (q.projectId !== undefined) id('project_id', q.projectId);

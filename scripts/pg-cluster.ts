@@ -1,0 +1,81 @@
+/**
+ * A throwaway PostgreSQL cluster for the tests that run the store on both
+ * engines: initdb into a temporary folder, started on a free loopback port,
+ * with durability off (fsync, full pages: nothing to keep), stopped and
+ * deleted at the end. One cluster for the whole run (global-setup.ts); each
+ * test makes a fresh database in it (tests/helpers/store-engines.ts), and the store-pg bench does the same.
+ * PostgreSQL refuses to run as root, and CI runs as root: then the cluster
+ * runs as the `postgres` user that Debian's package creates (runuser).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface PgCluster {
+  /** postgres://… of the cluster's maintenance database (`postgres`), as the superuser `wsi`. */
+  url: string;
+  stop(): void;
+}
+
+/** The newest Debian PostgreSQL's binaries, or null when the `postgresql` package is absent. */
+export function pgBinDir(): string | null {
+  const root = '/usr/lib/postgresql';
+  if (!existsSync(root)) return null;
+  const versions = readdirSync(root).filter((v) => existsSync(join(root, v, 'bin', 'initdb'))).sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? join(root, versions[0], 'bin') : null;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function uidOf(user: string): { uid: number; gid: number } | null {
+  const r = spawnSync('id', ['-u', user], { encoding: 'utf8' });
+  const g = spawnSync('id', ['-g', user], { encoding: 'utf8' });
+  if (r.status !== 0 || g.status !== 0) return null;
+  return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
+}
+
+export async function startPgCluster(bin: string): Promise<PgCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'wsi-pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const pgUser = asRoot ? uidOf('postgres') : null;
+  if (asRoot && !pgUser) throw new Error('PostgreSQL refuses to run as root and there is no `postgres` user (apt-get install postgresql creates it)');
+  if (pgUser) {
+    chownSync(dir, pgUser.uid, pgUser.gid);
+    chmodSync(dir, 0o700);
+  }
+  const run = (cmd: string, args: string[]): void => {
+    const [file, argv] = pgUser ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), args];
+    execFileSync(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+  };
+  const port = await freePort();
+  run('initdb', ['-D', data, '-U', 'wsi', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200`;
+  try {
+    run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: `postgres://wsi@127.0.0.1:${port}/postgres`,
+    stop: () => {
+      try {
+        run('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
