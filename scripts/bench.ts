@@ -25,6 +25,7 @@ import { loadSuite } from './bench/load-suite.js';
 import { masksSuite } from './bench/masks-suite.js';
 import { predictionsSuite } from './bench/predictions-suite.js';
 import { predictionsProfileSuite } from './bench/predictions-profile.js';
+import { listProfileSuite } from './bench/list-profile.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { s3Suite } from './bench/s3-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
@@ -54,6 +55,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   'slide-reads': slideReadsSuite,
   // a profile, not a figure: only when named
   'predictions-profile': predictionsProfileSuite,
+  'list-profile': listProfileSuite,
 };
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites).filter((k) => !k.endsWith('-profile'));
