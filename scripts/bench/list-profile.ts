@@ -1,14 +1,14 @@
 /**
  * `npm run bench -- list-profile` (issue 11): what a frame of the annotation
  * list costs the renderer's main thread, not a figure of its own. Imports
- * BENCH_CELLS cells once into a kept data directory
- * (.bench-cache/annotations/list-profile-N), opens the app with the list,
+ * BENCH_CELLS cells into a fresh data directory, opens the app with the list,
  * and per round measures frames driven by requestAnimationFrame — the list
  * still, scrolled a few rows a frame, jumped anywhere every frame — through
  * Chromium's own counters (CDP Performance.getMetrics: main-thread CPU time,
  * script, style and layout time), which other processes on the machine
- * barely move, unlike frame intervals. It then times a sort by area, and
- * prints self time per function (CDP Profiler) for the jumps and the sort.
+ * barely move, unlike frame intervals. It then times a sort by area,
+ * records a trace of scrolled frames (thread time per event), and prints
+ * self time per function (CDP Profiler) for the jumps and the sort.
  *
  * BENCH_LIST_AB_DIST=<dir>: a second page whose app files (everything but
  * /api and /dzi) come from that directory — another build's `dist`, such as
@@ -17,8 +17,8 @@
  * BENCH_LIST_AB_ROUNDS (default 4).
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { HAS_CHROMIUM, launchChromium } from '../chromium.js';
@@ -102,25 +102,57 @@ async function open(context: BrowserContext, base: string, slide: string, name: 
   return { name, page, cdp, perFrame: { still: empty(), smooth: empty(), jump: empty() }, frameP95: { still: [], smooth: [], jump: [] }, sortMs: [] };
 }
 
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  dur?: number;
+  tdur?: number;
+  args?: { name?: string };
+}
+
+/**
+ * Chromium's trace of `FRAMES` frames driven as `mode` says: per event name
+ * on the page's main thread, thread time (CPU, µs in the trace) per frame.
+ * Events nest (a task holds its layout and paint), so the names overlap.
+ */
+async function traced(v: Variant, mode: Mode): Promise<{ perFrameThreadMs: Record<string, number> }> {
+  const events: TraceEvent[] = [];
+  const onData = (e: { value: object[] }): void => void events.push(...(e.value as TraceEvent[]));
+  v.cdp.on('Tracing.dataCollected', onData);
+  await v.cdp.send('Tracing.start', { categories: 'devtools.timeline,disabled-by-default-devtools.timeline', transferMode: 'ReportEvents' });
+  await drive(v.page, mode, FRAMES, 7);
+  const done = new Promise<void>((res) => v.cdp.once('Tracing.tracingComplete', () => res()));
+  await v.cdp.send('Tracing.end');
+  await done;
+  v.cdp.off('Tracing.dataCollected', onData);
+  // the main thread of the renderer that ran the frames: the one with the most animation frames fired
+  const mains = new Set(events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain').map((e) => `${e.pid}:${e.tid}`));
+  const frames = new Map<string, number>();
+  for (const e of events) if (e.name === 'FireAnimationFrame' && mains.has(`${e.pid}:${e.tid}`)) frames.set(`${e.pid}:${e.tid}`, (frames.get(`${e.pid}:${e.tid}`) ?? 0) + 1);
+  const main = [...frames.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const sums = new Map<string, number>();
+  for (const e of events) if (e.ph === 'X' && `${e.pid}:${e.tid}` === main) sums.set(e.name, (sums.get(e.name) ?? 0) + (e.tdur ?? e.dur ?? 0));
+  const top = [...sums.entries()].sort((a, b) => b[1] - a[1]).slice(0, 24);
+  return { perFrameThreadMs: Object.fromEntries(top.map(([k, us]) => [k, +(us / 1000 / FRAMES).toFixed(3)])) };
+}
+
 export async function listProfileSuite(root: string, emit: Emit): Promise<void> {
   if (!HAS_CHROMIUM) throw new Error('no Chromium');
   if (AB_DIST && !existsSync(join(AB_DIST, 'index.html'))) throw new Error(`BENCH_LIST_AB_DIST=${AB_DIST} has no index.html (give a built dist directory)`);
   const slideFile = await ensureSlide(root, emit);
   const cells = await ensureCells(root, emit);
   const cellsN = Number(process.env['BENCH_CELLS'] ?? 1_000_000);
-  const work = join(root, '.bench-cache', 'annotations', `list-profile-${cellsN}`);
-  await mkdir(work, { recursive: true });
+  // a fresh store each run: the bench account's credentials come from the setup token of a new one
+  const work = await mkdtemp(join(tmpdir(), 'wsi-list-profile-'));
   const server = await startOurs(root, slideFile, work);
   const base = server.base;
-  const marker = join(work, 'imported');
   const browser = await launchChromium();
   try {
-    if (!existsSync(marker)) {
-      const imp = await importFile(base, server.slideId, cells);
-      if (imp.status !== 201) throw new Error(`import failed (${imp.status}): ${JSON.stringify(imp.report).slice(0, 300)}`);
-      await writeFile(marker, String(imp.ms));
-    }
-    emit({ suite: SUITE, cells: cellsN, importedMsEarlier: Math.round(Number(await readFile(marker, 'utf8'))) });
+    const imp = await importFile(base, server.slideId, cells);
+    if (imp.status !== 201) throw new Error(`import failed (${imp.status}): ${JSON.stringify(imp.report).slice(0, 300)}`);
+    emit({ suite: SUITE, cells: cellsN, importMs: Math.round(imp.ms) });
     const variants: Variant[] = [];
     for (const [name, dir] of [['this build', ''], ...(AB_DIST ? [['ab-dist', AB_DIST]] : [])] as Array<[string, string]>) {
       const context = await browser.newContext({ viewport: { width: 1600, height: 900 }, bypassCSP: true });
@@ -164,6 +196,7 @@ export async function listProfileSuite(root: string, emit: Emit): Promise<void> 
     await v.page.bringToFront();
     await v.cdp.send('Profiler.enable');
     await v.cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+    for (const mode of ['smooth', 'jump'] as const) emit({ suite: SUITE, variant: v.name, trace: mode, ...(await traced(v, mode)) });
     for (const phase of ['jump', 'sort'] as const) {
       await v.cdp.send('Profiler.start');
       if (phase === 'jump') await drive(v.page, 'jump', FRAMES * 2, 99);
@@ -174,5 +207,6 @@ export async function listProfileSuite(root: string, emit: Emit): Promise<void> 
   } finally {
     await browser.close();
     await server.stop();
+    await rm(work, { recursive: true, force: true });
   }
 }
