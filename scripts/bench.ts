@@ -26,6 +26,7 @@ import { masksSuite } from './bench/masks-suite.js';
 import { predictionsSuite } from './bench/predictions-suite.js';
 import { predictionsProfileSuite } from './bench/predictions-profile.js';
 import { predictionStoreSuite } from './bench/prediction-store-suite.js';
+import { listProfileSuite } from './bench/list-profile.js';
 import { rasterSuite } from './bench/raster-suite.js';
 import { s3Suite } from './bench/s3-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
@@ -59,8 +60,9 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   'predictions-profile': predictionsProfileSuite,
   // the server's half of `predictions` by CPU time (no browser): only when named
   'predictions-store': predictionStoreSuite,
+  'list-profile': listProfileSuite,
 };
-const ONLY_WHEN_NAMED = new Set(['predictions-profile', 'predictions-store']);
+const ONLY_WHEN_NAMED = new Set(['predictions-profile', 'predictions-store', 'list-profile']);
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const chosen = wanted.length > 0 ? wanted : Object.keys(suites).filter((k) => !ONLY_WHEN_NAMED.has(k));
 const emit: Emit = (r) => process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), ...r })}\n`);

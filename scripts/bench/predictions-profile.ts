@@ -25,19 +25,19 @@ const TRANSPORT = process.env['BENCH_PROFILE_TRANSPORT'] === 'json' ? 'json' : '
 const VIEWER = `document.querySelector('wsi-app')?.shadowRoot?.querySelector('wsi-viewer')`;
 const SUITE = 'predictions-profile';
 
-interface Node {
+export interface ProfileNode {
   id: number;
   callFrame: { functionName: string; url: string; lineNumber: number };
   children?: number[];
 }
-interface Profile {
-  nodes: Node[];
+export interface Profile {
+  nodes: ProfileNode[];
   samples: number[];
   timeDeltas: number[];
 }
 
 /** Self time (ms) per function, the largest first. */
-function selfTimes(p: Profile, top = 25): Array<{ fn: string; ms: number }> {
+export function selfTimes(p: Profile, top = 25): Array<{ fn: string; ms: number }> {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
   const acc = new Map<string, number>();
   p.samples.forEach((id, i) => {

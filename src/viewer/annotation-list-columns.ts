@@ -13,6 +13,8 @@ export interface CellContext {
   table: AnnotationTable;
   /** µm per level-0 pixel, or null (measures then read in pixels). */
   mpp: number | null;
+  /** The time the cells are drawn at (epoch ms): a change on its day reads as a time. */
+  now: number;
 }
 
 export interface ListColumn {
@@ -40,13 +42,26 @@ export function lengthText(px: number, mpp: number | null): string {
   return formatLength(px * mpp);
 }
 
+/** The local day holding the last `now` asked about, as [start, end) epoch ms (a list draws many cells at one `now`). */
+let today = { start: 0, end: 0 };
+function dayAround(now: number): { start: number; end: number } {
+  if (now >= today.start && now < today.end) return today;
+  const d = new Date(now);
+  d.setHours(0, 0, 0, 0);
+  const start = d.getTime();
+  d.setDate(d.getDate() + 1);
+  today = { start, end: d.getTime() };
+  return today;
+}
+
 /** When something changed, short: the time ("05:13") on the day of `now`, the date ("2026-12-07") before it; '' when unknown. */
 export function timeText(ms: number, now = Date.now()): string {
   if (!Number.isFinite(ms)) return '';
   const d = new Date(ms);
-  const p = (n: number): string => String(n).padStart(2, '0');
-  const day = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
-  return new Date(now).toDateString() === d.toDateString() ? `${p(d.getHours())}:${p(d.getMinutes())}` : day;
+  const p = (n: number): string => (n < 10 ? `0${n}` : String(n));
+  const day = dayAround(now);
+  if (ms >= day.start && ms < day.end) return `${p(d.getHours())}:${p(d.getMinutes())}`;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}`;
 }
 
 /** A review state as the list reads it ("changes requested"); '' for an object never submitted. */
@@ -72,5 +87,5 @@ export const LIST_COLUMNS: readonly ListColumn[] = [
     },
   },
   { id: 'review', label: 'Review', width: '76px', numeric: false, title: 'Sort by review state (draft, submitted, expert review, changes requested, rejected, accepted, closed; never submitted last)', text: (c, h) => reviewText(c.table.reviewOf(h)) },
-  { id: 'updated', label: 'Updated', width: '76px', numeric: true, title: 'Sort by last change (today: the time; before: the date)', text: (c, h) => timeText(c.store.updatedOf(h)) },
+  { id: 'updated', label: 'Updated', width: '76px', numeric: true, title: 'Sort by last change (today: the time; before: the date)', text: (c, h) => timeText(c.store.updatedOf(h), c.now) },
 ];

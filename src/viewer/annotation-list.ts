@@ -23,6 +23,23 @@ import type { ImageBox } from './view-transform.js';
 
 /** Row height in CSS px: fixed, so a row's place is its index times this. */
 export const ROW_HEIGHT = 22;
+/** One element of the row pool and what it shows now: its cells' text, the row, the handle, its place, the class colour. */
+interface PooledRow {
+  el: HTMLElement;
+  /** The text node of each cell (LIST_COLUMNS order), and the class cell's swatch. */
+  texts: Text[];
+  swatch: HTMLElement | null;
+  cells: string[];
+  /** The table row shown (-1: none) and its handle. */
+  k: number;
+  h: number;
+  /** translateY (px) relative to the anchor. */
+  y: number;
+  bg: string;
+  picked: boolean;
+  hidden: boolean;
+}
+
 /** The tallest scroll area browsers handle everywhere; beyond it the scroll position is scaled to the rows. */
 const MAX_SCROLL_PX = 8_000_000;
 /** How far (rows) the window may move from the anchor before every row is placed anew (transforms stay small numbers). */
@@ -55,7 +72,7 @@ export class WsiAnnotationList extends LitElement {
   readonly picked = new Set<Handle>();
   private pickAnchor = -1;
   /** The row elements, in screen order; pool[0] shows row `poolFirst` (-1: nothing drawn yet). */
-  private pool: HTMLElement[] = [];
+  private pool: PooledRow[] = [];
   private poolFirst = -1;
   /** How many pool rows hold a row now. */
   private shown = 0;
@@ -456,92 +473,140 @@ export class WsiAnnotationList extends LitElement {
     if (this.pool.length !== size) {
       while (this.pool.length < size) this.pool.push(this.makeRow());
       this.pool.length = size;
-      box.replaceChildren(...this.pool);
+      box.replaceChildren(...this.pool.map((r) => r.el));
       all = true;
     }
     const shift = first - this.poolFirst;
+    const ctx = this.cellContext(t, s);
     if (all || this.poolFirst < 0 || Math.abs(shift) >= size || Math.abs(first - this.anchor) > ANCHOR_SPAN) {
       this.anchor = first;
       this.poolFirst = first;
-      for (let i = 0; i < size; i++) this.fillRow(this.pool[i] as HTMLElement, first + i);
+      for (let i = 0; i < size; i++) this.fillRow(this.pool[i] as PooledRow, first + i, ctx);
     } else if (shift > 0) {
       // scrolled down: the rows gone off the top go to the bottom, refilled with the rows exposed
       const moved = this.pool.splice(0, shift);
       this.pool.push(...moved);
-      box.append(...moved);
-      for (let i = 0; i < shift; i++) this.fillRow(moved[i] as HTMLElement, this.poolFirst + size + i);
+      box.append(...moved.map((r) => r.el));
+      for (let i = 0; i < shift; i++) this.fillRow(moved[i] as PooledRow, this.poolFirst + size + i, ctx);
       this.poolFirst = first;
     } else if (shift < 0) {
       const moved = this.pool.splice(size + shift, -shift);
       this.pool.unshift(...moved);
-      box.prepend(...moved);
-      for (let i = 0; i < -shift; i++) this.fillRow(moved[i] as HTMLElement, first + i);
+      box.prepend(...moved.map((r) => r.el));
+      for (let i = 0; i < -shift; i++) this.fillRow(moved[i] as PooledRow, first + i, ctx);
       this.poolFirst = first;
     }
+    // a tooltip shown on a row written anew follows its text
+    const tip = this.tipCell;
+    if (tip && tip.title !== tip.textContent) tip.title = tip.textContent ?? '';
     this.shown = count;
     box.style.transform = `translateY(${top - (first - this.anchor) * ROW_HEIGHT}px)`;
     if (this.paintTimes.push(performance.now() - t0) > 10_000) this.paintTimes.shift();
   }
 
-  /** A row element with one cell per column (the class cell with its swatch), empty. */
-  private makeRow(): HTMLElement {
+  /** A row element with one cell per column (the class cell with its swatch), empty, and what it shows (nothing yet). */
+  private makeRow(): PooledRow {
     const row = document.createElement('div');
     row.className = 'row grid-row';
     row.dataset['testid'] = 'list-row';
     row.setAttribute('role', 'row');
+    const texts: Text[] = [];
+    let swatch: HTMLElement | null = null;
     for (const c of LIST_COLUMNS) {
       const cell = document.createElement('span');
       cell.setAttribute('role', 'cell');
       if (c.numeric) cell.className = 'num';
+      const text = document.createTextNode('');
       if (c.id === 'class') {
-        const sw = document.createElement('span');
-        sw.className = 'swatch';
-        cell.append(sw, document.createTextNode(''));
-      } else cell.append(document.createTextNode(''));
+        swatch = document.createElement('span');
+        swatch.className = 'swatch';
+        cell.append(swatch);
+      }
+      cell.append(text);
+      texts.push(text);
       row.append(cell);
     }
-    return row;
+    return { el: row, texts, swatch, cells: LIST_COLUMNS.map(() => ''), k: -1, h: -1, y: Number.NaN, bg: '', picked: false, hidden: false };
   }
 
-  /** Writes row `k` of the table into a pool element (hidden past the last row), placed by its transform. */
-  private fillRow(row: HTMLElement, k: number): void {
-    const t = this.table;
+  /** What every cell of one drawing reads from (the same for all its rows). */
+  private cellContext(t: AnnotationTable, s: AnnotationSession): CellContext {
+    return { store: s.store, table: t, mpp: this.mpp, now: Date.now() };
+  }
+
+  /**
+   * Writes row `k` of the table into a pool row (hidden past the last row),
+   * placed by its transform. Only what differs from what the row shows is
+   * written (the row remembers it, so nothing is read back from the DOM); the
+   * cells' tooltips are set on hover (onCellOver), not here.
+   */
+  private fillRow(row: PooledRow, k: number, ctx: CellContext): void {
+    const t = ctx.table;
     const s = this.session;
-    if (!t || !s) return;
+    if (!s) return;
+    const el = row.el;
     if (k >= t.rows.length) {
-      if (row.style.display !== 'none') row.style.display = 'none';
-      delete row.dataset['row'];
-      delete row.dataset['id'];
+      if (!row.hidden) {
+        el.style.display = 'none';
+        delete el.dataset['row'];
+        delete el.dataset['id'];
+        row.hidden = true;
+        row.k = -1;
+        row.h = -1;
+      }
       return;
     }
-    if (row.style.display === 'none') row.style.display = '';
-    row.style.transform = `translateY(${(k - this.anchor) * ROW_HEIGHT}px)`;
+    if (row.hidden) {
+      el.style.display = '';
+      row.hidden = false;
+    }
+    const y = (k - this.anchor) * ROW_HEIGHT;
+    if (y !== row.y) {
+      el.style.transform = `translateY(${y}px)`;
+      row.y = y;
+    }
     const h = t.rows[k] as number;
-    row.dataset['row'] = String(k);
-    row.setAttribute('aria-rowindex', String(k + 1));
-    row.dataset['id'] = s.store.idOf(h);
-    row.classList.toggle('picked', this.picked.has(h));
-    const ctx: CellContext = { store: s.store, table: t, mpp: this.mpp };
-    const cells = row.children;
+    if (k !== row.k) {
+      el.dataset['row'] = String(k);
+      el.setAttribute('aria-rowindex', String(k + 1));
+      row.k = k;
+    }
+    if (h !== row.h) {
+      el.dataset['id'] = s.store.idOf(h);
+      row.h = h;
+    }
+    const picked = this.picked.has(h);
+    if (picked !== row.picked) {
+      el.classList.toggle('picked', picked);
+      row.picked = picked;
+    }
     for (let c = 0; c < LIST_COLUMNS.length; c++) {
-      const col = LIST_COLUMNS[c] as ListColumn;
-      const cell = cells[c] as HTMLElement;
-      const text = col.text(ctx, h);
-      const node = cell.lastChild as Text;
-      if (node.data !== text) {
-        node.data = text;
-        cell.title = text;
+      const text = (LIST_COLUMNS[c] as ListColumn).text(ctx, h);
+      if (row.cells[c] !== text) {
+        (row.texts[c] as Text).data = text;
+        row.cells[c] = text;
       }
-      if (col.id === 'class') {
-        const sw = cell.firstChild as HTMLElement;
-        const bg = s.colourOf(s.store.classOf(h)) ?? '#bbb';
-        if (sw.dataset['bg'] !== bg) {
-          sw.style.background = bg;
-          sw.dataset['bg'] = bg;
-        }
+    }
+    if (row.swatch) {
+      const bg = s.colourOf(s.store.classOf(h)) ?? '#bbb';
+      if (row.bg !== bg) {
+        row.swatch.style.background = bg;
+        row.bg = bg;
       }
     }
   }
+
+  /** The cell whose tooltip was set last (kept in step with its text when its row is rewritten). */
+  private tipCell: HTMLElement | null = null;
+
+  /** Hovering a cell gives it its text as a tooltip (a cut-off name reads in full). */
+  private onCellOver = (e: PointerEvent): void => {
+    const cell = (e.target as HTMLElement).closest?.<HTMLElement>('span[role=cell]');
+    if (!cell) return;
+    const text = cell.textContent ?? '';
+    if (cell.title !== text) cell.title = text;
+    this.tipCell = cell;
+  };
 
   private onScroll = (): void => this.paintRows();
 
@@ -755,7 +820,7 @@ export class WsiAnnotationList extends LitElement {
           >`,
         )}
       </div>
-      <div class="viewport" role="table" aria-label="Annotations" aria-rowcount=${shown} tabindex="0" style=${`--cols:${cols}`} @scroll=${this.onScroll} @click=${this.onRowClick}>
+      <div class="viewport" role="table" aria-label="Annotations" aria-rowcount=${shown} tabindex="0" style=${`--cols:${cols}`} @scroll=${this.onScroll} @click=${this.onRowClick} @pointerover=${this.onCellOver}>
         <div class="spacer"></div>
         <div class="rows"></div>
         ${t && shown === 0 ? html`<div class="empty" data-testid="list-empty">${total === 0 ? 'No annotations on this slide yet.' : 'Nothing matches the search and filters.'}</div>` : nothing}

@@ -41,6 +41,22 @@ describe('radix argsort', () => {
     expect(Array.from(sortByKey(items, keys, true))).toEqual(desc);
   });
 
+  it('orders keys that round to the same float32 by their full value: short runs, and a long run (timestamps a millisecond apart)', () => {
+    let s = 7;
+    const rnd = (): number => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const keys = new Float64Array(6000);
+    for (let i = 0; i < keys.length; i++) {
+      const r = rnd();
+      // epoch ms within two minutes (one float32 word for thousands of keys), near-equal areas, a few keys a word, exact ties
+      keys[i] = r < 0.4 ? 1.7e12 + Math.floor(rnd() * 120_000) : r < 0.6 ? 300 + Math.floor(rnd() * 40) * 1e-9 : r < 0.85 ? 20 + Math.floor(rnd() * 2000) + rnd() * 1e-6 : 300 + Math.floor(rnd() * 5);
+    }
+    const items = Uint32Array.from(keys, (_, i) => (i * 7919) % keys.length); // a permutation: ties keep it
+    const asc = Array.from(items).sort((a, b) => (keys[a] as number) - (keys[b] as number));
+    const desc = Array.from(items).sort((a, b) => (keys[b] as number) - (keys[a] as number));
+    expect(Array.from(sortByKey(items, keys))).toEqual(asc);
+    expect(Array.from(sortByKey(items, keys, true))).toEqual(desc);
+  });
+
   it('handles nothing and one item', () => {
     expect(Array.from(sortByKey(new Uint32Array(0), []))).toEqual([]);
     expect(Array.from(sortByKey(Uint32Array.of(3), [0, 0, 0, 5]))).toEqual([3]);

@@ -37,7 +37,7 @@ describe('the Review column', () => {
     t.refresh();
     expect(shown(t)).toEqual(['accepted', 'changes requested', 'submitted', 'draft', '', '']);
     const col = LIST_COLUMNS.find((c) => c.id === 'review');
-    expect(col?.text({ store: t.store, table: t, mpp: null }, t.rows[0] as number)).toBe('accepted');
+    expect(col?.text({ store: t.store, table: t, mpp: null, now: Date.now() }, t.rows[0] as number)).toBe('accepted');
   });
 
   it('filters by a state or by "never submitted", and counts each state', () => {
