@@ -6,9 +6,11 @@
  * test makes a fresh database in it (tests/helpers/store-engines.ts), and the store-pg bench does the same.
  * PostgreSQL refuses to run as root, and CI runs as root: then the cluster
  * runs as the `postgres` user that Debian's package creates (runuser).
+ * A run that was killed leaves its cluster running: the next start stops
+ * and deletes the clusters whose owning process is gone (owner.pid).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -45,8 +47,39 @@ function uidOf(user: string): { uid: number; gid: number } | null {
   return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Stops and deletes the clusters of runs that were killed (their owner is gone; a folder without an owner after 10 minutes). */
+function reapOrphans(bin: string): void {
+  for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('wsi-pg-'))) {
+    const dir = join(tmpdir(), name);
+    try {
+      const owner = join(dir, 'owner.pid');
+      if (existsSync(owner) ? alive(Number(readFileSync(owner, 'utf8'))) : Date.now() - statSync(dir).mtimeMs < 600_000) continue;
+      const data = join(dir, 'data');
+      if (existsSync(join(data, 'postmaster.pid'))) {
+        const asPostgres = process.getuid?.() === 0 && uidOf('postgres') !== null;
+        const [file, argv] = asPostgres ? ['runuser', ['-u', 'postgres', '--', join(bin, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop']] : [join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']];
+        spawnSync(file, argv, { stdio: 'ignore', timeout: 30_000 });
+      }
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      // another user's folder, or gone meanwhile: not ours to clean
+    }
+  }
+}
+
 export async function startPgCluster(bin: string): Promise<PgCluster> {
+  reapOrphans(bin);
   const dir = mkdtempSync(join(tmpdir(), 'wsi-pg-'));
+  writeFileSync(join(dir, 'owner.pid'), String(process.pid));
   const data = join(dir, 'data');
   const asRoot = process.getuid?.() === 0;
   const pgUser = asRoot ? uidOf('postgres') : null;
