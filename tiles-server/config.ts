@@ -293,7 +293,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, argv: string[] 
     maxOpenSlides: intOf(get('MAX_OPEN_SLIDES'), 64, 'MAX_OPEN_SLIDES', 1, 4096),
     maxLagMs: intOf(get('MAX_LAG_MS'), 250, 'MAX_LAG_MS', 0, 10_000),
     shedBusyPct: intOf(get('SHED_BUSY_PCT'), 0, 'SHED_BUSY_PCT', 0, 100),
-    turnBudgetMs: intOf(get('TURN_BUDGET_MS'), 0, 'TURN_BUDGET_MS', 0, 1000),
+    turnBudgetMs: intOf(get('TURN_BUDGET_MS'), 8, 'TURN_BUDGET_MS', 0, 1000),
     imageRequests: intOf(get('IMAGE_REQUESTS'), 16, 'IMAGE_REQUESTS', 1, 4096),
     imageThreadNice: intOf(get('IMAGE_THREAD_NICE'), 10, 'IMAGE_THREAD_NICE', 0, 19),
     imageQueue: intOf(get('IMAGE_QUEUE'), 4096, 'IMAGE_QUEUE', 0, 1 << 20),
