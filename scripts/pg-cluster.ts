@@ -14,6 +14,7 @@ import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSyn
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { processAlive } from '../tiles-server/process-alive.js';
 
 export interface PgCluster {
   /** postgres://… of the cluster's maintenance database (`postgres`), as the superuser `wsi`. */
@@ -47,22 +48,13 @@ function uidOf(user: string): { uid: number; gid: number } | null {
   return { uid: Number(r.stdout.trim()), gid: Number(g.stdout.trim()) };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Stops and deletes the clusters of runs that were killed (their owner is gone; a folder without an owner after 10 minutes). */
 function reapOrphans(bin: string): void {
   for (const name of readdirSync(tmpdir()).filter((n) => n.startsWith('wsi-pg-'))) {
     const dir = join(tmpdir(), name);
     try {
       const owner = join(dir, 'owner.pid');
-      if (existsSync(owner) ? alive(Number(readFileSync(owner, 'utf8'))) : Date.now() - statSync(dir).mtimeMs < 600_000) continue;
+      if (existsSync(owner) ? processAlive(Number(readFileSync(owner, 'utf8'))) : Date.now() - statSync(dir).mtimeMs < 600_000) continue;
       const data = join(dir, 'data');
       if (existsSync(join(data, 'postmaster.pid'))) {
         const asPostgres = process.getuid?.() === 0 && uidOf('postgres') !== null;

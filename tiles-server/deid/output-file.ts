@@ -9,6 +9,7 @@ import { open, readdir, rename, rm, statfs } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { WsiError } from '../../src/core/errors.js';
+import { processAlive } from '../process-alive.js';
 
 export interface OutputSink {
   write(data: Uint8Array, position: number): Promise<void>;
@@ -69,15 +70,6 @@ export function partialPathFor(output: string): string {
   return join(dirname(output), `.${basename(output)}.deid-partial-${process.pid}-${randomBytes(4).toString('hex')}`);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** Removes temporary outputs left by processes that are no longer running. */
 export async function sweepPartials(dir: string): Promise<string[]> {
   const removed: string[] = [];
@@ -89,7 +81,7 @@ export async function sweepPartials(dir: string): Promise<string[]> {
   }
   for (const name of names) {
     const m = PARTIAL.exec(name);
-    if (!m || alive(Number(m[1]))) continue;
+    if (!m || processAlive(Number(m[1]))) continue;
     // a DICOM folder's partial copy is a folder
     await rm(join(dir, name), { force: true, recursive: true });
     removed.push(name);
