@@ -53,7 +53,9 @@ describe('score overlay', () => {
     (globalThis as { Path2D?: unknown }).Path2D = saved;
   });
 
-  async function setUp() {
+  /** A clock that stands still unless the test moves it: a frame's budget never runs out by the machine being slow. */
+  const clock = { t: 0 };
+  async function setUp(now: () => number = () => clock.t) {
     const store = new AnnotationStore();
     const index = new SpatialIndex(store);
     // 3 × 3 cells with 4 objects each (one across a cell border), colours by the id's number; 'other' is not of the queue
@@ -68,7 +70,7 @@ describe('score overlay', () => {
       const id = store.idOf(h);
       return id.startsWith('p') ? Number(id.slice(1)) % 3 : -1;
     };
-    const overlay = new ScoreOverlay(store, index, COLOURS, colourOf);
+    const overlay = new ScoreOverlay(store, index, COLOURS, colourOf, now);
     const queued = recs.filter((r) => r.id !== 'other').map((r) => store.bounds(store.handleOf(r.id) as Handle));
     overlay.reset(queued);
     return { store, index, overlay };
@@ -98,6 +100,28 @@ describe('score overlay', () => {
     const none = fakeContext();
     expect(overlay.draw(none.g, everything, 0, 0, 0.1, 35)).toEqual({ drawn: false, complete: true });
     expect(none.strokes).toHaveLength(0);
+  });
+
+  it('traces within the frame budget and leaves the rest, complete: false, for the next frames', async () => {
+    // every reading of the clock moves it 3 ms: the budget (4 ms) lets a frame trace a cell or two, never all nine
+    let t = 0;
+    const { overlay } = await setUp(() => (t += 3));
+    const first = overlay.draw(fakeContext().g, everything, 0, 0, 0.1, 1000);
+    expect(first).toEqual({ drawn: true, complete: false });
+    expect(overlay.traced).toBeGreaterThan(0);
+    expect(overlay.traced).toBeLessThan(9);
+    let frames = 1;
+    let r = first;
+    while (!r.complete && frames < 20) {
+      r = overlay.draw(fakeContext().g, everything, 0, 0, 0.1, 1000);
+      frames++;
+    }
+    expect(r.complete).toBe(true);
+    expect(overlay.traced).toBe(9);
+    expect(frames).toBeGreaterThan(1);
+    const f = fakeContext();
+    expect(overlay.draw(f.g, everything, 0, 0, 0.1, 1000)).toEqual({ drawn: true, complete: true });
+    expect(f.strokes.reduce((n, s) => n + s.outlines, 0)).toBe(36);
   });
 
   it('a change re-traces the cells it touched only; a deleted object is no longer stroked', async () => {
