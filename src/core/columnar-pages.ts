@@ -562,7 +562,7 @@ export function setFrameCursor(frame: Uint8Array, next: number | null, total: nu
 }
 
 /** The objects of decoded columns (their outlines rebuilt), for re-encoding a subset. */
-function columnsToAnnotations(p: ColumnarColumns, keep: (i: number, id: string) => boolean, rename: ReadonlyMap<string, string>): Annotation[] {
+function columnsToAnnotations(p: ColumnarColumns, keep: (i: number, id: string) => boolean, rename: ReadonlyMap<number, string>): Annotation[] {
   const out: Annotation[] = [];
   for (let i = 0; i < p.n; i++) {
     const id = p.strings[p.id[i] as number] as string;
@@ -574,7 +574,7 @@ function columnsToAnnotations(p: ColumnarColumns, keep: (i: number, id: string) 
       parts: p.parts.subarray(p.partAt[i] as number, p.partAt[i + 1] as number),
     });
     const a: Annotation = {
-      id: rename.get(id) ?? id,
+      id: rename.get(i) ?? id,
       kind: r.kind,
       geometry,
       classification: r.classification,
@@ -603,12 +603,13 @@ function columnsToAnnotations(p: ColumnarColumns, keep: (i: number, id: string) 
 
 /**
  * A frame re-encoded with only the objects `keep` accepts (by position and
- * id) and ids replaced as `rename` says; the frame is checked as it is
- * decoded (COLUMNAR_INVALID when truncated or inconsistent).
+ * id) and ids replaced as `rename` says (position → new id: a file may
+ * repeat an id, and only the repeat is renamed); the frame is checked as it
+ * is decoded (COLUMNAR_INVALID when truncated or inconsistent).
  */
 export function rewriteColumnarFrame(
   frame: Uint8Array,
-  opts: { keep?: (i: number, id: string) => boolean; rename?: ReadonlyMap<string, string>; next?: number | null; total?: number },
+  opts: { keep?: (i: number, id: string) => boolean; rename?: ReadonlyMap<number, string>; next?: number | null; total?: number },
 ): Uint8Array {
   const p = decodeColumnarColumns(frame);
   const kept = columnsToAnnotations(p, opts.keep ?? (() => true), opts.rename ?? new Map());

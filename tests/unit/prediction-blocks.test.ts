@@ -6,7 +6,8 @@
  * prediction corrected (and its corrected object changed again) leaves the
  * working layer once and its corrected object is there instead; a damaged
  * block is refused by name, never sent; an import cancelled midway leaves
- * no block and nothing visible.
+ * no block and nothing visible; an id repeated within one block is renamed
+ * in the block only where its row was.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -173,5 +174,18 @@ describe("a model run's predictions in blocks", () => {
     expect(listColumnar('all').size).toBe(total);
     const cursorPast = decodeColumnarColumns(columnarPage(store, SLIDE, { limit: 50_000, after: BLOCK_CURSOR + 10_000 }, true, () => true, 0));
     expect(cursorPast.n).toBe(0);
+  });
+
+  it('hold an id the file repeats once under each of its ids: the first keeps it, the repeat is renamed (not both)', async () => {
+    const file = Array.from({ length: PER_BLOCK / 2 }, () => randomUUID());
+    const twice = file[10] as string;
+    file[20] = twice;
+    const out = await runImport(db, job(await predictionFile('repeated.geojson', file), newRun()), () => false, () => undefined);
+    expect('report' in out && out.report.renamedIds).toBe(1);
+    for (const layer of ['all', 'working', 'model'] as const) {
+      const byBlocks = listColumnar(layer);
+      expect(byBlocks.has(twice)).toBe(true);
+      expect(byBlocks).toEqual(listRows(layer));
+    }
   });
 });

@@ -90,8 +90,8 @@ export class ImportStaging {
   private readonly annotations: AnnotationStore;
   private readonly runs: ModelRunStore;
   private readonly blocks: PredictionBlocks;
-  /** The rows staged since the last block: the first one's rowid, the last's, how many, and the ids renamed among them. */
-  private open = { firstRow: 0, lastRow: 0, n: 0, renames: new Map<string, string>() };
+  /** The rows staged since the last block: the first one's rowid, the last's, how many, and the ids renamed among them (position in the block → new id). */
+  private open = { firstRow: 0, lastRow: 0, n: 0, renames: new Map<number, string>() };
   /** Blocks written by this import so far. */
   private blocksWritten = 0;
 
@@ -193,7 +193,8 @@ export class ImportStaging {
           const fresh = randomUUID();
           written = this.stmts.insertHistory.run(fresh, job.slideId, renamedState(state, fresh), job.author, at, job.opId, jobId);
           if (written.changes === 0) throw new Error(`the fresh id ${fresh} is taken`);
-          if (job.runId !== undefined) this.open.renames.set(id, fresh);
+          // by position: a file may repeat an id, and its first object keeps it
+          if (job.runId !== undefined) this.open.renames.set(this.open.n, fresh);
           id = fresh;
           renamed++;
         }
