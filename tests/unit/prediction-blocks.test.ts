@@ -177,7 +177,7 @@ describe("a model run's predictions in blocks", () => {
   });
 
   it('hold an id the file repeats once under each of its ids: the first keeps it, the repeat is renamed (not both)', async () => {
-    const file = Array.from({ length: PER_BLOCK / 2 }, () => randomUUID());
+    const file: string[] = Array.from({ length: PER_BLOCK / 2 }, () => randomUUID());
     const twice = file[10] as string;
     file[20] = twice;
     const out = await runImport(db, job(await predictionFile('repeated.geojson', file), newRun()), () => false, () => undefined);
