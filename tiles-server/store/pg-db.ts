@@ -193,13 +193,12 @@ export class PgDb {
       const savepoint = `sp${this.depth}`;
       conn.query(outer ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
       this.depth++;
+      let result: ReturnType<F>;
       try {
-        const result = fn(...a);
-        this.depth--;
+        result = fn(...a) as ReturnType<F>;
+        // a COMMIT the server refuses (a deferred constraint, a serialization failure) is rolled back below like any failure
         conn.query(outer ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
-        return result;
       } catch (err) {
-        this.depth--;
         try {
           conn.query(outer ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}`);
           if (!outer) conn.query(`RELEASE SAVEPOINT ${savepoint}`);
@@ -207,7 +206,10 @@ export class PgDb {
           // the connection is gone: the server rolled the transaction back
         }
         throw err;
+      } finally {
+        this.depth--;
       }
+      return result;
     }) as TxFn<F>;
     wrapped.deferred = wrapped;
     wrapped.immediate = wrapped;
