@@ -3,12 +3,14 @@
  * synchronous bridge, pg-sync.ts): the dialect it translates (placeholders,
  * INSERT OR IGNORE), transactions and savepoints on one connection, what it
  * refuses by name (SQLite-only calls, booleans, missing parameters), the
- * server's errors with their SQLSTATE, an unreachable server, and STORE_URL.
+ * server's errors with their SQLSTATE (a failed COMMIT included), a
+ * connection the server ends, an unreachable server, and STORE_URL.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { loadConfig } from '../../tiles-server/config.js';
-import { PgDb, translatePlaceholders } from '../../tiles-server/store/pg-db.js';
+import { PgDb, PgError, translatePlaceholders } from '../../tiles-server/store/pg-db.js';
+import { PgSyncConnection } from '../../tiles-server/store/pg-sync.js';
 import { openPgDatabase, pgBaseline, PG_UNVERIFIED } from '../../tiles-server/store/pg-schema.js';
 
 describe('placeholders', () => {
@@ -108,6 +110,23 @@ describe.skipIf(!url)(`the driver on PostgreSQL${url ? '' : ' (SKIPPED: PostgreS
     expect(db.prepare('SELECT id FROM drv WHERE id >= 10 ORDER BY id').all()).toEqual([{ id: 10 }, { id: 12 }]);
   });
 
+  it('after a COMMIT the server refuses (a deferred constraint), is out of the transaction and runs the next one', () => {
+    db.exec(`DROP TABLE IF EXISTS drv_deferred; CREATE TABLE drv_deferred (id BIGINT, CONSTRAINT drv_deferred_unique UNIQUE (id) DEFERRABLE INITIALLY DEFERRED)`);
+    try {
+      const add = db.prepare('INSERT INTO drv_deferred (id) VALUES (?)');
+      expect(() => db.transaction(() => {
+        add.run(1);
+        add.run(1);
+      })()).toThrow(/duplicate key/);
+      expect(db.inTransaction).toBe(false);
+      db.transaction(() => add.run(2))();
+      expect(db.inTransaction).toBe(false);
+      expect(db.prepare('SELECT id FROM drv_deferred').all()).toEqual([{ id: 2 }]);
+    } finally {
+      db.exec('DROP TABLE drv_deferred');
+    }
+  });
+
   it('gives the server\'s errors with their SQLSTATE', () => {
     let caught: unknown;
     try {
@@ -131,6 +150,22 @@ describe.skipIf(!url)(`the driver on PostgreSQL${url ? '' : ' (SKIPPED: PostgreS
   it('is refused for the server while store modules are not verified on it, naming them', () => {
     expect(PG_UNVERIFIED.length).toBeGreaterThan(0);
     expect(() => openPgDatabase(url as string)).toThrow(/not complete yet.*annotation-store/);
+  });
+
+  it('a connection the server ends (an administrator, a restart) is an error on its next statement, not a crash or a wait; others go on', async () => {
+    // a short wait: were the bridge's thread dead, the statement would wait this long for an answer
+    const victim = new PgSyncConnection(url as string, 5_000);
+    const other = new PgSyncConnection(url as string, 5_000);
+    const pid = victim.query('SELECT pg_backend_pid() AS pid').rows[0]?.['pid'] as number;
+    expect(db.prepare('SELECT pg_terminate_backend(?) AS ok').get(pid)).toEqual({ ok: true });
+    // the bridge's thread sees the connection end while it is idle
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = performance.now();
+    expect(() => victim.query('SELECT 1')).toThrow(PgError);
+    expect(performance.now() - t0).toBeLessThan(4_000);
+    expect(other.query('SELECT 2 AS two').rows).toEqual([{ two: 2 }]);
+    victim.close();
+    other.close();
   });
 
   it('a closed connection says so', () => {

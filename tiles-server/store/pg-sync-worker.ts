@@ -42,6 +42,8 @@ interface Connection {
   client: pg.Client;
   /** null once connected, else why it could not connect (an answer to every statement, not a hang). */
   ready: Promise<unknown>;
+  /** Why the connection ended while idle (the server restarted, an administrator ended it): every later statement's answer. */
+  lost: unknown;
 }
 const connections = new Map<number, Connection>();
 
@@ -62,7 +64,10 @@ const done: PgAnswer = { ok: true, rows: [], rowCount: 0 };
 host.on('message', (m: PgRequest) => {
   if ('open' in m) {
     const client = new pg.Client({ connectionString: m.open });
-    connections.set(m.id, { client, ready: client.connect().then(() => null, (err: unknown) => err ?? new Error('could not connect')) });
+    const c: Connection = { client, ready: client.connect().then(() => null, (err: unknown) => err ?? new Error('could not connect')), lost: null };
+    // unheard, this event (an idle connection ended by the server) would end this thread and every connection in it
+    client.on('error', (err) => (c.lost ??= err));
+    connections.set(m.id, c);
     return answer(done);
   }
   const c = connections.get(m.id);
@@ -75,6 +80,7 @@ host.on('message', (m: PgRequest) => {
   const { client, ready } = c;
   void ready.then(async (failed) => {
     if (failed) return answer(failure(failed));
+    if (c.lost) return answer(failure(c.lost));
     try {
       if (m.multi) {
         await client.query(m.sql);

@@ -30,6 +30,8 @@ interface Bridge {
   worker: Worker;
   flag: Int32Array;
   port: MessagePort;
+  /** The thread ended (or failed): its connections answer nothing more. */
+  dead: boolean;
 }
 
 let bridge: Bridge | null = null;
@@ -45,10 +47,14 @@ function bridgeThread(): Bridge {
   });
   // connections do not keep the process alive; a thread that dies is replaced at the next connection
   worker.unref();
-  const b: Bridge = { worker, flag, port: port1 };
-  worker.once('exit', () => {
+  const b: Bridge = { worker, flag, port: port1, dead: false };
+  const ended = (): void => {
+    b.dead = true;
     if (bridge === b) bridge = null;
-  });
+  };
+  worker.once('exit', ended);
+  // a failure of the thread is its connections' to report (unheard, it would end the process)
+  worker.on('error', ended);
   return (bridge = b);
 }
 
@@ -76,12 +82,18 @@ export class PgSyncConnection {
   }
 
   private call(req: PgRequest): PgAnswer {
-    const { worker, flag, port } = this.bridge;
+    const { worker, flag, port, dead } = this.bridge;
+    if (dead) {
+      this.closed = true;
+      throw new WsiError('STORE_BUSY', 'the PostgreSQL store\'s connection thread has stopped; retry shortly');
+    }
     Atomics.store(flag, 0, 0);
     worker.postMessage(req);
     if (Atomics.wait(flag, 0, 0, this.timeoutMs) === 'timed-out') {
       // its late answer must not be read as the next statement's: the thread and its connections go
       if (bridge === this.bridge) bridge = null;
+      // the thread's other connections fail at once rather than each waiting out the time
+      this.bridge.dead = true;
       void worker.terminate();
       this.closed = true;
       throw new WsiError('STORE_BUSY', `the PostgreSQL store did not answer within ${this.timeoutMs} ms; retry shortly`);
