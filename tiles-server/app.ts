@@ -171,7 +171,7 @@ function dispatch(routes: Route[], o: DispatchOptions) {
     );
     const held = holdUntilDurable(req.method, res, o.durability, o.log);
     try {
-      const later = o.turns.admit();
+      const later = o.turns.admit(controller.signal);
       if (later) await later;
       o.hosts.check(req.headers.host);
       applyCors(req, res, o.corsOrigins);

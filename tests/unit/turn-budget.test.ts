@@ -73,4 +73,35 @@ describe('TurnBudget', () => {
     // a new turn with an empty line: no wait
     expect(b.admit()).toBeNull();
   });
+
+  it('never starts a waiting request whose client went away: it leaves the line at once and the next one takes its place', async () => {
+    const c = clock();
+    const b = new TurnBudget(5, c.now);
+    const order: string[] = [];
+    const outcome = new Map<string, string>();
+    const start = async (id: string, signal?: AbortSignal): Promise<void> => {
+      try {
+        const later = b.admit(signal);
+        if (later) await later;
+      } catch (err) {
+        outcome.set(id, (err as Error).name);
+        return;
+      }
+      order.push(id);
+      c.spend(5);
+    };
+    const gone = new AbortController();
+    // one whose client is gone before it would queue does not queue at all
+    const early = new AbortController();
+    early.abort(new DOMException('client went away', 'AbortError'));
+    const all = [start('a'), start('b', gone.signal), start('x', early.signal), start('c')];
+    expect(b.queued).toBe(2);
+    gone.abort(new DOMException('client went away', 'AbortError'));
+    expect(b.queued).toBe(1);
+    await Promise.all(all);
+    expect(order).toEqual(['a', 'c']);
+    expect(outcome.get('b')).toBe('AbortError');
+    expect(outcome.get('x')).toBe('AbortError');
+    expect(b.queued).toBe(0);
+  });
 });

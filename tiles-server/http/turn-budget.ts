@@ -25,8 +25,13 @@ export class TurnBudget {
     private readonly now: () => number = () => performance.now(),
   ) {}
 
-  /** null: start now; else a promise settled in a later turn, in arrival order. */
-  admit(): Promise<void> | null {
+  /**
+   * null: start now; else a promise settled in a later turn, in arrival
+   * order. A request whose `signal` aborts while it waits (its client went
+   * away) leaves the line at once, rejected with the signal's reason, and is
+   * never started.
+   */
+  admit(signal?: AbortSignal): Promise<void> | null {
     if (this.budgetMs <= 0) return null;
     const t = this.now();
     if (this.turnStart < 0) {
@@ -36,9 +41,20 @@ export class TurnBudget {
       });
     }
     if (this.waiting.length === 0 && t - this.turnStart < this.budgetMs) return null;
+    if (signal?.aborted) return Promise.reject(signal.reason as Error);
     this.deferred++;
-    return new Promise<void>((resolve) => {
-      this.waiting.push(resolve);
+    return new Promise<void>((resolve, reject) => {
+      const gone = (): void => {
+        const k = this.waiting.indexOf(start);
+        if (k >= 0) this.waiting.splice(k, 1);
+        reject(signal?.reason as Error);
+      };
+      const start = (): void => {
+        signal?.removeEventListener('abort', gone);
+        resolve();
+      };
+      signal?.addEventListener('abort', gone, { once: true });
+      this.waiting.push(start);
       this.schedule();
     });
   }
