@@ -13,7 +13,7 @@
 import { encodeColumnarPage, rewriteColumnarFrame, setFrameCursor } from '../src/core/columnar-pages.js';
 import type { Annotation } from '../src/core/annotation.js';
 import type { AnnotationStore, Layer } from './store/annotation-store.js';
-import { BLOCK_CURSOR, BLOCK_OBJECTS } from './store/prediction-blocks.js';
+import { BLOCK_CURSOR, BLOCK_OBJECTS, damagedBlock } from './store/prediction-blocks.js';
 
 export interface ColumnarQuery {
   bbox?: [number, number, number, number];
@@ -54,7 +54,13 @@ function blockFrame(store: AnnotationStore, slideId: string, layer: Layer, after
   if (layer === 'working') {
     const gone = new Set<string>();
     for (const [rowid, id] of store.blocks.superseded(slideId)) if (rowid >= block.firstRow && rowid <= block.lastRow) gone.add(id);
-    if (gone.size > 0) return rewriteColumnarFrame(block.frame, { keep: (_, id) => !gone.has(id), next, total });
+    if (gone.size > 0) {
+      try {
+        return rewriteColumnarFrame(block.frame, { keep: (_, id) => !gone.has(id), next, total });
+      } catch (err) {
+        throw damagedBlock(block.id, (err as Error).message);
+      }
+    }
   }
   return setFrameCursor(block.frame, next, total);
 }

@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeColumnarColumns } from '../../src/core/columnar-pages.js';
+import { WsiError } from '../../src/core/errors.js';
 import { flatten } from '../../src/core/flat-geometry.js';
 import { columnarPage } from '../../tiles-server/columnar-listing.js';
 import { runImport, STAGE_OBJECTS, type ImportJob } from '../../tiles-server/import/importer.js';
@@ -144,6 +145,38 @@ describe("a model run's predictions in blocks", () => {
       db.prepare(`UPDATE prediction_blocks SET frame = ? WHERE id = ?`).run(frame, victim.id);
     }
     expect(listColumnar('model').size).toBe(N);
+  });
+
+  it('refuses by name, as the server\'s fault, a block whose inside is damaged or whose count disagrees with its row', () => {
+    // the block of the prediction corrected above: the working layer re-encodes it
+    const victim = db.prepare(`SELECT b.id FROM prediction_blocks b JOIN annotations p ON p.rowid BETWEEN b.first_row AND b.last_row WHERE p.id = ?`).get(ids[2100]) as { id: number };
+    const frame = (db.prepare(`SELECT frame FROM prediction_blocks WHERE id = ?`).get(victim.id) as { frame: Buffer }).frame;
+    const damage = (f: (copy: Buffer) => void): void => {
+      const copy = Buffer.from(frame);
+      f(copy);
+      db.prepare(`UPDATE prediction_blocks SET frame = ? WHERE id = ?`).run(copy, victim.id);
+    };
+    const failure = (layer: Layer): unknown => {
+      try {
+        listColumnar(layer);
+      } catch (err) {
+        return err;
+      }
+      return null;
+    };
+    try {
+      // the strings at its end are no longer UTF-8 (the length and header still hold)
+      damage((copy) => copy.fill(0xff, copy.length - 8));
+      const err = failure('working');
+      expect((err as Error).message).toMatch(`prediction block ${victim.id} is damaged`);
+      expect(err).not.toBeInstanceOf(WsiError);
+      // a frame of another count than its row's
+      damage((copy) => copy.writeUInt32LE(copy.readUInt32LE(8) - 1, 8));
+      expect((failure('model') as Error).message).toMatch(new RegExp(`^prediction block ${victim.id} is damaged: its row says (\\d+) predictions, its frame \\d+$`));
+    } finally {
+      db.prepare(`UPDATE prediction_blocks SET frame = ? WHERE id = ?`).run(frame, victim.id);
+    }
+    expect(listColumnar('working')).toEqual(listRows('working'));
   });
 
   it('of an import cancelled midway leave nothing behind, and nothing shows meanwhile (DATA-10: all or nothing)', async () => {

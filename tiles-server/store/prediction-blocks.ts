@@ -50,6 +50,14 @@ export interface NewBlock {
  */
 export const IN_BLOCKS = `(a.source IS NOT NULL AND a.parent IS NULL AND a.import_job IN (SELECT import_job FROM prediction_blocks))`;
 
+/**
+ * A stored block that cannot be what the import wrote: a server error (500)
+ * naming the block, never the client's (the frame's own COLUMNAR_INVALID is 422).
+ */
+export function damagedBlock(id: number, why: string): Error {
+  return new Error(`prediction block ${id} is damaged: ${why}`);
+}
+
 export class PredictionBlocks {
   private readonly stmts;
 
@@ -100,9 +108,11 @@ export class PredictionBlocks {
     try {
       len = columnarFrameLength(frame);
     } catch (err) {
-      throw new Error(`prediction block ${r.id} is damaged: ${(err as Error).message}`);
+      throw damagedBlock(r.id, (err as Error).message);
     }
-    if (len !== frame.byteLength) throw new Error(`prediction block ${r.id} is damaged: ${frame.byteLength} bytes stored, its frame says ${len ?? 'less than a header'}`);
+    if (len !== frame.byteLength) throw damagedBlock(r.id, `${frame.byteLength} bytes stored, its frame says ${len ?? 'less than a header'}`);
+    const n = frame.readUInt32LE(8);
+    if (n !== r.n) throw damagedBlock(r.id, `its row says ${r.n} predictions, its frame ${n}`);
     return { block: { id: r.id, firstRow: r.first_row, lastRow: r.last_row, n: r.n, frame: new Uint8Array(frame.buffer, frame.byteOffset, frame.byteLength) }, more: rows.length > 1 };
   }
 
