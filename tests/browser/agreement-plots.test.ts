@@ -11,7 +11,7 @@
  * Bad cases: no ROI selected yet (the button waits, the panel says why);
  * two readers who gave one class everywhere, so kappa is undefined: the
  * heat map says "not defined", with no coloured cell and no NaN (AGR-01).
- * The screenshot for docs/agreement.md is taken here, at 1366×768.
+ * The screenshot for docs/agreement.md is taken here, at 1366×768, with SCREENSHOTS=1.
  */
 import type { BrowserContext, Locator, Page } from 'playwright-core';
 import { readFileSync } from 'node:fs';
@@ -209,7 +209,8 @@ describe.skipIf(!HAS_CHROMIUM)('agreement figures in the viewer (issue 14 output
     await figures.locator('[data-testid=agreement-matrix-metric]').selectOption('kappa');
     await figures.locator('[data-testid=agreement-class-metric]').selectOption('dice');
     await figures.locator('.exports').evaluate((el) => el.scrollIntoView({ block: 'end' }));
-    await page.screenshot({ path: join(ROOT, 'docs', 'agreement-plots-1366x768.png') });
+    // written only when asked (SCREENSHOTS=1, as the other browser tests do): a run leaves the tree clean
+    if (process.env['SCREENSHOTS'] === '1') await page.screenshot({ path: join(ROOT, 'docs', 'agreement-plots-1366x768.png') });
     // downloads: the per-class CSV, the matrix CSV (kappa), the JSON
     const download = async (testid: string): Promise<string> => {
       const [d] = await Promise.all([page.waitForEvent('download'), figures.locator(`[data-testid=${testid}]`).click()]);
