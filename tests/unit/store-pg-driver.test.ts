@@ -168,6 +168,22 @@ describe.skipIf(!url)(`the driver on PostgreSQL${url ? '' : ' (SKIPPED: PostgreS
     other.close();
   });
 
+  it('a statement past its time stops the bridge\'s thread: its other connections fail at once, and close without error', () => {
+    const slow = new PgSyncConnection(url as string, 300);
+    const other = new PgSyncConnection(url as string, 30_000);
+    const idle = new PgSyncConnection(url as string, 30_000);
+    expect(() => slow.query('SELECT pg_sleep(3)')).toThrow(/did not answer within 300 ms/);
+    const t0 = performance.now();
+    expect(() => other.query('SELECT 1')).toThrow(/thread has stopped/);
+    expect(performance.now() - t0).toBeLessThan(10_000);
+    expect(() => other.close()).not.toThrow();
+    expect(() => idle.close()).not.toThrow();
+    expect(() => slow.close()).not.toThrow();
+    // the suite's connection was on that thread too: a new one gets a new thread
+    db = new PgDb(url as string);
+    expect(db.prepare('SELECT 3 AS three').get()).toEqual({ three: 3 });
+  });
+
   it('a closed connection says so', () => {
     const c = new PgDb(url as string);
     c.close();

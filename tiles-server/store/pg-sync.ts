@@ -78,6 +78,8 @@ export class PgSyncConnection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    // a stopped thread took its connections with it: nothing to close, and shutting down is no error
+    if (this.bridge.dead) return;
     this.call({ id: this.id, close: true });
   }
 
