@@ -9,68 +9,32 @@
  * a cancel while the reader works leaves nothing either.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFile, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { runImport, STAGE_OBJECTS, type ImportJob } from '../../tiles-server/import/importer.js';
 import { AnnotationStore } from '../../tiles-server/store/annotation-store.js';
-import { openDatabase, type Db } from '../../tiles-server/store/database.js';
+import type { Db } from '../../tiles-server/store/database.js';
 import { ModelRunStore } from '../../tiles-server/store/model-runs.js';
 import { WsiError } from '../../src/core/errors.js';
+import { cellGrid, newModelRun, predictionGeojson, predictionJob, tempStore, type Cell } from '../helpers/store-fixture.js';
 
-let dir = '';
+const fixture = tempStore('wsi-reader-');
 let db: Db;
 let store: AnnotationStore;
 let runs: ModelRunStore;
 const SLIDE = 'slide-reader';
 const N = Math.round(STAGE_OBJECTS * 2.5);
 
-interface Cell {
-  id: string;
-  ring: number[][];
-  cls: string;
-  score: number | string;
-}
-
-function cells(n: number, seed: number): Cell[] {
-  return Array.from({ length: n }, (_, i) => {
-    const x = (i % 50) * 40 + seed;
-    const y = Math.floor(i / 50) * 40;
-    return { id: randomUUID(), ring: [[x, y], [x + 12.5, y], [x + 12.5, y + 9.25], [x, y + 9.25], [x, y]], cls: i % 3 ? 'Tumour' : 'Stroma', score: Math.round((i % 997) / 0.997) / 1000 };
-  });
-}
-
-async function geojson(name: string, list: Cell[]): Promise<string> {
-  const path = join(dir, name);
-  const features = list.map((c) => ({
-    type: 'Feature',
-    id: c.id,
-    geometry: { type: 'Polygon', coordinates: [c.ring] },
-    properties: { objectType: 'detection', classification: { name: c.cls, color: [200, 0, 0] }, measurements: { probability: c.score } },
-  }));
-  await writeFile(path, JSON.stringify({ type: 'FeatureCollection', features }));
-  return path;
-}
-
-function job(path: string, runId: string): ImportJob {
-  return { slideId: SLIDE, opId: randomUUID(), format: 'qupath-geojson', author: 'tester', slideMpp: null, slideSize: { width: 100_000, height: 100_000 }, path, hash: 'h', runId, scoreKey: null };
-}
-
-const newRun = (): string => runs.create({ slideId: SLIDE, projectId: 'p', name: 'm', version: '1', parameters: {}, scoreKey: null, author: 'tester' }).id;
+const cells = cellGrid;
+const geojson = (name: string, list: Cell[]): Promise<string> => predictionGeojson(fixture.dir, name, list);
+const job = (path: string, runId: string): ImportJob => predictionJob(SLIDE, path, runId);
+const newRun = (): string => newModelRun(runs, SLIDE);
 const rows = (): Record<string, number> =>
   Object.fromEntries(['annotations', 'history', 'annotations_rtree', 'import_jobs'].map((t) => [t, (db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n]));
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsi-reader-'));
-  db = openDatabase(join(dir, 'wsi.db'));
+beforeAll(() => {
+  db = fixture.db;
   store = new AnnotationStore(db);
   runs = new ModelRunStore(db);
-});
-
-afterAll(async () => {
-  db.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe('an import read in a thread of its own', () => {

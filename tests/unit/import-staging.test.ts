@@ -7,16 +7,14 @@
  * connection is never locked out for longer than one staging transaction.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { AnnotationInput } from '../../src/core/annotation.js';
 import { AnnotationStore } from '../../tiles-server/store/annotation-store.js';
-import { openDatabase, writeGateOf, writeTransaction, type Db } from '../../tiles-server/store/database.js';
+import { writeGateOf, writeTransaction, type Db } from '../../tiles-server/store/database.js';
 import { ImportStaging } from '../../tiles-server/store/import-staging.js';
+import { tempStore } from '../helpers/store-fixture.js';
 
-let dir = '';
+const fixture = tempStore('wsi-staging-');
 let db: Db;
 let store: AnnotationStore;
 let staging: ImportStaging;
@@ -38,16 +36,10 @@ function cell(x: number, y: number, id: string = randomUUID()): AnnotationInput 
 
 const rows = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsi-staging-'));
-  db = openDatabase(join(dir, 'wsi.db'));
+beforeAll(() => {
+  db = fixture.db;
   store = new AnnotationStore(db);
   staging = new ImportStaging(db);
-});
-
-afterAll(async () => {
-  db.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 const job = { slideId: SLIDE, opId: 'import-op-1', format: 'qupath-geojson', author: 'tester' };

@@ -10,21 +10,19 @@
  * in the block only where its row was.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeColumnarColumns } from '../../src/core/columnar-pages.js';
 import { WsiError } from '../../src/core/errors.js';
 import { flatten } from '../../src/core/flat-geometry.js';
 import { columnarPage } from '../../tiles-server/columnar-listing.js';
 import { runImport, STAGE_OBJECTS, type ImportJob } from '../../tiles-server/import/importer.js';
 import { AnnotationStore, type Layer } from '../../tiles-server/store/annotation-store.js';
-import { openDatabase, type Db } from '../../tiles-server/store/database.js';
+import type { Db } from '../../tiles-server/store/database.js';
 import { ModelRunStore } from '../../tiles-server/store/model-runs.js';
 import { BLOCK_CURSOR } from '../../tiles-server/store/prediction-blocks.js';
+import { cellGrid, newModelRun, predictionGeojson, predictionJob, tempStore } from '../helpers/store-fixture.js';
 
-let dir = '';
+const fixture = tempStore('wsi-blocks-');
 let db: Db;
 let store: AnnotationStore;
 let runs: ModelRunStore;
@@ -32,27 +30,10 @@ const SLIDE = 'slide-blocks';
 const N = Math.round(STAGE_OBJECTS * 2.5);
 const PER_BLOCK = 1000;
 
-async function predictionFile(name: string, ids: string[]): Promise<string> {
-  const path = join(dir, name);
-  const features = ids.map((id, i) => {
-    const x = (i % 50) * 40;
-    const y = Math.floor(i / 50) * 40;
-    return {
-      type: 'Feature',
-      id,
-      geometry: { type: 'Polygon', coordinates: [[[x, y], [x + 12.5, y], [x + 12.5, y + 9.25], [x, y + 9.25], [x, y]]] },
-      properties: { objectType: 'detection', classification: { name: i % 3 ? 'Tumour' : 'Stroma', color: [200, 0, 0] }, measurements: { probability: (i % 1000) / 1000 } },
-    };
-  });
-  await writeFile(path, JSON.stringify({ type: 'FeatureCollection', features }));
-  return path;
-}
-
-function job(path: string, runId: string): ImportJob {
-  return { slideId: SLIDE, opId: randomUUID(), format: 'qupath-geojson', author: 'tester', slideMpp: null, slideSize: { width: 100_000, height: 100_000 }, path, hash: 'h', runId, scoreKey: null, blockObjects: PER_BLOCK };
-}
-
-const newRun = (): string => runs.create({ slideId: SLIDE, projectId: 'p', name: 'm', version: '1', parameters: {}, scoreKey: null, author: 'tester' }).id;
+/** A run's prediction file with these ids, in a grid of cells. */
+const predictionFile = (name: string, ids: string[]): Promise<string> => predictionGeojson(fixture.dir, name, cellGrid(ids.length).map((c, i) => ({ ...c, id: ids[i] as string })));
+const job = (path: string, runId: string): ImportJob => predictionJob(SLIDE, path, runId, { blockObjects: PER_BLOCK });
+const newRun = (): string => newModelRun(runs, SLIDE);
 
 /** Every object of a columnar listing (cursor followed to the end): id → [score, first x, version]. */
 function listColumnar(layer: Layer): Map<string, [number, number, number]> {
@@ -87,16 +68,10 @@ function listRows(layer: Layer): Map<string, [number, number, number]> {
 
 const blockCount = (): number => (db.prepare(`SELECT count(*) AS n FROM prediction_blocks`).get() as { n: number }).n;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'wsi-blocks-'));
-  db = openDatabase(join(dir, 'wsi.db'));
+beforeAll(() => {
+  db = fixture.db;
   store = new AnnotationStore(db);
   runs = new ModelRunStore(db);
-});
-
-afterAll(async () => {
-  db.close();
-  await rm(dir, { recursive: true, force: true });
 });
 
 describe("a model run's predictions in blocks", () => {
