@@ -84,10 +84,12 @@ export async function startPgCluster(bin: string): Promise<PgCluster> {
     const [file, argv] = pgUser ? ['runuser', ['-u', 'postgres', '--', join(bin, cmd), ...args]] : [join(bin, cmd), args];
     execFileSync(file, argv, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   };
-  const port = await freePort();
-  run('initdb', ['-D', data, '-U', 'wsi', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
-  const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200`;
+  let port = 0;
   try {
+    run('initdb', ['-D', data, '-U', 'wsi', '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync']);
+    // the port is picked just before the start, not before initdb's seconds, in which another run could take it
+    port = await freePort();
+    const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c full_page_writes=off -c synchronous_commit=off -c max_connections=200`;
     run('pg_ctl', ['-D', data, '-o', opts, '-l', join(dir, 'log'), '-w', '-t', '60', 'start']);
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
