@@ -11,22 +11,22 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { asSession, signInBrowser, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { call, square } from '../helpers/annotations.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { getJson, startTestServer, waitExit, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, storeRecords, syncState, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
 
 let browser: Browser;
 const servers: TestServer[] = [];
 const contexts: BrowserContext[] = [];
-const SLIDE = 'slides/aperio-jpeg-256-x2.svs';
+const SLIDE = 'aperio-jpeg-256-x2.svs';
 
 if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
 
 async function server(env: Record<string, string> = {}): Promise<{ srv: TestServer; slide: string }> {
-  const srv = await startTestServer(`${FIXTURES}/slides`, env);
+  const srv = await startTestServer(VIEWER_SLIDES, env);
   servers.push(srv);
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
-  return { srv, slide: body.slides.find((s) => `slides/${s.name}` === SLIDE)?.id ?? '' };
+  return { srv, slide: body.slides.find((s) => s.name === SLIDE)?.id ?? '' };
 }
 
 async function open(url: string, slide: string, context?: BrowserContext): Promise<{ page: Page; context: BrowserContext }> {
@@ -233,7 +233,7 @@ describe.skipIf(!HAS_CHROMIUM)('annotating in the browser', () => {
     const drawn = (await storeRecords(page)).map((r) => r.id);
     expect(drawn).toHaveLength(20);
     // restart on the same port and data
-    const again = await startTestServer(`${FIXTURES}/slides`, { PORT: port, DATA_DIR: first.srv.dataDir });
+    const again = await startTestServer(VIEWER_SLIDES, { PORT: port, DATA_DIR: first.srv.dataDir });
     servers.push(again);
     await page.evaluate(`(${VIEWER}).annotationSession.sync.retryNow()`);
     await waitSaved(page, 60_000);

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserCookies } from '../../scripts/credentials.js';
 import { asSession, createUser, signIn, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 
 let browser: Browser;
@@ -25,7 +25,7 @@ beforeAll(async () => {
     process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
     return;
   }
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
   const admin = srv.session as Session;
   await createUser(srv.url, admin, 'audrey', 'auditor');
   annotatorId = (await createUser(srv.url, admin, 'anna')).id;

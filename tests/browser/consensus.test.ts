@@ -22,7 +22,7 @@ import { anonymous, asSession, createUser, sessionHeaders, signIn, type Session 
 import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { b64, inflate, parsePack, tile, zlib } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
@@ -54,7 +54,7 @@ async function packOf(annotator: string): Promise<Array<{ tx: number; ty: number
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
+  srv = await startTestServer(VIEWER_SLIDES, {});
   const { body } = await getJson<{ slides: Array<{ id: string; name: string; width: number; height: number }> }>(`${srv.url}/api/slides`);
   const folder = body.slides.find((x) => x.name === 'aperio-jpeg-256-x2.svs');
   W = folder?.width ?? 0;

@@ -8,7 +8,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signInBrowser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, storeRecords, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
 
@@ -21,7 +21,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
 });

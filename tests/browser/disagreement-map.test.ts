@@ -12,7 +12,7 @@ import { browserCookies } from '../../scripts/credentials.js';
 import { asSession, createUser, signIn, signInBrowser, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { b64, tile, zlib } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
@@ -28,7 +28,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`, {});
+  srv = await startTestServer(VIEWER_SLIDES, {});
   const { body } = await getJson<{ slides: Array<{ id: string; name: string; width: number; height: number }> }>(`${srv.url}/api/slides`);
   const s = body.slides.find((x) => x.name === 'aperio-jpeg-256-x2.svs');
   slide = s?.id ?? '';

@@ -15,7 +15,7 @@ import { browserCookies } from '../../scripts/credentials.js';
 import { asSession, createUser, signIn, type Session } from '../helpers/accounts.js';
 import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
@@ -37,7 +37,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
   admin = srv.session as Session;
   const as = (method: string, path: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> => asSession(srv.url, admin, method, path, body);
   const users: Record<string, string> = {};

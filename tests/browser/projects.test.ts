@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserCookies } from '../../scripts/credentials.js';
 import { asSession, createUser, signIn, type Session, type TestUser } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, storeRecords, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
@@ -30,7 +30,7 @@ beforeAll(async () => {
     process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMIUM}\n`);
     return;
   }
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
   admin = srv.session as Session;
   alice = await createUser(srv.url, admin, 'alice');
   const bob = await createUser(srv.url, admin, 'bob');

@@ -19,7 +19,7 @@ import { anonymous, asSession, createUser, sessionHeaders, signIn, signInBrowser
 import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
 import { b64, parsePack, tile, zlib } from '../helpers/masks.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, storeRecords, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
@@ -32,7 +32,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
 }, 120_000);
 
 afterAll(async () => {

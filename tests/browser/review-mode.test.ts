@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asSession, createUser, signIn, signInBrowser, type Session } from '../helpers/accounts.js';
 import { square } from '../helpers/annotations.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { FIXTURES, GENERATED } from '../helpers/paths.js';
+import { VIEWER_SLIDES, GENERATED } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, imageToPage, storeRecords, viewAt, waitAnnotationsLoaded } from '../helpers/viewer-page.js';
 
@@ -37,7 +37,7 @@ if (!HAS_CHROMIUM) process.stdout.write(`[browser] SKIP: no Chromium at ${CHROMI
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
   const admin = srv.session as Session;
   const { body } = await getJson<{ slides: Array<{ id: string; name: string; project: string }> }>(`${srv.url}/api/slides`);
   const s = body.slides.find((x) => x.name === 'aperio-jpeg-256-x2.svs');

@@ -22,7 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserCookies } from '../../scripts/credentials.js';
 import { asSession, bearer, signIn, signInBrowser, TEST_PASSWORD, type Session } from '../helpers/accounts.js';
 import { CHROMIUM, HAS_CHROMIUM, launchChromium } from '../helpers/browser.js';
-import { FIXTURES } from '../helpers/paths.js';
+import { VIEWER_SLIDES } from '../helpers/paths.js';
 import { getJson, startTestServer, type TestServer } from '../helpers/server.js';
 import { VIEWER, dragPath, imageToPage, storeRecords, viewAt, waitAnnotationsLoaded, waitSaved } from '../helpers/viewer-page.js';
 
@@ -79,7 +79,7 @@ let added = 0;
 beforeAll(async () => {
   if (!HAS_CHROMIUM) return;
   browser = await launchChromium();
-  srv = await startTestServer(`${FIXTURES}/slides`);
+  srv = await startTestServer(VIEWER_SLIDES);
   const { body } = await getJson<{ slides: Array<{ id: string; name: string }> }>(`${srv.url}/api/slides`);
   slide = body.slides.find((s) => s.name === 'aperio-jpeg-256-x2.svs')?.id ?? '';
 }, 120_000);

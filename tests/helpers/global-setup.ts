@@ -8,7 +8,9 @@
 import type { TestProject } from 'vitest/node';
 import { generateFixtures } from '../../scripts/fixtures/generate.js';
 import { pgBinDir, startPgCluster, type PgCluster } from '../../scripts/pg-cluster.js';
-import { FIXTURES, HAS_SHARED, SHARED_FIXTURES } from './paths.js';
+import { copyFile, link, mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { FIXTURES, HAS_SHARED, SHARED_FIXTURES, VIEWER_SLIDE_FILES, VIEWER_SLIDES } from './paths.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -32,6 +34,7 @@ async function prepare(shared: Shared): Promise<{ pgUrl: string | null }> {
   const t0 = performance.now();
   const m = await generateFixtures(FIXTURES);
   process.stdout.write(`[fixtures] ${m.valid.length} slides + ${m.broken.length} broken files ready in ${((performance.now() - t0) / 1000).toFixed(1)} s (${FIXTURES})\n`);
+  await linkViewerSlides();
   if (m.dicomMissing) {
     process.stdout.write(`[fixtures] FAIL: DICOM fixtures were not generated (${m.dicomMissing}); the DICOM tests fail until python3-pydicom is installed\n`);
   }
@@ -49,6 +52,16 @@ async function prepare(shared: Shared): Promise<{ pgUrl: string | null }> {
   shared.cluster = await startPgCluster(bin);
   process.stdout.write(`[postgres] a throwaway cluster (${bin}) ready in ${((performance.now() - t1) / 1000).toFixed(1)} s\n`);
   return { pgUrl: shared.cluster.url };
+}
+
+/** VIEWER_SLIDES afresh from the generated slides: hard links, or copies where the file system has none. */
+async function linkViewerSlides(): Promise<void> {
+  await rm(VIEWER_SLIDES, { recursive: true, force: true });
+  await mkdir(VIEWER_SLIDES, { recursive: true });
+  for (const f of VIEWER_SLIDE_FILES) {
+    const from = join(FIXTURES, 'slides', f);
+    await link(from, join(VIEWER_SLIDES, f)).catch(() => copyFile(from, join(VIEWER_SLIDES, f)));
+  }
 }
 
 export default async function setup(project: TestProject): Promise<() => void> {

@@ -8,7 +8,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { browserCookies } from '../../scripts/credentials.js';
 import { signInBrowser, type Session } from './accounts.js';
 import { launchChromium } from './browser.js';
-import { FIXTURES } from './paths.js';
+import { VIEWER_SLIDES } from './paths.js';
 import { getJson, startTestServer, type TestServer } from './server.js';
 
 const MASK_TILE = 512;
@@ -42,7 +42,7 @@ export interface ViewerRig {
 
 /** Starts the server on the generated slides (with `env`) and Chromium side by side. */
 export async function startViewerRig(env: Record<string, string> = {}): Promise<ViewerRig> {
-  const [browser, srv] = await Promise.all([launchChromium(), startTestServer(`${FIXTURES}/slides`, env)]);
+  const [browser, srv] = await Promise.all([launchChromium(), startTestServer(VIEWER_SLIDES, env)]);
   const { body } = await getJson<{ slides: RigSlide[] }>(`${srv.url}/api/slides`);
   return { browser, srv, slides: new Map(body.slides.map((s) => [s.name, s])), contexts: [] };
 }
