@@ -15,7 +15,9 @@ interface Start {
   port: MessagePort;
 }
 
-export type PgRequest = { id: number; open: string } | { id: number; close: true } | PgQuery;
+export type PgRequestBody = { id: number; open: string } | { id: number; close: true } | PgQuery;
+/** A request as posted: `seq` numbers the calling thread's statements, and comes back with the answer. */
+export type PgRequest = PgRequestBody & { seq: number };
 
 export interface PgQuery {
   id: number;
@@ -47,8 +49,8 @@ interface Connection {
 }
 const connections = new Map<number, Connection>();
 
-function answer(a: PgAnswer): void {
-  port.postMessage(a);
+function answer(seq: number, a: PgAnswer): void {
+  port.postMessage({ ...a, seq });
   Atomics.store(raised, 0, 1);
   Atomics.notify(raised, 0);
 }
@@ -68,28 +70,28 @@ host.on('message', (m: PgRequest) => {
     // unheard, this event (an idle connection ended by the server) would end this thread and every connection in it
     client.on('error', (err) => (c.lost ??= err));
     connections.set(m.id, c);
-    return answer(done);
+    return answer(m.seq, done);
   }
   const c = connections.get(m.id);
-  if (!c) return answer(failure(new Error('The database connection is not open')));
+  if (!c) return answer(m.seq, failure(new Error('The database connection is not open')));
   if ('close' in m) {
     connections.delete(m.id);
-    void c.client.end().catch(() => undefined).finally(() => answer(done));
+    void c.client.end().catch(() => undefined).finally(() => answer(m.seq, done));
     return;
   }
   const { client, ready } = c;
   void ready.then(async (failed) => {
-    if (failed) return answer(failure(failed));
-    if (c.lost) return answer(failure(c.lost));
+    if (failed) return answer(m.seq, failure(failed));
+    if (c.lost) return answer(m.seq, failure(c.lost));
     try {
       if (m.multi) {
         await client.query(m.sql);
-        return answer(done);
+        return answer(m.seq, done);
       }
       const r = await client.query({ text: m.sql, values: m.params.map(bytes) });
-      answer({ ok: true, rows: r.rows as Array<Record<string, unknown>>, rowCount: r.rowCount ?? 0 });
+      answer(m.seq, { ok: true, rows: r.rows as Array<Record<string, unknown>>, rowCount: r.rowCount ?? 0 });
     } catch (err) {
-      answer(failure(err));
+      answer(m.seq, failure(err));
     }
   });
 });

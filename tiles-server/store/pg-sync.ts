@@ -11,7 +11,7 @@
 import { MessageChannel, receiveMessageOnPort, type MessagePort, type Worker } from 'node:worker_threads';
 import { WsiError } from '../../src/core/errors.js';
 import { spawnModuleWorker } from '../workers.js';
-import type { PgAnswer, PgRequest } from './pg-sync-worker.js';
+import type { PgAnswer, PgRequestBody } from './pg-sync-worker.js';
 
 /** An error PostgreSQL raised, with its SQLSTATE code (`23505` a unique violation, `P0001` a trigger's RAISE…). */
 export class PgError extends Error {
@@ -32,6 +32,8 @@ interface Bridge {
   port: MessagePort;
   /** The thread ended (or failed): its connections answer nothing more. */
   dead: boolean;
+  /** The last statement's number: each answer carries its statement's. */
+  seq: number;
 }
 
 let bridge: Bridge | null = null;
@@ -47,7 +49,7 @@ function bridgeThread(): Bridge {
   });
   // connections do not keep the process alive; a thread that dies is replaced at the next connection
   worker.unref();
-  const b: Bridge = { worker, flag, port: port1, dead: false };
+  const b: Bridge = { worker, flag, port: port1, dead: false, seq: 0 };
   const ended = (): void => {
     b.dead = true;
     if (bridge === b) bridge = null;
@@ -83,26 +85,37 @@ export class PgSyncConnection {
     this.call({ id: this.id, close: true });
   }
 
-  private call(req: PgRequest): PgAnswer {
+  private call(req: PgRequestBody): PgAnswer {
     const { worker, flag, port, dead } = this.bridge;
     if (dead) {
       this.closed = true;
       throw new WsiError('STORE_BUSY', 'the PostgreSQL store\'s connection thread has stopped; retry shortly');
     }
+    const seq = ++this.bridge.seq;
     Atomics.store(flag, 0, 0);
-    worker.postMessage(req);
-    if (Atomics.wait(flag, 0, 0, this.timeoutMs) === 'timed-out') {
-      // its late answer must not be read as the next statement's: the thread and its connections go
-      if (bridge === this.bridge) bridge = null;
-      // the thread's other connections fail at once rather than each waiting out the time
-      this.bridge.dead = true;
-      void worker.terminate();
-      this.closed = true;
-      throw new WsiError('STORE_BUSY', `the PostgreSQL store did not answer within ${this.timeoutMs} ms; retry shortly`);
+    worker.postMessage({ ...req, seq });
+    const deadline = performance.now() + this.timeoutMs;
+    // the raised flag says the answer is on its way, not that the port has it: a message posted from
+    // the thread can become readable a moment after the flag (measured: up to ~3 ms on a busy machine)
+    let m = Atomics.wait(flag, 0, 0, this.timeoutMs) === 'timed-out' ? undefined : receiveMessageOnPort(port);
+    while (!m && performance.now() < deadline) {
+      Atomics.wait(flag, 0, 1, 1);
+      m = receiveMessageOnPort(port);
     }
-    const m = receiveMessageOnPort(port);
-    if (!m) throw new Error('pg-sync: the answer was signalled but not posted');
-    return m.message as PgAnswer;
+    if (!m) return this.lost(`the PostgreSQL store did not answer within ${this.timeoutMs} ms; retry shortly`);
+    const a = m.message as PgAnswer & { seq: number };
+    // an answer to another statement: the two threads no longer agree, so none of their answers can be trusted
+    if (a.seq !== seq) return this.lost(`the PostgreSQL store's connection thread answered statement ${a.seq} for ${seq}; retry shortly`);
+    return a;
+  }
+
+  /** Gives up the thread (its late answers must not be read as the next statements'); its other connections fail at once. */
+  private lost(message: string): never {
+    if (bridge === this.bridge) bridge = null;
+    this.bridge.dead = true;
+    void this.bridge.worker.terminate();
+    this.closed = true;
+    throw new WsiError('STORE_BUSY', message);
   }
 }
 
