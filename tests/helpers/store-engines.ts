@@ -20,6 +20,8 @@ export interface StoreUnderTest {
   engine: 'sqlite' | 'postgres';
   /** A folder for the test's other files (keys, spools), removed by dispose(). */
   dir: string;
+  /** Where another connection opens the same store: the SQLite file, or the PostgreSQL database's URL. */
+  location: string;
   /** Opens the store (again, after close). */
   open(): Db;
   /** Runs `fn` on a second connection with the append-only triggers of `tables` off: a person with the database's credentials. */
@@ -45,6 +47,7 @@ function sqliteStore(): StoreUnderTest {
   return {
     engine: 'sqlite',
     dir,
+    location: file,
     open: () => openDatabase(file),
     tamper(tables, fn) {
       const raw = new Database(file);
@@ -85,6 +88,7 @@ function pgStore(clusterUrl: string): StoreUnderTest {
   return {
     engine: 'postgres',
     dir,
+    location: urlOf(name),
     open: () => openPgDatabase(urlOf(name), { allowIncomplete: true }),
     tamper(tables, fn) {
       const raw = new PgDb(urlOf(name));

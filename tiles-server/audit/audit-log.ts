@@ -100,28 +100,27 @@ export class AuditLog {
    */
   append(events: AuditEvent[], now = Date.now()): AuditRecord[] {
     if (events.length === 0) return [];
-    const last = this.store.last();
-    let prev: Buffer = last?.hash ?? GENESIS;
-    let seq = last?.seq ?? 0;
-    const records: AuditRecord[] = [];
-    for (const e of events) {
-      seq++;
-      const base = {
-        seq,
-        at: now,
-        actor: e.actor,
-        action: e.action,
-        outcome: e.outcome ?? 'ok',
-        projectId: e.projectId ?? null,
-        target: e.target ?? null,
-        detail: JSON.stringify(e.detail ?? {}),
-        ip: e.ip ?? null,
-      };
-      const hash = recordHash(prev, base);
-      records.push({ ...base, hash });
-      prev = hash;
-    }
-    this.store.insert(records);
+    const records = this.store.append((last) => {
+      let prev: Buffer = last?.hash ?? GENESIS;
+      let seq = last?.seq ?? 0;
+      return events.map((e) => {
+        seq++;
+        const base = {
+          seq,
+          at: now,
+          actor: e.actor,
+          action: e.action,
+          outcome: e.outcome ?? 'ok',
+          projectId: e.projectId ?? null,
+          target: e.target ?? null,
+          detail: JSON.stringify(e.detail ?? {}),
+          ip: e.ip ?? null,
+        };
+        const hash = recordHash(prev, base);
+        prev = hash;
+        return { ...base, hash };
+      });
+    });
     this.sinceCheckpoint += records.length;
     const head = records[records.length - 1] as AuditRecord;
     if (this.sinceCheckpoint >= this.opts.checkpointEvery) this.checkpoint(head, now);

@@ -54,8 +54,14 @@ export interface AuditQuery {
 export interface AuditStore {
   /** The last record, or null for an empty log. */
   last(): AuditRecord | null;
-  /** Appends records (already chained), in one transaction with the caller's. */
-  insert(records: AuditRecord[]): void;
+  /**
+   * Chains and appends records, in one transaction with the caller's: `chain`
+   * gets the last record and returns the records that follow it. The chain's
+   * lock is held from that read to the commit, so writers on other
+   * connections (other server replicas on one PostgreSQL, another process on
+   * one SQLite file) append one after the other and the log stays one chain.
+   */
+  append(chain: (last: AuditRecord | null) => AuditRecord[]): AuditRecord[];
   /** Records in sequence order from `fromSeq`, in pages. */
   scan(fromSeq: number, limit: number): AuditRecord[];
   query(q: AuditQuery): AuditRecord[];
@@ -157,6 +163,9 @@ const toRecord = (r: Row): AuditRecord => ({
   hash: r.hash,
 });
 
+/** The advisory lock's key on PostgreSQL: one chain per database ("audit" in ASCII). */
+const CHAIN_LOCK = 0x6175646974;
+
 export class SqliteAuditStore implements AuditStore {
   private readonly s;
   private readonly pack: (id: string | null) => string | Buffer | null;
@@ -165,6 +174,9 @@ export class SqliteAuditStore implements AuditStore {
     this.pack = engineOf(db) === 'postgres' ? (id) => id : packId;
     this.s = {
       last: db.prepare<[], Row>(`SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1`),
+      // PostgreSQL: a transaction-scoped advisory lock on the chain (CHAIN_LOCK), taken before the last record is read.
+      // SQLite: the transaction is IMMEDIATE, which takes the database's write lock at its start.
+      lockChain: engineOf(db) === 'postgres' ? db.prepare(`SELECT pg_advisory_xact_lock(${CHAIN_LOCK}) AS locked`) : null,
       insert: db.prepare(
         `INSERT INTO audit_log (seq, at, actor, action, outcome, project_id, target, detail, ip, hash)
          VALUES (@seq, @at, @actor, @action, @outcome, @project_id, @target, @detail, @ip, @hash)`,
@@ -182,9 +194,11 @@ export class SqliteAuditStore implements AuditStore {
     return r ? toRecord(r) : null;
   }
 
-  insert(records: AuditRecord[]): void {
-    const run = this.db.transaction((rows: AuditRecord[]) => {
-      for (const r of rows) {
+  append(chain: (last: AuditRecord | null) => AuditRecord[]): AuditRecord[] {
+    const run = this.db.transaction((): AuditRecord[] => {
+      this.s.lockChain?.get();
+      const records = chain(this.last());
+      for (const r of records) {
         this.s.insert.run({
           seq: r.seq,
           at: r.at,
@@ -198,8 +212,9 @@ export class SqliteAuditStore implements AuditStore {
           hash: r.hash,
         });
       }
+      return records;
     });
-    run(records);
+    return run.immediate();
   }
 
   scan(fromSeq: number, limit: number): AuditRecord[] {
