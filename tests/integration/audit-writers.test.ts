@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { randomBytes } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { AuditLog } from '../../tiles-server/audit/audit-log.js';
 import { SqliteAuditStore } from '../../tiles-server/store/audit-store.js';
 import { requireBuild, ROOT } from '../helpers/paths.js';
