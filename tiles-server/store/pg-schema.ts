@@ -12,8 +12,8 @@
  *   trigger (the append-only rules) → a plpgsql trigger function that
  *   raises the same message (its WHEN inside the function: PostgreSQL's
  *   WHEN takes no subquery), and the append-only tables also refuse TRUNCATE;
- * - the R*Tree (annotations_rtree) → a plain table of boxes with a B-tree
- *   on min_x (a GiST or PostGIS index is issue 16's measurement to make);
+ * - the R*Tree (annotations_rtree) → a plain table of boxes with a GiST
+ *   index on their `box` (PostGIS against it is still to be measured);
  * - the rows a fresh store starts with (the class id counter) are copied;
  * - column types where SQLite's dynamic typing is used on purpose are
  *   given here (COLUMN_TYPES).
@@ -64,11 +64,15 @@ function translateTrigger(sql: string): { table: string; sql: string } {
   };
 }
 
-/** The R*Tree as a table of boxes (rowid = annotations.rowid). */
+/**
+ * The R*Tree as a table of boxes (rowid = annotations.rowid) with a GiST
+ * index on the box they make (core PostgreSQL's `box`, no PostGIS needed);
+ * dialect.ts's `boxOverlaps` queries it with the same expression and `&&`.
+ */
 function translateVirtual(name: string, sql: string): string {
   if (!/USING rtree \(rowid, min_x, max_x, min_y, max_y\)/.test(sql)) throw new Error(`pg-schema: no PostgreSQL form for this virtual table: ${sql}`);
   return `CREATE TABLE ${name} (rowid BIGINT PRIMARY KEY, min_x DOUBLE PRECISION NOT NULL, max_x DOUBLE PRECISION NOT NULL, min_y DOUBLE PRECISION NOT NULL, max_y DOUBLE PRECISION NOT NULL);
-    CREATE INDEX ${name}_by_min_x ON ${name} (min_x);`;
+    CREATE INDEX ${name}_box ON ${name} USING gist (box(point(min_x, min_y), point(max_x, max_y)));`;
 }
 
 interface MasterRow {
