@@ -18,6 +18,8 @@ import { openPgDatabase } from '../../tiles-server/store/pg-schema.js';
 /** One store, opened and reopened as the server would, plus what someone with direct access to the database can do. */
 export interface StoreUnderTest {
   engine: 'sqlite' | 'postgres';
+  /** Where the store is: the SQLite file, or the PostgreSQL database's URL (for a second connection in another thread). */
+  url: string;
   /** A folder for the test's other files (keys, spools), removed by dispose(). */
   dir: string;
   /** Opens the store (again, after close). */
@@ -44,6 +46,7 @@ function sqliteStore(): StoreUnderTest {
   const file = join(dir, 'wsi.db');
   return {
     engine: 'sqlite',
+    url: file,
     dir,
     open: () => openDatabase(file),
     tamper(tables, fn) {
@@ -84,6 +87,7 @@ function pgStore(clusterUrl: string): StoreUnderTest {
   admin(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   return {
     engine: 'postgres',
+    url: urlOf(name),
     dir,
     open: () => openPgDatabase(urlOf(name), { allowIncomplete: true }),
     tamper(tables, fn) {
