@@ -4,7 +4,7 @@
  * their checked areas, imported predictions and corrected objects, AI masks
  * and prediction blocks; project palettes; the class relabel query;
  * de-identification jobs; project records; slide descriptors; reference
- * events. Each with the bad cases where the engines could differ: unique
+ * events; the report's named queries; what agreement reads of the masks. Each with the bad cases where the engines could differ: unique
  * keys (a second Default project, a second corrected layer), untyped NULL
  * parameters, stale versions (412), JSON and bytes back exactly.
  */
@@ -19,8 +19,10 @@ import { DeidJobStore } from '../../tiles-server/store/deid-jobs.js';
 import { ImportStaging } from '../../tiles-server/store/import-staging.js';
 import { ModelMaskStore } from '../../tiles-server/store/model-masks.js';
 import { ModelRunStore } from '../../tiles-server/store/model-runs.js';
+import { AgreementStore } from '../../tiles-server/store/agreement-store.js';
 import { PredictionBlocks } from '../../tiles-server/store/prediction-blocks.js';
 import { ProjectRecordStore } from '../../tiles-server/store/project-records.js';
+import { REPORT_QUERIES, ReportQueries, type ReportQueryName } from '../../tiles-server/store/report-queries.js';
 import { SlideDescriptorStore } from '../../tiles-server/store/slide-descriptors.js';
 import { describeEachEngine, type StoreUnderTest } from '../helpers/store-engines.js';
 
@@ -180,5 +182,24 @@ describeEachEngine('the smaller store modules', ({ make }) => {
     events.add({ id: 'e2', slideId: SLIDE, kind: 'restore', roi: 'roi-1', method: null, readers: [], parameters: {}, tiles: 0, opId: 'c2', actor: 'dr.m', at: '2026-12-08T03:00:00.000Z' });
     expect(events.ofSlide(SLIDE).map((e) => [e.id, e.roi, e.method, e.readers])).toEqual([['e2', 'roi-1', null, []], ['e1', null, 'majority', ['u1', 'u2']]]);
     expect(() => events.add({ id: 'e1', slideId: SLIDE, kind: 'accept', roi: null, method: null, readers: [], parameters: {}, tiles: 0, opId: 'c3', actor: 'x', at: NOW })).toThrow(/UNIQUE|unique/);
+  });
+
+  it("the report's named queries all run, with the records above in them; agreement's reads of a mask", () => {
+    const report = new ReportQueries(db);
+    for (const name of Object.keys(REPORT_QUERIES) as ReportQueryName[]) expect(() => report.rows(name, 'p-2'), name).not.toThrow();
+    expect(report.rows('project', 'p-2')).toEqual([{ id: 'p-2', name: 'Second', editing_mode: 'classic', blind: 0, all_slides: 0, created_at: NOW }]);
+    expect(report.rows<{ name: string }>('palette', 'p-2').map((r) => r.name)).toEqual(['Tumour', 'Mitosis', 'Vessel']);
+    expect(report.rows('slideDescriptors', 'p-2')).toEqual([{ project_slide_id: 'ps-2', version: 2, site: null, stain: 'H&E', set_by: 'dr.m', set_at: NOW }]);
+    expect(report.rows<{ id: string }>('deidJobs', 'p-2').map((r) => r.id)).toEqual(['j1', 'j2']);
+    expect(report.rows('reviewStates', 'p-2')).toEqual([]);
+
+    db.prepare(`INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, data, pixels, author, at, op_id) VALUES ('s', 'r1', 2, 1, 1, 'paint', ?, '{"1":4}', 'r1', ?, 'm1')`).run(Buffer.from([1, 2, 3]), NOW);
+    const seq = (db.prepare(`SELECT seq FROM mask_history WHERE op_id = 'm1'`).get() as { seq: number }).seq;
+    db.prepare(`INSERT INTO mask_tiles (slide_id, annotator, tx, ty, version, head_seq, data, pixels, updated_by, updated_at) VALUES ('s', 'r1', 2, 1, 1, ?, ?, '{"1":4}', 'r1', ?)`).run(seq, Buffer.from([1, 2, 3]), NOW);
+    const agreement = new AgreementStore(db);
+    expect(agreement.paintedRows('s', 'r1')).toEqual([1]);
+    expect(agreement.row('s', 'r1', 1, 0, 5).map((t) => [t.tx, [...t.data], t.pixels])).toEqual([[2, [1, 2, 3], '{"1":4}']]);
+    expect(agreement.stamp('s', 'r1')).toBe(`${seq}/1`);
+    expect(agreement.stamp('s', 'nobody')).toBe('0/0');
   });
 });
