@@ -6,7 +6,8 @@
  * answer is read otherwise (the new row's key), a function only one engine
  * has (json_extract), the spatial index (SQLite's R*Tree virtual table, a
  * GiST index on PostgreSQL: pg-schema.ts), and connection settings that are
- * SQLite's pragmas (WAL checkpoints, synchronous).
+ * SQLite's pragmas (WAL checkpoints, synchronous), and which of an engine's
+ * error codes mean a full, busy or damaged store (database.ts storeProblem).
  */
 import type { Db } from './database.js';
 import { engineOf, type Engine } from './engine.js';
@@ -14,8 +15,13 @@ import { engineOf, type Engine } from './engine.js';
 /** An INSERT that gives the key of the row it wrote, or null when it wrote none (ON CONFLICT DO NOTHING). */
 export type Inserter = (...args: unknown[]) => number | null;
 
+/** A storage failure the API answers with a problem of its own (507 STORE_FULL, 503 STORE_BUSY, 503 STORE_DAMAGED). */
+export type StoreFailure = 'full' | 'busy' | 'damaged';
+
 export interface Dialect {
   readonly engine: Engine;
+  /** The failure an error code of this engine stands for, or null (SQLite's codes are SQLITE_…, PostgreSQL's five-character SQLSTATEs). */
+  failureOf(code: string): StoreFailure | null;
   /** Prepares `sql` (an INSERT) so that running it gives the new row's `key` column. */
   inserter(db: Db, sql: string, key: string): Inserter;
   /** A text field of a column holding a JSON object, as text (JSON null: SQL NULL). */
@@ -37,6 +43,13 @@ export interface Dialect {
 
 const sqlite: Dialect = {
   engine: 'sqlite',
+  failureOf(code) {
+    if (code === 'SQLITE_FULL') return 'full';
+    if (code === 'SQLITE_BUSY') return 'busy';
+    // the codes of a file whose pages are not what they should be
+    if (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB') return 'damaged';
+    return null;
+  },
   inserter(db, sql) {
     const stmt = db.prepare(sql);
     return (...args) => {
@@ -57,8 +70,23 @@ const sqlite: Dialect = {
   },
 };
 
+/** SQLSTATEs: disk_full; serialization, deadlock, lock and statement timeouts, too many connections, shutdowns, lost connections; data and index corruption. */
+const PG_FAILURES: Record<string, StoreFailure> = {
+  '53100': 'full',
+  '40001': 'busy',
+  '40P01': 'busy',
+  '55P03': 'busy',
+  '57014': 'busy',
+  '53300': 'busy',
+  '57P01': 'busy',
+  '57P03': 'busy',
+  XX001: 'damaged',
+  XX002: 'damaged',
+};
+
 const postgres: Dialect = {
   engine: 'postgres',
+  failureOf: (code) => PG_FAILURES[code] ?? (/^08[0-9A-Z]{3}$/.test(code) ? 'busy' : null),
   inserter(db, sql, key) {
     const stmt = db.prepare(`${sql.replace(/;\s*$/, '')} RETURNING ${key}`);
     return (...args) => {
@@ -85,4 +113,11 @@ const DIALECTS: Record<Engine, Dialect> = { sqlite, postgres };
 /** The dialect of a store connection. */
 export function dialectOf(db: Db): Dialect {
   return DIALECTS[engineOf(db)];
+}
+
+/** The storage failure an error stands for, whichever engine raised it (its code says which), or null. */
+export function storeFailureOf(err: unknown): StoreFailure | null {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return null;
+  return code.startsWith('SQLITE_') ? sqlite.failureOf(code) : postgres.failureOf(code);
 }
