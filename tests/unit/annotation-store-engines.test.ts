@@ -5,16 +5,17 @@
  * both); per-class counts (the JSON field, SQL NULL for no class);
  * idempotent batches (DATA-03); class ids. Then the cases where the engines
  * could differ: a unique key hit directly, the longest text a field takes,
- * NULLs in unique keys, and a second writer (another replica, another
+ * NULLs in unique keys, a class name too long for PostgreSQL's B-tree
+ * (refused on both, by name), and a second writer (another replica, another
  * thread) that writes the same object while a batch waits: the batch gets 412,
  * never a unique-key error.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { afterEach, expect, it } from 'vitest';
 import { MAX_TEXT, type AnnotationInput } from '../../src/core/annotation.js';
-import { AnnotationStore } from '../../tiles-server/store/annotation-store.js';
+import { AnnotationStore, MAX_CLASS_NAME } from '../../tiles-server/store/annotation-store.js';
 import type { Db } from '../../tiles-server/store/database.js';
 import { describeEachEngine, type StoreUnderTest } from '../helpers/store-engines.js';
 
@@ -136,7 +137,7 @@ describeEachEngine('the annotation store', ({ make }) => {
     expect(() => db.prepare(`UPDATE class_ids SET name = 'Renamed' WHERE id = 1`).run()).toThrow(/class ids are permanent/);
   });
 
-  it('the cases where the engines could differ: a unique key hit directly, the longest text, NULLs in unique keys', () => {
+  it('the cases where the engines could differ: a unique key hit directly, the longest text, NULLs in unique keys, a class name too long for an index', () => {
     const { db, store } = fresh();
     const a = rect(0, 0, 10, 10);
     store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }]);
@@ -155,6 +156,15 @@ describeEachEngine('the annotation store', ({ make }) => {
     expect((db.prepare('SELECT count(*) AS n FROM annotations WHERE parent IS NULL').get() as { n: number }).n).toBe(5);
     // an operation id is the primary key: a second row under it is refused, whatever the engine
     expect(() => store.recordOperation('op-1', SLIDE, 'h', 200, {})).toThrow(/UNIQUE|unique/);
+    // a class name its unique index could not hold on PostgreSQL (over 2,704 bytes, incompressible) is refused on both, by name, and nothing changes
+    const before = store.classes();
+    const huge = randomBytes(3000).toString('base64');
+    expect(() => store.ensureClasses([{ name: huge, color: '#000000', hotkey: null }])).toThrow(/at most 500 characters/);
+    expect(() => store.previewClassIds([huge])).toThrow(/at most 500 characters/);
+    expect(store.classes()).toEqual(before);
+    // the longest it takes, in 4-byte characters, is kept on both
+    const longest = '\ud83d\ude00'.repeat(MAX_CLASS_NAME / 2);
+    expect(store.ensureClasses([{ name: longest, color: '#000000', hotkey: null }]).map((c) => c.name)).toEqual([longest]);
   });
 
   it('a batch that waits for another writer of the same object gets 412, not a unique-key error', async () => {

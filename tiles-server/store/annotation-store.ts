@@ -187,6 +187,19 @@ export function stateOf(a: AnnotationInput, deleted: boolean): string {
   return JSON.stringify(s);
 }
 
+/**
+ * The longest class name the registry takes. Its unique index must hold the
+ * name on both engines: PostgreSQL's B-tree refuses an entry over 2,704 bytes
+ * (SQLite has no such limit), and 500 characters are at most 2,000 bytes of
+ * UTF-8. A palette's names are shorter still (100); this bounds what an
+ * import's classifications (up to 10,000 characters) may register.
+ */
+export const MAX_CLASS_NAME = 500;
+
+function nameTooLong(name: string): WsiError {
+  return new WsiError('PALETTE_INVALID', `a class name is at most ${MAX_CLASS_NAME} characters; one of ${name.length} characters ("${name.slice(0, 40)}…") cannot be added to the palette`, { max: MAX_CLASS_NAME });
+}
+
 function idsExhausted(name: string): WsiError {
   const msg = `class "${name}" cannot be added: all ${MAX_CLASS_ID} mask class ids have been given out (ids of removed classes are never reused, so masks keep their meaning); use an existing class instead`;
   return new WsiError('CLASS_IDS_EXHAUSTED', msg, { name });
@@ -395,6 +408,7 @@ export class AnnotationStore {
         out.set(name, known);
         continue;
       }
+      if (name.length > MAX_CLASS_NAME) throw nameTooLong(name);
       if (++next > MAX_CLASS_ID) throw idsExhausted(name);
       out.set(name, next);
     }
@@ -411,6 +425,7 @@ export class AnnotationStore {
       this.stmts.recolourClassId.run(color, name, color);
       return known.id;
     }
+    if (name.length > MAX_CLASS_NAME) throw nameTooLong(name);
     const next = (this.stmts.lastClassId.get()?.value ?? 0) + 1;
     if (next > MAX_CLASS_ID) throw idsExhausted(name);
     this.stmts.putClassId.run(next, name, color);
