@@ -13,13 +13,15 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { afterEach, expect, it } from 'vitest';
+import { afterAll, beforeEach, expect, it } from 'vitest';
 import { MAX_TEXT, type AnnotationInput } from '../../src/core/annotation.js';
 import { AnnotationStore, MAX_CLASS_NAME } from '../../tiles-server/store/annotation-store.js';
 import type { Db } from '../../tiles-server/store/database.js';
 import { describeEachEngine, type StoreUnderTest } from '../helpers/store-engines.js';
 
-const SLIDE = 'slide-1';
+/** Each test's own slide (and operation ids under it): the tests of an engine share one store. */
+let SLIDE = 'slide-0';
+let slides = 0;
 
 function rect(x: number, y: number, w: number, h: number, classification: string | null = 'Tumour', id: string = randomUUID()): AnnotationInput {
   return {
@@ -36,32 +38,36 @@ function rect(x: number, y: number, w: number, h: number, classification: string
 }
 
 describeEachEngine('the annotation store', ({ make }) => {
-  const opened: Array<{ engine: StoreUnderTest; db: Db }> = [];
+  // one store per engine (a PostgreSQL database costs a CREATE DATABASE): each test on a slide of its own
+  let shared: { engine: StoreUnderTest; db: Db; store: AnnotationStore } | null = null;
   const fresh = (): { engine: StoreUnderTest; db: Db; store: AnnotationStore } => {
-    const engine = make();
-    const db = engine.open();
-    opened.push({ engine, db });
-    return { engine, db, store: new AnnotationStore(db) };
-  };
-  afterEach(() => {
-    for (const { engine, db } of opened.splice(0)) {
-      if (db.open) db.close();
-      engine.dispose();
+    if (!shared) {
+      const engine = make();
+      const db = engine.open();
+      shared = { engine, db, store: new AnnotationStore(db) };
     }
+    return shared;
+  };
+  beforeEach(() => {
+    SLIDE = `slide-${++slides}`;
+  });
+  afterAll(() => {
+    shared?.db.close();
+    shared?.engine.dispose();
   });
 
   it('keeps every version: update, delete as a tombstone, restore; lists pages, counts and deleted objects', () => {
     const { store } = fresh();
     const a = rect(0, 0, 10, 10);
     const b = rect(100, 0, 10, 10, null);
-    expect(store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }, { op: 'create', annotation: b }]).status).toBe(200);
-    expect(store.applyBatch(SLIDE, 'op-2', 'ann', [{ op: 'update', id: a.id, ifMatch: 1, changes: { name: 'first' } }]).body).toEqual({ opId: 'op-2', results: [{ id: a.id, version: 2, deleted: false }] });
-    expect(store.applyBatch(SLIDE, 'op-3', 'rev', [{ op: 'delete', id: a.id, ifMatch: 2 }]).status).toBe(200);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: a }, { op: 'create', annotation: b }]).status).toBe(200);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-2`, 'ann', [{ op: 'update', id: a.id, ifMatch: 1, changes: { name: 'first' } }]).body).toEqual({ opId: `${SLIDE}:op-2`, results: [{ id: a.id, version: 2, deleted: false }] });
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-3`, 'rev', [{ op: 'delete', id: a.id, ifMatch: 2 }]).status).toBe(200);
     expect(store.get(a.id)).toMatchObject({ version: 3, deleted: true, name: 'first', updatedBy: 'rev', createdBy: 'ann', source: 'manual' });
     expect(store.count(SLIDE)).toBe(1);
     const gone = store.deletedOf(SLIDE);
     expect(gone.annotations.map((x) => x.id)).toEqual([a.id]);
-    expect(store.applyBatch(SLIDE, 'op-4', 'ann', [{ op: 'restore', id: a.id, ifMatch: 3, toVersion: 1 }]).status).toBe(200);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-4`, 'ann', [{ op: 'restore', id: a.id, ifMatch: 3, toVersion: 1 }]).status).toBe(200);
     expect(store.get(a.id)).toMatchObject({ version: 4, deleted: false, name: null });
     expect(store.history(a.id).map((h) => [h.version, h.op, h.author, h.annotation.deleted])).toEqual([
       [1, 'create', 'ann', false],
@@ -87,8 +93,8 @@ describeEachEngine('the annotation store', ({ make }) => {
     const a = rect(0, 0, 10, 10);
     const b = rect(50, 50, 10, 10);
     const p = { ...rect(0, 0, 1, 1), kind: 'point' as const, geometry: { type: 'Point' as const, coordinates: [200, 300] as [number, number] } };
-    store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }, { op: 'create', annotation: b }, { op: 'create', annotation: p }]);
-    store.applyBatch('slide-2', 'op-2', 'ann', [{ op: 'create', annotation: rect(0, 0, 10, 10) }]);
+    store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: a }, { op: 'create', annotation: b }, { op: 'create', annotation: p }]);
+    store.applyBatch(`${SLIDE}-other`, `${SLIDE}:op-2`, 'ann', [{ op: 'create', annotation: rect(0, 0, 10, 10) }]);
     const inBox = (x0: number, y0: number, x1: number, y1: number): string[] => store.list(SLIDE, { bbox: [x0, y0, x1, y1] }).annotations.map((x) => x.id);
     expect(inBox(-5, -5, 5, 5)).toEqual([a.id]);
     expect(inBox(10, 10, 50, 50)).toEqual([a.id, b.id]); // touching corners count
@@ -97,29 +103,29 @@ describeEachEngine('the annotation store', ({ make }) => {
     expect(inBox(-1000, -1000, 1000, 1000)).toEqual([a.id, b.id, p.id]);
     expect(store.list(SLIDE, { bbox: [-1000, -1000, 1000, 1000], limit: 2 }).next).not.toBeNull();
     // moved: the index follows
-    store.applyBatch(SLIDE, 'op-3', 'ann', [{ op: 'update', id: a.id, ifMatch: 1, changes: { geometry: rect(500, 500, 5, 5).geometry } }]);
+    store.applyBatch(SLIDE, `${SLIDE}:op-3`, 'ann', [{ op: 'update', id: a.id, ifMatch: 1, changes: { geometry: rect(500, 500, 5, 5).geometry } }]);
     expect(inBox(-5, -5, 5, 5)).toEqual([]);
     expect(inBox(500, 500, 501, 501)).toEqual([a.id]);
-    store.applyBatch(SLIDE, 'op-4', 'ann', [{ op: 'delete', id: b.id, ifMatch: 1 }]);
+    store.applyBatch(SLIDE, `${SLIDE}:op-4`, 'ann', [{ op: 'delete', id: b.id, ifMatch: 1 }]);
     expect(inBox(10, 10, 50, 50)).toEqual([]);
-    store.applyBatch(SLIDE, 'op-5', 'ann', [{ op: 'restore', id: b.id, ifMatch: 2 }]);
+    store.applyBatch(SLIDE, `${SLIDE}:op-5`, 'ann', [{ op: 'restore', id: b.id, ifMatch: 2 }]);
     expect(inBox(10, 10, 50, 50)).toEqual([b.id]);
   });
 
   it('answers a repeated operation id with the first answer, refuses it for another request, and remembers refusals (DATA-03)', () => {
     const { store } = fresh();
     const a = rect(0, 0, 10, 10);
-    const first = store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }]);
-    expect(store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }])).toEqual({ status: 200, body: { ...first.body, replayed: true } });
-    expect(() => store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: rect(1, 1, 1, 1) }])).toThrow(/already used/);
-    const stale = store.applyBatch(SLIDE, 'op-2', 'ann', [{ op: 'update', id: a.id, ifMatch: 7, changes: { name: 'x' } }]);
+    const first = store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: a }]);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: a }])).toEqual({ status: 200, body: { ...first.body, replayed: true } });
+    expect(() => store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: rect(1, 1, 1, 1) }])).toThrow(/already used/);
+    const stale = store.applyBatch(SLIDE, `${SLIDE}:op-2`, 'ann', [{ op: 'update', id: a.id, ifMatch: 7, changes: { name: 'x' } }]);
     expect(stale.status).toBe(412);
-    expect(store.applyBatch(SLIDE, 'op-2', 'ann', [{ op: 'update', id: a.id, ifMatch: 7, changes: { name: 'x' } }]).body['replayed']).toBe(true);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-2`, 'ann', [{ op: 'update', id: a.id, ifMatch: 7, changes: { name: 'x' } }]).body['replayed']).toBe(true);
     // all or nothing: the second op fails, the first is not kept
     const b = rect(5, 5, 1, 1);
-    expect(store.applyBatch(SLIDE, 'op-3', 'ann', [{ op: 'create', annotation: b }, { op: 'create', annotation: a }]).status).toBe(409);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-3`, 'ann', [{ op: 'create', annotation: b }, { op: 'create', annotation: a }]).status).toBe(409);
     expect(store.exists(b.id)).toBe(false);
-    expect(store.recordedOperation('op-3')).toBe(true);
+    expect(store.recordedOperation(`${SLIDE}:op-3`)).toBe(true);
   });
 
   it('gives class names permanent mask ids: kept through palette changes, never reused, never deleted', () => {
@@ -140,7 +146,7 @@ describeEachEngine('the annotation store', ({ make }) => {
   it('the cases where the engines could differ: a unique key hit directly, the longest text, NULLs in unique keys, a class name too long for an index', () => {
     const { db, store } = fresh();
     const a = rect(0, 0, 10, 10);
-    store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }]);
+    store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: a }]);
     // the history's (annotation, version) is unique on both: a second version 1 is an error, and nothing is written
     const insert = db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES (?, ?, 1, 'create', '{}', 'x', 'now', 'op-x')`);
     expect(() => insert.run(a.id, SLIDE)).toThrow(/UNIQUE|unique/);
@@ -148,14 +154,14 @@ describeEachEngine('the annotation store', ({ make }) => {
     // the longest name and note a client may send, every character outside ASCII: back as sent
     const long = '\u00e9\u4e2d\ud83d\ude00'.repeat(MAX_TEXT / 4).slice(0, MAX_TEXT);
     const b = { ...rect(20, 20, 5, 5, long), name: long, note: long };
-    expect(store.applyBatch(SLIDE, 'op-2', 'ann', [{ op: 'create', annotation: b }]).status).toBe(200);
+    expect(store.applyBatch(SLIDE, `${SLIDE}:op-2`, 'ann', [{ op: 'create', annotation: b }]).status).toBe(200);
     expect(store.get(b.id)).toMatchObject({ name: long, note: long, classification: long });
     expect(store.classCounts(SLIDE).find((c) => c.name === long)?.n).toBe(1);
     // NULLs in a unique key: every manual object has a NULL parent, and the unique index on parent lets them be
-    for (let i = 0; i < 3; i++) store.applyBatch(SLIDE, `op-n${i}`, 'ann', [{ op: 'create', annotation: rect(i, i, 1, 1) }]);
-    expect((db.prepare('SELECT count(*) AS n FROM annotations WHERE parent IS NULL').get() as { n: number }).n).toBe(5);
+    for (let i = 0; i < 3; i++) store.applyBatch(SLIDE, `${SLIDE}:op-n${i}`, 'ann', [{ op: 'create', annotation: rect(i, i, 1, 1) }]);
+    expect((db.prepare('SELECT count(*) AS n FROM annotations WHERE slide_id = ? AND parent IS NULL').get(SLIDE) as { n: number }).n).toBe(5);
     // an operation id is the primary key: a second row under it is refused, whatever the engine
-    expect(() => store.recordOperation('op-1', SLIDE, 'h', 200, {})).toThrow(/UNIQUE|unique/);
+    expect(() => store.recordOperation(`${SLIDE}:op-1`, SLIDE, 'h', 200, {})).toThrow(/UNIQUE|unique/);
     // a class name its unique index could not hold on PostgreSQL (over 2,704 bytes, incompressible) is refused on both, by name, and nothing changes
     const before = store.classes();
     const huge = randomBytes(3000).toString('base64');
@@ -170,14 +176,14 @@ describeEachEngine('the annotation store', ({ make }) => {
   it('a batch that waits for another writer of the same object gets 412, not a unique-key error', async () => {
     const { engine, db, store } = fresh();
     const a = rect(0, 0, 10, 10);
-    store.applyBatch(SLIDE, 'op-1', 'ann', [{ op: 'create', annotation: a }]);
+    store.applyBatch(SLIDE, `${SLIDE}:op-1`, 'ann', [{ op: 'create', annotation: a }]);
     const seq = (db.prepare('SELECT head_seq AS s FROM annotations WHERE id = ?').get(a.id) as { s: number }).s;
     const version2 = JSON.stringify({ ...a, name: 'by the other writer', deleted: false });
     // the other writer: a thread with its own connection, writing version 2 inside the store's write transaction, held open a while
     const writer = otherWriter(engine, { id: a.id, slide: SLIDE, data: version2, seq });
     await writer.holding;
     const t0 = Date.now();
-    const r = store.applyBatch(SLIDE, 'op-2', 'ann', [{ op: 'update', id: a.id, ifMatch: 1, changes: { name: 'mine' } }]);
+    const r = store.applyBatch(SLIDE, `${SLIDE}:op-2`, 'ann', [{ op: 'update', id: a.id, ifMatch: 1, changes: { name: 'mine' } }]);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(150); // it waited for the other transaction
     await writer.done;
     expect(r.status).toBe(412);
