@@ -78,11 +78,15 @@ function pgStore(clusterUrl: string): StoreUnderTest {
       m.close();
     }
   };
-  // a migrated template once per test process: each store is then a file copy, not the baseline's DDL again
+  // the run's migrated template (global-setup.ts), else one per test process: each store is then a file copy, not the baseline's DDL again
   if (!template) {
-    template = `tpl${process.pid}`;
-    admin(`CREATE DATABASE ${template}`);
-    openPgDatabase(urlOf(template), { allowIncomplete: true }).close();
+    const shared = inject('pgTemplate');
+    if (shared) template = shared;
+    else {
+      template = `tpl${process.pid}`;
+      admin(`CREATE DATABASE ${template}`);
+      openPgDatabase(urlOf(template), { allowIncomplete: true }).close();
+    }
   }
   admin(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   return {
