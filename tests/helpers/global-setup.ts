@@ -1,7 +1,8 @@
 /**
  * Vitest global setup: generates the fixture corpus once per source version,
- * and starts the one throwaway PostgreSQL cluster of the run for the tests
- * that run the store on both engines (tests/helpers/store-engines.ts).
+ * and starts the one throwaway PostgreSQL cluster of the run, with a
+ * database holding the store's schema that each test's store copies, for
+ * the tests that run the store on both engines (tests/helpers/store-engines.ts).
  * Each project of vitest.config.ts runs it; the second finds the first's
  * work, and the cluster stops when the last project is done.
  */
