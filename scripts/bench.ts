@@ -1,6 +1,6 @@
 /**
  * `npm run bench [-- suite…]`: benchmarks, one JSON object per line on
- * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage, agreement, predictions, slide-reads, store-pg (default: all). BENCH_PG_OPS, BENCH_PG_ROUNDS (store-pg suite). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
+ * stdout. Suites: tiles, jp2k, annotations, raster, masks, load, imports, bombs, accounts, hierarchy, reviews, checkpoints, deid, triage, agreement, predictions, slide-reads, store-pg, store-pg-boxes (default: all). BENCH_PG_OPS, BENCH_PG_ROUNDS (store-pg suite). BENCH_PG_BOXES, BENCH_PG_QUERIES, BENCH_PG_ROUNDS (store-pg-boxes suite: the annotation box index, R*Tree against GiST and B-tree). BENCH_DEID_SIZE, BENCH_DEID_RUNS (deid suite). Environment:
  * BENCH_SECONDS (per load run), BENCH_SLIDE_SIZE (bench slide side),
  * BENCH_CELLS and BENCH_PAN_SECONDS (annotations suite), BENCH_RASTER_CELLS
  * and BENCH_RASTER_ROIS (raster suite: mask rasterizer against PIL), BENCH_LOAD_SECONDS and
@@ -32,6 +32,7 @@ import { s3Suite } from './bench/s3-suite.js';
 import { reviewsSuite } from './bench/reviews-suite.js';
 import { slideReadsSuite } from './bench/slide-reads-suite.js';
 import { storePgSuite } from './bench/store-pg-suite.js';
+import { storePgBoxesSuite } from './bench/store-pg-boxes-suite.js';
 import { tilesSuite, type Emit } from './bench/tiles-suite.js';
 import { triageSuite } from './bench/triage-suite.js';
 
@@ -56,6 +57,7 @@ const suites: Record<string, (root: string, emit: Emit) => Promise<void>> = {
   s3: s3Suite,
   'slide-reads': slideReadsSuite,
   'store-pg': storePgSuite,
+  'store-pg-boxes': storePgBoxesSuite,
   // a profile, not a figure: only when named
   'predictions-profile': predictionsProfileSuite,
   // the server's half of `predictions` by CPU time (no browser): only when named

@@ -312,7 +312,7 @@ export async function startServer(cfg: Config, opts: AppOptions): Promise<Runnin
   });
   const log = opts.log ?? ((line: string) => void process.stdout.write(`${line}\n`));
   if (tls && tls.validTo.getTime() < Date.now()) log(`TLS_CERT expired on ${tls.validTo.toISOString()}: browsers will refuse it until it is renewed`);
-  // STORE_URL=postgres://…: refused until every store module has its PostgreSQL schema (store/pg-schema.ts says which lack one)
+  // STORE_URL=postgres://…: refused while the server lacks parts on PostgreSQL (store/pg-schema.ts, PG_UNVERIFIED, names them)
   if (cfg.storeUrl) openPgDatabase(cfg.storeUrl).close();
   const dbPath = join(cfg.dataDir, 'wsi.db');
   const maxBytes = cfg.dbMaxMb * 1024 * 1024;

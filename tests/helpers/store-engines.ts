@@ -18,6 +18,8 @@ import { openPgDatabase } from '../../tiles-server/store/pg-schema.js';
 /** One store, opened and reopened as the server would, plus what someone with direct access to the database can do. */
 export interface StoreUnderTest {
   engine: 'sqlite' | 'postgres';
+  /** Where the store is: the SQLite file, or the PostgreSQL database's URL (for a second connection in another thread). */
+  url: string;
   /** A folder for the test's other files (keys, spools), removed by dispose(). */
   dir: string;
   /** Where another connection opens the same store: the SQLite file, or the PostgreSQL database's URL. */
@@ -46,6 +48,7 @@ function sqliteStore(): StoreUnderTest {
   const file = join(dir, 'wsi.db');
   return {
     engine: 'sqlite',
+    url: file,
     dir,
     location: file,
     open: () => openDatabase(file),
@@ -78,15 +81,20 @@ function pgStore(clusterUrl: string): StoreUnderTest {
       m.close();
     }
   };
-  // a migrated template once per test process: each store is then a file copy, not the baseline's DDL again
+  // the run's migrated template (global-setup.ts), else one per test process: each store is then a file copy, not the baseline's DDL again
   if (!template) {
-    template = `tpl${process.pid}`;
-    admin(`CREATE DATABASE ${template}`);
-    openPgDatabase(urlOf(template), { allowIncomplete: true }).close();
+    const shared = inject('pgTemplate');
+    if (shared) template = shared;
+    else {
+      template = `tpl${process.pid}`;
+      admin(`CREATE DATABASE ${template}`);
+      openPgDatabase(urlOf(template), { allowIncomplete: true }).close();
+    }
   }
   admin(`CREATE DATABASE ${name} TEMPLATE ${template}`);
   return {
     engine: 'postgres',
+    url: urlOf(name),
     dir,
     location: urlOf(name),
     open: () => openPgDatabase(urlOf(name), { allowIncomplete: true }),

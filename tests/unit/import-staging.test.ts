@@ -5,16 +5,17 @@
  * once; a discard removes every trace in short transactions while history
  * stays append-only for everything committed; and a writer on another
  * connection is never locked out for longer than one staging transaction.
+ * On both engines (SQLite and PostgreSQL: tests/helpers/store-engines.ts).
  */
 import { randomUUID } from 'node:crypto';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { AnnotationInput } from '../../src/core/annotation.js';
 import { AnnotationStore } from '../../tiles-server/store/annotation-store.js';
 import { writeGateOf, writeTransaction, type Db } from '../../tiles-server/store/database.js';
 import { ImportStaging } from '../../tiles-server/store/import-staging.js';
-import { tempStore } from '../helpers/store-fixture.js';
+import { describeEachEngine, type StoreUnderTest } from '../helpers/store-engines.js';
 
-const fixture = tempStore('wsi-staging-');
+let engine: StoreUnderTest;
 let db: Db;
 let store: AnnotationStore;
 let staging: ImportStaging;
@@ -36,15 +37,21 @@ function cell(x: number, y: number, id: string = randomUUID()): AnnotationInput 
 
 const rows = (sql: string): number => (db.prepare(sql).get() as { n: number }).n;
 
-beforeAll(() => {
-  db = fixture.db;
-  store = new AnnotationStore(db);
-  staging = new ImportStaging(db);
-});
-
 const job = { slideId: SLIDE, opId: 'import-op-1', format: 'qupath-geojson', author: 'tester' };
 
-describe('import staging', () => {
+describeEachEngine('import staging', ({ make }) => {
+  beforeAll(() => {
+    engine = make();
+    db = engine.open();
+    store = new AnnotationStore(db);
+    staging = new ImportStaging(db);
+  });
+
+  afterAll(() => {
+    db.close();
+    engine.dispose();
+  });
+
   it('hides staged rows from every read until one commit shows them all', () => {
     const manual = cell(5000, 5000);
     expect(store.applyBatch(SLIDE, 'manual-1', 'tester', [{ op: 'create', annotation: manual }]).status).toBe(200);
@@ -92,11 +99,11 @@ describe('import staging', () => {
     const before = { annotations: rows('SELECT count(*) AS n FROM annotations'), history: rows('SELECT count(*) AS n FROM history'), boxes: rows('SELECT count(*) AS n FROM annotations_rtree') };
     const j = { ...job, opId: 'import-op-3' };
     const id = staging.begin(j);
-    for (let k = 0; k < 5; k++) staging.stage(id, j, new Date().toISOString(), Array.from({ length: 1000 }, (_, i) => cell(i * 11, 1000 + k * 11)));
+    for (let k = 0; k < 5; k++) staging.stage(id, j, new Date().toISOString(), Array.from({ length: 20 }, (_, i) => cell(i * 11, 1000 + k * 11)));
     expect(store.count(SLIDE)).toBe(8);
     let steps = 0;
-    while (!staging.discardSome(id, 2000)) steps++;
-    expect(steps).toBe(2); // 5,000 rows in chunks of 2,000: three transactions
+    while (!staging.discardSome(id, 40)) steps++;
+    expect(steps).toBe(2); // 100 rows in chunks of 40: three transactions
     expect({ annotations: rows('SELECT count(*) AS n FROM annotations'), history: rows('SELECT count(*) AS n FROM history'), boxes: rows('SELECT count(*) AS n FROM annotations_rtree') }).toEqual(before);
     expect(rows('SELECT count(*) AS n FROM import_jobs WHERE id = ' + id)).toBe(0);
     expect(staging.prior(j.opId)).toBeNull();

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { WsiError } from '../../src/core/errors.js';
 import { storeProblem } from '../../tiles-server/store/database.js';
+import { PgError } from '../../tiles-server/store/pg-sync.js';
 import { StoreGuard } from '../../tiles-server/store/store-guard.js';
 
 const sqliteError = (code: string, message: string): Error => Object.assign(new Error(message), { code });
@@ -50,5 +51,20 @@ describe('StoreGuard', () => {
       expect(p).toBeInstanceOf(WsiError);
       expect((p as WsiError).code).toBe('STORE_DAMAGED');
     }
+  });
+
+  it("maps PostgreSQL's SQLSTATEs the same way: disk full, lock and connection trouble, corruption; anything else stays itself", () => {
+    const pgError = (code: string): PgError => new PgError('from the server', code, undefined);
+    const cases: Array<[string, string]> = [
+      ['53100', 'STORE_FULL'],
+      ['40P01', 'STORE_BUSY'],
+      ['55P03', 'STORE_BUSY'],
+      ['57014', 'STORE_BUSY'],
+      ['08006', 'STORE_BUSY'],
+      ['XX001', 'STORE_DAMAGED'],
+    ];
+    for (const [code, want] of cases) expect((storeProblem(pgError(code)) as WsiError).code, code).toBe(want);
+    // a unique violation or a bad statement is the caller's to handle (a 409, or a bug: 500), not the store's state
+    for (const err of [pgError('23505'), pgError('42P18'), sqliteError('SQLITE_CONSTRAINT_UNIQUE', 'x')]) expect(storeProblem(err)).toBe(err);
   });
 });

@@ -147,9 +147,9 @@ describe.skipIf(!url)(`the driver on PostgreSQL${url ? '' : ' (SKIPPED: PostgreS
     expect(() => db.prepare('SELECT id FROM drv WHERE id = @id').get(1)).toThrow(/one object/);
   });
 
-  it('is refused for the server while store modules are not verified on it, naming them', () => {
+  it('is refused for the server while it lacks parts on PostgreSQL, naming them', () => {
     expect(PG_UNVERIFIED.length).toBeGreaterThan(0);
-    expect(() => openPgDatabase(url as string)).toThrow(/not complete yet.*annotation-store/);
+    expect(() => openPgDatabase(url as string)).toThrow(/not complete yet.*opens only the SQLite store/);
   });
 
   it('a connection the server ends (an administrator, a restart) is an error on its next statement, not a crash or a wait; others go on', async () => {

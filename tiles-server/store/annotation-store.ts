@@ -1,5 +1,5 @@
 /**
- * Annotations in SQLite. Every version of every annotation is an
+ * Annotations in the store (SQLite, or PostgreSQL through dialect.ts). Every version of every annotation is an
  * append-only history row; `annotations` only points at the current one
  * (delete is a tombstone version, restore is a new version). Writes are
  * batches applied in one transaction under optimistic concurrency (each
@@ -20,6 +20,7 @@ import {
 import { ERROR_STATUS, WsiError, type ErrorCode } from '../../src/core/errors.js';
 import { MAX_CLASS_ID } from '../../src/core/mask/mask-grid.js';
 import { writeTransaction, type Db } from './database.js';
+import { dialectOf, type Dialect, type Inserter } from './dialect.js';
 import { ProjectPalettes } from './project-palettes.js';
 import { IN_BLOCKS, PredictionBlocks } from './prediction-blocks.js';
 
@@ -120,11 +121,11 @@ function pageSql(layer: string): string {
   return `${HEAD} WHERE a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer} ORDER BY a.rowid LIMIT ?`;
 }
 
-/** The same within a box, through the R*Tree. */
-function bboxSql(layer: string): string {
+/** The same within a box (x0, y0, x1, y1), through the spatial index (the R*Tree; a GiST index on PostgreSQL). */
+function bboxSql(dialect: Dialect, layer: string): string {
   return `SELECT a.rowid, a.id, a.slide_id, a.version, a.deleted, a.created_by, a.created_at, h.data, h.author, h.at, a.source, a.parent, a.score
          FROM annotations_rtree r JOIN annotations a ON a.rowid = r.rowid JOIN history h ON h.seq = a.head_seq
-         WHERE r.max_x >= ? AND r.min_x <= ? AND r.max_y >= ? AND r.min_y <= ? AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer}
+         WHERE ${dialect.boxOverlaps('r')} AND a.slide_id = ? AND a.deleted = 0 AND a.rowid > ? AND ${VISIBLE} ${layer}
          ORDER BY a.rowid LIMIT ?`;
 }
 
@@ -186,6 +187,19 @@ export function stateOf(a: AnnotationInput, deleted: boolean): string {
   return JSON.stringify(s);
 }
 
+/**
+ * The longest class name the registry takes. Its unique index must hold the
+ * name on both engines: PostgreSQL's B-tree refuses an entry over 2,704 bytes
+ * (SQLite has no such limit), and 500 characters are at most 2,000 bytes of
+ * UTF-8. A palette's names are shorter still (100); this bounds what an
+ * import's classifications (up to 10,000 characters) may register.
+ */
+export const MAX_CLASS_NAME = 500;
+
+function nameTooLong(name: string): WsiError {
+  return new WsiError('PALETTE_INVALID', `a class name is at most ${MAX_CLASS_NAME} characters; one of ${name.length} characters ("${name.slice(0, 40)}…") cannot be added to the palette`, { max: MAX_CLASS_NAME });
+}
+
 function idsExhausted(name: string): WsiError {
   const msg = `class "${name}" cannot be added: all ${MAX_CLASS_ID} mask class ids have been given out (ids of removed classes are never reused, so masks keep their meaning); use an existing class instead`;
   return new WsiError('CLASS_IDS_EXHAUSTED', msg, { name });
@@ -193,6 +207,9 @@ function idsExhausted(name: string): WsiError {
 
 export class AnnotationStore {
   private readonly stmts;
+  private readonly dialect: Dialect;
+  /** INSERTs that give the new row's key (history seq, head rowid). */
+  private readonly inserts: { history: Inserter; head: Inserter; derived: Inserter };
   /** Each project's palette, over this store's registry of class names and mask ids. */
   readonly palettes: ProjectPalettes;
   /** Model runs' predictions kept as frames for the columnar listing (prediction-blocks.ts). */
@@ -204,19 +221,24 @@ export class AnnotationStore {
   private readonly layered = new Map<string, Database.Statement<unknown[], HeadRow>>();
 
   constructor(private readonly db: Db) {
+    const dialect = (this.dialect = dialectOf(db));
+    this.inserts = {
+      history: dialect.inserter(db, `INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, 'seq'),
+      head: dialect.inserter(db, `INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at) VALUES (?, ?, 1, 0, ?, ?, ?)`, 'rowid'),
+      derived: dialect.inserter(db, `INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, source, parent) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?)`, 'rowid'),
+    };
     this.stmts = {
       head: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.id = ? AND ${VISIBLE}`),
       taken: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM annotations WHERE id = ?`),
       // the corrected object derived from a prediction (never staged by an import: no VISIBLE needed)
       child: db.prepare<[string], HeadRow>(`${HEAD} WHERE a.parent = ?`),
-      insertDerived: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, source, parent) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?)`),
       page: db.prepare<[string, number, number], HeadRow>(pageSql('')),
       // the live objects one committed import made (the client's undo of an import)
       byImport: db.prepare<[string, string, number, number], HeadRow>(
         `${HEAD} JOIN import_jobs j ON j.id = a.import_job
          WHERE a.slide_id = ? AND j.op_id = ? AND j.state = 'committed' AND a.deleted = 0 AND a.rowid > ? ORDER BY a.rowid LIMIT ?`,
       ),
-      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(bboxSql('')),
+      bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(bboxSql(dialect, '')),
       // staged rows are all live, and each import counts its own: subtracting keeps the count on the index
       count: db.prepare<[string, string], { n: number }>(
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
@@ -228,9 +250,8 @@ export class AnnotationStore {
            FROM annotations a JOIN history h ON h.seq = a.head_seq
           WHERE a.slide_id = ? AND a.deleted = 1 AND a.head_seq < ? AND ${VISIBLE} ORDER BY a.head_seq DESC LIMIT ?`,
       ),
-      // json_extract is SQLite's (PostgreSQL: (h.data::jsonb)->>'classification'): it stays in this module
       byClass: db.prepare<[string], { name: string | null; n: number }>(
-        `SELECT json_extract(h.data, '$.classification') AS name, count(*) AS n
+        `SELECT ${dialect.jsonText('h.data', 'classification')} AS name, count(*) AS n
            FROM annotations a JOIN history h ON h.seq = a.head_seq
           WHERE a.slide_id = ? AND a.deleted = 0 AND ${VISIBLE} GROUP BY name`,
       ),
@@ -242,10 +263,8 @@ export class AnnotationStore {
         `SELECT version, op, author, at, op_id, data FROM history WHERE annotation_id = ? ORDER BY version`,
       ),
       historyAt: db.prepare<[string, number], { data: string }>(`SELECT data FROM history WHERE annotation_id = ? AND version = ?`),
-      insertHistory: db.prepare(`INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      insertHead: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at) VALUES (?, ?, 1, 0, ?, ?, ?)`),
       updateHead: db.prepare(`UPDATE annotations SET version = ?, deleted = ?, head_seq = ? WHERE rowid = ?`),
-      upsertBox: db.prepare(`INSERT OR REPLACE INTO annotations_rtree (rowid, min_x, max_x, min_y, max_y) VALUES (?, ?, ?, ?, ?)`),
+      upsertBox: db.prepare(dialect.upsertBox),
       deleteBox: db.prepare(`DELETE FROM annotations_rtree WHERE rowid = ?`),
       getOp: db.prepare<[string], { slide_id: string; request_hash: string; status: number; response: string }>(`SELECT slide_id, request_hash, status, response FROM operations WHERE op_id = ?`),
       putOp: db.prepare(`INSERT INTO operations (op_id, slide_id, request_hash, status, response, at) VALUES (?, ?, ?, ?, ?, ?)`),
@@ -325,7 +344,7 @@ export class AnnotationStore {
       opts.importOp !== undefined
         ? this.stmts.byImport.all(slideId, opts.importOp, after, limit)
         : opts.bbox
-          ? (layer === 'all' ? this.stmts.bbox : this.layerStatement('bbox', layer)).all(opts.bbox[0], opts.bbox[2], opts.bbox[1], opts.bbox[3], slideId, after, limit)
+          ? (layer === 'all' ? this.stmts.bbox : this.layerStatement('bbox', layer)).all(opts.bbox[0], opts.bbox[1], opts.bbox[2], opts.bbox[3], slideId, after, limit)
           : opts.withoutBlocks === true
             ? this.layerStatement('rows', layer).all(slideId, after, limit)
             : (layer === 'all' ? this.stmts.page : this.layerStatement('page', layer)).all(slideId, after, limit);
@@ -338,7 +357,7 @@ export class AnnotationStore {
     const key = `${kind}|${layer}`;
     let stmt = this.layered.get(key);
     if (!stmt) {
-      const sql = kind === 'bbox' ? bboxSql(LAYERS[layer]) : pageSql(kind === 'rows' ? `AND NOT ${IN_BLOCKS} ${LAYERS[layer]}` : LAYERS[layer]);
+      const sql = kind === 'bbox' ? bboxSql(this.dialect, LAYERS[layer]) : pageSql(kind === 'rows' ? `AND NOT ${IN_BLOCKS} ${LAYERS[layer]}` : LAYERS[layer]);
       this.layered.set(key, (stmt = this.db.prepare<unknown[], HeadRow>(sql)));
     }
     return stmt;
@@ -389,6 +408,7 @@ export class AnnotationStore {
         out.set(name, known);
         continue;
       }
+      if (name.length > MAX_CLASS_NAME) throw nameTooLong(name);
       if (++next > MAX_CLASS_ID) throw idsExhausted(name);
       out.set(name, next);
     }
@@ -405,6 +425,7 @@ export class AnnotationStore {
       this.stmts.recolourClassId.run(color, name, color);
       return known.id;
     }
+    if (name.length > MAX_CLASS_NAME) throw nameTooLong(name);
     const next = (this.stmts.lastClassId.get()?.value ?? 0) + 1;
     if (next > MAX_CLASS_ID) throw idsExhausted(name);
     this.stmts.putClassId.run(next, name, color);
@@ -437,7 +458,7 @@ export class AnnotationStore {
   }
 
   private writeVersion(slideId: string, id: string, version: number, op: string, state: string, author: string, at: string, opId: string): number {
-    return Number(this.stmts.insertHistory.run(id, slideId, version, op, state, author, at, opId).lastInsertRowid);
+    return this.inserts.history(id, slideId, version, op, state, author, at, opId) as number;
   }
 
   private box(rowid: number, a: AnnotationInput): void {
@@ -456,8 +477,8 @@ export class AnnotationStore {
       const seq = this.writeVersion(slideId, op.annotation.id, 1, 'create', stateOf(op.annotation, false), author, at, opId);
       const rowid =
         source === null
-          ? Number(this.stmts.insertHead.run(op.annotation.id, slideId, seq, author, at).lastInsertRowid)
-          : Number(this.stmts.insertDerived.run(op.annotation.id, slideId, seq, author, at, source, op.parent).lastInsertRowid);
+          ? (this.inserts.head(op.annotation.id, slideId, seq, author, at) as number)
+          : (this.inserts.derived(op.annotation.id, slideId, seq, author, at, source, op.parent) as number);
       this.box(rowid, op.annotation);
       return { id: op.annotation.id, version: 1, deleted: false };
     }

@@ -163,9 +163,6 @@ const toRecord = (r: Row): AuditRecord => ({
   hash: r.hash,
 });
 
-/** The advisory lock's key on PostgreSQL: one chain per database ("audit" in ASCII). */
-const CHAIN_LOCK = 0x6175646974;
-
 export class SqliteAuditStore implements AuditStore {
   private readonly s;
   private readonly pack: (id: string | null) => string | Buffer | null;
@@ -174,9 +171,6 @@ export class SqliteAuditStore implements AuditStore {
     this.pack = engineOf(db) === 'postgres' ? (id) => id : packId;
     this.s = {
       last: db.prepare<[], Row>(`SELECT * FROM audit_log ORDER BY seq DESC LIMIT 1`),
-      // PostgreSQL: a transaction-scoped advisory lock on the chain (CHAIN_LOCK), taken before the last record is read.
-      // SQLite: the transaction is IMMEDIATE, which takes the database's write lock at its start.
-      lockChain: engineOf(db) === 'postgres' ? db.prepare(`SELECT pg_advisory_xact_lock(${CHAIN_LOCK}) AS locked`) : null,
       insert: db.prepare(
         `INSERT INTO audit_log (seq, at, actor, action, outcome, project_id, target, detail, ip, hash)
          VALUES (@seq, @at, @actor, @action, @outcome, @project_id, @target, @detail, @ip, @hash)`,
@@ -195,8 +189,8 @@ export class SqliteAuditStore implements AuditStore {
   }
 
   append(chain: (last: AuditRecord | null) => AuditRecord[]): AuditRecord[] {
+    // immediate: the store's write lock (SQLite's at BEGIN IMMEDIATE, PostgreSQL's advisory lock: pg-db.ts) is held from the read of the last record to the commit
     const run = this.db.transaction((): AuditRecord[] => {
-      this.s.lockChain?.get();
       const records = chain(this.last());
       for (const r of records) {
         this.s.insert.run({

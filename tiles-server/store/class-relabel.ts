@@ -1,15 +1,15 @@
 /**
  * The queries a class merge or rename needs (class-relabel-service.ts):
  * the live objects of a slide that carry a class, with their versions. The
- * class sits in the head version's JSON, so the query reads it with
- * SQLite's json_extract; it stays in this module (PostgreSQL:
- * (h.data::jsonb)->>'classification'). A model's predictions are read-only
+ * class sits in the head version's JSON, so the query reads it with the
+ * engine's JSON function (dialect.ts). A model's predictions are read-only
  * and are counted apart, never changed. The answer of a merge or rename is
  * kept under its Idempotency-Key in `operations` (scope `project:<id>`),
  * so a retry replays it.
  */
 import { VISIBLE } from './annotation-store.js';
 import type { Db } from './database.js';
+import { dialectOf } from './dialect.js';
 
 export interface ClassObjects {
   /** The objects to relabel: id and current version. */
@@ -26,7 +26,7 @@ export class ClassRelabelQueries {
       objects: db.prepare<[string, string], { id: string; version: number; prediction: number }>(
         `SELECT a.id, a.version, (a.source IS NOT NULL AND a.parent IS NULL) AS prediction
            FROM annotations a JOIN history h ON h.seq = a.head_seq
-          WHERE a.slide_id = ? AND a.deleted = 0 AND ${VISIBLE} AND json_extract(h.data, '$.classification') = ?
+          WHERE a.slide_id = ? AND a.deleted = 0 AND ${VISIBLE} AND ${dialectOf(db).jsonText('h.data', 'classification')} = ?
           ORDER BY a.rowid`,
       ),
       getOp: db.prepare<[string], { slide_id: string; request_hash: string; status: number; response: string }>(`SELECT slide_id, request_hash, status, response FROM operations WHERE op_id = ?`),

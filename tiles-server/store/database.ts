@@ -23,6 +23,7 @@ import { SLIDE_DESCRIPTOR_SCHEMA } from './slide-descriptors-schema.js';
 import { REVIEW_SCHEMA } from './reviews.js';
 import { compactMaskHistory } from './mask-history-migration.js';
 import { WriteGate } from './write-gate.js';
+import { storeFailureOf } from './dialect.js';
 
 export type Db = Database.Database;
 
@@ -301,27 +302,26 @@ export function writeGateOf(db: Db): WriteGate {
 }
 
 /**
- * SQLite's storage failures as the API's problems: a full disk (or the
+ * The store's storage failures as the API's problems: a full disk (or the
  * DB_MAX_MB cap) is 507 STORE_FULL, a locked database 503 STORE_BUSY, a
  * damaged file 503 STORE_DAMAGED. The transaction was rolled back, so
- * nothing of the write was kept.
+ * nothing of the write was kept. Which engine codes mean which: dialect.ts.
  */
 export function storeProblem(err: unknown): unknown {
-  const code = (err as { code?: unknown }).code;
-  if (code === 'SQLITE_FULL') {
+  const failure = storeFailureOf(err);
+  if (failure === 'full') {
     return new WsiError('STORE_FULL', 'the annotation store is full (the disk, or the DB_MAX_MB cap): nothing of this change was saved; it is kept in your browser and will be sent once space is freed');
   }
-  if (code === 'SQLITE_BUSY') return new WsiError('STORE_BUSY', 'the annotation store is busy (an import may be running); retry shortly');
-  if (isCorruption(err)) {
+  if (failure === 'busy') return new WsiError('STORE_BUSY', 'the annotation store is busy (an import may be running); retry shortly');
+  if (failure === 'damaged') {
     return new WsiError('STORE_DAMAGED', 'this part of the annotation store cannot be read: the database file is damaged. Writes are refused until it is restored from a backup (GET /api/health says how)');
   }
   return err;
 }
 
-/** SQLite's codes for a file whose pages are not what they should be. */
+/** An engine's codes for a store whose pages are not what they should be. */
 export function isCorruption(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code;
-  return typeof code === 'string' && (code.startsWith('SQLITE_CORRUPT') || code === 'SQLITE_NOTADB');
+  return storeFailureOf(err) === 'damaged';
 }
 
 /** The database file, its WAL and its shared-memory file. */

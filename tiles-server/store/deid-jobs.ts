@@ -139,7 +139,7 @@ export class DeidJobStore {
         .prepare(
           `UPDATE deid_jobs SET state = ?, updated_at = ?,
              report = COALESCE(?, report), error_code = ?, project_slide_id = COALESCE(?, project_slide_id),
-             original = COALESCE(?, original), decided_by = COALESCE(?, decided_by), decided_at = CASE WHEN ? IS NULL THEN decided_at ELSE ? END
+             original = COALESCE(?, original), decided_by = COALESCE(?, decided_by), decided_at = CASE WHEN CAST(? AS TEXT) IS NULL THEN decided_at ELSE ? END
            WHERE id = ?`,
         )
         .run(

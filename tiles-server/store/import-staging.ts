@@ -20,6 +20,7 @@ import { AnnotationStore, stateOf } from './annotation-store.js';
 import { PredictionBlocks } from './prediction-blocks.js';
 import { ModelRunStore } from './model-runs.js';
 import { writeGateOf, writeTransaction, type Db } from './database.js';
+import { dialectOf, type Dialect } from './dialect.js';
 import { WriteGate } from './write-gate.js';
 
 export interface StagingJob {
@@ -87,6 +88,7 @@ const IMPORT_CHECKPOINT_PAGES = 16384;
 
 export class ImportStaging {
   private readonly stmts;
+  private readonly dialect: Dialect;
   private readonly annotations: AnnotationStore;
   private readonly runs: ModelRunStore;
   private readonly blocks: PredictionBlocks;
@@ -106,15 +108,22 @@ export class ImportStaging {
     this.annotations = new AnnotationStore(db);
     this.runs = new ModelRunStore(db);
     this.blocks = new PredictionBlocks(db);
+    this.dialect = dialectOf(db);
     this.stmts = {
-      begin: db.prepare(`INSERT INTO import_jobs (slide_id, op_id, format, author, state, started_at) VALUES (?, ?, ?, ?, 'staging', ?)`),
+      begin: this.dialect.inserter(db, `INSERT INTO import_jobs (slide_id, op_id, format, author, state, started_at) VALUES (?, ?, ?, ?, 'staging', ?)`, 'id'),
       // an id taken already (by any slide, another import, or earlier in this file) has its version 1 in history:
-      // the insert then does nothing, and the object is staged under a fresh id (one index probe, not two)
-      insertHistory: db.prepare(
+      // the insert then does nothing (null), and the object is staged under a fresh id (one index probe, not two)
+      insertHistory: this.dialect.inserter(
+        db,
         `INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id, import_job) VALUES (?, ?, 1, 'import', ?, ?, ?, ?, ?) ON CONFLICT (annotation_id, version) DO NOTHING`,
+        'seq',
       ),
-      insertHead: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job) VALUES (?, ?, 1, 0, ?, ?, ?, ?)`),
-      insertPrediction: db.prepare(`INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job, source, score) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?, ?)`),
+      insertHead: this.dialect.inserter(db, `INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job) VALUES (?, ?, 1, 0, ?, ?, ?, ?)`, 'rowid'),
+      insertPrediction: this.dialect.inserter(
+        db,
+        `INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at, import_job, source, score) VALUES (?, ?, 1, 0, ?, ?, ?, ?, ?, ?)`,
+        'rowid',
+      ),
       insertBox: db.prepare(`INSERT INTO annotations_rtree (rowid, min_x, max_x, min_y, max_y) VALUES (?, ?, ?, ?, ?)`),
       staged: db.prepare(`UPDATE import_jobs SET staged = staged + ?, first_row = coalesce(first_row, ?), first_seq = coalesce(first_seq, ?) WHERE id = ? AND state = 'staging'`),
       commit: db.prepare(`UPDATE import_jobs SET state = 'committed', finished_at = ? WHERE id = ? AND state = 'staging'`),
@@ -140,7 +149,7 @@ export class ImportStaging {
    * SQLite's default (1,000 pages) when the last import ends.
    */
   checkpointsByImports(on: boolean): void {
-    this.db.pragma(`wal_autocheckpoint = ${on ? 0 : 1000}`);
+    this.dialect.autoCheckpoint(this.db, on ? 0 : 1000);
   }
 
   /** The shared memory of this connection's write gate, for the import workers. */
@@ -159,9 +168,8 @@ export class ImportStaging {
    * the file, which made staging 20% slower than one long transaction.
    */
   begin(job: StagingJob): number {
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma(`wal_autocheckpoint = ${IMPORT_CHECKPOINT_PAGES}`);
-    return Number(this.stmts.begin.run(job.slideId, job.opId, job.format, job.author, new Date().toISOString()).lastInsertRowid);
+    this.dialect.relaxCommits(this.db, true, IMPORT_CHECKPOINT_PAGES);
+    return this.stmts.begin(job.slideId, job.opId, job.format, job.author, new Date().toISOString()) as number;
   }
 
   /**
@@ -188,23 +196,22 @@ export class ImportStaging {
       for (let i = 0; i < ids.length; i++) {
         let id = ids[i] as string;
         const state = states[i] as string;
-        let written = this.stmts.insertHistory.run(id, job.slideId, state, job.author, at, job.opId, jobId);
-        if (written.changes === 0) {
+        let seq = this.stmts.insertHistory(id, job.slideId, state, job.author, at, job.opId, jobId);
+        if (seq === null) {
           const fresh = randomUUID();
-          written = this.stmts.insertHistory.run(fresh, job.slideId, renamedState(state, fresh), job.author, at, job.opId, jobId);
-          if (written.changes === 0) throw new Error(`the fresh id ${fresh} is taken`);
+          seq = this.stmts.insertHistory(fresh, job.slideId, renamedState(state, fresh), job.author, at, job.opId, jobId);
+          if (seq === null) throw new Error(`the fresh id ${fresh} is taken`);
           // by position: a file may repeat an id, and its first object keeps it
           if (job.runId !== undefined) this.open.renames.set(this.open.n, fresh);
           id = fresh;
           renamed++;
         }
-        const seq = Number(written.lastInsertRowid);
         const score = scores === null || Number.isNaN(scores[i]) ? null : (scores[i] as number);
-        const rowid = Number(
+        const rowid = (
           job.runId === undefined
-            ? this.stmts.insertHead.run(id, job.slideId, seq, job.author, at, jobId).lastInsertRowid
-            : this.stmts.insertPrediction.run(id, job.slideId, seq, job.author, at, jobId, job.runId, score).lastInsertRowid,
-        );
+            ? this.stmts.insertHead(id, job.slideId, seq, job.author, at, jobId)
+            : this.stmts.insertPrediction(id, job.slideId, seq, job.author, at, jobId, job.runId, score)
+        ) as number;
         const b = i * 4;
         this.stmts.insertBox.run(rowid, boxes[b], boxes[b + 2], boxes[b + 1], boxes[b + 3]);
         firstRow ??= rowid;
@@ -245,7 +252,7 @@ export class ImportStaging {
     // the columnar listing sends a job's predictions from its blocks once it has any: every row must be in one
     if (this.blocksWritten > 0 && this.open.n > 0) throw new Error(`${this.open.n} staged predictions are in no block`);
     // this commit is acknowledged to the client: it (and so every staged frame before it) reaches the disk
-    this.db.pragma('synchronous = FULL');
+    this.dialect.relaxCommits(this.db, false);
     return writeTransaction(this.db, () => {
       const prior = this.prior(job.opId);
       if (prior) return { prior };

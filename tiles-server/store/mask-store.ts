@@ -1,5 +1,5 @@
 /**
- * Painted masks in SQLite. A mask is one slide's and one annotator's sparse
+ * Painted masks in the store (SQLite or PostgreSQL). A mask is one slide's and one annotator's sparse
  * grid of 512 × 512 level-0 tiles. Every version of every tile is an
  * append-only `mask_history` row (the version as a keyframe or a delta from
  * the one before — store/mask-history.ts —, pixel counts per class, author,
@@ -18,6 +18,7 @@ import { deflateSync } from 'node:zlib';
 import { WsiError, type ErrorCode } from '../../src/core/errors.js';
 import { addCounts, deflateTile, inflateTile } from '../masks/tile-codec.js';
 import { writeTransaction, type Db } from './database.js';
+import { dialectOf, type Inserter } from './dialect.js';
 import { decodeKeyframe, encodeVersion, encodeVersionAsync, isKeyframe, rebuild, replay, type EncodedVersion, type HistoryEncoding, type HistoryRow } from './mask-history.js';
 
 export type MaskOp = 'paint' | 'import';
@@ -101,10 +102,17 @@ export function operationHash(parts: Array<string | Uint8Array>): string {
 
 export class MaskStore {
   private readonly stmts;
+  /** A new history row, giving its seq. */
+  private readonly insertHistory: Inserter;
   /** labelledPixels' answers, with the state of the masks they were counted on */
   private readonly labelled = new Map<string, { stamp: string; pixels: Readonly<Record<string, number>> }>();
 
   constructor(private readonly db: Db) {
+    this.insertHistory = dialectOf(db).inserter(
+      db,
+      `INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, encoding, data, pixels, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      'seq',
+    );
     this.stmts = {
       masks: db.prepare<[string], { annotator: string; tiles: number; updated_at: string }>(
         `SELECT annotator, count(*) AS tiles, max(updated_at) AS updated_at FROM mask_tiles WHERE slide_id = ? GROUP BY annotator ORDER BY annotator`,
@@ -123,10 +131,10 @@ export class MaskStore {
       counts: db.prepare<[string, string], { pixels: string }>(`SELECT pixels FROM mask_tiles WHERE slide_id = ? AND annotator = ?`),
       // what a slide's (or one annotator's) masks are now: changes when any tile is written
       stamp: db.prepare<[string, string | null, string | null], { n: number; seq: number | null }>(
-        `SELECT count(*) AS n, max(head_seq) AS seq FROM mask_tiles WHERE slide_id = ? AND (? IS NULL OR annotator = ?)`,
+        `SELECT count(*) AS n, max(head_seq) AS seq FROM mask_tiles WHERE slide_id = ? AND (CAST(? AS TEXT) IS NULL OR annotator = ?)`,
       ),
       labelled: db.prepare<[string, string | null, string | null], { pixels: string }>(
-        `SELECT pixels FROM mask_tiles WHERE slide_id = ? AND (? IS NULL OR annotator = ?)`,
+        `SELECT pixels FROM mask_tiles WHERE slide_id = ? AND (CAST(? AS TEXT) IS NULL OR annotator = ?)`,
       ),
       rowAt: db.prepare<[number], { slide_id: string; annotator: string; tx: number; ty: number; version: number }>(`SELECT slide_id, annotator, tx, ty, version FROM mask_history WHERE seq = ?`),
       headAt: db.prepare<[number], { data: Buffer }>(`SELECT data FROM mask_tiles WHERE head_seq = ?`),
@@ -152,9 +160,6 @@ export class MaskStore {
       regionAsOf: db.prepare<[string, string, number, number, number, number, number], { tx: number; ty: number; version: number }>(
         `SELECT tx, ty, max(version) AS version FROM mask_history
          WHERE slide_id = ? AND annotator = ? AND tx BETWEEN ? AND ? AND ty BETWEEN ? AND ? AND seq <= ? GROUP BY tx, ty`,
-      ),
-      insertHistory: db.prepare(
-        `INSERT INTO mask_history (slide_id, annotator, tx, ty, version, op, encoding, data, pixels, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       upsertHead: db.prepare(
         `INSERT INTO mask_tiles (slide_id, annotator, tx, ty, version, head_seq, data, pixels, updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -355,7 +360,7 @@ export class MaskStore {
     }
     const version = current + 1;
     const stored = w.history && w.history.base === current ? w.history.stored : this.encodeNow(slideId, annotator, w, current);
-    const seq = Number(this.stmts.insertHistory.run(slideId, annotator, w.tx, w.ty, version, op, stored.encoding, stored.data, w.pixels, author, at, opId).lastInsertRowid);
+    const seq = this.insertHistory(slideId, annotator, w.tx, w.ty, version, op, stored.encoding, stored.data, w.pixels, author, at, opId) as number;
     this.stmts.upsertHead.run(slideId, annotator, w.tx, w.ty, version, seq, w.data, w.pixels, author, at);
     return version;
   }

@@ -4,7 +4,7 @@
  * Architecture (README, "Store engines"): the store keeps ONE synchronous
  * interface — the subset of better-sqlite3's connection its modules use:
  * `prepare(sql)` with `run/get/all/iterate`, `exec`, `transaction(fn)` (with
- * `.immediate`), `pragma('user_version')`, `close`. SQLite is better-sqlite3
+ * `.immediate`: the store's write lock, WRITE_LOCK), `pragma('user_version')`, `close`. SQLite is better-sqlite3
  * itself; PostgreSQL is this class, over a synchronous bridge to a `pg`
  * connection in a worker thread (pg-sync.ts). Each statement blocks the
  * event loop for one loopback round trip, as a better-sqlite3 call blocks it
@@ -141,9 +141,23 @@ export class PgStatement {
 
 type TxFn<F extends (...a: never[]) => unknown> = F & { deferred: F; immediate: F; exclusive: F; default: F };
 
+/**
+ * SQLite's BEGIN IMMEDIATE on PostgreSQL: a transaction-level advisory lock
+ * that every immediate (write) transaction of the store takes first, so the
+ * store's writers run one at a time on every connection and every replica,
+ * as SQLite's single writer does. The store's read-check-write steps
+ * (optimistic versions, the next class id, the audit chain's head) rely on
+ * that; without it two writers that read the same version would both write
+ * it, and the second would fail on a unique index instead of getting 412.
+ * The key is a constant of this store ('wsi' in ASCII).
+ */
+const WRITE_LOCK = 'SELECT pg_advisory_xact_lock(7828329)';
+
 export class PgDb {
   readonly engine = 'postgres' as const;
   private depth = 0;
+  /** Whether the open transaction holds WRITE_LOCK. */
+  private writeLocked = false;
   private conn: PgSyncConnection | null;
 
   constructor(readonly name: string) {
@@ -187,34 +201,44 @@ export class PgDb {
   }
 
   transaction<F extends (...a: never[]) => unknown>(fn: F): TxFn<F> {
-    const wrapped = ((...a: Parameters<F>) => {
-      const conn = this.live();
-      const outer = this.depth === 0;
-      const savepoint = `sp${this.depth}`;
-      conn.query(outer ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
-      this.depth++;
-      let result: ReturnType<F>;
-      try {
-        result = fn(...a) as ReturnType<F>;
-        // a COMMIT the server refuses (a deferred constraint, a serialization failure) is rolled back below like any failure
-        conn.query(outer ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
-      } catch (err) {
+    const make = (writes: boolean): F =>
+      ((...a: Parameters<F>) => {
+        const conn = this.live();
+        const outer = this.depth === 0;
+        const savepoint = `sp${this.depth}`;
+        const lock = writes && !this.writeLocked;
+        // one round trip for both: BEGIN, and the store's write lock for an immediate transaction
+        if (outer) conn.query(lock ? `BEGIN; ${WRITE_LOCK}` : 'BEGIN', [], lock);
+        else conn.query(lock ? `SAVEPOINT ${savepoint}; ${WRITE_LOCK}` : `SAVEPOINT ${savepoint}`, [], lock);
+        // a lock taken in a savepoint stays until the outer transaction ends (it is transaction-level), unless the savepoint is rolled back
+        if (lock) this.writeLocked = true;
+        this.depth++;
+        let result: ReturnType<F>;
         try {
-          conn.query(outer ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}`);
-          if (!outer) conn.query(`RELEASE SAVEPOINT ${savepoint}`);
-        } catch {
-          // the connection is gone: the server rolled the transaction back
+          result = fn(...a) as ReturnType<F>;
+          // a COMMIT the server refuses (a deferred constraint, a serialization failure) is rolled back below like any failure
+          conn.query(outer ? 'COMMIT' : `RELEASE SAVEPOINT ${savepoint}`);
+        } catch (err) {
+          try {
+            conn.query(outer ? 'ROLLBACK' : `ROLLBACK TO SAVEPOINT ${savepoint}`);
+            if (!outer) conn.query(`RELEASE SAVEPOINT ${savepoint}`);
+          } catch {
+            // the connection is gone: the server rolled the transaction back
+          }
+          // a lock taken in the rolled-back savepoint went with it
+          if (lock) this.writeLocked = false;
+          throw err;
+        } finally {
+          this.depth--;
+          if (outer) this.writeLocked = false;
         }
-        throw err;
-      } finally {
-        this.depth--;
-      }
-      return result;
-    }) as TxFn<F>;
+        return result;
+      }) as F;
+    const wrapped = make(false) as TxFn<F>;
     wrapped.deferred = wrapped;
-    wrapped.immediate = wrapped;
-    wrapped.exclusive = wrapped;
     wrapped.default = wrapped;
+    wrapped.immediate = make(true);
+    wrapped.exclusive = wrapped.immediate;
     return wrapped;
   }
 

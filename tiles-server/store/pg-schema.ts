@@ -12,17 +12,16 @@
  *   trigger (the append-only rules) → a plpgsql trigger function that
  *   raises the same message (its WHEN inside the function: PostgreSQL's
  *   WHEN takes no subquery), and the append-only tables also refuse TRUNCATE;
- * - the R*Tree (annotations_rtree) → a plain table of boxes with a B-tree
- *   on min_x (a GiST or PostGIS index is issue 16's measurement to make);
+ * - the R*Tree (annotations_rtree) → a plain table of boxes with a GiST
+ *   index on their `box` (PostGIS against it is still to be measured);
  * - the rows a fresh store starts with (the class id counter) are copied;
  * - column types where SQLite's dynamic typing is used on purpose are
  *   given here (COLUMN_TYPES).
  * Migrations after the baseline give their SQL for both engines.
  *
- * Which store modules are verified on PostgreSQL (their tests run on both
- * engines) is PG_UNVERIFIED's complement; until the list is empty the
- * server refuses STORE_URL=postgres://… and names them. The tests open
- * such a store explicitly (`allowIncomplete`).
+ * PG_UNVERIFIED names what the server still lacks on PostgreSQL; until
+ * the list is empty the server refuses STORE_URL=postgres://… and says
+ * what. The tests open such a store explicitly (`allowIncomplete`).
  */
 import Database from 'better-sqlite3';
 import { WsiError } from '../../src/core/errors.js';
@@ -64,11 +63,15 @@ function translateTrigger(sql: string): { table: string; sql: string } {
   };
 }
 
-/** The R*Tree as a table of boxes (rowid = annotations.rowid). */
+/**
+ * The R*Tree as a table of boxes (rowid = annotations.rowid) with a GiST
+ * index on the box they make (core PostgreSQL's `box`, no PostGIS needed);
+ * dialect.ts's `boxOverlaps` queries it with the same expression and `&&`.
+ */
 function translateVirtual(name: string, sql: string): string {
   if (!/USING rtree \(rowid, min_x, max_x, min_y, max_y\)/.test(sql)) throw new Error(`pg-schema: no PostgreSQL form for this virtual table: ${sql}`);
   return `CREATE TABLE ${name} (rowid BIGINT PRIMARY KEY, min_x DOUBLE PRECISION NOT NULL, max_x DOUBLE PRECISION NOT NULL, min_y DOUBLE PRECISION NOT NULL, max_y DOUBLE PRECISION NOT NULL);
-    CREATE INDEX ${name}_by_min_x ON ${name} (min_x);`;
+    CREATE INDEX ${name}_box ON ${name} USING gist (box(point(min_x, min_y), point(max_x, max_y)));`;
 }
 
 interface MasterRow {
@@ -127,25 +130,23 @@ function translateBaseline(): Baseline {
   }
 }
 
-/** Store modules whose tests do not run on PostgreSQL yet: the server refuses STORE_URL while any is listed. */
+/**
+ * What the server still lacks on PostgreSQL: the server refuses STORE_URL
+ * while any is listed. Every store module's queries run on both engines now
+ * (their tests: grep tests for describeEachEngine); what remains is the
+ * server around them, which still opens the SQLite file itself.
+ */
 export const PG_UNVERIFIED: string[] = [
-  'annotation-store (history, annotations, the spatial index, operations, classes)',
-  'mask-store and mask-history',
-  'import-staging',
-  'project-palettes',
-  'model-runs',
-  'deid-jobs',
-  'project-records',
-  'consensus-store',
-  'slide-descriptors',
-  'model-masks',
+  'the server opens only the SQLite store (app.ts: openStore), and no server-level test runs on PostgreSQL',
+  'import workers and the mask import processes open the SQLite file by path (import/import-worker.ts, masks/model-mask-process.ts, masks/label-import-process.ts), as do the agreement readers (store/agreement-store.ts: openAgreementReader)',
+  "SQLite's file machinery has no PostgreSQL counterpart wired in: WAL checkpoints and grouped syncs (store/checkpointer.ts, store/wal-sync.ts), the damage guard (store/store-guard.ts), backups and the admin commands (store/backup.ts, admin-cli.ts; PostgreSQL's are pg_dump and its own tools)",
 ];
 
 /** The SQLite schema version the baseline stands for. */
 export const PG_BASELINE_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 
 export interface PgOpenOptions {
-  /** Tests only: open the store while PG_UNVERIFIED still lists modules. */
+  /** Tests only: open the store while PG_UNVERIFIED still lists what is missing. */
   allowIncomplete?: boolean;
 }
 
@@ -180,7 +181,7 @@ export function migratePg(db: PgDb): { from: number; to: number } {
  */
 export function openPgDatabase(url: string, opts: PgOpenOptions = {}): Db {
   if (PG_UNVERIFIED.length > 0 && !opts.allowIncomplete) {
-    throw new WsiError('INTERNAL', `the PostgreSQL store is not complete yet (issue 16): these store modules are not verified on PostgreSQL: ${PG_UNVERIFIED.join('; ')}. Leave STORE_URL unset to use SQLite`);
+    throw new WsiError('INTERNAL', `the PostgreSQL store is not complete yet (issue 16): ${PG_UNVERIFIED.join('; ')}. Leave STORE_URL unset to use SQLite`);
   }
   const db = new PgDb(url);
   try {
