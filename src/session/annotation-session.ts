@@ -39,6 +39,16 @@ export interface LoadProgress {
   transport?: Transport;
 }
 
+/** Wall time of the load's steps on the page's thread: waiting for pages, adding them (store and observers), the final index, resuming sends, the mask. */
+export interface LoadTimes {
+  pages: number;
+  waitMs: number;
+  addMs: number;
+  indexMs: number;
+  resumeMs: number;
+  maskMs: number;
+}
+
 /** How pages of annotations travel: `columnar` (src/core/columnar-pages.ts) or the JSON listing. */
 export type Transport = 'columnar' | 'json';
 /** Objects per page for each transport (a columnar frame is cheap to decode; JSON pages stay smaller). */
@@ -99,6 +109,8 @@ export class AnnotationSession {
   /** The signed-in annotator (null when the server has no accounts or could not say). */
   me: { user: string; displayName: string | null } | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
+  /** Where the last load's time went (ms of this thread), for benchmarks and diagnostics. */
+  readonly loadTimes: LoadTimes = { pages: 0, waitMs: 0, addMs: 0, indexMs: 0, resumeMs: 0, maskMs: 0 };
   /** The transport to try first; a server without the columnar listing is read as JSON. */
   transport: Transport = 'columnar';
   private loader: AnnotationLoaderApi | null = null;
@@ -315,10 +327,17 @@ export class AnnotationSession {
         if (!(await this.loadPages({ bbox: view, ...(pageSize ? { limit: pageSize } : {}) }))) return;
       }
       if (!(await this.loadPages(pageSize ? { limit: pageSize } : {}))) return;
+      const t = this.loadTimes;
+      let t0 = performance.now();
       await this.index.rebuild();
+      t.indexMs += performance.now() - t0;
+      t0 = performance.now();
       await this.sync.resume();
+      t.resumeMs += performance.now() - t0;
+      t0 = performance.now();
       // the painted mask (its failure is shown by the mask panel; annotations still work)
       await this.mask?.load().catch(() => undefined);
+      t.maskMs += performance.now() - t0;
       this.report({ done: true });
     } catch (err) {
       this.report({ error: (err as Error).message, done: true });
@@ -394,11 +413,17 @@ export class AnnotationSession {
     const t = first.transport;
     const url = (after: number): string => (t === 'columnar' ? this.api.columnarUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }) : this.api.pageUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }));
     let pending: Promise<PackedPage | ColumnarColumns> | null = Promise.resolve(first.page);
+    const times = this.loadTimes;
     while (pending) {
+      let t0 = performance.now();
       const p: PackedPage | ColumnarColumns = await pending;
+      times.waitMs += performance.now() - t0;
       if (this.aborted) return false;
       pending = p.next ? this.fetchPage(url(p.next), t) : null;
+      t0 = performance.now();
       this.add(p);
+      times.addMs += performance.now() - t0;
+      times.pages++;
       this.report({ loaded: this.store.size, total: Math.max(p.total, this.store.size) });
     }
     return true;
