@@ -6,7 +6,8 @@
  * prediction corrected (and its corrected object changed again) leaves the
  * working layer once and its corrected object is there instead; a damaged
  * block is refused by name, never sent; an import cancelled midway leaves
- * no block and nothing visible.
+ * no block and nothing visible; the slide's count the listing sends with each
+ * page (kept between pages) follows every write.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -173,5 +174,22 @@ describe("a model run's predictions in blocks", () => {
     expect(listColumnar('all').size).toBe(total);
     const cursorPast = decodeColumnarColumns(columnarPage(store, SLIDE, { limit: 50_000, after: BLOCK_CURSOR + 10_000 }, true, () => true, 0));
     expect(cursorPast.n).toBe(0);
+  });
+
+  it("count, kept between the listing's pages, follows every write: this connection's and another's", () => {
+    const before = store.count(SLIDE);
+    expect(store.count(SLIDE)).toBe(before);
+    const point = { kind: 'point' as const, geometry: { type: 'Point' as const, coordinates: [3, 3] as [number, number] }, classification: null, name: null, note: null, locked: false, objectType: 'annotation', properties: {} };
+    const id = randomUUID();
+    expect(store.applyBatch(SLIDE, 'count-1', 'tester', [{ op: 'create', annotation: { id, ...point } }]).status).toBe(200);
+    expect(store.count(SLIDE)).toBe(before + 1);
+    // a commit of another connection (another process on the same file)
+    const other = openDatabase(join(dir, 'wsi.db'));
+    try {
+      other.prepare(`UPDATE annotations SET deleted = 1 WHERE id = ?`).run(id);
+    } finally {
+      other.close();
+    }
+    expect(store.count(SLIDE)).toBe(before);
   });
 });
