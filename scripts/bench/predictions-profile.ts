@@ -13,7 +13,9 @@
  * the last run of the same N (signed in again by password) instead of
  * importing afresh; BENCH_PROFILE_TRACE=<file> also writes a Chromium trace
  * of the load (every thread: the loader worker, raster, GC) and prints each
- * thread's busy time by event.
+ * thread's busy time by event. BENCH_PROFILE_ROOT=<checkout> serves another
+ * checkout's build (server and app) on the same store: an A/B of the load
+ * against a kept store, alternated in one session.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -34,6 +36,7 @@ const SUITE = 'predictions-profile';
 const PHASES = new Set((process.env['BENCH_PROFILE_PHASES'] ?? 'listing,load,triage,pan').split(',').map((s) => s.trim()));
 const KEEP = process.env['BENCH_PROFILE_KEEP'] === '1';
 const TRACE = process.env['BENCH_PROFILE_TRACE'] ?? '';
+const APP_ROOT = process.env['BENCH_PROFILE_ROOT'];
 
 export interface ProfileNode {
   id: number;
@@ -159,7 +162,7 @@ export async function predictionsProfileSuite(root: string, emit: Emit): Promise
     await rm(work, { recursive: true, force: true });
     await mkdir(work, { recursive: true });
   }
-  const server = await startOurs(root, slideFile, work);
+  const server = await startOurs(APP_ROOT ?? root, slideFile, work);
   const base = server.base;
   try {
     if (!existsSync(marker)) {
@@ -169,7 +172,7 @@ export async function predictionsProfileSuite(root: string, emit: Emit): Promise
       if (imp.status !== 201) throw new Error(`import failed: ${JSON.stringify(imp.report).slice(0, 300)}`);
       await writeFile(marker, String(imp.ms));
     }
-    emit({ suite: SUITE, cells: N, importedMsEarlier: Number(await readFile(marker, 'utf8')) });
+    emit({ suite: SUITE, cells: N, importedMsEarlier: Number(await readFile(marker, 'utf8')), appRoot: APP_ROOT ?? root });
     // the server alone: each frame of the listing, timed from Node
     if (PHASES.has('listing')) await serverListing(base, server.slideId, server.session, emit);
     if (!PHASES.has('load') && !PHASES.has('triage') && !PHASES.has('pan')) return;

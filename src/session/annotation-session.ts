@@ -23,7 +23,7 @@ import { MaskApi } from '../services/mask-api.js';
 import { MaskSession } from './mask-session.js';
 import { packPage, type PackedPage } from '../core/annotation-pages.js';
 import { fetchColumnarColumns } from '../core/columnar-fetch.js';
-import { COLUMN_PROVENANCE, COLUMN_READ_ONLY, type ColumnarColumns } from '../core/columnar-pages.js';
+import type { ColumnarColumns } from '../core/columnar-pages.js';
 import { Observers } from '../core/observers.js';
 import { ModelProvenance } from '../state/model-provenance.js';
 import { PredictionRouter } from '../services/prediction-routing.js';
@@ -98,7 +98,7 @@ export class AnnotationSession {
   readonly selection: Selection;
   palette: AnnotationClass[] = DEFAULT_CLASSES;
   /** Which loaded objects are a model's predictions and corrected objects (issue 13). */
-  readonly provenance = new ModelProvenance();
+  readonly provenance: ModelProvenance;
 
   /** Why this user may not change anything on this slide, or null (the store and the mask refuse local edits then). */
   get readOnly(): string | null {
@@ -129,6 +129,7 @@ export class AnnotationSession {
     private readonly height: number,
     private readonly workers: Worker[],
   ) {
+    this.provenance = new ModelProvenance(store);
     this.index = new SpatialIndex(store, builder);
     this.density = new DensityGrid(store, width, height);
     this.undo = new UndoManager(store);
@@ -297,19 +298,7 @@ export class AnnotationSession {
   /** A columnar page: into the store's columns in bulk, with no record per object. */
   private addColumns(p: ColumnarColumns): void {
     const { handles } = this.store.bulkLoadColumns(p);
-    for (let i = 0; i < p.n; i++) {
-      const h = handles[i] as number;
-      if (h < 0 || !((p.flags[i] as number) & COLUMN_PROVENANCE)) continue;
-      const s = p.score[i] as number;
-      const parent = p.parent[i] as number;
-      this.provenance.note(h, {
-        id: p.strings[p.id[i] as number] as string,
-        source: p.strings[p.source[i] as number] as string,
-        parent: parent < 0 ? null : (p.strings[parent] as string),
-        score: Number.isNaN(s) ? null : s,
-        readOnly: ((p.flags[i] as number) & COLUMN_READ_ONLY) !== 0,
-      });
-    }
+    this.provenance.noteColumns(p, handles);
   }
 
   /**

@@ -193,6 +193,11 @@ export class AnnotationStore {
     return h !== undefined && !(this.flags[h]! & FLAG_DELETED) ? h : undefined;
   }
 
+  /** The handle `id` has or had here, deleted or not (a deleted one's record can still be read). */
+  handleOfAny(id: string): Handle | undefined {
+    return this.byId.get(id);
+  }
+
   has(id: string): boolean {
     return this.handleOf(id) !== undefined;
   }
