@@ -10,7 +10,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { createToken, installCredentials, setupAdmin, setupTokenIn, type Session } from '../credentials.js';
+import { cookiesOf, createToken, installCredentials, setupAdmin, setupTokenIn, type Session } from '../credentials.js';
 
 export interface TileServer {
   name: 'ours' | 'ours-nocache' | 'ours-dicom' | 'iipimage' | 'openslide';
@@ -117,10 +117,23 @@ export const BENCH_PASSWORD = 'throwaway server, not a secret';
  */
 export async function signInOurs(base: string, output: () => string): Promise<{ userId: string; session: Session | null }> {
   const token = setupTokenIn(output());
-  if (!token) return { userId: 'bench', session: null };
+  if (!token) return signInAgain(base);
   const admin = await setupAdmin(base, token, 'bench', BENCH_PASSWORD);
   installCredentials(base, await createToken(base, admin.session, 'write', 'bench'));
   return { userId: admin.id, session: admin.session };
+}
+
+/**
+ * No setup link: a server from before accounts (no session), or a kept data
+ * directory whose bench admin was made on an earlier start (signed in by password).
+ */
+async function signInAgain(base: string): Promise<{ userId: string; session: Session | null }> {
+  const res = await fetch(`${base}/api/auth/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ username: 'bench', password: BENCH_PASSWORD }) });
+  if (!res.ok) return { userId: 'bench', session: null };
+  const session = cookiesOf(res);
+  const me = (await res.json()) as { user: { id: string } };
+  installCredentials(base, await createToken(base, session, 'write', 'bench'));
+  return { userId: me.user.id, session };
 }
 
 /** `slideName`: the name the server lists the slide under, when it is not the file's (a DICOM series folder is `name/`). */

@@ -23,7 +23,7 @@ import { MaskApi } from '../services/mask-api.js';
 import { MaskSession } from './mask-session.js';
 import { packPage, type PackedPage } from '../core/annotation-pages.js';
 import { fetchColumnarColumns } from '../core/columnar-fetch.js';
-import { COLUMN_PROVENANCE, COLUMN_READ_ONLY, type ColumnarColumns } from '../core/columnar-pages.js';
+import type { ColumnarColumns } from '../core/columnar-pages.js';
 import { Observers } from '../core/observers.js';
 import { ModelProvenance } from '../state/model-provenance.js';
 import { PredictionRouter } from '../services/prediction-routing.js';
@@ -37,6 +37,16 @@ export interface LoadProgress {
   error: string | null;
   /** How the pages came: binary columnar frames, or JSON (asked for, or the server has no columnar listing). */
   transport?: Transport;
+}
+
+/** Wall time of the load's steps on the page's thread: waiting for pages, adding them (store and observers), the final index, resuming sends, the mask. */
+export interface LoadTimes {
+  pages: number;
+  waitMs: number;
+  addMs: number;
+  indexMs: number;
+  resumeMs: number;
+  maskMs: number;
 }
 
 /** How pages of annotations travel: `columnar` (src/core/columnar-pages.ts) or the JSON listing. */
@@ -88,7 +98,7 @@ export class AnnotationSession {
   readonly selection: Selection;
   palette: AnnotationClass[] = DEFAULT_CLASSES;
   /** Which loaded objects are a model's predictions and corrected objects (issue 13). */
-  readonly provenance = new ModelProvenance();
+  readonly provenance: ModelProvenance;
 
   /** Why this user may not change anything on this slide, or null (the store and the mask refuse local edits then). */
   get readOnly(): string | null {
@@ -99,6 +109,8 @@ export class AnnotationSession {
   /** The signed-in annotator (null when the server has no accounts or could not say). */
   me: { user: string; displayName: string | null } | null = null;
   progress: LoadProgress = { loaded: 0, total: 0, done: false, error: null };
+  /** Where the last load's time went (ms of this thread), for benchmarks and diagnostics. */
+  readonly loadTimes: LoadTimes = { pages: 0, waitMs: 0, addMs: 0, indexMs: 0, resumeMs: 0, maskMs: 0 };
   /** The transport to try first; a server without the columnar listing is read as JSON. */
   transport: Transport = 'columnar';
   private loader: AnnotationLoaderApi | null = null;
@@ -117,6 +129,7 @@ export class AnnotationSession {
     private readonly height: number,
     private readonly workers: Worker[],
   ) {
+    this.provenance = new ModelProvenance(store);
     this.index = new SpatialIndex(store, builder);
     this.density = new DensityGrid(store, width, height);
     this.undo = new UndoManager(store);
@@ -285,19 +298,7 @@ export class AnnotationSession {
   /** A columnar page: into the store's columns in bulk, with no record per object. */
   private addColumns(p: ColumnarColumns): void {
     const { handles } = this.store.bulkLoadColumns(p);
-    for (let i = 0; i < p.n; i++) {
-      const h = handles[i] as number;
-      if (h < 0 || !((p.flags[i] as number) & COLUMN_PROVENANCE)) continue;
-      const s = p.score[i] as number;
-      const parent = p.parent[i] as number;
-      this.provenance.note(h, {
-        id: p.strings[p.id[i] as number] as string,
-        source: p.strings[p.source[i] as number] as string,
-        parent: parent < 0 ? null : (p.strings[parent] as string),
-        score: Number.isNaN(s) ? null : s,
-        readOnly: ((p.flags[i] as number) & COLUMN_READ_ONLY) !== 0,
-      });
-    }
+    this.provenance.noteColumns(p, handles);
   }
 
   /**
@@ -315,10 +316,17 @@ export class AnnotationSession {
         if (!(await this.loadPages({ bbox: view, ...(pageSize ? { limit: pageSize } : {}) }))) return;
       }
       if (!(await this.loadPages(pageSize ? { limit: pageSize } : {}))) return;
+      const t = this.loadTimes;
+      let t0 = performance.now();
       await this.index.rebuild();
+      t.indexMs += performance.now() - t0;
+      t0 = performance.now();
       await this.sync.resume();
+      t.resumeMs += performance.now() - t0;
+      t0 = performance.now();
       // the painted mask (its failure is shown by the mask panel; annotations still work)
       await this.mask?.load().catch(() => undefined);
+      t.maskMs += performance.now() - t0;
       this.report({ done: true });
     } catch (err) {
       this.report({ error: (err as Error).message, done: true });
@@ -394,11 +402,17 @@ export class AnnotationSession {
     const t = first.transport;
     const url = (after: number): string => (t === 'columnar' ? this.api.columnarUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }) : this.api.pageUrl({ ...q, limit: q.limit ?? PAGE_SIZE[t], after }));
     let pending: Promise<PackedPage | ColumnarColumns> | null = Promise.resolve(first.page);
+    const times = this.loadTimes;
     while (pending) {
+      let t0 = performance.now();
       const p: PackedPage | ColumnarColumns = await pending;
+      times.waitMs += performance.now() - t0;
       if (this.aborted) return false;
       pending = p.next ? this.fetchPage(url(p.next), t) : null;
+      t0 = performance.now();
       this.add(p);
+      times.addMs += performance.now() - t0;
+      times.pages++;
       this.report({ loaded: this.store.size, total: Math.max(p.total, this.store.size) });
     }
     return true;

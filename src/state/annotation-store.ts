@@ -10,7 +10,7 @@
  */
 import type { AnnotationInput, AnnotationKind } from '../core/annotation.js';
 import { ANNOTATION_KINDS } from '../core/annotation.js';
-import { flatBounds, flatten, unflatten, type FlatGeometry, type GeomTypeCode } from '../core/flat-geometry.js';
+import { emptyBounds, extendBounds, flatBounds, flatten, unflatten, type FlatGeometry, type GeomTypeCode } from '../core/flat-geometry.js';
 import { COLUMN_LOCKED, columnRecord, type ColumnarColumns } from '../core/columnar-pages.js';
 
 export type Handle = number;
@@ -107,6 +107,17 @@ class Pool<T extends Float64Array | Uint32Array> {
     private readonly chunkSize: number,
   ) {}
 
+  /**
+   * Takes `data` as a chunk of its own, without copying (a loaded frame's
+   * column: nothing else writes to it); returns its chunk. The next `put`
+   * starts a new chunk.
+   */
+  adopt(data: T): number {
+    this.chunks.push(data);
+    this.used = data.length;
+    return this.chunks.length - 1;
+  }
+
   /** Copies `data` in; returns [chunk, offset]. */
   put(data: ArrayLike<number>): [number, number] {
     const n = data.length;
@@ -180,6 +191,11 @@ export class AnnotationStore {
   handleOf(id: string): Handle | undefined {
     const h = this.byId.get(id);
     return h !== undefined && !(this.flags[h]! & FLAG_DELETED) ? h : undefined;
+  }
+
+  /** The handle `id` has or had here, deleted or not (a deleted one's record can still be read). */
+  handleOfAny(id: string): Handle | undefined {
+    return this.byId.get(id);
   }
 
   has(id: string): boolean {
@@ -502,20 +518,24 @@ export class AnnotationStore {
     const n = p.n;
     const handles = new Int32Array(n).fill(-1);
     this.ensure(this.n + n);
-    const [cChunk, cBase] = this.coords.put(p.coords);
-    const [pChunk, pBase] = p.parts.length > 0 ? this.parts.put(p.parts) : [0, 0];
-    // per string of the table, what it interns to (-2: not yet)
-    const memo = new Map<Int32Array, Int32Array>();
-    const interned = (col: Int32Array, i: number, intern: (s: string) => number): number => {
-      const k = col[i] as number;
+    // the frame's outlines become chunks of the pools as they are (no copy: the frame is this store's now)
+    const cChunk = this.coords.adopt(p.coords);
+    const pChunk = p.parts.length > 0 ? this.parts.adopt(p.parts) : 0;
+    // what each string of the table interns to, per column, looked up once per distinct string (-2: not yet)
+    const strings = p.strings;
+    const memo = (): Int32Array => new Int32Array(strings.length).fill(-2);
+    const clsOf = memo();
+    const otOf = memo();
+    const byOf = memo();
+    const timeOf = new Float64Array(strings.length).fill(-1);
+    const internedIn = (m: Int32Array, k: number, intern: (s: string) => number): number => {
       if (k < 0) return -1;
-      let m = memo.get(col);
-      if (!m) memo.set(col, (m = new Int32Array(p.strings.length).fill(-2)));
       let v = m[k] as number;
-      if (v === -2) m[k] = v = intern(p.strings[k] as string);
+      if (v === -2) m[k] = v = intern(strings[k] as string);
       return v;
     };
-    const times = new Map<number, number>();
+    const internClass = (c: string): number => this.internClass(c);
+    const internAuthor = (a: string): number => this.authors.intern(a);
     const otypeOf = (name: string): number => {
       let ot = this.objectTypeIndex.get(name);
       if (ot === undefined && this.objectTypes.length < 65535) {
@@ -525,56 +545,62 @@ export class AnnotationStore {
       }
       return ot ?? -1;
     };
-    const { coords, coordAt, parts, partAt } = p;
+    const { coords, coordAt, parts, partAt, id: idCol, name: nameCol, note: noteCol, flags, version, kind, types, classification, objectType, createdBy, updatedAt } = p;
+    const box = this.box;
+    const scratch = new Float64Array(4);
     for (let i = 0; i < n; i++) {
-      const id = p.strings[p.id[i] as number] as string;
+      const id = strings[idCol[i] as number] as string;
       const existing = this.byId.get(id);
       if (existing !== undefined) {
         // already here and live (edited locally): local wins; a deleted one is brought back the ordinary way
         if (this.flags[existing]! & FLAG_DELETED) {
           const r = columnRecord(p, i);
-          const geometry = { type: p.types[i] as GeomTypeCode, coords: coords.subarray(coordAt[i], coordAt[i + 1]), parts: parts.subarray(partAt[i], partAt[i + 1]) };
+          const geometry = { type: types[i] as GeomTypeCode, coords: coords.subarray(coordAt[i], coordAt[i + 1]), parts: parts.subarray(partAt[i], partAt[i + 1]) };
           handles[i] = this.put({ ...r, properties: {}, geometry: { type: 'Point', coordinates: [0, 0] } }, geometry, r);
           cs.created.push(handles[i] as number);
         }
         continue;
       }
+      // a new handle: nothing of it is held yet (no extras to clear)
       const h = this.n++;
       this.ids[h] = id;
       this.byId.set(id, h);
       handles[i] = h;
-      this.version[h] = p.version[i] as number;
-      this.kind[h] = p.kind[i] as number;
-      this.cls[h] = interned(p.classification, i, (c) => this.internClass(c));
-      this.flags[h] = (p.flags[i] as number) & COLUMN_LOCKED ? FLAG_LOCKED : 0;
-      const otName = p.strings[p.objectType[i] as number] as string;
-      const ot = interned(p.objectType, i, otypeOf);
+      this.version[h] = version[i] as number;
+      this.kind[h] = kind[i] as number;
+      this.cls[h] = internedIn(clsOf, classification[i] as number, internClass);
+      this.flags[h] = (flags[i] as number) & COLUMN_LOCKED ? FLAG_LOCKED : 0;
+      const ot = internedIn(otOf, objectType[i] as number, otypeOf);
       this.otype[h] = ot < 0 ? 0 : ot;
-      const name = (p.name[i] as number) < 0 ? null : (p.strings[p.name[i] as number] as string);
-      const note = (p.note[i] as number) < 0 ? null : (p.strings[p.note[i] as number] as string);
-      if (name !== null || note !== null || ot < 0) this.extras.set(h, { name, note, properties: {}, ...(ot < 0 ? { objectType: otName } : {}) });
-      else this.extras.delete(h);
+      const nk = nameCol[i] as number;
+      const tk = noteCol[i] as number;
+      if (nk >= 0 || tk >= 0 || ot < 0) {
+        this.extras.set(h, { name: nk < 0 ? null : (strings[nk] as string), note: tk < 0 ? null : (strings[tk] as string), properties: {}, ...(ot < 0 ? { objectType: strings[objectType[i] as number] as string } : {}) });
+      }
       const c0 = coordAt[i] as number;
       const c1 = coordAt[i + 1] as number;
       this.cChunk[h] = cChunk;
-      this.cAt[h] = cBase + c0;
+      this.cAt[h] = c0;
       this.cLen[h] = c1 - c0;
-      this.gtype[h] = p.types[i] as number;
+      this.gtype[h] = types[i] as number;
       const p0 = partAt[i] as number;
       this.pChunk[h] = pChunk;
-      this.pAt[h] = pBase + p0;
+      this.pAt[h] = p0;
       this.pLen[h] = (partAt[i + 1] as number) - p0;
-      const [x0, y0, x1, y1] = flatBounds(coords, c0, c1);
-      this.box[h * 4] = x0;
-      this.box[h * 4 + 1] = y0;
-      this.box[h * 4 + 2] = x1;
-      this.box[h * 4 + 3] = y1;
-      this.author[h] = interned(p.createdBy, i, (a) => this.authors.intern(a));
-      const tk = p.updatedAt[i] as number;
-      let t = times.get(tk);
-      if (t === undefined) {
-        const parsed = tk < 0 ? Number.NaN : Date.parse(p.strings[tk] as string);
-        times.set(tk, (t = Number.isFinite(parsed) ? parsed : Number.NaN));
+      const b = extendBounds(emptyBounds(scratch), coords, c0, c1);
+      box[h * 4] = b[0] as number;
+      box[h * 4 + 1] = b[1] as number;
+      box[h * 4 + 2] = b[2] as number;
+      box[h * 4 + 3] = b[3] as number;
+      this.author[h] = internedIn(byOf, createdBy[i] as number, internAuthor);
+      const uk = updatedAt[i] as number;
+      let t = Number.NaN;
+      if (uk >= 0) {
+        t = timeOf[uk] as number;
+        if (t === -1) {
+          const parsed = Date.parse(strings[uk] as string);
+          timeOf[uk] = t = Number.isFinite(parsed) ? parsed : Number.NaN;
+        }
       }
       this.updated[h] = t;
       this.live++;

@@ -1,10 +1,13 @@
 /**
  * Spatial index over the store for viewport culling and hit tests: a static
- * Flatbush over everything at the last rebuild, plus a small dynamic set of
- * handles changed since. Queries check the static index (skipping stale
- * entries) and scan the dynamic set. When the dynamic set grows, the static
- * index is rebuilt — by a supplied builder that can run in a worker, so a
- * million boxes never block the page.
+ * Flatbush over everything at the last rebuild, plus what changed since:
+ * a small set of handles (edited, brought back) and the handles created
+ * since the last rebuild, which are the store's newest (a range, not a set:
+ * a page of a million-object load costs nothing here). Queries check the
+ * static index (skipping stale entries) and scan the rest through the
+ * store's bounds column. When the rest grows, the static index is rebuilt —
+ * by a supplied builder that can run in a worker, so a million boxes never
+ * block the page.
  */
 import Flatbush from 'flatbush';
 import { buildIndexBuffer } from '../core/index-buffer.js';
@@ -21,7 +24,10 @@ export class SpatialIndex {
   private staticHandles = new Int32Array(0);
   /** Handles whose static entry no longer describes them. */
   private readonly stale = new Set<Handle>();
+  /** Changed handles below `tailFrom` not (or no longer) described by the static index. */
   private readonly dynamic = new Set<Handle>();
+  /** Handles from here to the store's capacity are newer than the static index (scanned, never in `dynamic`). */
+  private tailFrom = 0;
   private rebuilding: Promise<void> | null = null;
   private rebuildWanted = false;
   /** Handles changed while a rebuild was running: their new entries are not in it. */
@@ -44,18 +50,22 @@ export class SpatialIndex {
       for (const u of cs.updated) this.touched.add(u.handle);
       for (const d of cs.deleted) this.touched.add(d.handle);
     }
-    for (const h of cs.created) this.dynamic.add(h);
+    // handles in the tail are read from the store at each query: nothing to note
+    const tail = this.tailFrom;
+    for (const h of cs.created) if (h < tail) this.dynamic.add(h);
     for (const u of cs.updated) {
+      if (u.handle >= tail) continue;
       this.stale.add(u.handle);
       this.dynamic.add(u.handle);
     }
     for (const d of cs.deleted) {
+      if (d.handle >= tail) continue;
       this.stale.add(d.handle);
       this.dynamic.delete(d.handle);
     }
-    // fold when the dynamic set is large against the static one: a million
+    // fold when the rest is large against the static index: a million
     // loaded in pages costs O(n log n) in all, not a rebuild per page
-    if (this.dynamic.size > Math.max(this.foldAt, this.staticHandles.length / 2)) this.rebuild().catch(() => undefined);
+    if (this.dynamicSize > Math.max(this.foldAt, this.staticHandles.length / 2)) this.rebuild().catch(() => undefined);
   }
 
   /** Rebuilds the static index from the store (coalesced). */
@@ -104,13 +114,21 @@ export class SpatialIndex {
         this.dynamic.delete(h);
         this.stale.delete(h);
       }
+      // the tail up to the snapshot is in the static index now, except what changed during the build
+      for (const h of this.touched) {
+        if (h < this.tailFrom || h >= n) continue;
+        this.stale.add(h);
+        if (this.store.isLive(h)) this.dynamic.add(h);
+      }
+      this.tailFrom = n;
       this.lastBuildMs = performance.now() - t0;
       this.builds++;
     } while (this.rebuildWanted);
   }
 
+  /** Live or not, the handles not in the static index: the changed set and the tail. */
   get dynamicSize(): number {
-    return this.dynamic.size;
+    return this.dynamic.size + Math.max(0, this.store.capacity - this.tailFrom);
   }
 
   /** Handles whose bounds intersect the box. */
@@ -122,13 +140,10 @@ export class SpatialIndex {
         if (!this.stale.has(h) && this.store.isLive(h)) out.push(h);
       }
     }
-    if (this.dynamic.size > 0) {
-      const b = this.store.boundsColumn();
-      for (const h of this.dynamic) {
-        if (!this.store.isLive(h)) continue;
-        if ((b[h * 4 + 2] as number) >= x0 && (b[h * 4] as number) <= x1 && (b[h * 4 + 3] as number) >= y0 && (b[h * 4 + 1] as number) <= y1) out.push(h);
-      }
-    }
+    const b = this.store.boundsColumn();
+    const inBox = (h: Handle): boolean => (b[h * 4 + 2] as number) >= x0 && (b[h * 4] as number) <= x1 && (b[h * 4 + 3] as number) >= y0 && (b[h * 4 + 1] as number) <= y1;
+    for (const h of this.dynamic) if (this.store.isLive(h) && inBox(h)) out.push(h);
+    for (let h = this.tailFrom, end = this.store.capacity; h < end; h++) if (inBox(h) && this.store.isLive(h)) out.push(h);
     return out;
   }
 }

@@ -2,6 +2,10 @@
  * The annotation overlay of the viewer: a canvas over OpenSeadragon's,
  * redrawn on every viewport frame. Few objects in view → their outlines,
  * culled through the spatial index; many → cached level-of-detail tiles.
+ * While the session is still loading, those tiles are rendered in idle time
+ * and shown a few times a second, not a slice per frame: a frame (its canvas
+ * copied and committed) costs more than the slice it shows, and a million
+ * objects arriving would keep frames coming for the whole load.
  * The tools' gestures in progress and the selection are drawn on top
  * (through `overlay`); pointer input goes to the tools through tool-host.ts.
  */
@@ -18,6 +22,9 @@ import { canvasTransform, readViewTransform, visibleImageBox, type CanvasTransfo
 
 /** Above this many objects in view, draw the raster level of detail. */
 export const VECTOR_LIMIT = 1500;
+/** While loading: level-of-detail work per idle slice (ms), and how often tiles finished in the background are shown (ms). */
+const IDLE_SLICE_MS = 10;
+const LOADING_SHOW_MS = 250;
 
 export type OverlayDrawer = (ctx: CanvasRenderingContext2D, toScreen: (x: number, y: number) => [number, number]) => void;
 
@@ -60,6 +67,8 @@ export class AnnotationLayer {
     }
     this.unsub.push(session.store.observe(() => this.redraw()));
     this.unsub.push(session.selection.onChange(() => this.redraw()));
+    // the end of loading brings back the tile work in frames
+    this.unsub.push(session.onProgress((p) => p.done && this.redraw()));
     this.watchLayers();
     this.redraw();
   }
@@ -149,8 +158,10 @@ export class AnnotationLayer {
         this.lastMode = 'lod';
         this.lod.draw(ctx, box, t);
         if (this.lod.pending > 0) {
-          this.lod.work(3);
-          lodBusy = true;
+          if (this.session.progress.done) {
+            this.lod.work(3);
+            lodBusy = true;
+          } else this.workWhileLoading();
         }
       } else {
         this.lastMode = 'vector';
@@ -169,6 +180,38 @@ export class AnnotationLayer {
     if (this.drawTimes.length > 600) this.drawTimes.splice(0, 300);
     if (lodBusy) this.redraw();
   }
+
+  private idleWork = false;
+  private showTimer: ReturnType<typeof setTimeout> | null = null;
+  private lastShown = 0;
+
+  /** Renders queued tiles in idle slices while the session loads; finished ones are shown at most every LOADING_SHOW_MS. */
+  private workWhileLoading(): void {
+    if (this.idleWork) return;
+    this.idleWork = true;
+    const slice = (budgetMs: number): void => {
+      this.idleWork = false;
+      if (this.destroyed) return;
+      if (this.lod.work(budgetMs)) this.showSoon();
+      if (this.lod.pending === 0) return;
+      if (this.session.progress.done) this.redraw();
+      else this.workWhileLoading();
+    };
+    if (typeof requestIdleCallback === 'function') requestIdleCallback((d) => slice(Math.max(1, Math.min(IDLE_SLICE_MS, d.timeRemaining()))), { timeout: 200 });
+    else setTimeout(() => slice(IDLE_SLICE_MS), 0);
+  }
+
+  private showSoon(): void {
+    if (this.showTimer !== null) return;
+    const wait = Math.max(0, this.lastShown + LOADING_SHOW_MS - performance.now());
+    this.showTimer = setTimeout(() => {
+      this.showTimer = null;
+      this.lastShown = performance.now();
+      this.redraw();
+    }, wait);
+  }
+
+  private destroyed = false;
 
   private drawRulerLabels(ctx: CanvasRenderingContext2D, hs: Handle[], t: CanvasTransform): void {
     const store = this.session.store;
@@ -191,6 +234,8 @@ export class AnnotationLayer {
   }
 
   destroy(): void {
+    this.destroyed = true;
+    if (this.showTimer !== null) clearTimeout(this.showTimer);
     this.frame.cancel();
     for (const [name, h] of this.handlers) this.viewer.removeHandler(name as never, h);
     for (const u of this.unsub) u();

@@ -48,7 +48,7 @@ async function triageSteps(emit: Emit): Promise<void> {
   const r = rng(13);
   const store = new AnnotationStore();
   const index = new SpatialIndex(store);
-  const prov = new ModelProvenance();
+  const prov = new ModelProvenance(store);
   const side = Math.ceil(Math.sqrt(CELLS));
   const pitch = SIDE / side;
   const preds: Prediction[] = [];

@@ -4,7 +4,7 @@ import type { Geometry } from '../../src/core/annotation.js';
 import { flatten, unflatten } from '../../src/core/flat-geometry.js';
 import { AnnotationStore, type AnnotationRecord, type ChangeSet } from '../../src/state/annotation-store.js';
 import { hitTest } from '../../src/state/hit-test.js';
-import { SpatialIndex } from '../../src/state/spatial-index.js';
+import { SpatialIndex, localBuilder } from '../../src/state/spatial-index.js';
 import { UndoManager } from '../../src/state/undo.js';
 
 
@@ -110,6 +110,46 @@ describe('spatial index and hit testing', () => {
     expect(index.dynamicSize).toBe(0);
     expect(index.query(0, 0, 149, 149)).toHaveLength(2);
     expect(index.query(4990, 4990, 5020, 5020)).toHaveLength(1);
+  });
+
+  it('keeps the newest objects (a load page) as a range, through a build that is slow and edits made during it', async () => {
+    const store = new AnnotationStore();
+    // a builder held open until released, as a worker's build is
+    let release: () => void = () => undefined;
+    const builder = async (boxes: Float64Array): Promise<ArrayBuffer> => {
+      await new Promise<void>((r) => (release = r));
+      return localBuilder(boxes);
+    };
+    const index = new SpatialIndex(store, builder, 1_000_000);
+    const grid = Array.from({ length: 400 }, (_, i) => rect((i % 20) * 100, Math.floor(i / 20) * 100, 50, 50));
+    store.apply({ create: grid.slice(0, 200) }, 'remote');
+    // nothing built yet: found by scanning the newest handles
+    expect(index.dynamicSize).toBe(200);
+    expect(index.query(0, 0, 149, 149)).toHaveLength(4);
+    const building = index.rebuild();
+    // during the build: a page more, an edit and a delete of handles the build is taking in
+    store.apply({ create: grid.slice(200) }, 'remote');
+    const moved = grid[0] as AnnotationRecord;
+    store.apply({ update: [{ id: moved.id, changes: { geometry: rect(5000, 5000, 10, 10).geometry } }] }, 'local');
+    store.apply({ delete: [(grid[1] as AnnotationRecord).id] }, 'local');
+    release();
+    await building;
+    // the edited one is dynamic again (its static entry is stale), the second page is the tail
+    expect(index.dynamicSize).toBe(1 + 200);
+    expect(index.query(0, 0, 149, 149)).toHaveLength(2);
+    expect(index.query(4990, 4990, 5020, 5020).map((h) => store.idOf(h))).toEqual([moved.id]);
+    expect(index.query(0, 1000, 149, 1149)).toHaveLength(4);
+    // an edit of a tail handle is read from the store, never found twice
+    const late = grid[300] as AnnotationRecord;
+    store.apply({ update: [{ id: late.id, changes: { geometry: rect(7000, 7000, 10, 10).geometry } }] }, 'local');
+    expect(index.query(6990, 6990, 7020, 7020).map((h) => store.idOf(h))).toEqual([late.id]);
+    const again = index.rebuild();
+    release();
+    await again;
+    expect(index.dynamicSize).toBe(0);
+    expect(index.query(0, 0, 149, 149)).toHaveLength(2);
+    expect(index.query(6990, 6990, 7020, 7020)).toHaveLength(1);
+    expect(index.query(-1, -1, 10_000, 10_000)).toHaveLength(399);
   });
 
   it('picks points and lines first, then the smallest containing polygon, then a nearby outline', async () => {

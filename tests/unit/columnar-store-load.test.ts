@@ -8,13 +8,15 @@
  * author and time, bounds — and an object already edited locally before
  * the load finished is left as it is (local wins), as on the record path.
  * A frame whose string indices or codes are out of range is refused before
- * anything reaches the store.
+ * anything reaches the store. The model provenance taken from the frame's
+ * columns (ModelProvenance.noteColumns) says what the record path's says.
  */
 import { describe, expect, it } from 'vitest';
 import type { Annotation, Geometry } from '../../src/core/annotation.js';
 import { packPage } from '../../src/core/annotation-pages.js';
 import { columnarLayout, decodeColumnarColumns, encodeColumnarPage } from '../../src/core/columnar-pages.js';
 import { AnnotationStore } from '../../src/state/annotation-store.js';
+import { ModelProvenance } from '../../src/state/model-provenance.js';
 import { codeOf as code } from '../helpers/errors.js';
 import { listedAnnotation } from '../helpers/listed-annotation.js';
 
@@ -92,6 +94,39 @@ describe('the store takes a columnar frame in bulk (issue 13)', () => {
     const h = store.handleOf(mine.id) as number;
     expect(store.classOf(h)).toBe('Mine');
     expect(store.size).toBe(list.length);
+  });
+
+  it('takes in the model provenance from the columns as the record path does: runs, scores, predictions (deleted ones too), parents', () => {
+    const list = sample();
+    // a corrected object of the first prediction, and a prediction of another run
+    const first = list[5] as Annotation;
+    list.push(ann(square(5, 900, 10), { source: 'run-0001', parent: first.id, score: null, readOnly: false }));
+    list.push(ann(square(50, 900, 10), { source: 'run-0002', parent: null, score: 0.75, readOnly: true }));
+    const byColumns = new AnnotationStore();
+    const a = new ModelProvenance(byColumns);
+    const p = decodeColumnarColumns(encodeColumnarPage(list, null, list.length));
+    a.noteColumns(p, byColumns.bulkLoadColumns(p).handles);
+    const byRecords = viaRecords(list);
+    const b = new ModelProvenance(byRecords);
+    for (const r of list) b.note(byRecords.handleOf(r.id) as number, r);
+    const last = list[list.length - 1] as Annotation;
+    for (const store of [byColumns, byRecords]) store.apply({ delete: [last.id] }, 'local');
+    const said = (prov: ModelProvenance, store: AnnotationStore): unknown => ({
+      objects: list.map((r) => {
+        const h = store.handleOfAny(r.id) as number;
+        return [prov.runOf(h), prov.scoreOf(h), prov.isPrediction(r.id), prov.predictionHandle(r.id) === h, prov.parentOf(r.id), prov.correctedOf(r.id)];
+      }),
+      runs: prov.runs(),
+      untouched: prov.untouchedPredictions('run-0001', store)?.map((h) => store.idOf(h)),
+      // the deleted prediction of the other run: the queue reads that run from the server
+      other: prov.untouchedPredictions('run-0002', store),
+      live: prov.livePredictions(store).length,
+    });
+    expect(said(a, byColumns)).toEqual(said(b, byRecords));
+    expect(a.isPrediction(last.id)).toBe(true);
+    expect(a.correctedOf(first.id)).toBe(list[list.length - 2]?.id);
+    expect(a.untouchedPredictions('run-0002', byColumns)).toBeNull();
+    expect(a.untouchedPredictions('run-0001', byColumns)).toHaveLength(40);
   });
 
   it('refuses a frame whose string index or kind is out of range before anything is stored (COLUMNAR_INVALID)', () => {

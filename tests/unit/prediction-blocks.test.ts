@@ -7,9 +7,11 @@
  * working layer once and its corrected object is there instead; a damaged
  * block is refused by name, never sent; an import cancelled midway leaves
  * no block and nothing visible; an id repeated within one block is renamed
- * in the block only where its row was.
+ * in the block only where its row was; the slide's count the listing sends
+ * with each page (kept between pages) follows every write.
  */
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeColumnarColumns } from '../../src/core/columnar-pages.js';
 import { WsiError } from '../../src/core/errors.js';
@@ -17,7 +19,7 @@ import { flatten } from '../../src/core/flat-geometry.js';
 import { columnarPage } from '../../tiles-server/columnar-listing.js';
 import { runImport, STAGE_OBJECTS, type ImportJob } from '../../tiles-server/import/importer.js';
 import { AnnotationStore, type Layer } from '../../tiles-server/store/annotation-store.js';
-import type { Db } from '../../tiles-server/store/database.js';
+import { openDatabase, type Db } from '../../tiles-server/store/database.js';
 import { ModelRunStore } from '../../tiles-server/store/model-runs.js';
 import { BLOCK_CURSOR } from '../../tiles-server/store/prediction-blocks.js';
 import { cellGrid, newModelRun, predictionGeojson, predictionJob, tempStore } from '../helpers/store-fixture.js';
@@ -195,5 +197,22 @@ describe("a model run's predictions in blocks", () => {
       expect(byBlocks.has(twice)).toBe(true);
       expect(byBlocks).toEqual(listRows(layer));
     }
+  });
+
+  it("count, kept between the listing's pages, follows every write: this connection's and another's", () => {
+    const before = store.count(SLIDE);
+    expect(store.count(SLIDE)).toBe(before);
+    const point = { kind: 'point' as const, geometry: { type: 'Point' as const, coordinates: [3, 3] as [number, number] }, classification: null, name: null, note: null, locked: false, objectType: 'annotation', properties: {} };
+    const id = randomUUID();
+    expect(store.applyBatch(SLIDE, 'count-1', 'tester', [{ op: 'create', annotation: { id, ...point } }]).status).toBe(200);
+    expect(store.count(SLIDE)).toBe(before + 1);
+    // a commit of another connection (another process on the same file)
+    const other = openDatabase(join(fixture.dir, 'wsi.db'));
+    try {
+      other.prepare(`UPDATE annotations SET deleted = 1 WHERE id = ?`).run(id);
+    } finally {
+      other.close();
+    }
+    expect(store.count(SLIDE)).toBe(before);
   });
 });

@@ -66,7 +66,7 @@ function client(s: ReturnType<typeof serverWithPredictions>): { store: Annotatio
     },
   } as unknown as AnnotationApi;
   const store = new AnnotationStore();
-  const prov = new ModelProvenance();
+  const prov = new ModelProvenance(store);
   // loaded as the working layer lists them: the predictions, read-only, with source and score
   const page = s.server.list(SLIDE, { limit: 1000, layer: 'working' }).annotations;
   store.bulkLoad(page.map((a) => ({ record: { ...a, properties: {} }, geometry: { type: 4, coords: new Float64Array((a.geometry as { coordinates: number[][][] }).coordinates[0]!.flat()), parts: new Uint32Array([5]) } })));
@@ -222,7 +222,7 @@ describe('the triage queue', () => {
 
   it('reads each state from the local object that stands for the prediction; a label-only change is relabelled (AI-02)', () => {
     const store = new AnnotationStore();
-    const prov = new ModelProvenance();
+    const prov = new ModelProvenance(store);
     const recs = [0, 1, 2, 3, 4].map((i) => ({ ...record(i * 20, 'Tumour'), version: 1 }));
     store.bulkLoad(recs.map((r) => ({ record: r, geometry: { type: 4, coords: new Float64Array(r.geometry.type === 'Polygon' ? r.geometry.coordinates[0]!.flat() : []), parts: new Uint32Array([5]) } })));
     recs.forEach((r) => prov.note(store.handleOf(r.id) as number, { id: r.id, source: RUN, parent: null, score: 0.5, readOnly: true }));

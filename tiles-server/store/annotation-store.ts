@@ -240,6 +240,7 @@ export class AnnotationStore {
       ),
       bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(bboxSql(dialect, '')),
       // staged rows are all live, and each import counts its own: subtracting keeps the count on the index
+      changeStamp: db.prepare<[], { local: number }>(`SELECT total_changes() AS local`),
       count: db.prepare<[string, string], { n: number }>(
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
               - (SELECT coalesce(sum(staged), 0) FROM import_jobs WHERE slide_id = ? AND state <> 'committed') AS n`,
@@ -306,8 +307,29 @@ export class AnnotationStore {
     return row ? toAnnotation(row) : null;
   }
 
+  /**
+   * The slide's live objects. Counting walks every object of the slide (a
+   * million predictions: tens of ms), and the columnar listing sends the
+   * count with each of its pages, so the last count per slide is kept while
+   * the database has not changed: no write of this connection
+   * (`total_changes()`) and no commit of another (`data_version`).
+   */
   count(slideId: string): number {
-    return this.stmts.count.get(slideId, slideId)?.n ?? 0;
+    const stamp = this.changeStamp();
+    const kept = this.counted.get(slideId);
+    if (kept && kept.stamp === stamp) return kept.n;
+    const n = this.stmts.count.get(slideId, slideId)?.n ?? 0;
+    if (this.counted.size >= 256) this.counted.clear();
+    this.counted.set(slideId, { stamp, n });
+    return n;
+  }
+
+  private readonly counted = new Map<string, { stamp: string; n: number }>();
+
+  /** Changes whenever the database may have changed (SQLite's own counters; nothing is written). */
+  private changeStamp(): string {
+    const r = this.stmts.changeStamp.get() as { local: number };
+    return `${this.db.pragma('data_version', { simple: true }) as number}:${r.local}`;
   }
 
   /**

@@ -73,10 +73,12 @@ export class PredictionBlocks {
       ),
       frame: db.prepare<[number], { frame: Buffer }>(`SELECT frame FROM prediction_blocks WHERE id = ?`),
       any: db.prepare<[string], { one: number }>(`SELECT 1 AS one FROM prediction_blocks a WHERE a.slide_id = ? AND ${VISIBLE} LIMIT 1`),
-      // the predictions (in blocks) that have a corrected object, live or deleted: the working layer leaves them out
-      superseded: db.prepare<[string], { rowid: number; id: string }>(
-        `SELECT p.rowid AS rowid, p.id AS id FROM annotations c JOIN annotations p ON p.id = c.parent
-          WHERE c.slide_id = ? AND c.parent IS NOT NULL AND p.import_job IN (SELECT import_job FROM prediction_blocks)`,
+      // the predictions (in blocks) that have a corrected object, live or deleted: the working layer leaves them out.
+      // Read from the corrected objects (the partial index on parent: a few, made by people) and filtered by slide
+      // here — with the slide in the condition, the planner walks every object of the slide instead (a million)
+      superseded: db.prepare<[], { slide: string; rowid: number; id: string }>(
+        `SELECT c.slide_id AS slide, p.rowid AS rowid, p.id AS id FROM annotations c JOIN annotations p ON p.id = c.parent
+          WHERE c.parent IS NOT NULL AND p.import_job IN (SELECT import_job FROM prediction_blocks)`,
       ),
     };
   }
@@ -119,7 +121,7 @@ export class PredictionBlocks {
   /** The slide's block-stored predictions that have a corrected object: rowid → id. */
   superseded(slideId: string): Map<number, string> {
     const out = new Map<number, string>();
-    for (const r of this.stmts.superseded.iterate(slideId)) out.set(r.rowid, r.id);
+    for (const r of this.stmts.superseded.iterate()) if (r.slide === slideId) out.set(r.rowid, r.id);
     return out;
   }
 }
