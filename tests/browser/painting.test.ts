@@ -121,6 +121,8 @@ describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
     await trace?.arm();
     await drag(page, [[700, 700], [1100, 720], [1300, 900]]);
     await drag(page, [[800, 950], [800, 600]]);
+    // on a busy machine the second stroke's release can reach the page after a first wait for the mask has ended: wait until it is painted (a stroke that never is still fails here)
+    await expect.poll(async () => valueAt(await clientTiles(page), 800, 800)).toBeGreaterThan(0);
     await maskSaved(page);
     await checkStrokeTrace(trace);
     let tiles = await clientTiles(page);
@@ -131,6 +133,7 @@ describe.skipIf(!HAS_CHROMIUM)('painting in the browser', () => {
     // the eraser clears part of the first stroke
     await key(page, 'B');
     await drag(page, [[1050, 650], [1050, 800]]);
+    await expect.poll(async () => valueAt(await clientTiles(page), 1050, 716)).toBe(0);
     await maskSaved(page);
     tiles = await clientTiles(page);
     expect(valueAt(tiles, 1050, 716)).toBe(0);
