@@ -222,6 +222,7 @@ export class AnnotationStore {
 
   constructor(private readonly db: Db) {
     const dialect = (this.dialect = dialectOf(db));
+    this.changeStamp = dialect.changeStamp(db);
     this.inserts = {
       history: dialect.inserter(db, `INSERT INTO history (annotation_id, slide_id, version, op, data, author, at, op_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, 'seq'),
       head: dialect.inserter(db, `INSERT INTO annotations (id, slide_id, version, deleted, head_seq, created_by, created_at) VALUES (?, ?, 1, 0, ?, ?, ?)`, 'rowid'),
@@ -240,7 +241,6 @@ export class AnnotationStore {
       ),
       bbox: db.prepare<[number, number, number, number, string, number, number], HeadRow>(bboxSql(dialect, '')),
       // staged rows are all live, and each import counts its own: subtracting keeps the count on the index
-      changeStamp: db.prepare<[], { local: number }>(`SELECT total_changes() AS local`),
       count: db.prepare<[string, string], { n: number }>(
         `SELECT (SELECT count(*) FROM annotations WHERE slide_id = ? AND deleted = 0)
               - (SELECT coalesce(sum(staged), 0) FROM import_jobs WHERE slide_id = ? AND state <> 'committed') AS n`,
@@ -311,11 +311,12 @@ export class AnnotationStore {
    * The slide's live objects. Counting walks every object of the slide (a
    * million predictions: tens of ms), and the columnar listing sends the
    * count with each of its pages, so the last count per slide is kept while
-   * the database has not changed: no write of this connection
-   * (`total_changes()`) and no commit of another (`data_version`).
+   * the database has not changed (the dialect's change stamp; on an engine
+   * without one, every call counts).
    */
   count(slideId: string): number {
-    const stamp = this.changeStamp();
+    const stamp = this.changeStamp?.() ?? null;
+    if (stamp === null) return this.stmts.count.get(slideId, slideId)?.n ?? 0;
     const kept = this.counted.get(slideId);
     if (kept && kept.stamp === stamp) return kept.n;
     const n = this.stmts.count.get(slideId, slideId)?.n ?? 0;
@@ -325,12 +326,8 @@ export class AnnotationStore {
   }
 
   private readonly counted = new Map<string, { stamp: string; n: number }>();
+  private readonly changeStamp: (() => string) | null;
 
-  /** Changes whenever the database may have changed (SQLite's own counters; nothing is written). */
-  private changeStamp(): string {
-    const r = this.stmts.changeStamp.get() as { local: number };
-    return `${this.db.pragma('data_version', { simple: true }) as number}:${r.local}`;
-  }
 
   /**
    * A slide's deleted objects, the latest deletion first, as they were when

@@ -39,6 +39,12 @@ export interface Dialect {
   relaxCommits(db: Db, relaxed: boolean, checkpointPages?: number): void;
   /** SQLite's WAL auto-checkpoint interval (0: off); nothing on PostgreSQL, whose checkpoints are the server's. */
   autoCheckpoint(db: Db, pages: number): void;
+  /**
+   * A reader of a value that changes whenever the database may have changed
+   * (a write of this connection, a commit of any other), for results kept
+   * between reads; null where no such value is cheap, and nothing is kept.
+   */
+  changeStamp(db: Db): (() => string) | null;
 }
 
 const sqlite: Dialect = {
@@ -67,6 +73,11 @@ const sqlite: Dialect = {
   },
   autoCheckpoint(db, pages) {
     db.pragma(`wal_autocheckpoint = ${pages}`);
+  },
+  changeStamp(db) {
+    // this connection's writes (total_changes()) and other connections' commits (data_version): nothing is written
+    const local = db.prepare<[], { local: number }>(`SELECT total_changes() AS local`);
+    return () => `${db.pragma('data_version', { simple: true }) as number}:${(local.get() as { local: number }).local}`;
   },
 };
 
@@ -106,6 +117,8 @@ const postgres: Dialect = {
   autoCheckpoint() {
     // checkpoints are the PostgreSQL server's
   },
+  // other replicas commit on the same database: no cheap stamp covers them
+  changeStamp: () => null,
 };
 
 const DIALECTS: Record<Engine, Dialect> = { sqlite, postgres };
